@@ -1,0 +1,58 @@
+/* Elementwise kernels. OpenCL C 1.2. Every tensor is (buffer, offset in floats).
+ *   k_affine k_silu k_relu k_tanh k_exp k_log k_sqrt k_square (x, xo, y, yo, n, s, c)
+ *       unary y = f(x); k_affine is y = s*x + c (scale, add-scalar, copy)
+ *   k_add k_sub k_mul k_div (a, ao, b, bo, y, yo, n)            same-shape binary
+ *   k_add_bc k_sub_bc k_mul_bc k_div_bc (a, ao, b, bo, y, yo, shape, sa, sb, n)
+ *       broadcasting binary: shape is the 4-D output shape, sa/sb the operands' strides (0 on
+ *       stretched dims)
+ *   k_silu_bwd k_relu_bwd (x, xo, dy, dyo, dx, dxo, n); k_tanh_bwd takes y instead of x
+ * No -D parameters. */
+
+#define UNARY(name, expr)                                                                       \
+  __kernel void name(__global const float *x, ulong xo, __global float *y, ulong yo, int n,    \
+                     float s, float c) {                                                        \
+    int i = get_global_id(0);                                                                   \
+    if (i < n) {                                                                                \
+      float v = x[xo + i];                                                                      \
+      y[yo + i] = (expr);                                                                       \
+    }                                                                                           \
+  }
+UNARY(k_affine, s * v + c)
+UNARY(k_silu, v / (1.0f + exp(-v)))
+UNARY(k_relu, fmax(v, 0.0f))
+UNARY(k_tanh, tanh(v))
+UNARY(k_exp, exp(v))
+UNARY(k_log, log(v))
+UNARY(k_sqrt, sqrt(v))
+UNARY(k_square, v * v)
+
+#define BINARY(name, expr)                                                                      \
+  __kernel void name(__global const float *a, ulong ao, __global const float *b, ulong bo,     \
+                     __global float *y, ulong yo, int n) {                                      \
+    int i = get_global_id(0);                                                                   \
+    if (i < n) {                                                                                \
+      float u = a[ao + i], v = b[bo + i];                                                       \
+      y[yo + i] = (expr);                                                                       \
+    }                                                                                           \
+  }                                                                                             \
+  __kernel void name##_bc(__global const float *a, ulong ao, __global const float *b, ulong bo, \
+                          __global float *y, ulong yo, int4 shape, int4 sa, int4 sb, int n) {   \
+    int i = get_global_id(0);                                                                   \
+    if (i < n) {                                                                                \
+      int r = i;                                                                                \
+      int i3 = r % shape.w; r /= shape.w;                                                       \
+      int i2 = r % shape.z; r /= shape.z;                                                       \
+      int i1 = r % shape.y; int i0 = r / shape.y;                                               \
+      float u = a[ao + i0 * sa.x + i1 * sa.y + i2 * sa.z + i3 * sa.w];                          \
+      float v = b[bo + i0 * sb.x + i1 * sb.y + i2 * sb.z + i3 * sb.w];                          \
+      y[yo + i] = (expr);                                                                       \
+    }                                                                                           \
+  }
+BINARY(k_add, u + v)
+BINARY(k_sub, u - v)
+BINARY(k_mul, u * v)
+BINARY(k_div, u / v)
+/* backward helpers: u is x (or y for tanh), v is dy */
+BINARY(k_silu_bwd, v * (1.0f / (1.0f + exp(-u))) * (1.0f + u * (1.0f - 1.0f / (1.0f + exp(-u)))))
+BINARY(k_relu_bwd, u > 0.0f ? v : 0.0f)
+BINARY(k_tanh_bwd, v * (1.0f - u * u))

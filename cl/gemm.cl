@@ -1,0 +1,94 @@
+/* Built-in register-tiled GEMM. OpenCL C 1.2, no local memory.
+ *   gemm_tiled (M, N, K, A, ao, lda, sa, B, bo, ldb, sb, C, co, ldc, sc)
+ *     C[b] = op(A[b]) * B[b] for batch b = get_global_id(2); A/B/C offsets and batch strides in
+ *     floats (stride 0 broadcasts). B is row-major (K, N). A is (M, K) row-major, or (K, M) when
+ *     TA=1. TC=1 stores the result transposed (C is then (N, M) row-major). Each work-item owns a
+ *     TM x TN tile held in float16 registers; full tiles take the vector path, edge tiles a
+ *     bounds-checked scalar path, so any M, N, K works.
+ * -D parameters (defaults below): TM rows per item (1..8), NV 16-wide vectors per row (1..4),
+ *   TA, TC as above. TN = 16*NV. */
+#ifndef TM
+#define TM 8
+#endif
+#ifndef NV
+#define NV 2
+#endif
+#ifndef TA
+#define TA 0
+#endif
+#ifndef TC
+#define TC 0
+#endif
+#define TN (16 * NV)
+
+#if TA
+#define AAT(m, k) A[(k) * lda + (m)]
+#else
+#define AAT(m, k) A[(m) * lda + (k)]
+#endif
+#if TC
+#define CAT(m, n) C[(n) * ldc + (m)]
+#else
+#define CAT(m, n) C[(m) * ldc + (n)]
+#endif
+
+__kernel void gemm_tiled(int M, int N, int K, __global const float *A, ulong ao, int lda, ulong sa,
+                         __global const float *B, ulong bo, int ldb, ulong sb,
+                         __global float *C, ulong co, int ldc, ulong sc) {
+  int n0 = get_global_id(0) * TN, m0 = get_global_id(1) * TM;
+  ulong b = get_global_id(2);
+  if (m0 >= M || n0 >= N) return;
+  A += ao + b * sa;
+  B += bo + b * sb;
+  C += co + b * sc;
+  if (m0 + TM <= M && n0 + TN <= N) {
+    float16 acc[TM][NV];
+#pragma unroll
+    for (int i = 0; i < TM; i++)
+#pragma unroll
+      for (int j = 0; j < NV; j++) acc[i][j] = (float16)(0.0f);
+    __global const float *bp = B + n0;
+    for (int k = 0; k < K; k++, bp += ldb) {
+      float16 bv[NV];
+#pragma unroll
+      for (int j = 0; j < NV; j++) bv[j] = vload16(j, bp);
+#pragma unroll
+      for (int i = 0; i < TM; i++) {
+        float a = AAT(m0 + i, k);
+#pragma unroll
+        for (int j = 0; j < NV; j++) acc[i][j] = fma((float16)(a), bv[j], acc[i][j]);
+      }
+    }
+#if TC
+    float tmp[16];
+#pragma unroll
+    for (int i = 0; i < TM; i++)
+#pragma unroll
+      for (int j = 0; j < NV; j++) {
+        vstore16(acc[i][j], 0, tmp);
+        for (int l = 0; l < 16; l++) CAT(m0 + i, n0 + 16 * j + l) = tmp[l];
+      }
+#else
+#pragma unroll
+    for (int i = 0; i < TM; i++)
+#pragma unroll
+      for (int j = 0; j < NV; j++) vstore16(acc[i][j], 0, &CAT(m0 + i, n0 + 16 * j));
+#endif
+  } else {
+    int mi = min(TM, M - m0), nj = min(TN, N - n0);
+    for (int i = 0; i < mi; i++)
+      for (int j = 0; j < nj; j++) {
+        float s = 0.0f;
+        for (int k = 0; k < K; k++) s = fma(AAT(m0 + i, k), B[k * ldb + n0 + j], s);
+        CAT(m0 + i, n0 + j) = s;
+      }
+  }
+}
+
+/* out (cols, rows) = in (rows, cols)^T, batched by get_global_id(2) with strides sin/sout. */
+__kernel void k_transpose(__global const float *in, ulong io, ulong sin, __global float *out, ulong oo,
+                          ulong sout, int rows, int cols) {
+  int c = get_global_id(0), r = get_global_id(1);
+  ulong b = get_global_id(2);
+  if (r < rows && c < cols) out[oo + b * sout + (ulong)c * rows + r] = in[io + b * sin + (ulong)r * cols + c];
+}

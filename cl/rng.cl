@@ -1,0 +1,64 @@
+/* Philox4x32-10 random numbers (Salmon et al., SC'11), counter-based. OpenCL C 1.2.
+ * Element e of the stream keyed (seed, stream, substream) comes from block e/4, lane e%4, of
+ *   philox(ctr = {lo(e/4), hi(e/4), stream, substream}, key = {lo(seed), hi(seed)}).
+ * Uniform: (x >> 8) * 2^-24 in [0, 1). Normal: Box-Muller on lane pairs (0,1) and (2,3):
+ *   u1 = ((x0 >> 8) + 1) * 2^-24 in (0, 1], u2 = (x1 >> 8) * 2^-24, r = sqrt(-2 ln u1),
+ *   z0 = r cos(2 pi u2), z1 = r sin(2 pi u2).
+ *   k_rng_uniform / k_rng_normal (y, yo, n, key = (seed lo, seed hi, stream, substream), offset)
+ *   k_dropout (x, xo, y, yo, n, key, p)    inverted dropout: keep when uniform >= p
+ * One work-item per 4-element block. No -D parameters. */
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+uint4 philox4x32_10(uint4 c, uint2 k) {
+  for (int r = 0; r < 10; r++) {
+    if (r) { k.x += PHILOX_W0; k.y += PHILOX_W1; }
+    uint hi0 = mul_hi(PHILOX_M0, c.x), lo0 = PHILOX_M0 * c.x;
+    uint hi1 = mul_hi(PHILOX_M1, c.z), lo1 = PHILOX_M1 * c.z;
+    c = (uint4)(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+  }
+  return c;
+}
+
+float u01(uint x) { return (float)(x >> 8) * 0x1.0p-24f; }
+
+float4 uniform4(uint4 key, ulong block) {
+  uint4 x = philox4x32_10((uint4)((uint)block, (uint)(block >> 32), key.z, key.w), key.xy);
+  return (float4)(u01(x.x), u01(x.y), u01(x.z), u01(x.w));
+}
+
+float4 normal4(uint4 key, ulong block) {
+  uint4 x = philox4x32_10((uint4)((uint)block, (uint)(block >> 32), key.z, key.w), key.xy);
+  float u1 = (float)((x.x >> 8) + 1u) * 0x1.0p-24f, u2 = u01(x.y);
+  float u3 = (float)((x.z >> 8) + 1u) * 0x1.0p-24f, u4 = u01(x.w);
+  float r1 = sqrt(-2.0f * log(u1)), r2 = sqrt(-2.0f * log(u3));
+  float t1 = 6.283185307179586f * u2, t2 = 6.283185307179586f * u4;
+  return (float4)(r1 * cos(t1), r1 * sin(t1), r2 * cos(t2), r2 * sin(t2));
+}
+
+#define RNG_KERNEL(name, gen)                                                                   \
+  __kernel void name(__global float *y, ulong yo, int n, uint4 key, ulong offset) {            \
+    ulong block = offset / 4 + get_global_id(0);                                               \
+    float4 v = gen(key, block);                                                                \
+    float vals[4] = {v.x, v.y, v.z, v.w};                                                      \
+    for (int l = 0; l < 4; l++) {                                                              \
+      long i = (long)(block * 4 + l) - (long)offset;                                           \
+      if (i >= 0 && i < n) y[yo + i] = vals[l];                                                \
+    }                                                                                          \
+  }
+RNG_KERNEL(k_rng_uniform, uniform4)
+RNG_KERNEL(k_rng_normal, normal4)
+
+__kernel void k_dropout(__global const float *x, ulong xo, __global float *y, ulong yo, int n, uint4 key, float p) {
+  int b = get_global_id(0);
+  float4 u = uniform4(key, (ulong)b);
+  float us[4] = {u.x, u.y, u.z, u.w};
+  float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+  for (int l = 0; l < 4; l++) {
+    int i = 4 * b + l;
+    if (i < n) y[yo + i] = us[l] >= p ? x[xo + i] * scale : 0.0f;
+  }
+}

@@ -1,0 +1,45 @@
+/* cldiff GEMM API: one interface over two providers (CLBlast, built-in tiled kernel), their
+ * tuning (`cldiff tune`) and a benchmark entry point. Row-major, C = op(A) op(B), batched. */
+#ifndef CLDIFF_GEMM_H
+#define CLDIFF_GEMM_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+typedef struct cld_ctx cld_ctx;
+
+typedef enum { CLD_GEMM_AUTO = 0, CLD_GEMM_TILED = 1, CLD_GEMM_CLBLAST = 2 } cld_gemm_provider;
+CLD_API const char *cld_gemm_provider_name(cld_gemm_provider p);
+
+typedef struct cld_gemm_shape {
+  int64_t m, n, k, batch;
+  bool trans_a, trans_b;
+} cld_gemm_shape;
+
+typedef struct cld_gemm_result {
+  cld_gemm_provider provider;
+  char config[96];  /* the parameter set used, human-readable */
+  double seconds;   /* per call, median of the timed repetitions */
+  double gflops;
+  double max_rel_err; /* against a host reference on a sample of entries */
+} cld_gemm_result;
+
+/* Times one provider (AUTO: whatever the context would use) on random data. */
+CLD_API cld_status cld_gemm_bench(cld_ctx *ctx, const cld_gemm_shape *s, cld_gemm_provider p,
+                                  int reps, cld_gemm_result *out);
+
+/* Tunes both providers at the given shapes (NULL: the built-in UNet/attention shape list),
+ * stores the winners per device in the cache directory, and reports each shape's best. */
+typedef void (*cld_tune_progress)(void *user, const char *line);
+CLD_API cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes,
+                                 cld_tune_progress progress, void *user);
+/* The default benchmark/tuning shapes (fmnist-s UNet forward, backward, attention). */
+CLD_API int cld_gemm_default_shapes(cld_gemm_shape *out, int max);
+/* Where tuning results for this device live. */
+CLD_API const char *cld_gemm_tune_file(cld_ctx *ctx);
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,180 @@
+/* Reverse-mode autodiff: one switch with the gradient rule of every primitive op, expressed with
+ * forward ops plus a few *_BWD kernels. Gradients of broadcast operands are summed back to their
+ * shape. Parameter gradients finally land in the store's gradient buffer (directly when the last
+ * gradient node is private to that parameter, else through a copy). */
+#include "graph/graph_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* Sum g down to x's shape (undoing broadcasting), then match x's ndim. */
+static cld_tensor *reduce_like(cld_graph *g, cld_tensor *grad, cld_tensor *x) {
+  if (!grad) return NULL;
+  if (cld_same_shape(grad, x)) return grad;
+  cld_tensor *r = grad->numel == x->numel ? grad : cld_sum_to(g, grad, x->ndim, x->shape);
+  if (r && !cld_same_shape(r, x)) r = cld_reshape(g, r, x->ndim, x->shape);
+  return r;
+}
+
+static void acc(cld_graph *g, cld_tensor *x, cld_tensor *contrib) {
+  if (!contrib) return;
+  contrib = reduce_like(g, contrib, x);
+  x->grad = x->grad ? cld_add(g, x->grad, contrib) : contrib;
+}
+
+static cld_tensor *bwd_node(cld_graph *g, cld_op op, cld_tensor *a, cld_tensor *b) {
+  cld_tensor *t = cld_binary(g, op, a, b);
+  return t;
+}
+
+static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
+  cld_tensor *gr = t->grad, *a = t->src[0], *b = t->src[1];
+  bool na = a && needs[a->id], nb = b && needs[b->id];
+  switch (t->op) {
+  case OP_INPUT: case OP_PARAM: case OP_RANDN: case OP_RAND: case OP_TIMESTEP_EMB:
+    break;
+  case OP_ADD:
+    if (na) acc(g, a, gr);
+    if (nb) acc(g, b, gr);
+    break;
+  case OP_SUB:
+    if (na) acc(g, a, gr);
+    if (nb) acc(g, b, cld_scale(g, gr, -1.0f));
+    break;
+  case OP_MUL:
+    if (na) acc(g, a, cld_mul(g, gr, b));
+    if (nb) acc(g, b, cld_mul(g, gr, a));
+    break;
+  case OP_DIV:
+    if (na) acc(g, a, cld_div(g, gr, b));
+    if (nb) acc(g, b, cld_scale(g, cld_div(g, cld_mul(g, gr, t), b), -1.0f));
+    break;
+  case OP_AFFINE: if (na) acc(g, a, cld_scale(g, gr, t->fp[0])); break;
+  case OP_COPY: if (na) acc(g, a, gr); break;
+  case OP_SILU: if (na) acc(g, a, bwd_node(g, OP_SILU_BWD, a, gr)); break;
+  case OP_RELU: if (na) acc(g, a, bwd_node(g, OP_RELU_BWD, a, gr)); break;
+  case OP_TANH: if (na) acc(g, a, bwd_node(g, OP_TANH_BWD, t, gr)); break;
+  case OP_EXP: if (na) acc(g, a, cld_mul(g, gr, t)); break;
+  case OP_LOG: if (na) acc(g, a, cld_div(g, gr, a)); break;
+  case OP_SQRT: if (na) acc(g, a, cld_div(g, cld_scale(g, gr, 0.5f), t)); break;
+  case OP_SQUARE: if (na) acc(g, a, cld_mul(g, gr, cld_scale(g, a, 2.0f))); break;
+  case OP_RESHAPE: if (na) acc(g, a, cld_reshape(g, gr, a->ndim, a->shape)); break;
+  case OP_PERMUTE:
+    if (na) {
+      int pad = 4 - t->ndim, inv[4];
+      for (int i = 0; i < t->ndim; i++) inv[t->ip[pad + i] - pad] = i;
+      acc(g, a, cld_permute(g, gr, inv));
+    }
+    break;
+  case OP_SLICE: if (na) acc(g, a, cld_pad_into(g, gr, a, t->ip[0], t->ip[1])); break;
+  case OP_PAD:
+    if (na) acc(g, a, cld_slice(g, gr, t->ip[0] - (4 - t->ndim), t->ip[1], a->shape[t->ip[0] - (4 - t->ndim)]));
+    break;
+  case OP_CONCAT: {
+    int ax = t->ip[0] - (4 - t->ndim);
+    if (na) acc(g, a, cld_slice(g, gr, ax, 0, a->shape[ax]));
+    if (nb) acc(g, b, cld_slice(g, gr, ax, a->shape[ax], b->shape[ax]));
+    break;
+  }
+  case OP_BROADCAST: if (na) acc(g, a, gr); break; /* acc sums back to a's shape */
+  case OP_SUM_TO: if (na) acc(g, a, cld_broadcast_to(g, gr, a->ndim, a->shape)); break;
+  case OP_UPSAMPLE2X:
+    if (na) {
+      cld_tensor *d = cld_node_new(g, OP_UPSAMPLE2X_BWD, a->ndim, a->shape);
+      if (d) d->src[0] = gr;
+      acc(g, a, d);
+    }
+    break;
+  case OP_MATMUL: {
+    bool ta = t->ip[0], tb = t->ip[1];
+    if (na) acc(g, a, ta ? cld_matmul(g, b, gr, tb, true) : cld_matmul(g, gr, b, false, !tb));
+    if (nb) acc(g, b, tb ? cld_matmul(g, gr, a, true, ta) : cld_matmul(g, a, gr, !ta, false));
+    break;
+  }
+  case OP_IM2COL:
+    if (na) {
+      cld_tensor *d = cld_node_new(g, OP_COL2IM, a->ndim, a->shape);
+      if (d) { d->src[0] = gr; memcpy(d->ip, t->ip, sizeof d->ip); }
+      acc(g, a, d);
+    }
+    break;
+  case OP_NORM_ROWS:
+    if (na) {
+      cld_tensor *d = bwd_node(g, OP_NORM_ROWS_BWD, a, gr);
+      if (d) { memcpy(d->ip, t->ip, sizeof d->ip); d->fp[0] = t->fp[0]; }
+      acc(g, a, d);
+    }
+    break;
+  case OP_SOFTMAX: if (na) acc(g, a, bwd_node(g, OP_SOFTMAX_BWD, t, gr)); break;
+  case OP_DROPOUT:
+    if (na) {
+      cld_tensor *d = cld_unary(g, OP_DROPOUT, gr);
+      if (d) { d->fp[0] = t->fp[0]; d->ip[0] = t->ip[0]; }
+      acc(g, a, d);
+    }
+    break;
+  default:
+    if (na || nb)
+      cld_graph_fail(g, CLD_ERR_STATE, "backward: op %d (node %d '%s') has no gradient rule", (int)t->op, t->id, t->name);
+    break;
+  }
+  return g->status;
+}
+
+cld_status cld_graph_backward(cld_graph *g, cld_tensor *loss) {
+  if (!g) return CLD_ERR_INVALID_ARG;
+  if (g->status) return g->status;
+  if (!loss) { cld_graph_fail(g, CLD_ERR_INVALID_ARG, "backward: loss is NULL"); return g->status; }
+  if (loss->numel != 1) {
+    cld_graph_fail(g, CLD_ERR_SHAPE, "backward: loss must have one element, has %lld", (long long)loss->numel);
+    return g->status;
+  }
+  int n = loss->id + 1;
+  bool *needs = calloc((size_t)n, sizeof *needs);
+  if (!needs) { cld_graph_fail(g, CLD_ERR_NOMEM, "out of host memory"); return g->status; }
+  for (int i = 0; i < n; i++) {
+    cld_tensor *t = g->nodes[i];
+    needs[i] = (t->flags & T_REQ_GRAD) != 0;
+    for (int s = 0; s < 3 && !needs[i]; s++)
+      if (t->src[s] && t->src[s]->id < n && needs[t->src[s]->id] && t->op != OP_TIMESTEP_EMB) needs[i] = true;
+  }
+  loss->grad = cld_affine(g, loss, 0.0f, 1.0f); /* d loss / d loss = 1 */
+  for (int i = n - 1; i >= 0 && !g->status; i--) {
+    cld_tensor *t = g->nodes[i];
+    if (t->grad && needs[i]) backward_one(g, t, needs);
+  }
+  free(needs);
+  if (g->status) return g->status;
+
+  /* Land parameter gradients in the store: sum over nodes that share one parameter id. */
+  int total = g->n;
+  for (int i = 0; i < total && !g->status; i++) {
+    cld_tensor *p = g->nodes[i];
+    if (p->op != OP_PARAM || !p->grad || p->grad->store_id != -1) continue;
+    cld_tensor *sum = p->grad;
+    for (int j = i + 1; j < total; j++) {
+      cld_tensor *q = g->nodes[j];
+      if (q->op == OP_PARAM && q->store_id == p->store_id && q->grad) {
+        sum = cld_add(g, sum, q->grad);
+        q->grad->store_id = -2; /* mark handled */
+      }
+    }
+    /* Private when only this parameter's chain made it: not a view or leaf, used by nothing. */
+    bool private_node = sum->op != OP_RESHAPE && sum->op != OP_INPUT && sum->op != OP_PARAM && sum->store_id == -1;
+    for (int j = 0; j < g->n && private_node; j++) {
+      cld_tensor *q = g->nodes[j];
+      for (int s = 0; s < 3; s++) if (q->src[s] == sum) private_node = false;
+      if (q != p && q->grad == sum) private_node = false;
+    }
+    if (!private_node) sum = cld_copy(g, sum);
+    if (!sum) break;
+    sum->store_id = p->store_id;
+    sum->flags |= T_KEEP;
+    p->grad = sum;
+    for (int j = i + 1; j < total; j++)
+      if (g->nodes[j]->op == OP_PARAM && g->nodes[j]->store_id == p->store_id) g->nodes[j]->grad = sum;
+  }
+  /* input gradients stay readable */
+  for (int i = 0; i < total; i++)
+    if (g->nodes[i]->op == OP_INPUT && g->nodes[i]->grad) g->nodes[i]->grad->flags |= T_KEEP;
+  return g->status;
+}

@@ -1,0 +1,382 @@
+/* Executor: lowers each planned node to kernel launches (arguments bound once) or GEMM calls,
+ * then enqueues them in order on the context's in-order queue with no host waits. Only the RNG
+ * key (run counter) and the dropout probability (training flag) are re-set per compute. */
+#include "graph/graph_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define WG 64
+
+typedef struct { cld_graph *g; cld_launch *l; cl_uint arg; cl_int err; } binder;
+
+static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+static cld_status new_launch(cld_graph *g, const char *prog, const char *kname, size_t n, binder *b) {
+  if (g->n_launches == g->cap_launches) {
+    int cap = g->cap_launches ? 2 * g->cap_launches : 256;
+    cld_launch *nl = realloc(g->launches, (size_t)cap * sizeof *nl);
+    if (!nl) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory");
+    g->launches = nl;
+    g->cap_launches = cap;
+  }
+  cld_launch *l = &g->launches[g->n_launches];
+  memset(l, 0, sizeof *l);
+  l->rng_arg = l->p_arg = -1;
+  if (prog) {
+    cld_status st = cld_kernel_create(g->ctx, prog, "-cl-std=CL1.2", kname, &l->kernel);
+    if (st) return st;
+    l->dim = 1;
+    l->gws[0] = round_up(n ? n : 1, WG);
+    l->lws[0] = WG;
+    l->use_lws = true;
+  }
+  g->n_launches++;
+  *b = (binder){g, l, 0, CL_SUCCESS};
+  return CLD_OK;
+}
+
+static void arg_raw(binder *b, size_t size, const void *v) {
+  cl_int e = clSetKernelArg(b->l->kernel, b->arg++, size, v);
+  if (e != CL_SUCCESS && b->err == CL_SUCCESS) b->err = e;
+}
+static void arg_t(binder *b, const cld_tensor *t) {
+  cl_ulong off = t->off;
+  arg_raw(b, sizeof(cl_mem), &t->mem);
+  arg_raw(b, sizeof off, &off);
+}
+static void arg_i(binder *b, int v) { cl_int x = v; arg_raw(b, sizeof x, &x); }
+static void arg_f(binder *b, float v) { cl_float x = v; arg_raw(b, sizeof x, &x); }
+static void arg_i4(binder *b, const int64_t v[4]) {
+  cl_int4 x = {{(cl_int)v[0], (cl_int)v[1], (cl_int)v[2], (cl_int)v[3]}};
+  arg_raw(b, sizeof x, &x);
+}
+static cld_status done(binder *b, const char *what) {
+  if (b->err != CL_SUCCESS) return cld_clerr(b->g->ctx, b->err, what);
+  return CLD_OK;
+}
+
+static void contig_strides(const int64_t s[4], int64_t st[4]) {
+  st[3] = 1;
+  for (int i = 2; i >= 0; i--) st[i] = st[i + 1] * s[i + 1];
+}
+
+/* strided copy: shape, src tensor+extra offset+strides, dst tensor+extra offset+strides */
+static cld_status copy4(cld_graph *g, const int64_t shape[4], const cld_tensor *src, size_t soff, const int64_t ss[4],
+                        const cld_tensor *dst, size_t doff, const int64_t ds[4]) {
+  binder b;
+  int64_t n = shape[0] * shape[1] * shape[2] * shape[3];
+  cld_status st = new_launch(g, "layout", "k_copy4", (size_t)n, &b);
+  if (st) return st;
+  cl_ulong so = src->off + soff, dof = dst->off + doff;
+  arg_raw(&b, sizeof(cl_mem), &src->mem);
+  arg_raw(&b, sizeof so, &so);
+  arg_raw(&b, sizeof(cl_mem), &dst->mem);
+  arg_raw(&b, sizeof dof, &dof);
+  arg_i4(&b, shape);
+  arg_i4(&b, ss);
+  arg_i4(&b, ds);
+  arg_i(&b, (int)n);
+  return done(&b, "binding k_copy4");
+}
+
+static cld_status fill(cld_graph *g, const cld_tensor *t, float v) {
+  binder b;
+  cld_status st = new_launch(g, "layout", "k_fill", (size_t)t->numel, &b);
+  if (st) return st;
+  arg_t(&b, t);
+  arg_i(&b, (int)t->numel);
+  arg_f(&b, v);
+  return done(&b, "binding k_fill");
+}
+
+static const char *unary_kernel(cld_op op) {
+  switch (op) {
+  case OP_AFFINE: case OP_COPY: return "k_affine";
+  case OP_SILU: return "k_silu";
+  case OP_RELU: return "k_relu";
+  case OP_TANH: return "k_tanh";
+  case OP_EXP: return "k_exp";
+  case OP_LOG: return "k_log";
+  case OP_SQRT: return "k_sqrt";
+  case OP_SQUARE: return "k_square";
+  default: return NULL;
+  }
+}
+
+static const char *binary_kernel(cld_op op, bool bc) {
+  switch (op) {
+  case OP_ADD: return bc ? "k_add_bc" : "k_add";
+  case OP_SUB: return bc ? "k_sub_bc" : "k_sub";
+  case OP_MUL: return bc ? "k_mul_bc" : "k_mul";
+  case OP_DIV: return bc ? "k_div_bc" : "k_div";
+  case OP_SILU_BWD: return "k_silu_bwd";
+  case OP_RELU_BWD: return "k_relu_bwd";
+  case OP_TANH_BWD: return "k_tanh_bwd";
+  default: return NULL;
+  }
+}
+
+/* strides of x (aligned to the 4-D output shape), 0 on broadcast dims */
+static void bc_strides(const cld_tensor *x, const int64_t out4[4], int64_t st[4]) {
+  int64_t x4[4], cs[4];
+  cld_shape4(x, x4);
+  contig_strides(x4, cs);
+  for (int i = 0; i < 4; i++) st[i] = (x4[i] == out4[i]) ? cs[i] : 0;
+}
+
+static cld_status lower_gemm(cld_graph *g, cld_tensor *t) {
+  cld_tensor *a = t->src[0], *b = t->src[1];
+  binder bd = {0};
+  cld_status st = new_launch(g, NULL, NULL, 0, &bd);
+  if (st) return st;
+  cld_launch *l = bd.l;
+  l->is_gemm = true;
+  cld_gemm_call *c = &l->gemm;
+  bool ta = t->ip[0], tb = t->ip[1];
+  int64_t am = a->shape[a->ndim - 2], ak = a->shape[a->ndim - 1];
+  int64_t bk = b->shape[b->ndim - 2], bn = b->shape[b->ndim - 1];
+  c->m = ta ? ak : am;
+  c->k = ta ? am : ak;
+  c->n = tb ? bk : bn;
+  c->batch = t->ndim == 3 ? t->shape[0] : 1;
+  c->trans_a = ta;
+  c->trans_b = tb;
+  c->a = a->mem; c->a_off = a->off; c->a_stride = (a->ndim == 3 && a->shape[0] > 1) ? (size_t)(am * ak) : 0;
+  c->b = b->mem; c->b_off = b->off; c->b_stride = (b->ndim == 3 && b->shape[0] > 1) ? (size_t)(bk * bn) : 0;
+  c->c = t->mem; c->c_off = t->off; c->c_stride = (size_t)(c->m * c->n);
+  return cld_gemm_ensure_scratch(g->ctx, cld_gemm_scratch_floats(c));
+}
+
+static cld_status lower_node(cld_graph *g, cld_tensor *t) {
+  binder b;
+  cld_status st;
+  cld_tensor *x = t->src[0], *y = t->src[1];
+  int64_t o4[4], x4[4], cs[4], xs[4];
+  cld_shape4(t, o4);
+  contig_strides(o4, cs);
+  switch (t->op) {
+  case OP_INPUT: case OP_PARAM: case OP_RESHAPE:
+    return CLD_OK;
+  case OP_AFFINE: case OP_COPY: case OP_SILU: case OP_RELU: case OP_TANH: case OP_EXP: case OP_LOG:
+  case OP_SQRT: case OP_SQUARE:
+    if ((st = new_launch(g, "elementwise", unary_kernel(t->op), (size_t)t->numel, &b))) return st;
+    arg_t(&b, x);
+    arg_t(&b, t);
+    arg_i(&b, (int)t->numel);
+    arg_f(&b, t->op == OP_AFFINE ? t->fp[0] : 1.0f);
+    arg_f(&b, t->op == OP_AFFINE ? t->fp[1] : 0.0f);
+    return done(&b, "binding unary kernel");
+  case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_SILU_BWD: case OP_RELU_BWD: case OP_TANH_BWD: {
+    bool bc = !(x->numel == t->numel && y->numel == t->numel);
+    if ((st = new_launch(g, "elementwise", binary_kernel(t->op, bc), (size_t)t->numel, &b))) return st;
+    arg_t(&b, x);
+    arg_t(&b, y);
+    arg_t(&b, t);
+    if (bc) {
+      int64_t sa[4], sb[4];
+      bc_strides(x, o4, sa);
+      bc_strides(y, o4, sb);
+      arg_i4(&b, o4);
+      arg_i4(&b, sa);
+      arg_i4(&b, sb);
+    }
+    arg_i(&b, (int)t->numel);
+    return done(&b, "binding binary kernel");
+  }
+  case OP_PERMUTE: {
+    cld_shape4(x, x4);
+    contig_strides(x4, xs);
+    int64_t ss[4];
+    for (int i = 0; i < 4; i++) ss[i] = xs[t->ip[i]];
+    return copy4(g, o4, x, 0, ss, t, 0, cs);
+  }
+  case OP_SLICE:
+    cld_shape4(x, x4);
+    contig_strides(x4, xs);
+    return copy4(g, o4, x, (size_t)(t->ip[1] * xs[t->ip[0]]), xs, t, 0, cs);
+  case OP_PAD:
+    if ((st = fill(g, t, 0.0f))) return st;
+    cld_shape4(x, x4);
+    contig_strides(x4, xs);
+    return copy4(g, x4, x, 0, xs, t, (size_t)(t->ip[1] * cs[t->ip[0]]), cs);
+  case OP_CONCAT: {
+    cld_shape4(x, x4);
+    contig_strides(x4, xs);
+    if ((st = copy4(g, x4, x, 0, xs, t, 0, cs))) return st;
+    int64_t y4[4], ys[4];
+    cld_shape4(y, y4);
+    contig_strides(y4, ys);
+    return copy4(g, y4, y, 0, ys, t, (size_t)(x4[t->ip[0]] * cs[t->ip[0]]), cs);
+  }
+  case OP_BROADCAST: {
+    int64_t ss[4];
+    bc_strides(x, o4, ss);
+    return copy4(g, o4, x, 0, ss, t, 0, cs);
+  }
+  case OP_SUM_TO:
+    if ((st = new_launch(g, "layout", "k_sum_to", (size_t)t->numel, &b))) return st;
+    cld_shape4(x, x4);
+    arg_t(&b, x);
+    arg_t(&b, t);
+    arg_i4(&b, x4);
+    arg_i4(&b, o4);
+    arg_i(&b, (int)t->numel);
+    return done(&b, "binding k_sum_to");
+  case OP_UPSAMPLE2X: case OP_UPSAMPLE2X_BWD: {
+    bool fwd = t->op == OP_UPSAMPLE2X;
+    const cld_tensor *small = fwd ? x : t;
+    if ((st = new_launch(g, "layout", fwd ? "k_upsample2x" : "k_upsample2x_bwd", (size_t)t->numel, &b))) return st;
+    arg_t(&b, x);
+    arg_t(&b, t);
+    arg_i(&b, (int)small->shape[small->ndim - 2]);
+    arg_i(&b, (int)small->shape[small->ndim - 1]);
+    arg_i(&b, (int)t->numel);
+    return done(&b, "binding upsample");
+  }
+  case OP_MATMUL:
+    return lower_gemm(g, t);
+  case OP_IM2COL: case OP_COL2IM: {
+    bool fwd = t->op == OP_IM2COL;
+    const cld_tensor *img = fwd ? x : t;
+    int N = (int)img->shape[0], C = (int)img->shape[1], H = (int)img->shape[2], W = (int)img->shape[3];
+    int KH = t->ip[0], KW = t->ip[1], S = t->ip[2], P = t->ip[3];
+    int OH = (H + 2 * P - KH) / S + 1, OW = (W + 2 * P - KW) / S + 1;
+    if ((st = new_launch(g, "layout", fwd ? "k_im2col" : "k_col2im", (size_t)t->numel, &b))) return st;
+    arg_t(&b, x);
+    arg_t(&b, t);
+    int v[10] = {N, C, H, W, KH, KW, S, P, OH, OW};
+    for (int i = 0; i < 10; i++) arg_i(&b, v[i]);
+    arg_i(&b, (int)t->numel);
+    return done(&b, "binding im2col");
+  }
+  case OP_NORM_ROWS: case OP_NORM_ROWS_BWD: {
+    bool fwd = t->op == OP_NORM_ROWS;
+    if ((st = new_launch(g, "norm", fwd ? "k_norm_rows" : "k_norm_rows_bwd", (size_t)t->ip[0], &b))) return st;
+    arg_t(&b, x);
+    if (!fwd) arg_t(&b, y);
+    arg_t(&b, t);
+    arg_i(&b, t->ip[0]);
+    arg_i(&b, t->ip[1]);
+    arg_f(&b, t->fp[0]);
+    return done(&b, "binding norm");
+  }
+  case OP_SOFTMAX: case OP_SOFTMAX_BWD: {
+    bool fwd = t->op == OP_SOFTMAX;
+    int64_t len = t->shape[t->ndim - 1], rows = t->numel / len;
+    if ((st = new_launch(g, "norm", fwd ? "k_softmax_rows" : "k_softmax_rows_bwd", (size_t)rows, &b))) return st;
+    arg_t(&b, x);
+    if (!fwd) arg_t(&b, y);
+    arg_t(&b, t);
+    arg_i(&b, (int)rows);
+    arg_i(&b, (int)len);
+    return done(&b, "binding softmax");
+  }
+  case OP_TIMESTEP_EMB:
+    if ((st = new_launch(g, "embed", "k_timestep_emb", (size_t)t->numel, &b))) return st;
+    arg_t(&b, x);
+    arg_t(&b, t);
+    arg_i(&b, (int)t->shape[0]);
+    arg_i(&b, t->ip[0]);
+    arg_i(&b, t->ip[1]);
+    arg_f(&b, t->fp[0]);
+    arg_f(&b, t->fp[1]);
+    arg_i(&b, (int)t->numel);
+    return done(&b, "binding timestep embedding");
+  case OP_DROPOUT: {
+    if ((st = new_launch(g, "rng", "k_dropout", (size_t)(t->numel + 3) / 4, &b))) return st;
+    arg_t(&b, x);
+    arg_t(&b, t);
+    arg_i(&b, (int)t->numel);
+    b.l->rng_arg = (int)b.arg;
+    b.l->stream = (uint32_t)t->ip[0];
+    cl_uint4 key = {{0, 0, (cl_uint)t->ip[0], 0}};
+    arg_raw(&b, sizeof key, &key);
+    b.l->p_arg = (int)b.arg;
+    b.l->p_value = t->fp[0];
+    arg_f(&b, t->fp[0]);
+    return done(&b, "binding dropout");
+  }
+  case OP_RANDN: case OP_RAND: {
+    if ((st = new_launch(g, "rng", t->op == OP_RANDN ? "k_rng_normal" : "k_rng_uniform", (size_t)(t->numel + 3) / 4, &b)))
+      return st;
+    arg_t(&b, t);
+    arg_i(&b, (int)t->numel);
+    b.l->rng_arg = (int)b.arg;
+    b.l->stream = (uint32_t)t->ip[0];
+    cl_uint4 key = {{0, 0, (cl_uint)t->ip[0], 0}};
+    arg_raw(&b, sizeof key, &key);
+    cl_ulong off = 0;
+    arg_raw(&b, sizeof off, &off);
+    return done(&b, "binding rng");
+  }
+  default:
+    return cld_seterr(g->ctx, CLD_ERR_STATE, "executor: op %d (node %d) cannot be lowered", (int)t->op, t->id);
+  }
+}
+
+cld_status cld_exec_lower(cld_graph *g) {
+  for (int i = 0; i < g->n; i++) {
+    cld_status st = lower_node(g, g->nodes[i]);
+    if (st) return st;
+  }
+  return CLD_OK;
+}
+
+void cld_exec_release(cld_graph *g) {
+  for (int i = 0; i < g->n_launches; i++)
+    if (g->launches[i].kernel) clReleaseKernel(g->launches[i].kernel);
+  free(g->launches);
+  g->launches = NULL;
+  g->n_launches = g->cap_launches = 0;
+  for (int i = 0; i < g->n_inputs; i++) clReleaseMemObject(g->inputs[i]);
+  free(g->inputs);
+  g->inputs = NULL;
+  g->n_inputs = 0;
+  if (g->arena) clReleaseMemObject(g->arena);
+  g->arena = NULL;
+}
+
+cld_status cld_graph_compute(cld_graph *g) {
+  if (!g) return CLD_ERR_INVALID_ARG;
+  if (!g->planned) return cld_seterr(g->ctx, CLD_ERR_STATE, "cld_graph_compute: graph not planned (call cld_graph_plan)");
+  for (int i = 0; i < g->n_launches; i++) {
+    cld_launch *l = &g->launches[i];
+    cld_status st;
+    if (l->is_gemm) {
+      if ((st = cld_gemm_run(g->ctx, &l->gemm, g->ctx->gemm_pref))) return st;
+      continue;
+    }
+    cl_int e = CL_SUCCESS;
+    if (l->rng_arg >= 0) {
+      cl_uint4 key = {{(cl_uint)g->seed, (cl_uint)(g->seed >> 32), l->stream, (cl_uint)g->run}};
+      e = clSetKernelArg(l->kernel, (cl_uint)l->rng_arg, sizeof key, &key);
+    }
+    if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "setting RNG key");
+    if (l->p_arg >= 0) {
+      cl_float p = g->training ? l->p_value : 0.0f;
+      e = clSetKernelArg(l->kernel, (cl_uint)l->p_arg, sizeof p, &p);
+      if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "setting dropout probability");
+    }
+    e = clEnqueueNDRangeKernel(g->ctx->queue, l->kernel, l->dim, NULL, l->gws, l->use_lws ? l->lws : NULL, 0, NULL, NULL);
+    if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "clEnqueueNDRangeKernel");
+  }
+  g->run++;
+  return CLD_OK;
+}
+
+static cld_status tensor_io(cld_graph *g, cld_tensor *t, float *data, bool write) {
+  if (!g || !t || !data) return CLD_ERR_INVALID_ARG;
+  if (!g->planned) return cld_seterr(g->ctx, CLD_ERR_STATE, "tensor '%s': graph not planned", t->name);
+  cld_tensor *r = t;
+  while (r->op == OP_RESHAPE) r = r->src[0];
+  if (write && r->storage != ST_INPUT && r->storage != ST_STORE)
+    return cld_seterr(g->ctx, CLD_ERR_INVALID_ARG, "tensor '%s' (node %d) is not an input or parameter", t->name, t->id);
+  if (!write && r->storage == ST_ARENA && r->last_use != 0x7fffffff)
+    return cld_seterr(g->ctx, CLD_ERR_STATE, "tensor '%s' (node %d) was not kept (cld_graph_keep before plan)", t->name, t->id);
+  size_t bytes = (size_t)t->numel * sizeof(float), off = r->off * sizeof(float);
+  cl_int e = write ? clEnqueueWriteBuffer(g->ctx->queue, r->mem, CL_TRUE, off, bytes, data, 0, NULL, NULL)
+                   : clEnqueueReadBuffer(g->ctx->queue, r->mem, CL_TRUE, off, bytes, data, 0, NULL, NULL);
+  return e == CL_SUCCESS ? CLD_OK : cld_clerr(g->ctx, e, write ? "writing tensor" : "reading tensor");
+}
+cld_status cld_tensor_write(cld_graph *g, cld_tensor *t, const float *data) { return tensor_io(g, t, (float *)data, true); }
+cld_status cld_tensor_read(cld_graph *g, cld_tensor *t, float *data) { return tensor_io(g, t, data, false); }

@@ -1,0 +1,115 @@
+/* Internal graph structures shared by ops.c (constructors), autodiff.c, plan.c and exec.c. */
+#ifndef CLDIFF_GRAPH_INTERNAL_H
+#define CLDIFF_GRAPH_INTERNAL_H
+#include "runtime/runtime.h"
+
+typedef enum {
+  OP_INPUT, OP_PARAM,
+  OP_ADD, OP_SUB, OP_MUL, OP_DIV,                   /* broadcasting binary */
+  OP_AFFINE,                                        /* y = f0*x + f1 */
+  OP_SILU, OP_RELU, OP_TANH, OP_EXP, OP_LOG, OP_SQRT, OP_SQUARE,
+  OP_SILU_BWD, OP_RELU_BWD, OP_TANH_BWD,            /* (x or y, dy) -> dx, same shape */
+  OP_RESHAPE,                                       /* view of src0 */
+  OP_PERMUTE,                                       /* ip[0..3]: out dim i = in dim ip[i] (4-D padded) */
+  OP_SLICE,                                         /* ip0 axis (4-D padded), ip1 start */
+  OP_PAD,                                           /* slice backward: ip0 axis, ip1 start, zeros elsewhere */
+  OP_CONCAT,                                        /* ip0 axis (4-D padded) */
+  OP_BROADCAST,                                     /* src0 stretched to this shape */
+  OP_SUM_TO,                                        /* sum src0 over dims where this shape is 1 */
+  OP_UPSAMPLE2X, OP_UPSAMPLE2X_BWD,
+  OP_MATMUL,                                        /* ip0 trans_a, ip1 trans_b */
+  OP_IM2COL,                                        /* ip0 kh, ip1 kw, ip2 stride, ip3 pad; src0 x */
+  OP_COL2IM,                                        /* same params; shape = x's shape */
+  OP_NORM_ROWS,                                     /* ip0 rows, ip1 row length, f0 eps */
+  OP_NORM_ROWS_BWD,                                 /* src0 x, src1 dy */
+  OP_SOFTMAX, OP_SOFTMAX_BWD,                       /* rows over last dim; bwd: src0 y, src1 dy */
+  OP_TIMESTEP_EMB,                                  /* ip0 dim, ip1 flip; f0 shift, f1 max_period */
+  OP_DROPOUT,                                       /* f0 p, ip0 stream */
+  OP_RANDN, OP_RAND,                                /* ip0 stream */
+  OP_COPY,
+  OP_COUNT
+} cld_op;
+
+enum { T_KEEP = 1, T_REQ_GRAD = 2, T_NO_GRAD = 4 };
+
+typedef enum { ST_NONE, ST_ARENA, ST_INPUT, ST_STORE, ST_STORE_GRAD, ST_VIEW } cld_storage;
+
+struct cld_tensor {
+  int id;             /* node index */
+  cld_op op;
+  int ndim;
+  int64_t shape[4];   /* shape[0..ndim-1], row-major */
+  int64_t numel;
+  cld_tensor *src[3];
+  int ip[6];
+  float fp[4];
+  unsigned flags;
+  char name[48];
+  cld_tensor *grad;
+  int store_id;       /* OP_PARAM: parameter id; grad nodes landing in the store: id */
+  /* plan results */
+  cld_storage storage;
+  cl_mem mem;
+  size_t off;         /* in floats */
+  int last_use;
+};
+
+struct cld_store {
+  cld_ctx *ctx;
+  int n, cap;
+  struct store_param { char name[96]; int ndim; int64_t shape[4]; int64_t numel; size_t off; } *p;
+  size_t total;
+  cl_mem params, grads;
+};
+
+typedef struct cld_launch {
+  cl_kernel kernel;       /* NULL for GEMM launches */
+  cl_uint dim;
+  size_t gws[3], lws[3];
+  bool use_lws;
+  int rng_arg;            /* >= 0: arg index of the uint4 key (seed lo, seed hi, stream, run) */
+  uint32_t stream;
+  int p_arg;              /* >= 0: dropout probability arg (0 when not training) */
+  float p_value;
+  cld_gemm_call gemm;
+  bool is_gemm;
+} cld_launch;
+
+struct cld_graph {
+  cld_ctx *ctx;
+  cld_status status;
+  char errmsg[1024];
+  cld_tensor **nodes;
+  int n, cap;
+  /* plan */
+  bool planned;
+  cl_mem arena;
+  size_t arena_floats;
+  int guard;
+  cl_mem *inputs;       /* owned input buffers */
+  int n_inputs;
+  cld_launch *launches;
+  int n_launches, cap_launches;
+  cld_store *store;     /* the store the params come from (one per graph) */
+  uint64_t seed, run;
+  bool training;
+};
+
+/* graph.c */
+cld_tensor *cld_node_new(cld_graph *g, cld_op op, int ndim, const int64_t *shape);
+cld_tensor *cld_graph_fail(cld_graph *g, cld_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void cld_shape4(const cld_tensor *t, int64_t out[4]); /* left-padded with 1s */
+bool cld_same_shape(const cld_tensor *a, const cld_tensor *b);
+/* ops.c: internal constructors used by autodiff */
+cld_tensor *cld_binary(cld_graph *g, cld_op op, cld_tensor *a, cld_tensor *b);
+cld_tensor *cld_unary(cld_graph *g, cld_op op, cld_tensor *x);
+cld_tensor *cld_sum_to(cld_graph *g, cld_tensor *x, int ndim, const int64_t *shape);
+cld_tensor *cld_pad_into(cld_graph *g, cld_tensor *x, cld_tensor *like, int axis4, int64_t start);
+cld_tensor *cld_affine(cld_graph *g, cld_tensor *x, float s, float c);
+cld_tensor *cld_norm_rows(cld_graph *g, cld_tensor *x, int64_t rows, int64_t len, float eps);
+cld_tensor *cld_copy(cld_graph *g, cld_tensor *x);
+/* exec.c */
+cld_status cld_exec_lower(cld_graph *g);
+void cld_exec_release(cld_graph *g);
+cld_status cld_store_alloc(cld_store *s);
+#endif

@@ -1,0 +1,215 @@
+/* Memory planning: every non-leaf, non-view tensor gets an offset in one arena buffer. With
+ * reuse on, a tensor's block returns to a first-fit free list after its last reader (views
+ * extend their root's life; kept tensors live to the end). Guard mode lays tensors out without
+ * reuse and surrounds each with sentinel floats that cld_graph_check_guards verifies. */
+#include "graph/graph_internal.h"
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ALIGN_FLOATS 16 /* 64 bytes */
+#define GUARD_BITS 0x7fc0deadu
+
+static size_t align_up(size_t n) { return (n + ALIGN_FLOATS - 1) & ~(size_t)(ALIGN_FLOATS - 1); }
+
+static cld_tensor *root_of(cld_tensor *t) {
+  while (t->op == OP_RESHAPE) t = t->src[0];
+  return t;
+}
+
+typedef struct { size_t off, size; } block;
+typedef struct { block *b; int n, cap; size_t top; } freelist;
+
+static int fl_push(freelist *f, size_t off, size_t size) {
+  if (f->n == f->cap) {
+    int cap = f->cap ? 2 * f->cap : 64;
+    block *nb = realloc(f->b, (size_t)cap * sizeof *nb);
+    if (!nb) return -1;
+    f->b = nb;
+    f->cap = cap;
+  }
+  /* keep sorted by offset, coalesce neighbours */
+  int i = 0;
+  while (i < f->n && f->b[i].off < off) i++;
+  memmove(&f->b[i + 1], &f->b[i], (size_t)(f->n - i) * sizeof *f->b);
+  f->b[i] = (block){off, size};
+  f->n++;
+  if (i + 1 < f->n && f->b[i].off + f->b[i].size == f->b[i + 1].off) {
+    f->b[i].size += f->b[i + 1].size;
+    memmove(&f->b[i + 1], &f->b[i + 2], (size_t)(f->n - i - 2) * sizeof *f->b);
+    f->n--;
+  }
+  if (i > 0 && f->b[i - 1].off + f->b[i - 1].size == f->b[i].off) {
+    f->b[i - 1].size += f->b[i].size;
+    memmove(&f->b[i], &f->b[i + 1], (size_t)(f->n - i - 1) * sizeof *f->b);
+    f->n--;
+  }
+  return 0;
+}
+
+static size_t fl_alloc(freelist *f, size_t size) {
+  int best = -1;
+  for (int i = 0; i < f->n; i++)
+    if (f->b[i].size >= size && (best < 0 || f->b[i].size < f->b[best].size)) best = i;
+  if (best >= 0) {
+    size_t off = f->b[best].off;
+    f->b[best].off += size;
+    f->b[best].size -= size;
+    if (f->b[best].size == 0) {
+      memmove(&f->b[best], &f->b[best + 1], (size_t)(f->n - best - 1) * sizeof *f->b);
+      f->n--;
+    }
+    return off;
+  }
+  /* grow the top; absorb a free block that ends at the top */
+  if (f->n && f->b[f->n - 1].off + f->b[f->n - 1].size == f->top) {
+    size_t off = f->b[f->n - 1].off;
+    f->n--;
+    f->top = off + size;
+    return off;
+  }
+  size_t off = f->top;
+  f->top += size;
+  return off;
+}
+
+cld_plan_params cld_plan_params_default(void) {
+  cld_plan_params p = {true, 0};
+  return p;
+}
+
+static bool is_arena(const cld_tensor *t) { return t->storage == ST_ARENA; }
+
+cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
+  if (!g) return CLD_ERR_INVALID_ARG;
+  if (g->status) return g->status;
+  if (g->planned) return cld_seterr(g->ctx, CLD_ERR_STATE, "graph already planned");
+  cld_plan_params def = cld_plan_params_default();
+  if (!pp) pp = &def;
+  bool reuse = pp->reuse_memory && pp->guard_floats <= 0;
+  size_t guard = pp->guard_floats > 0 ? align_up((size_t)pp->guard_floats) : 0;
+  g->guard = (int)guard;
+  cld_status st;
+  if (g->store && (st = cld_store_alloc(g->store))) return st;
+
+  /* storage classes */
+  for (int i = 0; i < g->n; i++) {
+    cld_tensor *t = g->nodes[i];
+    t->last_use = i;
+    if (t->op == OP_INPUT) t->storage = ST_INPUT;
+    else if (t->op == OP_PARAM) t->storage = ST_STORE;
+    else if (t->op == OP_RESHAPE) t->storage = ST_VIEW;
+    else if (t->store_id >= 0) t->storage = ST_STORE_GRAD;
+    else t->storage = ST_ARENA;
+  }
+  /* liveness, on roots */
+  for (int i = 0; i < g->n; i++) {
+    cld_tensor *t = g->nodes[i];
+    for (int s = 0; s < 3; s++)
+      if (t->src[s]) {
+        cld_tensor *r = root_of(t->src[s]);
+        if (r->last_use < i) r->last_use = i;
+      }
+    if (t->flags & T_KEEP) root_of(t)->last_use = INT_MAX;
+  }
+  /* free lists per node index */
+  int *next_free = malloc((size_t)g->n * sizeof(int)), *head = malloc((size_t)g->n * sizeof(int));
+  freelist fl = {0};
+  if (!next_free || !head) { free(next_free); free(head); return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  for (int i = 0; i < g->n; i++) head[i] = -1;
+  for (int i = 0; i < g->n; i++) {
+    cld_tensor *t = g->nodes[i];
+    if (!is_arena(t) || t->last_use == INT_MAX) continue;
+    next_free[i] = head[t->last_use];
+    head[t->last_use] = i;
+  }
+  fl.top = guard;
+  int oom = 0;
+  for (int i = 0; i < g->n && !oom; i++) {
+    cld_tensor *t = g->nodes[i];
+    if (is_arena(t)) {
+      size_t size = align_up((size_t)t->numel);
+      if (reuse) t->off = fl_alloc(&fl, size);
+      else { t->off = fl.top; fl.top += size + guard; }
+    }
+    if (reuse)
+      for (int j = head[i]; j >= 0; j = next_free[j])
+        if (fl_push(&fl, g->nodes[j]->off, align_up((size_t)g->nodes[j]->numel))) oom = 1;
+  }
+  g->arena_floats = fl.top > 0 ? fl.top : ALIGN_FLOATS;
+  free(fl.b);
+  free(next_free);
+  free(head);
+  if (oom) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory");
+
+  cl_int e;
+  size_t bytes = g->arena_floats * sizeof(float);
+  if (bytes > g->ctx->info.max_alloc && g->ctx->info.max_alloc)
+    return cld_seterr(g->ctx, CLD_ERR_NOMEM, "graph needs a %zu MiB arena, device allows %llu MiB per buffer",
+                      bytes >> 20, (unsigned long long)(g->ctx->info.max_alloc >> 20));
+  g->arena = clCreateBuffer(g->ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &e);
+  if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "allocating graph arena");
+  if (guard) {
+    uint32_t bits = GUARD_BITS;
+    e = clEnqueueFillBuffer(g->ctx->queue, g->arena, &bits, sizeof bits, 0, bytes, 0, NULL, NULL);
+    if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "filling guard bands");
+  }
+  /* inputs */
+  g->inputs = calloc((size_t)g->n, sizeof *g->inputs);
+  if (!g->inputs) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory");
+  for (int i = 0; i < g->n; i++) {
+    cld_tensor *t = g->nodes[i];
+    switch (t->storage) {
+    case ST_ARENA: t->mem = g->arena; break;
+    case ST_INPUT:
+      t->mem = clCreateBuffer(g->ctx->context, CL_MEM_READ_WRITE, (size_t)t->numel * sizeof(float), NULL, &e);
+      if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "allocating input buffer");
+      g->inputs[g->n_inputs++] = t->mem;
+      t->off = 0;
+      break;
+    case ST_STORE: t->mem = g->store->params; t->off = g->store->p[t->store_id].off; break;
+    case ST_STORE_GRAD: t->mem = g->store->grads; t->off = g->store->p[t->store_id].off; break;
+    default: break;
+    }
+  }
+  for (int i = 0; i < g->n; i++) {
+    cld_tensor *t = g->nodes[i];
+    if (t->storage == ST_VIEW) {
+      cld_tensor *r = root_of(t);
+      t->mem = r->mem;
+      t->off = r->off;
+    }
+  }
+  g->planned = true;
+  st = cld_exec_lower(g);
+  if (st) g->planned = false;
+  return st;
+}
+
+size_t cld_graph_arena_bytes(const cld_graph *g) { return g ? g->arena_floats * sizeof(float) : 0; }
+
+cld_status cld_graph_check_guards(cld_graph *g) {
+  if (!g || !g->planned) return CLD_ERR_STATE;
+  if (!g->guard) return CLD_OK;
+  size_t n = g->arena_floats;
+  uint32_t *buf = malloc(n * sizeof *buf);
+  if (!buf) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory");
+  cl_int e = clEnqueueReadBuffer(g->ctx->queue, g->arena, CL_TRUE, 0, n * sizeof *buf, buf, 0, NULL, NULL);
+  if (e != CL_SUCCESS) { free(buf); return cld_clerr(g->ctx, e, "reading arena"); }
+  cld_status st = CLD_OK;
+  for (size_t i = 0; i < (size_t)g->guard && !st; i++)
+    if (buf[i] != GUARD_BITS) st = cld_seterr(g->ctx, CLD_ERR_STATE, "guard band before the first tensor was overwritten");
+  for (int i = 0; i < g->n && !st; i++) {
+    cld_tensor *t = g->nodes[i];
+    if (t->storage != ST_ARENA) continue;
+    size_t end = t->off + align_up((size_t)t->numel);
+    for (size_t k = t->off + (size_t)t->numel; k < end + (size_t)g->guard; k++)
+      if (buf[k] != GUARD_BITS) {
+        st = cld_seterr(g->ctx, CLD_ERR_STATE, "guard band after node %d (op %d, '%s') overwritten at +%zu",
+                        t->id, (int)t->op, t->name, k - t->off);
+        break;
+      }
+  }
+  free(buf);
+  return st;
+}

@@ -1,0 +1,213 @@
+/* GEMM dispatch: one entry point over the providers, choosing per call from the tuning table
+ * (`cldiff tune` results stored per device as JSON in the cache directory). A shape that was not
+ * tuned takes the nearest tuned shape of the same transpose class; with no table at all the
+ * built-in tiled kernel is used on every device except GPUs, where CLBlast's own tuning database
+ * applies. The tiled provider's transpose scratch lives here too. */
+#include "runtime/gemm.h"
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *cld_gemm_provider_name(cld_gemm_provider p) {
+  switch (p) {
+  case CLD_GEMM_TILED: return "tiled";
+  case CLD_GEMM_CLBLAST: return "clblast";
+  default: return "auto";
+  }
+}
+
+cld_tiled_cfg cld_tiled_default(void) { return (cld_tiled_cfg){8, 2, 0, 0}; }
+
+const char *cld_gemm_tune_file(cld_ctx *ctx) {
+  if (!ctx) return NULL;
+  if (!ctx->tune_file[0]) {
+    uint64_t h = cld_hash64(ctx->info.platform, strlen(ctx->info.platform), 0);
+    h = cld_hash64(ctx->info.name, strlen(ctx->info.name), h);
+    h = cld_hash64(ctx->info.driver, strlen(ctx->info.driver), h);
+    snprintf(ctx->tune_file, sizeof ctx->tune_file, "%s/gemm-tune-%016llx.json", ctx->cache_dir, (unsigned long long)h);
+  }
+  return ctx->tune_file;
+}
+
+static int jint(const cJSON *o, const char *k, int def) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsNumber(v) ? (int)v->valuedouble : def;
+}
+
+static void tuning_load(cld_ctx *ctx, struct cld_gemm_tuning *t) {
+  t->loaded = true;
+  FILE *f = fopen(cld_gemm_tune_file(ctx), "rb");
+  if (!f) return;
+  char *buf = NULL;
+  long n = 0;
+  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
+    if (fread(buf, 1, (size_t)n, f) == (size_t)n) buf[n] = 0;
+    else { free(buf); buf = NULL; }
+  }
+  fclose(f);
+  if (!buf) return;
+  cJSON *root = cJSON_Parse(buf);
+  free(buf);
+  if (!root) return; /* unreadable table: defaults (tune again to replace it) */
+  const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "entries"), *e;
+  int cnt = cJSON_GetArraySize(arr);
+  t->e = calloc((size_t)(cnt > 0 ? cnt : 1), sizeof *t->e);
+  if (t->e) cJSON_ArrayForEach(e, arr) {
+    cld_tune_entry *x = &t->e[t->n];
+    x->shape = (cld_gemm_shape){jint(e, "m", 0), jint(e, "n", 0), jint(e, "k", 0), jint(e, "batch", 1),
+                                jint(e, "trans_a", 0) != 0, jint(e, "trans_b", 0) != 0};
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "provider");
+    x->provider = cJSON_IsString(p) && !strcmp(p->valuestring, "clblast") ? CLD_GEMM_CLBLAST : CLD_GEMM_TILED;
+    x->tiled = (cld_tiled_cfg){jint(e, "tm", 8), jint(e, "nv", 2), jint(e, "lws0", 0), jint(e, "lws1", 0)};
+    if (x->shape.m > 0 && x->shape.n > 0 && x->shape.k > 0 && x->tiled.tm >= 1 && x->tiled.tm <= 8 &&
+        x->tiled.nv >= 1 && x->tiled.nv <= 4)
+      t->n++;
+  }
+  const cJSON *cb = cJSON_GetObjectItemCaseSensitive(root, "clblast_xgemm");
+  if (cJSON_IsObject(cb)) {
+    t->clblast.set = true;
+    for (int i = 0; i < CLD_CLBLAST_NPARAMS; i++) {
+      int v = jint(cb, cld_clblast_param_names[i], -1);
+      if (v < 0) t->clblast.set = false;
+      else t->clblast.v[i] = (size_t)v;
+    }
+  }
+  cJSON_Delete(root);
+}
+
+struct cld_gemm_tuning *cld_gemm_tuning_get(cld_ctx *ctx) {
+  if (!ctx->tuning) {
+    ctx->tuning = calloc(1, sizeof *ctx->tuning);
+    if (!ctx->tuning) return NULL;
+  }
+  if (!ctx->tuning->loaded) tuning_load(ctx, ctx->tuning);
+  return ctx->tuning;
+}
+
+cld_status cld_gemm_tuning_save(cld_ctx *ctx) {
+  struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
+  if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+  cJSON_AddStringToObject(root, "device", ctx->info.name);
+  cJSON_AddStringToObject(root, "driver", ctx->info.driver);
+  cJSON_AddItemToObject(root, "entries", arr);
+  for (int i = 0; i < t->n; i++) {
+    cld_tune_entry *x = &t->e[i];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "m", (double)x->shape.m);
+    cJSON_AddNumberToObject(o, "n", (double)x->shape.n);
+    cJSON_AddNumberToObject(o, "k", (double)x->shape.k);
+    cJSON_AddNumberToObject(o, "batch", (double)x->shape.batch);
+    cJSON_AddNumberToObject(o, "trans_a", x->shape.trans_a);
+    cJSON_AddNumberToObject(o, "trans_b", x->shape.trans_b);
+    cJSON_AddStringToObject(o, "provider", cld_gemm_provider_name(x->provider));
+    cJSON_AddNumberToObject(o, "tm", x->tiled.tm);
+    cJSON_AddNumberToObject(o, "nv", x->tiled.nv);
+    cJSON_AddNumberToObject(o, "lws0", x->tiled.lws0);
+    cJSON_AddNumberToObject(o, "lws1", x->tiled.lws1);
+    cJSON_AddNumberToObject(o, "gflops", x->gflops);
+    cJSON_AddItemToArray(arr, o);
+  }
+  if (t->clblast.set) {
+    cJSON *cb = cJSON_CreateObject();
+    for (int i = 0; i < CLD_CLBLAST_NPARAMS; i++) cJSON_AddNumberToObject(cb, cld_clblast_param_names[i], (double)t->clblast.v[i]);
+    cJSON_AddItemToObject(root, "clblast_xgemm", cb);
+  }
+  char *text = cJSON_Print(root);
+  cJSON_Delete(root);
+  if (!text) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  const char *path = cld_gemm_tune_file(ctx);
+  char tmp[700];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "wb");
+  int ok = f && fputs(text, f) >= 0;
+  if (f) ok = (fflush(f) == 0) && ok, ok = (fclose(f) == 0) && ok;
+  free(text);
+  if (!ok || rename(tmp, path) != 0) {
+    remove(tmp);
+    return cld_seterr(ctx, CLD_ERR_IO, "cannot write tuning file '%s'", path);
+  }
+  return CLD_OK;
+}
+
+static double shape_dist(const cld_gemm_shape *a, const cld_gemm_shape *b) {
+  return fabs(log((double)a->m / b->m)) + fabs(log((double)a->n / b->n)) + fabs(log((double)a->k / b->k)) +
+         fabs(log((double)a->batch / b->batch));
+}
+
+/* The tuned choice for a call (nearest tuned shape of the same transpose class). */
+static const cld_tune_entry *lookup(struct cld_gemm_tuning *t, const cld_gemm_call *c) {
+  cld_gemm_shape s = {c->m, c->n, c->k, c->batch, c->trans_a, c->trans_b};
+  const cld_tune_entry *best = NULL;
+  double bd = 1e30;
+  for (int i = 0; t && i < t->n; i++) {
+    const cld_tune_entry *e = &t->e[i];
+    if (e->shape.trans_a != s.trans_a || e->shape.trans_b != s.trans_b) continue;
+    double d = shape_dist(&e->shape, &s);
+    if (d < bd) { bd = d; best = e; }
+  }
+  return best;
+}
+
+cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *c, cld_gemm_provider p) {
+  struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
+  if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  cld_tiled_cfg cfg = cld_tiled_default();
+  if (p == CLD_GEMM_AUTO) {
+    const cld_tune_entry *e = lookup(t, c);
+    if (e) { p = e->provider; cfg = e->tiled; }
+    else p = ctx->info.is_gpu ? CLD_GEMM_CLBLAST : CLD_GEMM_TILED;
+  } else if (p == CLD_GEMM_TILED) {
+    const cld_tune_entry *e = lookup(t, c);
+    if (e && e->provider == CLD_GEMM_TILED) cfg = e->tiled;
+  }
+  if (p == CLD_GEMM_CLBLAST) {
+    if (t->clblast.set && !t->clblast_applied) {
+      cld_status st = cld_gemm_clblast_apply(ctx, &t->clblast);
+      if (st) return st;
+      t->clblast_applied = true;
+    }
+    return cld_gemm_clblast_run(ctx, c);
+  }
+  return cld_gemm_tiled_run(ctx, c, &cfg);
+}
+
+size_t cld_gemm_scratch_floats(const cld_gemm_call *c) {
+  if (!c->trans_b || c->trans_a) return 0;
+  size_t nb_a = c->a_stride ? (size_t)c->batch : 1, nb_b = c->b_stride ? (size_t)c->batch : 1;
+  size_t sa = nb_a * (size_t)(c->m * c->k), sb = nb_b * (size_t)(c->n * c->k);
+  return sa > sb ? sa : sb; /* the provider transposes the smaller; reserve the larger to be safe */
+}
+
+cld_status cld_gemm_ensure_scratch(cld_ctx *ctx, size_t floats) {
+  size_t bytes = floats * sizeof(float);
+  if (bytes <= ctx->gemm_scratch_bytes) return CLD_OK;
+  if (ctx->gemm_scratch) {
+    clFinish(ctx->queue);
+    clReleaseMemObject(ctx->gemm_scratch);
+  }
+  cl_int e;
+  ctx->gemm_scratch = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &e);
+  if (e != CL_SUCCESS) {
+    ctx->gemm_scratch = NULL;
+    ctx->gemm_scratch_bytes = 0;
+    return cld_clerr(ctx, e, "allocating GEMM scratch");
+  }
+  ctx->gemm_scratch_bytes = bytes;
+  return CLD_OK;
+}
+
+void cld_gemm_release(cld_ctx *ctx) {
+  struct cld_gemm_tuning *t = ctx->tuning;
+  if (t) {
+    for (int i = 0; i < t->n_tiled; i++) clReleaseKernel(t->tiled_kernels[i]);
+    if (t->transpose) clReleaseKernel(t->transpose);
+    free(t->e);
+    free(t);
+    ctx->tuning = NULL;
+  }
+  if (ctx->gemm_scratch) clReleaseMemObject(ctx->gemm_scratch);
+  ctx->gemm_scratch = NULL;
+}

@@ -1,0 +1,38 @@
+/* Internal GEMM provider interface shared by gemm.c (dispatch, tuning table), gemm_tiled.c,
+ * gemm_clblast.c and gemm_tune.c. */
+#ifndef CLDIFF_GEMM_INTERNAL_H
+#define CLDIFF_GEMM_INTERNAL_H
+#include "runtime/runtime.h"
+
+typedef struct cld_tiled_cfg { int tm, nv, lws0, lws1; } cld_tiled_cfg;
+
+#define CLD_CLBLAST_NPARAMS 16
+typedef struct cld_clblast_cfg { size_t v[CLD_CLBLAST_NPARAMS]; bool set; } cld_clblast_cfg;
+extern const char *const cld_clblast_param_names[CLD_CLBLAST_NPARAMS];
+
+typedef struct cld_tune_entry {
+  cld_gemm_shape shape;
+  cld_gemm_provider provider;
+  cld_tiled_cfg tiled;
+  double gflops;
+} cld_tune_entry;
+
+struct cld_gemm_tuning {
+  bool loaded;
+  cld_tune_entry *e;
+  int n;
+  cld_clblast_cfg clblast;   /* device-wide CLBlast Xgemm parameters */
+  bool clblast_applied;
+  cl_kernel tiled_kernels[64];
+  int tiled_keys[64];
+  int n_tiled;
+  cl_kernel transpose;
+};
+
+cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_tiled_cfg *cfg);
+cld_status cld_gemm_clblast_run(cld_ctx *ctx, const cld_gemm_call *c);
+cld_status cld_gemm_clblast_apply(cld_ctx *ctx, const cld_clblast_cfg *cfg);
+struct cld_gemm_tuning *cld_gemm_tuning_get(cld_ctx *ctx);
+cld_status cld_gemm_tuning_save(cld_ctx *ctx);
+cld_tiled_cfg cld_tiled_default(void);
+#endif

@@ -1,0 +1,113 @@
+/* The built-in GEMM provider: cl/gemm.cl's register-tiled kernel. The kernel reads its right
+ * operand as row-major (K, N) and its left operand in either layout, and can store C transposed,
+ * so NN, TN and TT need no copies (TT computes C^T = B A). NT copies the smaller operand
+ * transposed into the context's scratch buffer first. */
+#include "runtime/gemm.h"
+#include <stdio.h>
+
+static cld_status get_kernel(cld_ctx *ctx, const cld_tiled_cfg *cfg, int ta, int tc, cl_kernel *out) {
+  struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
+  if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  int key = ((cfg->tm * 8 + cfg->nv) * 2 + ta) * 2 + tc;
+  for (int i = 0; i < t->n_tiled; i++)
+    if (t->tiled_keys[i] == key) { *out = t->tiled_kernels[i]; return CLD_OK; }
+  if (t->n_tiled == 64) return cld_seterr(ctx, CLD_ERR_STATE, "too many GEMM kernel variants");
+  char opts[128];
+  snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DTM=%d -DNV=%d -DTA=%d -DTC=%d", cfg->tm, cfg->nv, ta, tc);
+  cld_status st = cld_kernel_create(ctx, "gemm", opts, "gemm_tiled", out);
+  if (st) return st;
+  t->tiled_keys[t->n_tiled] = key;
+  t->tiled_kernels[t->n_tiled++] = *out;
+  return CLD_OK;
+}
+
+/* scratch = transpose of a batch of (rows, cols) matrices */
+static cld_status transpose(cld_ctx *ctx, cl_mem in, size_t io, size_t sin, int64_t batch, int64_t rows, int64_t cols) {
+  struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
+  cld_status st;
+  if (!t->transpose && (st = cld_kernel_create(ctx, "gemm", "-cl-std=CL1.2", "k_transpose", &t->transpose))) return st;
+  cl_ulong a = io, b = sin, c = 0, d = (cl_ulong)(rows * cols);
+  cl_int r = (cl_int)rows, cc = (cl_int)cols;
+  cl_kernel k = t->transpose;
+  cl_int e = clSetKernelArg(k, 0, sizeof in, &in);
+  e |= clSetKernelArg(k, 1, sizeof a, &a);
+  e |= clSetKernelArg(k, 2, sizeof b, &b);
+  e |= clSetKernelArg(k, 3, sizeof(cl_mem), &ctx->gemm_scratch);
+  e |= clSetKernelArg(k, 4, sizeof c, &c);
+  e |= clSetKernelArg(k, 5, sizeof d, &d);
+  e |= clSetKernelArg(k, 6, sizeof r, &r);
+  e |= clSetKernelArg(k, 7, sizeof cc, &cc);
+  if (e != CL_SUCCESS) return cld_seterr(ctx, CLD_ERR_CL, "binding transpose kernel");
+  size_t gws[3] = {((size_t)cols + 15) / 16 * 16, ((size_t)rows + 3) / 4 * 4, (size_t)batch}, lws[3] = {16, 4, 1};
+  e = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, gws, lws, 0, NULL, NULL);
+  return e == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, e, "enqueue transpose");
+}
+
+cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_tiled_cfg *cfg) {
+  /* kernel problem: C'(M', N') = op(L)(M', K) * R(K, N') */
+  cl_mem L = c->a, R = c->b;
+  size_t lo = c->a_off, ro = c->b_off, ls = c->a_stride, rs = c->b_stride;
+  int64_t M = c->m, N = c->n, K = c->k;
+  int ta = c->trans_a, tc = 0, lda, ldb;
+  cld_status st;
+  if (!c->trans_b) {
+    lda = (int)(ta ? M : K);
+    ldb = (int)N;
+  } else if (c->trans_a) { /* C^T = B * A: L = B (N,K) plain, R = A stored (K,M) */
+    L = c->b; lo = c->b_off; ls = c->b_stride;
+    R = c->a; ro = c->a_off; rs = c->a_stride;
+    M = c->n; N = c->m; ta = 0; tc = 1;
+    lda = (int)K;
+    ldb = (int)N;
+  } else if (c->n <= c->m) { /* transpose B (N,K) -> (K,N) into scratch */
+    int64_t nb = c->b_stride ? c->batch : 1;
+    if ((size_t)(nb * c->n * c->k) * sizeof(float) > ctx->gemm_scratch_bytes &&
+        (st = cld_gemm_ensure_scratch(ctx, (size_t)(nb * c->n * c->k)))) return st;
+    if ((st = transpose(ctx, c->b, c->b_off, c->b_stride, nb, c->n, c->k))) return st;
+    R = ctx->gemm_scratch; ro = 0; rs = c->b_stride ? (size_t)(c->n * c->k) : 0;
+    lda = (int)K;
+    ldb = (int)N;
+  } else { /* transpose A (M,K) -> (K,M); C^T = B * A^T with L = B (N,K), stored transposed */
+    int64_t nb = c->a_stride ? c->batch : 1;
+    if ((size_t)(nb * c->m * c->k) * sizeof(float) > ctx->gemm_scratch_bytes &&
+        (st = cld_gemm_ensure_scratch(ctx, (size_t)(nb * c->m * c->k)))) return st;
+    if ((st = transpose(ctx, c->a, c->a_off, c->a_stride, nb, c->m, c->k))) return st;
+    L = c->b; lo = c->b_off; ls = c->b_stride;
+    R = ctx->gemm_scratch; ro = 0; rs = c->a_stride ? (size_t)(c->m * c->k) : 0;
+    M = c->n; N = c->m; ta = 0; tc = 1;
+    lda = (int)K;
+    ldb = (int)N;
+  }
+  int ldc = tc ? (int)M : (int)N;
+  cl_kernel k;
+  if ((st = get_kernel(ctx, cfg, ta, tc, &k))) return st;
+  cl_int mi = (cl_int)M, ni = (cl_int)N, ki = (cl_int)K;
+  cl_ulong lo_ = lo, ls_ = ls, ro_ = ro, rs_ = rs, co_ = c->c_off, cs_ = c->c_stride;
+  cl_int e = 0;
+  e |= clSetKernelArg(k, 0, sizeof mi, &mi);
+  e |= clSetKernelArg(k, 1, sizeof ni, &ni);
+  e |= clSetKernelArg(k, 2, sizeof ki, &ki);
+  e |= clSetKernelArg(k, 3, sizeof L, &L);
+  e |= clSetKernelArg(k, 4, sizeof lo_, &lo_);
+  e |= clSetKernelArg(k, 5, sizeof lda, &lda);
+  e |= clSetKernelArg(k, 6, sizeof ls_, &ls_);
+  e |= clSetKernelArg(k, 7, sizeof R, &R);
+  e |= clSetKernelArg(k, 8, sizeof ro_, &ro_);
+  e |= clSetKernelArg(k, 9, sizeof ldb, &ldb);
+  e |= clSetKernelArg(k, 10, sizeof rs_, &rs_);
+  e |= clSetKernelArg(k, 11, sizeof(cl_mem), &c->c);
+  e |= clSetKernelArg(k, 12, sizeof co_, &co_);
+  e |= clSetKernelArg(k, 13, sizeof ldc, &ldc);
+  e |= clSetKernelArg(k, 14, sizeof cs_, &cs_);
+  if (e != CL_SUCCESS) return cld_seterr(ctx, CLD_ERR_CL, "binding gemm_tiled arguments");
+  size_t tn = 16 * (size_t)cfg->nv;
+  size_t gws[3] = {((size_t)N + tn - 1) / tn, ((size_t)M + (size_t)cfg->tm - 1) / (size_t)cfg->tm, (size_t)c->batch};
+  size_t lws[3] = {(size_t)cfg->lws0, (size_t)cfg->lws1, 1};
+  bool use_lws = cfg->lws0 > 0 && cfg->lws1 > 0;
+  if (use_lws) {
+    gws[0] = (gws[0] + lws[0] - 1) / lws[0] * lws[0];
+    gws[1] = (gws[1] + lws[1] - 1) / lws[1] * lws[1];
+  }
+  e = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, gws, use_lws ? lws : NULL, 0, NULL, NULL);
+  return e == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, e, "enqueue gemm_tiled");
+}

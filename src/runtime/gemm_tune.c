@@ -1,0 +1,276 @@
+/* GEMM benchmarking and tuning on the actual device. Tuning times the tiled kernel's tile sizes
+ * and work-group shapes per shape, and a short list of CLBlast Xgemm parameter sets (device-wide,
+ * applied through CLBlastOverrideParameters); per shape the faster provider wins. Results go to
+ * the per-device JSON table that gemm.c reads. Every timed result is checked against a double
+ * precision host reference on sampled entries. */
+#include "runtime/gemm.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int cld_gemm_default_shapes(cld_gemm_shape *out, int max) {
+  static const cld_gemm_shape s[] = {
+      /* fmnist-s conv forward: (Cout, N*H*W, Cin*9) at batch 32 */
+      {64, 25088, 576, 1, false, false},
+      {128, 6272, 1152, 1, false, false},
+      {256, 1024, 2304, 1, false, false},
+      /* their backward forms: dW = dY col^T (NT), dcol = W^T dY (TN) */
+      {64, 576, 25088, 1, false, true},
+      {128, 1152, 6272, 1, false, true},
+      {256, 2304, 1024, 1, false, true},
+      {576, 25088, 64, 1, true, false},
+      {1152, 6272, 128, 1, true, false},
+      {2304, 1024, 256, 1, true, false},
+      /* attention at 14x14, 32 images: Q K^T and P V */
+      {196, 196, 64, 32, false, true},
+      {196, 64, 196, 32, false, false},
+  };
+  int n = (int)(sizeof s / sizeof s[0]);
+  for (int i = 0; i < n && i < max; i++) out[i] = s[i];
+  return n;
+}
+
+typedef struct { cl_mem a, b, c; float *ha, *hb; size_t na, nb, nc; } bench_bufs;
+
+static void free_bufs(bench_bufs *bb) {
+  if (bb->a) clReleaseMemObject(bb->a);
+  if (bb->b) clReleaseMemObject(bb->b);
+  if (bb->c) clReleaseMemObject(bb->c);
+  free(bb->ha);
+  free(bb->hb);
+  memset(bb, 0, sizeof *bb);
+}
+
+static cld_status make_bufs(cld_ctx *ctx, const cld_gemm_shape *s, bench_bufs *bb) {
+  memset(bb, 0, sizeof *bb);
+  bb->na = (size_t)(s->batch * s->m * s->k);
+  bb->nb = (size_t)(s->batch * s->k * s->n);
+  bb->nc = (size_t)(s->batch * s->m * s->n);
+  bb->ha = malloc(bb->na * sizeof(float));
+  bb->hb = malloc(bb->nb * sizeof(float));
+  if (!bb->ha || !bb->hb) { free_bufs(bb); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  cld_rng_uniform_host(1, 1, 0, bb->na, bb->ha);
+  cld_rng_uniform_host(1, 2, 0, bb->nb, bb->hb);
+  for (size_t i = 0; i < bb->na; i++) bb->ha[i] -= 0.5f;
+  for (size_t i = 0; i < bb->nb; i++) bb->hb[i] -= 0.5f;
+  cl_int e1, e2, e3;
+  bb->a = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bb->na * 4, bb->ha, &e1);
+  bb->b = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bb->nb * 4, bb->hb, &e2);
+  bb->c = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bb->nc * 4, NULL, &e3);
+  if (e1 || e2 || e3) { free_bufs(bb); return cld_seterr(ctx, CLD_ERR_NOMEM, "allocating GEMM benchmark buffers"); }
+  return CLD_OK;
+}
+
+static cld_gemm_call make_call(const cld_gemm_shape *s, const bench_bufs *bb) {
+  cld_gemm_call c = {s->m, s->n, s->k, s->batch, s->trans_a, s->trans_b, bb->a, bb->b, bb->c, 0, 0, 0,
+                     (size_t)(s->m * s->k), (size_t)(s->k * s->n), (size_t)(s->m * s->n)};
+  if (s->batch == 1) c.a_stride = c.b_stride = 0;
+  return c;
+}
+
+/* max relative error over sampled entries, against a double host reference */
+static double check(cld_ctx *ctx, const cld_gemm_shape *s, const bench_bufs *bb) {
+  float *hc = malloc(bb->nc * sizeof(float));
+  if (!hc) return INFINITY;
+  if (clEnqueueReadBuffer(ctx->queue, bb->c, CL_TRUE, 0, bb->nc * 4, hc, 0, NULL, NULL) != CL_SUCCESS) { free(hc); return INFINITY; }
+  double worst = 0;
+  float pick[64];
+  cld_rng_uniform_host(7, 3, 0, 64, pick);
+  for (int t = 0; t < 64; t++) {
+    size_t idx = (size_t)(pick[t] * (float)bb->nc) % bb->nc;
+    int64_t b = (int64_t)(idx / (size_t)(s->m * s->n)), r = (int64_t)(idx % (size_t)(s->m * s->n));
+    int64_t i = r / s->n, j = r % s->n;
+    const float *A = bb->ha + b * s->m * s->k, *B = bb->hb + b * s->k * s->n;
+    double acc = 0, mag = 0;
+    for (int64_t k = 0; k < s->k; k++) {
+      double av = s->trans_a ? A[k * s->m + i] : A[i * s->k + k];
+      double bv = s->trans_b ? B[j * s->k + k] : B[k * s->n + j];
+      acc += av * bv;
+      mag += fabs(av * bv);
+    }
+    double err = fabs(acc - hc[idx]) / (mag + 1e-30);
+    if (err > worst) worst = err;
+  }
+  free(hc);
+  return worst;
+}
+
+static cld_status time_call(cld_ctx *ctx, const cld_gemm_call *c, cld_gemm_provider p, const cld_tiled_cfg *cfg,
+                            int reps, double *sec) {
+  cld_status st = p == CLD_GEMM_TILED && cfg ? cld_gemm_tiled_run(ctx, c, cfg) : cld_gemm_run(ctx, c, p);
+  if (st) return st;
+  if (clFinish(ctx->queue) != CL_SUCCESS) return cld_seterr(ctx, CLD_ERR_CL, "clFinish after warm-up");
+  double ts[32];
+  if (reps > 32) reps = 32;
+  if (reps < 1) reps = 1;
+  for (int r = 0; r < reps; r++) {
+    double t0 = now_s();
+    st = p == CLD_GEMM_TILED && cfg ? cld_gemm_tiled_run(ctx, c, cfg) : cld_gemm_run(ctx, c, p);
+    if (st) return st;
+    clFinish(ctx->queue);
+    ts[r] = now_s() - t0;
+  }
+  for (int i = 1; i < reps; i++)
+    for (int j = i; j > 0 && ts[j] < ts[j - 1]; j--) { double x = ts[j]; ts[j] = ts[j - 1]; ts[j - 1] = x; }
+  *sec = ts[reps / 2];
+  return CLD_OK;
+}
+
+static double flops(const cld_gemm_shape *s) { return 2.0 * (double)s->m * (double)s->n * (double)s->k * (double)s->batch; }
+
+cld_status cld_gemm_bench(cld_ctx *ctx, const cld_gemm_shape *s, cld_gemm_provider p, int reps, cld_gemm_result *out) {
+  if (!ctx || !s || !out || s->m <= 0 || s->n <= 0 || s->k <= 0 || s->batch <= 0) return CLD_ERR_INVALID_ARG;
+  bench_bufs bb;
+  cld_status st = make_bufs(ctx, s, &bb);
+  if (st) return st;
+  cld_gemm_call c = make_call(s, &bb);
+  if ((st = cld_gemm_ensure_scratch(ctx, cld_gemm_scratch_floats(&c)))) { free_bufs(&bb); return st; }
+  memset(out, 0, sizeof *out);
+  /* report which provider AUTO resolves to */
+  cld_gemm_provider used = p;
+  struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
+  snprintf(out->config, sizeof out->config, "default");
+  if (p == CLD_GEMM_AUTO) used = ctx->info.is_gpu ? CLD_GEMM_CLBLAST : CLD_GEMM_TILED;
+  for (int i = 0; t && i < t->n; i++) {
+    const cld_tune_entry *e = &t->e[i];
+    if (e->shape.m == s->m && e->shape.n == s->n && e->shape.k == s->k && e->shape.batch == s->batch &&
+        e->shape.trans_a == s->trans_a && e->shape.trans_b == s->trans_b) {
+      if (p == CLD_GEMM_AUTO) used = e->provider;
+      if (used == CLD_GEMM_TILED && e->provider == CLD_GEMM_TILED)
+        snprintf(out->config, sizeof out->config, "tuned tm=%d nv=%d lws=%dx%d", e->tiled.tm, e->tiled.nv, e->tiled.lws0, e->tiled.lws1);
+      else if (used == CLD_GEMM_CLBLAST && t->clblast.set)
+        snprintf(out->config, sizeof out->config, "tuned Xgemm MWG=%zu NWG=%zu KWG=%zu", t->clblast.v[6], t->clblast.v[9], t->clblast.v[2]);
+    }
+  }
+  if (used == CLD_GEMM_CLBLAST && t && t->clblast.set && !strcmp(out->config, "default"))
+    snprintf(out->config, sizeof out->config, "tuned Xgemm MWG=%zu NWG=%zu KWG=%zu", t->clblast.v[6], t->clblast.v[9], t->clblast.v[2]);
+  out->provider = used;
+  st = time_call(ctx, &c, p, NULL, reps, &out->seconds);
+  if (!st) {
+    out->gflops = flops(s) / out->seconds * 1e-9;
+    out->max_rel_err = check(ctx, s, &bb);
+  }
+  free_bufs(&bb);
+  return st;
+}
+
+/* CLBlast Xgemm candidates: GEMMK KREG KWG KWI MDIMA MDIMC MWG NDIMB NDIMC NWG SA SB STRM STRN VWM VWN */
+static const size_t clblast_cands[][CLD_CLBLAST_NPARAMS] = {
+    {0, 1, 32, 2, 8, 8, 64, 8, 8, 64, 0, 0, 0, 0, 4, 4},
+    {0, 1, 32, 2, 8, 8, 64, 8, 8, 64, 0, 0, 0, 0, 8, 8},
+    {0, 1, 32, 2, 8, 8, 128, 8, 8, 128, 0, 0, 0, 0, 8, 8},
+    {0, 1, 16, 2, 8, 8, 64, 8, 8, 128, 0, 0, 0, 0, 8, 16},
+    {0, 1, 32, 1, 4, 4, 64, 4, 4, 64, 0, 0, 1, 1, 8, 16},
+    {0, 1, 32, 2, 16, 16, 128, 16, 16, 128, 0, 0, 0, 0, 8, 8},
+};
+
+cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, cld_tune_progress progress, void *user) {
+  if (!ctx) return CLD_ERR_INVALID_ARG;
+  cld_gemm_shape defs[32];
+  if (!shapes) { n_shapes = cld_gemm_default_shapes(defs, 32); shapes = defs; }
+  if (n_shapes <= 0) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "tune: no shapes");
+  struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
+  if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  char line[256];
+  cld_tune_entry *best = calloc((size_t)n_shapes, sizeof *best);
+  double *cb_best = calloc((size_t)n_shapes, sizeof *cb_best);
+  if (!best || !cb_best) { free(best); free(cb_best); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  static const int tms[] = {4, 6, 8}, nvs[] = {1, 2, 4};
+  static const int lws[][2] = {{0, 0}, {4, 4}, {16, 1}, {1, 16}};
+  cld_status st = CLD_OK;
+  for (int si = 0; si < n_shapes && !st; si++) {
+    const cld_gemm_shape *s = &shapes[si];
+    bench_bufs bb;
+    if ((st = make_bufs(ctx, s, &bb))) break;
+    cld_gemm_call c = make_call(s, &bb);
+    if ((st = cld_gemm_ensure_scratch(ctx, cld_gemm_scratch_floats(&c)))) { free_bufs(&bb); break; }
+    best[si].shape = *s;
+    best[si].provider = CLD_GEMM_TILED;
+    for (size_t a = 0; a < 3 && !st; a++)
+      for (size_t b = 0; b < 3 && !st; b++) {
+        if (tms[a] * nvs[b] > 16 || tms[a] * nvs[b] < 4) continue;
+        for (size_t l = 0; l < sizeof lws / sizeof lws[0] && !st; l++) {
+          cld_tiled_cfg cfg = {tms[a], nvs[b], lws[l][0], lws[l][1]};
+          double sec = 1.0;
+          if ((st = time_call(ctx, &c, CLD_GEMM_TILED, &cfg, 3, &sec))) break;
+          double gf = flops(s) / sec * 1e-9;
+          if (check(ctx, s, &bb) > 1e-4) continue; /* a wrong result never wins */
+          if (gf > best[si].gflops) { best[si].gflops = gf; best[si].tiled = cfg; }
+        }
+      }
+    free_bufs(&bb);
+    if (!st && progress) {
+      snprintf(line, sizeof line, "tiled   m=%lld n=%lld k=%lld batch=%lld %s%s: %.1f GFLOP/s (tm=%d nv=%d lws=%dx%d)",
+               (long long)s->m, (long long)s->n, (long long)s->k, (long long)s->batch, s->trans_a ? "T" : "N",
+               s->trans_b ? "T" : "N", best[si].gflops, best[si].tiled.tm, best[si].tiled.nv, best[si].tiled.lws0,
+               best[si].tiled.lws1);
+      progress(user, line);
+    }
+  }
+  /* CLBlast: one device-wide parameter set, the best geometric mean over the shapes */
+  double best_geo = 0;
+  int best_cand = -1;
+  for (size_t ci = 0; ci < sizeof clblast_cands / sizeof clblast_cands[0] && !st; ci++) {
+    cld_clblast_cfg cfg = {{0}, true};
+    memcpy(cfg.v, clblast_cands[ci], sizeof cfg.v);
+    if (cld_gemm_clblast_apply(ctx, &cfg)) continue;
+    double geo = 0, gfs[64];
+    bool ok = true;
+    for (int si = 0; si < n_shapes && ok && si < 64; si++) {
+      bench_bufs bb;
+      if (make_bufs(ctx, &shapes[si], &bb)) { ok = false; break; }
+      cld_gemm_call c = make_call(&shapes[si], &bb);
+      double sec = 1.0;
+      if (time_call(ctx, &c, CLD_GEMM_CLBLAST, NULL, 3, &sec) || check(ctx, &shapes[si], &bb) > 1e-4) ok = false;
+      else { gfs[si] = flops(&shapes[si]) / sec * 1e-9; geo += log(gfs[si]); }
+      free_bufs(&bb);
+    }
+    if (!ok) continue;
+    geo = exp(geo / n_shapes);
+    if (progress) {
+      snprintf(line, sizeof line, "clblast Xgemm set %zu (MWG=%zu NWG=%zu KWG=%zu VWM=%zu VWN=%zu): geomean %.1f GFLOP/s", ci,
+               cfg.v[6], cfg.v[9], cfg.v[2], cfg.v[14], cfg.v[15], geo);
+      progress(user, line);
+    }
+    if (geo > best_geo) {
+      best_geo = geo;
+      best_cand = (int)ci;
+      for (int si = 0; si < n_shapes && si < 64; si++) cb_best[si] = gfs[si];
+    }
+  }
+  if (!st) {
+    if (best_cand >= 0) {
+      t->clblast.set = true;
+      memcpy(t->clblast.v, clblast_cands[best_cand], sizeof t->clblast.v);
+      cld_gemm_clblast_apply(ctx, &t->clblast);
+      t->clblast_applied = true;
+      for (int si = 0; si < n_shapes && si < 64; si++)
+        if (cb_best[si] > best[si].gflops) { best[si].provider = CLD_GEMM_CLBLAST; best[si].gflops = cb_best[si]; }
+    }
+    /* merge into the table: replace entries of the same shape */
+    cld_tune_entry *ne = realloc(t->e, (size_t)(t->n + n_shapes) * sizeof *ne);
+    if (!ne) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+    else {
+      t->e = ne;
+      for (int si = 0; si < n_shapes; si++) {
+        int j = 0;
+        for (; j < t->n; j++)
+          if (!memcmp(&t->e[j].shape, &best[si].shape, sizeof best[si].shape)) break;
+        t->e[j] = best[si];
+        if (j == t->n) t->n++;
+      }
+      st = cld_gemm_tuning_save(ctx);
+    }
+  }
+  free(best);
+  free(cb_best);
+  return st;
+}

@@ -1,0 +1,70 @@
+/* Internal runtime interface: the context struct, error helpers, program cache, GEMM dispatch.
+ * Only files under src/ include this; no OpenCL type reaches the public headers. */
+#ifndef CLDIFF_RUNTIME_H
+#define CLDIFF_RUNTIME_H
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
+#include "cldiff/cldiff.h"
+
+#define CLD_MAX_PROGRAMS 64
+#define CLD_ERRMSG_LEN 8192
+
+typedef struct cld_program_entry {
+  char name[32];
+  char options[256];
+  cl_program program;
+} cld_program_entry;
+
+struct cld_gemm_tuning; /* gemm.c */
+
+struct cld_ctx {
+  cl_platform_id platform;
+  cl_device_id device;
+  cl_context context;
+  cl_command_queue queue;
+  cld_device_info info;
+  char errmsg[CLD_ERRMSG_LEN];
+  char cache_dir[512];
+  bool no_disk_cache;
+  cld_program_entry programs[CLD_MAX_PROGRAMS];
+  int n_programs;
+  cld_gemm_provider gemm_pref;
+  struct cld_gemm_tuning *tuning; /* loaded lazily */
+  char tune_file[600];
+  cl_mem gemm_scratch;            /* transpose scratch of the tiled provider */
+  size_t gemm_scratch_bytes;
+};
+
+/* Sets the context message (printf-style) and returns st. */
+cld_status cld_seterr(cld_ctx *ctx, cld_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *cld_cl_errstr(cl_int e);
+/* Wraps a failed OpenCL call: "what: CL_ERROR_NAME (code)". */
+cld_status cld_clerr(cld_ctx *ctx, cl_int e, const char *what);
+
+/* Device enumeration helpers (device.c). */
+cld_status cld_device_fill_info(cl_platform_id p, cl_device_id d, int index, cld_device_info *info);
+cld_status cld_device_choose(const char *want, cl_platform_id *pp, cl_device_id *dp, cld_device_info *info,
+                             char *err, size_t errlen);
+
+/* Program cache (program.c): returns a built program for an embedded source + options. */
+cld_status cld_program_get(cld_ctx *ctx, const char *name, const char *options, cl_program *out);
+/* Creates a kernel from an embedded program. */
+cld_status cld_kernel_create(cld_ctx *ctx, const char *program, const char *options, const char *kernel,
+                             cl_kernel *out);
+uint64_t cld_hash64(const void *data, size_t n, uint64_t h);
+
+/* GEMM dispatch (gemm.c). Row-major; offsets and strides in floats; stride 0 broadcasts. */
+typedef struct cld_gemm_call {
+  int64_t m, n, k, batch;
+  bool trans_a, trans_b;
+  cl_mem a, b, c;
+  size_t a_off, b_off, c_off;
+  size_t a_stride, b_stride, c_stride;
+} cld_gemm_call;
+cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *call, cld_gemm_provider p);
+/* Scratch floats a call needs on the tiled provider (0 when none). */
+size_t cld_gemm_scratch_floats(const cld_gemm_call *call);
+cld_status cld_gemm_ensure_scratch(cld_ctx *ctx, size_t floats);
+void cld_gemm_release(cld_ctx *ctx);
+#endif
