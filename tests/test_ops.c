@@ -363,8 +363,8 @@ static const op_case cases[] = {
 /* Builds the case; returns the output. in[] gets the input tensors. */
 static cld_tensor *build_case(cld_graph *g, const op_case *c, cld_tensor **in, bool grads) {
   for (int i = 0; i < c->n_in; i++) {
-    char name[8];
-    snprintf(name, sizeof name, "in%d", i);
+    char name[16];
+    snprintf(name, sizeof name, "in%d", i % 10);
     in[i] = cld_input(g, name, c->ndim[i], c->shape[i]);
     if (grads && !c->no_grad[i]) cld_set_requires_grad(in[i], true);
   }

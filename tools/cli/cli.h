@@ -1,0 +1,20 @@
+/* Shared pieces of the cldiff CLI: one file per subcommand, each a thin layer over the API. */
+#ifndef CLDIFF_CLI_H
+#define CLDIFF_CLI_H
+#include "cldiff/cldiff.h"
+#include <stdbool.h>
+
+int cmd_devices(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
+
+/* Parses --device D / --gemm P common options in place; returns 0, or 2 after printing an error. */
+typedef struct cli_common { const char *device; const char *gemm; } cli_common;
+/* Returns how many argv entries it consumed at i (0 if argv[i] is not a common option, -1 on error). */
+int cli_common_opt(cli_common *c, int argc, char **argv, int i);
+/* Creates a context from the common options, printing the error on failure. */
+cld_ctx *cli_ctx(const cli_common *c);
+/* Strict number parsing: 0 on success, prints "flag: ..." and returns 2 on failure. */
+int cli_int(const char *flag, const char *v, long lo, long hi, long *out);
+double cli_now(void);
+#endif

@@ -1,0 +1,198 @@
+/* `cldiff bench ops|gemm`: per-op bandwidth and GEMM throughput on the chosen device. Timing
+ * is the median of repeated runs after a warm-up, with the queue drained around each run. */
+#include "cli.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void bench_usage(void) {
+  printf("usage: cldiff bench ops  [--json] [--size N] [--reps R] [--device D]\n"
+         "       cldiff bench gemm [--json] [--shape M,N,K[,BATCH[,TA,TB]]]... [--reps R]\n"
+         "                         [--gemm auto|tiled|clblast] [--device D]\n\n"
+         "ops:  times elementwise, broadcast, reduction, normalisation and layout ops on N floats\n"
+         "      (default 16777216) and prints time and effective GB/s (bytes read + written).\n"
+         "gemm: times C = op(A) op(B) at the given shapes (default: the fmnist-s UNet forward,\n"
+         "      backward and attention shapes) and prints GFLOP/s and the provider used.\n"
+         "--json prints one JSON object per line; for gemm the keys are m, n, k, batch, trans_a,\n"
+         "trans_b, provider, config, seconds, gflops, max_rel_err.\n");
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+typedef struct { const char *name; int kind; double bytes_per_elem; } op_spec;
+
+static cld_tensor *build_op(cld_graph *g, int kind, int64_t n, cld_tensor **inputs, int *n_in) {
+  int64_t s1[1] = {n};
+  cld_tensor *a = cld_input(g, "a", 1, s1), *b = NULL;
+  inputs[0] = a;
+  *n_in = 1;
+  int64_t rows = n / 1024, s2[2] = {rows, 1024};
+  switch (kind) {
+  case 0: b = cld_input(g, "b", 1, s1); inputs[1] = b; *n_in = 2; return cld_add(g, a, b);
+  case 1: b = cld_input(g, "b", 1, s1); inputs[1] = b; *n_in = 2; return cld_mul(g, a, b);
+  case 2: return cld_scale(g, a, 1.5f);
+  case 3: return cld_silu(g, a);
+  case 4: return cld_exp(g, a);
+  case 5: { /* bias add with channel broadcast: (N, C, HW) + (C, 1) */
+    int64_t s3[3] = {n / (64 * 784), 64, 784}, sb[2] = {64, 1};
+    b = cld_input(g, "b", 2, sb); inputs[1] = b; *n_in = 2;
+    return cld_add(g, cld_reshape(g, a, 3, s3), b);
+  }
+  case 6: return cld_sum(g, cld_reshape(g, a, 2, s2), 2u, false);
+  case 7: return cld_softmax(g, cld_reshape(g, a, 2, s2));
+  case 8: { int64_t s4[4] = {n / (64 * 784), 64, 28, 28}; return cld_group_norm(g, cld_reshape(g, a, 4, s4), 32, 1e-5f, NULL, NULL); }
+  case 9: { int64_t s3[3] = {64, n / (64 * 784), 784}; int p[3] = {1, 0, 2}; return cld_permute(g, cld_reshape(g, a, 3, s3), p); }
+  default: { int64_t s4[4] = {n / (64 * 784 * 4) * 4, 64, 28, 28}; (void)s4; return cld_randn(g, 1, s1, 1); }
+  }
+}
+
+static int bench_ops(cli_common *co, bool json, int64_t n, int reps) {
+  static const op_spec ops[] = {
+      {"add", 0, 12}, {"mul", 1, 12}, {"scale", 2, 8}, {"silu", 3, 8}, {"exp", 4, 8},
+      {"add_bias_bcast", 5, 8}, {"sum_rows", 6, 4}, {"softmax_rows", 7, 8}, {"group_norm", 8, 8},
+      {"permute", 9, 8}, {"randn", 10, 4},
+  };
+  n = n / (64 * 784) * (64 * 784);
+  if (n <= 0) { fprintf(stderr, "cldiff bench ops: --size too small\n"); return 2; }
+  cld_ctx *ctx = cli_ctx(co);
+  if (!ctx) return 1;
+  if (!json) printf("device: %s\nelements: %lld\n%-16s %10s %10s\n", cld_ctx_device(ctx)->name, (long long)n, "op", "ms", "GB/s");
+  float *host = malloc((size_t)n * sizeof(float));
+  if (!host) { cld_ctx_destroy(ctx); return 1; }
+  cld_rng_uniform_host(1, 0, 0, (size_t)n, host);
+  int rc = 0;
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0] && !rc; i++) {
+    cld_graph *g = cld_graph_create(ctx);
+    cld_tensor *in[2];
+    int n_in = 0;
+    cld_tensor *y = build_op(g, ops[i].kind, n, in, &n_in);
+    if (!y || cld_graph_plan(g, NULL)) {
+      fprintf(stderr, "cldiff bench ops: %s: %s\n", ops[i].name, cld_graph_status(g) ? cld_graph_errmsg(g) : cld_ctx_errmsg(ctx));
+      cld_graph_destroy(g);
+      rc = 1;
+      break;
+    }
+    for (int k = 0; k < n_in; k++) cld_tensor_write(g, in[k], host);
+    cld_graph_compute(g);
+    cld_ctx_finish(ctx);
+    double ts[64];
+    for (int r = 0; r < reps; r++) {
+      double t0 = cli_now();
+      cld_graph_compute(g);
+      cld_ctx_finish(ctx);
+      ts[r] = cli_now() - t0;
+    }
+    qsort(ts, (size_t)reps, sizeof ts[0], cmp_d);
+    double t = ts[reps / 2], gbs = ops[i].bytes_per_elem * (double)n / t * 1e-9;
+    if (json) printf("{\"op\":\"%s\",\"elements\":%lld,\"seconds\":%.6g,\"gbps\":%.2f}\n", ops[i].name, (long long)n, t, gbs);
+    else printf("%-16s %10.3f %10.1f\n", ops[i].name, t * 1e3, gbs);
+    cld_graph_destroy(g);
+  }
+  /* host reference: a plain C triad on the same buffers (one thread) */
+  if (!rc) {
+    float *b = malloc((size_t)n * sizeof(float)), *c = malloc((size_t)n * sizeof(float));
+    if (b && c) {
+      memcpy(b, host, (size_t)n * sizeof(float));
+      double best = 1e30;
+      for (int r = 0; r < reps; r++) {
+        double t0 = cli_now();
+        for (int64_t k = 0; k < n; k++) c[k] = host[k] + 1.5f * b[k];
+        double t = cli_now() - t0;
+        if (t < best) best = t;
+      }
+      volatile float sink = c[n / 2];
+      (void)sink;
+      double gbs = 12.0 * (double)n / best * 1e-9;
+      if (json) printf("{\"op\":\"host_c_triad_1thread\",\"elements\":%lld,\"seconds\":%.6g,\"gbps\":%.2f}\n", (long long)n, best, gbs);
+      else printf("%-16s %10.3f %10.1f   (host C triad, 1 thread, for reference)\n", "c_triad", best * 1e3, gbs);
+    }
+    free(b);
+    free(c);
+  }
+  free(host);
+  cld_ctx_destroy(ctx);
+  return rc;
+}
+
+static int parse_shape(const char *v, cld_gemm_shape *s) {
+  long long m, n, k, b = 1;
+  int ta = 0, tb = 0;
+  int got = sscanf(v, "%lld,%lld,%lld,%lld,%d,%d", &m, &n, &k, &b, &ta, &tb);
+  if ((got != 3 && got != 4 && got != 6) || m <= 0 || n <= 0 || k <= 0 || b <= 0 || (ta & ~1) || (tb & ~1)) {
+    fprintf(stderr, "cldiff bench gemm: --shape '%s' is not M,N,K[,BATCH[,TA,TB]] with positive sizes\n", v);
+    return 2;
+  }
+  *s = (cld_gemm_shape){m, n, k, b, ta != 0, tb != 0};
+  return 0;
+}
+
+static int bench_gemm(cli_common *co, bool json, cld_gemm_shape *shapes, int ns, int reps) {
+  cld_ctx *ctx = cli_ctx(co);
+  if (!ctx) return 1;
+  cld_gemm_provider p = CLD_GEMM_AUTO;
+  if (co->gemm && !strcmp(co->gemm, "tiled")) p = CLD_GEMM_TILED;
+  if (co->gemm && !strcmp(co->gemm, "clblast")) p = CLD_GEMM_CLBLAST;
+  if (!json) printf("device: %s\n%6s %6s %6s %5s %3s %8s %10s %9s  %s\n", cld_ctx_device(ctx)->name, "m", "n", "k", "batch", "op",
+                    "provider", "ms", "GFLOP/s", "config");
+  int rc = 0;
+  for (int i = 0; i < ns; i++) {
+    cld_gemm_result r;
+    cld_status st = cld_gemm_bench(ctx, &shapes[i], p, reps, &r);
+    if (st) {
+      fprintf(stderr, "cldiff bench gemm: %s\n", cld_ctx_errmsg(ctx));
+      rc = 1;
+      break;
+    }
+    const cld_gemm_shape *s = &shapes[i];
+    if (json)
+      printf("{\"m\":%lld,\"n\":%lld,\"k\":%lld,\"batch\":%lld,\"trans_a\":%s,\"trans_b\":%s,\"provider\":\"%s\","
+             "\"config\":\"%s\",\"seconds\":%.6g,\"gflops\":%.2f,\"max_rel_err\":%.3g}\n",
+             (long long)s->m, (long long)s->n, (long long)s->k, (long long)s->batch, s->trans_a ? "true" : "false",
+             s->trans_b ? "true" : "false", cld_gemm_provider_name(r.provider), r.config, r.seconds, r.gflops, r.max_rel_err);
+    else
+      printf("%6lld %6lld %6lld %5lld  %c%c %8s %10.3f %9.1f  %s\n", (long long)s->m, (long long)s->n, (long long)s->k,
+             (long long)s->batch, s->trans_a ? 'T' : 'N', s->trans_b ? 'T' : 'N', cld_gemm_provider_name(r.provider),
+             r.seconds * 1e3, r.gflops, r.config);
+    fflush(stdout);
+  }
+  cld_ctx_destroy(ctx);
+  return rc;
+}
+
+int cmd_bench(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    bench_usage();
+    return argc < 2 ? 2 : 0;
+  }
+  const char *what = argv[1];
+  if (strcmp(what, "ops") && strcmp(what, "gemm")) {
+    fprintf(stderr, "cldiff bench: unknown benchmark '%s' (ops or gemm)\n", what);
+    return 2;
+  }
+  cli_common co = {0};
+  bool json = false;
+  long size = 16777216, reps = 5;
+  cld_gemm_shape shapes[64];
+  int ns = 0;
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { bench_usage(); return 0; }
+    if (!strcmp(a, "--json")) { json = true; continue; }
+    int k = cli_common_opt(&co, argc, argv, i);
+    if (k < 0) return 2;
+    if (k > 0) { i += k - 1; continue; }
+    if (i + 1 >= argc) { fprintf(stderr, "cldiff bench: %s needs a value (or is unknown)\n", a); return 2; }
+    if (!strcmp(a, "--size")) { if (cli_int("--size", argv[++i], 1, 1L << 30, &size)) return 2; }
+    else if (!strcmp(a, "--reps")) { if (cli_int("--reps", argv[++i], 1, 64, &reps)) return 2; }
+    else if (!strcmp(a, "--shape") && !strcmp(what, "gemm")) {
+      if (ns == 64) { fprintf(stderr, "cldiff bench gemm: at most 64 --shape\n"); return 2; }
+      if (parse_shape(argv[++i], &shapes[ns++])) return 2;
+    } else { fprintf(stderr, "cldiff bench %s: unknown option '%s'\n", what, a); return 2; }
+  }
+  if (!strcmp(what, "ops")) return bench_ops(&co, json, size, (int)reps);
+  if (ns == 0) ns = cld_gemm_default_shapes(shapes, 64);
+  return bench_gemm(&co, json, shapes, ns, (int)reps);
+}

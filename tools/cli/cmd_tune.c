@@ -1,0 +1,41 @@
+/* `cldiff tune`: measures GEMM candidates on the device and stores the winners. */
+#include "cli.h"
+#include <stdio.h>
+#include <string.h>
+
+static void progress(void *user, const char *line) {
+  (void)user;
+  printf("  %s\n", line);
+  fflush(stdout);
+}
+
+int cmd_tune(int argc, char **argv) {
+  cli_common co = {0};
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf("usage: cldiff tune [--device D]\n\n"
+             "Times the built-in tiled GEMM (tile sizes, work-group shapes) and CLBlast Xgemm\n"
+             "parameter sets on the chosen device at the UNet/attention shapes `cldiff bench gemm`\n"
+             "uses, and stores the fastest per shape in the cache directory. Later runs on this\n"
+             "device use them; without a tuning file the defaults apply.\n");
+      return 0;
+    }
+    int k = cli_common_opt(&co, argc, argv, i);
+    if (k < 0) return 2;
+    if (k == 0) { fprintf(stderr, "cldiff tune: unknown option '%s'\n", argv[i]); return 2; }
+    i += k - 1;
+  }
+  cld_ctx *ctx = cli_ctx(&co);
+  if (!ctx) return 1;
+  printf("tuning GEMM on %s (this takes a few minutes)\n", cld_ctx_device(ctx)->name);
+  double t0 = cli_now();
+  cld_status st = cld_gemm_tune(ctx, NULL, 0, progress, NULL);
+  if (st) {
+    fprintf(stderr, "cldiff tune: %s\n", cld_ctx_errmsg(ctx));
+    cld_ctx_destroy(ctx);
+    return 1;
+  }
+  printf("stored %s (%.0f s)\n", cld_gemm_tune_file(ctx), cli_now() - t0);
+  cld_ctx_destroy(ctx);
+  return 0;
+}
