@@ -2,11 +2,28 @@
  *   k_affine k_silu k_relu k_tanh k_exp k_log k_sqrt k_square (x, xo, y, yo, n, s, c)
  *       unary y = f(x); k_affine is y = s*x + c (scale, add-scalar, copy)
  *   k_add k_sub k_mul k_div (a, ao, b, bo, y, yo, n)            same-shape binary
- *   k_add_bc k_sub_bc k_mul_bc k_div_bc (a, ao, b, bo, y, yo, shape, sa, sb, n)
- *       broadcasting binary: shape is the 4-D output shape, sa/sb the operands' strides (0 on
- *       stretched dims)
+ *   k_add_bc k_sub_bc k_mul_bc k_div_bc (a, ao, b, bo, y, yo, shape, sa, sb)
+ *       broadcasting binary over a 3-D grid (shape.w, shape.z, shape.x*shape.y): shape is the
+ *       4-D output shape, sa/sb the operands' strides (0 on stretched dims)
  *   k_silu_bwd k_relu_bwd (x, xo, dy, dyo, dx, dxo, n); k_tanh_bwd takes y instead of x
- * No -D parameters. */
+ * -D parameters: SA3, SB3 = the operands' innermost stride when known at build time (1 or 0),
+ *   -1 (default) reads it from sa.w / sb.w; known strides let the compiler vectorize. */
+#ifndef SA3
+#define SA3 -1
+#endif
+#ifndef SB3
+#define SB3 -1
+#endif
+#if SA3 >= 0
+#define A_IN(i3) ((i3) * SA3)
+#else
+#define A_IN(i3) ((i3) * sa.w)
+#endif
+#if SB3 >= 0
+#define B_IN(i3) ((i3) * SB3)
+#else
+#define B_IN(i3) ((i3) * sb.w)
+#endif
 
 #define UNARY(name, expr)                                                                       \
   __kernel void name(__global const float *x, ulong xo, __global float *y, ulong yo, int n,    \
@@ -36,17 +53,12 @@ UNARY(k_square, v * v)
     }                                                                                           \
   }                                                                                             \
   __kernel void name##_bc(__global const float *a, ulong ao, __global const float *b, ulong bo, \
-                          __global float *y, ulong yo, int4 shape, int4 sa, int4 sb, int n) {   \
-    int i = get_global_id(0);                                                                   \
-    if (i < n) {                                                                                \
-      int r = i;                                                                                \
-      int i3 = r % shape.w; r /= shape.w;                                                       \
-      int i2 = r % shape.z; r /= shape.z;                                                       \
-      int i1 = r % shape.y; int i0 = r / shape.y;                                               \
-      float u = a[ao + i0 * sa.x + i1 * sa.y + i2 * sa.z + i3 * sa.w];                          \
-      float v = b[bo + i0 * sb.x + i1 * sb.y + i2 * sb.z + i3 * sb.w];                          \
-      y[yo + i] = (expr);                                                                       \
-    }                                                                                           \
+                          __global float *y, ulong yo, int4 shape, int4 sa, int4 sb) {          \
+    int i3 = get_global_id(0), i2 = get_global_id(1), i01 = get_global_id(2);                  \
+    int i1 = i01 % shape.y, i0 = i01 / shape.y;                                                 \
+    float u = a[ao + i0 * sa.x + i1 * sa.y + i2 * sa.z + A_IN(i3)];                            \
+    float v = b[bo + i0 * sb.x + i1 * sb.y + i2 * sb.z + B_IN(i3)];                            \
+    y[yo + ((i01 * shape.z) + i2) * shape.w + i3] = (expr);                                     \
   }
 BINARY(k_add, u + v)
 BINARY(k_sub, u - v)

@@ -1,6 +1,7 @@
 /* Data-movement kernels. OpenCL C 1.2. Tensors are (buffer, offset in floats).
- *   k_copy4 (src, so, dst, do, shape, sstr, dstr, n)   strided 4-D copy: permute, slice, concat,
- *                                                      pad, broadcast (stride 0)
+ *   k_copy4 (src, so, dst, do, shape, sstr, dstr)      strided 4-D copy: permute, slice, concat,
+ *                                                      pad, broadcast (stride 0); 3-D grid
+ *                                                      (shape.w, shape.z, shape.x*shape.y)
  *   k_fill (dst, do, n, value)
  *   k_sum_to (src, so, dst, do, in_shape, out_shape, n_out)   sum over dims where out is 1
  *   k_upsample2x (x, xo, y, yo, H, W, n_out)           nearest, (.., H, W) -> (.., 2H, 2W)
@@ -8,17 +9,22 @@
  *   k_im2col (x, xo, col, co, N, C, H, W, KH, KW, stride, pad, OH, OW, n)
  *        col: (C*KH*KW, N*OH*OW), row r = (c*KH + kh)*KW + kw, column (n*OH + oh)*OW + ow
  *   k_col2im (col, co, x, xo, same ints)                gather form, no atomics
- * No -D parameters. */
+ * -D parameters: SS3 = k_copy4's source innermost stride when known at build time (1 or 0),
+ *   -1 (default) reads ss.w. The destination's innermost stride is always 1. */
+#ifndef SS3
+#define SS3 -1
+#endif
+#if SS3 >= 0
+#define S_IN(i3) ((i3) * SS3)
+#else
+#define S_IN(i3) ((i3) * ss.w)
+#endif
 
 __kernel void k_copy4(__global const float *src, ulong so, __global float *dst, ulong dof,
-                      int4 shape, int4 ss, int4 ds, int n) {
-  int i = get_global_id(0);
-  if (i >= n) return;
-  int r = i;
-  int i3 = r % shape.w; r /= shape.w;
-  int i2 = r % shape.z; r /= shape.z;
-  int i1 = r % shape.y; int i0 = r / shape.y;
-  dst[dof + i0 * ds.x + i1 * ds.y + i2 * ds.z + i3 * ds.w] = src[so + i0 * ss.x + i1 * ss.y + i2 * ss.z + i3 * ss.w];
+                      int4 shape, int4 ss, int4 ds) {
+  int i3 = get_global_id(0), i2 = get_global_id(1), i01 = get_global_id(2);
+  int i1 = i01 % shape.y, i0 = i01 / shape.y;
+  dst[dof + i0 * ds.x + i1 * ds.y + i2 * ds.z + i3] = src[so + i0 * ss.x + i1 * ss.y + i2 * ss.z + S_IN(i3)];
 }
 
 __kernel void k_fill(__global float *dst, ulong dof, int n, float value) {

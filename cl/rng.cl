@@ -13,25 +13,30 @@
 #define PHILOX_W0 0x9E3779B9u
 #define PHILOX_W1 0xBB67AE85u
 
+/* scalar state so that the compiler can vectorize across work-items */
 uint4 philox4x32_10(uint4 c, uint2 k) {
+  uint c0 = c.x, c1 = c.y, c2 = c.z, c3 = c.w, k0 = k.x, k1 = k.y;
+#pragma unroll
   for (int r = 0; r < 10; r++) {
-    if (r) { k.x += PHILOX_W0; k.y += PHILOX_W1; }
-    uint hi0 = mul_hi(PHILOX_M0, c.x), lo0 = PHILOX_M0 * c.x;
-    uint hi1 = mul_hi(PHILOX_M1, c.z), lo1 = PHILOX_M1 * c.z;
-    c = (uint4)(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+    uint hi0 = mul_hi(PHILOX_M0, c0), lo0 = PHILOX_M0 * c0;
+    uint hi1 = mul_hi(PHILOX_M1, c2), lo1 = PHILOX_M1 * c2;
+    uint n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
+    c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;
+    k0 += PHILOX_W0;
+    k1 += PHILOX_W1;
   }
-  return c;
+  return (uint4)(c0, c1, c2, c3);
 }
 
 float u01(uint x) { return (float)(x >> 8) * 0x1.0p-24f; }
 
-float4 uniform4(uint4 key, ulong block) {
-  uint4 x = philox4x32_10((uint4)((uint)block, (uint)(block >> 32), key.z, key.w), key.xy);
+float4 uniform4(uint4 key, uint blo, uint bhi) {
+  uint4 x = philox4x32_10((uint4)(blo, bhi, key.z, key.w), key.xy);
   return (float4)(u01(x.x), u01(x.y), u01(x.z), u01(x.w));
 }
 
-float4 normal4(uint4 key, ulong block) {
-  uint4 x = philox4x32_10((uint4)((uint)block, (uint)(block >> 32), key.z, key.w), key.xy);
+float4 normal4(uint4 key, uint blo, uint bhi) {
+  uint4 x = philox4x32_10((uint4)(blo, bhi, key.z, key.w), key.xy);
   float u1 = (float)((x.x >> 8) + 1u) * 0x1.0p-24f, u2 = u01(x.y);
   float u3 = (float)((x.z >> 8) + 1u) * 0x1.0p-24f, u4 = u01(x.w);
   float r1 = sqrt(-2.0f * log(u1)), r2 = sqrt(-2.0f * log(u3));
@@ -42,11 +47,15 @@ float4 normal4(uint4 key, ulong block) {
 #define RNG_KERNEL(name, gen)                                                                   \
   __kernel void name(__global float *y, ulong yo, int n, uint4 key, ulong offset) {            \
     ulong block = offset / 4 + get_global_id(0);                                               \
-    float4 v = gen(key, block);                                                                \
-    float vals[4] = {v.x, v.y, v.z, v.w};                                                      \
-    for (int l = 0; l < 4; l++) {                                                              \
-      long i = (long)(block * 4 + l) - (long)offset;                                           \
-      if (i >= 0 && i < n) y[yo + i] = vals[l];                                                \
+    float4 v = gen(key, (uint)block, (uint)(block >> 32));                                     \
+    long base = (long)(block * 4) - (long)offset;                                              \
+    if (base >= 0 && base + 4 <= n) {                                                          \
+      vstore4(v, 0, y + yo + base);                                                            \
+    } else {                                                                                   \
+      if (base >= 0 && base < n) y[yo + base] = v.x;                                           \
+      if (base + 1 >= 0 && base + 1 < n) y[yo + base + 1] = v.y;                               \
+      if (base + 2 >= 0 && base + 2 < n) y[yo + base + 2] = v.z;                               \
+      if (base + 3 >= 0 && base + 3 < n) y[yo + base + 3] = v.w;                               \
     }                                                                                          \
   }
 RNG_KERNEL(k_rng_uniform, uniform4)
@@ -54,7 +63,7 @@ RNG_KERNEL(k_rng_normal, normal4)
 
 __kernel void k_dropout(__global const float *x, ulong xo, __global float *y, ulong yo, int n, uint4 key, float p) {
   int b = get_global_id(0);
-  float4 u = uniform4(key, (ulong)b);
+  float4 u = uniform4(key, (uint)b, 0u);
   float us[4] = {u.x, u.y, u.z, u.w};
   float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
   for (int l = 0; l < 4; l++) {

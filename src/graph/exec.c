@@ -2,6 +2,7 @@
  * then enqueues them in order on the context's in-order queue with no host waits. Only the RNG
  * key (run counter) and the dropout probability (training flag) are re-set per compute. */
 #include "graph/graph_internal.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,18 @@ typedef struct { cld_graph *g; cld_launch *l; cl_uint arg; cl_int err; } binder;
 
 static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 
-static cld_status new_launch(cld_graph *g, const char *prog, const char *kname, size_t n, binder *b) {
+/* Turns a 1-D launch into the exact 3-D grid (d3, d2, d0*d1) of a 4-D shape, driver-chosen
+ * work-group size: no bounds checks and one integer division per work-item. */
+static void grid4(cld_launch *l, const int64_t s[4]) {
+  l->dim = 3;
+  l->gws[0] = (size_t)s[3];
+  l->gws[1] = (size_t)s[2];
+  l->gws[2] = (size_t)(s[0] * s[1]);
+  l->use_lws = false;
+}
+
+static cld_status new_launch_opts(cld_graph *g, const char *prog, const char *opts, const char *kname, size_t n,
+                                  binder *b) {
   if (g->n_launches == g->cap_launches) {
     int cap = g->cap_launches ? 2 * g->cap_launches : 256;
     cld_launch *nl = realloc(g->launches, (size_t)cap * sizeof *nl);
@@ -23,7 +35,7 @@ static cld_status new_launch(cld_graph *g, const char *prog, const char *kname, 
   memset(l, 0, sizeof *l);
   l->rng_arg = l->p_arg = -1;
   if (prog) {
-    cld_status st = cld_kernel_create(g->ctx, prog, "-cl-std=CL1.2", kname, &l->kernel);
+    cld_status st = cld_kernel_create(g->ctx, prog, opts, kname, &l->kernel);
     if (st) return st;
     l->dim = 1;
     l->gws[0] = round_up(n ? n : 1, WG);
@@ -34,6 +46,13 @@ static cld_status new_launch(cld_graph *g, const char *prog, const char *kname, 
   *b = (binder){g, l, 0, CL_SUCCESS};
   return CLD_OK;
 }
+
+static cld_status new_launch(cld_graph *g, const char *prog, const char *kname, size_t n, binder *b) {
+  return new_launch_opts(g, prog, "-cl-std=CL1.2", kname, n, b);
+}
+
+/* -D value for an innermost stride: 1 or 0 when known, else -1 (read at run time) */
+static int inner_known(int64_t stride) { return stride == 0 || stride == 1 ? (int)stride : -1; }
 
 static void arg_raw(binder *b, size_t size, const void *v) {
   cl_int e = clSetKernelArg(b->l->kernel, b->arg++, size, v);
@@ -65,8 +84,11 @@ static cld_status copy4(cld_graph *g, const int64_t shape[4], const cld_tensor *
                         const cld_tensor *dst, size_t doff, const int64_t ds[4]) {
   binder b;
   int64_t n = shape[0] * shape[1] * shape[2] * shape[3];
-  cld_status st = new_launch(g, "layout", "k_copy4", (size_t)n, &b);
+  char opts[64];
+  snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DSS3=%d", shape[3] == 1 ? 1 : inner_known(ss[3]));
+  cld_status st = new_launch_opts(g, "layout", opts, "k_copy4", (size_t)n, &b);
   if (st) return st;
+  grid4(b.l, shape);
   cl_ulong so = src->off + soff, dof = dst->off + doff;
   arg_raw(&b, sizeof(cl_mem), &src->mem);
   arg_raw(&b, sizeof so, &so);
@@ -75,7 +97,6 @@ static cld_status copy4(cld_graph *g, const int64_t shape[4], const cld_tensor *
   arg_i4(&b, shape);
   arg_i4(&b, ss);
   arg_i4(&b, ds);
-  arg_i(&b, (int)n);
   return done(&b, "binding k_copy4");
 }
 
@@ -168,19 +189,23 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     return done(&b, "binding unary kernel");
   case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_SILU_BWD: case OP_RELU_BWD: case OP_TANH_BWD: {
     bool bc = !(x->numel == t->numel && y->numel == t->numel);
-    if ((st = new_launch(g, "elementwise", binary_kernel(t->op, bc), (size_t)t->numel, &b))) return st;
+    int64_t sa[4], sb[4];
+    bc_strides(x, o4, sa);
+    bc_strides(y, o4, sb);
+    char opts[64] = "-cl-std=CL1.2";
+    if (bc)
+      snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DSA3=%d -DSB3=%d", o4[3] == 1 ? 1 : inner_known(sa[3]),
+               o4[3] == 1 ? 1 : inner_known(sb[3]));
+    if ((st = new_launch_opts(g, "elementwise", opts, binary_kernel(t->op, bc), (size_t)t->numel, &b))) return st;
     arg_t(&b, x);
     arg_t(&b, y);
     arg_t(&b, t);
     if (bc) {
-      int64_t sa[4], sb[4];
-      bc_strides(x, o4, sa);
-      bc_strides(y, o4, sb);
       arg_i4(&b, o4);
       arg_i4(&b, sa);
       arg_i4(&b, sb);
-    }
-    arg_i(&b, (int)t->numel);
+      grid4(b.l, o4);
+    } else arg_i(&b, (int)t->numel);
     return done(&b, "binding binary kernel");
   }
   case OP_PERMUTE: {
