@@ -41,40 +41,7 @@ __kernel void gemm_tiled(int M, int N, int K, __global const float *A, ulong ao,
   A += ao + b * sa;
   B += bo + b * sb;
   C += co + b * sc;
-  if (m0 + TM <= M && n0 + TN <= N) {
-    float16 acc[TM][NV];
-#pragma unroll
-    for (int i = 0; i < TM; i++)
-#pragma unroll
-      for (int j = 0; j < NV; j++) acc[i][j] = (float16)(0.0f);
-    __global const float *bp = B + n0;
-    for (int k = 0; k < K; k++, bp += ldb) {
-      float16 bv[NV];
-#pragma unroll
-      for (int j = 0; j < NV; j++) bv[j] = vload16(j, bp);
-#pragma unroll
-      for (int i = 0; i < TM; i++) {
-        float a = AAT(m0 + i, k);
-#pragma unroll
-        for (int j = 0; j < NV; j++) acc[i][j] = fma((float16)(a), bv[j], acc[i][j]);
-      }
-    }
-#if TC
-    float tmp[16];
-#pragma unroll
-    for (int i = 0; i < TM; i++)
-#pragma unroll
-      for (int j = 0; j < NV; j++) {
-        vstore16(acc[i][j], 0, tmp);
-        for (int l = 0; l < 16; l++) CAT(m0 + i, n0 + 16 * j + l) = tmp[l];
-      }
-#else
-#pragma unroll
-    for (int i = 0; i < TM; i++)
-#pragma unroll
-      for (int j = 0; j < NV; j++) vstore16(acc[i][j], 0, &CAT(m0 + i, n0 + 16 * j));
-#endif
-  } else {
+  if (N < 16) { /* too narrow for one vector: scalar */
     int mi = min(TM, M - m0), nj = min(TN, N - n0);
     for (int i = 0; i < mi; i++)
       for (int j = 0; j < nj; j++) {
@@ -82,6 +49,70 @@ __kernel void gemm_tiled(int M, int N, int K, __global const float *A, ulong ao,
         for (int k = 0; k < K; k++) s = fma(AAT(m0 + i, k), B[k * ldb + n0 + j], s);
         CAT(m0 + i, n0 + j) = s;
       }
+    return;
+  }
+  /* Edge tiles run the same vector code: rows past M re-read row M-1, and a vector that would
+   * cross N is shifted left to end at N; the stores below write each element exactly once. */
+  int rows[TM], nb[NV];
+#pragma unroll
+  for (int i = 0; i < TM; i++) rows[i] = min(m0 + i, M - 1);
+#pragma unroll
+  for (int j = 0; j < NV; j++) nb[j] = min(n0 + 16 * j, N - 16);
+  float16 acc[TM][NV];
+#pragma unroll
+  for (int i = 0; i < TM; i++)
+#pragma unroll
+    for (int j = 0; j < NV; j++) acc[i][j] = (float16)(0.0f);
+  int k = 0;
+#if !TA
+  /* four k-steps per iteration: one vload4 of A per row instead of four scalar loads */
+  for (; k + 4 <= K; k += 4) {
+    float4 av[TM];
+#pragma unroll
+    for (int i = 0; i < TM; i++) av[i] = vload4(0, A + rows[i] * lda + k);
+#define KSTEP(kk, comp)                                                                          \
+    {                                                                                            \
+      float16 bv[NV];                                                                            \
+      _Pragma("unroll") for (int j = 0; j < NV; j++) bv[j] = vload16(0, B + (k + (kk)) * ldb + nb[j]); \
+      _Pragma("unroll") for (int i = 0; i < TM; i++)                                             \
+        _Pragma("unroll") for (int j = 0; j < NV; j++) acc[i][j] = fma((float16)(av[i].comp), bv[j], acc[i][j]); \
+    }
+    KSTEP(0, s0) KSTEP(1, s1) KSTEP(2, s2) KSTEP(3, s3)
+#undef KSTEP
+  }
+#endif
+  for (; k < K; k++) {
+    float16 bv[NV];
+#pragma unroll
+    for (int j = 0; j < NV; j++) bv[j] = vload16(0, B + k * ldb + nb[j]);
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+      float a = AAT(rows[i], k);
+#pragma unroll
+      for (int j = 0; j < NV; j++) acc[i][j] = fma((float16)(a), bv[j], acc[i][j]);
+    }
+  }
+  bool full = m0 + TM <= M && n0 + TN <= N;
+#pragma unroll
+  for (int i = 0; i < TM; i++) {
+    if (m0 + i >= M) break;
+#pragma unroll
+    for (int j = 0; j < NV; j++) {
+      int lo = n0 + 16 * j; /* first column this vector owns */
+      if (lo >= N) break;
+#if !TC
+      if (full) {
+        vstore16(acc[i][j], 0, &CAT(m0 + i, lo));
+        continue;
+      }
+#endif
+      float tmp[16];
+      vstore16(acc[i][j], 0, tmp);
+      for (int l = 0; l < 16; l++) {
+        int col = nb[j] + l;
+        if (col >= lo && col < N) CAT(m0 + i, col) = tmp[l];
+      }
+    }
   }
 }
 

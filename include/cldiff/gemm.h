@@ -30,10 +30,11 @@ typedef struct cld_gemm_result {
 CLD_API cld_status cld_gemm_bench(cld_ctx *ctx, const cld_gemm_shape *s, cld_gemm_provider p,
                                   int reps, cld_gemm_result *out);
 
-/* Tunes both providers at the given shapes (NULL: the built-in UNet/attention shape list),
+/* Tunes the tiled provider (and CLBlast when tune_clblast) at the given shapes (NULL: the
+ * built-in UNet/attention shape list),
  * stores the winners per device in the cache directory, and reports each shape's best. */
 typedef void (*cld_tune_progress)(void *user, const char *line);
-CLD_API cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes,
+CLD_API cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, bool tune_clblast,
                                  cld_tune_progress progress, void *user);
 /* The default benchmark/tuning shapes (fmnist-s UNet forward, backward, attention). */
 CLD_API int cld_gemm_default_shapes(cld_gemm_shape *out, int max);

@@ -172,7 +172,8 @@ static const size_t clblast_cands[][CLD_CLBLAST_NPARAMS] = {
     {0, 1, 32, 2, 16, 16, 128, 16, 16, 128, 0, 0, 0, 0, 8, 8},
 };
 
-cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, cld_tune_progress progress, void *user) {
+cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, bool tune_clblast,
+                         cld_tune_progress progress, void *user) {
   if (!ctx) return CLD_ERR_INVALID_ARG;
   cld_gemm_shape defs[32];
   if (!shapes) { n_shapes = cld_gemm_default_shapes(defs, 32); shapes = defs; }
@@ -218,7 +219,7 @@ cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shape
   /* CLBlast: one device-wide parameter set, the best geometric mean over the shapes */
   double best_geo = 0;
   int best_cand = -1;
-  for (size_t ci = 0; ci < sizeof clblast_cands / sizeof clblast_cands[0] && !st; ci++) {
+  for (size_t ci = 0; tune_clblast && ci < sizeof clblast_cands / sizeof clblast_cands[0] && !st; ci++) {
     cld_clblast_cfg cfg = {{0}, true};
     memcpy(cfg.v, clblast_cands[ci], sizeof cfg.v);
     if (cld_gemm_clblast_apply(ctx, &cfg)) continue;
@@ -247,6 +248,21 @@ cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shape
     }
   }
   if (!st) {
+    if (!tune_clblast && t->clblast.set) { /* keep the stored CLBlast set; compare against it */
+      if (!t->clblast_applied && !cld_gemm_clblast_apply(ctx, &t->clblast)) t->clblast_applied = true;
+      for (int si = 0; si < n_shapes; si++) {
+        bench_bufs bb;
+        double sec;
+        if (make_bufs(ctx, &shapes[si], &bb)) continue;
+        cld_gemm_call c = make_call(&shapes[si], &bb);
+        if (!time_call(ctx, &c, CLD_GEMM_CLBLAST, NULL, 3, &sec) && check(ctx, &shapes[si], &bb) <= 1e-4 &&
+            flops(&shapes[si]) / sec * 1e-9 > best[si].gflops) {
+          best[si].provider = CLD_GEMM_CLBLAST;
+          best[si].gflops = flops(&shapes[si]) / sec * 1e-9;
+        }
+        free_bufs(&bb);
+      }
+    }
     if (best_cand >= 0) {
       t->clblast.set = true;
       memcpy(t->clblast.v, clblast_cands[best_cand], sizeof t->clblast.v);

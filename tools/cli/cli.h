@@ -17,4 +17,6 @@ cld_ctx *cli_ctx(const cli_common *c);
 /* Strict number parsing: 0 on success, prints "flag: ..." and returns 2 on failure. */
 int cli_int(const char *flag, const char *v, long lo, long hi, long *out);
 double cli_now(void);
+/* Parses M,N,K[,BATCH[,TA,TB]]; prints an error naming `who` and returns 2 when malformed. */
+int cli_shape(const char *who, const char *v, cld_gemm_shape *s);
 #endif

@@ -117,12 +117,12 @@ static int bench_ops(cli_common *co, bool json, int64_t n, int reps) {
   return rc;
 }
 
-static int parse_shape(const char *v, cld_gemm_shape *s) {
+int cli_shape(const char *who, const char *v, cld_gemm_shape *s) {
   long long m, n, k, b = 1;
   int ta = 0, tb = 0;
   int got = sscanf(v, "%lld,%lld,%lld,%lld,%d,%d", &m, &n, &k, &b, &ta, &tb);
   if ((got != 3 && got != 4 && got != 6) || m <= 0 || n <= 0 || k <= 0 || b <= 0 || (ta & ~1) || (tb & ~1)) {
-    fprintf(stderr, "cldiff bench gemm: --shape '%s' is not M,N,K[,BATCH[,TA,TB]] with positive sizes\n", v);
+    fprintf(stderr, "%s: --shape '%s' is not M,N,K[,BATCH[,TA,TB]] with positive sizes\n", who, v);
     return 2;
   }
   *s = (cld_gemm_shape){m, n, k, b, ta != 0, tb != 0};
@@ -189,7 +189,7 @@ int cmd_bench(int argc, char **argv) {
     else if (!strcmp(a, "--reps")) { if (cli_int("--reps", argv[++i], 1, 64, &reps)) return 2; }
     else if (!strcmp(a, "--shape") && !strcmp(what, "gemm")) {
       if (ns == 64) { fprintf(stderr, "cldiff bench gemm: at most 64 --shape\n"); return 2; }
-      if (parse_shape(argv[++i], &shapes[ns++])) return 2;
+      if (cli_shape("cldiff bench gemm", argv[++i], &shapes[ns++])) return 2;
     } else { fprintf(stderr, "cldiff bench %s: unknown option '%s'\n", what, a); return 2; }
   }
   if (!strcmp(what, "ops")) return bench_ops(&co, json, size, (int)reps);

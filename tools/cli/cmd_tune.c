@@ -11,13 +11,23 @@ static void progress(void *user, const char *line) {
 
 int cmd_tune(int argc, char **argv) {
   cli_common co = {0};
+  bool clblast = true;
+  cld_gemm_shape shapes[64];
+  int ns = 0;
   for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--no-clblast")) { clblast = false; continue; }
+    if (!strcmp(argv[i], "--shape")) {
+      if (i + 1 >= argc || ns == 64 || cli_shape("cldiff tune", argv[++i], &shapes[ns++])) return 2;
+      continue;
+    }
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: cldiff tune [--device D]\n\n"
+      printf("usage: cldiff tune [--shape M,N,K[,BATCH[,TA,TB]]]... [--no-clblast] [--device D]\n\n"
              "Times the built-in tiled GEMM (tile sizes, work-group shapes) and CLBlast Xgemm\n"
              "parameter sets on the chosen device at the UNet/attention shapes `cldiff bench gemm`\n"
              "uses, and stores the fastest per shape in the cache directory. Later runs on this\n"
-             "device use them; without a tuning file the defaults apply.\n");
+             "device use them; without a tuning file the defaults apply. --shape tunes other\n"
+             "shapes (added to the stored table); --no-clblast skips the CLBlast parameter search\n"
+             "(slow: every set recompiles CLBlast) and compares against the stored set, if any.\n");
       return 0;
     }
     int k = cli_common_opt(&co, argc, argv, i);
@@ -29,7 +39,7 @@ int cmd_tune(int argc, char **argv) {
   if (!ctx) return 1;
   printf("tuning GEMM on %s (this takes a few minutes)\n", cld_ctx_device(ctx)->name);
   double t0 = cli_now();
-  cld_status st = cld_gemm_tune(ctx, NULL, 0, progress, NULL);
+  cld_status st = cld_gemm_tune(ctx, ns ? shapes : NULL, ns, clblast, progress, NULL);
   if (st) {
     fprintf(stderr, "cldiff tune: %s\n", cld_ctx_errmsg(ctx));
     cld_ctx_destroy(ctx);
