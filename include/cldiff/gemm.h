@@ -22,7 +22,8 @@ typedef struct cld_gemm_result {
   cld_gemm_provider provider;
   char config[96];  /* the parameter set used, human-readable */
   double seconds;   /* per call, median of the timed repetitions */
-  double gflops;
+  double gflops;      /* from the median time */
+  double gflops_best; /* from the fastest repetition */
   double max_rel_err; /* against a host reference on a sample of entries */
 } cld_gemm_result;
 
@@ -36,6 +37,8 @@ CLD_API cld_status cld_gemm_bench(cld_ctx *ctx, const cld_gemm_shape *s, cld_gem
 typedef void (*cld_tune_progress)(void *user, const char *line);
 CLD_API cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, bool tune_clblast,
                                  cld_tune_progress progress, void *user);
+/* Measures the device's float FMA throughput (GFLOP/s) with a register-only kernel. */
+CLD_API cld_status cld_device_fma_peak(cld_ctx *ctx, double *gflops);
 /* The default benchmark/tuning shapes (fmnist-s UNet forward, backward, attention). */
 CLD_API int cld_gemm_default_shapes(cld_gemm_shape *out, int max);
 /* Where tuning results for this device live. */

@@ -8,13 +8,16 @@
 static void bench_usage(void) {
   printf("usage: cldiff bench ops  [--json] [--size N] [--reps R] [--device D]\n"
          "       cldiff bench gemm [--json] [--shape M,N,K[,BATCH[,TA,TB]]]... [--reps R]\n"
-         "                         [--gemm auto|tiled|clblast] [--device D]\n\n"
+         "                         [--gemm auto|tiled|clblast] [--device D]\n"
+         "       cldiff bench peak [--json] [--device D]\n\n"
          "ops:  times elementwise, broadcast, reduction, normalisation and layout ops on N floats\n"
          "      (default 16777216) and prints time and effective GB/s (bytes read + written).\n"
          "gemm: times C = op(A) op(B) at the given shapes (default: the fmnist-s UNet forward,\n"
          "      backward and attention shapes) and prints GFLOP/s and the provider used.\n"
+         "peak: the device's float FMA throughput from a register-only kernel (the GEMM ceiling).\n"
          "--json prints one JSON object per line; for gemm the keys are m, n, k, batch, trans_a,\n"
-         "trans_b, provider, config, seconds, gflops, max_rel_err.\n");
+         "trans_b, provider, config, seconds (median), gflops (median), gflops_best (fastest\n"
+         "repetition), max_rel_err (sampled entries against a double host reference).\n");
 }
 
 static int cmp_d(const void *a, const void *b) {
@@ -135,8 +138,8 @@ static int bench_gemm(cli_common *co, bool json, cld_gemm_shape *shapes, int ns,
   cld_gemm_provider p = CLD_GEMM_AUTO;
   if (co->gemm && !strcmp(co->gemm, "tiled")) p = CLD_GEMM_TILED;
   if (co->gemm && !strcmp(co->gemm, "clblast")) p = CLD_GEMM_CLBLAST;
-  if (!json) printf("device: %s\n%6s %6s %6s %5s %3s %8s %10s %9s  %s\n", cld_ctx_device(ctx)->name, "m", "n", "k", "batch", "op",
-                    "provider", "ms", "GFLOP/s", "config");
+  if (!json) printf("device: %s\n%6s %6s %6s %5s %3s %8s %10s %9s %9s  %s\n", cld_ctx_device(ctx)->name, "m", "n", "k", "batch",
+                    "op", "provider", "ms", "GFLOP/s", "best", "config");
   int rc = 0;
   for (int i = 0; i < ns; i++) {
     cld_gemm_result r;
@@ -149,13 +152,14 @@ static int bench_gemm(cli_common *co, bool json, cld_gemm_shape *shapes, int ns,
     const cld_gemm_shape *s = &shapes[i];
     if (json)
       printf("{\"m\":%lld,\"n\":%lld,\"k\":%lld,\"batch\":%lld,\"trans_a\":%s,\"trans_b\":%s,\"provider\":\"%s\","
-             "\"config\":\"%s\",\"seconds\":%.6g,\"gflops\":%.2f,\"max_rel_err\":%.3g}\n",
+             "\"config\":\"%s\",\"seconds\":%.6g,\"gflops\":%.2f,\"gflops_best\":%.2f,\"max_rel_err\":%.3g}\n",
              (long long)s->m, (long long)s->n, (long long)s->k, (long long)s->batch, s->trans_a ? "true" : "false",
-             s->trans_b ? "true" : "false", cld_gemm_provider_name(r.provider), r.config, r.seconds, r.gflops, r.max_rel_err);
+             s->trans_b ? "true" : "false", cld_gemm_provider_name(r.provider), r.config, r.seconds, r.gflops, r.gflops_best,
+             r.max_rel_err);
     else
-      printf("%6lld %6lld %6lld %5lld  %c%c %8s %10.3f %9.1f  %s\n", (long long)s->m, (long long)s->n, (long long)s->k,
+      printf("%6lld %6lld %6lld %5lld  %c%c %8s %10.3f %9.1f %9.1f  %s\n", (long long)s->m, (long long)s->n, (long long)s->k,
              (long long)s->batch, s->trans_a ? 'T' : 'N', s->trans_b ? 'T' : 'N', cld_gemm_provider_name(r.provider),
-             r.seconds * 1e3, r.gflops, r.config);
+             r.seconds * 1e3, r.gflops, r.gflops_best, r.config);
     fflush(stdout);
   }
   cld_ctx_destroy(ctx);
@@ -168,8 +172,8 @@ int cmd_bench(int argc, char **argv) {
     return argc < 2 ? 2 : 0;
   }
   const char *what = argv[1];
-  if (strcmp(what, "ops") && strcmp(what, "gemm")) {
-    fprintf(stderr, "cldiff bench: unknown benchmark '%s' (ops or gemm)\n", what);
+  if (strcmp(what, "ops") && strcmp(what, "gemm") && strcmp(what, "peak")) {
+    fprintf(stderr, "cldiff bench: unknown benchmark '%s' (ops, gemm or peak)\n", what);
     return 2;
   }
   cli_common co = {0};
@@ -193,6 +197,17 @@ int cmd_bench(int argc, char **argv) {
     } else { fprintf(stderr, "cldiff bench %s: unknown option '%s'\n", what, a); return 2; }
   }
   if (!strcmp(what, "ops")) return bench_ops(&co, json, size, (int)reps);
+  if (!strcmp(what, "peak")) {
+    cld_ctx *ctx = cli_ctx(&co);
+    double gf = 0;
+    if (!ctx) return 1;
+    cld_status st = cld_device_fma_peak(ctx, &gf);
+    if (st) fprintf(stderr, "cldiff bench peak: %s\n", cld_ctx_errmsg(ctx));
+    else if (json) printf("{\"device\":\"%s\",\"fma_peak_gflops\":%.1f}\n", cld_ctx_device(ctx)->name, gf);
+    else printf("device: %s\nFMA peak: %.1f GFLOP/s (register-only float16 FMA chains)\n", cld_ctx_device(ctx)->name, gf);
+    cld_ctx_destroy(ctx);
+    return st ? 1 : 0;
+  }
   if (ns == 0) ns = cld_gemm_default_shapes(shapes, 64);
   return bench_gemm(&co, json, shapes, ns, (int)reps);
 }
