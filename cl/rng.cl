@@ -18,8 +18,8 @@ uint4 philox4x32_10(uint4 c, uint2 k) {
   uint c0 = c.x, c1 = c.y, c2 = c.z, c3 = c.w, k0 = k.x, k1 = k.y;
 #pragma unroll
   for (int r = 0; r < 10; r++) {
-    uint hi0 = mul_hi(PHILOX_M0, c0), lo0 = PHILOX_M0 * c0;
-    uint hi1 = mul_hi(PHILOX_M1, c2), lo1 = PHILOX_M1 * c2;
+    ulong p0 = (ulong)PHILOX_M0 * c0, p1 = (ulong)PHILOX_M1 * c2;
+    uint hi0 = (uint)(p0 >> 32), lo0 = (uint)p0, hi1 = (uint)(p1 >> 32), lo1 = (uint)p1;
     uint n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
     c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;
     k0 += PHILOX_W0;
