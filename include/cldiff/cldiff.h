@@ -91,4 +91,5 @@ CLD_API const char *cld_ctx_cache_dir(const cld_ctx *ctx);
 #include "cldiff/optim.h"
 #include "cldiff/rng.h"
 #include "cldiff/gemm.h"
+#include "cldiff/schedule.h"
 #endif
