@@ -92,4 +92,6 @@ CLD_API const char *cld_ctx_cache_dir(const cld_ctx *ctx);
 #include "cldiff/rng.h"
 #include "cldiff/gemm.h"
 #include "cldiff/schedule.h"
+#include "cldiff/io.h"
+#include "cldiff/models.h"
 #endif

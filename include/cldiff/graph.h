@@ -23,6 +23,7 @@ typedef struct cld_store cld_store;
 /* ---- parameter store: named parameters (and their gradients) in one device buffer ------- */
 CLD_API cld_status cld_store_create(cld_ctx *ctx, cld_store **out);
 CLD_API void cld_store_destroy(cld_store *s);
+CLD_API cld_ctx *cld_store_ctx(const cld_store *s);
 /* Adds a parameter; returns its id (>= 0) or a negative status. Not allowed once allocated. */
 CLD_API int cld_store_add(cld_store *s, const char *name, int ndim, const int64_t *shape);
 CLD_API int cld_store_count(const cld_store *s);

@@ -53,6 +53,7 @@ int cld_store_add(cld_store *s, const char *name, int ndim, const int64_t *shape
 }
 
 int cld_store_count(const cld_store *s) { return s ? s->n : 0; }
+cld_ctx *cld_store_ctx(const cld_store *s) { return s ? s->ctx : NULL; }
 int cld_store_find(const cld_store *s, const char *name) {
   for (int i = 0; s && i < s->n; i++)
     if (!strcmp(s->p[i].name, name)) return i;

@@ -105,6 +105,8 @@ cld_tensor *cld_binary(cld_graph *g, cld_op op, cld_tensor *a, cld_tensor *b);
 cld_tensor *cld_unary(cld_graph *g, cld_op op, cld_tensor *x);
 cld_tensor *cld_sum_to(cld_graph *g, cld_tensor *x, int ndim, const int64_t *shape);
 cld_tensor *cld_pad_into(cld_graph *g, cld_tensor *x, cld_tensor *like, int axis4, int64_t start);
+/* zeros before/after x along axis (x's own dims) */
+cld_tensor *cld_pad_axis(cld_graph *g, cld_tensor *x, int axis, int64_t before, int64_t after);
 cld_tensor *cld_affine(cld_graph *g, cld_tensor *x, float s, float c);
 cld_tensor *cld_norm_rows(cld_graph *g, cld_tensor *x, int64_t rows, int64_t len, float eps);
 cld_tensor *cld_copy(cld_graph *g, cld_tensor *x);

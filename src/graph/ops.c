@@ -127,6 +127,23 @@ cld_tensor *cld_pad_into(cld_graph *g, cld_tensor *x, cld_tensor *like_t, int ax
   return t;
 }
 
+cld_tensor *cld_pad_axis(cld_graph *g, cld_tensor *x, int axis, int64_t before, int64_t after) {
+  CHECK1(g, x);
+  if (axis < 0) axis += x->ndim;
+  if (axis < 0 || axis >= x->ndim || before < 0 || after < 0)
+    return cld_graph_fail(g, CLD_ERR_INVALID_ARG, "pad: axis %d or amounts (%lld, %lld) invalid", axis, (long long)before,
+                          (long long)after);
+  int64_t s[4];
+  memcpy(s, x->shape, sizeof s);
+  s[axis] += before + after;
+  cld_tensor *t = cld_node_new(g, OP_PAD, x->ndim, s);
+  if (!t) return NULL;
+  t->src[0] = x;
+  t->ip[0] = axis + 4 - x->ndim;
+  t->ip[1] = (int)before;
+  return t;
+}
+
 cld_tensor *cld_concat(cld_graph *g, cld_tensor *a, cld_tensor *b, int axis) {
   CHECK2(g, a, b);
   if (axis < 0) axis += a->ndim;

@@ -1,0 +1,67 @@
+/* cldiff models: a UNet equivalent to diffusers' UNet2DModel (DownBlock2D, AttnDownBlock2D,
+ * UpBlock2D, AttnUpBlock2D, UNetMidBlock2D; positional time embedding) configured from
+ * diffusers' config.json keys, with diffusers' parameter names, so checkpoints interoperate. */
+#ifndef CLDIFF_MODELS_H
+#define CLDIFF_MODELS_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+typedef struct cld_ctx cld_ctx;
+typedef struct cld_graph cld_graph;
+typedef struct cld_tensor cld_tensor;
+typedef struct cld_store cld_store;
+
+#define CLD_UNET_MAX_LEVELS 8
+typedef struct cld_unet_config {
+  int sample_size, in_channels, out_channels;
+  bool center_input_sample;
+  bool flip_sin_to_cos;
+  float freq_shift;
+  int n_levels;
+  int block_out_channels[CLD_UNET_MAX_LEVELS];
+  bool down_attn[CLD_UNET_MAX_LEVELS]; /* AttnDownBlock2D (else DownBlock2D) */
+  bool up_attn[CLD_UNET_MAX_LEVELS];   /* AttnUpBlock2D (else UpBlock2D), in up order */
+  int layers_per_block;
+  float mid_block_scale_factor;
+  int downsample_padding;
+  float dropout;
+  int attention_head_dim;              /* 0: null in config.json (one head per block) */
+  int norm_num_groups;
+  float norm_eps;
+  bool scale_shift;                    /* resnet_time_scale_shift == "scale_shift" */
+  bool add_attention;                  /* attention in the mid block */
+} cld_unet_config;
+
+/* Presets: "fmnist-s" (28x28x1, 64 channels x (1,2,2), 2 res blocks, attention at 14x14),
+ * "cifar10-ddpm" (the DDPM paper's 35.7M CIFAR-10 model = google/ddpm-cifar10-32's config),
+ * "tiny" (a small test model). */
+CLD_API cld_status cld_unet_preset(const char *name, cld_unet_config *out);
+/* Parses diffusers' UNet2DModel config.json text; unsupported values fail naming the key. */
+CLD_API cld_status cld_unet_config_parse(const char *json, cld_unet_config *out, char *err, size_t errlen);
+/* The config as diffusers config.json text (malloc'd; free() it). */
+CLD_API char *cld_unet_config_json(const cld_unet_config *c);
+
+typedef struct cld_unet cld_unet;
+/* Registers the model's parameters (diffusers names and shapes) in the store. */
+CLD_API cld_status cld_unet_create(cld_ctx *ctx, const cld_unet_config *c, cld_store *store, cld_unet **out);
+CLD_API void cld_unet_destroy(cld_unet *u);
+CLD_API const cld_unet_config *cld_unet_get_config(const cld_unet *u);
+CLD_API int64_t cld_unet_param_count(const cld_unet *u);
+/* Initialises parameters as PyTorch's defaults do in distribution (kaiming-uniform weights,
+ * uniform biases, norms at 1/0), from Philox(seed): deterministic on every device. */
+CLD_API cld_status cld_unet_init(cld_unet *u, uint64_t seed);
+/* Checkpoint directory as diffusers: config.json + diffusion_pytorch_model.safetensors. Save
+ * writes both atomically; load parses the config, registers the parameters in the (empty)
+ * store and loads them, failing with the file and tensor named. */
+CLD_API cld_status cld_unet_save(cld_unet *u, cld_store *s, const char *dir);
+CLD_API cld_status cld_unet_load(cld_ctx *ctx, const char *dir, cld_store *s, cld_unet **out);
+/* Builds the forward graph: x (N, C, H, W), t (N) float timesteps -> (N, out_channels, H, W).
+ * Dropout nodes are added when the config's dropout > 0 (active while the graph trains). */
+CLD_API cld_tensor *cld_unet_forward(cld_unet *u, cld_graph *g, cld_tensor *x, cld_tensor *t);
+#ifdef __cplusplus
+}
+#endif
+#endif

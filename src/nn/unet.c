@@ -1,0 +1,315 @@
+/* UNet equivalent to diffusers' UNet2DModel (unets/unet_2d.py with resnet.py, attention
+ * processor AttnProcessor, Downsample2D/Upsample2D, Timesteps/TimestepEmbedding), with the
+ * same parameter names. One walker describes the architecture; it either registers parameters
+ * in a store (graph NULL: every op returns NULL harmlessly) or builds the forward graph, so the
+ * parameter list and the forward pass cannot disagree. Config parsing lives in unet_config.c. */
+#include "graph/graph_internal.h"
+#include "cldiff/models.h"
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cld_unet {
+  cld_ctx *ctx;
+  cld_unet_config cfg;
+  cld_store *store;
+  int64_t n_params;
+};
+
+typedef struct {
+  cld_unet *u;
+  cld_graph *g; /* NULL: register parameters */
+  cld_status st;
+  int64_t batch;
+  int first_param, n_registered;
+} walker;
+
+/* A parameter by name: registered (with its shape) or fetched. */
+static cld_tensor *P(walker *w, int nd, const int64_t *shape, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static cld_tensor *P(walker *w, int nd, const int64_t *shape, const char *fmt, ...) {
+  if (w->st) return NULL;
+  char name[96];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(name, sizeof name, fmt, ap);
+  va_end(ap);
+  if (!w->g) {
+    int id = cld_store_add(w->u->store, name, nd, shape);
+    if (id < 0) w->st = id;
+    else {
+      w->n_registered++;
+      int64_t n = 1;
+      for (int i = 0; i < nd; i++) n *= shape[i];
+      w->u->n_params += n;
+    }
+    return NULL;
+  }
+  int id = cld_store_find(w->u->store, name);
+  if (id < 0) {
+    w->st = cld_seterr(w->u->ctx, CLD_ERR_STATE, "unet: parameter '%s' is not in the store", name);
+    return NULL;
+  }
+  return cld_param(w->g, w->u->store, id);
+}
+
+static cld_tensor *conv(walker *w, const char *pre, cld_tensor *x, int cin, int cout, int k, int stride, int pad) {
+  int64_t ws[4] = {cout, cin, k, k}, bs[1] = {cout};
+  cld_tensor *wt = P(w, 4, ws, "%s.weight", pre), *bt = P(w, 1, bs, "%s.bias", pre);
+  return cld_conv2d(w->g, x, wt, bt, stride, pad);
+}
+
+static cld_tensor *linear(walker *w, const char *pre, cld_tensor *x, int cin, int cout) {
+  int64_t ws[2] = {cout, cin}, bs[1] = {cout};
+  cld_tensor *wt = P(w, 2, ws, "%s.weight", pre), *bt = P(w, 1, bs, "%s.bias", pre);
+  return cld_linear(w->g, x, wt, bt);
+}
+
+static cld_tensor *gnorm(walker *w, const char *pre, cld_tensor *x, int c) {
+  int64_t s[1] = {c};
+  cld_tensor *gw = P(w, 1, s, "%s.weight", pre), *gb = P(w, 1, s, "%s.bias", pre);
+  return cld_group_norm(w->g, x, w->u->cfg.norm_num_groups, w->u->cfg.norm_eps, gw, gb);
+}
+
+/* ResnetBlock2D: out = (shortcut(x) + conv2(drop(act(norm2(conv1(act(norm1 x)) + temb))))) / scale */
+static cld_tensor *resnet(walker *w, const char *pre, cld_tensor *x, cld_tensor *temb, int cin, int cout, float out_scale) {
+  const cld_unet_config *c = &w->u->cfg;
+  char n[96];
+  cld_graph *g = w->g;
+  snprintf(n, sizeof n, "%s.norm1", pre);
+  cld_tensor *h = cld_silu(g, gnorm(w, n, x, cin));
+  snprintf(n, sizeof n, "%s.conv1", pre);
+  h = conv(w, n, h, cin, cout, 3, 1, 1);
+  snprintf(n, sizeof n, "%s.time_emb_proj", pre);
+  int temb_ch = c->block_out_channels[0] * 4;
+  cld_tensor *tp = linear(w, n, cld_silu(g, temb), temb_ch, c->scale_shift ? 2 * cout : cout); /* (B, cout[*2]) */
+  snprintf(n, sizeof n, "%s.norm2", pre);
+  if (!c->scale_shift) {
+    int64_t s4[4] = {w->batch, cout, 1, 1};
+    h = gnorm(w, n, cld_add(g, h, cld_reshape(g, tp, 4, s4)), cout);
+  } else {
+    int64_t s4[4] = {w->batch, cout, 1, 1};
+    cld_tensor *scale = cld_reshape(g, cld_slice(g, tp, 1, 0, cout), 4, s4);
+    cld_tensor *shift = cld_reshape(g, cld_slice(g, tp, 1, cout, cout), 4, s4);
+    h = gnorm(w, n, h, cout);
+    h = cld_add(g, cld_mul(g, h, cld_add_scalar(g, scale, 1.0f)), shift);
+  }
+  h = cld_silu(g, h);
+  if (c->dropout > 0) h = cld_dropout(g, h, c->dropout);
+  snprintf(n, sizeof n, "%s.conv2", pre);
+  h = conv(w, n, h, cout, cout, 3, 1, 1);
+  cld_tensor *sc = x;
+  if (cin != cout) {
+    snprintf(n, sizeof n, "%s.conv_shortcut", pre);
+    sc = conv(w, n, x, cin, cout, 1, 1, 0);
+  }
+  cld_tensor *out = cld_add(g, sc, h);
+  return out_scale != 1.0f ? cld_scale(g, out, 1.0f / out_scale) : out;
+}
+
+/* Attention over pixels (diffusers Attention with group_norm, residual, rescale) */
+static cld_tensor *attention(walker *w, const char *pre, cld_tensor *x, int ch, bool group_norm, float rescale) {
+  const cld_unet_config *c = &w->u->cfg;
+  cld_graph *g = w->g;
+  char n[96];
+  int heads = c->attention_head_dim > 0 ? ch / c->attention_head_dim : 1;
+  if (heads < 1 || ch % heads) {
+    w->st = cld_seterr(w->u->ctx, CLD_ERR_INVALID_ARG, "unet: %d channels do not split into heads of %d", ch, c->attention_head_dim);
+    return NULL;
+  }
+  int d = ch / heads;
+  int64_t B = w->batch, H = x ? cld_tensor_dim(x, 2) : 1, W = x ? cld_tensor_dim(x, 3) : 1, L = H * W;
+  cld_tensor *h = x;
+  if (group_norm) {
+    snprintf(n, sizeof n, "%s.group_norm", pre);
+    h = gnorm(w, n, x, ch);
+  }
+  int p021[3] = {0, 2, 1}, p0213[4] = {0, 2, 1, 3};
+  int64_t s3[3] = {B, ch, L}, s2[2] = {B * L, ch};
+  cld_tensor *tok = cld_reshape(g, cld_permute(g, cld_reshape(g, h, 3, s3), p021), 2, s2); /* (B*L, C) */
+  cld_tensor *qkv[3];
+  static const char *names[3] = {"to_q", "to_k", "to_v"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(n, sizeof n, "%s.%s", pre, names[i]);
+    qkv[i] = linear(w, n, tok, ch, ch);
+    if (heads == 1) {
+      int64_t s[3] = {B, L, ch};
+      qkv[i] = cld_reshape(g, qkv[i], 3, s);
+    } else {
+      int64_t s4[4] = {B, L, heads, d}, s3h[3] = {B * heads, L, d};
+      qkv[i] = cld_reshape(g, cld_permute(g, cld_reshape(g, qkv[i], 4, s4), p0213), 3, s3h);
+    }
+  }
+  cld_tensor *att = cld_softmax(g, cld_scale(g, cld_matmul(g, qkv[0], qkv[1], false, true), 1.0f / sqrtf((float)d)));
+  cld_tensor *o = cld_matmul(g, att, qkv[2], false, false); /* (B*heads, L, d) */
+  if (heads > 1) {
+    int64_t s4[4] = {B, heads, L, d};
+    o = cld_permute(g, cld_reshape(g, o, 4, s4), p0213); /* (B, L, heads, d) */
+  }
+  o = cld_reshape(g, o, 2, s2);
+  snprintf(n, sizeof n, "%s.to_out.0", pre);
+  o = linear(w, n, o, ch, ch);
+  int64_t sbl[3] = {B, L, ch}, s4[4] = {B, ch, H, W};
+  o = cld_reshape(g, cld_permute(g, cld_reshape(g, o, 3, sbl), p021), 4, s4);
+  o = cld_add(g, o, x);
+  return rescale != 1.0f ? cld_scale(g, o, 1.0f / rescale) : o;
+}
+
+static cld_tensor *downsample(walker *w, const char *pre, cld_tensor *x, int ch) {
+  char n[128];
+  snprintf(n, sizeof n, "%s.conv", pre);
+  int pad = w->u->cfg.downsample_padding;
+  if (pad == 0) /* diffusers pads (0, 1, 0, 1) and convolves without padding */
+    x = cld_pad_axis(w->g, cld_pad_axis(w->g, x, 2, 0, 1), 3, 0, 1);
+  return conv(w, n, x, ch, ch, 3, 2, pad);
+}
+
+/* the whole architecture */
+static cld_tensor *walk(walker *w, cld_tensor *x, cld_tensor *tsteps) {
+  const cld_unet_config *c = &w->u->cfg;
+  cld_graph *g = w->g;
+  char n[96];
+  int L = c->n_levels, c0 = c->block_out_channels[0], temb_ch = 4 * c0;
+  if (c->center_input_sample) x = cld_add_scalar(g, cld_scale(g, x, 2.0f), -1.0f);
+  cld_tensor *temb = cld_timestep_embedding(g, tsteps, c0, c->flip_sin_to_cos, c->freq_shift, 10000.0f);
+  temb = linear(w, "time_embedding.linear_1", temb, c0, temb_ch);
+  temb = linear(w, "time_embedding.linear_2", cld_silu(g, temb), temb_ch, temb_ch);
+  cld_tensor *h = conv(w, "conv_in", x, c->in_channels, c0, 3, 1, 1);
+  cld_tensor *skips[64];
+  int skip_ch[64], ns = 0;
+  skips[ns] = h;
+  skip_ch[ns++] = c0;
+  int out_ch = c0;
+  for (int i = 0; i < L; i++) {
+    int in_ch = out_ch;
+    out_ch = c->block_out_channels[i];
+    for (int l = 0; l < c->layers_per_block; l++) {
+      snprintf(n, sizeof n, "down_blocks.%d.resnets.%d", i, l);
+      h = resnet(w, n, h, temb, l == 0 ? in_ch : out_ch, out_ch, 1.0f);
+      if (c->down_attn[i]) {
+        snprintf(n, sizeof n, "down_blocks.%d.attentions.%d", i, l);
+        h = attention(w, n, h, out_ch, true, 1.0f);
+      }
+      if (ns < 64) { skips[ns] = h; skip_ch[ns++] = out_ch; }
+    }
+    if (i < L - 1) {
+      snprintf(n, sizeof n, "down_blocks.%d.downsamplers.0", i);
+      h = downsample(w, n, h, out_ch);
+      if (ns < 64) { skips[ns] = h; skip_ch[ns++] = out_ch; }
+    }
+  }
+  int cl = c->block_out_channels[L - 1];
+  h = resnet(w, "mid_block.resnets.0", h, temb, cl, cl, c->mid_block_scale_factor);
+  if (c->add_attention) h = attention(w, "mid_block.attentions.0", h, cl, !c->scale_shift, c->mid_block_scale_factor);
+  h = resnet(w, "mid_block.resnets.1", h, temb, cl, cl, c->mid_block_scale_factor);
+  out_ch = c->block_out_channels[L - 1];
+  for (int i = 0; i < L; i++) {
+    int prev_out = out_ch;
+    out_ch = c->block_out_channels[L - 1 - i];
+    int in_ch = c->block_out_channels[L - 1 - (i + 1 < L ? i + 1 : L - 1)];
+    int nl = c->layers_per_block + 1;
+    for (int l = 0; l < nl; l++) {
+      int res_in = l == 0 ? prev_out : out_ch, skip_c = l == nl - 1 ? in_ch : out_ch;
+      if (ns <= 0) { w->st = cld_seterr(w->u->ctx, CLD_ERR_STATE, "unet: skip stack underflow"); return NULL; }
+      ns--;
+      if (skip_ch[ns] != skip_c) {
+        w->st = cld_seterr(w->u->ctx, CLD_ERR_STATE, "unet: skip of %d channels where %d expected", skip_ch[ns], skip_c);
+        return NULL;
+      }
+      h = cld_concat(g, h, skips[ns], 1);
+      snprintf(n, sizeof n, "up_blocks.%d.resnets.%d", i, l);
+      h = resnet(w, n, h, temb, res_in + skip_c, out_ch, 1.0f);
+      if (c->up_attn[i]) {
+        snprintf(n, sizeof n, "up_blocks.%d.attentions.%d", i, l);
+        h = attention(w, n, h, out_ch, true, 1.0f);
+      }
+    }
+    if (i < L - 1) {
+      snprintf(n, sizeof n, "up_blocks.%d.upsamplers.0.conv", i);
+      h = conv(w, n, cld_upsample_nearest2x(g, h), out_ch, out_ch, 3, 1, 1);
+    }
+  }
+  h = cld_silu(g, gnorm(w, "conv_norm_out", h, c0));
+  return conv(w, "conv_out", h, c0, c->out_channels, 3, 1, 1);
+}
+
+cld_status cld_unet_create(cld_ctx *ctx, const cld_unet_config *c, cld_store *store, cld_unet **out) {
+  if (!ctx || !c || !store || !out) return CLD_ERR_INVALID_ARG;
+  if (c->n_levels < 1 || c->n_levels > CLD_UNET_MAX_LEVELS || c->layers_per_block < 1 || c->norm_num_groups < 1 ||
+      c->in_channels < 1 || c->out_channels < 1)
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "unet: config has no levels, layers, groups or channels");
+  for (int i = 0; i < c->n_levels; i++)
+    if (c->block_out_channels[i] % c->norm_num_groups)
+      return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "unet: block_out_channels[%d] = %d is not divisible by norm_num_groups %d", i,
+                        c->block_out_channels[i], c->norm_num_groups);
+  cld_unet *u = calloc(1, sizeof *u);
+  if (!u) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  u->ctx = ctx;
+  u->cfg = *c;
+  u->store = store;
+  walker w = {u, NULL, CLD_OK, 1, cld_store_count(store), 0};
+  walk(&w, NULL, NULL);
+  if (w.st) { free(u); return w.st; }
+  *out = u;
+  return CLD_OK;
+}
+
+void cld_unet_destroy(cld_unet *u) { free(u); }
+const cld_unet_config *cld_unet_get_config(const cld_unet *u) { return u ? &u->cfg : NULL; }
+int64_t cld_unet_param_count(const cld_unet *u) { return u ? u->n_params : 0; }
+
+cld_tensor *cld_unet_forward(cld_unet *u, cld_graph *g, cld_tensor *x, cld_tensor *t) {
+  if (!u || !g || !x || !t || cld_graph_status(g)) return NULL;
+  if (cld_tensor_ndim(x) != 4 || cld_tensor_dim(x, 1) != u->cfg.in_channels || cld_tensor_ndim(t) != 1 ||
+      cld_tensor_dim(t, 0) != cld_tensor_dim(x, 0))
+    return cld_graph_fail(g, CLD_ERR_SHAPE, "unet: x must be (N, %d, H, W) and t (N)", u->cfg.in_channels);
+  int64_t H = cld_tensor_dim(x, 2), W = cld_tensor_dim(x, 3), f = 1 << (u->cfg.n_levels - 1);
+  if (H % f || W % f)
+    return cld_graph_fail(g, CLD_ERR_SHAPE, "unet: %lldx%lld input is not divisible by %lld (%d levels)", (long long)H,
+                          (long long)W, (long long)f, u->cfg.n_levels);
+  walker w = {u, g, CLD_OK, cld_tensor_dim(x, 0), 0, 0};
+  cld_tensor *y = walk(&w, x, t);
+  if (w.st && !cld_graph_status(g)) cld_graph_fail(g, w.st, "%s", cld_ctx_errmsg(u->ctx));
+  return w.st ? NULL : y;
+}
+
+/* PyTorch's default init in distribution: conv/linear weight U(-1/sqrt(fan_in), +), bias the
+ * same bound; GroupNorm weight 1, bias 0 (the names end in norm*.weight/bias). */
+cld_status cld_unet_init(cld_unet *u, uint64_t seed) {
+  if (!u) return CLD_ERR_INVALID_ARG;
+  cld_store *s = u->store;
+  cld_status st = CLD_OK;
+  for (int id = 0; id < cld_store_count(s) && !st; id++) {
+    const char *name = cld_store_name(s, id);
+    int64_t shape[4], n = cld_store_numel(s, id);
+    int nd = cld_store_shape(s, id, shape);
+    float *v = malloc((size_t)n * sizeof *v);
+    if (!v) return cld_seterr(u->ctx, CLD_ERR_NOMEM, "out of host memory");
+    bool is_norm = strstr(name, "norm") != NULL;
+    const char *last = strrchr(name, '.');
+    bool is_bias = last && !strcmp(last, ".bias");
+    if (is_norm) {
+      for (int64_t i = 0; i < n; i++) v[i] = is_bias ? 0.0f : 1.0f;
+    } else {
+      int64_t fan_in = 1;
+      if (is_bias) {
+        /* the matching weight's fan-in */
+        char wname[112];
+        snprintf(wname, sizeof wname, "%.*s.weight", (int)(last - name), name);
+        int wid = cld_store_find(s, wname);
+        int64_t ws[4];
+        int wnd = wid >= 0 ? cld_store_shape(s, wid, ws) : 0;
+        for (int i = 1; i < wnd; i++) fan_in *= ws[i];
+      } else {
+        for (int i = 1; i < nd; i++) fan_in *= shape[i];
+      }
+      float bound = 1.0f / sqrtf((float)fan_in);
+      cld_rng_uniform_host(seed, (uint32_t)id, 0, (size_t)n, v);
+      for (int64_t i = 0; i < n; i++) v[i] = (2.0f * v[i] - 1.0f) * bound;
+    }
+    st = cld_store_write(s, id, v);
+    free(v);
+  }
+  return st;
+}
