@@ -94,4 +94,6 @@ CLD_API const char *cld_ctx_cache_dir(const cld_ctx *ctx);
 #include "cldiff/schedule.h"
 #include "cldiff/io.h"
 #include "cldiff/models.h"
+#include "cldiff/data.h"
+#include "cldiff/train.h"
 #endif

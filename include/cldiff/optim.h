@@ -34,6 +34,7 @@ CLD_API cld_status cld_ema_create(cld_store *s, cld_ema **out); /* starts as a c
 CLD_API void cld_ema_destroy(cld_ema *e);
 CLD_API cld_status cld_ema_update(cld_ema *e, float decay);
 CLD_API cld_status cld_ema_read(cld_ema *e, float *all); /* cld_store_total floats */
+CLD_API cld_status cld_ema_write(cld_ema *e, const float *all);
 #ifdef __cplusplus
 }
 #endif

@@ -181,3 +181,9 @@ cld_status cld_ema_read(cld_ema *e, float *all) {
   cl_int err = clEnqueueReadBuffer(e->s->ctx->queue, e->ema, CL_TRUE, 0, e->s->total * sizeof(float), all, 0, NULL, NULL);
   return err == CL_SUCCESS ? CLD_OK : cld_clerr(e->s->ctx, err, "reading EMA");
 }
+
+cld_status cld_ema_write(cld_ema *e, const float *all) {
+  if (!e || !all) return CLD_ERR_INVALID_ARG;
+  cl_int err = clEnqueueWriteBuffer(e->s->ctx->queue, e->ema, CL_TRUE, 0, e->s->total * sizeof(float), all, 0, NULL, NULL);
+  return err == CL_SUCCESS ? CLD_OK : cld_clerr(e->s->ctx, err, "writing EMA");
+}

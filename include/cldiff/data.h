@@ -1,0 +1,36 @@
+/* cldiff datasets and images. Images are float (N, C, H, W) in [-1, 1]. Errors go to the
+ * context's message naming the file and the problem. */
+#ifndef CLDIFF_DATA_H
+#define CLDIFF_DATA_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+typedef struct cld_ctx cld_ctx;
+
+typedef struct cld_dataset {
+  int64_t n;          /* images */
+  int c, h, w;        /* 0 for 2-D toy points: then c = 2, h = w = 1 */
+  float *x;           /* (n, c, h, w) in [-1, 1] */
+  int *labels;        /* (n) or NULL */
+  char name[128];
+} cld_dataset;
+
+/* Reads an IDX image file (raw or .gz), optionally its labels file (NULL to skip). */
+CLD_API cld_status cld_idx_load(cld_ctx *ctx, const char *images, const char *labels, cld_dataset **out);
+/* "fmnist[:DIR]" (default DIR /usr/share/datasets/fashion-mnist), "mnist:DIR"; split "train"
+ * or "test". */
+CLD_API cld_status cld_dataset_open(cld_ctx *ctx, const char *spec, const char *split, cld_dataset **out);
+CLD_API void cld_dataset_free(cld_dataset *d);
+/* Mean over images of each image's pixel variance (the data-aware Time-Shift statistic). */
+CLD_API double cld_dataset_pixel_variance(const cld_dataset *d);
+
+/* Writes n images (n, c, h, w) in [-1, 1] as one PNG grid with cols columns (0: square-ish),
+ * 2-pixel gaps; c = 1 gray, 3 RGB. Atomic (temp file + rename). */
+CLD_API cld_status cld_png_write_grid(cld_ctx *ctx, const char *path, const float *x, int n, int c, int h, int w, int cols);
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,53 @@
+/* cldiff training: the diffusion training step (eps, x0 or v prediction on a VP schedule), with
+ * AdamW, warmup, clipping, EMA, horizontal flips, and atomic checkpoints that resume bit-exactly.
+ * Every random choice (data order, flips, timesteps, noise, dropout) is a pure function of
+ * (seed, step) through Philox, so a checkpoint needs no RNG state beyond the step. */
+#ifndef CLDIFF_TRAIN_H
+#define CLDIFF_TRAIN_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+typedef struct cld_ctx cld_ctx;
+typedef struct cld_unet cld_unet;
+typedef struct cld_store cld_store;
+typedef struct cld_dataset cld_dataset;
+
+typedef enum { CLD_PRED_EPS = 0, CLD_PRED_X0 = 1, CLD_PRED_V = 2 } cld_prediction;
+CLD_API int cld_prediction_parse(const char *s); /* "eps", "x0", "v"; -1 if unknown */
+CLD_API const char *cld_prediction_name(cld_prediction p);
+
+typedef struct cld_train_params {
+  int batch;
+  float lr, weight_decay, clip_norm, ema_decay;
+  int warmup;                 /* linear LR warmup steps */
+  uint64_t seed;
+  int schedule;               /* cld_beta_schedule */
+  int T;
+  cld_prediction prediction;
+  bool hflip;
+} cld_train_params;
+CLD_API cld_train_params cld_train_params_default(void); /* batch 32, lr 2e-4, clip 1, ema 0.999, linear T=1000, eps */
+
+typedef struct cld_trainer cld_trainer;
+/* The trainer keeps pointers to u, s and data; they must outlive it. */
+CLD_API cld_status cld_trainer_create(cld_ctx *ctx, cld_unet *u, cld_store *s, const cld_dataset *data,
+                                      const cld_train_params *p, cld_trainer **out);
+CLD_API void cld_trainer_destroy(cld_trainer *t);
+/* One optimisation step; *loss (optional) gets the batch loss (reading it waits for the device). */
+CLD_API cld_status cld_trainer_step(cld_trainer *t, float *loss);
+CLD_API int64_t cld_trainer_steps_done(const cld_trainer *t);
+/* Checkpoint directory DIR/ckpt-STEP (written as DIR/.ckpt-STEP.tmp, then renamed): model/ and
+ * ema/ as diffusers UNet2DModel directories, optimizer.safetensors (AdamW moments) and
+ * trainer.json (step, parameters). Keeps the newest `keep` checkpoints (0: all). */
+CLD_API cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep);
+/* Restores the newest complete checkpoint in DIR (model, EMA, moments, step). */
+CLD_API cld_status cld_trainer_resume(cld_trainer *t, const char *dir);
+/* Newest complete checkpoint path in DIR into out; CLD_ERR_IO if there is none. */
+CLD_API cld_status cld_checkpoint_latest(cld_ctx *ctx, const char *dir, char *out, size_t n);
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,247 @@
+/* Training checkpoints: DIR/ckpt-STEP/{model/, ema/, optimizer.safetensors, trainer.json}.
+ * Written under DIR/.ckpt-STEP.tmp and renamed into place, so a checkpoint directory is either
+ * complete or absent; every file inside is written temp + fsync + rename. model/ and ema/ are
+ * diffusers UNet2DModel directories. Resume restores parameters, EMA, AdamW moments and the
+ * step; with counter-based randomness that is the whole state. */
+#include "graph/graph_internal.h"
+#include "diffusion/train_internal.h"
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void rm_tree(const char *path) {
+  DIR *d = opendir(path);
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      char sub[1200];
+      snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+      struct stat st;
+      if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode)) rm_tree(sub);
+      else unlink(sub);
+    }
+    closedir(d);
+  }
+  rmdir(path);
+}
+
+/* Every ckpt-N in dir, ascending. Returns the count (<= max). */
+static int list_ckpts(const char *dir, int64_t *steps, int max) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) && n < max) {
+    char *end;
+    if (strncmp(e->d_name, "ckpt-", 5)) continue;
+    long long v = strtoll(e->d_name + 5, &end, 10);
+    if (*end || v < 0) continue;
+    char tj[1200];
+    snprintf(tj, sizeof tj, "%s/%s/trainer.json", dir, e->d_name);
+    if (access(tj, R_OK) == 0) steps[n++] = v;
+  }
+  closedir(d);
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && steps[j] < steps[j - 1]; j--) { int64_t x = steps[j]; steps[j] = steps[j - 1]; steps[j - 1] = x; }
+  return n;
+}
+
+cld_status cld_checkpoint_latest(cld_ctx *ctx, const char *dir, char *out, size_t n) {
+  int64_t steps[4096];
+  int k = list_ckpts(dir, steps, 4096);
+  if (k == 0) return cld_seterr(ctx, CLD_ERR_IO, "%s: no complete checkpoint (ckpt-N/trainer.json)", dir);
+  snprintf(out, n, "%s/ckpt-%lld", dir, (long long)steps[k - 1]);
+  return CLD_OK;
+}
+
+static cld_status write_named(cld_store *s, const char *path, const char *prefix, const float *all) {
+  cld_st_entry *e = calloc((size_t)(s->n ? s->n : 1), sizeof *e);
+  char (*names)[112] = calloc((size_t)(s->n ? s->n : 1), sizeof *names);
+  cld_status st = (!e || !names) ? cld_seterr(s->ctx, CLD_ERR_NOMEM, "out of host memory") : CLD_OK;
+  for (int i = 0; i < s->n && !st; i++) {
+    snprintf(names[i], sizeof names[i], "%s%s", prefix, s->p[i].name);
+    e[i] = (cld_st_entry){names[i], s->p[i].ndim, s->p[i].shape, all + s->p[i].off};
+  }
+  if (!st) st = cld_safetensors_write(s->ctx, path, e, s->n, (const char *const[]){"format", "pt", NULL});
+  free(e);
+  free(names);
+  return st;
+}
+
+static cld_status read_named(cld_store *s, cld_safetensors *f, const char *path, const char *prefix, float *all) {
+  for (int i = 0; i < s->n; i++) {
+    char name[112];
+    snprintf(name, sizeof name, "%s%s", prefix, s->p[i].name);
+    int j = cld_safetensors_find(f, name);
+    if (j < 0 || cld_safetensors_numel(f, j) != s->p[i].numel)
+      return cld_seterr(s->ctx, CLD_ERR_FORMAT, "%s: tensor '%s' missing or of the wrong size", path, name);
+    cld_status st = cld_safetensors_read(f, j, all + s->p[i].off);
+    if (st) return st;
+  }
+  return CLD_OK;
+}
+
+static cld_status write_json(cld_ctx *ctx, const char *path, cJSON *root) {
+  char *text = cJSON_Print(root);
+  if (!text) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  char tmp[1200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "wb");
+  int ok = f && fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  if (f) ok = (fclose(f) == 0) && ok;
+  free(text);
+  if (!ok || rename(tmp, path) != 0) {
+    unlink(tmp);
+    return cld_seterr(ctx, CLD_ERR_IO, "%s: write failed", path);
+  }
+  return CLD_OK;
+}
+
+cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
+  if (!t || !dir) return CLD_ERR_INVALID_ARG;
+  cld_ctx *ctx = t->ctx;
+  if (mkdir(dir, 0755) != 0 && errno != EEXIST) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
+  char tmp[1100], fin[1100], path[1200];
+  snprintf(tmp, sizeof tmp, "%s/.ckpt-%lld.tmp", dir, (long long)t->step);
+  snprintf(fin, sizeof fin, "%s/ckpt-%lld", dir, (long long)t->step);
+  rm_tree(tmp);
+  if (mkdir(tmp, 0755) != 0) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+  cld_store *s = t->s;
+  size_t total = s->total ? s->total : 1;
+  float *a = malloc(total * sizeof(float)), *b = malloc(total * sizeof(float));
+  cld_status st = (!a || !b) ? cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory") : CLD_OK;
+  snprintf(path, sizeof path, "%s/model", tmp);
+  if (!st) st = cld_unet_save(t->u, s, path);
+  /* ema/: a diffusers directory too */
+  if (!st) {
+    snprintf(path, sizeof path, "%s/ema", tmp);
+    if (mkdir(path, 0755) != 0) st = cld_seterr(ctx, CLD_ERR_IO, "%s: cannot create", path);
+  }
+  if (!st) st = cld_ema_read(t->ema, a);
+  if (!st) {
+    snprintf(path, sizeof path, "%s/ema/diffusion_pytorch_model.safetensors", tmp);
+    st = write_named(s, path, "", a);
+  }
+  if (!st) {
+    char *json = cld_unet_config_json(cld_unet_get_config(t->u));
+    cJSON *cfg = json ? cJSON_Parse(json) : NULL;
+    free(json);
+    snprintf(path, sizeof path, "%s/ema/config.json", tmp);
+    st = cfg ? write_json(ctx, path, cfg) : cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+    cJSON_Delete(cfg);
+  }
+  if (!st) st = cld_optim_read_moments(t->opt, a, b);
+  if (!st) {
+    /* m and v in one file: write both name sets */
+    cld_st_entry *e = calloc((size_t)(2 * s->n + 1), sizeof *e);
+    char (*names)[112] = calloc((size_t)(2 * s->n + 1), sizeof *names);
+    if (!e || !names) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+    for (int i = 0; i < s->n && !st; i++) {
+      snprintf(names[2 * i], sizeof names[0], "m.%s", s->p[i].name);
+      snprintf(names[2 * i + 1], sizeof names[0], "v.%s", s->p[i].name);
+      e[2 * i] = (cld_st_entry){names[2 * i], s->p[i].ndim, s->p[i].shape, a + s->p[i].off};
+      e[2 * i + 1] = (cld_st_entry){names[2 * i + 1], s->p[i].ndim, s->p[i].shape, b + s->p[i].off};
+    }
+    snprintf(path, sizeof path, "%s/optimizer.safetensors", tmp);
+    if (!st) st = cld_safetensors_write(ctx, path, e, 2 * s->n, NULL);
+    free(e);
+    free(names);
+  }
+  if (!st) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "format", 1);
+    cJSON_AddNumberToObject(r, "step", (double)t->step);
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)t->p.seed);
+    cJSON_AddStringToObject(r, "seed", seed);
+    cJSON_AddNumberToObject(r, "batch", t->p.batch);
+    cJSON_AddNumberToObject(r, "lr", t->p.lr);
+    cJSON_AddNumberToObject(r, "weight_decay", t->p.weight_decay);
+    cJSON_AddNumberToObject(r, "clip_norm", t->p.clip_norm);
+    cJSON_AddNumberToObject(r, "ema_decay", t->p.ema_decay);
+    cJSON_AddNumberToObject(r, "warmup", t->p.warmup);
+    cJSON_AddStringToObject(r, "schedule", cld_beta_schedule_name((cld_beta_schedule)t->p.schedule));
+    cJSON_AddNumberToObject(r, "T", t->p.T);
+    cJSON_AddStringToObject(r, "prediction", cld_prediction_name(t->p.prediction));
+    cJSON_AddBoolToObject(r, "hflip", t->p.hflip);
+    cJSON_AddStringToObject(r, "dataset", t->data->name);
+    cJSON_AddNumberToObject(r, "data_pixel_variance", cld_dataset_pixel_variance(t->data));
+    snprintf(path, sizeof path, "%s/trainer.json", tmp);
+    st = write_json(ctx, path, r);
+    cJSON_Delete(r);
+  }
+  free(a);
+  free(b);
+  if (!st) {
+    rm_tree(fin);
+    if (rename(tmp, fin) != 0) st = cld_seterr(ctx, CLD_ERR_IO, "%s: cannot rename into %s: %s", tmp, fin, strerror(errno));
+  }
+  if (st) { rm_tree(tmp); return st; }
+  if (keep > 0) {
+    int64_t steps[4096];
+    int k = list_ckpts(dir, steps, 4096);
+    for (int i = 0; i + keep < k; i++) {
+      snprintf(path, sizeof path, "%s/ckpt-%lld", dir, (long long)steps[i]);
+      rm_tree(path);
+    }
+  }
+  return CLD_OK;
+}
+
+cld_status cld_trainer_resume(cld_trainer *t, const char *dir) {
+  if (!t || !dir) return CLD_ERR_INVALID_ARG;
+  cld_ctx *ctx = t->ctx;
+  char ck[1100], path[1200];
+  cld_status st = cld_checkpoint_latest(ctx, dir, ck, sizeof ck);
+  if (st) return st;
+  snprintf(path, sizeof path, "%s/trainer.json", ck);
+  FILE *f = fopen(path, "rb");
+  char text[8192];
+  size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+  if (f) fclose(f);
+  text[n] = 0;
+  cJSON *r = cJSON_Parse(text);
+  const cJSON *sv = cJSON_GetObjectItemCaseSensitive(r, "step"), *bv = cJSON_GetObjectItemCaseSensitive(r, "batch");
+  if (!cJSON_IsNumber(sv) || sv->valuedouble < 0) {
+    cJSON_Delete(r);
+    return cld_seterr(ctx, CLD_ERR_FORMAT, "%s: no valid \"step\"", path);
+  }
+  if (cJSON_IsNumber(bv) && (int)bv->valuedouble != t->p.batch) {
+    cJSON_Delete(r);
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "%s: trained with batch %d, resuming with %d would change the data order",
+                      path, (int)bv->valuedouble, t->p.batch);
+  }
+  int64_t step = (int64_t)sv->valuedouble;
+  cJSON_Delete(r);
+  cld_store *s = t->s;
+  size_t total = s->total ? s->total : 1;
+  float *a = calloc(total, sizeof(float)), *b = calloc(total, sizeof(float));
+  if (!a || !b) { free(a); free(b); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  /* read and check everything, then install */
+  cld_safetensors *fe = NULL, *fo = NULL;
+  snprintf(path, sizeof path, "%s/ema/diffusion_pytorch_model.safetensors", ck);
+  st = cld_safetensors_open(ctx, path, &fe);
+  if (!st) st = read_named(s, fe, path, "", a);
+  char opath[1200];
+  snprintf(opath, sizeof opath, "%s/optimizer.safetensors", ck);
+  float *m = NULL, *v = NULL;
+  if (!st) st = cld_safetensors_open(ctx, opath, &fo);
+  if (!st && (!(m = calloc(total, sizeof(float))) || !(v = calloc(total, sizeof(float))))) st = cld_seterr(ctx, CLD_ERR_NOMEM, "oom");
+  if (!st) st = read_named(s, fo, opath, "m.", m);
+  if (!st) st = read_named(s, fo, opath, "v.", v);
+  snprintf(path, sizeof path, "%s/model/diffusion_pytorch_model.safetensors", ck);
+  if (!st) st = cld_store_load(s, path, NULL);
+  if (!st) st = cld_ema_write(t->ema, a);
+  if (!st) st = cld_optim_write_moments(t->opt, m, v, step);
+  if (!st) t->step = step;
+  cld_safetensors_close(fe);
+  cld_safetensors_close(fo);
+  free(a); free(b); free(m); free(v);
+  return st;
+}

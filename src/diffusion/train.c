@@ -1,0 +1,172 @@
+/* The training loop of cldiff: one step graph (q_sample -> UNet -> target -> per-sample weighted
+ * MSE -> backward), AdamW with warmup and clipping, EMA. Randomness is counter-based:
+ *   data order: permutation of epoch e from Philox(seed, stream 0x100 + e)
+ *   flips:      Philox(seed, stream 1) at the sample's global position
+ *   timesteps:  Philox(seed, stream 2) at the sample's global position
+ *   noise:      graph randn, stream 3, run counter = step; dropout: run counter = step
+ * Checkpoints are in checkpoint.c. */
+#include "graph/graph_internal.h"
+#include "diffusion/train_internal.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cld_prediction_parse(const char *s) {
+  if (!s) return -1;
+  if (!strcmp(s, "eps")) return CLD_PRED_EPS;
+  if (!strcmp(s, "x0")) return CLD_PRED_X0;
+  if (!strcmp(s, "v")) return CLD_PRED_V;
+  return -1;
+}
+const char *cld_prediction_name(cld_prediction p) { return p == CLD_PRED_X0 ? "x0" : p == CLD_PRED_V ? "v" : "eps"; }
+
+cld_train_params cld_train_params_default(void) {
+  cld_train_params p;
+  memset(&p, 0, sizeof p);
+  p.batch = 32;
+  p.lr = 2e-4f;
+  p.clip_norm = 1.0f;
+  p.ema_decay = 0.999f;
+  p.warmup = 100;
+  p.seed = 0;
+  p.schedule = CLD_BETA_LINEAR;
+  p.T = 1000;
+  p.prediction = CLD_PRED_EPS;
+  p.hflip = false;
+  return p;
+}
+
+void cld_trainer_destroy(cld_trainer *t) {
+  if (!t) return;
+  cld_graph_destroy(t->g);
+  cld_optim_destroy(t->opt);
+  cld_ema_destroy(t->ema);
+  cld_schedule_destroy(t->sched);
+  free(t->perm);
+  free(t->xb);
+  free(t);
+}
+
+cld_status cld_trainer_create(cld_ctx *ctx, cld_unet *u, cld_store *s, const cld_dataset *data, const cld_train_params *p,
+                              cld_trainer **out) {
+  if (!ctx || !u || !s || !data || !p || !out) return CLD_ERR_INVALID_ARG;
+  const cld_unet_config *c = cld_unet_get_config(u);
+  if (data->c != c->in_channels)
+    return cld_seterr(ctx, CLD_ERR_SHAPE, "train: %s has %d channels, the model takes %d", data->name, data->c, c->in_channels);
+  if (p->batch < 1 || p->batch > 4096) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: batch %d out of range", p->batch);
+  if (data->n < 1) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: empty dataset");
+  cld_trainer *t = calloc(1, sizeof *t);
+  if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  t->ctx = ctx;
+  t->u = u;
+  t->s = s;
+  t->data = data;
+  t->p = *p;
+  t->sched = cld_schedule_create((cld_beta_schedule)p->schedule, p->T);
+  t->perm = malloc((size_t)data->n * sizeof *t->perm);
+  int64_t per = (int64_t)data->c * data->h * data->w;
+  t->xb = malloc((size_t)(p->batch * per) * sizeof(float));
+  t->perm_epoch = -1;
+  if (!t->sched || !t->perm || !t->xb) { cld_trainer_destroy(t); return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: bad schedule or out of memory"); }
+
+  /* the step graph */
+  int64_t B = p->batch;
+  cld_graph *g = t->g = cld_graph_create(ctx);
+  t->x0 = cld_input_4d(g, "x0", B, data->c, data->h, data->w);
+  t->tt = cld_input(g, "t", 1, (int64_t[]){B});
+  t->sab = cld_input_4d(g, "sqrt_alpha_bar", B, 1, 1, 1);
+  t->s1mab = cld_input_4d(g, "sqrt_one_minus_alpha_bar", B, 1, 1, 1);
+  t->w = cld_input(g, "weights", 1, (int64_t[]){B});
+  int64_t xs[4] = {B, data->c, data->h, data->w};
+  cld_tensor *eps = cld_randn(g, 4, xs, 3);
+  cld_tensor *xt = cld_add(g, cld_mul(g, t->x0, t->sab), cld_mul(g, eps, t->s1mab)); /* q_sample */
+  cld_tensor *pred = cld_unet_forward(u, g, xt, t->tt);
+  cld_tensor *target = p->prediction == CLD_PRED_EPS ? eps
+                       : p->prediction == CLD_PRED_X0 ? t->x0
+                                                      : cld_sub(g, cld_mul(g, eps, t->sab), cld_mul(g, t->x0, t->s1mab));
+  t->loss = cld_weighted_mse(g, pred, target, t->w);
+  cld_graph_keep(g, t->loss);
+  cld_status st = cld_graph_backward(g, t->loss);
+  if (!st) st = cld_graph_plan(g, NULL);
+  if (st) {
+    cld_seterr(ctx, st, "train: building the step graph: %s", cld_graph_status(g) ? cld_graph_errmsg(g) : cld_ctx_errmsg(ctx));
+    cld_trainer_destroy(t);
+    return st;
+  }
+  cld_graph_set_seed(g, p->seed);
+  float ones[4096];
+  for (int i = 0; i < B; i++) ones[i] = 1.0f;
+  if ((st = cld_tensor_write(g, t->w, ones))) { cld_trainer_destroy(t); return st; }
+  cld_adamw_params ap = cld_adamw_params_default();
+  ap.lr = p->lr;
+  ap.weight_decay = p->weight_decay;
+  ap.clip_norm = p->clip_norm;
+  if ((st = cld_optim_create(s, &ap, &t->opt)) || (st = cld_ema_create(s, &t->ema))) { cld_trainer_destroy(t); return st; }
+  *out = t;
+  return CLD_OK;
+}
+
+/* epoch permutation: Fisher-Yates driven by Philox(seed, 0x100 + epoch) */
+static void ensure_perm(cld_trainer *t, int64_t epoch) {
+  if (t->perm_epoch == epoch) return;
+  int64_t n = t->data->n;
+  for (int64_t i = 0; i < n; i++) t->perm[i] = i;
+  float *u = malloc((size_t)n * sizeof *u);
+  if (!u) return;
+  cld_rng_uniform_host(t->p.seed, 0x100u + (uint32_t)epoch, 0, (size_t)n, u);
+  for (int64_t i = n - 1; i > 0; i--) {
+    int64_t j = (int64_t)(u[i] * (float)(i + 1));
+    if (j > i) j = i;
+    int64_t tmp = t->perm[i];
+    t->perm[i] = t->perm[j];
+    t->perm[j] = tmp;
+  }
+  free(u);
+  t->perm_epoch = epoch;
+}
+
+cld_status cld_trainer_step(cld_trainer *t, float *loss) {
+  if (!t) return CLD_ERR_INVALID_ARG;
+  const cld_dataset *d = t->data;
+  int B = t->p.batch;
+  int64_t per = (int64_t)d->c * d->h * d->w, step = t->step;
+  float tv[4096], sab[4096], s1[4096], uflip[4096], ut[4096];
+  uint64_t pos0 = (uint64_t)step * (uint64_t)B;
+  cld_rng_uniform_host(t->p.seed, 1, pos0, (size_t)B, uflip);
+  cld_rng_uniform_host(t->p.seed, 2, pos0, (size_t)B, ut);
+  for (int b = 0; b < B; b++) {
+    uint64_t pos = pos0 + (uint64_t)b;
+    int64_t epoch = (int64_t)(pos / (uint64_t)d->n), k = (int64_t)(pos % (uint64_t)d->n);
+    ensure_perm(t, epoch);
+    const float *src = d->x + t->perm[k] * per;
+    float *dst = t->xb + (int64_t)b * per;
+    if (t->p.hflip && uflip[b] < 0.5f) {
+      for (int c = 0; c < d->c; c++)
+        for (int y = 0; y < d->h; y++)
+          for (int x = 0; x < d->w; x++)
+            dst[((int64_t)c * d->h + y) * d->w + x] = src[((int64_t)c * d->h + y) * d->w + (d->w - 1 - x)];
+    } else {
+      memcpy(dst, src, (size_t)per * sizeof(float));
+    }
+    int ti = (int)(ut[b] * (float)t->p.T);
+    if (ti >= t->p.T) ti = t->p.T - 1;
+    tv[b] = (float)ti;
+    sab[b] = (float)sqrt(t->sched->alpha_bar[ti]);
+    s1[b] = (float)sqrt(1.0 - t->sched->alpha_bar[ti]);
+  }
+  cld_status st;
+  if ((st = cld_tensor_write(t->g, t->x0, t->xb)) || (st = cld_tensor_write(t->g, t->tt, tv)) ||
+      (st = cld_tensor_write(t->g, t->sab, sab)) || (st = cld_tensor_write(t->g, t->s1mab, s1)))
+    return st;
+  cld_graph_set_run_counter(t->g, (uint64_t)step);
+  if ((st = cld_graph_compute(t->g))) return st;
+  float lr = t->p.lr * (t->p.warmup > 0 && step < t->p.warmup ? (float)(step + 1) / (float)t->p.warmup : 1.0f);
+  if ((st = cld_optim_step(t->opt, lr))) return st;
+  if ((st = cld_ema_update(t->ema, t->p.ema_decay))) return st;
+  t->step++;
+  if (loss && (st = cld_tensor_read(t->g, t->loss, loss))) return st;
+  return CLD_OK;
+}
+
+int64_t cld_trainer_steps_done(const cld_trainer *t) { return t ? t->step : 0; }

@@ -1,0 +1,21 @@
+/* Trainer internals shared by train.c (the step) and checkpoint.c (save / resume). */
+#ifndef CLDIFF_TRAIN_INTERNAL_H
+#define CLDIFF_TRAIN_INTERNAL_H
+#include "cldiff/cldiff.h"
+
+struct cld_trainer {
+  cld_ctx *ctx;
+  cld_unet *u;
+  cld_store *s;
+  const cld_dataset *data;
+  cld_train_params p;
+  cld_schedule *sched;
+  cld_graph *g;
+  cld_tensor *x0, *tt, *sab, *s1mab, *w, *loss;
+  cld_optim *opt;
+  cld_ema *ema;
+  int64_t step;
+  int64_t *perm, perm_epoch;
+  float *xb;
+};
+#endif

@@ -1,0 +1,60 @@
+/* Dataset specs ("fmnist[:DIR]", "mnist:DIR") resolved to files and loaded; dataset
+ * statistics. One format per file: IDX in idx.c; CIFAR, PNG folders and 2-D toys are to come. */
+#include "runtime/runtime.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void cld_dataset_free(cld_dataset *d) {
+  if (!d) return;
+  free(d->x);
+  free(d->labels);
+  free(d);
+}
+
+/* dir/base or dir/base.gz, whichever exists */
+static void pick(char *out, size_t n, const char *dir, const char *base) {
+  snprintf(out, n, "%s/%s.gz", dir, base);
+  if (access(out, R_OK) == 0) return;
+  snprintf(out, n, "%s/%s", dir, base);
+}
+
+cld_status cld_dataset_open(cld_ctx *ctx, const char *spec, const char *split, cld_dataset **out) {
+  if (!ctx || !spec || !out) return CLD_ERR_INVALID_ARG;
+  if (!split) split = "train";
+  bool train = !strcmp(split, "train");
+  if (!train && strcmp(split, "test")) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "dataset split '%s' (train or test)", split);
+  const char *colon = strchr(spec, ':');
+  size_t kl = colon ? (size_t)(colon - spec) : strlen(spec);
+  const char *dir = colon ? colon + 1 : NULL;
+  if ((kl == 6 && !strncmp(spec, "fmnist", 6)) || (kl == 5 && !strncmp(spec, "mnist", 5))) {
+    if (!dir || !*dir) {
+      if (kl == 5) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "dataset '%s': mnist needs a directory (mnist:DIR)", spec);
+      dir = "/usr/share/datasets/fashion-mnist";
+    }
+    char img[1024], lab[1024];
+    pick(img, sizeof img, dir, train ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte");
+    pick(lab, sizeof lab, dir, train ? "train-labels-idx1-ubyte" : "t10k-labels-idx1-ubyte");
+    cld_status st = cld_idx_load(ctx, img, access(lab, R_OK) == 0 ? lab : NULL, out);
+    if (st == CLD_ERR_IO && !colon)
+      cld_seterr(ctx, st, "%s (install the Debian package dataset-fashion-mnist or give fmnist:DIR)", cld_ctx_errmsg(ctx));
+    return st;
+  }
+  return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "dataset spec '%s' not supported yet (fmnist[:DIR], mnist:DIR)", spec);
+}
+
+double cld_dataset_pixel_variance(const cld_dataset *d) {
+  if (!d || d->n == 0) return 0;
+  int64_t per = (int64_t)d->c * d->h * d->w;
+  double acc = 0;
+  for (int64_t i = 0; i < d->n; i++) {
+    const float *p = d->x + i * per;
+    double m = 0, v = 0;
+    for (int64_t k = 0; k < per; k++) m += p[k];
+    m /= per;
+    for (int64_t k = 0; k < per; k++) v += (p[k] - m) * (p[k] - m);
+    acc += v / (per - 1 > 0 ? per - 1 : 1);
+  }
+  return acc / d->n;
+}

@@ -1,0 +1,81 @@
+/* IDX files (MNIST / Fashion-MNIST), raw or gzip-compressed, read through zlib's gzread (which
+ * passes uncompressed files through). Images become floats in [-1, 1]. */
+#include "runtime/runtime.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+static int read_u32be(gzFile f, uint32_t *v) {
+  unsigned char b[4];
+  if (gzread(f, b, 4) != 4) return -1;
+  *v = ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
+  return 0;
+}
+
+/* Reads header + payload of an IDX file of unsigned bytes; dims has room for 3. */
+static cld_status read_idx(cld_ctx *ctx, const char *path, int want_ndim, uint32_t *dims, unsigned char **data) {
+  gzFile f = gzopen(path, "rb");
+  if (!f) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  uint32_t magic;
+  cld_status st = CLD_OK;
+  if (read_u32be(f, &magic)) st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: truncated before the IDX magic", path);
+  else if ((magic >> 8) != 0x08 || (int)(magic & 0xff) != want_ndim)
+    st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: IDX magic 0x%08x: expected unsigned bytes in %d dims (0x%08x)", path, magic,
+                    want_ndim, 0x800u | (unsigned)want_ndim);
+  size_t total = 1;
+  for (int i = 0; i < want_ndim && !st; i++) {
+    if (read_u32be(f, &dims[i])) st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: truncated in the header (dim %d)", path, i);
+    else if (dims[i] == 0 || dims[i] > (1u << 24)) st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: dim %d is %u", path, i, dims[i]);
+    else total *= dims[i];
+  }
+  if (!st && !(*data = malloc(total))) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!st) {
+    int got = gzread(f, *data, (unsigned)total);
+    if (got != (int)total) {
+      free(*data);
+      *data = NULL;
+      st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: truncated: %d of %zu payload bytes", path, got < 0 ? 0 : got, total);
+    }
+  }
+  gzclose(f);
+  return st;
+}
+
+cld_status cld_idx_load(cld_ctx *ctx, const char *images, const char *labels, cld_dataset **out) {
+  if (!ctx || !images || !out) return CLD_ERR_INVALID_ARG;
+  uint32_t d[3];
+  unsigned char *px = NULL;
+  cld_status st = read_idx(ctx, images, 3, d, &px);
+  if (st) return st;
+  cld_dataset *ds = calloc(1, sizeof *ds);
+  size_t n = (size_t)d[0] * d[1] * d[2];
+  if (!ds || !(ds->x = malloc(n * sizeof(float)))) {
+    free(px);
+    if (ds) free(ds);
+    return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  }
+  ds->n = d[0];
+  ds->c = 1;
+  ds->h = (int)d[1];
+  ds->w = (int)d[2];
+  for (size_t i = 0; i < n; i++) ds->x[i] = px[i] / 127.5f - 1.0f;
+  free(px);
+  snprintf(ds->name, sizeof ds->name, "%s", images);
+  if (labels) {
+    uint32_t ld[1];
+    unsigned char *lb = NULL;
+    if ((st = read_idx(ctx, labels, 1, ld, &lb))) { cld_dataset_free(ds); return st; }
+    if (ld[0] != d[0]) {
+      free(lb);
+      cld_dataset_free(ds);
+      return cld_seterr(ctx, CLD_ERR_FORMAT, "%s: %u labels for %u images in %s", labels, ld[0], d[0], images);
+    }
+    ds->labels = malloc(ld[0] * sizeof(int));
+    for (uint32_t i = 0; ds->labels && i < ld[0]; i++) ds->labels[i] = lb[i];
+    free(lb);
+  }
+  *out = ds;
+  return CLD_OK;
+}

@@ -1,0 +1,61 @@
+/* PNG writing through libpng: sample grids. The only file that includes png.h. */
+#include "runtime/runtime.h"
+#include <errno.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+cld_status cld_png_write_grid(cld_ctx *ctx, const char *path, const float *x, int n, int c, int h, int w, int cols) {
+  if (!ctx || !path || !x || n < 1 || (c != 1 && c != 3) || h < 1 || w < 1)
+    return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "png: bad grid arguments (n=%d c=%d h=%d w=%d)", n, c, h, w) : CLD_ERR_INVALID_ARG;
+  if (cols <= 0) {
+    cols = 1;
+    while (cols * cols < n) cols++;
+  }
+  int rows = (n + cols - 1) / cols, gap = 2;
+  int W = cols * w + (cols + 1) * gap, H = rows * h + (rows + 1) * gap;
+  unsigned char *img = calloc((size_t)W * H * c, 1);
+  png_bytep *rowp = malloc((size_t)H * sizeof *rowp);
+  if (!img || !rowp) { free(img); free(rowp); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  for (int i = 0; i < n; i++) {
+    int gy = i / cols, gx = i % cols, oy = gap + gy * (h + gap), ox = gap + gx * (w + gap);
+    for (int ch = 0; ch < c; ch++)
+      for (int y = 0; y < h; y++)
+        for (int xx = 0; xx < w; xx++) {
+          float v = x[(((size_t)i * c + ch) * h + y) * w + xx];
+          v = (v + 1.0f) * 127.5f;
+          v = v < 0 ? 0 : v > 255 ? 255 : v;
+          img[((size_t)(oy + y) * W + ox + xx) * c + ch] = (unsigned char)(v + 0.5f);
+        }
+  }
+  for (int y = 0; y < H; y++) rowp[y] = img + (size_t)y * W * c;
+  char tmp[1100];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+  FILE *f = fopen(tmp, "wb");
+  if (!f) { free(img); free(rowp); return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno)); }
+  cld_status st = CLD_OK;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  png_infop info = png ? png_create_info_struct(png) : NULL;
+  if (!png || !info) st = cld_seterr(ctx, CLD_ERR_NOMEM, "png: cannot create writer");
+  else if (setjmp(png_jmpbuf(png))) st = cld_seterr(ctx, CLD_ERR_IO, "%s: libpng write error", path);
+  else {
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, 8, c == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    png_write_image(png, rowp);
+    png_write_end(png, NULL);
+  }
+  png_destroy_write_struct(&png, &info);
+  if (fflush(f) != 0 || fsync(fileno(f)) != 0) st = st ? st : cld_seterr(ctx, CLD_ERR_IO, "%s: write failed", path);
+  fclose(f);
+  free(img);
+  free(rowp);
+  if (st || rename(tmp, path) != 0) {
+    unlink(tmp);
+    return st ? st : cld_seterr(ctx, CLD_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+  }
+  return CLD_OK;
+}
