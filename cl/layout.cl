@@ -6,9 +6,9 @@
  *   k_sum_to (src, so, dst, do, in_shape, out_shape, n_out)   sum over dims where out is 1
  *   k_upsample2x (x, xo, y, yo, H, W, n_out)           nearest, (.., H, W) -> (.., 2H, 2W)
  *   k_upsample2x_bwd (dy, dyo, dx, dxo, H, W, n_out)   sums 2x2 blocks; H, W of dx
- *   k_im2col (x, xo, col, co, N, C, H, W, KH, KW, stride, pad, OH, OW, n)
+ *   k_im2col (x, xo, col, co, N, C, H, W, KH, KW, stride, pad, OH, OW)   2-D grid (OH, rows*N)
  *        col: (C*KH*KW, N*OH*OW), row r = (c*KH + kh)*KW + kw, column (n*OH + oh)*OW + ow
- *   k_col2im (col, co, x, xo, same ints)                gather form, no atomics
+ *   k_col2im (col, co, x, xo, same ints)   2-D grid (H, N*C), gather form, no atomics
  * -D parameters: SS3 = k_copy4's source innermost stride when known at build time (1 or 0),
  *   -1 (default) reads ss.w. The destination's innermost stride is always 1. */
 #ifndef SS3
@@ -69,39 +69,60 @@ __kernel void k_upsample2x_bwd(__global const float *dy, ulong dyo, __global flo
   dx[dxo + i] = (p[0] + p[1]) + (p[2 * W] + p[2 * W + 1]);
 }
 
+/* One work-item per output row (oh, row*N + b): the inner loop over ow is contiguous, and for
+ * stride 1 branch-free between the zero-padded ends. */
 __kernel void k_im2col(__global const float *x, ulong xo, __global float *col, ulong co, int N, int C, int H,
-                       int W, int KH, int KW, int stride, int pad, int OH, int OW, int n) {
-  int i = get_global_id(0);
-  if (i >= n) return;
-  int ncols = N * OH * OW;
-  int j = i % ncols, row = i / ncols;
-  int ow = j % OW, oh = (j / OW) % OH, b = j / (OW * OH);
+                       int W, int KH, int KW, int stride, int pad, int OH, int OW) {
+  int oh = get_global_id(0), rb = get_global_id(1);
+  int row = rb / N, b = rb - row * N;
   int kw = row % KW, kh = (row / KW) % KH, c = row / (KW * KH);
-  int h = oh * stride - pad + kh, w = ow * stride - pad + kw;
-  float v = 0.0f;
-  if (h >= 0 && h < H && w >= 0 && w < W) v = x[xo + ((b * C + c) * H + h) * W + w];
-  col[co + i] = v;
+  int h = oh * stride - pad + kh;
+  __global float *dst = col + co + (ulong)row * ((ulong)N * OH * OW) + ((ulong)b * OH + oh) * OW;
+  if (h < 0 || h >= H) {
+    for (int ow = 0; ow < OW; ow++) dst[ow] = 0.0f;
+    return;
+  }
+  __global const float *src = x + xo + ((ulong)(b * C + c) * H + h) * W;
+  if (stride == 1) {
+    int lo = max(0, pad - kw), hi = min(OW, W + pad - kw); /* ow with 0 <= ow - pad + kw < W */
+    for (int ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
+    __global const float *s2 = src + kw - pad;
+    for (int ow = lo; ow < hi; ow++) dst[ow] = s2[ow];
+    for (int ow = max(hi, lo); ow < OW; ow++) dst[ow] = 0.0f;
+  } else {
+    for (int ow = 0; ow < OW; ow++) {
+      int w = ow * stride - pad + kw;
+      dst[ow] = (w >= 0 && w < W) ? src[w] : 0.0f;
+    }
+  }
 }
 
+/* One work-item per input row (h, b*C + c): accumulate every (kh, kw) tap's shifted column row
+ * into the output row (gather form, no atomics). */
 __kernel void k_col2im(__global const float *col, ulong co, __global float *x, ulong xo, int N, int C, int H,
-                       int W, int KH, int KW, int stride, int pad, int OH, int OW, int n) {
-  int i = get_global_id(0);
-  if (i >= n) return;
-  int w = i % W, h = (i / W) % H, c = (i / (W * H)) % C, b = i / (W * H * C);
-  int ncols = N * OH * OW;
-  float acc = 0.0f;
+                       int W, int KH, int KW, int stride, int pad, int OH, int OW) {
+  int h = get_global_id(0), bc = get_global_id(1);
+  int b = bc / C, c = bc - b * C;
+  ulong ncols = (ulong)N * OH * OW;
+  __global float *dst = x + xo + ((ulong)bc * H + h) * W;
+  for (int w = 0; w < W; w++) dst[w] = 0.0f;
   for (int kh = 0; kh < KH; kh++) {
     int th = h + pad - kh;
     if (th < 0 || th % stride) continue;
     int oh = th / stride;
     if (oh >= OH) continue;
     for (int kw = 0; kw < KW; kw++) {
-      int tw = w + pad - kw;
-      if (tw < 0 || tw % stride) continue;
-      int ow = tw / stride;
-      if (ow >= OW) continue;
-      acc += col[co + ((c * KH + kh) * KW + kw) * ncols + (b * OH + oh) * OW + ow];
+      __global const float *crow = col + co + (ulong)((c * KH + kh) * KW + kw) * ncols + ((ulong)b * OH + oh) * OW;
+      if (stride == 1) {
+        int lo = max(0, kw - pad), hi = min(W, OW + kw - pad); /* w with 0 <= w + pad - kw < OW */
+        __global const float *c2 = crow + pad - kw;
+        for (int w = lo; w < hi; w++) dst[w] += c2[w];
+      } else {
+        for (int w = 0; w < W; w++) {
+          int tw = w + pad - kw;
+          if (tw >= 0 && tw % stride == 0 && tw / stride < OW) dst[w] += crow[tw / stride];
+        }
+      }
     }
   }
-  x[xo + i] = acc;
 }

@@ -96,4 +96,5 @@ CLD_API const char *cld_ctx_cache_dir(const cld_ctx *ctx);
 #include "cldiff/models.h"
 #include "cldiff/data.h"
 #include "cldiff/train.h"
+#include "cldiff/sample.h"
 #endif

@@ -30,6 +30,8 @@ CLD_API double cld_dataset_pixel_variance(const cld_dataset *d);
 /* Writes n images (n, c, h, w) in [-1, 1] as one PNG grid with cols columns (0: square-ish),
  * 2-pixel gaps; c = 1 gray, 3 RGB. Atomic (temp file + rename). */
 CLD_API cld_status cld_png_write_grid(cld_ctx *ctx, const char *path, const float *x, int n, int c, int h, int w, int cols);
+/* Writes a float32 array as a NumPy .npy file (format 1.0), atomically. */
+CLD_API cld_status cld_npy_write(cld_ctx *ctx, const char *path, const float *data, int ndim, const int64_t *shape);
 #ifdef __cplusplus
 }
 #endif

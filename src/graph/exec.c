@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define WG 64
 
@@ -14,12 +15,26 @@ static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 
 /* Turns a 1-D launch into the exact 3-D grid (d3, d2, d0*d1) of a 4-D shape, driver-chosen
  * work-group size: no bounds checks and one integer division per work-item. */
+/* Work-group for an exact 3-D grid: the largest divisors of the first two dims with at most
+ * 256 items (a NULL local size lets some drivers pick tiny groups for sizes like 28 or 784). */
+static size_t largest_divisor(size_t n, size_t cap) {
+  for (size_t d = cap < n ? cap : n; d > 1; d--)
+    if (n % d == 0) return d;
+  return 1;
+}
+static void pick_lws3(cld_launch *l) {
+  l->lws[0] = largest_divisor(l->gws[0], 256);
+  l->lws[1] = largest_divisor(l->gws[1], 256 / l->lws[0]);
+  l->lws[2] = 1;
+  l->use_lws = true;
+}
+
 static void grid4(cld_launch *l, const int64_t s[4]) {
   l->dim = 3;
   l->gws[0] = (size_t)s[3];
   l->gws[1] = (size_t)s[2];
   l->gws[2] = (size_t)(s[0] * s[1]);
-  l->use_lws = false;
+  pick_lws3(l);
 }
 
 static cld_status new_launch_opts(cld_graph *g, const char *prog, const char *opts, const char *kname, size_t n,
@@ -34,6 +49,7 @@ static cld_status new_launch_opts(cld_graph *g, const char *prog, const char *op
   cld_launch *l = &g->launches[g->n_launches];
   memset(l, 0, sizeof *l);
   l->rng_arg = l->p_arg = -1;
+  l->node = g->n > 0 ? g->lowering_node : -1;
   if (prog) {
     cld_status st = cld_kernel_create(g->ctx, prog, opts, kname, &l->kernel);
     if (st) return st;
@@ -271,7 +287,11 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     arg_t(&b, t);
     int v[10] = {N, C, H, W, KH, KW, S, P, OH, OW};
     for (int i = 0; i < 10; i++) arg_i(&b, v[i]);
-    arg_i(&b, (int)t->numel);
+    b.l->dim = 3; /* one work-item per row: (rows of the image, row blocks, 1) */
+    b.l->gws[0] = (size_t)(fwd ? OH : H);
+    b.l->gws[1] = fwd ? (size_t)C * KH * KW * N : (size_t)N * C;
+    b.l->gws[2] = 1;
+    pick_lws3(b.l);
     return done(&b, "binding im2col");
   }
   case OP_NORM_ROWS: case OP_NORM_ROWS_BWD: {
@@ -341,13 +361,60 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
 
 cld_status cld_exec_lower(cld_graph *g) {
   for (int i = 0; i < g->n; i++) {
+    g->lowering_node = i;
     cld_status st = lower_node(g, g->nodes[i]);
     if (st) return st;
   }
   return CLD_OK;
 }
 
+static const char *op_name(int op) {
+  static const char *names[OP_COUNT] = {
+      "input", "param", "add", "sub", "mul", "div", "affine", "silu", "relu", "tanh", "exp", "log", "sqrt", "square",
+      "silu_bwd", "relu_bwd", "tanh_bwd", "reshape", "permute", "slice", "pad", "concat", "broadcast", "sum_to",
+      "upsample2x", "upsample2x_bwd", "matmul", "im2col", "col2im", "norm_rows", "norm_rows_bwd", "softmax",
+      "softmax_bwd", "timestep_emb", "dropout", "randn", "rand", "copy"};
+  return op >= 0 && op < OP_COUNT && names[op] ? names[op] : "?";
+}
+
+static void profile_report(cld_graph *g) {
+  if (!g->prof_s) return;
+  double total = 0;
+  for (int i = 0; i < OP_COUNT; i++) total += g->prof_s[i];
+  fprintf(stderr, "cldiff profile (%llu runs, %.3f s per run):\n", (unsigned long long)g->run, total / (g->run ? g->run : 1));
+  for (int pass = 0; pass < OP_COUNT; pass++) {
+    int best = -1;
+    for (int i = 0; i < OP_COUNT; i++)
+      if (g->prof_n[i] > 0 && (best < 0 || g->prof_s[i] > g->prof_s[best])) best = i;
+    if (best < 0) break;
+    fprintf(stderr, "  %-16s %8.3f s/run %5.1f%%  %lld launches/run\n", op_name(best), g->prof_s[best] / (g->run ? g->run : 1),
+            100 * g->prof_s[best] / (total > 0 ? total : 1), (long long)(g->prof_n[best] / (int64_t)(g->run ? g->run : 1)));
+    g->prof_n[best] = -g->prof_n[best] - 1; /* mark printed */
+  }
+  double runs = (double)(g->run ? g->run : 1);
+  for (int pass = 0; pass < 16 && g->n_prof_g; pass++) {
+    int best = -1;
+    for (int i = 0; i < g->n_prof_g; i++)
+      if (g->prof_g[i].calls > 0 && (best < 0 || g->prof_g[i].s > g->prof_g[best].s)) best = i;
+    if (best < 0) break;
+    struct prof_gemm *q = &g->prof_g[best];
+    double fl = 2.0 * q->m * q->n * q->k * q->batch * q->calls;
+    fprintf(stderr, "  gemm m=%lld n=%lld k=%lld b=%lld %c%c: %.3f s/run, %lld calls/run, %.0f GFLOP/s\n", (long long)q->m,
+            (long long)q->n, (long long)q->k, (long long)q->batch, q->ta ? 'T' : 'N', q->tb ? 'T' : 'N', q->s / runs,
+            (long long)(q->calls / (int64_t)runs), fl / q->s * 1e-9);
+    q->calls = -q->calls;
+  }
+  free(g->prof_g);
+  g->prof_g = NULL;
+  g->n_prof_g = 0;
+}
+
 void cld_exec_release(cld_graph *g) {
+  profile_report(g);
+  free(g->prof_s);
+  free(g->prof_n);
+  g->prof_s = NULL;
+  g->prof_n = NULL;
   for (int i = 0; i < g->n_launches; i++)
     if (g->launches[i].kernel) clReleaseKernel(g->launches[i].kernel);
   free(g->launches);
@@ -361,12 +428,53 @@ void cld_exec_release(cld_graph *g) {
   g->arena = NULL;
 }
 
+static void profile_charge(cld_graph *g, const cld_launch *l, double dt) {
+  int op = l->node >= 0 ? (int)g->nodes[l->node]->op : 0;
+  g->prof_s[op] += dt;
+  g->prof_n[op]++;
+  if (!l->is_gemm) return;
+  const cld_gemm_call *c = &l->gemm;
+  int j = 0;
+  for (; j < g->n_prof_g; j++) {
+    struct prof_gemm *q = &g->prof_g[j];
+    if (q->m == c->m && q->n == c->n && q->k == c->k && q->batch == c->batch && q->ta == c->trans_a && q->tb == c->trans_b) break;
+  }
+  if (j == g->n_prof_g) {
+    void *np = realloc(g->prof_g, (size_t)(j + 1) * sizeof *g->prof_g);
+    if (!np) return;
+    g->prof_g = np;
+    g->prof_g[j] = (struct prof_gemm){c->m, c->n, c->k, c->batch, c->trans_a, c->trans_b, 0, 0};
+    g->n_prof_g++;
+  }
+  g->prof_g[j].s += dt;
+  g->prof_g[j].calls++;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 cld_status cld_graph_compute(cld_graph *g) {
   if (!g) return CLD_ERR_INVALID_ARG;
   if (!g->planned) return cld_seterr(g->ctx, CLD_ERR_STATE, "cld_graph_compute: graph not planned (call cld_graph_plan)");
+  bool prof = getenv("CLDIFF_PROFILE") != NULL;
+  if (prof && !g->prof_s) {
+    g->prof_s = calloc(OP_COUNT, sizeof *g->prof_s);
+    g->prof_n = calloc(OP_COUNT, sizeof *g->prof_n);
+    if (!g->prof_s || !g->prof_n) prof = false;
+  }
+  double tp = prof ? (clFinish(g->ctx->queue), now_s()) : 0;
   for (int i = 0; i < g->n_launches; i++) {
     cld_launch *l = &g->launches[i];
     cld_status st;
+    if (prof && i > 0) { /* charge the previous launch */
+      clFinish(g->ctx->queue);
+      double t = now_s();
+      profile_charge(g, &g->launches[i - 1], t - tp);
+      tp = t;
+    }
     if (l->is_gemm) {
       if ((st = cld_gemm_run(g->ctx, &l->gemm, g->ctx->gemm_pref))) return st;
       continue;
@@ -384,6 +492,10 @@ cld_status cld_graph_compute(cld_graph *g) {
     }
     e = clEnqueueNDRangeKernel(g->ctx->queue, l->kernel, l->dim, NULL, l->gws, l->use_lws ? l->lws : NULL, 0, NULL, NULL);
     if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "clEnqueueNDRangeKernel");
+  }
+  if (prof && g->n_launches > 0) {
+    clFinish(g->ctx->queue);
+    profile_charge(g, &g->launches[g->n_launches - 1], now_s() - tp);
   }
   g->run++;
   return CLD_OK;

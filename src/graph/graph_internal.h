@@ -73,6 +73,7 @@ typedef struct cld_launch {
   float p_value;
   cld_gemm_call gemm;
   bool is_gemm;
+  int node;               /* the node this launch belongs to (profiling) */
 } cld_launch;
 
 struct cld_graph {
@@ -93,6 +94,11 @@ struct cld_graph {
   cld_store *store;     /* the store the params come from (one per graph) */
   uint64_t seed, run;
   bool training;
+  int lowering_node;
+  double *prof_s;       /* CLDIFF_PROFILE: seconds per op kind */
+  int64_t *prof_n;
+  struct prof_gemm { int64_t m, n, k, batch; int ta, tb; double s; int64_t calls; } *prof_g;
+  int n_prof_g;
 };
 
 /* graph.c */

@@ -7,6 +7,9 @@
 int cmd_devices(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 
 /* Parses --device D / --gemm P common options in place; returns 0, or 2 after printing an error. */
 typedef struct cli_common { const char *device; const char *gemm; } cli_common;

@@ -11,6 +11,9 @@ static void usage(FILE *f) {
           "cldiff %s - train and sample diffusion models on any OpenCL device\n\n"
           "usage: cldiff <command> [options]\n\n"
           "commands:\n"
+          "  train                train a diffusion model (progress bar, JSONL log, checkpoints)\n"
+          "  sample               sample images from a checkpoint into a PNG grid / .npy\n"
+          "  info DIR             describe a run, checkpoint or diffusers model directory\n"
           "  devices              list OpenCL platforms and devices and what cldiff can use\n"
           "  bench ops|gemm|peak  time ops (GB/s), GEMM shapes (GFLOP/s) or the device FMA peak\n"
           "  tune                 measure GEMM candidates on this device and store the winners\n\n"
@@ -92,6 +95,9 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
   if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
+  if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+  if (!strcmp(cmd, "sample")) return cmd_sample(argc - 1, argv + 1);
+  if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
   fprintf(stderr, "cldiff: unknown command '%s' (see cldiff --help)\n", cmd);
   return 2;
 }

@@ -1,0 +1,42 @@
+/* cldiff sampling: a driver that evaluates the model on a respaced grid and hands each step to
+ * a sampler's update rule. Noise is Philox keyed by (seed, image index), so image i of a run
+ * is the same whatever the batch size. */
+#ifndef CLDIFF_SAMPLE_H
+#define CLDIFF_SAMPLE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+typedef struct cld_ctx cld_ctx;
+typedef struct cld_unet cld_unet;
+
+typedef enum { CLD_SAMPLER_DDPM = 0, CLD_SAMPLER_DDIM = 1 } cld_sampler_kind;
+CLD_API int cld_sampler_parse(const char *name); /* "ddpm", "ddim"; -1 if unknown */
+
+typedef enum { CLD_VAR_FIXED_SMALL = 0, CLD_VAR_FIXED_LARGE = 1 } cld_var_type;
+
+typedef struct cld_sample_params {
+  int sampler;       /* cld_sampler_kind */
+  int steps;         /* respaced steps ("N" spacing for ddpm, "ddimN" for ddim, unless respacing set) */
+  const char *respacing; /* guided-diffusion spec overriding the default, or NULL */
+  float eta;         /* DDIM */
+  int var_type;      /* DDPM: cld_var_type */
+  bool clip_x0;      /* clamp the x0 prediction to [-1, 1] */
+  uint64_t seed;
+  int batch;
+  int schedule, T;   /* cld_beta_schedule and steps of the training schedule */
+  int prediction;    /* cld_prediction of the model */
+} cld_sample_params;
+CLD_API cld_sample_params cld_sample_params_default(void); /* ddim 50 steps, eta 0, batch 16, linear T=1000, eps */
+
+typedef void (*cld_sample_progress)(void *user, int step, int total, int64_t images_done, int64_t images);
+/* Samples images first .. first+n-1 into out (n, C, H, W), values in roughly [-1, 1]. The
+ * model's parameters must already be in its store. */
+CLD_API cld_status cld_sample(cld_ctx *ctx, cld_unet *u, const cld_sample_params *p, int64_t first, int64_t n, int h, int w,
+                              float *out, cld_sample_progress progress, void *user);
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,20 @@
+/* Internal sampler interface: the driver (sampler.c) gives each update rule the state, the
+ * model's eps and x0 predictions and fresh noise, for one step from grid time t_cur to t_next. */
+#ifndef CLDIFF_SAMPLER_INTERNAL_H
+#define CLDIFF_SAMPLER_INTERNAL_H
+#include "cldiff/cldiff.h"
+
+typedef struct cld_step_args {
+  const cld_sample_params *p;
+  double ab_cur, ab_next;   /* alpha_bar at the current and next grid time (1 after the last) */
+  bool last;                /* the step to t = 0 output: no noise */
+} cld_step_args;
+
+/* x_next[i] for one image of n values */
+typedef void (*cld_step_fn)(const cld_step_args *a, const float *x, const double *eps, const double *x0, const float *z,
+                            float *x_next, size_t n);
+void cld_ddpm_step(const cld_step_args *a, const float *x, const double *eps, const double *x0, const float *z,
+                   float *x_next, size_t n);
+void cld_ddim_step(const cld_step_args *a, const float *x, const double *eps, const double *x0, const float *z,
+                   float *x_next, size_t n);
+#endif

@@ -1,0 +1,54 @@
+/* Resolves what `--ckpt DIR` names for sample and info: a run directory (its newest ckpt-N),
+ * a ckpt-N directory (model/ or ema/), or a diffusers UNet2DModel directory; and reads the
+ * training facts (schedule, T, prediction) from trainer.json when there is one. */
+#include "cli.h"
+#include "ckpt_resolve.h"
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool exists(const char *dir, const char *file) {
+  char p[1200];
+  snprintf(p, sizeof p, "%s/%s", dir, file);
+  return access(p, R_OK) == 0;
+}
+
+int ckpt_resolve(cld_ctx *ctx, const char *arg, bool ema, ckpt_info *out) {
+  memset(out, 0, sizeof *out);
+  out->schedule = CLD_BETA_LINEAR;
+  out->T = 1000;
+  out->prediction = CLD_PRED_EPS;
+  char ck[1100];
+  if (exists(arg, "config.json")) {
+    snprintf(out->model_dir, sizeof out->model_dir, "%s", arg);
+    return 0;
+  }
+  if (exists(arg, "trainer.json")) snprintf(ck, sizeof ck, "%s", arg);
+  else if (cld_checkpoint_latest(ctx, arg, ck, sizeof ck)) {
+    fprintf(stderr, "cldiff: --ckpt %s: neither a diffusers model directory (config.json), a checkpoint (trainer.json) "
+            "nor a run directory with checkpoints\n", arg);
+    return 2;
+  }
+  snprintf(out->ckpt_dir, sizeof out->ckpt_dir, "%s", ck);
+  snprintf(out->model_dir, sizeof out->model_dir, "%s/%s", ck, ema ? "ema" : "model");
+  char tj[1200], text[8192];
+  snprintf(tj, sizeof tj, "%s/trainer.json", ck);
+  FILE *f = fopen(tj, "rb");
+  size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+  if (f) fclose(f);
+  text[n] = 0;
+  cJSON *r = cJSON_Parse(text);
+  if (!r) { fprintf(stderr, "cldiff: %s: not valid JSON\n", tj); return 2; }
+  const cJSON *v;
+  if ((v = cJSON_GetObjectItemCaseSensitive(r, "schedule")) && cJSON_IsString(v)) out->schedule = cld_beta_schedule_parse(v->valuestring);
+  if ((v = cJSON_GetObjectItemCaseSensitive(r, "T")) && cJSON_IsNumber(v)) out->T = (int)v->valuedouble;
+  if ((v = cJSON_GetObjectItemCaseSensitive(r, "prediction")) && cJSON_IsString(v)) out->prediction = cld_prediction_parse(v->valuestring);
+  if ((v = cJSON_GetObjectItemCaseSensitive(r, "step")) && cJSON_IsNumber(v)) out->step = (long long)v->valuedouble;
+  if ((v = cJSON_GetObjectItemCaseSensitive(r, "dataset")) && cJSON_IsString(v)) snprintf(out->dataset, sizeof out->dataset, "%s", v->valuestring);
+  if ((v = cJSON_GetObjectItemCaseSensitive(r, "data_pixel_variance")) && cJSON_IsNumber(v)) out->data_var = v->valuedouble;
+  cJSON_Delete(r);
+  if (out->schedule < 0 || out->prediction < 0 || out->T < 2) { fprintf(stderr, "cldiff: %s: bad schedule, T or prediction\n", tj); return 2; }
+  out->from_trainer = true;
+  return 0;
+}

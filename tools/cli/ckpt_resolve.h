@@ -1,0 +1,14 @@
+/* See ckpt_resolve.c. */
+#ifndef CLDIFF_CLI_CKPT_RESOLVE_H
+#define CLDIFF_CLI_CKPT_RESOLVE_H
+#include "cldiff/cldiff.h"
+typedef struct {
+  char model_dir[1200], ckpt_dir[1100], dataset[256];
+  int schedule, T, prediction;
+  long long step;
+  double data_var;
+  bool from_trainer;
+} ckpt_info;
+/* 0 on success, 2 (message printed) when arg names nothing usable. */
+int ckpt_resolve(cld_ctx *ctx, const char *arg, bool ema, ckpt_info *out);
+#endif

@@ -1,0 +1,44 @@
+/* `cldiff info DIR`: what a run, checkpoint or diffusers model directory holds. Needs no device. */
+#include "cli.h"
+#include "ckpt_resolve.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_info(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    printf("usage: cldiff info DIR\n\nDescribes a run directory (newest checkpoint), a ckpt-N directory or a diffusers\n"
+           "UNet2DModel directory: architecture, parameter count, training facts.\n");
+    return argc < 2 ? 2 : 0;
+  }
+  if (argc > 2) { fprintf(stderr, "cldiff info: one directory expected\n"); return 2; }
+  cld_ctx *ctx = cli_ctx(&(cli_common){0});
+  if (!ctx) return 1;
+  ckpt_info ci;
+  int rc = ckpt_resolve(ctx, argv[1], false, &ci);
+  cld_store *s = NULL;
+  cld_unet *u = NULL;
+  if (!rc && (cld_store_create(ctx, &s) || cld_unet_load(ctx, ci.model_dir, s, &u))) {
+    fprintf(stderr, "cldiff info: %s\n", cld_ctx_errmsg(ctx));
+    rc = 1;
+  }
+  if (!rc) {
+    const cld_unet_config *c = cld_unet_get_config(u);
+    printf("model:       %s\n", ci.model_dir);
+    printf("UNet2DModel: %lld parameters, %d->%d channels, sample_size %d\n", (long long)cld_unet_param_count(u), c->in_channels,
+           c->out_channels, c->sample_size);
+    printf("levels:      ");
+    for (int i = 0; i < c->n_levels; i++) printf("%s%d%s", i ? ", " : "", c->block_out_channels[i], c->down_attn[i] ? "+attn" : "");
+    printf(" (x%d res blocks, dropout %g, heads of %d)\n", c->layers_per_block, c->dropout, c->attention_head_dim);
+    if (ci.from_trainer) {
+      printf("checkpoint:  %s (step %lld)\n", ci.ckpt_dir, ci.step);
+      printf("training:    %s schedule, T=%d, %s prediction, data %s (pixel variance %.4f)\n",
+             cld_beta_schedule_name((cld_beta_schedule)ci.schedule), ci.T, cld_prediction_name((cld_prediction)ci.prediction),
+             ci.dataset, ci.data_var);
+    }
+  }
+  cld_unet_destroy(u);
+  cld_store_destroy(s);
+  cld_ctx_destroy(ctx);
+  return rc;
+}
