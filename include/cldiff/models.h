@@ -36,6 +36,7 @@ typedef struct cld_unet_config {
 } cld_unet_config;
 
 /* Presets: "fmnist-s" (28x28x1, 64 channels x (1,2,2), 2 res blocks, attention at 14x14),
+ * "fmnist-xs" (28x28x1, 32 channels x (1,2,2), 1 res block, attention at 14x14: the demo),
  * "cifar10-ddpm" (the DDPM paper's 35.7M CIFAR-10 model = google/ddpm-cifar10-32's config),
  * "tiny" (a small test model). */
 CLD_API cld_status cld_unet_preset(const char *name, cld_unet_config *out);

@@ -45,6 +45,22 @@ cld_status cld_unet_preset(const char *name, cld_unet_config *c) {
     c->dropout = 0.1f;
     return CLD_OK;
   }
+  if (!strcmp(name, "fmnist-xs")) { /* the README's few-minute demo: 32/64 channels, 1 res block */
+    c->sample_size = 28;
+    c->in_channels = c->out_channels = 1;
+    c->n_levels = 3;
+    c->block_out_channels[0] = 32;
+    c->block_out_channels[1] = 64;
+    c->block_out_channels[2] = 64;
+    memset(c->down_attn, 0, sizeof c->down_attn);
+    memset(c->up_attn, 0, sizeof c->up_attn);
+    c->down_attn[1] = true;
+    c->up_attn[1] = true;
+    c->layers_per_block = 1;
+    c->attention_head_dim = 32;
+    c->norm_num_groups = 16;
+    return CLD_OK;
+  }
   if (!strcmp(name, "cifar10-ddpm")) { /* google/ddpm-cifar10-32 */
     c->sample_size = 32;
     c->block_out_channels[0] = 128;

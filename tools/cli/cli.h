@@ -22,4 +22,5 @@ int cli_int(const char *flag, const char *v, long lo, long hi, long *out);
 double cli_now(void);
 /* Parses M,N,K[,BATCH[,TA,TB]]; prints an error naming `who` and returns 2 when malformed. */
 int cli_shape(const char *who, const char *v, cld_gemm_shape *s);
+int bench_model(cli_common *co, bool train, const char *preset, int batch, int reps, bool json);
 #endif

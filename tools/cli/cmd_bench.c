@@ -9,13 +9,16 @@ static void bench_usage(void) {
   printf("usage: cldiff bench ops  [--json] [--size N] [--reps R] [--device D]\n"
          "       cldiff bench gemm [--json] [--shape M,N,K[,BATCH[,TA,TB]]]... [--reps R]\n"
          "                         [--gemm auto|tiled|clblast] [--device D]\n"
-         "       cldiff bench peak [--json] [--device D]\n\n"
+         "       cldiff bench peak [--json] [--device D]\n"
+         "       cldiff bench train|forward [--model PRESET] [--batch B] [--reps R] [--json] [--device D]\n\n"
          "ops:  times elementwise, broadcast, reduction, normalisation and layout ops on N floats\n"
          "      (default 16777216, rounded to whole 64x28x28 images) and prints the median time,\n"
          "      effective GB/s (bytes read + written) and GB/s of the fastest repetition.\n"
          "gemm: times C = op(A) op(B) at the given shapes (default: the fmnist-s UNet forward,\n"
          "      backward and attention shapes) and prints GFLOP/s and the provider used.\n"
          "peak: the device's float FMA throughput from a register-only kernel (the GEMM ceiling).\n"
+         "train: seconds per training step (forward, backward, AdamW, EMA) of a preset (default\n"
+         "      fmnist-s, batch 32) on synthetic data; forward: seconds per forward pass.\n"
          "--json prints one JSON object per line; for gemm the keys are m, n, k, batch, trans_a,\n"
          "trans_b, provider, config, seconds (median), gflops (median), gflops_best (fastest\n"
          "repetition), max_rel_err (sampled entries against a double host reference).\n");
@@ -177,8 +180,8 @@ int cmd_bench(int argc, char **argv) {
     return argc < 2 ? 2 : 0;
   }
   const char *what = argv[1];
-  if (strcmp(what, "ops") && strcmp(what, "gemm") && strcmp(what, "peak")) {
-    fprintf(stderr, "cldiff bench: unknown benchmark '%s' (ops, gemm or peak)\n", what);
+  if (strcmp(what, "ops") && strcmp(what, "gemm") && strcmp(what, "peak") && strcmp(what, "train") && strcmp(what, "forward")) {
+    fprintf(stderr, "cldiff bench: unknown benchmark '%s' (ops, gemm, peak, train or forward)\n", what);
     return 2;
   }
   cli_common co = {0};
@@ -186,6 +189,9 @@ int cmd_bench(int argc, char **argv) {
   long size = 16777216, reps = 5;
   cld_gemm_shape shapes[64];
   int ns = 0;
+  const char *model = "fmnist-s";
+  long batch = 32;
+  bool is_model = !strcmp(what, "train") || !strcmp(what, "forward");
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { bench_usage(); return 0; }
@@ -196,12 +202,15 @@ int cmd_bench(int argc, char **argv) {
     if (i + 1 >= argc) { fprintf(stderr, "cldiff bench: %s needs a value (or is unknown)\n", a); return 2; }
     if (!strcmp(a, "--size")) { if (cli_int("--size", argv[++i], 1, 1L << 30, &size)) return 2; }
     else if (!strcmp(a, "--reps")) { if (cli_int("--reps", argv[++i], 1, 64, &reps)) return 2; }
+    else if (!strcmp(a, "--model") && is_model) model = argv[++i];
+    else if (!strcmp(a, "--batch") && is_model) { if (cli_int("--batch", argv[++i], 1, 4096, &batch)) return 2; }
     else if (!strcmp(a, "--shape") && !strcmp(what, "gemm")) {
       if (ns == 64) { fprintf(stderr, "cldiff bench gemm: at most 64 --shape\n"); return 2; }
       if (cli_shape("cldiff bench gemm", argv[++i], &shapes[ns++])) return 2;
     } else { fprintf(stderr, "cldiff bench %s: unknown option '%s'\n", what, a); return 2; }
   }
   if (!strcmp(what, "ops")) return bench_ops(&co, json, size, (int)reps);
+  if (is_model) return bench_model(&co, !strcmp(what, "train"), model, (int)batch, (int)reps, json);
   if (!strcmp(what, "peak")) {
     cld_ctx *ctx = cli_ctx(&co);
     double gf = 0;

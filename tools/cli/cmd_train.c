@@ -18,7 +18,7 @@ static void usage(void) {
          "Trains a diffusion UNet; checkpoints go to DIR/ckpt-STEP (model/ and ema/ are diffusers\n"
          "UNet2DModel directories), the log to DIR/log.jsonl.\n\n"
          "  --data SPEC         fmnist[:DIR] (default DIR /usr/share/datasets/fashion-mnist), mnist:DIR\n"
-         "  --model M           preset fmnist-s, cifar10-ddpm, tiny; or a diffusers config.json\n"
+         "  --model M           preset fmnist-s, fmnist-xs, cifar10-ddpm, tiny; or a diffusers config.json\n"
          "  --out DIR           run directory\n"
          "  --steps N           total steps of the run (default 1000); with --resume, continue up to N\n"
          "  --batch B           batch size (default 32)\n"
@@ -105,7 +105,7 @@ int cmd_train(int argc, char **argv) {
   cld_unet_config cfg;
   if (cld_unet_preset(model, &cfg) != CLD_OK) {
     FILE *f = fopen(model, "rb");
-    if (!f) { fprintf(stderr, "cldiff train: --model: '%s' is neither a preset (fmnist-s, cifar10-ddpm, tiny) nor a readable file\n", model); return 2; }
+    if (!f) { fprintf(stderr, "cldiff train: --model: '%s' is neither a preset (fmnist-s, fmnist-xs, cifar10-ddpm, tiny) nor a readable file\n", model); return 2; }
     char text[16384];
     size_t n = fread(text, 1, sizeof text - 1, f);
     fclose(f);

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Side-by-side speed: cldiff (OpenCL, this machine's device) against PyTorch CPU with 2 threads,
+in one run on the same machine. Prints a markdown table with the time ratio cldiff / PyTorch.
+
+  fmnist-s training step (forward, backward, AdamW) at batch 32
+  fmnist-s forward at batch 64
+The PyTorch model is diffusers' UNet2DModel with the same config as cldiff's fmnist-s preset
+(parameter counts are compared). Needs torch + diffusers from PyPI and a built ./build/cldiff.
+Usage: python3 tools/bench_vs_torch.py [--cldiff build/cldiff] [--reps 5]
+"""
+import argparse
+import json
+import subprocess
+import time
+
+import torch
+from diffusers import UNet2DModel
+
+torch.set_num_threads(2)
+
+FMNIST_S = dict(sample_size=28, in_channels=1, out_channels=1, block_out_channels=(64, 128, 128), layers_per_block=2,
+                down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
+                up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D"), attention_head_dim=64, norm_num_groups=32,
+                dropout=0.0)
+
+
+def median(fn, reps):
+    fn()
+    fn()
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    ts.sort()
+    return ts[len(ts) // 2]
+
+
+def torch_train_step(batch, reps):
+    model = UNet2DModel(**FMNIST_S)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-4, weight_decay=0.0)
+    x = torch.randn(batch, 1, 28, 28)
+    t = torch.randint(0, 1000, (batch,))
+    eps = torch.randn_like(x)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = torch.mean((model(x, t).sample - eps) ** 2)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    return median(step, reps), sum(p.numel() for p in model.parameters())
+
+
+def torch_forward(batch, reps):
+    model = UNet2DModel(**FMNIST_S).eval()
+    x = torch.randn(batch, 1, 28, 28)
+    t = torch.full((batch,), 500)
+
+    def fwd():
+        with torch.no_grad():
+            model(x, t)
+
+    return median(fwd, reps)
+
+
+def cldiff(binary, what, batch, reps):
+    out = subprocess.run([binary, "bench", what, "--model", "fmnist-s", "--batch", str(batch), "--reps", str(reps), "--json"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cldiff", default="build/cldiff")
+    ap.add_argument("--reps", type=int, default=5)
+    a = ap.parse_args()
+    rows = []
+    tt, nparams = torch_train_step(32, a.reps)
+    ct = cldiff(a.cldiff, "train", 32, a.reps)
+    if ct["params"] != nparams:
+        raise SystemExit(f"parameter counts differ: cldiff {ct['params']} vs torch {nparams}")
+    rows.append(("fmnist-s training step, batch 32", ct["seconds"], tt))
+    tf = torch_forward(64, a.reps)
+    cf = cldiff(a.cldiff, "forward", 64, a.reps)
+    rows.append(("fmnist-s forward, batch 64", cf["seconds"], tf))
+    print(f"fmnist-s: {nparams} parameters in both; PyTorch {torch.__version__} CPU, {torch.get_num_threads()} threads\n")
+    print("| workload | cldiff (s) | PyTorch (s) | cldiff / PyTorch |")
+    print("|---|---|---|---|")
+    for name, c, t in rows:
+        print(f"| {name} | {c:.3f} | {t:.3f} | {c / t:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+/* `cldiff bench train|forward`: seconds per training step (forward, backward, AdamW, EMA) and
+ * per forward pass of a model preset on synthetic data, after warm-up; median of --reps. */
+#include "cli.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+int bench_model(cli_common *co, bool train, const char *preset, int batch, int reps, bool json) {
+  cld_unet_config cfg;
+  if (cld_unet_preset(preset, &cfg)) { fprintf(stderr, "cldiff bench: --model: unknown preset '%s'\n", preset); return 2; }
+  cfg.dropout = 0; /* as the PyTorch side */
+  cld_ctx *ctx = cli_ctx(co);
+  if (!ctx) return 1;
+  int rc = 1, S = cfg.sample_size > 0 ? cfg.sample_size : 32;
+  cld_store *s = NULL;
+  cld_unet *u = NULL;
+  cld_trainer *t = NULL;
+  cld_graph *g = NULL;
+  cld_dataset ds = {0};
+  double ts[64];
+  if (cld_store_create(ctx, &s) || cld_unet_create(ctx, &cfg, s, &u) || cld_unet_init(u, 1)) goto fail;
+  if (train) {
+    ds.n = 256;
+    ds.c = cfg.in_channels;
+    ds.h = ds.w = S;
+    ds.x = malloc((size_t)ds.n * ds.c * S * S * sizeof(float));
+    if (!ds.x) goto fail;
+    cld_rng_uniform_host(5, 0, 0, (size_t)ds.n * ds.c * S * S, ds.x);
+    snprintf(ds.name, sizeof ds.name, "synthetic");
+    cld_train_params tp = cld_train_params_default();
+    tp.batch = batch;
+    if (cld_trainer_create(ctx, u, s, &ds, &tp, &t)) goto fail;
+    for (int r = -2; r < reps; r++) { /* two warm-up steps */
+      float loss;
+      double t0 = cli_now();
+      if (cld_trainer_step(t, &loss)) goto fail;
+      if (r >= 0) ts[r] = cli_now() - t0;
+    }
+  } else {
+    g = cld_graph_create(ctx);
+    cld_tensor *x = cld_input_4d(g, "x", batch, cfg.in_channels, S, S), *tt = cld_input(g, "t", 1, (int64_t[]){batch});
+    cld_tensor *y = cld_unet_forward(u, g, x, tt);
+    if (!y) goto fail;
+    cld_graph_keep(g, y);
+    cld_graph_set_training(g, false);
+    if (cld_graph_plan(g, NULL)) goto fail;
+    size_t n = (size_t)batch * cfg.in_channels * S * S;
+    float *xv = malloc(n * sizeof(float)), *yv = malloc(n * sizeof(float) * 2), tv[4096];
+    if (!xv || !yv || batch > 4096) { free(xv); free(yv); goto fail; }
+    cld_rng_normal_host(1, 0, 0, n, xv);
+    for (int i = 0; i < batch; i++) tv[i] = 500.0f;
+    for (int r = -2; r < reps; r++) {
+      double t0 = cli_now();
+      if (cld_tensor_write(g, x, xv) || cld_tensor_write(g, tt, tv) || cld_graph_compute(g) || cld_tensor_read(g, y, yv)) {
+        free(xv); free(yv);
+        goto fail;
+      }
+      if (r >= 0) ts[r] = cli_now() - t0;
+    }
+    free(xv);
+    free(yv);
+  }
+  qsort(ts, (size_t)reps, sizeof ts[0], cmp_d);
+  if (json)
+    printf("{\"bench\":\"%s\",\"model\":\"%s\",\"batch\":%d,\"params\":%lld,\"seconds\":%.4f,\"seconds_best\":%.4f}\n",
+           train ? "train_step" : "forward", preset, batch, (long long)cld_unet_param_count(u), ts[reps / 2], ts[0]);
+  else
+    printf("%s %s batch %d (%lld params): %.3f s median, %.3f s best of %d\n", preset, train ? "training step" : "forward",
+           batch, (long long)cld_unet_param_count(u), ts[reps / 2], ts[0], reps);
+  rc = 0;
+  goto done;
+fail:
+  fprintf(stderr, "cldiff bench: %s\n", g && cld_graph_status(g) ? cld_graph_errmsg(g) : cld_ctx_errmsg(ctx));
+done:
+  cld_graph_destroy(g);
+  cld_trainer_destroy(t);
+  free(ds.x);
+  cld_unet_destroy(u);
+  cld_store_destroy(s);
+  cld_ctx_destroy(ctx);
+  return rc;
+}
