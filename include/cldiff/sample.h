@@ -28,10 +28,18 @@ typedef struct cld_sample_params {
   int batch;
   int schedule, T;   /* cld_beta_schedule and steps of the training schedule */
   int prediction;    /* cld_prediction of the model */
+  float *trajectory; /* optional: (steps + 1, n, C*H*W) states, x_T first (analysis, tests) */
 } cld_sample_params;
 CLD_API cld_sample_params cld_sample_params_default(void); /* ddim 50 steps, eta 0, batch 16, linear T=1000, eps */
 
 typedef void (*cld_sample_progress)(void *user, int step, int total, int64_t images_done, int64_t images);
+/* Any denoiser: out (batch, C, H, W) = model output (eps, x0 or v per the params) for x at the
+ * integer timesteps t (as floats). */
+typedef cld_status (*cld_denoiser_fn)(void *user, const float *x, const float *t, int batch, float *out);
+/* The sampling loop over any denoiser (cld_sample uses it with the UNet). */
+CLD_API cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int c, int h, int w,
+                                   const cld_sample_params *p, int64_t first, int64_t n, float *out,
+                                   cld_sample_progress progress, void *user);
 /* Samples images first .. first+n-1 into out (n, C, H, W), values in roughly [-1, 1]. The
  * model's parameters must already be in its store. */
 CLD_API cld_status cld_sample(cld_ctx *ctx, cld_unet *u, const cld_sample_params *p, int64_t first, int64_t n, int h, int w,

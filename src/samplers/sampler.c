@@ -1,4 +1,4 @@
-/* The sampling driver: builds the model's forward graph for one batch shape, walks the respaced
+/* The sampling driver: walks the respaced
  * grid from the top, converts the model output (eps, x0 or v) into eps and x0 on the host in
  * double precision (clipping x0 when asked and re-deriving eps from it), and calls the chosen
  * sampler's update. Image i starts from Philox(seed, stream 0x1000, offset i*C*H*W) and its
@@ -29,9 +29,46 @@ cld_sample_params cld_sample_params_default(void) {
   return p;
 }
 
+typedef struct { cld_graph *g; cld_tensor *x, *t, *y; } unet_model;
+
+static cld_status unet_denoise(void *user, const float *x, const float *t, int batch, float *out) {
+  unet_model *m = user;
+  (void)batch;
+  cld_status st;
+  if ((st = cld_tensor_write(m->g, m->x, x)) || (st = cld_tensor_write(m->g, m->t, t)) || (st = cld_graph_compute(m->g)))
+    return st;
+  return cld_tensor_read(m->g, m->y, out);
+}
+
 cld_status cld_sample(cld_ctx *ctx, cld_unet *u, const cld_sample_params *p, int64_t first, int64_t n, int h, int w,
                       float *out, cld_sample_progress progress, void *user) {
-  if (!ctx || !u || !p || !out || n < 1 || first < 0 || p->batch < 1 || p->steps < 1)
+  if (!ctx || !u || !p || p->batch < 1) return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad arguments") : CLD_ERR_INVALID_ARG;
+  const cld_unet_config *c = cld_unet_get_config(u);
+  int B = (int)(p->batch < n ? p->batch : n);
+  if (B < 1) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: n must be >= 1");
+  unet_model m;
+  m.g = cld_graph_create(ctx);
+  m.x = cld_input_4d(m.g, "x", B, c->in_channels, h, w);
+  m.t = cld_input(m.g, "t", 1, (int64_t[]){B});
+  m.y = cld_unet_forward(u, m.g, m.x, m.t);
+  cld_status st = CLD_OK;
+  if (!m.y) st = cld_seterr(ctx, cld_graph_status(m.g) ? cld_graph_status(m.g) : CLD_ERR_STATE, "sample: %s", cld_graph_errmsg(m.g));
+  else {
+    cld_graph_keep(m.g, m.y);
+    cld_graph_set_training(m.g, false);
+    st = cld_graph_plan(m.g, NULL);
+  }
+  cld_sample_params q = *p;
+  q.batch = B;
+  if (!st) st = cld_sample_with(ctx, unet_denoise, &m, c->in_channels, h, w, &q, first, n, out, progress, user);
+  cld_graph_destroy(m.g);
+  return st;
+}
+
+cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w,
+                           const cld_sample_params *p, int64_t first, int64_t n, float *out, cld_sample_progress progress,
+                           void *user) {
+  if (!ctx || !model || !p || !out || n < 1 || first < 0 || p->batch < 1 || p->steps < 1 || C < 1 || h < 1 || w < 1)
     return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad arguments") : CLD_ERR_INVALID_ARG;
   cld_step_fn step = p->sampler == CLD_SAMPLER_DDPM ? cld_ddpm_step : p->sampler == CLD_SAMPLER_DDIM ? cld_ddim_step : NULL;
   if (!step) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: unknown sampler %d", p->sampler);
@@ -51,34 +88,23 @@ cld_status cld_sample(cld_ctx *ctx, cld_unet *u, const cld_sample_params *p, int
     cld_schedule_destroy(sch);
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: respacing '%s' is not valid for T=%d", spec, p->T);
   }
-  const cld_unet_config *c = cld_unet_get_config(u);
-  int C = c->in_channels, B = (int)(p->batch < n ? p->batch : n);
+  int B = (int)(p->batch < n ? p->batch : n);
   size_t per = (size_t)C * h * w;
-  cld_graph *g = cld_graph_create(ctx);
-  cld_tensor *xin = cld_input_4d(g, "x", B, C, h, w), *tin = cld_input(g, "t", 1, (int64_t[]){B});
-  cld_tensor *y = cld_unet_forward(u, g, xin, tin);
   cld_status st = CLD_OK;
-  if (!y) st = cld_seterr(ctx, cld_graph_status(g), "sample: %s", cld_graph_errmsg(g));
-  else {
-    cld_graph_keep(g, y);
-    cld_graph_set_training(g, false);
-    st = cld_graph_plan(g, NULL);
-  }
   float *x = malloc(B * per * sizeof(float)), *o = malloc(B * per * sizeof(float)), *z = malloc(per * sizeof(float));
-  float *xn = malloc(per * sizeof(float)), tv[4096];
+  float *xn = malloc(per * sizeof(float)), *tv = malloc((size_t)B * sizeof(float));
   double *eps = malloc(per * sizeof(double)), *x0 = malloc(per * sizeof(double));
-  if (!st && (!x || !o || !z || !xn || !eps || !x0 || B > 4096)) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!x || !o || !z || !xn || !eps || !x0 || !tv) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   cld_step_args a = {p, 0, 0, false};
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = (int)(n - b0 < B ? n - b0 : B);
     for (int i = 0; i < B; i++) /* padding rows (last partial batch) repeat image 0's start */
       cld_rng_normal_host(p->seed, 0x1000, (uint64_t)(first + b0 + (i < nb ? i : 0)) * per, per, x + (size_t)i * per);
+    if (p->trajectory) memcpy(p->trajectory + (size_t)b0 * per, x, (size_t)nb * per * sizeof(float));
     for (int k = K - 1; k >= 0 && !st; k--) {
       int t = taus[k];
       for (int i = 0; i < B; i++) tv[i] = (float)t;
-      if ((st = cld_tensor_write(g, xin, x)) || (st = cld_tensor_write(g, tin, tv)) || (st = cld_graph_compute(g)) ||
-          (st = cld_tensor_read(g, y, o)))
-        break;
+      if ((st = model(model_user, x, tv, B, o))) break;
       double ab = sch->alpha_bar[t], sa = sqrt(ab), s1 = sqrt(1.0 - ab);
       a.ab_cur = ab;
       a.ab_next = k > 0 ? sch->alpha_bar[taus[k - 1]] : 1.0;
@@ -100,13 +126,13 @@ cld_status cld_sample(cld_ctx *ctx, cld_unet *u, const cld_sample_params *p, int
         cld_rng_normal_host(p->seed, 0x2000u + (uint32_t)k, (uint64_t)(first + b0 + i) * per, per, z);
         step(&a, xi, eps, x0, z, xn, per);
         memcpy(x + (size_t)i * per, xn, per * sizeof(float));
+        if (p->trajectory) memcpy(p->trajectory + ((size_t)(K - k) * (size_t)n + (size_t)(b0 + i)) * per, xn, per * sizeof(float));
       }
       if (progress) progress(user, K - k, K, b0, n);
     }
     if (!st) memcpy(out + (size_t)b0 * per, x, (size_t)nb * per * sizeof(float));
   }
-  free(x); free(o); free(z); free(xn); free(eps); free(x0); free(taus);
-  cld_graph_destroy(g);
+  free(x); free(o); free(z); free(xn); free(eps); free(x0); free(taus); free(tv);
   cld_schedule_destroy(sch);
   return st;
 }

@@ -1,0 +1,156 @@
+/* Samplers: trajectories against diffusers' DDIMScheduler (eta 0 and 0.5) and DDPMScheduler
+ * (fixed-small, fixed-large) driven by the exact denoiser of Gaussian data with the same Philox
+ * noise (golden file from tools/golden/make_sampler_golden.py), within 1e-5; the exact denoiser
+ * recovers the data's mean and variance; image i does not depend on the batch size (also with
+ * the UNet). */
+#include "test_util.h"
+
+#define MU 0.3
+#define SD 0.5
+
+typedef struct { cld_schedule *s; int per; } gauss_model;
+static cld_status gauss_denoise(void *user, const float *x, const float *t, int batch, float *out) {
+  gauss_model *g = user;
+  for (int i = 0; i < batch; i++) {
+    double ab = g->s->alpha_bar[(int)t[i]];
+    for (int j = 0; j < g->per; j++) {
+      double v = x[i * g->per + j];
+      out[i * g->per + j] = (float)(sqrt(1 - ab) * (v - sqrt(ab) * MU) / (ab * SD * SD + 1 - ab));
+    }
+  }
+  return CLD_OK;
+}
+
+static void check_case(cld_ctx *ctx, cld_safetensors *gold, const char *name, int sampler, float eta, int var) {
+  int idx = cld_safetensors_find(gold, name);
+  assert_true(idx >= 0);
+  int64_t shape[8];
+  assert_int_equal(cld_safetensors_shape(gold, idx, shape), 3);
+  int64_t total = cld_safetensors_numel(gold, idx);
+  float *want = tu_alloc((size_t)total), *got = tu_alloc((size_t)total), *out = tu_alloc((size_t)(shape[1] * shape[2]));
+  TU_OK(ctx, cld_safetensors_read(gold, idx, want));
+  gauss_model gm = {cld_schedule_create(CLD_BETA_LINEAR, 1000), 16};
+  cld_sample_params p = cld_sample_params_default();
+  p.sampler = sampler;
+  p.steps = (int)shape[0] - 1;
+  p.eta = eta;
+  p.var_type = var;
+  p.seed = 7;
+  p.batch = 2; /* the golden run had all 3 images at once */
+  p.trajectory = got;
+  TU_OK(ctx, cld_sample_with(ctx, gauss_denoise, &gm, 1, 4, 4, &p, 0, shape[1], out, NULL, NULL));
+  double worst = 0;
+  for (int64_t i = 0; i < total; i++) worst = fmax(worst, fabs((double)got[i] - want[i]));
+  fprintf(stderr, "%s: max trajectory difference to diffusers %.2g over %lld steps\n", name, worst, (long long)shape[0] - 1);
+  assert_true(worst <= 1e-5);
+  free(want); free(got); free(out);
+  cld_schedule_destroy(gm.s);
+}
+
+static void test_parity_with_diffusers(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_safetensors *gold;
+  TU_OK(ctx, cld_safetensors_open(ctx, CLDIFF_SOURCE_DIR "/tests/golden/samplers.safetensors", &gold));
+  check_case(ctx, gold, "ddim_eta0.0", CLD_SAMPLER_DDIM, 0.0f, 0);
+  check_case(ctx, gold, "ddim_eta0.5", CLD_SAMPLER_DDIM, 0.5f, 0);
+  check_case(ctx, gold, "ddpm_fixed_small", CLD_SAMPLER_DDPM, 0.0f, CLD_VAR_FIXED_SMALL);
+  check_case(ctx, gold, "ddpm_fixed_large", CLD_SAMPLER_DDPM, 0.0f, CLD_VAR_FIXED_LARGE);
+  cld_safetensors_close(gold);
+  cld_ctx_destroy(ctx);
+}
+
+/* For Gaussian data and the exact denoiser every step is linear, so the variance of the output
+ * has a closed form: propagate Var through x_next = c x + sd z (independent of the code under
+ * test: written from the update rules of METHODS.md 8.1/8.2). Few-step samplers shrink the
+ * variance; with 1000 steps it converges to the data's. */
+static double expected_var(const cld_schedule *s, const int *taus, int K, int sampler, double eta) {
+  double v = 1.0;
+  for (int k = K - 1; k >= 0; k--) {
+    double a = s->alpha_bar[taus[k]], an = k > 0 ? s->alpha_bar[taus[k - 1]] : 1.0, D = a * SD * SD + 1 - a;
+    double cx0 = sqrt(a) * SD * SD / D, ce = sqrt(1 - a) / D, c, add;
+    if (sampler == CLD_SAMPLER_DDIM) {
+      double sig = eta * sqrt((1 - an) / (1 - a)) * sqrt(1 - a / an);
+      c = sqrt(an) * cx0 + sqrt(fmax(1 - an - sig * sig, 0)) * ce;
+      add = sig * sig;
+    } else {
+      double beta = 1 - a / an;
+      c = beta * sqrt(an) / (1 - a) * cx0 + (1 - an) * sqrt(1 - beta) / (1 - a);
+      add = k > 0 ? beta * (1 - an) / (1 - a) : 0;
+    }
+    v = c * c * v + add;
+  }
+  return v;
+}
+
+static void test_gaussian_moments(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  gauss_model gm = {cld_schedule_create(CLD_BETA_LINEAR, 1000), 1};
+  const int n = 4000;
+  float *out = tu_alloc(n);
+  int samplers[4] = {CLD_SAMPLER_DDIM, CLD_SAMPLER_DDPM, CLD_SAMPLER_DDIM, CLD_SAMPLER_DDIM};
+  int steps[4] = {50, 200, 20, 1000};
+  float etas[4] = {0.0f, 0.0f, 1.0f, 0.0f};
+  for (int c = 0; c < 4; c++) {
+    cld_sample_params p = cld_sample_params_default();
+    p.sampler = samplers[c];
+    p.steps = steps[c];
+    p.eta = etas[c];
+    p.batch = 1000;
+    p.seed = 3;
+    TU_OK(ctx, cld_sample_with(ctx, gauss_denoise, &gm, 1, 1, 1, &p, 0, n, out, NULL, NULL));
+    double m = 0, v = 0;
+    for (int i = 0; i < n; i++) m += out[i];
+    m /= n;
+    for (int i = 0; i < n; i++) v += (out[i] - m) * (out[i] - m);
+    v /= n - 1;
+    int taus[1000];
+    char spec[16];
+    snprintf(spec, sizeof spec, samplers[c] == CLD_SAMPLER_DDIM ? "ddim%d" : "%d", steps[c]);
+    int K = cld_respace(1000, spec, taus, 1000);
+    double ev = expected_var(gm.s, taus, K, samplers[c], etas[c]), se_v = ev * sqrt(2.0 / (n - 1));
+    fprintf(stderr, "%s %d steps, eta %.1f: mean %.4f (data %.2f), variance %.4f (exact for this sampler %.4f, data %.4f)\n",
+            samplers[c] == CLD_SAMPLER_DDIM ? "ddim" : "ddpm", steps[c], etas[c], m, MU, v, ev, SD * SD);
+    assert_true(fabs(m - MU) < 4 * sqrt(ev / n)); /* 4 standard errors */
+    assert_true(fabs(v - ev) < 4 * se_v);
+    if (steps[c] == 1000) assert_true(fabs(ev - SD * SD) < 0.01 * SD * SD); /* enough steps recover the data */
+  }
+  free(out);
+  cld_schedule_destroy(gm.s);
+  cld_ctx_destroy(ctx);
+}
+
+static void test_batch_independence(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_store *s;
+  cld_unet *u;
+  TU_OK(ctx, cld_store_create(ctx, &s));
+  TU_OK(ctx, cld_unet_load(ctx, CLDIFF_SOURCE_DIR "/tests/golden/cldiff_written", s, &u));
+  float a[5 * 64], b[5 * 64];
+  cld_sample_params p = cld_sample_params_default();
+  p.steps = 4;
+  p.seed = 9;
+  p.eta = 0.5f;
+  p.batch = 5;
+  TU_OK(ctx, cld_sample(ctx, u, &p, 0, 5, 8, 8, a, NULL, NULL));
+  p.batch = 2;
+  TU_OK(ctx, cld_sample(ctx, u, &p, 0, 5, 8, 8, b, NULL, NULL));
+  assert_memory_equal(a, b, sizeof a); /* bit-identical */
+  /* images 3..4 sampled on their own equal images 3..4 of the whole run */
+  TU_OK(ctx, cld_sample(ctx, u, &p, 3, 2, 8, 8, b, NULL, NULL));
+  assert_memory_equal(a + 3 * 64, b, 2 * 64 * sizeof(float));
+  cld_unet_destroy(u);
+  cld_store_destroy(s);
+  cld_ctx_destroy(ctx);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_parity_with_diffusers),
+      cmocka_unit_test(test_gaussian_moments),
+      cmocka_unit_test(test_batch_independence),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
