@@ -125,9 +125,9 @@ static void test_batch_independence(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
   cld_store *s;
-  cld_unet *u;
+  cld_model *u;
   TU_OK(ctx, cld_store_create(ctx, &s));
-  TU_OK(ctx, cld_unet_load(ctx, CLDIFF_SOURCE_DIR "/tests/golden/cldiff_written", s, &u));
+  TU_OK(ctx, cld_model_load(ctx, CLDIFF_SOURCE_DIR "/tests/golden/cldiff_written", s, &u));
   float a[5 * 64], b[5 * 64];
   cld_sample_params p = cld_sample_params_default();
   p.steps = 4;
@@ -141,7 +141,7 @@ static void test_batch_independence(void **state) {
   /* images 3..4 sampled on their own equal images 3..4 of the whole run */
   TU_OK(ctx, cld_sample(ctx, u, &p, 3, 2, 8, 8, b, NULL, NULL));
   assert_memory_equal(a + 3 * 64, b, 2 * 64 * sizeof(float));
-  cld_unet_destroy(u);
+  cld_model_destroy(u);
   cld_store_destroy(s);
   cld_ctx_destroy(ctx);
 }

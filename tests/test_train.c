@@ -16,7 +16,7 @@ static cld_dataset *toy_images(void) {
   return d;
 }
 
-typedef struct { cld_ctx *ctx; cld_store *s; cld_unet *u; cld_trainer *t; } rig;
+typedef struct { cld_ctx *ctx; cld_store *s; cld_model *u; cld_trainer *t; } rig;
 
 static rig make_rig(cld_ctx *ctx, cld_dataset *d) {
   rig r = {ctx, NULL, NULL, NULL};
@@ -25,8 +25,8 @@ static rig make_rig(cld_ctx *ctx, cld_dataset *d) {
   c.in_channels = c.out_channels = 1;
   c.dropout = 0.1f;
   TU_OK(ctx, cld_store_create(ctx, &r.s));
-  TU_OK(ctx, cld_unet_create(ctx, &c, r.s, &r.u));
-  TU_OK(ctx, cld_unet_init(r.u, 3));
+  TU_OK(ctx, cld_model_from_unet_config(ctx, &c, r.s, &r.u));
+  TU_OK(ctx, cld_model_init(r.u, 3));
   cld_train_params p = cld_train_params_default();
   p.batch = 4;
   p.lr = 1e-3f;
@@ -34,13 +34,13 @@ static rig make_rig(cld_ctx *ctx, cld_dataset *d) {
   p.seed = 11;
   p.hflip = true;
   p.prediction = CLD_PRED_V;
-  TU_OK(ctx, cld_trainer_create(ctx, r.u, r.s, d, &p, &r.t));
+  TU_OK(ctx, cld_trainer_create(ctx, r.u, d, &p, &r.t));
   return r;
 }
 
 static void free_rig(rig *r) {
   cld_trainer_destroy(r->t);
-  cld_unet_destroy(r->u);
+  cld_model_destroy(r->u);
   cld_store_destroy(r->s);
 }
 

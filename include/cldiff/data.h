@@ -20,8 +20,9 @@ typedef struct cld_dataset {
 
 /* Reads an IDX image file (raw or .gz), optionally its labels file (NULL to skip). */
 CLD_API cld_status cld_idx_load(cld_ctx *ctx, const char *images, const char *labels, cld_dataset **out);
-/* "fmnist[:DIR]" (default DIR /usr/share/datasets/fashion-mnist), "mnist:DIR"; split "train"
- * or "test". */
+/* "fmnist[:DIR]" (default DIR /usr/share/datasets/fashion-mnist), "mnist:DIR", "toy:NAME"
+ * (100000 points as (n, 2, 1, 1); the train split from Philox stream 0, test from stream 1);
+ * split "train" or "test". */
 CLD_API cld_status cld_dataset_open(cld_ctx *ctx, const char *spec, const char *split, cld_dataset **out);
 CLD_API void cld_dataset_free(cld_dataset *d);
 /* Mean over images of each image's pixel variance (the data-aware Time-Shift statistic). */
@@ -30,6 +31,12 @@ CLD_API double cld_dataset_pixel_variance(const cld_dataset *d);
 /* Writes n images (n, c, h, w) in [-1, 1] as one PNG grid with cols columns (0: square-ish),
  * 2-pixel gaps; c = 1 gray, 3 RGB. Atomic (temp file + rename). */
 CLD_API cld_status cld_png_write_grid(cld_ctx *ctx, const char *path, const float *x, int n, int c, int h, int w, int cols);
+/* 2-D toys: 8gaussians, 25gaussians, moons, swissroll, checkerboard (definitions in
+ * src/io/toy2d.c). n points (x, y) into out (2n floats), from Philox(seed, stream). */
+CLD_API int cld_toy_parse(const char *name); /* index or -1 */
+CLD_API cld_status cld_toy_sample(cld_ctx *ctx, const char *name, uint64_t seed, uint32_t stream, size_t n, float *out);
+/* A scatter plot of n 2-D points on [-range, range]^2 as a 512x512 PNG. */
+CLD_API cld_status cld_png_write_scatter(cld_ctx *ctx, const char *path, const float *xy, int n, float range);
 /* Writes a float32 array as a NumPy .npy file (format 1.0), atomically. */
 CLD_API cld_status cld_npy_write(cld_ctx *ctx, const char *path, const float *data, int ndim, const int64_t *shape);
 #ifdef __cplusplus

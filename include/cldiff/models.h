@@ -62,6 +62,29 @@ CLD_API cld_status cld_unet_load(cld_ctx *ctx, const char *dir, cld_store *s, cl
 /* Builds the forward graph: x (N, C, H, W), t (N) float timesteps -> (N, out_channels, H, W).
  * Dropout nodes are added when the config's dropout > 0 (active while the graph trains). */
 CLD_API cld_tensor *cld_unet_forward(cld_unet *u, cld_graph *g, cld_tensor *x, cld_tensor *t);
+/* ---- any model: the UNet or the MLP denoiser for 2-D data ------------------------------- */
+typedef enum { CLD_MODEL_UNET = 0, CLD_MODEL_MLP = 1 } cld_model_kind;
+typedef struct cld_model cld_model;
+/* A preset ("fmnist-s", "fmnist-xs", "cifar10-ddpm", "tiny", "toy-mlp") or a config.json path
+ * (diffusers UNet2DModel, or cldiff's "MLPDenoiser"); registers the parameters in the store. */
+CLD_API cld_status cld_model_create(cld_ctx *ctx, const char *preset_or_config, cld_store *s, cld_model **out);
+/* Loads a model directory (config.json + diffusion_pytorch_model.safetensors) of either kind. */
+/* A UNet model from an explicit configuration (e.g. a preset with changes). */
+CLD_API cld_status cld_model_from_unet_config(cld_ctx *ctx, const cld_unet_config *c, cld_store *s, cld_model **out);
+CLD_API cld_status cld_model_load(cld_ctx *ctx, const char *dir, cld_store *s, cld_model **out);
+CLD_API cld_status cld_model_save(cld_model *m, const char *dir);
+CLD_API void cld_model_destroy(cld_model *m);
+CLD_API cld_model_kind cld_model_get_kind(const cld_model *m);
+CLD_API cld_unet *cld_model_unet(cld_model *m); /* NULL unless a UNet */
+CLD_API cld_store *cld_model_store(cld_model *m);
+CLD_API int cld_model_channels(const cld_model *m);    /* image channels, or 2 for 2-D points */
+CLD_API int cld_model_sample_size(const cld_model *m); /* 1 for 2-D points */
+CLD_API int64_t cld_model_param_count(const cld_model *m);
+CLD_API cld_status cld_model_init(cld_model *m, uint64_t seed);
+/* x (N, C, H, W) (points as (N, 2, 1, 1)), t (N) -> output of x's shape */
+CLD_API cld_tensor *cld_model_forward(cld_model *m, cld_graph *g, cld_tensor *x, cld_tensor *t);
+/* The model's config.json text (malloc'd). */
+CLD_API char *cld_model_config_json(const cld_model *m);
 #ifdef __cplusplus
 }
 #endif

@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 typedef struct cld_ctx cld_ctx;
-typedef struct cld_unet cld_unet;
+typedef struct cld_model cld_model;
 
 typedef enum { CLD_SAMPLER_DDPM = 0, CLD_SAMPLER_DDIM = 1 } cld_sampler_kind;
 CLD_API int cld_sampler_parse(const char *name); /* "ddpm", "ddim"; -1 if unknown */
@@ -42,7 +42,7 @@ CLD_API cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *mo
                                    cld_sample_progress progress, void *user);
 /* Samples images first .. first+n-1 into out (n, C, H, W), values in roughly [-1, 1]. The
  * model's parameters must already be in its store. */
-CLD_API cld_status cld_sample(cld_ctx *ctx, cld_unet *u, const cld_sample_params *p, int64_t first, int64_t n, int h, int w,
+CLD_API cld_status cld_sample(cld_ctx *ctx, cld_model *m, const cld_sample_params *p, int64_t first, int64_t n, int h, int w,
                               float *out, cld_sample_progress progress, void *user);
 #ifdef __cplusplus
 }

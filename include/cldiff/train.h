@@ -11,8 +11,7 @@
 extern "C" {
 #endif
 typedef struct cld_ctx cld_ctx;
-typedef struct cld_unet cld_unet;
-typedef struct cld_store cld_store;
+typedef struct cld_model cld_model;
 typedef struct cld_dataset cld_dataset;
 
 typedef enum { CLD_PRED_EPS = 0, CLD_PRED_X0 = 1, CLD_PRED_V = 2 } cld_prediction;
@@ -32,16 +31,16 @@ typedef struct cld_train_params {
 CLD_API cld_train_params cld_train_params_default(void); /* batch 32, lr 2e-4, clip 1, ema 0.999, linear T=1000, eps */
 
 typedef struct cld_trainer cld_trainer;
-/* The trainer keeps pointers to u, s and data; they must outlive it. */
-CLD_API cld_status cld_trainer_create(cld_ctx *ctx, cld_unet *u, cld_store *s, const cld_dataset *data,
-                                      const cld_train_params *p, cld_trainer **out);
+/* The trainer keeps pointers to the model and data; they must outlive it. */
+CLD_API cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *data, const cld_train_params *p,
+                                      cld_trainer **out);
 CLD_API void cld_trainer_destroy(cld_trainer *t);
 /* One optimisation step; *loss (optional) gets the batch loss (reading it waits for the device). */
 CLD_API cld_status cld_trainer_step(cld_trainer *t, float *loss);
 CLD_API int64_t cld_trainer_steps_done(const cld_trainer *t);
 /* Checkpoint directory DIR/ckpt-STEP (written as DIR/.ckpt-STEP.tmp, then renamed): model/ and
  * ema/ as diffusers UNet2DModel directories, optimizer.safetensors (AdamW moments) and
- * trainer.json (step, parameters). Keeps the newest `keep` checkpoints (0: all). */
+ * trainer.json (step, parameters). (For the MLP, model/ and ema/ hold cldiff's MLPDenoiser.) Keeps the newest `keep` checkpoints (0: all). */
 CLD_API cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep);
 /* Restores the newest complete checkpoint in DIR (model, EMA, moments, step). */
 CLD_API cld_status cld_trainer_resume(cld_trainer *t, const char *dir);

@@ -117,7 +117,7 @@ cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
   float *a = malloc(total * sizeof(float)), *b = malloc(total * sizeof(float));
   cld_status st = (!a || !b) ? cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory") : CLD_OK;
   snprintf(path, sizeof path, "%s/model", tmp);
-  if (!st) st = cld_unet_save(t->u, s, path);
+  if (!st) st = cld_model_save(t->m, path);
   /* ema/: a diffusers directory too */
   if (!st) {
     snprintf(path, sizeof path, "%s/ema", tmp);
@@ -129,7 +129,7 @@ cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
     st = write_named(s, path, "", a);
   }
   if (!st) {
-    char *json = cld_unet_config_json(cld_unet_get_config(t->u));
+    char *json = cld_model_config_json(t->m);
     cJSON *cfg = json ? cJSON_Parse(json) : NULL;
     free(json);
     snprintf(path, sizeof path, "%s/ema/config.json", tmp);

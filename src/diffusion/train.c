@@ -48,18 +48,18 @@ void cld_trainer_destroy(cld_trainer *t) {
   free(t);
 }
 
-cld_status cld_trainer_create(cld_ctx *ctx, cld_unet *u, cld_store *s, const cld_dataset *data, const cld_train_params *p,
+cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *data, const cld_train_params *p,
                               cld_trainer **out) {
-  if (!ctx || !u || !s || !data || !p || !out) return CLD_ERR_INVALID_ARG;
-  const cld_unet_config *c = cld_unet_get_config(u);
-  if (data->c != c->in_channels)
-    return cld_seterr(ctx, CLD_ERR_SHAPE, "train: %s has %d channels, the model takes %d", data->name, data->c, c->in_channels);
+  if (!ctx || !m || !data || !p || !out) return CLD_ERR_INVALID_ARG;
+  cld_store *s = cld_model_store(m);
+  if (data->c != cld_model_channels(m))
+    return cld_seterr(ctx, CLD_ERR_SHAPE, "train: %s has %d channels, the model takes %d", data->name, data->c, cld_model_channels(m));
   if (p->batch < 1 || p->batch > 4096) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: batch %d out of range", p->batch);
   if (data->n < 1) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: empty dataset");
   cld_trainer *t = calloc(1, sizeof *t);
   if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   t->ctx = ctx;
-  t->u = u;
+  t->m = m;
   t->s = s;
   t->data = data;
   t->p = *p;
@@ -81,7 +81,7 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_unet *u, cld_store *s, const cld
   int64_t xs[4] = {B, data->c, data->h, data->w};
   cld_tensor *eps = cld_randn(g, 4, xs, 3);
   cld_tensor *xt = cld_add(g, cld_mul(g, t->x0, t->sab), cld_mul(g, eps, t->s1mab)); /* q_sample */
-  cld_tensor *pred = cld_unet_forward(u, g, xt, t->tt);
+  cld_tensor *pred = cld_model_forward(m, g, xt, t->tt);
   cld_tensor *target = p->prediction == CLD_PRED_EPS ? eps
                        : p->prediction == CLD_PRED_X0 ? t->x0
                                                       : cld_sub(g, cld_mul(g, eps, t->sab), cld_mul(g, t->x0, t->s1mab));

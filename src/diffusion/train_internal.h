@@ -5,7 +5,7 @@
 
 struct cld_trainer {
   cld_ctx *ctx;
-  cld_unet *u;
+  cld_model *m;
   cld_store *s;
   const cld_dataset *data;
   cld_train_params p;

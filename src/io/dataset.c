@@ -1,5 +1,5 @@
 /* Dataset specs ("fmnist[:DIR]", "mnist:DIR") resolved to files and loaded; dataset
- * statistics. One format per file: IDX in idx.c; CIFAR, PNG folders and 2-D toys are to come. */
+ * statistics. One format per file: IDX in idx.c, 2-D toys in toy2d.c; CIFAR and PNG folders are to come. */
 #include "runtime/runtime.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +41,20 @@ cld_status cld_dataset_open(cld_ctx *ctx, const char *spec, const char *split, c
       cld_seterr(ctx, st, "%s (install the Debian package dataset-fashion-mnist or give fmnist:DIR)", cld_ctx_errmsg(ctx));
     return st;
   }
-  return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "dataset spec '%s' not supported yet (fmnist[:DIR], mnist:DIR)", spec);
+  if (kl == 3 && !strncmp(spec, "toy", 3)) {
+    const size_t n = 100000;
+    cld_dataset *d = calloc(1, sizeof *d);
+    if (!d || !(d->x = malloc(2 * n * sizeof(float)))) { free(d); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+    cld_status st = cld_toy_sample(ctx, dir, 0, train ? 0 : 1, n, d->x);
+    if (st) { cld_dataset_free(d); return st; }
+    d->n = (int64_t)n;
+    d->c = 2;
+    d->h = d->w = 1;
+    snprintf(d->name, sizeof d->name, "toy:%s", dir);
+    *out = d;
+    return CLD_OK;
+  }
+  return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "dataset spec '%s' not supported (fmnist[:DIR], mnist:DIR, toy:NAME)", spec);
 }
 
 double cld_dataset_pixel_variance(const cld_dataset *d) {

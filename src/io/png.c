@@ -7,6 +7,26 @@
 #include <string.h>
 #include <unistd.h>
 
+static cld_status write_png(cld_ctx *ctx, const char *path, unsigned char *img, int W, int H, int c);
+
+cld_status cld_png_write_scatter(cld_ctx *ctx, const char *path, const float *xy, int n, float range) {
+  if (!ctx || !path || !xy || n < 1 || !(range > 0)) return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "png: bad scatter arguments") : CLD_ERR_INVALID_ARG;
+  const int S = 512;
+  unsigned char *img = malloc((size_t)S * S);
+  if (!img) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  memset(img, 255, (size_t)S * S);
+  for (int i = 0; i < S; i++) img[(size_t)(S / 2) * S + i] = img[(size_t)i * S + S / 2] = 200; /* axes */
+  for (int i = 0; i < n; i++) {
+    int px = (int)((xy[2 * i] + range) / (2 * range) * S), py = (int)((range - xy[2 * i + 1]) / (2 * range) * S);
+    for (int dy = 0; dy < 2; dy++)
+      for (int dx = 0; dx < 2; dx++)
+        if (px + dx >= 0 && px + dx < S && py + dy >= 0 && py + dy < S) img[(size_t)(py + dy) * S + px + dx] = 0;
+  }
+  cld_status st = write_png(ctx, path, img, S, S, 1);
+  free(img);
+  return st;
+}
+
 cld_status cld_png_write_grid(cld_ctx *ctx, const char *path, const float *x, int n, int c, int h, int w, int cols) {
   if (!ctx || !path || !x || n < 1 || (c != 1 && c != 3) || h < 1 || w < 1)
     return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "png: bad grid arguments (n=%d c=%d h=%d w=%d)", n, c, h, w) : CLD_ERR_INVALID_ARG;
@@ -17,8 +37,7 @@ cld_status cld_png_write_grid(cld_ctx *ctx, const char *path, const float *x, in
   int rows = (n + cols - 1) / cols, gap = 2;
   int W = cols * w + (cols + 1) * gap, H = rows * h + (rows + 1) * gap;
   unsigned char *img = calloc((size_t)W * H * c, 1);
-  png_bytep *rowp = malloc((size_t)H * sizeof *rowp);
-  if (!img || !rowp) { free(img); free(rowp); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  if (!img) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   for (int i = 0; i < n; i++) {
     int gy = i / cols, gx = i % cols, oy = gap + gy * (h + gap), ox = gap + gx * (w + gap);
     for (int ch = 0; ch < c; ch++)
@@ -30,11 +49,20 @@ cld_status cld_png_write_grid(cld_ctx *ctx, const char *path, const float *x, in
           img[((size_t)(oy + y) * W + ox + xx) * c + ch] = (unsigned char)(v + 0.5f);
         }
   }
+  cld_status st = write_png(ctx, path, img, W, H, c);
+  free(img);
+  return st;
+}
+
+/* img (H, W, c) bytes -> path, atomically */
+static cld_status write_png(cld_ctx *ctx, const char *path, unsigned char *img, int W, int H, int c) {
+  png_bytep *rowp = malloc((size_t)H * sizeof *rowp);
+  if (!rowp) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   for (int y = 0; y < H; y++) rowp[y] = img + (size_t)y * W * c;
   char tmp[1100];
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
   FILE *f = fopen(tmp, "wb");
-  if (!f) { free(img); free(rowp); return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno)); }
+  if (!f) { free(rowp); return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno)); }
   cld_status st = CLD_OK;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
   png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -51,7 +79,6 @@ cld_status cld_png_write_grid(cld_ctx *ctx, const char *path, const float *x, in
   png_destroy_write_struct(&png, &info);
   if (fflush(f) != 0 || fsync(fileno(f)) != 0) st = st ? st : cld_seterr(ctx, CLD_ERR_IO, "%s: write failed", path);
   fclose(f);
-  free(img);
   free(rowp);
   if (st || rename(tmp, path) != 0) {
     unlink(tmp);

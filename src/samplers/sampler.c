@@ -40,17 +40,17 @@ static cld_status unet_denoise(void *user, const float *x, const float *t, int b
   return cld_tensor_read(m->g, m->y, out);
 }
 
-cld_status cld_sample(cld_ctx *ctx, cld_unet *u, const cld_sample_params *p, int64_t first, int64_t n, int h, int w,
+cld_status cld_sample(cld_ctx *ctx, cld_model *mod, const cld_sample_params *p, int64_t first, int64_t n, int h, int w,
                       float *out, cld_sample_progress progress, void *user) {
-  if (!ctx || !u || !p || p->batch < 1) return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad arguments") : CLD_ERR_INVALID_ARG;
-  const cld_unet_config *c = cld_unet_get_config(u);
+  if (!ctx || !mod || !p || p->batch < 1) return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad arguments") : CLD_ERR_INVALID_ARG;
+  int channels = cld_model_channels(mod);
   int B = (int)(p->batch < n ? p->batch : n);
   if (B < 1) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: n must be >= 1");
   unet_model m;
   m.g = cld_graph_create(ctx);
-  m.x = cld_input_4d(m.g, "x", B, c->in_channels, h, w);
+  m.x = cld_input_4d(m.g, "x", B, channels, h, w);
   m.t = cld_input(m.g, "t", 1, (int64_t[]){B});
-  m.y = cld_unet_forward(u, m.g, m.x, m.t);
+  m.y = cld_model_forward(mod, m.g, m.x, m.t);
   cld_status st = CLD_OK;
   if (!m.y) st = cld_seterr(ctx, cld_graph_status(m.g) ? cld_graph_status(m.g) : CLD_ERR_STATE, "sample: %s", cld_graph_errmsg(m.g));
   else {
@@ -60,7 +60,7 @@ cld_status cld_sample(cld_ctx *ctx, cld_unet *u, const cld_sample_params *p, int
   }
   cld_sample_params q = *p;
   q.batch = B;
-  if (!st) st = cld_sample_with(ctx, unet_denoise, &m, c->in_channels, h, w, &q, first, n, out, progress, user);
+  if (!st) st = cld_sample_with(ctx, unet_denoise, &m, channels, h, w, &q, first, n, out, progress, user);
   cld_graph_destroy(m.g);
   return st;
 }

@@ -18,12 +18,12 @@ int bench_model(cli_common *co, bool train, const char *preset, int batch, int r
   if (!ctx) return 1;
   int rc = 1, S = cfg.sample_size > 0 ? cfg.sample_size : 32;
   cld_store *s = NULL;
-  cld_unet *u = NULL;
+  cld_model *u = NULL;
   cld_trainer *t = NULL;
   cld_graph *g = NULL;
   cld_dataset ds = {0};
   double ts[64];
-  if (cld_store_create(ctx, &s) || cld_unet_create(ctx, &cfg, s, &u) || cld_unet_init(u, 1)) goto fail;
+  if (cld_store_create(ctx, &s) || cld_model_from_unet_config(ctx, &cfg, s, &u) || cld_model_init(u, 1)) goto fail;
   if (train) {
     ds.n = 256;
     ds.c = cfg.in_channels;
@@ -34,7 +34,7 @@ int bench_model(cli_common *co, bool train, const char *preset, int batch, int r
     snprintf(ds.name, sizeof ds.name, "synthetic");
     cld_train_params tp = cld_train_params_default();
     tp.batch = batch;
-    if (cld_trainer_create(ctx, u, s, &ds, &tp, &t)) goto fail;
+    if (cld_trainer_create(ctx, u, &ds, &tp, &t)) goto fail;
     for (int r = -2; r < reps; r++) { /* two warm-up steps */
       float loss;
       double t0 = cli_now();
@@ -44,7 +44,7 @@ int bench_model(cli_common *co, bool train, const char *preset, int batch, int r
   } else {
     g = cld_graph_create(ctx);
     cld_tensor *x = cld_input_4d(g, "x", batch, cfg.in_channels, S, S), *tt = cld_input(g, "t", 1, (int64_t[]){batch});
-    cld_tensor *y = cld_unet_forward(u, g, x, tt);
+    cld_tensor *y = cld_model_forward(u, g, x, tt);
     if (!y) goto fail;
     cld_graph_keep(g, y);
     cld_graph_set_training(g, false);
@@ -68,10 +68,10 @@ int bench_model(cli_common *co, bool train, const char *preset, int batch, int r
   qsort(ts, (size_t)reps, sizeof ts[0], cmp_d);
   if (json)
     printf("{\"bench\":\"%s\",\"model\":\"%s\",\"batch\":%d,\"params\":%lld,\"seconds\":%.4f,\"seconds_best\":%.4f}\n",
-           train ? "train_step" : "forward", preset, batch, (long long)cld_unet_param_count(u), ts[reps / 2], ts[0]);
+           train ? "train_step" : "forward", preset, batch, (long long)cld_model_param_count(u), ts[reps / 2], ts[0]);
   else
     printf("%s %s batch %d (%lld params): %.3f s median, %.3f s best of %d\n", preset, train ? "training step" : "forward",
-           batch, (long long)cld_unet_param_count(u), ts[reps / 2], ts[0], reps);
+           batch, (long long)cld_model_param_count(u), ts[reps / 2], ts[0], reps);
   rc = 0;
   goto done;
 fail:
@@ -80,7 +80,7 @@ done:
   cld_graph_destroy(g);
   cld_trainer_destroy(t);
   free(ds.x);
-  cld_unet_destroy(u);
+  cld_model_destroy(u);
   cld_store_destroy(s);
   cld_ctx_destroy(ctx);
   return rc;

@@ -17,19 +17,23 @@ int cmd_info(int argc, char **argv) {
   ckpt_info ci;
   int rc = ckpt_resolve(ctx, argv[1], false, &ci);
   cld_store *s = NULL;
-  cld_unet *u = NULL;
-  if (!rc && (cld_store_create(ctx, &s) || cld_unet_load(ctx, ci.model_dir, s, &u))) {
+  cld_model *m = NULL;
+  if (!rc && (cld_store_create(ctx, &s) || cld_model_load(ctx, ci.model_dir, s, &m))) {
     fprintf(stderr, "cldiff info: %s\n", cld_ctx_errmsg(ctx));
     rc = 1;
   }
-  if (!rc) {
+  cld_unet *u = rc ? NULL : cld_model_unet(m);
+  if (!rc) printf("model:       %s\n", ci.model_dir);
+  if (!rc && !u) printf("MLPDenoiser: %lld parameters, 2-D points\n", (long long)cld_model_param_count(m));
+  if (u) {
     const cld_unet_config *c = cld_unet_get_config(u);
-    printf("model:       %s\n", ci.model_dir);
     printf("UNet2DModel: %lld parameters, %d->%d channels, sample_size %d\n", (long long)cld_unet_param_count(u), c->in_channels,
            c->out_channels, c->sample_size);
     printf("levels:      ");
     for (int i = 0; i < c->n_levels; i++) printf("%s%d%s", i ? ", " : "", c->block_out_channels[i], c->down_attn[i] ? "+attn" : "");
     printf(" (x%d res blocks, dropout %g, heads of %d)\n", c->layers_per_block, c->dropout, c->attention_head_dim);
+  }
+  if (!rc) {
     if (ci.from_trainer) {
       printf("checkpoint:  %s (step %lld)\n", ci.ckpt_dir, ci.step);
       printf("training:    %s schedule, T=%d, %s prediction, data %s (pixel variance %.4f)\n",
@@ -37,7 +41,7 @@ int cmd_info(int argc, char **argv) {
              ci.dataset, ci.data_var);
     }
   }
-  cld_unet_destroy(u);
+  cld_model_destroy(m);
   cld_store_destroy(s);
   cld_ctx_destroy(ctx);
   return rc;

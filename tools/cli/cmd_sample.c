@@ -21,7 +21,8 @@ static void usage(void) {
          "  --size HxW        image size (default the model's sample_size)\n"
          "  --schedule NAME, --T N, --prediction P  override what the checkpoint's trainer.json says\n"
          "                    (defaults for a plain diffusers directory: linear, 1000, eps)\n"
-         "  --out FILE.png    the grid; --npy FILE all images as (N,C,H,W) float32; --dir DIR one PNG each\n"
+         "  --out FILE.png    the grid (a scatter plot on [-4,4]^2 for 2-D models); --npy FILE all samples as\n"
+         "                    (N,C,H,W) float32 ((N,2) for 2-D models); --dir DIR one PNG per image\n"
          "  --device D, --gemm P\n\n"
          "Image i depends only on (seed, i): the same with any --batch.\n");
 }
@@ -86,15 +87,15 @@ int cmd_sample(int argc, char **argv) {
   int rc = 1;
   ckpt_info ci;
   cld_store *s = NULL;
-  cld_unet *u = NULL;
+  cld_model *u = NULL;
   float *imgs = NULL;
   if (ckpt_resolve(ctx, ckpt, ema, &ci)) { rc = 2; goto done; }
   if (sched && (ci.schedule = cld_beta_schedule_parse(sched)) < 0) { fprintf(stderr, "cldiff sample: --schedule: '%s' unknown\n", sched); rc = 2; goto done; }
   if (pred && (ci.prediction = cld_prediction_parse(pred)) < 0) { fprintf(stderr, "cldiff sample: --prediction: '%s' unknown\n", pred); rc = 2; goto done; }
   if (T) ci.T = (int)T;
-  if (cld_store_create(ctx, &s) || cld_unet_load(ctx, ci.model_dir, s, &u)) { fprintf(stderr, "cldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
-  const cld_unet_config *c = cld_unet_get_config(u);
-  if (!H) H = W = c->sample_size;
+  if (cld_store_create(ctx, &s) || cld_model_load(ctx, ci.model_dir, s, &u)) { fprintf(stderr, "cldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
+  int C = cld_model_channels(u);
+  if (!H) H = W = cld_model_sample_size(u);
   if (H < 1) { fprintf(stderr, "cldiff sample: the model has no sample_size; pass --size HxW\n"); rc = 2; goto done; }
   cld_sample_params sp = cld_sample_params_default();
   sp.sampler = sk;
@@ -107,29 +108,31 @@ int cmd_sample(int argc, char **argv) {
   sp.schedule = ci.schedule;
   sp.T = ci.T;
   sp.prediction = ci.prediction;
-  size_t per = (size_t)c->in_channels * H * W;
+  size_t per = (size_t)C * H * W;
   imgs = malloc((size_t)n * per * sizeof(float));
   if (!imgs) { fprintf(stderr, "cldiff sample: out of memory for %ld images\n", n); goto done; }
   double t0 = cli_now();
   if (cld_sample(ctx, u, &sp, 0, n, H, W, imgs, progress, NULL)) { fprintf(stderr, "\ncldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
   fprintf(stderr, "\nsampled %ld images with %s, %ld steps in %.1f s (%s)\n", n, sampler, steps, cli_now() - t0, ci.model_dir);
-  if (cld_png_write_grid(ctx, out, imgs, (int)n, c->in_channels, H, W, 0)) { fprintf(stderr, "cldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
+  bool points = cld_model_get_kind(u) == CLD_MODEL_MLP;
+  cld_status wst = points ? cld_png_write_scatter(ctx, out, imgs, (int)n, 4.0f) : cld_png_write_grid(ctx, out, imgs, (int)n, C, H, W, 0);
+  if (wst) { fprintf(stderr, "cldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
   if (npy) {
-    int64_t shape[4] = {n, c->in_channels, H, W};
-    if (cld_npy_write(ctx, npy, imgs, 4, shape)) { fprintf(stderr, "cldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
+    int64_t shape[4] = {n, C, H, W};
+    if (cld_npy_write(ctx, npy, imgs, points ? 2 : 4, shape)) { fprintf(stderr, "cldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
   }
   if (dir) {
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) { fprintf(stderr, "cldiff sample: --dir %s: %s\n", dir, strerror(errno)); goto done; }
-    for (long i = 0; i < n; i++) {
+    for (long i = 0; i < n && !points; i++) {
       char p[1200];
       snprintf(p, sizeof p, "%s/%06ld.png", dir, i);
-      if (cld_png_write_grid(ctx, p, imgs + (size_t)i * per, 1, c->in_channels, H, W, 1)) { fprintf(stderr, "cldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
+      if (cld_png_write_grid(ctx, p, imgs + (size_t)i * per, 1, C, H, W, 1)) { fprintf(stderr, "cldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
     }
   }
   rc = 0;
 done:
   free(imgs);
-  cld_unet_destroy(u);
+  cld_model_destroy(u);
   cld_store_destroy(s);
   cld_ctx_destroy(ctx);
   return rc;

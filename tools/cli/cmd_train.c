@@ -17,8 +17,9 @@ static void usage(void) {
   printf("usage: cldiff train --data SPEC --model PRESET|config.json --out DIR [options]\n\n"
          "Trains a diffusion UNet; checkpoints go to DIR/ckpt-STEP (model/ and ema/ are diffusers\n"
          "UNet2DModel directories), the log to DIR/log.jsonl.\n\n"
-         "  --data SPEC         fmnist[:DIR] (default DIR /usr/share/datasets/fashion-mnist), mnist:DIR\n"
-         "  --model M           preset fmnist-s, fmnist-xs, cifar10-ddpm, tiny; or a diffusers config.json\n"
+         "  --data SPEC         fmnist[:DIR] (default DIR /usr/share/datasets/fashion-mnist), mnist:DIR,\n"
+         "                      toy:NAME (8gaussians, 25gaussians, moons, swissroll, checkerboard)\n"
+         "  --model M           preset fmnist-s, fmnist-xs, cifar10-ddpm, tiny, toy-mlp; or a config.json\n"
          "  --out DIR           run directory\n"
          "  --steps N           total steps of the run (default 1000); with --resume, continue up to N\n"
          "  --batch B           batch size (default 32)\n"
@@ -101,24 +102,12 @@ int cmd_train(int argc, char **argv) {
             !strcmp(pred, "edm") ? " (EDM preconditioning is not implemented yet)" : "");
     return 2;
   }
-  /* model config */
-  cld_unet_config cfg;
-  if (cld_unet_preset(model, &cfg) != CLD_OK) {
-    FILE *f = fopen(model, "rb");
-    if (!f) { fprintf(stderr, "cldiff train: --model: '%s' is neither a preset (fmnist-s, fmnist-xs, cifar10-ddpm, tiny) nor a readable file\n", model); return 2; }
-    char text[16384];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = 0;
-    char err[256];
-    if (cld_unet_config_parse(text, &cfg, err, sizeof err)) { fprintf(stderr, "cldiff train: %s: %s\n", model, err); return 2; }
-  }
   cld_ctx *ctx = cli_ctx(&co);
   if (!ctx) return 1;
   int rc = 1;
   cld_dataset *ds = NULL;
   cld_store *s = NULL;
-  cld_unet *u = NULL;
+  cld_model *u = NULL;
   cld_trainer *t = NULL;
   FILE *log = NULL;
   char latest[1100];
@@ -129,12 +118,13 @@ int cmd_train(int argc, char **argv) {
     return 2;
   }
   if (cld_dataset_open(ctx, data, "train", &ds)) { fprintf(stderr, "cldiff train: --data: %s\n", cld_ctx_errmsg(ctx)); goto done; }
-  if (cfg.sample_size && (cfg.sample_size != ds->h || cfg.sample_size != ds->w))
-    fprintf(stderr, "cldiff train: note: model sample_size %d, data %dx%d (training at the data size)\n", cfg.sample_size, ds->h, ds->w);
-  if (cld_store_create(ctx, &s) || cld_unet_create(ctx, &cfg, s, &u) || cld_unet_init(u, (uint64_t)seed)) {
-    fprintf(stderr, "cldiff train: model: %s\n", cld_ctx_errmsg(ctx));
+  if (cld_store_create(ctx, &s) || cld_model_create(ctx, model, s, &u) || cld_model_init(u, (uint64_t)seed)) {
+    fprintf(stderr, "cldiff train: --model: %s\n", cld_ctx_errmsg(ctx));
     goto done;
   }
+  int ss = cld_model_sample_size(u);
+  if (ss > 0 && (ss != ds->h || ss != ds->w))
+    fprintf(stderr, "cldiff train: note: model sample_size %d, data %dx%d (training at the data size)\n", ss, ds->h, ds->w);
   cld_train_params tp = cld_train_params_default();
   tp.batch = (int)batch;
   tp.lr = lr;
@@ -147,7 +137,7 @@ int cmd_train(int argc, char **argv) {
   tp.T = (int)T;
   tp.prediction = (cld_prediction)pk;
   tp.hflip = hflip;
-  if (cld_trainer_create(ctx, u, s, ds, &tp, &t)) { fprintf(stderr, "cldiff train: %s\n", cld_ctx_errmsg(ctx)); goto done; }
+  if (cld_trainer_create(ctx, u, ds, &tp, &t)) { fprintf(stderr, "cldiff train: %s\n", cld_ctx_errmsg(ctx)); goto done; }
   if (mkdir(out, 0755) != 0 && errno != EEXIST) { fprintf(stderr, "cldiff train: --out %s: %s\n", out, strerror(errno)); goto done; }
   if (resume && has_ckpt) {
     if (cld_trainer_resume(t, out)) { fprintf(stderr, "cldiff train: --resume: %s\n", cld_ctx_errmsg(ctx)); goto done; }
@@ -157,7 +147,7 @@ int cmd_train(int argc, char **argv) {
   snprintf(logpath, sizeof logpath, "%s/log.jsonl", out);
   log = fopen(logpath, "a");
   if (!log) { fprintf(stderr, "cldiff train: %s: %s\n", logpath, strerror(errno)); goto done; }
-  fprintf(stderr, "training %lld parameters on %s (%lld images %dx%dx%d), device %s\n", (long long)cld_unet_param_count(u),
+  fprintf(stderr, "training %lld parameters on %s (%lld items %dx%dx%d), device %s\n", (long long)cld_model_param_count(u),
           ds->name, (long long)ds->n, ds->c, ds->h, ds->w, cld_ctx_device(ctx)->name);
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
@@ -200,7 +190,7 @@ int cmd_train(int argc, char **argv) {
 done:
   if (log) fclose(log);
   cld_trainer_destroy(t);
-  cld_unet_destroy(u);
+  cld_model_destroy(u);
   cld_store_destroy(s);
   cld_dataset_free(ds);
   cld_ctx_destroy(ctx);
