@@ -4,6 +4,8 @@ in one run on the same machine. Prints a markdown table with the time ratio cldi
 
   fmnist-s training step (forward, backward, AdamW) at batch 32
   fmnist-s forward at batch 64
+  toy MLP training step at batch 1024 (the toy-mlp preset: sinusoidal time embedding of 64,
+  Linear+SiLU, concatenated with x, 3 x (Linear 256 + SiLU), Linear to 2)
 The PyTorch model is diffusers' UNet2DModel with the same config as cldiff's fmnist-s preset
 (parameter counts are compared). Needs torch + diffusers from PyPI and a built ./build/cldiff.
 Usage: python3 tools/bench_vs_torch.py [--cldiff build/cldiff] [--reps 5]
@@ -65,8 +67,45 @@ def torch_forward(batch, reps):
     return median(fwd, reps)
 
 
-def cldiff(binary, what, batch, reps):
-    out = subprocess.run([binary, "bench", what, "--model", "fmnist-s", "--batch", str(batch), "--reps", str(reps), "--json"],
+class ToyMLP(torch.nn.Module):
+    """cldiff's toy-mlp: the same layers, names and sizes"""
+
+    def __init__(self, dim=2, hidden=256, layers=3, temb=64):
+        super().__init__()
+        self.temb = temb
+        self.time_linear = torch.nn.Linear(temb, temb)
+        self.layers = torch.nn.ModuleList(
+            [torch.nn.Linear(dim + temb if i == 0 else hidden, hidden) for i in range(layers)])
+        self.out = torch.nn.Linear(hidden, dim)
+
+    def forward(self, x, t):
+        half = self.temb // 2
+        freq = torch.exp(-torch.log(torch.tensor(10000.0)) * torch.arange(half) / half)
+        arg = t[:, None].float() * freq[None]
+        e = torch.cat([torch.cos(arg), torch.sin(arg)], dim=1)  # flip_sin_to_cos
+        h = torch.cat([x, torch.nn.functional.silu(self.time_linear(e))], dim=1)
+        for lin in self.layers:
+            h = torch.nn.functional.silu(lin(h))
+        return self.out(h)
+
+
+def torch_mlp_step(batch, reps):
+    model = ToyMLP()
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.0)
+    x, t, eps = torch.randn(batch, 2), torch.randint(0, 1000, (batch,)), torch.randn(batch, 2)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = torch.mean((model(x, t) - eps) ** 2)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    return median(step, reps), sum(p.numel() for p in model.parameters())
+
+
+def cldiff(binary, what, batch, reps, model="fmnist-s"):
+    out = subprocess.run([binary, "bench", what, "--model", model, "--batch", str(batch), "--reps", str(reps), "--json"],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -85,6 +124,11 @@ def main():
     tf = torch_forward(64, a.reps)
     cf = cldiff(a.cldiff, "forward", 64, a.reps)
     rows.append(("fmnist-s forward, batch 64", cf["seconds"], tf))
+    tm, mparams = torch_mlp_step(1024, 4 * a.reps)
+    cm = cldiff(a.cldiff, "train", 1024, 4 * a.reps, "toy-mlp")
+    if cm["params"] != mparams:
+        raise SystemExit(f"toy-mlp parameter counts differ: cldiff {cm['params']} vs torch {mparams}")
+    rows.append((f"toy MLP training step, batch 1024 ({mparams} params)", cm["seconds"], tm))
     print(f"fmnist-s: {nparams} parameters in both; PyTorch {torch.__version__} CPU, {torch.get_num_threads()} threads\n")
     print("| workload | cldiff (s) | PyTorch (s) | cldiff / PyTorch |")
     print("|---|---|---|---|")

@@ -12,21 +12,25 @@ static int cmp_d(const void *a, const void *b) {
 
 int bench_model(cli_common *co, bool train, const char *preset, int batch, int reps, bool json) {
   cld_unet_config cfg;
-  if (cld_unet_preset(preset, &cfg)) { fprintf(stderr, "cldiff bench: --model: unknown preset '%s'\n", preset); return 2; }
+  bool mlp = !strcmp(preset, "toy-mlp");
+  if (!mlp && cld_unet_preset(preset, &cfg)) { fprintf(stderr, "cldiff bench: --model: unknown preset '%s'\n", preset); return 2; }
+  if (mlp) cld_unet_preset("tiny", &cfg); /* unused but initialised */
   cfg.dropout = 0; /* as the PyTorch side */
   cld_ctx *ctx = cli_ctx(co);
   if (!ctx) return 1;
-  int rc = 1, S = cfg.sample_size > 0 ? cfg.sample_size : 32;
+  int rc = 1, S = mlp ? 1 : cfg.sample_size > 0 ? cfg.sample_size : 32, C = mlp ? 2 : cfg.in_channels;
   cld_store *s = NULL;
   cld_model *u = NULL;
   cld_trainer *t = NULL;
   cld_graph *g = NULL;
   cld_dataset ds = {0};
   double ts[64];
-  if (cld_store_create(ctx, &s) || cld_model_from_unet_config(ctx, &cfg, s, &u) || cld_model_init(u, 1)) goto fail;
+  if (cld_store_create(ctx, &s) || (mlp ? cld_model_create(ctx, preset, s, &u) : cld_model_from_unet_config(ctx, &cfg, s, &u)) ||
+      cld_model_init(u, 1))
+    goto fail;
   if (train) {
     ds.n = 256;
-    ds.c = cfg.in_channels;
+    ds.c = C;
     ds.h = ds.w = S;
     ds.x = malloc((size_t)ds.n * ds.c * S * S * sizeof(float));
     if (!ds.x) goto fail;
@@ -43,13 +47,13 @@ int bench_model(cli_common *co, bool train, const char *preset, int batch, int r
     }
   } else {
     g = cld_graph_create(ctx);
-    cld_tensor *x = cld_input_4d(g, "x", batch, cfg.in_channels, S, S), *tt = cld_input(g, "t", 1, (int64_t[]){batch});
+    cld_tensor *x = cld_input_4d(g, "x", batch, C, S, S), *tt = cld_input(g, "t", 1, (int64_t[]){batch});
     cld_tensor *y = cld_model_forward(u, g, x, tt);
     if (!y) goto fail;
     cld_graph_keep(g, y);
     cld_graph_set_training(g, false);
     if (cld_graph_plan(g, NULL)) goto fail;
-    size_t n = (size_t)batch * cfg.in_channels * S * S;
+    size_t n = (size_t)batch * C * S * S;
     float *xv = malloc(n * sizeof(float)), *yv = malloc(n * sizeof(float) * 2), tv[4096];
     if (!xv || !yv || batch > 4096) { free(xv); free(yv); goto fail; }
     cld_rng_normal_host(1, 0, 0, n, xv);
