@@ -31,6 +31,15 @@ CLD_API double cld_dataset_pixel_variance(const cld_dataset *d);
 /* Writes n images (n, c, h, w) in [-1, 1] as one PNG grid with cols columns (0: square-ish),
  * 2-pixel gaps; c = 1 gray, 3 RGB. Atomic (temp file + rename). */
 CLD_API cld_status cld_png_write_grid(cld_ctx *ctx, const char *path, const float *x, int n, int c, int h, int w, int cols);
+/* Reads a PNG (8-bit after expansion): *pixels (malloc'd, h*w*c floats in 0..255, interleaved;
+ * NULL to query only), width, height, channels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA). */
+CLD_API cld_status cld_png_read(cld_ctx *ctx, const char *path, float **pixels, int *w, int *h, int *c);
+/* CIFAR-10 binary batches in DIR (or DIR/cifar-10-batches-bin). */
+CLD_API cld_status cld_cifar10_load(cld_ctx *ctx, const char *dir, bool train, cld_dataset **out);
+/* A folder of PNGs, shorter side resized to size then center-cropped (see png_folder.c). */
+CLD_API cld_status cld_png_folder_load(cld_ctx *ctx, const char *dir, int size, cld_dataset **out);
+/* cld_dataset_open with an image size for specs that need one (png:DIR); 0 = none given. */
+CLD_API cld_status cld_dataset_open_sized(cld_ctx *ctx, const char *spec, const char *split, int size, cld_dataset **out);
 /* 2-D toys: 8gaussians, 25gaussians, moons, swissroll, checkerboard (definitions in
  * src/io/toy2d.c). n points (x, y) into out (2n floats), from Philox(seed, stream). */
 CLD_API int cld_toy_parse(const char *name); /* index or -1 */

@@ -1,5 +1,6 @@
 /* Dataset specs ("fmnist[:DIR]", "mnist:DIR") resolved to files and loaded; dataset
- * statistics. One format per file: IDX in idx.c, 2-D toys in toy2d.c; CIFAR and PNG folders are to come. */
+ * statistics. One format per file: IDX in idx.c, CIFAR-10 in cifar.c, PNG folders in png_folder.c
+ * (decoding in png.c), 2-D toys in toy2d.c. */
 #include "runtime/runtime.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,10 @@ static void pick(char *out, size_t n, const char *dir, const char *base) {
 }
 
 cld_status cld_dataset_open(cld_ctx *ctx, const char *spec, const char *split, cld_dataset **out) {
+  return cld_dataset_open_sized(ctx, spec, split, 0, out);
+}
+
+cld_status cld_dataset_open_sized(cld_ctx *ctx, const char *spec, const char *split, int size, cld_dataset **out) {
   if (!ctx || !spec || !out) return CLD_ERR_INVALID_ARG;
   if (!split) split = "train";
   bool train = !strcmp(split, "train");
@@ -41,6 +46,14 @@ cld_status cld_dataset_open(cld_ctx *ctx, const char *spec, const char *split, c
       cld_seterr(ctx, st, "%s (install the Debian package dataset-fashion-mnist or give fmnist:DIR)", cld_ctx_errmsg(ctx));
     return st;
   }
+  if (kl == 7 && !strncmp(spec, "cifar10", 7)) {
+    if (!dir || !*dir) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "dataset '%s': cifar10 needs a directory (cifar10:DIR)", spec);
+    return cld_cifar10_load(ctx, dir, train, out);
+  }
+  if (kl == 3 && !strncmp(spec, "png", 3)) {
+    if (!dir || !*dir) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "dataset '%s': png needs a folder (png:DIR)", spec);
+    return cld_png_folder_load(ctx, dir, size, out);
+  }
   if (kl == 3 && !strncmp(spec, "toy", 3)) {
     const size_t n = 100000;
     cld_dataset *d = calloc(1, sizeof *d);
@@ -54,7 +67,7 @@ cld_status cld_dataset_open(cld_ctx *ctx, const char *spec, const char *split, c
     *out = d;
     return CLD_OK;
   }
-  return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "dataset spec '%s' not supported (fmnist[:DIR], mnist:DIR, toy:NAME)", spec);
+  return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "dataset spec '%s' not supported (fmnist[:DIR], mnist:DIR, cifar10:DIR, png:DIR, toy:NAME)", spec);
 }
 
 double cld_dataset_pixel_variance(const cld_dataset *d) {

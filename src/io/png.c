@@ -9,6 +9,54 @@
 
 static cld_status write_png(cld_ctx *ctx, const char *path, unsigned char *img, int W, int H, int c);
 
+cld_status cld_png_read(cld_ctx *ctx, const char *path, float **pixels, int *w, int *h, int *c) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  unsigned char sig[8];
+  if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8)) { fclose(f); return cld_seterr(ctx, CLD_ERR_FORMAT, "%s: not a PNG file", path); }
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  png_infop info = png ? png_create_info_struct(png) : NULL;
+  png_bytep *rows = NULL;
+  unsigned char *buf = NULL;
+  cld_status st = CLD_OK;
+  if (!png || !info) st = cld_seterr(ctx, CLD_ERR_NOMEM, "png: cannot create reader");
+  else if (setjmp(png_jmpbuf(png))) st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: corrupt or truncated PNG", path);
+  else {
+    png_init_io(png, f);
+    png_set_sig_bytes(png, 8);
+    png_read_info(png, info);
+    png_set_expand(png);           /* palette -> RGB, low-bit gray -> 8 bits, tRNS -> alpha */
+    png_set_strip_16(png);
+    png_read_update_info(png, info);
+    int W = (int)png_get_image_width(png, info), H = (int)png_get_image_height(png, info);
+    int C = png_get_channels(png, info);
+    size_t rb = png_get_rowbytes(png, info);
+    if (W < 1 || H < 1 || W > 1 << 15 || H > 1 << 15 || C < 1 || C > 4) st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: unsupported size or channels", path);
+    else if (!(buf = malloc(rb * (size_t)H)) || !(rows = malloc((size_t)H * sizeof *rows))) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+    else {
+      for (int y = 0; y < H; y++) rows[y] = buf + rb * (size_t)y;
+      png_read_image(png, rows);
+      *w = W;
+      *h = H;
+      *c = C;
+      if (pixels) {
+        float *px = malloc((size_t)W * H * C * sizeof *px);
+        if (!px) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+        else {
+          for (int y = 0; y < H; y++)
+            for (int k = 0; k < W * C; k++) px[(size_t)y * W * C + k] = rows[y][k];
+          *pixels = px;
+        }
+      }
+    }
+  }
+  png_destroy_read_struct(&png, &info, NULL);
+  free(rows);
+  free(buf);
+  fclose(f);
+  return st;
+}
+
 cld_status cld_png_write_scatter(cld_ctx *ctx, const char *path, const float *xy, int n, float range) {
   if (!ctx || !path || !xy || n < 1 || !(range > 0)) return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "png: bad scatter arguments") : CLD_ERR_INVALID_ARG;
   const int S = 512;

@@ -18,6 +18,7 @@ static void usage(void) {
          "Trains a diffusion UNet; checkpoints go to DIR/ckpt-STEP (model/ and ema/ are diffusers\n"
          "UNet2DModel directories), the log to DIR/log.jsonl.\n\n"
          "  --data SPEC         fmnist[:DIR] (default DIR /usr/share/datasets/fashion-mnist), mnist:DIR,\n"
+         "                      cifar10:DIR (binary batches), png:DIR (resized/cropped to the model),\n"
          "                      toy:NAME (8gaussians, 25gaussians, moons, swissroll, checkerboard)\n"
          "  --model M           preset fmnist-s, fmnist-xs, cifar10-ddpm, tiny, toy-mlp; or a config.json\n"
          "  --out DIR           run directory\n"
@@ -117,9 +118,12 @@ int cmd_train(int argc, char **argv) {
     cld_ctx_destroy(ctx);
     return 2;
   }
-  if (cld_dataset_open(ctx, data, "train", &ds)) { fprintf(stderr, "cldiff train: --data: %s\n", cld_ctx_errmsg(ctx)); goto done; }
   if (cld_store_create(ctx, &s) || cld_model_create(ctx, model, s, &u) || cld_model_init(u, (uint64_t)seed)) {
     fprintf(stderr, "cldiff train: --model: %s\n", cld_ctx_errmsg(ctx));
+    goto done;
+  }
+  if (cld_dataset_open_sized(ctx, data, "train", cld_model_sample_size(u), &ds)) {
+    fprintf(stderr, "cldiff train: --data: %s\n", cld_ctx_errmsg(ctx));
     goto done;
   }
   int ss = cld_model_sample_size(u);

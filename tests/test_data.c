@@ -1,0 +1,160 @@
+/* Data formats: IDX (gzip and raw; truncation named), CIFAR-10 binary records, a PNG folder
+ * (resize of the shorter side + center crop, gray/RGB mixing), PNG write/read round trip,
+ * .npy header. Files are made by the test in a temporary directory. */
+#define _GNU_SOURCE
+#include <sys/stat.h>
+#include "test_util.h"
+#include <unistd.h>
+#include <zlib.h>
+
+static char tmpdir[64];
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/cldiff-data-XXXXXX");
+  return mkdtemp(tmpdir) ? 0 : -1;
+}
+static int teardown(void **state) {
+  (void)state;
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+  return system(cmd);
+}
+
+static void put_u32(unsigned char *p, uint32_t v) { p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v; }
+
+static void test_idx(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  unsigned char hdr[16], px[3 * 4 * 5];
+  put_u32(hdr, 0x803);
+  put_u32(hdr + 4, 3);
+  put_u32(hdr + 8, 4);
+  put_u32(hdr + 12, 5);
+  for (int i = 0; i < 60; i++) px[i] = (unsigned char)(i * 4);
+  char gz[128], raw[128];
+  snprintf(gz, sizeof gz, "%s/img.gz", tmpdir);
+  snprintf(raw, sizeof raw, "%s/img", tmpdir);
+  gzFile g = gzopen(gz, "wb");
+  gzwrite(g, hdr, 16);
+  gzwrite(g, px, 60);
+  gzclose(g);
+  FILE *f = fopen(raw, "wb");
+  fwrite(hdr, 1, 16, f);
+  fwrite(px, 1, 50, f); /* truncated */
+  fclose(f);
+  cld_dataset *d;
+  TU_OK(ctx, cld_idx_load(ctx, gz, NULL, &d));
+  assert_int_equal(d->n, 3);
+  assert_int_equal(d->h, 4);
+  assert_int_equal(d->w, 5);
+  for (int i = 0; i < 60; i++) assert_true(fabsf(d->x[i] - (px[i] / 127.5f - 1.0f)) < 1e-6f);
+  cld_dataset_free(d);
+  assert_int_equal(cld_idx_load(ctx, raw, NULL, &d), CLD_ERR_FORMAT);
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), raw));
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "truncated"));
+  assert_int_equal(cld_dataset_open(ctx, "fmnist:/nonexistent-dir", "train", &d), CLD_ERR_IO);
+  assert_int_equal(cld_dataset_open(ctx, "imagenet:/x", "train", &d), CLD_ERR_INVALID_ARG);
+  cld_ctx_destroy(ctx);
+}
+
+static void test_cifar(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  char path[128];
+  snprintf(path, sizeof path, "%s/test_batch.bin", tmpdir);
+  FILE *f = fopen(path, "wb");
+  unsigned char rec[3073];
+  for (int r = 0; r < 2; r++) {
+    rec[0] = (unsigned char)(7 + r);
+    for (int k = 0; k < 3072; k++) rec[1 + k] = (unsigned char)((k + r) % 256);
+    fwrite(rec, 1, 3073, f);
+  }
+  fclose(f);
+  cld_dataset *d;
+  char spec[128];
+  snprintf(spec, sizeof spec, "cifar10:%s", tmpdir);
+  TU_OK(ctx, cld_dataset_open(ctx, spec, "test", &d));
+  assert_int_equal(d->n, 2);
+  assert_int_equal(d->c, 3);
+  assert_int_equal(d->labels[1], 8);
+  assert_true(fabsf(d->x[3072 + 1024] - ((1024 + 1) % 256 / 127.5f - 1.0f)) < 1e-6f); /* G plane of record 1 */
+  cld_dataset_free(d);
+  f = fopen(path, "ab");
+  fwrite(rec, 1, 100, f); /* a partial record */
+  fclose(f);
+  assert_int_equal(cld_dataset_open(ctx, spec, "test", &d), CLD_ERR_FORMAT);
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "test_batch.bin"));
+  cld_ctx_destroy(ctx);
+}
+
+static void test_png_folder(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  char dir[128], path[192];
+  snprintf(dir, sizeof dir, "%s/pngs", tmpdir);
+  assert_int_equal(mkdir(dir, 0755), 0);
+  /* a: gray 12 rows x 6 cols: value = column (so a center crop of the resize is known); b: RGB 4x4 */
+  float a[72], b[48];
+  for (int y = 0; y < 12; y++)
+    for (int x = 0; x < 6; x++) a[y * 6 + x] = (x * 40) / 127.5f - 1.0f;
+  for (int i = 0; i < 48; i++) b[i] = i < 16 ? 1.0f : i < 32 ? -1.0f : 0.0f; /* R=255, G=0, B~128 */
+  snprintf(path, sizeof path, "%s/a.png", dir);
+  TU_OK(ctx, cld_png_write_grid(ctx, path, a, 1, 1, 12, 6, 1));
+  snprintf(path, sizeof path, "%s/b.png", dir);
+  TU_OK(ctx, cld_png_write_grid(ctx, path, b, 1, 3, 4, 4, 1));
+  float *px;
+  int w, h, c;
+  TU_OK(ctx, cld_png_read(ctx, path, &px, &w, &h, &c));
+  assert_int_equal(w, 8); /* the grid writer adds a 2-pixel frame */
+  assert_int_equal(c, 3);
+  assert_true(px[(2 * 8 + 2) * 3 + 0] == 255 && px[(2 * 8 + 2) * 3 + 1] == 0);
+  free(px);
+  cld_dataset *d;
+  char spec[160];
+  snprintf(spec, sizeof spec, "png:%s", dir);
+  assert_int_equal(cld_dataset_open(ctx, spec, "train", &d), CLD_ERR_INVALID_ARG); /* needs a size */
+  TU_OK(ctx, cld_dataset_open_sized(ctx, spec, "train", 4, &d));
+  assert_int_equal(d->n, 2);
+  assert_int_equal(d->c, 3); /* b is RGB, so a is repeated to RGB */
+  assert_int_equal(d->h, 4);
+  /* a (16 x 10 with the frame) -> 6.4 x 4 -> rows cropped; every channel equal for a gray image */
+  for (int k = 0; k < 16; k++) assert_true(d->x[k] == d->x[16 + k] && d->x[k] == d->x[32 + k]);
+  /* b (8 x 8 framed, 4 x 4 red inside) downsampled by 2: the center 2x2 is pure red */
+  const float *r = d->x + 48, *g = d->x + 48 + 16;
+  assert_true(fabsf(r[5] - 1.0f) < 1e-6f && fabsf(g[5] + 1.0f) < 1e-6f);
+  cld_dataset_free(d);
+  snprintf(path, sizeof path, "%s/bad.png", dir);
+  FILE *f = fopen(path, "wb");
+  fputs("not a png", f);
+  fclose(f);
+  assert_int_equal(cld_dataset_open_sized(ctx, spec, "train", 4, &d), CLD_ERR_FORMAT);
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "bad.png"));
+  cld_ctx_destroy(ctx);
+}
+
+static void test_npy(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  char path[128];
+  snprintf(path, sizeof path, "%s/a.npy", tmpdir);
+  float v[6] = {1, 2, 3, 4, 5, 6};
+  TU_OK(ctx, cld_npy_write(ctx, path, v, 2, (int64_t[]){3, 2}));
+  FILE *f = fopen(path, "rb");
+  unsigned char buf[256];
+  size_t n = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  assert_int_equal(n, 128 + 24);
+  assert_memory_equal(buf, "\x93NUMPY\x01\x00", 8);
+  assert_int_equal(buf[8] + 256 * buf[9], 118); /* header padded so data starts at 128 */
+  assert_non_null(memmem(buf, 128, "'shape': (3, 2)", 15));
+  assert_memory_equal(buf + 128, v, 24);
+  cld_ctx_destroy(ctx);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_idx), cmocka_unit_test(test_cifar), cmocka_unit_test(test_png_folder), cmocka_unit_test(test_npy),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
