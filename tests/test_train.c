@@ -2,6 +2,7 @@
  * (parameters, EMA, moments) as 2N uninterrupted steps; a damaged checkpoint fails with the
  * file named and leaves the model untouched; keep-last-K. Tiny UNet with dropout on. */
 #include "test_util.h"
+#include "diffusion/train_internal.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,8 @@ static cld_dataset *toy_images(void) {
 }
 
 typedef struct { cld_ctx *ctx; cld_store *s; cld_model *u; cld_trainer *t; } rig;
+
+static int rig_lsm = 0, rig_T = 1000, rig_sched = CLD_BETA_LINEAR;
 
 static rig make_rig(cld_ctx *ctx, cld_dataset *d) {
   rig r = {ctx, NULL, NULL, NULL};
@@ -34,6 +37,9 @@ static rig make_rig(cld_ctx *ctx, cld_dataset *d) {
   p.seed = 11;
   p.hflip = true;
   p.prediction = CLD_PRED_V;
+  p.timestep_sampling = rig_lsm;
+  p.T = rig_T;
+  p.schedule = rig_sched;
   TU_OK(ctx, cld_trainer_create(ctx, r.u, d, &p, &r.t));
   return r;
 }
@@ -134,8 +140,51 @@ static void test_damaged_checkpoint(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* loss-second-moment sampling (T = 20 so every t has 10 losses early): the importance sampler is
+ * warm before the checkpoint, and resume stays bit-exact with its history restored */
+static void test_lsm_resume(void **state) {
+  (void)state;
+  rig_lsm = 1;
+  rig_T = 20;
+  rig_sched = CLD_BETA_COSINE; /* linear at T=20 would reach beta = 1 */
+  cld_ctx *ctx = tu_ctx();
+  cld_dataset *d = toy_images();
+  char dir[] = "/tmp/cldiff-train-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  const int N = 120; /* 480 samples over 20 time steps: every t gets its 10 losses */
+  rig a = make_rig(ctx, d);
+  for (int i = 0; i < 2 * N; i++) TU_OK(ctx, cld_trainer_step(a.t, NULL));
+  rig b = make_rig(ctx, d);
+  for (int i = 0; i < N; i++) TU_OK(ctx, cld_trainer_step(b.t, NULL));
+  int warm = 1;
+  for (int i = 0; i < 20; i++) warm &= b.t->lsm_count[i] == CLD_LSM_HISTORY;
+  assert_true(warm); /* importance sampling is active in the second half */
+  TU_OK(ctx, cld_trainer_save(b.t, dir, 1));
+  free_rig(&b);
+  rig c = make_rig(ctx, d);
+  TU_OK(ctx, cld_trainer_resume(c.t, dir));
+  for (int i = 0; i < N; i++) TU_OK(ctx, cld_trainer_step(c.t, NULL));
+  size_t na, nc;
+  float *pa = snapshot(&a, &na), *pc = snapshot(&c, &nc);
+  assert_memory_equal(pa, pc, na * sizeof(float));
+  assert_memory_equal(a.t->lsm_hist, c.t->lsm_hist, 20 * CLD_LSM_HISTORY * sizeof(float));
+  free(pa);
+  free(pc);
+  free_rig(&a);
+  free_rig(&c);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+  cld_dataset_free(d);
+  cld_ctx_destroy(ctx);
+  rig_lsm = 0;
+  rig_T = 1000;
+  rig_sched = CLD_BETA_LINEAR;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_lsm_resume),
       cmocka_unit_test(test_resume_bit_exact),
       cmocka_unit_test(test_damaged_checkpoint),
   };

@@ -27,6 +27,10 @@ typedef struct cld_train_params {
   int T;
   cld_prediction prediction;
   bool hflip;
+  /* time-step sampling: 0 uniform; 1 loss-second-moment (iDDPM: p_t ~ sqrt(E[L_t^2]) over the last
+   * 10 losses of each t once every t has 10, mixed with 0.1% uniform; the loss is importance
+   * weighted by 1/(T p_t); the history is part of the checkpoint) */
+  int timestep_sampling;
 } cld_train_params;
 CLD_API cld_train_params cld_train_params_default(void); /* batch 32, lr 2e-4, clip 1, ema 0.999, linear T=1000, eps */
 

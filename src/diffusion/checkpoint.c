@@ -170,11 +170,22 @@ cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
     cJSON_AddNumberToObject(r, "T", t->p.T);
     cJSON_AddStringToObject(r, "prediction", cld_prediction_name(t->p.prediction));
     cJSON_AddBoolToObject(r, "hflip", t->p.hflip);
+    cJSON_AddStringToObject(r, "timestep_sampling", t->p.timestep_sampling ? "loss-second-moment" : "uniform");
     cJSON_AddStringToObject(r, "dataset", t->data->name);
     cJSON_AddNumberToObject(r, "data_pixel_variance", cld_dataset_pixel_variance(t->data));
     snprintf(path, sizeof path, "%s/trainer.json", tmp);
     st = write_json(ctx, path, r);
     cJSON_Delete(r);
+  }
+  if (!st && t->p.timestep_sampling) { /* the importance sampler's loss history */
+    float *cnt = malloc((size_t)t->p.T * sizeof *cnt);
+    if (!cnt) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+    for (int i = 0; cnt && i < t->p.T; i++) cnt[i] = (float)t->lsm_count[i];
+    int64_t hs[2] = {t->p.T, CLD_LSM_HISTORY}, cs[1] = {t->p.T};
+    cld_st_entry e[2] = {{"loss_history", 2, hs, t->lsm_hist}, {"loss_history_count", 1, cs, cnt}};
+    snprintf(path, sizeof path, "%s/timestep_sampler.safetensors", tmp);
+    if (!st) st = cld_safetensors_write(ctx, path, e, 2, NULL);
+    free(cnt);
   }
   free(a);
   free(b);
@@ -237,9 +248,30 @@ cld_status cld_trainer_resume(cld_trainer *t, const char *dir) {
   if (!st) st = read_named(s, fo, opath, "v.", v);
   snprintf(path, sizeof path, "%s/model/diffusion_pytorch_model.safetensors", ck);
   if (!st) st = cld_store_load(s, path, NULL);
+  float *hist = NULL, *cnt = NULL;
+  if (!st && t->p.timestep_sampling) {
+    cld_safetensors *fh = NULL;
+    snprintf(path, sizeof path, "%s/timestep_sampler.safetensors", ck);
+    st = cld_safetensors_open(ctx, path, &fh);
+    int ih = fh ? cld_safetensors_find(fh, "loss_history") : -1, ic = fh ? cld_safetensors_find(fh, "loss_history_count") : -1;
+    if (!st && (ih < 0 || ic < 0 || cld_safetensors_numel(fh, ih) != (int64_t)t->p.T * CLD_LSM_HISTORY ||
+                cld_safetensors_numel(fh, ic) != t->p.T))
+      st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: loss history missing or for another T", path);
+    if (!st && (!(hist = malloc((size_t)t->p.T * CLD_LSM_HISTORY * sizeof *hist)) || !(cnt = malloc((size_t)t->p.T * sizeof *cnt))))
+      st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+    if (!st) st = cld_safetensors_read(fh, ih, hist);
+    if (!st) st = cld_safetensors_read(fh, ic, cnt);
+    cld_safetensors_close(fh);
+  }
   if (!st) st = cld_ema_write(t->ema, a);
   if (!st) st = cld_optim_write_moments(t->opt, m, v, step);
   if (!st) t->step = step;
+  if (!st && hist) {
+    memcpy(t->lsm_hist, hist, (size_t)t->p.T * CLD_LSM_HISTORY * sizeof *hist);
+    for (int i = 0; i < t->p.T; i++) t->lsm_count[i] = (int)cnt[i];
+  }
+  free(hist);
+  free(cnt);
   cld_safetensors_close(fe);
   cld_safetensors_close(fo);
   free(a); free(b); free(m); free(v);

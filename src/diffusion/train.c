@@ -45,6 +45,8 @@ void cld_trainer_destroy(cld_trainer *t) {
   cld_schedule_destroy(t->sched);
   free(t->perm);
   free(t->xb);
+  free(t->lsm_hist);
+  free(t->lsm_count);
   free(t);
 }
 
@@ -68,7 +70,11 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
   int64_t per = (int64_t)data->c * data->h * data->w;
   t->xb = malloc((size_t)(p->batch * per) * sizeof(float));
   t->perm_epoch = -1;
-  if (!t->sched || !t->perm || !t->xb) { cld_trainer_destroy(t); return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: bad schedule or out of memory"); }
+  if (p->timestep_sampling) {
+    t->lsm_hist = calloc((size_t)p->T * CLD_LSM_HISTORY, sizeof(float));
+    t->lsm_count = calloc((size_t)p->T, sizeof(int));
+  }
+  if (!t->sched || !t->perm || !t->xb || (p->timestep_sampling && (!t->lsm_hist || !t->lsm_count))) { cld_trainer_destroy(t); return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: bad schedule or out of memory"); }
 
   /* the step graph */
   int64_t B = p->batch;
@@ -85,8 +91,10 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
   cld_tensor *target = p->prediction == CLD_PRED_EPS ? eps
                        : p->prediction == CLD_PRED_X0 ? t->x0
                                                       : cld_sub(g, cld_mul(g, eps, t->sab), cld_mul(g, t->x0, t->s1mab));
-  t->loss = cld_weighted_mse(g, pred, target, t->w);
+  t->per_sample = cld_mse_per_sample(g, pred, target); /* (B) */
+  t->loss = cld_mean_all(g, cld_mul(g, t->per_sample, t->w));
   cld_graph_keep(g, t->loss);
+  cld_graph_keep(g, t->per_sample);
   cld_status st = cld_graph_backward(g, t->loss);
   if (!st) st = cld_graph_plan(g, NULL);
   if (st) {
@@ -95,9 +103,6 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
     return st;
   }
   cld_graph_set_seed(g, p->seed);
-  float ones[4096];
-  for (int i = 0; i < B; i++) ones[i] = 1.0f;
-  if ((st = cld_tensor_write(g, t->w, ones))) { cld_trainer_destroy(t); return st; }
   cld_adamw_params ap = cld_adamw_params_default();
   ap.lr = p->lr;
   ap.weight_decay = p->weight_decay;
@@ -126,12 +131,32 @@ static void ensure_perm(cld_trainer *t, int64_t epoch) {
   t->perm_epoch = epoch;
 }
 
+/* loss-second-moment weights, or false while some t has fewer than CLD_LSM_HISTORY losses */
+static bool lsm_weights(const cld_trainer *t, double *w) {
+  int T = t->p.T;
+  double sum = 0;
+  for (int i = 0; i < T; i++) {
+    if (t->lsm_count[i] < CLD_LSM_HISTORY) return false;
+    double m2 = 0;
+    for (int k = 0; k < CLD_LSM_HISTORY; k++) {
+      double l = t->lsm_hist[(size_t)i * CLD_LSM_HISTORY + k];
+      m2 += l * l;
+    }
+    w[i] = sqrt(m2 / CLD_LSM_HISTORY);
+    sum += w[i];
+  }
+  for (int i = 0; i < T; i++) w[i] = w[i] / sum * (1.0 - 0.001) + 0.001 / T;
+  return true;
+}
+
 cld_status cld_trainer_step(cld_trainer *t, float *loss) {
   if (!t) return CLD_ERR_INVALID_ARG;
   const cld_dataset *d = t->data;
   int B = t->p.batch;
   int64_t per = (int64_t)d->c * d->h * d->w, step = t->step;
-  float tv[4096], sab[4096], s1[4096], uflip[4096], ut[4096];
+  float tv[4096], sab[4096], s1[4096], uflip[4096], ut[4096], wv[4096];
+  double *lsm_w = t->p.timestep_sampling ? malloc((size_t)t->p.T * sizeof *lsm_w) : NULL;
+  bool lsm_ready = lsm_w && lsm_weights(t, lsm_w);
   uint64_t pos0 = (uint64_t)step * (uint64_t)B;
   cld_rng_uniform_host(t->p.seed, 1, pos0, (size_t)B, uflip);
   cld_rng_uniform_host(t->p.seed, 2, pos0, (size_t)B, ut);
@@ -151,13 +176,25 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
     }
     int ti = (int)(ut[b] * (float)t->p.T);
     if (ti >= t->p.T) ti = t->p.T - 1;
+    wv[b] = 1.0f;
+    if (lsm_ready) { /* inverse CDF of the importance distribution */
+      double target = ut[b], acc = 0;
+      ti = t->p.T - 1;
+      for (int i = 0; i < t->p.T; i++) {
+        acc += lsm_w[i];
+        if (target < acc) { ti = i; break; }
+      }
+      wv[b] = (float)(1.0 / (t->p.T * lsm_w[ti]));
+    }
     tv[b] = (float)ti;
     sab[b] = (float)sqrt(t->sched->alpha_bar[ti]);
     s1[b] = (float)sqrt(1.0 - t->sched->alpha_bar[ti]);
   }
   cld_status st;
+  free(lsm_w);
   if ((st = cld_tensor_write(t->g, t->x0, t->xb)) || (st = cld_tensor_write(t->g, t->tt, tv)) ||
-      (st = cld_tensor_write(t->g, t->sab, sab)) || (st = cld_tensor_write(t->g, t->s1mab, s1)))
+      (st = cld_tensor_write(t->g, t->sab, sab)) || (st = cld_tensor_write(t->g, t->s1mab, s1)) ||
+      (st = cld_tensor_write(t->g, t->w, wv)))
     return st;
   cld_graph_set_run_counter(t->g, (uint64_t)step);
   if ((st = cld_graph_compute(t->g))) return st;
@@ -165,8 +202,19 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
   if ((st = cld_optim_step(t->opt, lr))) return st;
   if ((st = cld_ema_update(t->ema, t->p.ema_decay))) return st;
   t->step++;
+  if (t->p.timestep_sampling) { /* record each sample's loss at its t (FIFO of CLD_LSM_HISTORY) */
+    float ps[4096];
+    if ((st = cld_tensor_read(t->g, t->per_sample, ps))) return st;
+    for (int b = 0; b < B; b++) {
+      int ti = (int)tv[b], *cnt = &t->lsm_count[ti];
+      float *h = t->lsm_hist + (size_t)ti * CLD_LSM_HISTORY;
+      if (*cnt < CLD_LSM_HISTORY) h[(*cnt)++] = ps[b];
+      else { memmove(h, h + 1, (CLD_LSM_HISTORY - 1) * sizeof *h); h[CLD_LSM_HISTORY - 1] = ps[b]; }
+    }
+  }
   if (loss && (st = cld_tensor_read(t->g, t->loss, loss))) return st;
   return CLD_OK;
 }
 
 int64_t cld_trainer_steps_done(const cld_trainer *t) { return t ? t->step : 0; }
+

@@ -17,5 +17,9 @@ struct cld_trainer {
   int64_t step;
   int64_t *perm, perm_epoch;
   float *xb;
+  cld_tensor *per_sample;  /* (B) unweighted per-sample losses */
+  float *lsm_hist;         /* loss-second-moment: (T, 10) recent losses, lsm_count[t] of them */
+  int *lsm_count;
 };
+#define CLD_LSM_HISTORY 10
 #endif

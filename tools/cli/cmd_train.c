@@ -32,6 +32,7 @@ static void usage(void) {
          "  --schedule NAME     linear (default), scaled-linear, cosine, sigmoid; --T N (default 1000)\n"
          "  --prediction P      eps (default), x0, v\n"
          "  --hflip             random horizontal flips\n"
+         "  --timestep-sampling uniform (default) or loss-second-moment (iDDPM importance sampling)\n"
          "  --save-every N      checkpoint every N steps (default 500), --keep K newest (default 3)\n"
          "  --resume            continue the run in DIR from its newest checkpoint\n"
          "  --log-every N       progress/log line every N steps (default 1)\n"
@@ -64,6 +65,7 @@ int cmd_train(int argc, char **argv) {
   long steps = 1000, batch = 32, save_every = 500, keep = 3, warmup = 100, T = 1000, log_every = 1, seed = 0;
   float lr = 2e-4f, wd = 0, clip = 1, ema = 0.999f;
   bool resume = false, hflip = false;
+  const char *tsamp = "uniform";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); return 0; }
@@ -80,6 +82,7 @@ int cmd_train(int argc, char **argv) {
     else if (!strcmp(a, "--out")) out = v;
     else if (!strcmp(a, "--schedule")) sched = v;
     else if (!strcmp(a, "--prediction")) pred = v;
+    else if (!strcmp(a, "--timestep-sampling")) tsamp = v;
     else if (!strcmp(a, "--steps")) bad = cli_int(a, v, 1, 1L << 40, &steps);
     else if (!strcmp(a, "--batch")) bad = cli_int(a, v, 1, 4096, &batch);
     else if (!strcmp(a, "--save-every")) bad = cli_int(a, v, 1, 1L << 40, &save_every);
@@ -94,6 +97,10 @@ int cmd_train(int argc, char **argv) {
     else if (!strcmp(a, "--ema-decay")) bad = parse_float(a, v, 0, 1, &ema);
     else { fprintf(stderr, "cldiff train: unknown option '%s' (see --help)\n", a); return 2; }
     if (bad) return 2;
+  }
+  if (strcmp(tsamp, "uniform") && strcmp(tsamp, "loss-second-moment")) {
+    fprintf(stderr, "cldiff train: --timestep-sampling: '%s' is not uniform or loss-second-moment\n", tsamp);
+    return 2;
   }
   if (!data || !model || !out) { fprintf(stderr, "cldiff train: --data, --model and --out are required (see --help)\n"); return 2; }
   int sk = cld_beta_schedule_parse(sched), pk = cld_prediction_parse(pred);
@@ -141,6 +148,7 @@ int cmd_train(int argc, char **argv) {
   tp.T = (int)T;
   tp.prediction = (cld_prediction)pk;
   tp.hflip = hflip;
+  tp.timestep_sampling = strcmp(tsamp, "uniform") != 0;
   if (cld_trainer_create(ctx, u, ds, &tp, &t)) { fprintf(stderr, "cldiff train: %s\n", cld_ctx_errmsg(ctx)); goto done; }
   if (mkdir(out, 0755) != 0 && errno != EEXIST) { fprintf(stderr, "cldiff train: --out %s: %s\n", out, strerror(errno)); goto done; }
   if (resume && has_ckpt) {
