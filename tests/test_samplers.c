@@ -146,11 +146,81 @@ static void test_batch_independence(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* EDM models see (c_in x, c_noise); the exact Gaussian D is reproduced through F = (D - c_skip x)/c_out */
+typedef struct { double mu, sd, sigma_data; } edm_gauss;
+typedef struct { edm_gauss g; int per; } edm_model;
+static cld_status edm_denoise(void *user, const float *in, const float *t, int batch, float *out) {
+  edm_model *m = user;
+  for (int i = 0; i < batch; i++) {
+    double sigma = exp(4.0 * (double)t[i]), sd2 = m->g.sigma_data * m->g.sigma_data;
+    double c_in = 1 / sqrt(sigma * sigma + sd2), c_skip = sd2 / (sigma * sigma + sd2), c_out = sigma * m->g.sigma_data / sqrt(sigma * sigma + sd2);
+    for (int j = 0; j < m->per; j++) {
+      double x = in[i * m->per + j] / c_in;
+      double D = (m->g.sd * m->g.sd * x + sigma * sigma * m->g.mu) / (sigma * sigma + m->g.sd * m->g.sd);
+      out[i * m->per + j] = (float)((D - c_skip * x) / c_out);
+    }
+  }
+  return CLD_OK;
+}
+
+static void test_edm(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  /* parity with diffusers' EDMEulerScheduler (S_churn = 0), relative: states start at sigma_max = 80 */
+  cld_safetensors *gold;
+  TU_OK(ctx, cld_safetensors_open(ctx, CLDIFF_SOURCE_DIR "/tests/golden/samplers.safetensors", &gold));
+  int idx = cld_safetensors_find(gold, "edm_euler");
+  assert_true(idx >= 0);
+  int64_t total = cld_safetensors_numel(gold, idx);
+  float *want = tu_alloc((size_t)total), *got = tu_alloc((size_t)total), out[48];
+  TU_OK(ctx, cld_safetensors_read(gold, idx, want));
+  edm_model m = {{MU, SD, 0.5}, 16};
+  cld_sample_params p = cld_sample_params_default();
+  p.sampler = CLD_SAMPLER_EULER;
+  p.prediction = CLD_PRED_EDM;
+  p.steps = 10;
+  p.seed = 7;
+  p.batch = 3;
+  p.trajectory = got;
+  TU_OK(ctx, cld_sample_with(ctx, edm_denoise, &m, 1, 4, 4, &p, 0, 3, out, NULL, NULL));
+  double worst = 0;
+  for (int64_t i = 0; i < total; i++) worst = fmax(worst, fabs((double)got[i] - want[i]) / fmax(1.0, fabs(want[i])));
+  fprintf(stderr, "edm_euler: max relative trajectory difference to diffusers %.2g\n", worst);
+  assert_true(worst <= 1e-5);
+  free(want);
+  free(got);
+  cld_safetensors_close(gold);
+  /* METHODS.md vector 24: x = 1, sigma 1 -> 0.5, data N(0, 0.5^2): Euler 0.6, Heun 0.65 */
+  edm_model m24 = {{0.0, 0.5, 0.5}, 1};
+  float x1 = 1.0f, traj[3], o;
+  for (int heun = 0; heun < 2; heun++) {
+    cld_sample_params q = cld_sample_params_default();
+    q.sampler = heun ? CLD_SAMPLER_HEUN : CLD_SAMPLER_EULER;
+    q.prediction = CLD_PRED_EDM;
+    q.steps = 2;
+    q.edm_sigma_max = 1.0f;
+    q.edm_sigma_min = 0.5f;
+    q.edm_rho = 1.0f; /* grid 1, 0.5, 0 */
+    q.batch = 1;
+    q.x_init = &x1;
+    q.trajectory = traj;
+    TU_OK(ctx, cld_sample_with(ctx, edm_denoise, &m24, 1, 1, 1, &q, 0, 1, &o, NULL, NULL));
+    fprintf(stderr, "vector 24 %s: %.7f\n", heun ? "heun" : "euler", traj[1]);
+    assert_true(fabs(traj[1] - (heun ? 0.65 : 0.6)) < 1e-6);
+  }
+  /* an eps-model sampler on an edm model is refused */
+  cld_sample_params bad = cld_sample_params_default();
+  bad.prediction = CLD_PRED_EDM;
+  assert_int_equal(cld_sample_with(ctx, edm_denoise, &m24, 1, 1, 1, &bad, 0, 1, &o, NULL, NULL), CLD_ERR_INVALID_ARG);
+  cld_ctx_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parity_with_diffusers),
       cmocka_unit_test(test_gaussian_moments),
       cmocka_unit_test(test_batch_independence),
+      cmocka_unit_test(test_edm),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

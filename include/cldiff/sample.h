@@ -12,8 +12,10 @@ extern "C" {
 typedef struct cld_ctx cld_ctx;
 typedef struct cld_model cld_model;
 
-typedef enum { CLD_SAMPLER_DDPM = 0, CLD_SAMPLER_DDIM = 1 } cld_sampler_kind;
-CLD_API int cld_sampler_parse(const char *name); /* "ddpm", "ddim"; -1 if unknown */
+/* ddpm/ddim run on discrete time steps (eps/x0/v models); euler/heun are the EDM samplers
+ * (Karras et al. Algorithm 2 with S_churn) on the EDM sigma grid, for edm models */
+typedef enum { CLD_SAMPLER_DDPM = 0, CLD_SAMPLER_DDIM = 1, CLD_SAMPLER_EULER = 2, CLD_SAMPLER_HEUN = 3 } cld_sampler_kind;
+CLD_API int cld_sampler_parse(const char *name); /* "ddpm", "ddim", "euler", "heun"; -1 if unknown */
 
 typedef enum { CLD_VAR_FIXED_SMALL = 0, CLD_VAR_FIXED_LARGE = 1 } cld_var_type;
 
@@ -29,6 +31,9 @@ typedef struct cld_sample_params {
   int schedule, T;   /* cld_beta_schedule and steps of the training schedule */
   int prediction;    /* cld_prediction of the model */
   float *trajectory; /* optional: (steps + 1, n, C*H*W) states, x_T first (analysis, tests) */
+  const float *x_init; /* optional: (n, C*H*W) starting states instead of Philox noise */
+  /* EDM samplers: grid (sigma_min, sigma_max, rho), churn (S_churn, S_min, S_max, S_noise), sigma_data */
+  float edm_sigma_min, edm_sigma_max, edm_rho, s_churn, s_min, s_max, s_noise, sigma_data;
 } cld_sample_params;
 CLD_API cld_sample_params cld_sample_params_default(void); /* ddim 50 steps, eta 0, batch 16, linear T=1000, eps */
 

@@ -14,8 +14,10 @@ typedef struct cld_ctx cld_ctx;
 typedef struct cld_model cld_model;
 typedef struct cld_dataset cld_dataset;
 
-typedef enum { CLD_PRED_EPS = 0, CLD_PRED_X0 = 1, CLD_PRED_V = 2 } cld_prediction;
-CLD_API int cld_prediction_parse(const char *s); /* "eps", "x0", "v"; -1 if unknown */
+/* CLD_PRED_EDM: Karras et al. preconditioning, D(x, s) = c_skip x + c_out F(c_in x, ln(s)/4), trained
+ * on x = y + s n with ln s ~ N(P_mean, P_std^2) and loss weight (s^2 + sd^2)/(s sd)^2 (METHODS.md 2.6) */
+typedef enum { CLD_PRED_EPS = 0, CLD_PRED_X0 = 1, CLD_PRED_V = 2, CLD_PRED_EDM = 3 } cld_prediction;
+CLD_API int cld_prediction_parse(const char *s); /* "eps", "x0", "v", "edm"; -1 if unknown */
 CLD_API const char *cld_prediction_name(cld_prediction p);
 
 typedef struct cld_train_params {
@@ -31,6 +33,7 @@ typedef struct cld_train_params {
    * 10 losses of each t once every t has 10, mixed with 0.1% uniform; the loss is importance
    * weighted by 1/(T p_t); the history is part of the checkpoint) */
   int timestep_sampling;
+  float edm_p_mean, edm_p_std, edm_sigma_data; /* EDM: -1.2, 1.2, 0.5 */
 } cld_train_params;
 CLD_API cld_train_params cld_train_params_default(void); /* batch 32, lr 2e-4, clip 1, ema 0.999, linear T=1000, eps */
 

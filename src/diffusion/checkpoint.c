@@ -170,6 +170,11 @@ cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
     cJSON_AddNumberToObject(r, "T", t->p.T);
     cJSON_AddStringToObject(r, "prediction", cld_prediction_name(t->p.prediction));
     cJSON_AddBoolToObject(r, "hflip", t->p.hflip);
+    if (t->p.prediction == CLD_PRED_EDM) {
+      cJSON_AddNumberToObject(r, "edm_sigma_data", t->p.edm_sigma_data);
+      cJSON_AddNumberToObject(r, "edm_p_mean", t->p.edm_p_mean);
+      cJSON_AddNumberToObject(r, "edm_p_std", t->p.edm_p_std);
+    }
     cJSON_AddStringToObject(r, "timestep_sampling", t->p.timestep_sampling ? "loss-second-moment" : "uniform");
     cJSON_AddStringToObject(r, "dataset", t->data->name);
     cJSON_AddNumberToObject(r, "data_pixel_variance", cld_dataset_pixel_variance(t->data));

@@ -17,9 +17,12 @@ int cld_prediction_parse(const char *s) {
   if (!strcmp(s, "eps")) return CLD_PRED_EPS;
   if (!strcmp(s, "x0")) return CLD_PRED_X0;
   if (!strcmp(s, "v")) return CLD_PRED_V;
+  if (!strcmp(s, "edm")) return CLD_PRED_EDM;
   return -1;
 }
-const char *cld_prediction_name(cld_prediction p) { return p == CLD_PRED_X0 ? "x0" : p == CLD_PRED_V ? "v" : "eps"; }
+const char *cld_prediction_name(cld_prediction p) {
+  return p == CLD_PRED_X0 ? "x0" : p == CLD_PRED_V ? "v" : p == CLD_PRED_EDM ? "edm" : "eps";
+}
 
 cld_train_params cld_train_params_default(void) {
   cld_train_params p;
@@ -34,6 +37,9 @@ cld_train_params cld_train_params_default(void) {
   p.T = 1000;
   p.prediction = CLD_PRED_EPS;
   p.hflip = false;
+  p.edm_p_mean = -1.2f;
+  p.edm_p_std = 1.2f;
+  p.edm_sigma_data = 0.5f;
   return p;
 }
 
@@ -70,6 +76,10 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
   int64_t per = (int64_t)data->c * data->h * data->w;
   t->xb = malloc((size_t)(p->batch * per) * sizeof(float));
   t->perm_epoch = -1;
+  if (p->prediction == CLD_PRED_EDM && p->timestep_sampling) {
+    cld_trainer_destroy(t);
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: loss-second-moment time-step sampling needs discrete time steps (not edm)");
+  }
   if (p->timestep_sampling) {
     t->lsm_hist = calloc((size_t)p->T * CLD_LSM_HISTORY, sizeof(float));
     t->lsm_count = calloc((size_t)p->T, sizeof(int));
@@ -86,11 +96,21 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
   t->w = cld_input(g, "weights", 1, (int64_t[]){B});
   int64_t xs[4] = {B, data->c, data->h, data->w};
   cld_tensor *eps = cld_randn(g, 4, xs, 3);
-  cld_tensor *xt = cld_add(g, cld_mul(g, t->x0, t->sab), cld_mul(g, eps, t->s1mab)); /* q_sample */
-  cld_tensor *pred = cld_model_forward(m, g, xt, t->tt);
-  cld_tensor *target = p->prediction == CLD_PRED_EPS ? eps
-                       : p->prediction == CLD_PRED_X0 ? t->x0
-                                                      : cld_sub(g, cld_mul(g, eps, t->sab), cld_mul(g, t->x0, t->s1mab));
+  cld_tensor *xt = cld_add(g, cld_mul(g, t->x0, t->sab), cld_mul(g, eps, t->s1mab)); /* q_sample; EDM: x0 + sigma eps */
+  cld_tensor *pred, *target;
+  if (p->prediction == CLD_PRED_EDM) {
+    t->c_in = cld_input_4d(g, "c_in", B, 1, 1, 1);
+    t->c_skip = cld_input_4d(g, "c_skip", B, 1, 1, 1);
+    t->c_out = cld_input_4d(g, "c_out", B, 1, 1, 1);
+    cld_tensor *F = cld_model_forward(m, g, cld_mul(g, xt, t->c_in), t->tt); /* t carries c_noise */
+    pred = cld_add(g, cld_mul(g, xt, t->c_skip), cld_mul(g, F, t->c_out));  /* D(x, sigma) */
+    target = t->x0;
+  } else {
+    pred = cld_model_forward(m, g, xt, t->tt);
+    target = p->prediction == CLD_PRED_EPS ? eps
+             : p->prediction == CLD_PRED_X0 ? t->x0
+                                            : cld_sub(g, cld_mul(g, eps, t->sab), cld_mul(g, t->x0, t->s1mab));
+  }
   t->per_sample = cld_mse_per_sample(g, pred, target); /* (B) */
   t->loss = cld_mean_all(g, cld_mul(g, t->per_sample, t->w));
   cld_graph_keep(g, t->loss);
@@ -154,12 +174,14 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
   const cld_dataset *d = t->data;
   int B = t->p.batch;
   int64_t per = (int64_t)d->c * d->h * d->w, step = t->step;
-  float tv[4096], sab[4096], s1[4096], uflip[4096], ut[4096], wv[4096];
+  float tv[4096], sab[4096], s1[4096], uflip[4096], ut[4096], wv[4096], cin[4096], cskip[4096], cout[4096];
+  bool edm = t->p.prediction == CLD_PRED_EDM;
   double *lsm_w = t->p.timestep_sampling ? malloc((size_t)t->p.T * sizeof *lsm_w) : NULL;
   bool lsm_ready = lsm_w && lsm_weights(t, lsm_w);
   uint64_t pos0 = (uint64_t)step * (uint64_t)B;
   cld_rng_uniform_host(t->p.seed, 1, pos0, (size_t)B, uflip);
   cld_rng_uniform_host(t->p.seed, 2, pos0, (size_t)B, ut);
+  if (edm) cld_rng_normal_host(t->p.seed, 2, pos0, (size_t)B, ut); /* ln sigma = P_mean + P_std z */
   for (int b = 0; b < B; b++) {
     uint64_t pos = pos0 + (uint64_t)b;
     int64_t epoch = (int64_t)(pos / (uint64_t)d->n), k = (int64_t)(pos % (uint64_t)d->n);
@@ -173,6 +195,18 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
             dst[((int64_t)c * d->h + y) * d->w + x] = src[((int64_t)c * d->h + y) * d->w + (d->w - 1 - x)];
     } else {
       memcpy(dst, src, (size_t)per * sizeof(float));
+    }
+    if (edm) {
+      double sigma = exp(t->p.edm_p_mean + t->p.edm_p_std * (double)ut[b]);
+      cld_edm_precond pc = cld_edm_precond_at(sigma, t->p.edm_sigma_data);
+      tv[b] = (float)pc.c_noise;
+      sab[b] = 1.0f;
+      s1[b] = (float)sigma;
+      cin[b] = (float)pc.c_in;
+      cskip[b] = (float)pc.c_skip;
+      cout[b] = (float)pc.c_out;
+      wv[b] = (float)pc.weight;
+      continue;
     }
     int ti = (int)(ut[b] * (float)t->p.T);
     if (ti >= t->p.T) ti = t->p.T - 1;
@@ -195,6 +229,9 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
   if ((st = cld_tensor_write(t->g, t->x0, t->xb)) || (st = cld_tensor_write(t->g, t->tt, tv)) ||
       (st = cld_tensor_write(t->g, t->sab, sab)) || (st = cld_tensor_write(t->g, t->s1mab, s1)) ||
       (st = cld_tensor_write(t->g, t->w, wv)))
+    return st;
+  if (edm && ((st = cld_tensor_write(t->g, t->c_in, cin)) || (st = cld_tensor_write(t->g, t->c_skip, cskip)) ||
+              (st = cld_tensor_write(t->g, t->c_out, cout))))
     return st;
   cld_graph_set_run_counter(t->g, (uint64_t)step);
   if ((st = cld_graph_compute(t->g))) return st;

@@ -12,6 +12,7 @@ struct cld_trainer {
   cld_schedule *sched;
   cld_graph *g;
   cld_tensor *x0, *tt, *sab, *s1mab, *w, *loss;
+  cld_tensor *c_in, *c_skip, *c_out; /* EDM preconditioning, (B, 1, 1, 1) */
   cld_optim *opt;
   cld_ema *ema;
   int64_t step;

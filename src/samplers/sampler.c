@@ -14,6 +14,8 @@ int cld_sampler_parse(const char *name) {
   if (!name) return -1;
   if (!strcmp(name, "ddpm")) return CLD_SAMPLER_DDPM;
   if (!strcmp(name, "ddim")) return CLD_SAMPLER_DDIM;
+  if (!strcmp(name, "euler")) return CLD_SAMPLER_EULER;
+  if (!strcmp(name, "heun")) return CLD_SAMPLER_HEUN;
   return -1;
 }
 
@@ -26,6 +28,12 @@ cld_sample_params cld_sample_params_default(void) {
   p.schedule = CLD_BETA_LINEAR;
   p.T = 1000;
   p.prediction = CLD_PRED_EPS;
+  p.edm_sigma_min = 0.002f;
+  p.edm_sigma_max = 80.0f;
+  p.edm_rho = 7.0f;
+  p.s_max = 1e30f;
+  p.s_noise = 1.0f;
+  p.sigma_data = 0.5f;
   return p;
 }
 
@@ -70,6 +78,11 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
                            void *user) {
   if (!ctx || !model || !p || !out || n < 1 || first < 0 || p->batch < 1 || p->steps < 1 || C < 1 || h < 1 || w < 1)
     return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad arguments") : CLD_ERR_INVALID_ARG;
+  bool edm_sampler = p->sampler == CLD_SAMPLER_EULER || p->sampler == CLD_SAMPLER_HEUN;
+  if (edm_sampler != (p->prediction == CLD_PRED_EDM))
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: %s needs %s model", edm_sampler ? "euler/heun" : "ddpm/ddim",
+                      edm_sampler ? "an edm-preconditioned" : "an eps, x0 or v");
+  if (edm_sampler) return cld_edm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   cld_step_fn step = p->sampler == CLD_SAMPLER_DDPM ? cld_ddpm_step : p->sampler == CLD_SAMPLER_DDIM ? cld_ddim_step : NULL;
   if (!step) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: unknown sampler %d", p->sampler);
   cld_schedule *sch = cld_schedule_create((cld_beta_schedule)p->schedule, p->T);
@@ -98,8 +111,11 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   cld_step_args a = {p, 0, 0, false};
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = (int)(n - b0 < B ? n - b0 : B);
-    for (int i = 0; i < B; i++) /* padding rows (last partial batch) repeat image 0's start */
-      cld_rng_normal_host(p->seed, 0x1000, (uint64_t)(first + b0 + (i < nb ? i : 0)) * per, per, x + (size_t)i * per);
+    for (int i = 0; i < B; i++) { /* padding rows (last partial batch) repeat image 0's start */
+      int src = i < nb ? i : 0;
+      if (p->x_init) memcpy(x + (size_t)i * per, p->x_init + (size_t)(b0 + src) * per, per * sizeof(float));
+      else cld_rng_normal_host(p->seed, 0x1000, (uint64_t)(first + b0 + src) * per, per, x + (size_t)i * per);
+    }
     if (p->trajectory) memcpy(p->trajectory + (size_t)b0 * per, x, (size_t)nb * per * sizeof(float));
     for (int k = K - 1; k >= 0 && !st; k--) {
       int t = taus[k];

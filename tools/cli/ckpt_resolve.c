@@ -19,6 +19,7 @@ int ckpt_resolve(cld_ctx *ctx, const char *arg, bool ema, ckpt_info *out) {
   out->schedule = CLD_BETA_LINEAR;
   out->T = 1000;
   out->prediction = CLD_PRED_EPS;
+  out->sigma_data = 0.5;
   char ck[1100];
   if (exists(arg, "config.json")) {
     snprintf(out->model_dir, sizeof out->model_dir, "%s", arg);
@@ -47,6 +48,7 @@ int ckpt_resolve(cld_ctx *ctx, const char *arg, bool ema, ckpt_info *out) {
   if ((v = cJSON_GetObjectItemCaseSensitive(r, "step")) && cJSON_IsNumber(v)) out->step = (long long)v->valuedouble;
   if ((v = cJSON_GetObjectItemCaseSensitive(r, "dataset")) && cJSON_IsString(v)) snprintf(out->dataset, sizeof out->dataset, "%s", v->valuestring);
   if ((v = cJSON_GetObjectItemCaseSensitive(r, "data_pixel_variance")) && cJSON_IsNumber(v)) out->data_var = v->valuedouble;
+  if ((v = cJSON_GetObjectItemCaseSensitive(r, "edm_sigma_data")) && cJSON_IsNumber(v)) out->sigma_data = v->valuedouble;
   cJSON_Delete(r);
   if (out->schedule < 0 || out->prediction < 0 || out->T < 2) { fprintf(stderr, "cldiff: %s: bad schedule, T or prediction\n", tj); return 2; }
   out->from_trainer = true;

@@ -6,7 +6,7 @@ typedef struct {
   char model_dir[1200], ckpt_dir[1100], dataset[256];
   int schedule, T, prediction;
   long long step;
-  double data_var;
+  double data_var, sigma_data;
   bool from_trainer;
 } ckpt_info;
 /* 0 on success, 2 (message printed) when arg names nothing usable. */

@@ -12,7 +12,9 @@ static void usage(void) {
          "  --ckpt DIR        a run directory (its newest checkpoint), a ckpt-N directory, or a diffusers\n"
          "                    UNet2DModel directory (config.json + diffusion_pytorch_model.safetensors)\n"
          "  --ema             use the EMA weights of a cldiff checkpoint\n"
-         "  --sampler S       ddim (default) or ddpm\n"
+         "  --sampler S       ddim (default) or ddpm for eps/x0/v models; euler or heun for edm models\n"
+         "                    (EDM Algorithm 2: --churn S_churn (default 0), --sigma-min 0.002, --sigma-max 80,\n"
+         "                    --rho 7; --steps is the grid size N, Heun uses 2N-1 evaluations)\n"
          "  --steps N         sampling steps (default 50; ddim uses the \"ddimN\" stride, ddpm \"N\")\n"
          "  --eta E           DDIM eta (default 0)\n"
          "  --var small|large DDPM fixed-small (default) or fixed-large variance\n"
@@ -39,7 +41,7 @@ int cmd_sample(int argc, char **argv) {
   const char *ckpt = NULL, *out = NULL, *npy = NULL, *dir = NULL, *sampler = "ddim", *var = "small", *sched = NULL, *pred = NULL;
   long steps = 50, n = 64, batch = 16, seed = 0, T = 0;
   int H = 0, W = 0;
-  float eta = 0;
+  float eta = 0, churn = 0, smin = 0.002f, smax = 80.0f, rho = 7.0f;
   bool ema = false, clip = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -69,6 +71,14 @@ int cmd_sample(int argc, char **argv) {
       char *end;
       eta = strtof(v, &end);
       if (*end || !(eta >= 0 && eta <= 10)) { fprintf(stderr, "cldiff sample: --eta: '%s' is not a number in [0, 10]\n", v); return 2; }
+    } else if (!strcmp(a, "--churn") || !strcmp(a, "--sigma-min") || !strcmp(a, "--sigma-max") || !strcmp(a, "--rho")) {
+      char *end;
+      float f = strtof(v, &end);
+      if (*end || !(f >= 0 && f <= 1e6)) { fprintf(stderr, "cldiff sample: %s: '%s' is not a non-negative number\n", a, v); return 2; }
+      if (!strcmp(a, "--churn")) churn = f;
+      else if (!strcmp(a, "--sigma-min")) smin = f;
+      else if (!strcmp(a, "--sigma-max")) smax = f;
+      else rho = f;
     } else if (!strcmp(a, "--size")) {
       if (sscanf(v, "%dx%d", &H, &W) != 2 || H < 1 || W < 1) { fprintf(stderr, "cldiff sample: --size: '%s' is not HxW\n", v); return 2; }
     } else { fprintf(stderr, "cldiff sample: unknown option '%s' (see --help)\n", a); return 2; }
@@ -77,8 +87,9 @@ int cmd_sample(int argc, char **argv) {
   if (!ckpt || !out) { fprintf(stderr, "cldiff sample: --ckpt and --out are required (see --help)\n"); return 2; }
   int sk = cld_sampler_parse(sampler);
   if (sk < 0) {
-    bool known = !strcmp(sampler, "spndm") || !strcmp(sampler, "fpndm") || !strcmp(sampler, "dpm-solver") || !strcmp(sampler, "heun");
-    fprintf(stderr, "cldiff sample: --sampler: '%s' %s\n", sampler, known ? "is not implemented yet (ddim, ddpm)" : "is not ddim or ddpm");
+    bool known = !strcmp(sampler, "spndm") || !strcmp(sampler, "fpndm") || !strcmp(sampler, "dpm-solver");
+    fprintf(stderr, "cldiff sample: --sampler: '%s' %s\n", sampler,
+            known ? "is not implemented yet (ddim, ddpm, euler, heun)" : "is not ddim, ddpm, euler or heun");
     return 2;
   }
   if (strcmp(var, "small") && strcmp(var, "large")) { fprintf(stderr, "cldiff sample: --var: '%s' is not small or large\n", var); return 2; }
@@ -108,6 +119,11 @@ int cmd_sample(int argc, char **argv) {
   sp.schedule = ci.schedule;
   sp.T = ci.T;
   sp.prediction = ci.prediction;
+  sp.s_churn = churn;
+  sp.sigma_data = (float)ci.sigma_data;
+  sp.edm_sigma_min = smin;
+  sp.edm_sigma_max = smax;
+  sp.edm_rho = rho;
   size_t per = (size_t)C * H * W;
   imgs = malloc((size_t)n * per * sizeof(float));
   if (!imgs) { fprintf(stderr, "cldiff sample: out of memory for %ld images\n", n); goto done; }

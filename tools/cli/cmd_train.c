@@ -30,7 +30,8 @@ static void usage(void) {
          "  --ema-decay D       EMA decay (default 0.999)\n"
          "  --seed S            seed of every random choice (default 0)\n"
          "  --schedule NAME     linear (default), scaled-linear, cosine, sigmoid; --T N (default 1000)\n"
-         "  --prediction P      eps (default), x0, v\n"
+         "  --prediction P      eps (default), x0, v, or edm (Karras preconditioning, ln sigma ~ N(-1.2, 1.2^2),\n"
+         "                      --sigma-data S (default 0.5); sample with --sampler euler|heun)\n"
          "  --hflip             random horizontal flips\n"
          "  --timestep-sampling uniform (default) or loss-second-moment (iDDPM importance sampling)\n"
          "  --save-every N      checkpoint every N steps (default 500), --keep K newest (default 3)\n"
@@ -63,7 +64,7 @@ int cmd_train(int argc, char **argv) {
   cli_common co = {0};
   const char *data = NULL, *model = NULL, *out = NULL, *sched = "linear", *pred = "eps";
   long steps = 1000, batch = 32, save_every = 500, keep = 3, warmup = 100, T = 1000, log_every = 1, seed = 0;
-  float lr = 2e-4f, wd = 0, clip = 1, ema = 0.999f;
+  float lr = 2e-4f, wd = 0, clip = 1, ema = 0.999f, sigma_data = 0.5f;
   bool resume = false, hflip = false;
   const char *tsamp = "uniform";
   for (int i = 1; i < argc; i++) {
@@ -95,6 +96,7 @@ int cmd_train(int argc, char **argv) {
     else if (!strcmp(a, "--weight-decay")) bad = parse_float(a, v, 0, 10, &wd);
     else if (!strcmp(a, "--clip")) bad = parse_float(a, v, 0, 1e9, &clip);
     else if (!strcmp(a, "--ema-decay")) bad = parse_float(a, v, 0, 1, &ema);
+    else if (!strcmp(a, "--sigma-data")) bad = parse_float(a, v, 1e-6, 1e6, &sigma_data);
     else { fprintf(stderr, "cldiff train: unknown option '%s' (see --help)\n", a); return 2; }
     if (bad) return 2;
   }
@@ -106,8 +108,7 @@ int cmd_train(int argc, char **argv) {
   int sk = cld_beta_schedule_parse(sched), pk = cld_prediction_parse(pred);
   if (sk < 0) { fprintf(stderr, "cldiff train: --schedule: '%s' is not linear, scaled-linear, cosine or sigmoid\n", sched); return 2; }
   if (pk < 0) {
-    fprintf(stderr, "cldiff train: --prediction: '%s' is not eps, x0 or v%s\n", pred,
-            !strcmp(pred, "edm") ? " (EDM preconditioning is not implemented yet)" : "");
+    fprintf(stderr, "cldiff train: --prediction: '%s' is not eps, x0, v or edm\n", pred);
     return 2;
   }
   cld_ctx *ctx = cli_ctx(&co);
@@ -149,6 +150,7 @@ int cmd_train(int argc, char **argv) {
   tp.prediction = (cld_prediction)pk;
   tp.hflip = hflip;
   tp.timestep_sampling = strcmp(tsamp, "uniform") != 0;
+  tp.edm_sigma_data = sigma_data;
   if (cld_trainer_create(ctx, u, ds, &tp, &t)) { fprintf(stderr, "cldiff train: %s\n", cld_ctx_errmsg(ctx)); goto done; }
   if (mkdir(out, 0755) != 0 && errno != EEXIST) { fprintf(stderr, "cldiff train: --out %s: %s\n", out, strerror(errno)); goto done; }
   if (resume && has_ckpt) {

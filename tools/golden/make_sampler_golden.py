@@ -13,7 +13,7 @@ import os
 import numpy as np
 import torch
 import diffusers.schedulers.scheduling_ddpm as ddpm_mod
-from diffusers import DDIMScheduler, DDPMScheduler
+from diffusers import DDIMScheduler, DDPMScheduler, EDMEulerScheduler
 from safetensors.torch import save_file
 
 MU, SD = 0.3, 0.5
@@ -108,6 +108,26 @@ def main():
         traj, ts = run(s, 10, ddpm_stepper)
         out[f"ddpm_{var}"] = traj
         print("ddpm", var, "timesteps", ts)
+    # EDM Euler (S_churn = 0) on the Karras grid: the model F sees c_in x and c_noise; F is chosen so
+    # that D(x, s) = c_skip x + c_out F is the exact denoiser of N(MU, SD^2)
+    s = EDMEulerScheduler(sigma_min=0.002, sigma_max=80.0, sigma_data=0.5, rho=7.0, num_train_timesteps=1000,
+                          prediction_type="epsilon")
+    s.set_timesteps(10)
+    x = (start_noise().double() * float(s.sigmas[0]))
+    traj = [x.clone()]
+    for i, t in enumerate(s.timesteps):
+        sigma = float(s.sigmas[i])
+        inp = s.scale_model_input(x, t)  # c_in x
+        c_in = 1 / np.sqrt(sigma ** 2 + 0.25)
+        xs = inp / c_in
+        D = (SD ** 2 * xs + sigma ** 2 * MU) / (sigma ** 2 + SD ** 2)
+        c_skip = 0.25 / (sigma ** 2 + 0.25)
+        c_out = sigma * 0.5 / np.sqrt(sigma ** 2 + 0.25)
+        F = (D - c_skip * xs) / c_out
+        x = s.step(F, t, x).prev_sample
+        traj.append(x.clone())
+    out["edm_euler"] = torch.stack(traj).float()
+    print("edm euler sigmas", [round(float(v), 6) for v in s.sigmas])
     path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden", "samplers.safetensors")
     save_file({k: v.contiguous() for k, v in out.items()}, path)
     print("wrote", path)
