@@ -14,8 +14,10 @@ typedef struct cld_model cld_model;
 
 /* ddpm/ddim run on discrete time steps (eps/x0/v models); euler/heun are the EDM samplers
  * (Karras et al. Algorithm 2 with S_churn) on the EDM sigma grid, for edm models */
-typedef enum { CLD_SAMPLER_DDPM = 0, CLD_SAMPLER_DDIM = 1, CLD_SAMPLER_EULER = 2, CLD_SAMPLER_HEUN = 3 } cld_sampler_kind;
-CLD_API int cld_sampler_parse(const char *name); /* "ddpm", "ddim", "euler", "heun"; -1 if unknown */
+typedef enum { CLD_SAMPLER_DDPM = 0, CLD_SAMPLER_DDIM = 1, CLD_SAMPLER_EULER = 2, CLD_SAMPLER_HEUN = 3,
+               CLD_SAMPLER_DPM_SOLVER = 4 } cld_sampler_kind;
+/* "ddpm", "ddim", "euler", "heun", "dpm-solver"; -1 if unknown */
+CLD_API int cld_sampler_parse(const char *name);
 
 typedef enum { CLD_VAR_FIXED_SMALL = 0, CLD_VAR_FIXED_LARGE = 1 } cld_var_type;
 
@@ -34,6 +36,10 @@ typedef struct cld_sample_params {
   const float *x_init; /* optional: (n, C*H*W) starting states instead of Philox noise */
   /* EDM samplers: grid (sigma_min, sigma_max, rho), churn (S_churn, S_min, S_max, S_noise), sigma_data */
   float edm_sigma_min, edm_sigma_max, edm_rho, s_churn, s_min, s_max, s_noise, sigma_data;
+  /* DPM-Solver: order (1-3, default 2), multistep (else singlestep "fast"), grid (cld_dpm_grid) */
+  int dpm_order;
+  bool dpm_multistep;
+  int dpm_grid;
 } cld_sample_params;
 CLD_API cld_sample_params cld_sample_params_default(void); /* ddim 50 steps, eta 0, batch 16, linear T=1000, eps */
 

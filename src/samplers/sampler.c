@@ -16,6 +16,7 @@ int cld_sampler_parse(const char *name) {
   if (!strcmp(name, "ddim")) return CLD_SAMPLER_DDIM;
   if (!strcmp(name, "euler")) return CLD_SAMPLER_EULER;
   if (!strcmp(name, "heun")) return CLD_SAMPLER_HEUN;
+  if (!strcmp(name, "dpm-solver")) return CLD_SAMPLER_DPM_SOLVER;
   return -1;
 }
 
@@ -34,6 +35,9 @@ cld_sample_params cld_sample_params_default(void) {
   p.s_max = 1e30f;
   p.s_noise = 1.0f;
   p.sigma_data = 0.5f;
+  p.dpm_order = 2;
+  p.dpm_multistep = true;
+  p.dpm_grid = CLD_DPM_TIME_UNIFORM;
   return p;
 }
 
@@ -80,9 +84,10 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
     return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad arguments") : CLD_ERR_INVALID_ARG;
   bool edm_sampler = p->sampler == CLD_SAMPLER_EULER || p->sampler == CLD_SAMPLER_HEUN;
   if (edm_sampler != (p->prediction == CLD_PRED_EDM))
-    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: %s needs %s model", edm_sampler ? "euler/heun" : "ddpm/ddim",
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: %s needs %s model", edm_sampler ? "euler/heun" : "ddpm/ddim/dpm-solver",
                       edm_sampler ? "an edm-preconditioned" : "an eps, x0 or v");
   if (edm_sampler) return cld_edm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
+  if (p->sampler == CLD_SAMPLER_DPM_SOLVER) return cld_dpm_solver_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   cld_step_fn step = p->sampler == CLD_SAMPLER_DDPM ? cld_ddpm_step : p->sampler == CLD_SAMPLER_DDIM ? cld_ddim_step : NULL;
   if (!step) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: unknown sampler %d", p->sampler);
   cld_schedule *sch = cld_schedule_create((cld_beta_schedule)p->schedule, p->T);

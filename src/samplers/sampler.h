@@ -13,6 +13,10 @@ typedef struct cld_step_args {
 /* x_next[i] for one image of n values */
 typedef void (*cld_step_fn)(const cld_step_args *a, const float *x, const double *eps, const double *x0, const float *z,
                             float *x_next, size_t n);
+/* DPM-Solver loop (dpm_solver.c) */
+cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w,
+                                 const cld_sample_params *p, int64_t first, int64_t n, float *out, cld_sample_progress progress,
+                                 void *user);
 /* EDM Euler/Heun loop (edm_heun.c) */
 cld_status cld_edm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w, const cld_sample_params *p,
                           int64_t first, int64_t n, float *out, cld_sample_progress progress, void *user);

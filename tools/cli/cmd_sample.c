@@ -12,7 +12,10 @@ static void usage(void) {
          "  --ckpt DIR        a run directory (its newest checkpoint), a ckpt-N directory, or a diffusers\n"
          "                    UNet2DModel directory (config.json + diffusion_pytorch_model.safetensors)\n"
          "  --ema             use the EMA weights of a cldiff checkpoint\n"
-         "  --sampler S       ddim (default) or ddpm for eps/x0/v models; euler or heun for edm models\n"
+         "  --sampler S       ddim (default), ddpm or dpm-solver for eps/x0/v models; euler or heun for edm\n"
+         "                    models. DPM-Solver (noise-prediction form): --order 2|3 multistep (default 2),\n"
+         "                    --singlestep for singlestep orders 1-3, --grid time-uniform|logsnr|time-quadratic;\n"
+         "                    --steps is the number of model evaluations\n"
          "                    (EDM Algorithm 2: --churn S_churn (default 0), --sigma-min 0.002, --sigma-max 80,\n"
          "                    --rho 7; --steps is the grid size N, Heun uses 2N-1 evaluations)\n"
          "  --steps N         sampling steps (default 50; ddim uses the \"ddimN\" stride, ddpm \"N\")\n"
@@ -42,12 +45,15 @@ int cmd_sample(int argc, char **argv) {
   long steps = 50, n = 64, batch = 16, seed = 0, T = 0;
   int H = 0, W = 0;
   float eta = 0, churn = 0, smin = 0.002f, smax = 80.0f, rho = 7.0f;
-  bool ema = false, clip = false;
+  bool ema = false, clip = false, singlestep = false;
+  long order = 2;
+  const char *grid = "time-uniform";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); return 0; }
     if (!strcmp(a, "--ema")) { ema = true; continue; }
     if (!strcmp(a, "--clip")) { clip = true; continue; }
+    if (!strcmp(a, "--singlestep")) { singlestep = true; continue; }
     int k = cli_common_opt(&co, argc, argv, i);
     if (k < 0) return 2;
     if (k > 0) { i += k - 1; continue; }
@@ -67,6 +73,8 @@ int cmd_sample(int argc, char **argv) {
     else if (!strcmp(a, "--batch")) bad = cli_int(a, v, 1, 4096, &batch);
     else if (!strcmp(a, "--seed")) bad = cli_int(a, v, 0, 0x7fffffffffffffffL, &seed);
     else if (!strcmp(a, "--T")) bad = cli_int(a, v, 2, 100000, &T);
+    else if (!strcmp(a, "--order")) bad = cli_int(a, v, 1, 3, &order);
+    else if (!strcmp(a, "--grid")) grid = v;
     else if (!strcmp(a, "--eta")) {
       char *end;
       eta = strtof(v, &end);
@@ -87,11 +95,15 @@ int cmd_sample(int argc, char **argv) {
   if (!ckpt || !out) { fprintf(stderr, "cldiff sample: --ckpt and --out are required (see --help)\n"); return 2; }
   int sk = cld_sampler_parse(sampler);
   if (sk < 0) {
-    bool known = !strcmp(sampler, "spndm") || !strcmp(sampler, "fpndm") || !strcmp(sampler, "dpm-solver");
+    bool known = !strcmp(sampler, "spndm") || !strcmp(sampler, "fpndm");
     fprintf(stderr, "cldiff sample: --sampler: '%s' %s\n", sampler,
-            known ? "is not implemented yet (ddim, ddpm, euler, heun)" : "is not ddim, ddpm, euler or heun");
+            known ? "is not implemented yet (ddim, ddpm, dpm-solver, euler, heun)" : "is not ddim, ddpm, dpm-solver, euler or heun");
     return 2;
   }
+  int gk = !strcmp(grid, "time-uniform") ? CLD_DPM_TIME_UNIFORM : !strcmp(grid, "logsnr") ? CLD_DPM_LOGSNR
+           : !strcmp(grid, "time-quadratic") ? CLD_DPM_TIME_QUADRATIC : -1;
+  if (gk < 0) { fprintf(stderr, "cldiff sample: --grid: '%s' is not time-uniform, logsnr or time-quadratic\n", grid); return 2; }
+  if (!singlestep && order < 2 && sk == CLD_SAMPLER_DPM_SOLVER) { fprintf(stderr, "cldiff sample: --order 1 needs --singlestep\n"); return 2; }
   if (strcmp(var, "small") && strcmp(var, "large")) { fprintf(stderr, "cldiff sample: --var: '%s' is not small or large\n", var); return 2; }
   cld_ctx *ctx = cli_ctx(&co);
   if (!ctx) return 1;
@@ -120,6 +132,9 @@ int cmd_sample(int argc, char **argv) {
   sp.T = ci.T;
   sp.prediction = ci.prediction;
   sp.s_churn = churn;
+  sp.dpm_order = (int)order;
+  sp.dpm_multistep = !singlestep;
+  sp.dpm_grid = gk;
   sp.sigma_data = (float)ci.sigma_data;
   sp.edm_sigma_min = smin;
   sp.edm_sigma_max = smax;

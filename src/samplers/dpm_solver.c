@@ -1,0 +1,172 @@
+/* DPM-Solver, noise-prediction form (Lu et al. 2022; TS-DPM's dpm_solver_utils, METHODS.md 8.4),
+ * on the discrete schedule's continuous-time interpolation from schedule.c: alpha_t, sigma_t,
+ * lambda_t = log alpha_t - log sigma_t, model time 1000 (t - 1/T).
+ *   multistep order 2/3: one evaluation per step; the first steps use lower orders, and with
+ *     fewer than 15 steps the last ones too (lower_order_final)
+ *   singlestep order 1/2/3 ("fast"): K = steps//order (+1) outer steps whose orders use exactly
+ *     `steps` evaluations, intermediate times s1, s2 from lambda with r1 = 1/3, r2 = 2/3 (order 3)
+ *     or r1 = 1/2 (order 2)
+ * Grids: time-uniform, logSNR, time-quadratic from t_T = 1 to t_0 = 1/T. Eps/x0/v models are
+ * converted to eps with the continuous alpha, sigma; x0 clipping does not apply here. */
+#include "samplers/sampler.h"
+#include "runtime/runtime.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  cld_denoiser_fn model;
+  void *user;
+  const cld_schedule *s;
+  const cld_sample_params *p;
+  int B, nb;
+  size_t per;
+  float *in, *out, *tv;
+} dpm_eval;
+
+static double A(const dpm_eval *e, double t) { return exp(cld_dpm_log_alpha(e->s, t)); }
+static double S(const dpm_eval *e, double t) { return cld_dpm_sigma(e->s, t); }
+static double L(const dpm_eval *e, double t) { return cld_dpm_lambda(e->s, t); }
+
+/* eps(x, t) for the first nb rows (B rows evaluated) */
+static cld_status eps_at(dpm_eval *e, const double *x, double t, double *eps) {
+  double a = A(e, t), sg = S(e, t);
+  for (int i = 0; i < e->B; i++) {
+    int src = i < e->nb ? i : 0;
+    for (size_t j = 0; j < e->per; j++) e->in[(size_t)i * e->per + j] = (float)x[(size_t)src * e->per + j];
+    e->tv[i] = (float)cld_dpm_model_time(e->s, t);
+  }
+  cld_status st = e->model(e->user, e->in, e->tv, e->B, e->out);
+  if (st) return st;
+  for (size_t k = 0; k < (size_t)e->nb * e->per; k++) {
+    double o = e->out[k], xv = x[k];
+    eps[k] = e->p->prediction == CLD_PRED_X0 ? (xv - a * o) / sg : e->p->prediction == CLD_PRED_V ? a * o + sg * xv : o;
+  }
+  return CLD_OK;
+}
+
+/* x <- first-order step s -> t with eps_s, plus optional correction terms added by the caller */
+static void step1(const dpm_eval *e, double *x, double s, double t, const double *eps_s) {
+  double h = L(e, t) - L(e, s), ca = A(e, t) / A(e, s), ce = S(e, t) * expm1(h);
+  for (size_t k = 0; k < (size_t)e->nb * e->per; k++) x[k] = ca * x[k] - ce * eps_s[k];
+}
+
+cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w,
+                                 const cld_sample_params *p, int64_t first, int64_t n, float *out, cld_sample_progress progress,
+                                 void *user) {
+  int steps = p->steps, order = p->dpm_order ? p->dpm_order : 2, B = (int)(p->batch < n ? p->batch : n);
+  if (order < 1 || order > 3 || (p->dpm_multistep && order < 2))
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: DPM-Solver order %d (%s supports %s)", order,
+                      p->dpm_multistep ? "multistep" : "singlestep", p->dpm_multistep ? "2, 3" : "1, 2, 3");
+  cld_schedule *sch = cld_schedule_create((cld_beta_schedule)p->schedule, p->T);
+  if (!sch) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad schedule");
+  size_t per = (size_t)C * h * w, tot = (size_t)B * per;
+  /* singlestep "fast": outer steps and their orders */
+  int K = steps, orders[4096];
+  if (p->dpm_multistep) {
+    for (int i = 0; i < steps && i < 4096; i++) {
+      int o = i + 1 < order ? i + 1 : order;
+      if (steps < 15 && steps - i < o) o = steps - i; /* lower_order_final */
+      orders[i] = o;
+    }
+  } else if (order == 3) {
+    K = steps / 3 + 1;
+    for (int i = 0; i < K; i++) orders[i] = 3;
+    if (steps % 3 == 0) { orders[K - 2] = 2; orders[K - 1] = 1; }
+    else if (steps % 3 == 1) orders[K - 1] = 1;
+    else orders[K - 1] = 2;
+  } else if (order == 2) {
+    K = steps / 2 + steps % 2;
+    for (int i = 0; i < K; i++) orders[i] = 2;
+    if (steps % 2) orders[K - 1] = 1;
+  } else {
+    for (int i = 0; i < K; i++) orders[i] = 1;
+  }
+  double *grid = malloc((size_t)(K + 1) * sizeof *grid), *x = malloc(tot * sizeof *x), *u = malloc(tot * sizeof *u);
+  double *hist[3], *e1 = malloc(tot * sizeof *e1), *e2 = malloc(tot * sizeof *e2);
+  for (int i = 0; i < 3; i++) hist[i] = malloc(tot * sizeof(double));
+  double th[3] = {0};
+  float *z = malloc(per * sizeof *z);
+  dpm_eval e = {model, model_user, sch, p, B, 0, per, malloc(tot * sizeof(float)), malloc(tot * sizeof(float)), malloc((size_t)B * sizeof(float))};
+  cld_status st = CLD_OK;
+  if (!grid || !x || !u || !e1 || !e2 || !hist[0] || !hist[1] || !hist[2] || !z || !e.in || !e.out || !e.tv || K > 4096)
+    st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!st && cld_dpm_time_grid(sch, (cld_dpm_grid)p->dpm_grid, K, grid)) st = cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad DPM grid");
+  for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
+    int nb = e.nb = (int)(n - b0 < B ? n - b0 : B);
+    size_t m = (size_t)nb * per;
+    for (int i = 0; i < nb; i++) {
+      if (p->x_init) for (size_t j = 0; j < per; j++) x[(size_t)i * per + j] = p->x_init[(size_t)(b0 + i) * per + j];
+      else {
+        cld_rng_normal_host(p->seed, 0x1000, (uint64_t)(first + b0 + i) * per, per, z);
+        for (size_t j = 0; j < per; j++) x[(size_t)i * per + j] = z[j];
+      }
+    }
+    if (p->trajectory) for (size_t q = 0; q < m; q++) p->trajectory[(size_t)b0 * per + q] = (float)x[q];
+    int nh = 0; /* multistep history: hist[0] newest */
+    for (int k = 0; k < K && !st; k++) {
+      double s = grid[k], t = grid[k + 1], hh = L(&e, t) - L(&e, s);
+      int o = orders[k];
+      if (p->dpm_multistep) {
+        double *tmp = hist[2];
+        hist[2] = hist[1]; hist[1] = hist[0]; hist[0] = tmp;
+        th[2] = th[1]; th[1] = th[0]; th[0] = s;
+        if ((st = eps_at(&e, x, s, hist[0]))) break;
+        nh = nh < 3 ? nh + 1 : 3;
+        if (o > nh) o = nh;
+        double ca = A(&e, t) / A(&e, s), sg = S(&e, t), ph = expm1(hh);
+        if (o == 1) {
+          for (size_t q = 0; q < m; q++) x[q] = ca * x[q] - sg * ph * hist[0][q];
+        } else if (o == 2) {
+          double r0 = (L(&e, th[0]) - L(&e, th[1])) / hh;
+          for (size_t q = 0; q < m; q++) {
+            double D = (hist[0][q] - hist[1][q]) / r0;
+            x[q] = ca * x[q] - sg * ph * hist[0][q] - 0.5 * sg * ph * D;
+          }
+        } else {
+          double h0 = L(&e, th[0]) - L(&e, th[1]), h1 = L(&e, th[1]) - L(&e, th[2]), r0 = h0 / hh, r1 = h1 / hh;
+          double c1 = sg * (ph / hh - 1), c2 = sg * ((ph - hh) / (hh * hh) - 0.5);
+          for (size_t q = 0; q < m; q++) {
+            double d10 = (hist[0][q] - hist[1][q]) / r0, d11 = (hist[1][q] - hist[2][q]) / r1;
+            double D1 = d10 + r0 / (r0 + r1) * (d10 - d11), D2 = (d10 - d11) / (r0 + r1);
+            x[q] = ca * x[q] - sg * ph * hist[0][q] - c1 * D1 - c2 * D2;
+          }
+        }
+      } else {
+        if ((st = eps_at(&e, x, s, e1))) break;
+        if (o == 1) {
+          step1(&e, x, s, t, e1);
+        } else {
+          double r1 = o == 2 ? 0.5 : 1.0 / 3.0, r2 = 2.0 / 3.0, ls = L(&e, s);
+          double s1 = cld_dpm_inverse_lambda(sch, ls + r1 * hh);
+          memcpy(u, x, m * sizeof *u);
+          step1(&e, u, s, s1, e1); /* u1 */
+          if ((st = eps_at(&e, u, s1, e2))) break;
+          if (o == 2) {
+            double sg = S(&e, t), ph = expm1(hh);
+            step1(&e, x, s, t, e1);
+            for (size_t q = 0; q < m; q++) x[q] -= 1.0 / (2 * r1) * sg * ph * (e2[q] - e1[q]);
+          } else {
+            double s2 = cld_dpm_inverse_lambda(sch, ls + r2 * hh), sg2 = S(&e, s2), ph2 = expm1(r2 * hh);
+            memcpy(u, x, m * sizeof *u);
+            step1(&e, u, s, s2, e1);
+            for (size_t q = 0; q < m; q++) u[q] -= r2 / r1 * sg2 * (ph2 / (r2 * hh) - 1) * (e2[q] - e1[q]); /* u2 */
+            if ((st = eps_at(&e, u, s2, e2))) break;
+            double sg = S(&e, t), ph = expm1(hh);
+            step1(&e, x, s, t, e1);
+            for (size_t q = 0; q < m; q++) x[q] -= 1.0 / r2 * sg * (ph / hh - 1) * (e2[q] - e1[q]);
+          }
+        }
+      }
+      if (p->trajectory)
+        for (size_t q = 0; q < m; q++) p->trajectory[((size_t)(k + 1) * (size_t)n + (size_t)b0) * per + q] = (float)x[q];
+      if (progress) progress(user, k + 1, K, b0, n);
+    }
+    for (size_t q = 0; q < m && !st; q++) out[(size_t)b0 * per + q] = (float)x[q];
+  }
+  free(grid); free(x); free(u); free(e1); free(e2); free(z);
+  for (int i = 0; i < 3; i++) free(hist[i]);
+  free(e.in); free(e.out); free(e.tv);
+  cld_schedule_destroy(sch);
+  return st;
+}
