@@ -4,6 +4,7 @@
  * recovers the data's mean and variance; image i does not depend on the batch size (also with
  * the UNet). */
 #include "test_util.h"
+#include "samplers/sampler.h"
 
 #define MU 0.3
 #define SD 0.5
@@ -275,6 +276,43 @@ static void test_dpm_solver(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* METHODS.md vectors 19-20 and PNDM's convergence on Gaussian data */
+static void test_pndm(void **state) {
+  (void)state;
+  cld_schedule *s = cld_schedule_create(CLD_BETA_LINEAR, 1000);
+  double x = cld_pndm_transfer(s->alpha_bar[701], s->alpha_bar[601], 0.7, -0.4);
+  fprintf(stderr, "vector 19: transfer 701 -> 601 = %.13f\n", x);
+  assert_true(fabs(x - 1.7269362585886) < 1e-12);
+  double e4[4] = {1, 2, 3, 4}, e2[2] = {3, 4};
+  assert_true(cld_pndm_combine(2, e4) == 4.5);
+  assert_true(cld_pndm_combine(1, e2) == 4.5);
+  assert_true(cld_pndm_combine(0, e4) == 2.5);
+  cld_schedule_destroy(s);
+  cld_ctx *ctx = tu_ctx();
+  gauss_model gm = {cld_schedule_create(CLD_BETA_LINEAR, 1000), 1};
+  const int n = 4000;
+  float *out = tu_alloc(n);
+  for (int f = 0; f < 2; f++) {
+    cld_sample_params q = cld_sample_params_default();
+    q.sampler = f ? CLD_SAMPLER_FPNDM : CLD_SAMPLER_SPNDM;
+    q.steps = 50;
+    q.batch = 1000;
+    q.seed = 3;
+    TU_OK(ctx, cld_sample_with(ctx, gauss_denoise, &gm, 1, 1, 1, &q, 0, n, out, NULL, NULL));
+    double m = 0, var = 0;
+    for (int i = 0; i < n; i++) m += out[i];
+    m /= n;
+    for (int i = 0; i < n; i++) var += (out[i] - m) * (out[i] - m);
+    var /= n - 1;
+    fprintf(stderr, "%s 50 steps: mean %.4f variance %.4f (data %.2f, %.4f)\n", f ? "fpndm" : "spndm", m, var, MU, SD * SD);
+    assert_true(fabs(m - MU) < 0.03);
+    assert_true(fabs(var - SD * SD) < 0.015);
+  }
+  free(out);
+  cld_schedule_destroy(gm.s);
+  cld_ctx_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parity_with_diffusers),
@@ -282,6 +320,7 @@ int main(void) {
       cmocka_unit_test(test_batch_independence),
       cmocka_unit_test(test_edm),
       cmocka_unit_test(test_dpm_solver),
+      cmocka_unit_test(test_pndm),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

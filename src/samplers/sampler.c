@@ -17,6 +17,8 @@ int cld_sampler_parse(const char *name) {
   if (!strcmp(name, "euler")) return CLD_SAMPLER_EULER;
   if (!strcmp(name, "heun")) return CLD_SAMPLER_HEUN;
   if (!strcmp(name, "dpm-solver")) return CLD_SAMPLER_DPM_SOLVER;
+  if (!strcmp(name, "spndm")) return CLD_SAMPLER_SPNDM;
+  if (!strcmp(name, "fpndm")) return CLD_SAMPLER_FPNDM;
   return -1;
 }
 
@@ -84,9 +86,11 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
     return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad arguments") : CLD_ERR_INVALID_ARG;
   bool edm_sampler = p->sampler == CLD_SAMPLER_EULER || p->sampler == CLD_SAMPLER_HEUN;
   if (edm_sampler != (p->prediction == CLD_PRED_EDM))
-    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: %s needs %s model", edm_sampler ? "euler/heun" : "ddpm/ddim/dpm-solver",
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: %s needs %s model", edm_sampler ? "euler/heun" : "ddpm/ddim/pndm/dpm-solver",
                       edm_sampler ? "an edm-preconditioned" : "an eps, x0 or v");
   if (edm_sampler) return cld_edm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
+  if (p->sampler == CLD_SAMPLER_SPNDM || p->sampler == CLD_SAMPLER_FPNDM)
+    return cld_pndm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   if (p->sampler == CLD_SAMPLER_DPM_SOLVER) return cld_dpm_solver_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   cld_step_fn step = p->sampler == CLD_SAMPLER_DDPM ? cld_ddpm_step : p->sampler == CLD_SAMPLER_DDIM ? cld_ddim_step : NULL;
   if (!step) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: unknown sampler %d", p->sampler);

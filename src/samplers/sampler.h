@@ -13,6 +13,11 @@ typedef struct cld_step_args {
 /* x_next[i] for one image of n values */
 typedef void (*cld_step_fn)(const cld_step_args *a, const float *x, const double *eps, const double *x0, const float *z,
                             float *x_next, size_t n);
+/* PNDM (pndm.c): the loop and its two formulas (exposed for the METHODS.md vectors 19-20) */
+cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w, const cld_sample_params *p,
+                           int64_t first, int64_t n, float *out, cld_sample_progress progress, void *user);
+double cld_pndm_transfer(double ab, double ab_next, double x, double e);
+double cld_pndm_combine(int kind, const double *e); /* 0 RK4 (e1..e4), 1 AB2 (e_{k-1}, e_k), 2 AB4 (oldest..newest) */
 /* DPM-Solver loop (dpm_solver.c) */
 cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w,
                                  const cld_sample_params *p, int64_t first, int64_t n, float *out, cld_sample_progress progress,

@@ -12,7 +12,8 @@ static void usage(void) {
          "  --ckpt DIR        a run directory (its newest checkpoint), a ckpt-N directory, or a diffusers\n"
          "                    UNet2DModel directory (config.json + diffusion_pytorch_model.safetensors)\n"
          "  --ema             use the EMA weights of a cldiff checkpoint\n"
-         "  --sampler S       ddim (default), ddpm or dpm-solver for eps/x0/v models; euler or heun for edm\n"
+         "  --sampler S       ddim (default), ddpm, spndm, fpndm or dpm-solver for eps/x0/v models; euler or\n"
+         "                    heun for edm models. PNDM runs on the ddimN grid (F-PNDM: steps + 9 evaluations).\n"
          "                    models. DPM-Solver (noise-prediction form): --order 2|3 multistep (default 2),\n"
          "                    --singlestep for singlestep orders 1-3, --grid time-uniform|logsnr|time-quadratic;\n"
          "                    --steps is the number of model evaluations\n"
@@ -95,9 +96,7 @@ int cmd_sample(int argc, char **argv) {
   if (!ckpt || !out) { fprintf(stderr, "cldiff sample: --ckpt and --out are required (see --help)\n"); return 2; }
   int sk = cld_sampler_parse(sampler);
   if (sk < 0) {
-    bool known = !strcmp(sampler, "spndm") || !strcmp(sampler, "fpndm");
-    fprintf(stderr, "cldiff sample: --sampler: '%s' %s\n", sampler,
-            known ? "is not implemented yet (ddim, ddpm, dpm-solver, euler, heun)" : "is not ddim, ddpm, dpm-solver, euler or heun");
+    fprintf(stderr, "cldiff sample: --sampler: '%s' is not ddim, ddpm, spndm, fpndm, dpm-solver, euler or heun\n", sampler);
     return 2;
   }
   int gk = !strcmp(grid, "time-uniform") ? CLD_DPM_TIME_UNIFORM : !strcmp(grid, "logsnr") ? CLD_DPM_LOGSNR
