@@ -1,6 +1,7 @@
 /* Elementwise kernels. OpenCL C 1.2. Every tensor is (buffer, offset in floats).
- *   k_affine k_silu k_relu k_tanh k_exp k_log k_sqrt k_square (x, xo, y, yo, n, s, c)
- *       unary y = f(x); k_affine is y = s*x + c (scale, add-scalar, copy)
+ *   k_affine k_silu k_relu k_tanh k_exp k_log k_sqrt k_square k_clamp_min (x, xo, y, yo, n, s, c)
+ *       unary y = f(x); k_affine is y = s*x + c (scale, add-scalar, copy); k_clamp_min y = max(x, c)
+ *   k_clamp_min_bwd (x, xo, dy, dyo, dx, dxo, n, lo)
  *   k_add k_sub k_mul k_div (a, ao, b, bo, y, yo, n)            same-shape binary
  *   k_add_bc k_sub_bc k_mul_bc k_div_bc (a, ao, b, bo, y, yo, shape, sa, sb)
  *       broadcasting binary over a 3-D grid (shape.w, shape.z, shape.x*shape.y): shape is the
@@ -42,6 +43,14 @@ UNARY(k_exp, exp(v))
 UNARY(k_log, log(v))
 UNARY(k_sqrt, sqrt(v))
 UNARY(k_square, v * v)
+UNARY(k_clamp_min, fmax(v, c))
+
+/* d/dx max(x, lo): dy where x > lo */
+__kernel void k_clamp_min_bwd(__global const float *x, ulong xo, __global const float *dy, ulong dyo, __global float *dx,
+                              ulong dxo, int n, float lo) {
+  int i = get_global_id(0);
+  if (i < n) dx[dxo + i] = x[xo + i] > lo ? dy[dyo + i] : 0.0f;
+}
 
 #define BINARY(name, expr)                                                                      \
   __kernel void name(__global const float *a, ulong ao, __global const float *b, ulong bo,     \

@@ -151,10 +151,38 @@ static void test_mlp_trains(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* stop-gradient: d/dx sum(x^2 + detach(3x)) = 2x exactly, while the value includes 3x */
+static void test_detach(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_graph *g = cld_graph_create(ctx);
+  cld_tensor *x = cld_input(g, "x", 1, (int64_t[]){37});
+  cld_set_requires_grad(x, true);
+  cld_tensor *y = cld_sum_all(g, cld_add(g, cld_square(g, x), cld_detach(g, cld_scale(g, x, 3.0f))));
+  cld_graph_keep(g, y);
+  TU_OK(ctx, cld_graph_backward(g, y));
+  TU_OK(ctx, cld_graph_plan(g, NULL));
+  float xv[37], gv[37], yv;
+  tu_fill(xv, 37, 8, -1, 1);
+  TU_OK(ctx, cld_tensor_write(g, x, xv));
+  TU_OK(ctx, cld_graph_compute(g));
+  TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(x), gv));
+  TU_OK(ctx, cld_tensor_read(g, y, &yv));
+  double want = 0;
+  for (int i = 0; i < 37; i++) {
+    assert_true(gv[i] == 2 * xv[i]);
+    want += (double)xv[i] * xv[i] + 3.0 * xv[i];
+  }
+  assert_true(fabs(yv - want) < 1e-4);
+  cld_graph_destroy(g);
+  cld_ctx_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reuse_bit_identical),
       cmocka_unit_test(test_mlp_trains),
+      cmocka_unit_test(test_detach),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,6 +75,8 @@ static cld_tensor *b_unary(cld_graph *g, cld_tensor **x, const op_case *c) {
   case 5: return cld_exp(g, x[0]);
   case 6: return cld_log(g, x[0]);
   case 7: return cld_sqrt(g, x[0]);
+  case 9: return cld_clamp_min(g, x[0], c->fp[0]);
+  case 10: return cld_add(g, cld_square(g, x[0]), cld_detach(g, cld_scale(g, x[0], 3.0f))); /* grad 2x only */
   default: return cld_square(g, x[0]);
   }
 }
@@ -91,6 +93,8 @@ static void r_unary(const op_case *c, double **in, double *out, const int64_t os
     case 5: r = exp(v); break;
     case 6: r = log(v); break;
     case 7: r = sqrt(v); break;
+    case 9: r = v > c->fp[0] ? v : c->fp[0]; break;
+    case 10: r = v * v + 3 * v; break;
     default: r = v * v; break;
     }
     out[oi] = r;
@@ -329,6 +333,7 @@ static const op_case cases[] = {
     {"log", 1, {3}, {S4(5, 7, 11, 0)}, {0.5f}, {3}, b_unary, r_unary, {6}},
     {"sqrt", 1, {3}, {S4(5, 7, 11, 0)}, {0.5f}, {3}, b_unary, r_unary, {7}},
     {"square", 1, {3}, {S4(5, 7, 11, 0)}, {-2}, {2}, b_unary, r_unary, {8}},
+    {"clamp_min", 1, {3}, {S4(5, 7, 11, 0)}, {-2}, {2}, b_unary, r_unary, {9}, {0.25f}},
     {"permute", 1, {4}, {S4(3, 5, 7, 9)}, {-2}, {2}, b_permute, r_permute, {2, 0, 3, 1}},
     {"permute3", 1, {3}, {S4(5, 7, 9, 0)}, {-2}, {2}, b_permute, r_permute, {0, 2, 1, 3}},
     {"slice", 1, {4}, {S4(3, 5, 7, 9)}, {-2}, {2}, b_slice, r_slice, {2, 2, 4}},

@@ -73,6 +73,9 @@ CLD_API cld_tensor *cld_exp(cld_graph *g, cld_tensor *x);
 CLD_API cld_tensor *cld_log(cld_graph *g, cld_tensor *x);
 CLD_API cld_tensor *cld_sqrt(cld_graph *g, cld_tensor *x);
 CLD_API cld_tensor *cld_square(cld_graph *g, cld_tensor *x);
+CLD_API cld_tensor *cld_clamp_min(cld_graph *g, cld_tensor *x, float lo); /* max(x, lo) */
+/* The value of x with no gradient flowing back through it (stop-gradient). */
+CLD_API cld_tensor *cld_detach(cld_graph *g, cld_tensor *x);
 /* shape */
 CLD_API cld_tensor *cld_reshape(cld_graph *g, cld_tensor *x, int ndim, const int64_t *shape); /* view */
 CLD_API cld_tensor *cld_permute(cld_graph *g, cld_tensor *x, const int *perm); /* out dim i = in dim perm[i] */

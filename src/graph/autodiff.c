@@ -50,6 +50,13 @@ static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
     break;
   case OP_AFFINE: if (na) acc(g, a, cld_scale(g, gr, t->fp[0])); break;
   case OP_COPY: if (na) acc(g, a, gr); break;
+  case OP_CLAMP_MIN:
+    if (na) {
+      cld_tensor *d = bwd_node(g, OP_CLAMP_MIN_BWD, a, gr);
+      if (d) d->fp[0] = t->fp[0];
+      acc(g, a, d);
+    }
+    break;
   case OP_SILU: if (na) acc(g, a, bwd_node(g, OP_SILU_BWD, a, gr)); break;
   case OP_RELU: if (na) acc(g, a, bwd_node(g, OP_RELU_BWD, a, gr)); break;
   case OP_TANH: if (na) acc(g, a, bwd_node(g, OP_TANH_BWD, t, gr)); break;
@@ -134,7 +141,7 @@ cld_status cld_graph_backward(cld_graph *g, cld_tensor *loss) {
   for (int i = 0; i < n; i++) {
     cld_tensor *t = g->nodes[i];
     needs[i] = (t->flags & T_REQ_GRAD) != 0;
-    for (int s = 0; s < 3 && !needs[i]; s++)
+    for (int s = 0; s < 3 && !needs[i] && !(t->flags & T_NO_GRAD); s++)
       if (t->src[s] && t->src[s]->id < n && needs[t->src[s]->id] && t->op != OP_TIMESTEP_EMB) needs[i] = true;
   }
   loss->grad = cld_affine(g, loss, 0.0f, 1.0f); /* d loss / d loss = 1 */

@@ -129,6 +129,7 @@ static cld_status fill(cld_graph *g, const cld_tensor *t, float v) {
 static const char *unary_kernel(cld_op op) {
   switch (op) {
   case OP_AFFINE: case OP_COPY: return "k_affine";
+  case OP_CLAMP_MIN: return "k_clamp_min";
   case OP_SILU: return "k_silu";
   case OP_RELU: return "k_relu";
   case OP_TANH: return "k_tanh";
@@ -149,6 +150,7 @@ static const char *binary_kernel(cld_op op, bool bc) {
   case OP_SILU_BWD: return "k_silu_bwd";
   case OP_RELU_BWD: return "k_relu_bwd";
   case OP_TANH_BWD: return "k_tanh_bwd";
+  case OP_CLAMP_MIN_BWD: return "k_clamp_min_bwd";
   default: return NULL;
   }
 }
@@ -195,14 +197,22 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
   case OP_INPUT: case OP_PARAM: case OP_RESHAPE:
     return CLD_OK;
   case OP_AFFINE: case OP_COPY: case OP_SILU: case OP_RELU: case OP_TANH: case OP_EXP: case OP_LOG:
-  case OP_SQRT: case OP_SQUARE:
+  case OP_SQRT: case OP_SQUARE: case OP_CLAMP_MIN:
     if ((st = new_launch(g, "elementwise", unary_kernel(t->op), (size_t)t->numel, &b))) return st;
     arg_t(&b, x);
     arg_t(&b, t);
     arg_i(&b, (int)t->numel);
     arg_f(&b, t->op == OP_AFFINE ? t->fp[0] : 1.0f);
-    arg_f(&b, t->op == OP_AFFINE ? t->fp[1] : 0.0f);
+    arg_f(&b, t->op == OP_AFFINE ? t->fp[1] : t->op == OP_CLAMP_MIN ? t->fp[0] : 0.0f);
     return done(&b, "binding unary kernel");
+  case OP_CLAMP_MIN_BWD:
+    if ((st = new_launch(g, "elementwise", "k_clamp_min_bwd", (size_t)t->numel, &b))) return st;
+    arg_t(&b, x);
+    arg_t(&b, y);
+    arg_t(&b, t);
+    arg_i(&b, (int)t->numel);
+    arg_f(&b, t->fp[0]);
+    return done(&b, "binding clamp backward");
   case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_SILU_BWD: case OP_RELU_BWD: case OP_TANH_BWD: {
     bool bc = !(x->numel == t->numel && y->numel == t->numel);
     int64_t sa[4], sb[4];
@@ -373,7 +383,7 @@ static const char *op_name(int op) {
       "input", "param", "add", "sub", "mul", "div", "affine", "silu", "relu", "tanh", "exp", "log", "sqrt", "square",
       "silu_bwd", "relu_bwd", "tanh_bwd", "reshape", "permute", "slice", "pad", "concat", "broadcast", "sum_to",
       "upsample2x", "upsample2x_bwd", "matmul", "im2col", "col2im", "norm_rows", "norm_rows_bwd", "softmax",
-      "softmax_bwd", "timestep_emb", "dropout", "randn", "rand", "copy"};
+      "softmax_bwd", "timestep_emb", "dropout", "randn", "rand", "copy", "clamp_min", "clamp_min_bwd"};
   return op >= 0 && op < OP_COUNT && names[op] ? names[op] : "?";
 }
 

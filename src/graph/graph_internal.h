@@ -27,6 +27,8 @@ typedef enum {
   OP_DROPOUT,                                       /* f0 p, ip0 stream */
   OP_RANDN, OP_RAND,                                /* ip0 stream */
   OP_COPY,
+  OP_CLAMP_MIN,                                     /* y = max(x, f0) */
+  OP_CLAMP_MIN_BWD,                                 /* (x, dy) -> dy where x > f0 */
   OP_COUNT
 } cld_op;
 

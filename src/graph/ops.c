@@ -63,6 +63,16 @@ cld_tensor *cld_exp(cld_graph *g, cld_tensor *x) { return cld_unary(g, OP_EXP, x
 cld_tensor *cld_log(cld_graph *g, cld_tensor *x) { return cld_unary(g, OP_LOG, x); }
 cld_tensor *cld_sqrt(cld_graph *g, cld_tensor *x) { return cld_unary(g, OP_SQRT, x); }
 cld_tensor *cld_square(cld_graph *g, cld_tensor *x) { return cld_unary(g, OP_SQUARE, x); }
+cld_tensor *cld_clamp_min(cld_graph *g, cld_tensor *x, float lo) {
+  cld_tensor *t = cld_unary(g, OP_CLAMP_MIN, x);
+  if (t) t->fp[0] = lo;
+  return t;
+}
+cld_tensor *cld_detach(cld_graph *g, cld_tensor *x) {
+  cld_tensor *t = cld_unary(g, OP_COPY, x);
+  if (t) t->flags |= T_NO_GRAD;
+  return t;
+}
 
 /* ---- shape ------------------------------------------------------------------------------ */
 cld_tensor *cld_reshape(cld_graph *g, cld_tensor *x, int ndim, const int64_t *shape) {
