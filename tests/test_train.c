@@ -182,9 +182,86 @@ static void test_lsm_resume(void **state) {
   rig_sched = CLD_BETA_LINEAR;
 }
 
+/* a model that outputs eps = 0.1 x and, when 2C channels are read, v = +1 */
+static cld_status eps_v_plus_one(void *user, const float *x, const float *t, int batch, float *out) {
+  int stride = *(const int *)user; /* 128 when (eps, v) are read, 64 for eps only */
+  (void)t;
+  for (int i = 0; i < batch; i++)
+    for (int j = 0; j < 64; j++) {
+      out[i * stride + j] = 0.1f * x[i * 64 + j];
+      if (stride == 128) out[i * stride + 64 + j] = 1.0f;
+    }
+  return CLD_OK;
+}
+
+/* iDDPM learned range + hybrid loss: trains (finite, falling loss), the variance half of the output
+ * gets gradient, and DDPM sampling uses the learned variance (different from fixed-small) */
+static void test_learned_sigma(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_dataset *d = toy_images();
+  cld_unet_config c;
+  assert_int_equal(cld_unet_preset("tiny", &c), CLD_OK);
+  c.in_channels = 1;
+  c.out_channels = 2;
+  cld_store *s;
+  cld_model *m;
+  TU_OK(ctx, cld_store_create(ctx, &s));
+  TU_OK(ctx, cld_model_from_unet_config(ctx, &c, s, &m));
+  TU_OK(ctx, cld_model_init(m, 4));
+  cld_train_params p = cld_train_params_default();
+  p.batch = 8;
+  p.lr = 1e-3f;
+  p.warmup = 5;
+  cld_trainer *t;
+  assert_int_equal(cld_trainer_create(ctx, m, d, &p, &t), CLD_ERR_INVALID_ARG); /* 2 outputs without learn_sigma */
+  p.learn_sigma = true;
+  TU_OK(ctx, cld_trainer_create(ctx, m, d, &p, &t));
+  double first = 0, last = 0;
+  for (int i = 0; i < 120; i++) {
+    float l;
+    TU_OK(ctx, cld_trainer_step(t, &l));
+    assert_true(isfinite(l));
+    if (i < 20) first += l / 20;
+    if (i >= 100) last += l / 20;
+  }
+  fprintf(stderr, "learned sigma hybrid loss %.4f -> %.4f\n", first, last);
+  assert_true(last < first);
+  /* conv_out's bias for the variance channel (index 1) received gradient */
+  float gb[2];
+  TU_OK(ctx, cld_store_read_grad(s, cld_store_find(s, "conv_out.bias"), gb));
+  assert_true(gb[1] != 0.0f);
+  cld_sample_params sp = cld_sample_params_default();
+  sp.sampler = CLD_SAMPLER_DDPM;
+  sp.steps = 10;
+  sp.batch = 4;
+  float a[4 * 64], b[4 * 64];
+  TU_OK(ctx, cld_sample(ctx, m, &sp, 0, 4, 8, 8, a, NULL, NULL));
+  for (int i = 0; i < 4 * 64; i++) assert_true(isfinite(a[i]));
+  /* v = +1 everywhere makes the learned variance beta: the fixed-large trajectory */
+  int both = 128, eps_only = 64;
+  sp.learned_sigma = true;
+  TU_OK(ctx, cld_sample_with(ctx, eps_v_plus_one, &both, 1, 8, 8, &sp, 0, 4, a, NULL, NULL));
+  sp.learned_sigma = false;
+  sp.var_type = CLD_VAR_FIXED_LARGE;
+  TU_OK(ctx, cld_sample_with(ctx, eps_v_plus_one, &eps_only, 1, 8, 8, &sp, 0, 4, b, NULL, NULL));
+  for (int i = 0; i < 4 * 64; i++) assert_true(fabsf(a[i] - b[i]) <= 1e-5f * (1 + fabsf(b[i])));
+  sp.var_type = CLD_VAR_FIXED_SMALL;
+  TU_OK(ctx, cld_sample_with(ctx, eps_v_plus_one, &eps_only, 1, 8, 8, &sp, 0, 4, b, NULL, NULL));
+  int differ = 0;
+  for (int i = 0; i < 4 * 64; i++) differ += fabsf(a[i] - b[i]) > 1e-3f;
+  assert_true(differ > 100);
+  cld_trainer_destroy(t);
+  cld_model_destroy(m);
+  cld_store_destroy(s);
+  cld_dataset_free(d);
+  cld_ctx_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lsm_resume),
+      cmocka_unit_test(test_learned_sigma),
       cmocka_unit_test(test_resume_bit_exact),
       cmocka_unit_test(test_damaged_checkpoint),
   };

@@ -78,6 +78,7 @@ CLD_API cld_model_kind cld_model_get_kind(const cld_model *m);
 CLD_API cld_unet *cld_model_unet(cld_model *m); /* NULL unless a UNet */
 CLD_API cld_store *cld_model_store(cld_model *m);
 CLD_API int cld_model_channels(const cld_model *m);    /* image channels, or 2 for 2-D points */
+CLD_API int cld_model_out_channels(const cld_model *m); /* 2x channels for learned-variance models */
 CLD_API int cld_model_sample_size(const cld_model *m); /* 1 for 2-D points */
 CLD_API int64_t cld_model_param_count(const cld_model *m);
 CLD_API cld_status cld_model_init(cld_model *m, uint64_t seed);

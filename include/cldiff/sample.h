@@ -40,6 +40,10 @@ typedef struct cld_sample_params {
   int dpm_order;
   bool dpm_multistep;
   int dpm_grid;
+  /* the model outputs (eps, v) with 2C channels (iDDPM learned range): ddpm uses the learned
+   * variance exp(f log beta + (1 - f) log beta~), f = (v + 1)/2; other samplers use eps only.
+   * cld_sample sets it from the model's output channels. */
+  bool learned_sigma;
 } cld_sample_params;
 CLD_API cld_sample_params cld_sample_params_default(void); /* ddim 50 steps, eta 0, batch 16, linear T=1000, eps */
 

@@ -34,6 +34,9 @@ typedef struct cld_train_params {
    * weighted by 1/(T p_t); the history is part of the checkpoint) */
   int timestep_sampling;
   float edm_p_mean, edm_p_std, edm_sigma_data; /* EDM: -1.2, 1.2, 0.5 */
+  /* iDDPM learned-range variance: the model outputs 2C channels (eps, v); the loss is the hybrid
+   * L_simple + L_vlb * T/1000 (ADM's RESCALED_MSE), the bound using the detached eps */
+  bool learn_sigma;
 } cld_train_params;
 CLD_API cld_train_params cld_train_params_default(void); /* batch 32, lr 2e-4, clip 1, ema 0.999, linear T=1000, eps */
 

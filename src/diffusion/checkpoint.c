@@ -175,6 +175,7 @@ cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
       cJSON_AddNumberToObject(r, "edm_p_mean", t->p.edm_p_mean);
       cJSON_AddNumberToObject(r, "edm_p_std", t->p.edm_p_std);
     }
+    cJSON_AddBoolToObject(r, "learn_sigma", t->p.learn_sigma);
     cJSON_AddStringToObject(r, "timestep_sampling", t->p.timestep_sampling ? "loss-second-moment" : "uniform");
     cJSON_AddStringToObject(r, "dataset", t->data->name);
     cJSON_AddNumberToObject(r, "data_pixel_variance", cld_dataset_pixel_variance(t->data));

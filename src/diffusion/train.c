@@ -53,6 +53,7 @@ void cld_trainer_destroy(cld_trainer *t) {
   free(t->xb);
   free(t->lsm_hist);
   free(t->lsm_count);
+  free(t->mask_buf);
   free(t);
 }
 
@@ -76,6 +77,20 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
   int64_t per = (int64_t)data->c * data->h * data->w;
   t->xb = malloc((size_t)(p->batch * per) * sizeof(float));
   t->perm_epoch = -1;
+  if (p->learn_sigma && (p->prediction != CLD_PRED_EPS || cld_model_out_channels(m) != 2 * data->c)) {
+    cld_trainer_destroy(t);
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: learned variance needs eps prediction and a model with %d output channels "
+                      "(2 x %d), this one has %d", 2 * data->c, data->c, cld_model_out_channels(m));
+  }
+  if (!p->learn_sigma && cld_model_out_channels(m) != data->c) {
+    cld_trainer_destroy(t);
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: the model outputs %d channels for %d-channel data (2x needs learned variance)",
+                      cld_model_out_channels(m), data->c);
+  }
+  if (p->learn_sigma && !(t->mask_buf = malloc((size_t)(3 * p->batch * per) * sizeof(float)))) {
+    cld_trainer_destroy(t);
+    return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  }
   if (p->prediction == CLD_PRED_EDM && p->timestep_sampling) {
     cld_trainer_destroy(t);
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: loss-second-moment time-step sampling needs discrete time steps (not edm)");
@@ -111,7 +126,45 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
              : p->prediction == CLD_PRED_X0 ? t->x0
                                             : cld_sub(g, cld_mul(g, eps, t->sab), cld_mul(g, t->x0, t->s1mab));
   }
-  t->per_sample = cld_mse_per_sample(g, pred, target); /* (B) */
+  if (p->learn_sigma) { /* ADM hybrid loss */
+    int64_t C = data->c, b4[4] = {B, 1, 1, 1};
+    cld_tensor *eps_hat = cld_slice(g, pred, 1, 0, C), *vraw = cld_slice(g, pred, 1, C, C);
+    t->lbt = cld_input(g, "log_beta_tilde", 4, b4);
+    t->dlog = cld_input(g, "log_beta_minus_log_beta_tilde", 4, b4);
+    t->inv_sab = cld_input(g, "inv_sqrt_alpha_bar", 4, b4);
+    t->pc1 = cld_input(g, "posterior_c1", 4, b4);
+    t->pc2 = cld_input(g, "posterior_c2", 4, b4);
+    t->is0 = cld_input(g, "t_is_zero", 1, (int64_t[]){B});
+    t->m_lo = cld_input(g, "x_below", 4, xs);
+    t->m_hi = cld_input(g, "x_above", 4, xs);
+    t->m_mid = cld_input(g, "x_inside", 4, xs);
+    cld_tensor *logvar = cld_add(g, t->lbt, cld_mul(g, cld_affine(g, vraw, 0.5f, 0.5f), t->dlog));
+    cld_tensor *x0_hat = cld_mul(g, cld_sub(g, xt, cld_mul(g, cld_detach(g, eps_hat), t->s1mab)), t->inv_sab);
+    cld_tensor *mu_p = cld_add(g, cld_mul(g, x0_hat, t->pc1), cld_mul(g, xt, t->pc2));
+    cld_tensor *mu_q = cld_add(g, cld_mul(g, t->x0, t->pc1), cld_mul(g, xt, t->pc2));
+    /* KL(q || p) = 0.5 (-1 + logvar_p - logvar_q + exp(logvar_q - logvar_p) + (mu_q - mu_p)^2 exp(-logvar_p)) */
+    cld_tensor *dmu = cld_sub(g, mu_q, mu_p), *inv_var = cld_exp(g, cld_scale(g, logvar, -1.0f));
+    cld_tensor *kl = cld_add(g, cld_add(g, cld_sub(g, logvar, t->lbt), cld_exp(g, cld_sub(g, t->lbt, logvar))),
+                             cld_mul(g, cld_square(g, dmu), inv_var));
+    kl = cld_scale(g, cld_add_scalar(g, kl, -1.0f), 0.5f / 0.6931471805599453f); /* bits */
+    /* decoder NLL at t = 0: discretized Gaussian with bins of 2/255 */
+    cld_tensor *centered = cld_sub(g, t->x0, mu_p), *inv_std = cld_exp(g, cld_scale(g, logvar, -0.5f));
+    cld_tensor *cdf[2];
+    for (int k = 0; k < 2; k++) {
+      cld_tensor *u = cld_mul(g, inv_std, cld_add_scalar(g, centered, k ? -1.0f / 255 : 1.0f / 255));
+      cld_tensor *inner = cld_scale(g, cld_add(g, u, cld_scale(g, cld_mul(g, cld_square(g, u), u), 0.044715f)), 0.7978845608f);
+      cdf[k] = cld_affine(g, cld_tanh(g, inner), 0.5f, 0.5f); /* approx standard normal cdf */
+    }
+    cld_tensor *lp = cld_add(g, cld_add(g, cld_mul(g, t->m_lo, cld_log(g, cld_clamp_min(g, cdf[0], 1e-12f))),
+                                        cld_mul(g, t->m_hi, cld_log(g, cld_clamp_min(g, cld_affine(g, cdf[1], -1.0f, 1.0f), 1e-12f)))),
+                             cld_mul(g, t->m_mid, cld_log(g, cld_clamp_min(g, cld_sub(g, cdf[0], cdf[1]), 1e-12f))));
+    unsigned dims = 0xE; /* mean over C, H, W */
+    cld_tensor *kl_b = cld_mean(g, kl, dims, false), *nll_b = cld_scale(g, cld_mean(g, lp, dims, false), -1.0f / 0.6931471805599453f);
+    cld_tensor *vb = cld_add(g, cld_mul(g, t->is0, nll_b), cld_mul(g, cld_affine(g, t->is0, -1.0f, 1.0f), kl_b));
+    target = eps;
+    t->per_sample = cld_add(g, cld_mse_per_sample(g, eps_hat, target), cld_scale(g, vb, (float)p->T / 1000.0f));
+  } else
+    t->per_sample = cld_mse_per_sample(g, pred, target); /* (B) */
   t->loss = cld_mean_all(g, cld_mul(g, t->per_sample, t->w));
   cld_graph_keep(g, t->loss);
   cld_graph_keep(g, t->per_sample);
@@ -175,6 +228,7 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
   int B = t->p.batch;
   int64_t per = (int64_t)d->c * d->h * d->w, step = t->step;
   float tv[4096], sab[4096], s1[4096], uflip[4096], ut[4096], wv[4096], cin[4096], cskip[4096], cout[4096];
+  float lbt[4096], dlog[4096], isab[4096], c1v[4096], c2v[4096], is0[4096];
   bool edm = t->p.prediction == CLD_PRED_EDM;
   double *lsm_w = t->p.timestep_sampling ? malloc((size_t)t->p.T * sizeof *lsm_w) : NULL;
   bool lsm_ready = lsm_w && lsm_weights(t, lsm_w);
@@ -221,6 +275,15 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
       wv[b] = (float)(1.0 / (t->p.T * lsm_w[ti]));
     }
     tv[b] = (float)ti;
+    if (t->p.learn_sigma) {
+      const cld_schedule *sc = t->sched;
+      lbt[b] = (float)sc->post_log_var_clipped[ti];
+      dlog[b] = (float)(log(sc->beta[ti]) - sc->post_log_var_clipped[ti]);
+      isab[b] = (float)(1.0 / sqrt(sc->alpha_bar[ti]));
+      c1v[b] = (float)sc->post_c1[ti];
+      c2v[b] = (float)sc->post_c2[ti];
+      is0[b] = ti == 0 ? 1.0f : 0.0f;
+    }
     sab[b] = (float)sqrt(t->sched->alpha_bar[ti]);
     s1[b] = (float)sqrt(1.0 - t->sched->alpha_bar[ti]);
   }
@@ -230,6 +293,22 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
       (st = cld_tensor_write(t->g, t->sab, sab)) || (st = cld_tensor_write(t->g, t->s1mab, s1)) ||
       (st = cld_tensor_write(t->g, t->w, wv)))
     return st;
+  if (t->p.learn_sigma) {
+    size_t tot = (size_t)B * per;
+    float *lo = t->mask_buf, *hi = lo + tot, *mid = hi + tot;
+    for (size_t i = 0; i < tot; i++) {
+      float v = t->xb[i];
+      lo[i] = v < -0.999f;
+      hi[i] = v > 0.999f;
+      mid[i] = !(lo[i] || hi[i]);
+    }
+    if ((st = cld_tensor_write(t->g, t->lbt, lbt)) || (st = cld_tensor_write(t->g, t->dlog, dlog)) ||
+        (st = cld_tensor_write(t->g, t->inv_sab, isab)) || (st = cld_tensor_write(t->g, t->pc1, c1v)) ||
+        (st = cld_tensor_write(t->g, t->pc2, c2v)) || (st = cld_tensor_write(t->g, t->is0, is0)) ||
+        (st = cld_tensor_write(t->g, t->m_lo, lo)) || (st = cld_tensor_write(t->g, t->m_hi, hi)) ||
+        (st = cld_tensor_write(t->g, t->m_mid, mid)))
+      return st;
+  }
   if (edm && ((st = cld_tensor_write(t->g, t->c_in, cin)) || (st = cld_tensor_write(t->g, t->c_skip, cskip)) ||
               (st = cld_tensor_write(t->g, t->c_out, cout))))
     return st;

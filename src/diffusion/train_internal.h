@@ -13,6 +13,10 @@ struct cld_trainer {
   cld_graph *g;
   cld_tensor *x0, *tt, *sab, *s1mab, *w, *loss;
   cld_tensor *c_in, *c_skip, *c_out; /* EDM preconditioning, (B, 1, 1, 1) */
+  /* learned range: per-sample log beta~ (clipped), log beta - log beta~, 1/sqrt(abar), posterior
+   * coefficients, t == 0 flag (B); decoder-branch masks (B, C, H, W) */
+  cld_tensor *lbt, *dlog, *inv_sab, *pc1, *pc2, *is0, *m_lo, *m_hi, *m_mid;
+  float *mask_buf;
   cld_optim *opt;
   cld_ema *ema;
   int64_t step;

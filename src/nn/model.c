@@ -171,6 +171,9 @@ cld_store *cld_model_store(cld_model *m) { return m ? m->store : NULL; }
 int cld_model_channels(const cld_model *m) {
   return !m ? 0 : m->kind == CLD_MODEL_UNET ? cld_unet_get_config(m->unet)->in_channels : m->mlp.dim;
 }
+int cld_model_out_channels(const cld_model *m) {
+  return !m ? 0 : m->kind == CLD_MODEL_UNET ? cld_unet_get_config(m->unet)->out_channels : m->mlp.dim;
+}
 int cld_model_sample_size(const cld_model *m) {
   return !m ? 0 : m->kind == CLD_MODEL_UNET ? cld_unet_get_config(m->unet)->sample_size : 1;
 }

@@ -14,5 +14,13 @@ void cld_ddpm_step(const cld_step_args *a, const float *x, const double *eps, co
   double var = a->p->var_type == CLD_VAR_FIXED_LARGE ? beta : beta * (1.0 - abn) / (1.0 - abc);
   if (a->last) var = 0.0;
   double sd = sqrt(var);
+  if (a->v && !a->last) { /* learned range: log var = f log beta + (1 - f) log beta~, f = (v + 1)/2 */
+    double lb = log(beta), lbt = log(beta * (1.0 - abn) / (1.0 - abc));
+    for (size_t i = 0; i < n; i++) {
+      double f = (a->v[i] + 1.0) / 2.0;
+      x_next[i] = (float)(c1 * x0[i] + c2 * x[i] + exp(0.5 * (f * lb + (1.0 - f) * lbt)) * z[i]);
+    }
+    return;
+  }
   for (size_t i = 0; i < n; i++) x_next[i] = (float)(c1 * x0[i] + c2 * x[i] + sd * z[i]);
 }

@@ -20,7 +20,7 @@ typedef struct {
   const cld_schedule *s;
   const cld_sample_params *p;
   int B, nb;
-  size_t per;
+  size_t per, oper; /* values per image in, out (2x for learned-variance models: eps first) */
   float *in, *out, *tv;
 } dpm_eval;
 
@@ -39,7 +39,7 @@ static cld_status eps_at(dpm_eval *e, const double *x, double t, double *eps) {
   cld_status st = e->model(e->user, e->in, e->tv, e->B, e->out);
   if (st) return st;
   for (size_t k = 0; k < (size_t)e->nb * e->per; k++) {
-    double o = e->out[k], xv = x[k];
+    double o = e->out[(k / e->per) * e->oper + k % e->per], xv = x[k];
     eps[k] = e->p->prediction == CLD_PRED_X0 ? (xv - a * o) / sg : e->p->prediction == CLD_PRED_V ? a * o + sg * xv : o;
   }
   return CLD_OK;
@@ -87,7 +87,9 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
   for (int i = 0; i < 3; i++) hist[i] = malloc(tot * sizeof(double));
   double th[3] = {0};
   float *z = malloc(per * sizeof *z);
-  dpm_eval e = {model, model_user, sch, p, B, 0, per, malloc(tot * sizeof(float)), malloc(tot * sizeof(float)), malloc((size_t)B * sizeof(float))};
+  size_t oper = p->learned_sigma ? 2 * per : per;
+  dpm_eval e = {model, model_user, sch, p, B, 0, per, oper, malloc(tot * sizeof(float)), malloc((size_t)B * oper * sizeof(float)),
+                malloc((size_t)B * sizeof(float))};
   cld_status st = CLD_OK;
   if (!grid || !x || !u || !e1 || !e2 || !hist[0] || !hist[1] || !hist[2] || !z || !e.in || !e.out || !e.tv || K > 4096)
     st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");

@@ -33,7 +33,7 @@ typedef struct {
   const cld_schedule *s;
   const cld_sample_params *p;
   int B, nb;
-  size_t per;
+  size_t per, oper; /* values per image in, out (2x for learned-variance models: eps first) */
   float *in, *out, *tv;
 } pndm_eval;
 
@@ -53,7 +53,7 @@ static cld_status eps_at(pndm_eval *e, const double *x, double t, double *eps) {
   cld_status st = e->model(e->user, e->in, e->tv, e->B, e->out);
   if (st) return st;
   for (size_t k = 0; k < (size_t)e->nb * e->per; k++) {
-    double o = e->out[k], xv = x[k];
+    double o = e->out[(k / e->per) * e->oper + k % e->per], xv = x[k];
     eps[k] = e->p->prediction == CLD_PRED_X0 ? (xv - sa * o) / s1 : e->p->prediction == CLD_PRED_V ? sa * o + s1 * xv : o;
   }
   return CLD_OK;
@@ -80,7 +80,9 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   for (int i = 0; i < 4; i++) { ev[i] = malloc(tot * sizeof(double)); hist[i] = malloc(tot * sizeof(double)); }
   double *comb = malloc(tot * sizeof *comb);
   float *z = malloc(per * sizeof *z);
-  pndm_eval e = {model, model_user, sch, p, B, 0, per, malloc(tot * sizeof(float)), malloc(tot * sizeof(float)), malloc((size_t)B * sizeof(float))};
+  size_t oper = p->learned_sigma ? 2 * per : per;
+  pndm_eval e = {model, model_user, sch, p, B, 0, per, oper, malloc(tot * sizeof(float)), malloc((size_t)B * oper * sizeof(float)),
+                 malloc((size_t)B * sizeof(float))};
   cld_status st = CLD_OK;
   for (int i = 0; i < 4; i++) if (!ev[i] || !hist[i]) st = CLD_ERR_NOMEM;
   if (st || !x || !xt || !comb || !z || !e.in || !e.out || !e.tv) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");

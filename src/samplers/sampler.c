@@ -74,6 +74,7 @@ cld_status cld_sample(cld_ctx *ctx, cld_model *mod, const cld_sample_params *p, 
   }
   cld_sample_params q = *p;
   q.batch = B;
+  q.learned_sigma = cld_model_out_channels(mod) == 2 * channels;
   if (!st) st = cld_sample_with(ctx, unet_denoise, &m, channels, h, w, &q, first, n, out, progress, user);
   cld_graph_destroy(m.g);
   return st;
@@ -88,6 +89,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   if (edm_sampler != (p->prediction == CLD_PRED_EDM))
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: %s needs %s model", edm_sampler ? "euler/heun" : "ddpm/ddim/pndm/dpm-solver",
                       edm_sampler ? "an edm-preconditioned" : "an eps, x0 or v");
+  if (edm_sampler && p->learned_sigma) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: euler/heun cannot use a learned-variance model");
   if (edm_sampler) return cld_edm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   if (p->sampler == CLD_SAMPLER_SPNDM || p->sampler == CLD_SAMPLER_FPNDM)
     return cld_pndm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
@@ -113,11 +115,12 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   int B = (int)(p->batch < n ? p->batch : n);
   size_t per = (size_t)C * h * w;
   cld_status st = CLD_OK;
-  float *x = malloc(B * per * sizeof(float)), *o = malloc(B * per * sizeof(float)), *z = malloc(per * sizeof(float));
+  size_t oper = p->learned_sigma ? 2 * per : per; /* model output per image */
+  float *x = malloc(B * per * sizeof(float)), *o = malloc(B * oper * sizeof(float)), *z = malloc(per * sizeof(float));
   float *xn = malloc(per * sizeof(float)), *tv = malloc((size_t)B * sizeof(float));
   double *eps = malloc(per * sizeof(double)), *x0 = malloc(per * sizeof(double));
   if (!x || !o || !z || !xn || !eps || !x0 || !tv) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
-  cld_step_args a = {p, 0, 0, false};
+  cld_step_args a = {p, 0, 0, false, NULL};
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = (int)(n - b0 < B ? n - b0 : B);
     for (int i = 0; i < B; i++) { /* padding rows (last partial batch) repeat image 0's start */
@@ -135,7 +138,8 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
       a.ab_next = k > 0 ? sch->alpha_bar[taus[k - 1]] : 1.0;
       a.last = k == 0;
       for (int i = 0; i < nb; i++) {
-        const float *xi = x + (size_t)i * per, *oi = o + (size_t)i * per;
+        const float *xi = x + (size_t)i * per, *oi = o + (size_t)i * oper;
+        a.v = p->learned_sigma ? oi + per : NULL;
         for (size_t j = 0; j < per; j++) {
           double e, x0v;
           if (p->prediction == CLD_PRED_X0) { x0v = oi[j]; e = (xi[j] - sa * x0v) / s1; }

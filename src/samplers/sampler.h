@@ -8,6 +8,7 @@ typedef struct cld_step_args {
   const cld_sample_params *p;
   double ab_cur, ab_next;   /* alpha_bar at the current and next grid time (1 after the last) */
   bool last;                /* the step to t = 0 output: no noise */
+  const float *v;           /* learned-range output for this image (NULL: fixed variance) */
 } cld_step_args;
 
 /* x_next[i] for one image of n values */

@@ -34,6 +34,9 @@ static void usage(void) {
          "                      --sigma-data S (default 0.5); sample with --sampler euler|heun)\n"
          "  --hflip             random horizontal flips\n"
          "  --timestep-sampling uniform (default) or loss-second-moment (iDDPM importance sampling)\n"
+         "  --learn-sigma       iDDPM learned-range variance with the hybrid loss (eps prediction; presets\n"
+         "                      get 2x output channels, a config.json must declare them); ddpm sampling\n"
+         "                      then uses the learned variance\n"
          "  --save-every N      checkpoint every N steps (default 500), --keep K newest (default 3)\n"
          "  --resume            continue the run in DIR from its newest checkpoint\n"
          "  --log-every N       progress/log line every N steps (default 1)\n"
@@ -65,13 +68,14 @@ int cmd_train(int argc, char **argv) {
   const char *data = NULL, *model = NULL, *out = NULL, *sched = "linear", *pred = "eps";
   long steps = 1000, batch = 32, save_every = 500, keep = 3, warmup = 100, T = 1000, log_every = 1, seed = 0;
   float lr = 2e-4f, wd = 0, clip = 1, ema = 0.999f, sigma_data = 0.5f;
-  bool resume = false, hflip = false;
+  bool resume = false, hflip = false, learn_sigma = false;
   const char *tsamp = "uniform";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); return 0; }
     if (!strcmp(a, "--resume")) { resume = true; continue; }
     if (!strcmp(a, "--hflip")) { hflip = true; continue; }
+    if (!strcmp(a, "--learn-sigma")) { learn_sigma = true; continue; }
     int k = cli_common_opt(&co, argc, argv, i);
     if (k < 0) return 2;
     if (k > 0) { i += k - 1; continue; }
@@ -126,7 +130,11 @@ int cmd_train(int argc, char **argv) {
     cld_ctx_destroy(ctx);
     return 2;
   }
-  if (cld_store_create(ctx, &s) || cld_model_create(ctx, model, s, &u) || cld_model_init(u, (uint64_t)seed)) {
+  cld_unet_config pc;
+  bool preset_2x = learn_sigma && cld_unet_preset(model, &pc) == CLD_OK; /* presets get 2C outputs */
+  if (preset_2x) pc.out_channels = 2 * pc.in_channels;
+  if (cld_store_create(ctx, &s) || (preset_2x ? cld_model_from_unet_config(ctx, &pc, s, &u) : cld_model_create(ctx, model, s, &u)) ||
+      cld_model_init(u, (uint64_t)seed)) {
     fprintf(stderr, "cldiff train: --model: %s\n", cld_ctx_errmsg(ctx));
     goto done;
   }
@@ -151,6 +159,7 @@ int cmd_train(int argc, char **argv) {
   tp.hflip = hflip;
   tp.timestep_sampling = strcmp(tsamp, "uniform") != 0;
   tp.edm_sigma_data = sigma_data;
+  tp.learn_sigma = learn_sigma;
   if (cld_trainer_create(ctx, u, ds, &tp, &t)) { fprintf(stderr, "cldiff train: %s\n", cld_ctx_errmsg(ctx)); goto done; }
   if (mkdir(out, 0755) != 0 && errno != EEXIST) { fprintf(stderr, "cldiff train: --out %s: %s\n", out, strerror(errno)); goto done; }
   if (resume && has_ckpt) {
