@@ -7,6 +7,7 @@
  * Checkpoints are in checkpoint.c. */
 #include "graph/graph_internal.h"
 #include "diffusion/train_internal.h"
+#include "diffusion/objective.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,7 +127,7 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
              : p->prediction == CLD_PRED_X0 ? t->x0
                                             : cld_sub(g, cld_mul(g, eps, t->sab), cld_mul(g, t->x0, t->s1mab));
   }
-  if (p->learn_sigma) { /* ADM hybrid loss */
+  if (p->learn_sigma) { /* ADM hybrid loss: L_simple + L_vlb * T/1000 */
     int64_t C = data->c, b4[4] = {B, 1, 1, 1};
     cld_tensor *eps_hat = cld_slice(g, pred, 1, 0, C), *vraw = cld_slice(g, pred, 1, C, C);
     t->lbt = cld_input(g, "log_beta_tilde", 4, b4);
@@ -138,29 +139,8 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
     t->m_lo = cld_input(g, "x_below", 4, xs);
     t->m_hi = cld_input(g, "x_above", 4, xs);
     t->m_mid = cld_input(g, "x_inside", 4, xs);
-    cld_tensor *logvar = cld_add(g, t->lbt, cld_mul(g, cld_affine(g, vraw, 0.5f, 0.5f), t->dlog));
-    cld_tensor *x0_hat = cld_mul(g, cld_sub(g, xt, cld_mul(g, cld_detach(g, eps_hat), t->s1mab)), t->inv_sab);
-    cld_tensor *mu_p = cld_add(g, cld_mul(g, x0_hat, t->pc1), cld_mul(g, xt, t->pc2));
-    cld_tensor *mu_q = cld_add(g, cld_mul(g, t->x0, t->pc1), cld_mul(g, xt, t->pc2));
-    /* KL(q || p) = 0.5 (-1 + logvar_p - logvar_q + exp(logvar_q - logvar_p) + (mu_q - mu_p)^2 exp(-logvar_p)) */
-    cld_tensor *dmu = cld_sub(g, mu_q, mu_p), *inv_var = cld_exp(g, cld_scale(g, logvar, -1.0f));
-    cld_tensor *kl = cld_add(g, cld_add(g, cld_sub(g, logvar, t->lbt), cld_exp(g, cld_sub(g, t->lbt, logvar))),
-                             cld_mul(g, cld_square(g, dmu), inv_var));
-    kl = cld_scale(g, cld_add_scalar(g, kl, -1.0f), 0.5f / 0.6931471805599453f); /* bits */
-    /* decoder NLL at t = 0: discretized Gaussian with bins of 2/255 */
-    cld_tensor *centered = cld_sub(g, t->x0, mu_p), *inv_std = cld_exp(g, cld_scale(g, logvar, -0.5f));
-    cld_tensor *cdf[2];
-    for (int k = 0; k < 2; k++) {
-      cld_tensor *u = cld_mul(g, inv_std, cld_add_scalar(g, centered, k ? -1.0f / 255 : 1.0f / 255));
-      cld_tensor *inner = cld_scale(g, cld_add(g, u, cld_scale(g, cld_mul(g, cld_square(g, u), u), 0.044715f)), 0.7978845608f);
-      cdf[k] = cld_affine(g, cld_tanh(g, inner), 0.5f, 0.5f); /* approx standard normal cdf */
-    }
-    cld_tensor *lp = cld_add(g, cld_add(g, cld_mul(g, t->m_lo, cld_log(g, cld_clamp_min(g, cdf[0], 1e-12f))),
-                                        cld_mul(g, t->m_hi, cld_log(g, cld_clamp_min(g, cld_affine(g, cdf[1], -1.0f, 1.0f), 1e-12f)))),
-                             cld_mul(g, t->m_mid, cld_log(g, cld_clamp_min(g, cld_sub(g, cdf[0], cdf[1]), 1e-12f))));
-    unsigned dims = 0xE; /* mean over C, H, W */
-    cld_tensor *kl_b = cld_mean(g, kl, dims, false), *nll_b = cld_scale(g, cld_mean(g, lp, dims, false), -1.0f / 0.6931471805599453f);
-    cld_tensor *vb = cld_add(g, cld_mul(g, t->is0, nll_b), cld_mul(g, cld_affine(g, t->is0, -1.0f, 1.0f), kl_b));
+    cld_vlb_inputs vi = {t->lbt, t->dlog, t->inv_sab, t->s1mab, t->pc1, t->pc2, t->is0, t->m_lo, t->m_hi, t->m_mid};
+    cld_tensor *vb = cld_vlb_terms(g, eps_hat, vraw, t->x0, xt, &vi);
     target = eps;
     t->per_sample = cld_add(g, cld_mse_per_sample(g, eps_hat, target), cld_scale(g, vb, (float)p->T / 1000.0f));
   } else
@@ -275,15 +255,7 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
       wv[b] = (float)(1.0 / (t->p.T * lsm_w[ti]));
     }
     tv[b] = (float)ti;
-    if (t->p.learn_sigma) {
-      const cld_schedule *sc = t->sched;
-      lbt[b] = (float)sc->post_log_var_clipped[ti];
-      dlog[b] = (float)(log(sc->beta[ti]) - sc->post_log_var_clipped[ti]);
-      isab[b] = (float)(1.0 / sqrt(sc->alpha_bar[ti]));
-      c1v[b] = (float)sc->post_c1[ti];
-      c2v[b] = (float)sc->post_c2[ti];
-      is0[b] = ti == 0 ? 1.0f : 0.0f;
-    }
+    if (t->p.learn_sigma) cld_vlb_host_values(t->sched, ti, &lbt[b], &dlog[b], &isab[b], &c1v[b], &c2v[b], &is0[b]);
     sab[b] = (float)sqrt(t->sched->alpha_bar[ti]);
     s1[b] = (float)sqrt(1.0 - t->sched->alpha_bar[ti]);
   }
