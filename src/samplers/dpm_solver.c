@@ -15,40 +15,22 @@
 #include <string.h>
 
 typedef struct {
-  cld_denoiser_fn model;
-  void *user;
+  cld_eps_eval ev;
   const cld_schedule *s;
-  const cld_sample_params *p;
-  int B, nb;
-  size_t per, oper; /* values per image in, out (2x for learned-variance models: eps first) */
-  float *in, *out, *tv;
 } dpm_eval;
 
 static double A(const dpm_eval *e, double t) { return exp(cld_dpm_log_alpha(e->s, t)); }
 static double S(const dpm_eval *e, double t) { return cld_dpm_sigma(e->s, t); }
 static double L(const dpm_eval *e, double t) { return cld_dpm_lambda(e->s, t); }
 
-/* eps(x, t) for the first nb rows (B rows evaluated) */
 static cld_status eps_at(dpm_eval *e, const double *x, double t, double *eps) {
-  double a = A(e, t), sg = S(e, t);
-  for (int i = 0; i < e->B; i++) {
-    int src = i < e->nb ? i : 0;
-    for (size_t j = 0; j < e->per; j++) e->in[(size_t)i * e->per + j] = (float)x[(size_t)src * e->per + j];
-    e->tv[i] = (float)cld_dpm_model_time(e->s, t);
-  }
-  cld_status st = e->model(e->user, e->in, e->tv, e->B, e->out);
-  if (st) return st;
-  for (size_t k = 0; k < (size_t)e->nb * e->per; k++) {
-    double o = e->out[(k / e->per) * e->oper + k % e->per], xv = x[k];
-    eps[k] = e->p->prediction == CLD_PRED_X0 ? (xv - a * o) / sg : e->p->prediction == CLD_PRED_V ? a * o + sg * xv : o;
-  }
-  return CLD_OK;
+  return cld_eps_eval_run(&e->ev, x, cld_dpm_model_time(e->s, t), A(e, t), S(e, t), eps);
 }
 
 /* x <- first-order step s -> t with eps_s, plus optional correction terms added by the caller */
 static void step1(const dpm_eval *e, double *x, double s, double t, const double *eps_s) {
   double h = L(e, t) - L(e, s), ca = A(e, t) / A(e, s), ce = S(e, t) * expm1(h);
-  for (size_t k = 0; k < (size_t)e->nb * e->per; k++) x[k] = ca * x[k] - ce * eps_s[k];
+  for (size_t k = 0; k < (size_t)e->ev.nb * e->ev.per; k++) x[k] = ca * x[k] - ce * eps_s[k];
 }
 
 cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w,
@@ -87,15 +69,13 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
   for (int i = 0; i < 3; i++) hist[i] = malloc(tot * sizeof(double));
   double th[3] = {0};
   float *z = malloc(per * sizeof *z);
-  size_t oper = p->learned_sigma ? 2 * per : per;
-  dpm_eval e = {model, model_user, sch, p, B, 0, per, oper, malloc(tot * sizeof(float)), malloc((size_t)B * oper * sizeof(float)),
-                malloc((size_t)B * sizeof(float))};
-  cld_status st = CLD_OK;
-  if (!grid || !x || !u || !e1 || !e2 || !hist[0] || !hist[1] || !hist[2] || !z || !e.in || !e.out || !e.tv || K > 4096)
+  dpm_eval e = {{0}, sch};
+  cld_status st = cld_eps_eval_init(&e.ev, model, model_user, p, B, per);
+  if (st || !grid || !x || !u || !e1 || !e2 || !hist[0] || !hist[1] || !hist[2] || !z || K > 4096)
     st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   if (!st && cld_dpm_time_grid(sch, (cld_dpm_grid)p->dpm_grid, K, grid)) st = cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad DPM grid");
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
-    int nb = e.nb = (int)(n - b0 < B ? n - b0 : B);
+    int nb = e.ev.nb = (int)(n - b0 < B ? n - b0 : B);
     size_t m = (size_t)nb * per;
     for (int i = 0; i < nb; i++) {
       if (p->x_init) for (size_t j = 0; j < per; j++) x[(size_t)i * per + j] = p->x_init[(size_t)(b0 + i) * per + j];
@@ -168,7 +148,7 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
   }
   free(grid); free(x); free(u); free(e1); free(e2); free(z);
   for (int i = 0; i < 3; i++) free(hist[i]);
-  free(e.in); free(e.out); free(e.tv);
+  cld_eps_eval_free(&e.ev);
   cld_schedule_destroy(sch);
   return st;
 }

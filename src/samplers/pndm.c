@@ -28,13 +28,8 @@ double cld_pndm_combine(int kind, const double *e) {
 }
 
 typedef struct {
-  cld_denoiser_fn model;
-  void *user;
+  cld_eps_eval ev;
   const cld_schedule *s;
-  const cld_sample_params *p;
-  int B, nb;
-  size_t per, oper; /* values per image in, out (2x for learned-variance models: eps first) */
-  float *in, *out, *tv;
 } pndm_eval;
 
 static double ab_at(const pndm_eval *e, double t) { /* t < 0: the end of the chain */
@@ -44,24 +39,13 @@ static double ab_at(const pndm_eval *e, double t) { /* t < 0: the end of the cha
 }
 
 static cld_status eps_at(pndm_eval *e, const double *x, double t, double *eps) {
-  double ab = ab_at(e, t), sa = sqrt(ab), s1 = sqrt(1.0 - ab);
-  for (int i = 0; i < e->B; i++) {
-    int src = i < e->nb ? i : 0;
-    for (size_t j = 0; j < e->per; j++) e->in[(size_t)i * e->per + j] = (float)x[(size_t)src * e->per + j];
-    e->tv[i] = (float)(t < 0 ? 0.0 : t);
-  }
-  cld_status st = e->model(e->user, e->in, e->tv, e->B, e->out);
-  if (st) return st;
-  for (size_t k = 0; k < (size_t)e->nb * e->per; k++) {
-    double o = e->out[(k / e->per) * e->oper + k % e->per], xv = x[k];
-    eps[k] = e->p->prediction == CLD_PRED_X0 ? (xv - sa * o) / s1 : e->p->prediction == CLD_PRED_V ? sa * o + s1 * xv : o;
-  }
-  return CLD_OK;
+  double ab = ab_at(e, t);
+  return cld_eps_eval_run(&e->ev, x, t < 0 ? 0.0 : t, sqrt(ab), sqrt(1.0 - ab), eps);
 }
 
 static void transfer(const pndm_eval *e, const double *x, const double *eps, double t, double t2, double *dst) {
   double ab = ab_at(e, t), abn = ab_at(e, t2);
-  for (size_t k = 0; k < (size_t)e->nb * e->per; k++) dst[k] = cld_pndm_transfer(ab, abn, x[k], eps[k]);
+  for (size_t k = 0; k < (size_t)e->ev.nb * e->ev.per; k++) dst[k] = cld_pndm_transfer(ab, abn, x[k], eps[k]);
 }
 
 cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w, const cld_sample_params *p,
@@ -80,14 +64,12 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   for (int i = 0; i < 4; i++) { ev[i] = malloc(tot * sizeof(double)); hist[i] = malloc(tot * sizeof(double)); }
   double *comb = malloc(tot * sizeof *comb);
   float *z = malloc(per * sizeof *z);
-  size_t oper = p->learned_sigma ? 2 * per : per;
-  pndm_eval e = {model, model_user, sch, p, B, 0, per, oper, malloc(tot * sizeof(float)), malloc((size_t)B * oper * sizeof(float)),
-                 malloc((size_t)B * sizeof(float))};
-  cld_status st = CLD_OK;
+  pndm_eval e = {{0}, sch};
+  cld_status st = cld_eps_eval_init(&e.ev, model, model_user, p, B, per);
   for (int i = 0; i < 4; i++) if (!ev[i] || !hist[i]) st = CLD_ERR_NOMEM;
-  if (st || !x || !xt || !comb || !z || !e.in || !e.out || !e.tv) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (st || !x || !xt || !comb || !z) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
-    int nb = e.nb = (int)(n - b0 < B ? n - b0 : B);
+    int nb = e.ev.nb = (int)(n - b0 < B ? n - b0 : B);
     size_t m = (size_t)nb * per;
     for (int i = 0; i < nb; i++) {
       if (p->x_init) for (size_t j = 0; j < per; j++) x[(size_t)i * per + j] = p->x_init[(size_t)(b0 + i) * per + j];
@@ -146,7 +128,7 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   }
   free(x); free(xt); free(comb); free(z); free(taus);
   for (int i = 0; i < 4; i++) { free(ev[i]); free(hist[i]); }
-  free(e.in); free(e.out); free(e.tv);
+  cld_eps_eval_free(&e.ev);
   cld_schedule_destroy(sch);
   return st;
 }

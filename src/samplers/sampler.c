@@ -22,6 +22,34 @@ int cld_sampler_parse(const char *name) {
   return -1;
 }
 
+cld_status cld_eps_eval_init(cld_eps_eval *e, cld_denoiser_fn model, void *user, const cld_sample_params *p, int B, size_t per) {
+  size_t oper = p->learned_sigma ? 2 * per : per;
+  *e = (cld_eps_eval){model, user, p->prediction, B, 0, per, oper, malloc((size_t)B * per * sizeof(float)),
+                      malloc((size_t)B * oper * sizeof(float)), malloc((size_t)B * sizeof(float))};
+  return e->in && e->out && e->tv ? CLD_OK : CLD_ERR_NOMEM;
+}
+
+void cld_eps_eval_free(cld_eps_eval *e) {
+  free(e->in);
+  free(e->out);
+  free(e->tv);
+}
+
+cld_status cld_eps_eval_run(cld_eps_eval *e, const double *x, double t_model, double alpha, double sigma, double *eps) {
+  for (int i = 0; i < e->B; i++) {
+    int src = i < e->nb ? i : 0;
+    for (size_t j = 0; j < e->per; j++) e->in[(size_t)i * e->per + j] = (float)x[(size_t)src * e->per + j];
+    e->tv[i] = (float)t_model;
+  }
+  cld_status st = e->model(e->user, e->in, e->tv, e->B, e->out);
+  if (st) return st;
+  for (size_t k = 0; k < (size_t)e->nb * e->per; k++) {
+    double o = e->out[(k / e->per) * e->oper + k % e->per], xv = x[k];
+    eps[k] = e->prediction == CLD_PRED_X0 ? (xv - alpha * o) / sigma : e->prediction == CLD_PRED_V ? alpha * o + sigma * xv : o;
+  }
+  return CLD_OK;
+}
+
 cld_sample_params cld_sample_params_default(void) {
   cld_sample_params p;
   memset(&p, 0, sizeof p);

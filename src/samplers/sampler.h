@@ -14,6 +14,19 @@ typedef struct cld_step_args {
 /* x_next[i] for one image of n values */
 typedef void (*cld_step_fn)(const cld_step_args *a, const float *x, const double *eps, const double *x0, const float *z,
                             float *x_next, size_t n);
+/* A batch evaluator for samplers that keep their state in double: model calls on B rows (the
+ * first nb are real, the rest repeat row 0), output converted to eps with the given alpha and
+ * sigma (eps, x0 or v models); learned-variance models give 2C channels, eps first. */
+typedef struct cld_eps_eval {
+  cld_denoiser_fn model;
+  void *user;
+  int prediction, B, nb;
+  size_t per, oper;
+  float *in, *out, *tv;
+} cld_eps_eval;
+cld_status cld_eps_eval_init(cld_eps_eval *e, cld_denoiser_fn model, void *user, const cld_sample_params *p, int B, size_t per);
+void cld_eps_eval_free(cld_eps_eval *e);
+cld_status cld_eps_eval_run(cld_eps_eval *e, const double *x, double t_model, double alpha, double sigma, double *eps);
 /* PNDM (pndm.c): the loop and its two formulas (exposed for the METHODS.md vectors 19-20) */
 cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w, const cld_sample_params *p,
                            int64_t first, int64_t n, float *out, cld_sample_progress progress, void *user);
