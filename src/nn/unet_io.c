@@ -66,10 +66,7 @@ cld_status cld_unet_load(cld_ctx *ctx, const char *dir, cld_store *s, cld_unet *
   cld_unet *u;
   if ((st = cld_unet_create(ctx, &c, s, &u))) return st;
   snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", dir);
-  int unused = 0;
-  if ((st = cld_store_load(s, path, &unused))) { cld_unet_destroy(u); return st; }
-  if (unused)
-    fprintf(stderr, "cldiff: %s: %d tensors in the file are not parameters of this UNet (ignored)\n", path, unused);
+  if ((st = cld_store_load(s, path, NULL))) { cld_unet_destroy(u); return st; } /* extra tensors are ignored */
   *out = u;
   return CLD_OK;
 }
