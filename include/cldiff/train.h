@@ -22,7 +22,7 @@ CLD_API const char *cld_prediction_name(cld_prediction p);
 
 typedef struct cld_train_params {
   int batch;
-  float lr, weight_decay, clip_norm, ema_decay;
+  float lr, weight_decay, clip_norm, ema_decay; /* EMA decay at step s: min(ema_decay, (1+s)/(10+s)) */
   int warmup;                 /* linear LR warmup steps */
   uint64_t seed;
   int schedule;               /* cld_beta_schedule */

@@ -288,7 +288,10 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
   if ((st = cld_graph_compute(t->g))) return st;
   float lr = t->p.lr * (t->p.warmup > 0 && step < t->p.warmup ? (float)(step + 1) / (float)t->p.warmup : 1.0f);
   if ((st = cld_optim_step(t->opt, lr))) return st;
-  if ((st = cld_ema_update(t->ema, t->p.ema_decay))) return st;
+  /* EMA warm-up as diffusers' EMAModel: decay min(d, (1 + step)/(10 + step)), so a short run's EMA
+   * is not dominated by the random initial weights */
+  float decay = fminf(t->p.ema_decay, (float)(1 + step) / (float)(10 + step));
+  if ((st = cld_ema_update(t->ema, decay))) return st;
   t->step++;
   if (t->p.timestep_sampling) { /* record each sample's loss at its t (FIFO of CLD_LSM_HISTORY) */
     float ps[4096];

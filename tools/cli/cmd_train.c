@@ -27,7 +27,7 @@ static void usage(void) {
          "  --lr LR             AdamW learning rate (default 2e-4), --warmup N steps (default 100)\n"
          "  --weight-decay W    decoupled weight decay (default 0)\n"
          "  --clip X            global gradient-norm clip (default 1; 0 disables)\n"
-         "  --ema-decay D       EMA decay (default 0.999)\n"
+         "  --ema-decay D       EMA decay (default 0.999), warmed up as min(D, (1+step)/(10+step))\n"
          "  --seed S            seed of every random choice (default 0)\n"
          "  --schedule NAME     linear (default), scaled-linear, cosine, sigmoid; --T N (default 1000)\n"
          "  --prediction P      eps (default), x0, v, or edm (Karras preconditioning, ln sigma ~ N(-1.2, 1.2^2),\n"
