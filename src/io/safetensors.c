@@ -83,9 +83,10 @@ cld_status cld_safetensors_open(cld_ctx *ctx, const char *path, cld_safetensors 
   uint64_t hl = 0;
   for (int i = 7; i >= 0; i--) hl = (hl << 8) | st->file[i];
   if (hl > st->size - 8 || hl > (100u << 20)) {
+    cld_status e = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: header length %llu exceeds the file (%zu bytes): truncated or not safetensors",
+                              path, (unsigned long long)hl, st->size);
     cld_safetensors_close(st);
-    return cld_seterr(ctx, CLD_ERR_FORMAT, "%s: header length %llu exceeds the file (%zu bytes): truncated or not safetensors",
-                      path, (unsigned long long)hl, st->size);
+    return e;
   }
   st->data_start = 8 + (size_t)hl;
   char *hdr = malloc((size_t)hl + 1);
