@@ -118,6 +118,9 @@ cld_tensor *cld_pad_axis(cld_graph *g, cld_tensor *x, int axis, int64_t before, 
 cld_tensor *cld_affine(cld_graph *g, cld_tensor *x, float s, float c);
 cld_tensor *cld_norm_rows(cld_graph *g, cld_tensor *x, int64_t rows, int64_t len, float eps);
 cld_tensor *cld_copy(cld_graph *g, cld_tensor *x);
+/* profile.c (CLDIFF_PROFILE) */
+void cld_profile_charge(cld_graph *g, const cld_launch *l, double dt);
+void cld_profile_report(cld_graph *g);
 /* exec.c */
 cld_status cld_exec_lower(cld_graph *g);
 void cld_exec_release(cld_graph *g);

@@ -1,0 +1,69 @@
+/* CLDIFF_PROFILE: per-op-kind and per-GEMM-shape device time of a graph's launches (the executor
+ * drains the queue after every launch when profiling), printed when the graph is released. */
+#include "graph/graph_internal.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+void cld_profile_charge(cld_graph *g, const cld_launch *l, double dt) {
+  int op = l->node >= 0 ? (int)g->nodes[l->node]->op : 0;
+  g->prof_s[op] += dt;
+  g->prof_n[op]++;
+  if (!l->is_gemm) return;
+  const cld_gemm_call *c = &l->gemm;
+  int j = 0;
+  for (; j < g->n_prof_g; j++) {
+    struct prof_gemm *q = &g->prof_g[j];
+    if (q->m == c->m && q->n == c->n && q->k == c->k && q->batch == c->batch && q->ta == c->trans_a && q->tb == c->trans_b) break;
+  }
+  if (j == g->n_prof_g) {
+    void *np = realloc(g->prof_g, (size_t)(j + 1) * sizeof *g->prof_g);
+    if (!np) return;
+    g->prof_g = np;
+    g->prof_g[j] = (struct prof_gemm){c->m, c->n, c->k, c->batch, c->trans_a, c->trans_b, 0, 0};
+    g->n_prof_g++;
+  }
+  g->prof_g[j].s += dt;
+  g->prof_g[j].calls++;
+}
+
+static const char *op_name(int op) {
+  static const char *names[OP_COUNT] = {
+      "input", "param", "add", "sub", "mul", "div", "affine", "silu", "relu", "tanh", "exp", "log", "sqrt", "square",
+      "silu_bwd", "relu_bwd", "tanh_bwd", "reshape", "permute", "slice", "pad", "concat", "broadcast", "sum_to",
+      "upsample2x", "upsample2x_bwd", "matmul", "im2col", "col2im", "norm_rows", "norm_rows_bwd", "softmax",
+      "softmax_bwd", "timestep_emb", "dropout", "randn", "rand", "copy", "clamp_min", "clamp_min_bwd"};
+  return op >= 0 && op < OP_COUNT && names[op] ? names[op] : "?";
+}
+
+void cld_profile_report(cld_graph *g) {
+  if (!g->prof_s) return;
+  double total = 0;
+  for (int i = 0; i < OP_COUNT; i++) total += g->prof_s[i];
+  fprintf(stderr, "cldiff profile (%llu runs, %.3f s per run):\n", (unsigned long long)g->run, total / (g->run ? g->run : 1));
+  for (int pass = 0; pass < OP_COUNT; pass++) {
+    int best = -1;
+    for (int i = 0; i < OP_COUNT; i++)
+      if (g->prof_n[i] > 0 && (best < 0 || g->prof_s[i] > g->prof_s[best])) best = i;
+    if (best < 0) break;
+    fprintf(stderr, "  %-16s %8.3f s/run %5.1f%%  %lld launches/run\n", op_name(best), g->prof_s[best] / (g->run ? g->run : 1),
+            100 * g->prof_s[best] / (total > 0 ? total : 1), (long long)(g->prof_n[best] / (int64_t)(g->run ? g->run : 1)));
+    g->prof_n[best] = -g->prof_n[best] - 1; /* mark printed */
+  }
+  double runs = (double)(g->run ? g->run : 1);
+  for (int pass = 0; pass < 16 && g->n_prof_g; pass++) {
+    int best = -1;
+    for (int i = 0; i < g->n_prof_g; i++)
+      if (g->prof_g[i].calls > 0 && (best < 0 || g->prof_g[i].s > g->prof_g[best].s)) best = i;
+    if (best < 0) break;
+    struct prof_gemm *q = &g->prof_g[best];
+    double fl = 2.0 * q->m * q->n * q->k * q->batch * q->calls;
+    fprintf(stderr, "  gemm m=%lld n=%lld k=%lld b=%lld %c%c: %.3f s/run, %lld calls/run, %.0f GFLOP/s\n", (long long)q->m,
+            (long long)q->n, (long long)q->k, (long long)q->batch, q->ta ? 'T' : 'N', q->tb ? 'T' : 'N', q->s / runs,
+            (long long)(q->calls / (int64_t)runs), fl / q->s * 1e-9);
+    q->calls = -q->calls;
+  }
+  free(g->prof_g);
+  g->prof_g = NULL;
+  g->n_prof_g = 0;
+}
+
