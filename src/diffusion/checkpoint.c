@@ -14,6 +14,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* mkdir -p; 0 on success */
+int cld_mkdirs(const char *dir) {
+  char tmp[1100];
+  snprintf(tmp, sizeof tmp, "%s", dir);
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 static void rm_tree(const char *path) {
   DIR *d = opendir(path);
   if (d) {
@@ -106,7 +119,7 @@ static cld_status write_json(cld_ctx *ctx, const char *path, cJSON *root) {
 cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
   if (!t || !dir) return CLD_ERR_INVALID_ARG;
   cld_ctx *ctx = t->ctx;
-  if (mkdir(dir, 0755) != 0 && errno != EEXIST) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
+  if (cld_mkdirs(dir) != 0) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
   char tmp[1100], fin[1100], path[1200];
   snprintf(tmp, sizeof tmp, "%s/.ckpt-%lld.tmp", dir, (long long)t->step);
   snprintf(fin, sizeof fin, "%s/ckpt-%lld", dir, (long long)t->step);

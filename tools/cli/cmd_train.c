@@ -161,7 +161,7 @@ int cmd_train(int argc, char **argv) {
   tp.edm_sigma_data = sigma_data;
   tp.learn_sigma = learn_sigma;
   if (cld_trainer_create(ctx, u, ds, &tp, &t)) { fprintf(stderr, "cldiff train: %s\n", cld_ctx_errmsg(ctx)); goto done; }
-  if (mkdir(out, 0755) != 0 && errno != EEXIST) { fprintf(stderr, "cldiff train: --out %s: %s\n", out, strerror(errno)); goto done; }
+  if (cld_mkdirs(out) != 0) { fprintf(stderr, "cldiff train: --out %s: %s\n", out, strerror(errno)); goto done; }
   if (resume && has_ckpt) {
     if (cld_trainer_resume(t, out)) { fprintf(stderr, "cldiff train: --resume: %s\n", cld_ctx_errmsg(ctx)); goto done; }
     fprintf(stderr, "resumed %s at step %lld\n", latest, (long long)cld_trainer_steps_done(t));
