@@ -17,7 +17,7 @@ resume=""
 ls -d "$out"/ckpt-* >/dev/null 2>&1 && resume="--resume"
 ./build/cldiff train --data fmnist --model fmnist-xs --out "$out" --steps "$steps" --batch 32 --lr 1e-3 \
   --warmup 50 --save-every 100 $resume
-./build/cldiff sample --ckpt "$out" --ema --sampler ddim --steps 50 --n 64 --batch 32 --out "$out/samples.png" \
+./build/cldiff sample --ckpt "$out" --ema --sampler ddim --steps 50 --n 64 --batch 32 --clip --out "$out/samples.png" \
   --npy "$out/samples.npy"
 ./build/cldiff info "$out"
 echo "samples: $out/samples.png"
