@@ -103,17 +103,9 @@ static cld_status read_named(cld_store *s, cld_safetensors *f, const char *path,
 static cld_status write_json(cld_ctx *ctx, const char *path, cJSON *root) {
   char *text = cJSON_Print(root);
   if (!text) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
-  char tmp[1200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "wb");
-  int ok = f && fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
-  if (f) ok = (fclose(f) == 0) && ok;
+  cld_status st = cld_write_text_atomic(ctx, path, text);
   free(text);
-  if (!ok || rename(tmp, path) != 0) {
-    unlink(tmp);
-    return cld_seterr(ctx, CLD_ERR_IO, "%s: write failed", path);
-  }
-  return CLD_OK;
+  return st;
 }
 
 cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
@@ -231,12 +223,9 @@ cld_status cld_trainer_resume(cld_trainer *t, const char *dir) {
   cld_status st = cld_checkpoint_latest(ctx, dir, ck, sizeof ck);
   if (st) return st;
   snprintf(path, sizeof path, "%s/trainer.json", ck);
-  FILE *f = fopen(path, "rb");
-  char text[8192];
-  size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
-  if (f) fclose(f);
-  text[n] = 0;
-  cJSON *r = cJSON_Parse(text);
+  char *text = cld_read_text(path);
+  cJSON *r = text ? cJSON_Parse(text) : NULL;
+  free(text);
   const cJSON *sv = cJSON_GetObjectItemCaseSensitive(r, "step"), *bv = cJSON_GetObjectItemCaseSensitive(r, "batch");
   if (!cJSON_IsNumber(sv) || sv->valuedouble < 0) {
     cJSON_Delete(r);

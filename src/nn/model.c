@@ -47,19 +47,6 @@ static cld_status mlp_parse(cld_ctx *ctx, cJSON *r, const char *what, cld_mlp_co
   return CLD_OK;
 }
 
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  char *t = NULL;
-  long n;
-  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 && (t = malloc((size_t)n + 1))) {
-    if (fread(t, 1, (size_t)n, f) != (size_t)n) { free(t); t = NULL; }
-    else t[n] = 0;
-  }
-  fclose(f);
-  return t;
-}
-
 /* config text of either kind */
 static cld_status from_config_text(cld_ctx *ctx, const char *text, const char *what, cld_store *s, cld_model **out) {
   cJSON *r = cJSON_Parse(text);
@@ -100,7 +87,7 @@ cld_status cld_model_create(cld_ctx *ctx, const char *name, cld_store *s, cld_mo
     cld_status st = cld_unet_create(ctx, &uc, s, &u);
     return st ? st : wrap_unet(ctx, u, s, out);
   }
-  char *text = read_text(name);
+  char *text = cld_read_text(name);
   if (!text)
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "model '%s' is neither a preset (fmnist-s, fmnist-xs, cifar10-ddpm, tiny, "
                       "toy-mlp) nor a readable config.json", name);
@@ -113,7 +100,7 @@ cld_status cld_model_load(cld_ctx *ctx, const char *dir, cld_store *s, cld_model
   if (!ctx || !dir || !s || !out) return CLD_ERR_INVALID_ARG;
   char path[1200];
   snprintf(path, sizeof path, "%s/config.json", dir);
-  char *text = read_text(path);
+  char *text = cld_read_text(path);
   if (!text) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
   cld_model *m;
   cld_status st = from_config_text(ctx, text, path, s, &m);
@@ -148,15 +135,11 @@ cld_status cld_model_save(cld_model *m, const char *dir) {
   cld_status st = cld_store_save(m->store, path, NULL);
   if (st) return st;
   char *json = cld_model_config_json(m);
+  if (!json) return cld_seterr(m->ctx, CLD_ERR_NOMEM, "out of host memory");
   snprintf(path, sizeof path, "%s/config.json", dir);
-  char tmp[1300];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "wb");
-  int ok = json && f && fputs(json, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
-  if (f) ok = (fclose(f) == 0) && ok;
+  st = cld_write_text_atomic(m->ctx, path, json);
   free(json);
-  if (!ok || rename(tmp, path) != 0) { unlink(tmp); return cld_seterr(m->ctx, CLD_ERR_IO, "%s: write failed", path); }
-  return CLD_OK;
+  return st;
 }
 
 void cld_model_destroy(cld_model *m) {

@@ -11,22 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static cld_status write_text_atomic(cld_ctx *ctx, const char *path, const char *text) {
-  char tmp[1100];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-  size_t n = strlen(text);
-  int bad = write(fd, text, n) != (ssize_t)n || fsync(fd) != 0;
-  bad = close(fd) != 0 || bad;
-  if (bad || rename(tmp, path) != 0) {
-    int e = errno;
-    unlink(tmp);
-    return cld_seterr(ctx, CLD_ERR_IO, "%s: write failed: %s", path, strerror(e));
-  }
-  return CLD_OK;
-}
-
 cld_status cld_unet_save(cld_unet *u, cld_store *s, const char *dir) {
   if (!u || !s || !dir) return CLD_ERR_INVALID_ARG;
   if (mkdir(dir, 0755) != 0 && errno != EEXIST)
@@ -38,7 +22,7 @@ cld_status cld_unet_save(cld_unet *u, cld_store *s, const char *dir) {
   cld_status st = cld_store_save(s, path, (const char *const[]){"format", "pt", NULL});
   if (!st) {
     snprintf(path, sizeof path, "%s/config.json", dir);
-    st = write_text_atomic(cld_store_ctx(s), path, json);
+    st = cld_write_text_atomic(cld_store_ctx(s), path, json);
   }
   free(json);
   return st;
@@ -48,16 +32,8 @@ cld_status cld_unet_load(cld_ctx *ctx, const char *dir, cld_store *s, cld_unet *
   if (!ctx || !dir || !s || !out) return CLD_ERR_INVALID_ARG;
   char path[1024];
   snprintf(path, sizeof path, "%s/config.json", dir);
-  FILE *f = fopen(path, "rb");
-  if (!f) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  char *text = NULL;
-  long n = 0;
-  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)n + 1))) {
-    if (fread(text, 1, (size_t)n, f) != (size_t)n) { free(text); text = NULL; }
-    else text[n] = 0;
-  }
-  fclose(f);
-  if (!text) return cld_seterr(ctx, CLD_ERR_IO, "%s: read failed", path);
+  char *text = cld_read_text(path);
+  if (!text) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
   cld_unet_config c;
   char err[256];
   cld_status st = cld_unet_config_parse(text, &c, err, sizeof err);

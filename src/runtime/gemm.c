@@ -38,15 +38,7 @@ static int jint(const cJSON *o, const char *k, int def) {
 
 static void tuning_load(cld_ctx *ctx, struct cld_gemm_tuning *t) {
   t->loaded = true;
-  FILE *f = fopen(cld_gemm_tune_file(ctx), "rb");
-  if (!f) return;
-  char *buf = NULL;
-  long n = 0;
-  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
-    if (fread(buf, 1, (size_t)n, f) == (size_t)n) buf[n] = 0;
-    else { free(buf); buf = NULL; }
-  }
-  fclose(f);
+  char *buf = cld_read_text(cld_gemm_tune_file(ctx));
   if (!buf) return;
   cJSON *root = cJSON_Parse(buf);
   free(buf);
@@ -118,18 +110,9 @@ cld_status cld_gemm_tuning_save(cld_ctx *ctx) {
   char *text = cJSON_Print(root);
   cJSON_Delete(root);
   if (!text) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
-  const char *path = cld_gemm_tune_file(ctx);
-  char tmp[700];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "wb");
-  int ok = f && fputs(text, f) >= 0;
-  if (f) ok = (fflush(f) == 0) && ok, ok = (fclose(f) == 0) && ok;
+  cld_status st = cld_write_text_atomic(ctx, cld_gemm_tune_file(ctx), text);
   free(text);
-  if (!ok || rename(tmp, path) != 0) {
-    remove(tmp);
-    return cld_seterr(ctx, CLD_ERR_IO, "cannot write tuning file '%s'", path);
-  }
-  return CLD_OK;
+  return st;
 }
 
 static double shape_dist(const cld_gemm_shape *a, const cld_gemm_shape *b) {

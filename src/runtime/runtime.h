@@ -42,6 +42,10 @@ const char *cld_cl_errstr(cl_int e);
 /* Wraps a failed OpenCL call: "what: CL_ERROR_NAME (code)". */
 cld_status cld_clerr(cld_ctx *ctx, cl_int e, const char *what);
 
+/* Text files (io/textfile.c): whole-file read (malloc'd, NULL on failure) and atomic write. */
+char *cld_read_text(const char *path);
+cld_status cld_write_text_atomic(cld_ctx *ctx, const char *path, const char *text);
+
 /* Device enumeration helpers (device.c). */
 cld_status cld_device_fill_info(cl_platform_id p, cl_device_id d, int index, cld_device_info *info);
 cld_status cld_device_choose(const char *want, cl_platform_id *pp, cl_device_id *dp, cld_device_info *info,
