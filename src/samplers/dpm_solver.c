@@ -77,14 +77,7 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = e.ev.nb = (int)(n - b0 < B ? n - b0 : B);
     size_t m = (size_t)nb * per;
-    for (int i = 0; i < nb; i++) {
-      if (p->x_init) for (size_t j = 0; j < per; j++) x[(size_t)i * per + j] = p->x_init[(size_t)(b0 + i) * per + j];
-      else {
-        cld_rng_normal_host(p->seed, 0x1000, (uint64_t)(first + b0 + i) * per, per, z);
-        for (size_t j = 0; j < per; j++) x[(size_t)i * per + j] = z[j];
-      }
-    }
-    if (p->trajectory) for (size_t q = 0; q < m; q++) p->trajectory[(size_t)b0 * per + q] = (float)x[q];
+    cld_sample_start(p, first, b0, nb, per, 1.0, x, z);
     int nh = 0; /* multistep history: hist[0] newest */
     for (int k = 0; k < K && !st; k++) {
       double s = grid[k], t = grid[k + 1], hh = L(&e, t) - L(&e, s);

@@ -52,16 +52,7 @@ cld_status cld_edm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user,
   bool heun = p->sampler == CLD_SAMPLER_HEUN;
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = (int)(n - b0 < B ? n - b0 : B);
-    for (int i = 0; i < nb; i++) {
-      if (p->x_init) {
-        for (size_t j = 0; j < per; j++) x[(size_t)i * per + j] = p->x_init[(size_t)(b0 + i) * per + j];
-      } else {
-        cld_rng_normal_host(p->seed, 0x1000, (uint64_t)(first + b0 + i) * per, per, z);
-        for (size_t j = 0; j < per; j++) x[(size_t)i * per + j] = sig[0] * z[j];
-      }
-      if (p->trajectory)
-        for (size_t j = 0; j < per; j++) p->trajectory[(size_t)(b0 + i) * per + j] = (float)x[(size_t)i * per + j];
-    }
+    cld_sample_start(p, first, b0, nb, per, sig[0], x, z);
     for (int k = 0; k < N && !st; k++) {
       double s = sig[k], s1 = sig[k + 1];
       double gamma = (s >= p->s_min && s <= p->s_max) ? fmin(p->s_churn / N, sqrt(2.0) - 1.0) : 0.0;

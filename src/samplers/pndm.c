@@ -71,14 +71,7 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = e.ev.nb = (int)(n - b0 < B ? n - b0 : B);
     size_t m = (size_t)nb * per;
-    for (int i = 0; i < nb; i++) {
-      if (p->x_init) for (size_t j = 0; j < per; j++) x[(size_t)i * per + j] = p->x_init[(size_t)(b0 + i) * per + j];
-      else {
-        cld_rng_normal_host(p->seed, 0x1000, (uint64_t)(first + b0 + i) * per, per, z);
-        for (size_t j = 0; j < per; j++) x[(size_t)i * per + j] = z[j];
-      }
-    }
-    if (p->trajectory) for (size_t q = 0; q < m; q++) p->trajectory[(size_t)b0 * per + q] = (float)x[q];
+    cld_sample_start(p, first, b0, nb, per, 1.0, x, z);
     int nh = 0; /* stored eps history, hist[0] oldest */
     for (int k = K - 1, step = 0; k >= 0 && !st; k--, step++) {
       double t = taus[k], t2 = k > 0 ? taus[k - 1] : -1.0;

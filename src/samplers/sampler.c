@@ -22,6 +22,21 @@ int cld_sampler_parse(const char *name) {
   return -1;
 }
 
+void cld_sample_start(const cld_sample_params *p, int64_t first, int64_t b0, int nb, size_t per, double scale, double *x,
+                      float *z) {
+  for (int i = 0; i < nb; i++) {
+    double *xi = x + (size_t)i * per;
+    if (p->x_init) {
+      for (size_t j = 0; j < per; j++) xi[j] = p->x_init[(size_t)(b0 + i) * per + j];
+    } else {
+      cld_rng_normal_host(p->seed, 0x1000, (uint64_t)(first + b0 + i) * per, per, z);
+      for (size_t j = 0; j < per; j++) xi[j] = scale * z[j];
+    }
+  }
+  if (p->trajectory)
+    for (size_t q = 0; q < (size_t)nb * per; q++) p->trajectory[(size_t)b0 * per + q] = (float)x[q];
+}
+
 cld_status cld_eps_eval_init(cld_eps_eval *e, cld_denoiser_fn model, void *user, const cld_sample_params *p, int B, size_t per) {
   size_t oper = p->learned_sigma ? 2 * per : per;
   *e = (cld_eps_eval){model, user, p->prediction, B, 0, per, oper, malloc((size_t)B * per * sizeof(float)),

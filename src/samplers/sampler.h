@@ -24,6 +24,10 @@ typedef struct cld_eps_eval {
   size_t per, oper;
   float *in, *out, *tv;
 } cld_eps_eval;
+/* Starting states of images first+b0 .. first+b0+nb-1 into x (double): x_init, or scale times
+ * Philox(seed, stream 0x1000, image offset); also trajectory row 0. z: scratch of per floats. */
+void cld_sample_start(const cld_sample_params *p, int64_t first, int64_t b0, int nb, size_t per, double scale, double *x,
+                      float *z);
 cld_status cld_eps_eval_init(cld_eps_eval *e, cld_denoiser_fn model, void *user, const cld_sample_params *p, int B, size_t per);
 void cld_eps_eval_free(cld_eps_eval *e);
 cld_status cld_eps_eval_run(cld_eps_eval *e, const double *x, double t_model, double alpha, double sigma, double *eps);
