@@ -97,4 +97,6 @@ CLD_API const char *cld_ctx_cache_dir(const cld_ctx *ctx);
 #include "cldiff/data.h"
 #include "cldiff/train.h"
 #include "cldiff/sample.h"
+#include "cldiff/eval.h"
+#include "cldiff/plot.h"
 #endif

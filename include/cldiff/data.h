@@ -46,6 +46,11 @@ CLD_API int cld_toy_parse(const char *name); /* index or -1 */
 CLD_API cld_status cld_toy_sample(cld_ctx *ctx, const char *name, uint64_t seed, uint32_t stream, size_t n, float *out);
 /* A scatter plot of n 2-D points on [-range, range]^2 as a 512x512 PNG. */
 CLD_API cld_status cld_png_write_scatter(cld_ctx *ctx, const char *path, const float *xy, int n, float range);
+/* Reads a rows x cols grid written by cld_png_write_grid back into *out (malloc'd, (n, c, h, w) in
+ * [-1, 1]); the tile size follows from the image size. */
+CLD_API cld_status cld_png_read_grid(cld_ctx *ctx, const char *path, int rows, int cols, float **out, int *n, int *c, int *h, int *w);
+/* Reads a float32/float64 C-order .npy into *data (malloc'd float32), its ndim and shape. */
+CLD_API cld_status cld_npy_read(cld_ctx *ctx, const char *path, float **data, int *ndim, int64_t shape[8]);
 /* Writes a float32 array as a NumPy .npy file (format 1.0), atomically. */
 CLD_API cld_status cld_npy_write(cld_ctx *ctx, const char *path, const float *data, int ndim, const int64_t *shape);
 #ifdef __cplusplus

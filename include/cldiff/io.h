@@ -34,6 +34,9 @@ typedef struct cld_st_entry { const char *name; int ndim; const int64_t *shape; 
 CLD_API cld_status cld_safetensors_write(cld_ctx *ctx, const char *path, const cld_st_entry *entries, int n,
                                          const char *const *metadata);
 
+/* Writes n bytes to path atomically (temp file in the same directory, fsync, rename). */
+CLD_API cld_status cld_file_write_atomic(cld_ctx *ctx, const char *path, const void *data, size_t n);
+
 /* ---- parameter stores ------------------------------------------------------------------- */
 /* Saves every parameter of the store under its name. */
 CLD_API cld_status cld_store_save(cld_store *s, const char *path, const char *const *metadata);

@@ -1,6 +1,7 @@
-/* NumPy .npy (format 1.0) writing of float32 arrays, atomically. */
+/* NumPy .npy: writing float32 arrays (format 1.0, atomically) and reading float32/float64 ones. */
 #include "runtime/runtime.h"
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,4 +33,62 @@ cld_status cld_npy_write(cld_ctx *ctx, const char *path, const float *data, int 
     return cld_seterr(ctx, CLD_ERR_IO, "%s: write failed", path);
   }
   return CLD_OK;
+}
+
+/* Reads a little-endian float32 or float64 C-order .npy (format 1.x or 2.x) into float32. */
+cld_status cld_npy_read(cld_ctx *ctx, const char *path, float **data, int *ndim, int64_t shape[8]) {
+  if (!ctx || !path || !data || !ndim || !shape) return CLD_ERR_INVALID_ARG;
+  FILE *f = fopen(path, "rb");
+  if (!f) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  unsigned char pre[12];
+  cld_status st = CLD_OK;
+  char *hdr = NULL;
+  float *out = NULL;
+  if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) || pre[6] < 1 || pre[6] > 3) {
+    st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: not a .npy file (bad magic or version)", path);
+    goto done;
+  }
+  size_t hl = (size_t)pre[8] | (size_t)pre[9] << 8;
+  if (pre[6] >= 2) {
+    if (fread(pre + 10, 1, 2, f) != 2) { st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: truncated header", path); goto done; }
+    hl |= (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
+  }
+  if (hl > 65536 || !(hdr = calloc(hl + 1, 1)) || fread(hdr, 1, hl, f) != hl) {
+    st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: truncated or oversized header", path);
+    goto done;
+  }
+  int f8 = strstr(hdr, "'<f8'") != NULL;
+  if (!f8 && !strstr(hdr, "'<f4'")) { st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: dtype must be float32 or float64 ('<f4'/'<f8')", path); goto done; }
+  if (strstr(hdr, "True")) { st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: Fortran order is not supported", path); goto done; }
+  const char *sp = strstr(hdr, "'shape'");
+  sp = sp ? strchr(sp, '(') : NULL;
+  if (!sp) { st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: header has no shape", path); goto done; }
+  int nd = 0;
+  size_t n = 1;
+  for (const char *q = sp + 1; *q && *q != ')';) {
+    while (*q == ' ' || *q == ',') q++;
+    if (*q == ')') break;
+    char *end;
+    long long v = strtoll(q, &end, 10);
+    if (end == q || v < 0 || nd == 8) { st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: bad shape in header", path); goto done; }
+    shape[nd++] = v;
+    n *= (size_t)v;
+    q = end;
+  }
+  if (nd == 0 || n > ((size_t)1 << 34)) { st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: unsupported shape", path); goto done; }
+  if (!(out = malloc((n ? n : 1) * sizeof *out))) { st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", path); goto done; }
+  if (f8) {
+    double buf[1024];
+    for (size_t i = 0; i < n && !st; i += 1024) {
+      size_t k = n - i < 1024 ? n - i : 1024;
+      if (fread(buf, sizeof(double), k, f) != k) st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: truncated data", path);
+      for (size_t j = 0; j < k && !st; j++) out[i + j] = (float)buf[j];
+    }
+  } else if (fread(out, sizeof(float), n, f) != n) st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: truncated data (%zu floats expected)", path, n);
+  if (!st) { *data = out; *ndim = nd; out = NULL; }
+done:
+  free(hdr);
+  free(out);
+  fclose(f);
+  return st;
 }

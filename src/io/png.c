@@ -134,3 +134,35 @@ static cld_status write_png(cld_ctx *ctx, const char *path, unsigned char *img, 
   }
   return CLD_OK;
 }
+
+/* The inverse of cld_png_write_grid: a rows x cols grid with 2-pixel gaps (outer border included)
+ * back into (rows*cols, c, h, w) floats in [-1, 1]; gray+alpha / RGBA lose their alpha. */
+cld_status cld_png_read_grid(cld_ctx *ctx, const char *path, int rows, int cols, float **out, int *n, int *c, int *h, int *w) {
+  if (!ctx || !path || rows < 1 || cols < 1 || !out || !n || !c || !h || !w) return CLD_ERR_INVALID_ARG;
+  float *px;
+  int W, H, pc;
+  cld_status st = cld_png_read(ctx, path, &px, &W, &H, &pc);
+  if (st) return st;
+  int gap = 2, tw = (W - (cols + 1) * gap) / cols, th = (H - (rows + 1) * gap) / rows, oc = pc >= 3 ? 3 : 1;
+  if (tw < 1 || th < 1 || tw * cols + (cols + 1) * gap != W || th * rows + (rows + 1) * gap != H) {
+    free(px);
+    return cld_seterr(ctx, CLD_ERR_FORMAT, "%s: %dx%d pixels is not a %dx%d grid with 2-pixel gaps (as cldiff sample writes)", path, W, H,
+                      rows, cols);
+  }
+  float *x = malloc((size_t)rows * cols * oc * th * tw * sizeof *x);
+  if (!x) { free(px); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  for (int i = 0; i < rows * cols; i++) {
+    int oy = gap + (i / cols) * (th + gap), ox = gap + (i % cols) * (tw + gap);
+    for (int ch = 0; ch < oc; ch++)
+      for (int y = 0; y < th; y++)
+        for (int xx = 0; xx < tw; xx++)
+          x[(((size_t)i * oc + ch) * th + y) * tw + xx] = px[((size_t)(oy + y) * W + ox + xx) * pc + ch] / 127.5f - 1.0f;
+  }
+  free(px);
+  *out = x;
+  *n = rows * cols;
+  *c = oc;
+  *h = th;
+  *w = tw;
+  return CLD_OK;
+}

@@ -20,12 +20,12 @@ char *cld_read_text(const char *path) {
   return t;
 }
 
-cld_status cld_write_text_atomic(cld_ctx *ctx, const char *path, const char *text) {
+cld_status cld_file_write_atomic(cld_ctx *ctx, const char *path, const void *data, size_t n) {
   char tmp[1200];
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
   FILE *f = fopen(tmp, "wb");
   if (!f) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-  int ok = fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  int ok = fwrite(data, 1, n, f) == n && fflush(f) == 0 && fsync(fileno(f)) == 0;
   ok = (fclose(f) == 0) && ok;
   if (!ok || rename(tmp, path) != 0) {
     int e = errno;
@@ -33,4 +33,8 @@ cld_status cld_write_text_atomic(cld_ctx *ctx, const char *path, const char *tex
     return cld_seterr(ctx, CLD_ERR_IO, "%s: write failed: %s", path, strerror(e));
   }
   return CLD_OK;
+}
+
+cld_status cld_write_text_atomic(cld_ctx *ctx, const char *path, const char *text) {
+  return cld_file_write_atomic(ctx, path, text, strlen(text));
 }

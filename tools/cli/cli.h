@@ -10,6 +10,9 @@ int cmd_tune(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_train_classifier(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 /* Parses --device D / --gemm P common options in place; returns 0, or 2 after printing an error. */
 typedef struct cli_common { const char *device; const char *gemm; } cli_common;

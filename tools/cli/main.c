@@ -14,6 +14,9 @@ static void usage(FILE *f) {
           "  train                train a diffusion model (progress bar, JSONL log, checkpoints)\n"
           "  sample               sample images from a checkpoint into a PNG grid / .npy\n"
           "  info DIR             describe a run, checkpoint or diffusers model directory\n"
+          "  train-classifier     train the feature network of `eval fid` on a labelled dataset\n"
+          "  eval fid|toy|exposure  FID/KID/precision/recall, 2-D toy metrics, exposure-bias curves\n"
+          "  plot                 PNG charts of training logs and metric / exposure CSVs\n"
           "  devices              list OpenCL platforms and devices and what cldiff can use\n"
           "  bench ops|gemm|peak  time ops (GB/s), GEMM shapes (GFLOP/s) or the device FMA peak\n"
           "  tune                 measure GEMM candidates on this device and store the winners\n\n"
@@ -98,6 +101,9 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
   if (!strcmp(cmd, "sample")) return cmd_sample(argc - 1, argv + 1);
   if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
+  if (!strcmp(cmd, "train-classifier")) return cmd_train_classifier(argc - 1, argv + 1);
+  if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+  if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
   fprintf(stderr, "cldiff: unknown command '%s' (see cldiff --help)\n", cmd);
   return 2;
 }

@@ -1,0 +1,189 @@
+/* `cldiff plot`: PNG line charts from training logs (JSONL) and metric / exposure CSVs. */
+#include "cli.h"
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FILES 8
+#define MAX_COLS 8
+
+static void usage(void) {
+  printf("usage: cldiff plot --out FILE.png (--log FILE.jsonl ... | --csv FILE.csv ... --x COL --y COL[,COL...]) [options]\n\n"
+         "  --log FILE        a training log (DIR/log.jsonl of `cldiff train`); repeat to overlay runs.\n"
+         "                    --key K picks the field against \"step\" (default loss); --smooth N draws the\n"
+         "                    running mean over N steps (default 1 = raw)\n"
+         "  --csv FILE        a CSV with a header row (e.g. exposure.csv of `cldiff eval exposure`, or a\n"
+         "                    table of metric against steps); repeat to overlay files with the same columns\n"
+         "  --x COL --y COLS  the x column and one or more comma-separated y columns of the CSVs\n"
+         "  --label NAME      legend name of the next file (default: the file name); repeat per file\n"
+         "  --title T, --xlabel T, --ylabel T, --logy (log-scale y axis)\n");
+}
+
+typedef struct { double *x, *y; int n, cap; } series_buf;
+
+static int push(series_buf *b, double x, double y) {
+  if (b->n == b->cap) {
+    int cap = b->cap ? 2 * b->cap : 256;
+    double *nx = realloc(b->x, (size_t)cap * sizeof *nx);
+    if (nx) b->x = nx;
+    double *ny = realloc(b->y, (size_t)cap * sizeof *ny);
+    if (ny) b->y = ny;
+    if (!nx || !ny) return -1;
+    b->cap = cap;
+  }
+  b->x[b->n] = x;
+  b->y[b->n++] = y;
+  return 0;
+}
+
+static int read_log(const char *path, const char *key, int smooth, series_buf *b) {
+  FILE *f = fopen(path, "r");
+  if (!f) { fprintf(stderr, "cldiff plot: --log %s: cannot open\n", path); return 2; }
+  char line[4096];
+  long lineno = 0;
+  double acc = 0;
+  double *win = calloc((size_t)smooth, sizeof *win);
+  int have = 0, rc = 0;
+  while (win && fgets(line, sizeof line, f)) {
+    lineno++;
+    cJSON *j = cJSON_Parse(line);
+    const cJSON *s = j ? cJSON_GetObjectItemCaseSensitive(j, "step") : NULL, *v = j ? cJSON_GetObjectItemCaseSensitive(j, key) : NULL;
+    if (!cJSON_IsNumber(s) || !cJSON_IsNumber(v)) {
+      fprintf(stderr, "cldiff plot: %s line %ld: no numeric \"step\" and \"%s\"\n", path, lineno, key);
+      cJSON_Delete(j);
+      rc = 2;
+      break;
+    }
+    double val = v->valuedouble;
+    acc += val - win[have % smooth];
+    win[have % smooth] = val;
+    have++;
+    int k = have < smooth ? have : smooth;
+    if (push(b, s->valuedouble, acc / k)) rc = 1;
+    cJSON_Delete(j);
+    if (rc) break;
+  }
+  free(win);
+  fclose(f);
+  if (!rc && b->n == 0) { fprintf(stderr, "cldiff plot: %s: no records\n", path); rc = 2; }
+  return rc;
+}
+
+static int split_line(char *line, char **fields, int max) {
+  int n = 0;
+  for (char *tok = strtok(line, ",\r\n"); tok && n < max; tok = strtok(NULL, ",\r\n")) fields[n++] = tok;
+  return n;
+}
+
+static int read_csv(const char *path, const char *xcol, char **ycols, int ny, series_buf *b) {
+  FILE *f = fopen(path, "r");
+  if (!f) { fprintf(stderr, "cldiff plot: --csv %s: cannot open\n", path); return 2; }
+  char line[8192], *fld[64];
+  int rc = 0, xi = -1, yi[MAX_COLS];
+  if (!fgets(line, sizeof line, f)) { fprintf(stderr, "cldiff plot: %s: empty\n", path); fclose(f); return 2; }
+  int nf = split_line(line, fld, 64);
+  for (int k = 0; k < ny; k++) yi[k] = -1;
+  for (int i = 0; i < nf; i++) {
+    if (!strcmp(fld[i], xcol)) xi = i;
+    for (int k = 0; k < ny; k++)
+      if (!strcmp(fld[i], ycols[k])) yi[k] = i;
+  }
+  if (xi < 0) { fprintf(stderr, "cldiff plot: %s: no column '%s'\n", path, xcol); fclose(f); return 2; }
+  for (int k = 0; k < ny; k++)
+    if (yi[k] < 0) { fprintf(stderr, "cldiff plot: %s: no column '%s'\n", path, ycols[k]); fclose(f); return 2; }
+  long lineno = 1;
+  while (!rc && fgets(line, sizeof line, f)) {
+    lineno++;
+    int m = split_line(line, fld, 64);
+    if (m == 0) continue;
+    if (m < nf) { fprintf(stderr, "cldiff plot: %s line %ld: %d fields, the header has %d\n", path, lineno, m, nf); rc = 2; break; }
+    char *end;
+    double x = strtod(fld[xi], &end);
+    if (*end) { fprintf(stderr, "cldiff plot: %s line %ld: '%s' is not a number\n", path, lineno, fld[xi]); rc = 2; break; }
+    for (int k = 0; k < ny && !rc; k++) {
+      double y = strtod(fld[yi[k]], &end);
+      if (*end) y = NAN;
+      if (push(&b[k], x, y)) rc = 1;
+    }
+  }
+  fclose(f);
+  return rc;
+}
+
+static const char *base_name(const char *p) {
+  const char *s = strrchr(p, '/');
+  return s ? s + 1 : p;
+}
+
+int cmd_plot(int argc, char **argv) {
+  const char *logs[MAX_FILES], *csvs[MAX_FILES], *labels[MAX_FILES], *out = NULL, *key = "loss", *xcol = NULL, *ycol = NULL;
+  const char *title = NULL, *xlabel = NULL, *ylabel = NULL;
+  int nlog = 0, ncsv = 0, nlab = 0;
+  long smooth = 1;
+  bool logy = false;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); return 0; }
+    if (!strcmp(a, "--logy")) { logy = true; continue; }
+    if (i + 1 >= argc) { fprintf(stderr, "cldiff plot: %s needs a value (or is unknown; see --help)\n", a); return 2; }
+    const char *v = argv[++i];
+    if (!strcmp(a, "--log") || !strcmp(a, "--csv")) {
+      if (nlog + ncsv == MAX_FILES) { fprintf(stderr, "cldiff plot: at most %d files\n", MAX_FILES); return 2; }
+      if (!strcmp(a, "--log")) logs[nlog++] = v;
+      else csvs[ncsv++] = v;
+    } else if (!strcmp(a, "--label")) { if (nlab < MAX_FILES) labels[nlab++] = v; }
+    else if (!strcmp(a, "--out")) out = v;
+    else if (!strcmp(a, "--key")) key = v;
+    else if (!strcmp(a, "--x")) xcol = v;
+    else if (!strcmp(a, "--y")) ycol = v;
+    else if (!strcmp(a, "--title")) title = v;
+    else if (!strcmp(a, "--xlabel")) xlabel = v;
+    else if (!strcmp(a, "--ylabel")) ylabel = v;
+    else if (!strcmp(a, "--smooth")) { if (cli_int(a, v, 1, 100000, &smooth)) return 2; }
+    else { fprintf(stderr, "cldiff plot: unknown option '%s' (see --help)\n", a); return 2; }
+  }
+  if (!out || (nlog == 0) == (ncsv == 0)) { fprintf(stderr, "cldiff plot: --out and either --log or --csv files are required (see --help)\n"); return 2; }
+  if (ncsv && (!xcol || !ycol)) { fprintf(stderr, "cldiff plot: --csv needs --x COL and --y COL[,COL...]\n"); return 2; }
+  char ybuf[512], *ycols[MAX_COLS];
+  int ny = 1;
+  if (ycol) {
+    snprintf(ybuf, sizeof ybuf, "%s", ycol);
+    ny = 0;
+    for (char *tok = strtok(ybuf, ","); tok && ny < MAX_COLS; tok = strtok(NULL, ",")) ycols[ny++] = tok;
+  }
+  int nfiles = nlog + ncsv, ns = nlog ? nlog : ncsv * ny, rc = 0;
+  series_buf bufs[MAX_FILES * MAX_COLS];
+  cld_plot_series s[MAX_FILES * MAX_COLS];
+  char names[MAX_FILES * MAX_COLS][160];
+  memset(bufs, 0, sizeof bufs);
+  for (int fi = 0; fi < nfiles && !rc; fi++) {
+    const char *path = nlog ? logs[fi] : csvs[fi], *lab = fi < nlab ? labels[fi] : base_name(path);
+    if (nlog) {
+      rc = read_log(path, key, (int)smooth, &bufs[fi]);
+      snprintf(names[fi], sizeof names[fi], "%s", lab);
+    } else {
+      rc = read_csv(path, xcol, ycols, ny, &bufs[fi * ny]);
+      for (int k = 0; k < ny; k++)
+        if (nfiles > 1 && ny > 1) snprintf(names[fi * ny + k], sizeof names[0], "%s: %s", lab, ycols[k]);
+        else snprintf(names[fi * ny + k], sizeof names[0], "%s", nfiles > 1 ? lab : ycols[k]);
+    }
+  }
+  if (!rc) {
+    for (int k = 0; k < ns; k++) s[k] = (cld_plot_series){names[k], bufs[k].x, bufs[k].y, bufs[k].n, false};
+    char deftitle[200];
+    snprintf(deftitle, sizeof deftitle, "%s", nlog ? (smooth > 1 ? "training loss (running mean)" : "training loss") : ycol);
+    cld_plot_params p = {title ? title : deftitle, xlabel ? xlabel : nlog ? "step" : xcol, ylabel ? ylabel : nlog ? key : ycol, logy, 0, 0};
+    cli_common co = {0};
+    cld_ctx *ctx = cli_ctx(&co);
+    if (!ctx) rc = 1;
+    else {
+      if (cld_plot_lines(ctx, out, &p, s, ns)) { fprintf(stderr, "cldiff plot: %s\n", cld_ctx_errmsg(ctx)); rc = 1; }
+      else printf("wrote %s (%d curve%s)\n", out, ns, ns > 1 ? "s" : "");
+      cld_ctx_destroy(ctx);
+    }
+  }
+  for (int k = 0; k < MAX_FILES * MAX_COLS; k++) { free(bufs[k].x); free(bufs[k].y); }
+  return rc;
+}
