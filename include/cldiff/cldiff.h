@@ -99,4 +99,5 @@ CLD_API const char *cld_ctx_cache_dir(const cld_ctx *ctx);
 #include "cldiff/sample.h"
 #include "cldiff/eval.h"
 #include "cldiff/plot.h"
+#include "cldiff/methods.h"
 #endif

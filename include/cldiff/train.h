@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include "cldiff/methods.h"
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -37,6 +38,9 @@ typedef struct cld_train_params {
   /* iDDPM learned-range variance: the model outputs 2C channels (eps, v); the loss is the hybrid
    * L_simple + L_vlb * T/1000 (ADM's RESCALED_MSE), the bound using the detached eps */
   bool learn_sigma;
+  /* the methods (cldiff/methods.h): Input Perturbation, loss weighting, error-propagation
+   * regulariser, Stable Target Field; all off in the defaults */
+  cld_methods methods;
 } cld_train_params;
 CLD_API cld_train_params cld_train_params_default(void); /* batch 32, lr 2e-4, clip 1, ema 0.999, linear T=1000, eps */
 

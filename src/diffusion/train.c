@@ -41,6 +41,7 @@ cld_train_params cld_train_params_default(void) {
   p.edm_p_mean = -1.2f;
   p.edm_p_std = 1.2f;
   p.edm_sigma_data = 0.5f;
+  p.methods = cld_methods_default();
   return p;
 }
 
@@ -55,6 +56,8 @@ void cld_trainer_destroy(cld_trainer *t) {
   free(t->lsm_hist);
   free(t->lsm_count);
   free(t->mask_buf);
+  free(t->stf_buf);
+  cld_ep_free(t);
   free(t);
 }
 
@@ -96,6 +99,20 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
     cld_trainer_destroy(t);
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: loss-second-moment time-step sampling needs discrete time steps (not edm)");
   }
+  const cld_methods *mt = &p->methods;
+  const char *bad = !(mt->ip_gamma >= 0 && mt->ip_gamma <= 10) ? "ip_gamma must be in [0, 10]"
+                    : mt->weighting < 0 || mt->weighting > CLD_WEIGHT_P2 ? "unknown weighting"
+                    : mt->weighting && p->prediction == CLD_PRED_EDM ? "loss weighting is for eps/x0/v training (EDM has its own lambda(sigma))"
+                    : !(mt->ep_lambda >= 0) ? "ep_lambda must be >= 0"
+                    : mt->ep_lambda > 0 && (mt->ep_k < 1 || mt->ep_k > 50) ? "ep_k must be in 1..50"
+                    : mt->ep_lambda > 0 && (p->batch < 2 || p->batch % 2) ? "the EP regulariser needs an even batch >= 2"
+                    : mt->ep_lambda > 0 && (p->prediction == CLD_PRED_EDM || p->learn_sigma) ? "the EP regulariser needs an eps, x0 or v model without learned variance"
+                    : mt->stf_ref < 0 || (mt->stf_ref > 0 && mt->stf_ref < p->batch) ? "stf_ref must be 0 (off) or at least the batch size"
+                    : mt->stf_ref > 65536 ? "stf_ref must be at most 65536" : NULL;
+  if (bad) {
+    cld_trainer_destroy(t);
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: %s", bad);
+  }
   if (p->timestep_sampling) {
     t->lsm_hist = calloc((size_t)p->T * CLD_LSM_HISTORY, sizeof(float));
     t->lsm_count = calloc((size_t)p->T, sizeof(int));
@@ -111,8 +128,29 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
   t->s1mab = cld_input_4d(g, "sqrt_one_minus_alpha_bar", B, 1, 1, 1);
   t->w = cld_input(g, "weights", 1, (int64_t[]){B});
   int64_t xs[4] = {B, data->c, data->h, data->w};
-  cld_tensor *eps = cld_randn(g, 4, xs, 3);
-  cld_tensor *xt = cld_add(g, cld_mul(g, t->x0, t->sab), cld_mul(g, eps, t->s1mab)); /* q_sample; EDM: x0 + sigma eps */
+  cld_tensor *eps = cld_randn(g, 4, xs, 3), *noise = eps;
+  if (mt->ip_gamma > 0) { /* Input Perturbation: eps + gamma xi enters x_t, the target keeps eps */
+    t->ip_gamma = cld_input_4d(g, "ip_gamma", B, 1, 1, 1);
+    noise = cld_ip_noise(g, eps, t->ip_gamma);
+  }
+  cld_tensor *xt = cld_add(g, cld_mul(g, t->x0, t->sab), cld_mul(g, noise, t->s1mab)); /* q_sample; EDM: x0 + sigma eps */
+  cld_tensor *x0_target = t->x0, *eps_target = eps;
+  if (mt->stf_ref > 0) { /* Stable Target Field: reference-batch average of x0, eps and v derived from it */
+    int64_t D = per, R = mt->stf_ref;
+    cld_tensor *xf = cld_reshape(g, xt, 2, (int64_t[]){B, D}), *yf = cld_reshape(g, t->x0, 2, (int64_t[]){B, D});
+    if (R > B) {
+      t->stf_extra = cld_input(g, "stf_extra", 2, (int64_t[]){R - B, D});
+      yf = cld_concat(g, yf, t->stf_extra, 0);
+      t->stf_buf = malloc((size_t)((R - B) * D) * sizeof(float));
+    }
+    t->stf_inv_s = cld_input(g, "stf_inv_s", 2, (int64_t[]){B, 1});
+    t->stf_half_snr = cld_input(g, "stf_half_snr", 2, (int64_t[]){B, 1});
+    x0_target = cld_reshape(g, cld_stf_x0_target(g, xf, yf, t->stf_inv_s, t->stf_half_snr), 4, xs);
+    if (p->prediction != CLD_PRED_EDM) { /* eps + sqrt(SNR)(x0 - x0_stf): IP's xi stays out of the target */
+      t->stf_snr_sqrt = cld_input_4d(g, "stf_snr_sqrt", B, 1, 1, 1);
+      eps_target = cld_add(g, eps, cld_mul(g, cld_sub(g, t->x0, x0_target), t->stf_snr_sqrt));
+    }
+  }
   cld_tensor *pred, *target;
   if (p->prediction == CLD_PRED_EDM) {
     t->c_in = cld_input_4d(g, "c_in", B, 1, 1, 1);
@@ -120,12 +158,12 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
     t->c_out = cld_input_4d(g, "c_out", B, 1, 1, 1);
     cld_tensor *F = cld_model_forward(m, g, cld_mul(g, xt, t->c_in), t->tt); /* t carries c_noise */
     pred = cld_add(g, cld_mul(g, xt, t->c_skip), cld_mul(g, F, t->c_out));  /* D(x, sigma) */
-    target = t->x0;
+    target = x0_target;
   } else {
     pred = cld_model_forward(m, g, xt, t->tt);
-    target = p->prediction == CLD_PRED_EPS ? eps
-             : p->prediction == CLD_PRED_X0 ? t->x0
-                                            : cld_sub(g, cld_mul(g, eps, t->sab), cld_mul(g, t->x0, t->s1mab));
+    target = p->prediction == CLD_PRED_EPS ? eps_target
+             : p->prediction == CLD_PRED_X0 ? x0_target
+                                            : cld_sub(g, cld_mul(g, eps_target, t->sab), cld_mul(g, x0_target, t->s1mab));
   }
   if (p->learn_sigma) { /* ADM hybrid loss: L_simple + L_vlb * T/1000 */
     int64_t C = data->c, b4[4] = {B, 1, 1, 1};
@@ -141,11 +179,13 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
     t->m_mid = cld_input(g, "x_inside", 4, xs);
     cld_vlb_inputs vi = {t->lbt, t->dlog, t->inv_sab, t->s1mab, t->pc1, t->pc2, t->is0, t->m_lo, t->m_hi, t->m_mid};
     cld_tensor *vb = cld_vlb_terms(g, eps_hat, vraw, t->x0, xt, &vi);
-    target = eps;
+    target = eps_target;
     t->per_sample = cld_add(g, cld_mse_per_sample(g, eps_hat, target), cld_scale(g, vb, (float)p->T / 1000.0f));
   } else
     t->per_sample = cld_mse_per_sample(g, pred, target); /* (B) */
   t->loss = cld_mean_all(g, cld_mul(g, t->per_sample, t->w));
+  if (mt->ep_lambda > 0) t->loss = cld_add(g, t->loss, cld_scale(g, cld_ep_build(t, t->x0), mt->ep_lambda));
+  if (!t->loss && !cld_graph_status(g)) cld_graph_fail(g, CLD_ERR_NOMEM, "train: out of memory");
   cld_graph_keep(g, t->loss);
   cld_graph_keep(g, t->per_sample);
   cld_status st = cld_graph_backward(g, t->loss);
@@ -209,6 +249,8 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
   int64_t per = (int64_t)d->c * d->h * d->w, step = t->step;
   float tv[4096], sab[4096], s1[4096], uflip[4096], ut[4096], wv[4096], cin[4096], cskip[4096], cout[4096];
   float lbt[4096], dlog[4096], isab[4096], c1v[4096], c2v[4096], is0[4096];
+  float ipg[4096], stf_is[4096], stf_hs[4096], stf_ss[4096];
+  const cld_methods *mt = &t->p.methods;
   bool edm = t->p.prediction == CLD_PRED_EDM;
   double *lsm_w = t->p.timestep_sampling ? malloc((size_t)t->p.T * sizeof *lsm_w) : NULL;
   bool lsm_ready = lsm_w && lsm_weights(t, lsm_w);
@@ -240,6 +282,9 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
       cskip[b] = (float)pc.c_skip;
       cout[b] = (float)pc.c_out;
       wv[b] = (float)pc.weight;
+      ipg[b] = mt->ip_gamma;
+      stf_is[b] = 1.0f;
+      stf_hs[b] = (float)(1.0 / (2.0 * sigma * sigma));
       continue;
     }
     int ti = (int)(ut[b] * (float)t->p.T);
@@ -256,8 +301,14 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
     }
     tv[b] = (float)ti;
     if (t->p.learn_sigma) cld_vlb_host_values(t->sched, ti, &lbt[b], &dlog[b], &isab[b], &c1v[b], &c2v[b], &is0[b]);
-    sab[b] = (float)sqrt(t->sched->alpha_bar[ti]);
-    s1[b] = (float)sqrt(1.0 - t->sched->alpha_bar[ti]);
+    double ab = t->sched->alpha_bar[ti];
+    sab[b] = (float)sqrt(ab);
+    s1[b] = (float)sqrt(1.0 - ab);
+    if (mt->weighting) wv[b] = (float)(wv[b] * cld_loss_weight(mt, ab));
+    ipg[b] = (float)cld_ip_gamma_at(mt, ti, t->p.T);
+    stf_is[b] = (float)(1.0 / sqrt(ab));
+    stf_hs[b] = (float)(ab / (2.0 * (1.0 - ab)));
+    stf_ss[b] = (float)sqrt(ab / (1.0 - ab));
   }
   cld_status st;
   free(lsm_w);
@@ -281,6 +332,24 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
         (st = cld_tensor_write(t->g, t->m_mid, mid)))
       return st;
   }
+  if (t->ip_gamma && (st = cld_tensor_write(t->g, t->ip_gamma, ipg))) return st;
+  if (t->stf_inv_s && ((st = cld_tensor_write(t->g, t->stf_inv_s, stf_is)) || (st = cld_tensor_write(t->g, t->stf_half_snr, stf_hs)) ||
+                       (t->stf_snr_sqrt && (st = cld_tensor_write(t->g, t->stf_snr_sqrt, stf_ss)))))
+    return st;
+  if (t->stf_extra) { /* the reference images beyond the batch: Philox(seed, stream 6) picks them */
+    int64_t extra = mt->stf_ref - B;
+    float *u = malloc((size_t)extra * sizeof *u);
+    if (!u) return cld_seterr(t->ctx, CLD_ERR_NOMEM, "out of host memory");
+    cld_rng_uniform_host(t->p.seed, 6, (uint64_t)step * (uint64_t)extra, (size_t)extra, u);
+    for (int64_t r = 0; r < extra; r++) {
+      int64_t idx = (int64_t)(u[r] * (float)d->n);
+      if (idx >= d->n) idx = d->n - 1;
+      memcpy(t->stf_buf + r * per, d->x + idx * per, (size_t)per * sizeof(float));
+    }
+    free(u);
+    if ((st = cld_tensor_write(t->g, t->stf_extra, t->stf_buf))) return st;
+  }
+  if (t->ep && (st = cld_ep_feed(t))) return st;
   if (edm && ((st = cld_tensor_write(t->g, t->c_in, cin)) || (st = cld_tensor_write(t->g, t->c_skip, cskip)) ||
               (st = cld_tensor_write(t->g, t->c_out, cout))))
     return st;

@@ -25,6 +25,15 @@ struct cld_trainer {
   cld_tensor *per_sample;  /* (B) unweighted per-sample losses */
   float *lsm_hist;         /* loss-second-moment: (T, 10) recent losses, lsm_count[t] of them */
   int *lsm_count;
+  /* methods: IP gamma (B,1,1,1); STF 1/s and s^2/(2 sigma^2) (B,1), sqrt(SNR) (B,1,1,1), extra
+   * reference images (R-B,C,H,W); EP chain inputs (train_ep.c) */
+  cld_tensor *ip_gamma, *stf_inv_s, *stf_half_snr, *stf_snr_sqrt, *stf_extra;
+  float *stf_buf;
+  struct cld_ep_chain *ep;
 };
+/* the EP regulariser's graph part and its per-step host inputs (train_ep.c) */
+cld_tensor *cld_ep_build(cld_trainer *t, cld_tensor *x0);
+cld_status cld_ep_feed(cld_trainer *t);
+void cld_ep_free(cld_trainer *t);
 #define CLD_LSM_HISTORY 10
 #endif

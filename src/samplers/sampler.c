@@ -134,6 +134,11 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
                       edm_sampler ? "an edm-preconditioned" : "an eps, x0 or v");
   if (edm_sampler && p->learned_sigma) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: euler/heun cannot use a learned-variance model");
   if (edm_sampler) return cld_edm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
+  if (p->ts.window > 0 && p->sampler != CLD_SAMPLER_DDPM && p->sampler != CLD_SAMPLER_DDIM)
+    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: Time-Shift is implemented for ddpm and ddim in this version (not %s)",
+                      p->sampler == CLD_SAMPLER_DPM_SOLVER ? "dpm-solver" : p->sampler == CLD_SAMPLER_SPNDM ? "spndm"
+                      : p->sampler == CLD_SAMPLER_FPNDM ? "fpndm" : "euler/heun");
+  if (p->ts.window < 0 || p->ts.cutoff < 0) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: Time-Shift window and cutoff must be >= 0");
   if (p->sampler == CLD_SAMPLER_SPNDM || p->sampler == CLD_SAMPLER_FPNDM)
     return cld_pndm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   if (p->sampler == CLD_SAMPLER_DPM_SOLVER) return cld_dpm_solver_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
@@ -161,8 +166,9 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   size_t oper = p->learned_sigma ? 2 * per : per; /* model output per image */
   float *x = malloc(B * per * sizeof(float)), *o = malloc(B * oper * sizeof(float)), *z = malloc(per * sizeof(float));
   float *xn = malloc(per * sizeof(float)), *tv = malloc((size_t)B * sizeof(float));
+  int *ts_t = malloc((size_t)B * sizeof(int));
   double *eps = malloc(per * sizeof(double)), *x0 = malloc(per * sizeof(double));
-  if (!x || !o || !z || !xn || !eps || !x0 || !tv) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!x || !o || !z || !xn || !eps || !x0 || !tv || !ts_t) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   cld_step_args a = {p, 0, 0, false, NULL};
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = (int)(n - b0 < B ? n - b0 : B);
@@ -173,14 +179,16 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
     }
     if (p->trajectory) memcpy(p->trajectory + (size_t)b0 * per, x, (size_t)nb * per * sizeof(float));
     for (int k = K - 1; k >= 0 && !st; k--) {
-      int t = taus[k];
-      for (int i = 0; i < B; i++) tv[i] = (float)t;
+      int t = taus[k], t_floor = k > 0 ? taus[k - 1] + 1 : 0;
+      for (int i = 0; i < B; i++) /* Time-Shift: the time each image's network call sees (t when off) */
+        ts_t[i] = i < nb ? cld_ts_select(&p->ts, sch, cld_ts_variance(x + (size_t)i * per, per), t, t_floor) : t;
+      for (int i = 0; i < B; i++) tv[i] = (float)ts_t[i];
       if ((st = model(model_user, x, tv, B, o))) break;
-      double ab = sch->alpha_bar[t], sa = sqrt(ab), s1 = sqrt(1.0 - ab);
-      a.ab_cur = ab;
       a.ab_next = k > 0 ? sch->alpha_bar[taus[k - 1]] : 1.0;
       a.last = k == 0;
       for (int i = 0; i < nb; i++) {
+        double ab = sch->alpha_bar[p->ts.nominal_coeffs ? t : ts_t[i]], sa = sqrt(ab), s1 = sqrt(1.0 - ab);
+        a.ab_cur = ab;
         const float *xi = x + (size_t)i * per, *oi = o + (size_t)i * oper;
         a.v = p->learned_sigma ? oi + per : NULL;
         for (size_t j = 0; j < per; j++) {
@@ -204,7 +212,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
     }
     if (!st) memcpy(out + (size_t)b0 * per, x, (size_t)nb * per * sizeof(float));
   }
-  free(x); free(o); free(z); free(xn); free(eps); free(x0); free(taus); free(tv);
+  free(x); free(o); free(z); free(xn); free(eps); free(x0); free(taus); free(tv); free(ts_t);
   cld_schedule_destroy(sch);
   return st;
 }

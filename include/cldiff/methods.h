@@ -1,0 +1,81 @@
+/* The five methods of cldiff (shared/METHODS.md, "decisions"), each in its own translation unit
+ * under src/methods/, reachable through cld_train_params.methods (training) and
+ * cld_sample_params.ts (sampling). The functions below are the pieces the train and sampler loops
+ * call; they are public so that tests and embedding apps can check them against the reference
+ * numbers. */
+#ifndef CLDIFF_METHODS_H
+#define CLDIFF_METHODS_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+typedef struct cld_graph cld_graph;
+typedef struct cld_tensor cld_tensor;
+typedef struct cld_schedule cld_schedule;
+
+typedef enum { CLD_WEIGHT_CONST = 0, CLD_WEIGHT_DEBIAS = 1, CLD_WEIGHT_MIN_SNR = 2, CLD_WEIGHT_P2 = 3 } cld_weighting;
+
+/* Training-side methods; all off by default (the zero value of each field is "off"). */
+typedef struct cld_methods {
+  /* Input Perturbation: x_t = sqrt(ab) x0 + sqrt(1 - ab)(eps + gamma_t xi), target from the
+   * unperturbed eps. gamma_t = ip_gamma, or with ip_ramp linspace(0.01 gamma, gamma, T)[t]. */
+  float ip_gamma;
+  bool ip_ramp;
+  /* Loss weighting of the per-sample loss (eps/x0/v; not EDM, which has its own lambda(sigma)):
+   * const 1; debias 1/sqrt(SNR_t); min-snr min(gamma/SNR, 1) (eps form); p2 1/(k + SNR)^gamma.
+   * snr_clamp > 0 clamps SNR to at most that value before the weight is taken. */
+  int weighting;
+  float snr_clamp, min_snr_gamma, p2_k, p2_gamma; /* defaults 0, 5, 1, 1 */
+  /* Error-propagation regulariser: lambda * MMD^2 between a learned ancestral chain of L ~ U{1..K}
+   * steps (first half of the batch, from one head ~ U{1..T-1}) and the forward process at the tail
+   * (second half); ep_lambda 0 = off, ep_k default 5. */
+  float ep_lambda;
+  int ep_k;
+  /* Stable Target Field: reference set of stf_ref images per step (the batch plus stf_ref - B
+   * extra images); 0 = off. */
+  int stf_ref;
+} cld_methods;
+CLD_API cld_methods cld_methods_default(void);
+
+/* ---- Input Perturbation (input_perturbation.c) ---- */
+CLD_API double cld_ip_gamma_at(const cld_methods *m, int t, int T);
+/* noise that enters x_t: eps + gamma * xi, gamma (B, 1, 1, 1), xi from graph Philox stream 4 */
+CLD_API cld_tensor *cld_ip_noise(cld_graph *g, cld_tensor *eps, cld_tensor *gamma);
+
+/* ---- loss weighting (debias.c) ---- */
+/* The per-sample weight at alpha_bar (for t: the schedule's alpha_bar[t]). */
+CLD_API double cld_loss_weight(const cld_methods *m, double alpha_bar);
+CLD_API int cld_weighting_parse(const char *s); /* "const", "debias", "min-snr", "p2"; -1 if unknown */
+CLD_API const char *cld_weighting_name(int w);
+
+/* ---- Stable Target Field (stable_target.c) ---- */
+/* Reference-batch average target (detached): w_ij = softmax_j(-||x_i/s_i - y_j||^2 * snr_i / 2),
+ * returns sum_j w_ij y_j. x (B, D) network inputs, y (R, D) reference images, inv_s (B, 1) = 1/s_i,
+ * half_snr (B, 1) = s_i^2 / (2 sigma_i^2). VP: s = sqrt(ab), sigma^2 = 1 - ab; EDM: s = 1. */
+CLD_API cld_tensor *cld_stf_x0_target(cld_graph *g, cld_tensor *x, cld_tensor *y, cld_tensor *inv_s, cld_tensor *half_snr);
+
+/* ---- Error-propagation regulariser (consistency.c) ---- */
+/* MMD^2 (biased V-statistic) of X (n, D) against Y (n, D) with the sum of 5 RBF kernels
+ * exp(-d / (bw 2^k)), k = -2..2, bw = detached mean off-diagonal squared distance of the union. */
+CLD_API cld_tensor *cld_mmd2_multi_rbf(cld_graph *g, cld_tensor *x, cld_tensor *y);
+
+/* ---- Time-Shift sampler (time_shift.c) ---- */
+typedef struct cld_time_shift {
+  int window;          /* w: candidates tau in [t - w/2, t + w/2]; 0 = off */
+  int cutoff;          /* shift only while the nominal t > cutoff */
+  bool nominal_coeffs; /* network at t_s, step coefficients at the nominal t (DEIS path) */
+  bool data_aware;     /* compare with ab * data_var + (1 - ab) instead of 1 - ab */
+  double data_var;     /* mean per-image pixel variance of the training set */
+} cld_time_shift;
+/* The shifted time for a state of (unbiased, over C*H*W) variance var at nominal time t; t itself
+ * when off or t <= cutoff; never below t_floor (the next grid time + 1, so the step still moves
+ * down) nor outside [0, T-1]. */
+CLD_API int cld_ts_select(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_floor);
+CLD_API double cld_ts_variance(const float *x, size_t n); /* unbiased variance */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,33 @@
+/* Loss weightings of the per-sample noise-prediction loss (METHODS.md 6 and decision 4):
+ * debias w = 1/sqrt(SNR) (Debias; no clipping unless snr_clamp is set, as third-party ports do),
+ * and for comparison Min-SNR-gamma (eps form, min(gamma/SNR, 1)) and P2 (1/(k + SNR)^gamma).
+ * SNR = ab/(1 - ab) from the shared schedule, in double precision. */
+#include "cldiff/cldiff.h"
+#include "cldiff/methods.h"
+#include <math.h>
+#include <string.h>
+
+int cld_weighting_parse(const char *s) {
+  if (!s) return -1;
+  if (!strcmp(s, "const")) return CLD_WEIGHT_CONST;
+  if (!strcmp(s, "debias")) return CLD_WEIGHT_DEBIAS;
+  if (!strcmp(s, "min-snr")) return CLD_WEIGHT_MIN_SNR;
+  if (!strcmp(s, "p2")) return CLD_WEIGHT_P2;
+  return -1;
+}
+
+const char *cld_weighting_name(int w) {
+  return w == CLD_WEIGHT_DEBIAS ? "debias" : w == CLD_WEIGHT_MIN_SNR ? "min-snr" : w == CLD_WEIGHT_P2 ? "p2" : "const";
+}
+
+double cld_loss_weight(const cld_methods *m, double ab) {
+  if (!m || m->weighting == CLD_WEIGHT_CONST) return 1.0;
+  double snr = ab / (1.0 - ab);
+  if (m->snr_clamp > 0 && snr > m->snr_clamp) snr = m->snr_clamp;
+  switch (m->weighting) {
+  case CLD_WEIGHT_DEBIAS: return 1.0 / sqrt(snr);
+  case CLD_WEIGHT_MIN_SNR: return fmin(m->min_snr_gamma / snr, 1.0);
+  case CLD_WEIGHT_P2: return 1.0 / pow(m->p2_k + snr, m->p2_gamma);
+  default: return 1.0;
+  }
+}

@@ -1,0 +1,32 @@
+/* Time-Shift sampler (TS-DPM, Li et al. 2024; METHODS.md 4 and decision 2): per image, while the
+ * nominal time t is above the cutoff (strict), pick the time whose noise level matches the
+ * state's variance: t_s = argmin over tau in [t - w/2, t + w/2] of |var - (1 - ab_tau)| (or of
+ * |var - (ab_tau v_data + 1 - ab_tau)| in the data-aware variant). The sampler loops ask this hook
+ * which time the network sees and which the coefficients use; samplers do not know TS exists. */
+#include "cldiff/cldiff.h"
+#include "cldiff/methods.h"
+#include <math.h>
+
+double cld_ts_variance(const float *x, size_t n) {
+  double m = 0, v = 0;
+  for (size_t i = 0; i < n; i++) m += x[i];
+  m /= (double)n;
+  for (size_t i = 0; i < n; i++) v += (x[i] - m) * (x[i] - m);
+  return n > 1 ? v / (double)(n - 1) : 0;
+}
+
+int cld_ts_select(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_floor) {
+  if (!ts || !s || ts->window <= 0 || t <= ts->cutoff) return t;
+  int half = ts->window / 2, lo = t - half, hi = t + half;
+  if (lo < 0) lo = 0;
+  if (lo < t_floor) lo = t_floor;
+  if (hi > s->T - 1) hi = s->T - 1;
+  if (lo > hi) return t;
+  int best = t;
+  double bd = INFINITY;
+  for (int tau = lo; tau <= hi; tau++) {
+    double ab = s->alpha_bar[tau], level = ts->data_aware ? ab * ts->data_var + (1 - ab) : 1 - ab, dd = fabs(var - level);
+    if (dd < bd) { bd = dd; best = tau; }
+  }
+  return best;
+}
