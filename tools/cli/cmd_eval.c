@@ -17,7 +17,9 @@ static void usage(void) {
          "  --ref SPEC        reference dataset (as `cldiff train --data`), --split test|train (default test),\n"
          "                    --ref-n N: only its first N images (default all)\n"
          "  --samples PATH    generated images: a .npy (N,C,H,W) in [-1,1], a folder of PNGs, or a PNG grid\n"
-         "                    written by `cldiff sample` together with --grid RxC (rows x columns)\n"
+         "                    written by `cldiff sample` together with --grid RxC (rows x columns), or\n"
+         "                    data:SPEC[@train|@test] (a dataset split, default train: reference figures);\n"
+         "                    --samples-n N uses only the first N\n"
          "  --kid-subsets S   (default 100), --kid-size M (default 1000, at most the smaller set), --k K\n"
          "                    precision/recall neighbourhood (default 3), --seed S (subset draws, default 0)\n"
          "  --json            print one JSON object instead of text\n\n"
@@ -40,6 +42,22 @@ static bool ends_with(const char *s, const char *suf) {
 
 /* generated images from .npy, a PNG folder or a PNG grid; size = the classifier's */
 static int load_samples(cld_ctx *ctx, const char *path, const char *grid, int size, float **x, int64_t *n, int *c) {
+  if (!strncmp(path, "data:", 5)) { /* data:SPEC[@train|@test]: a dataset split as the "samples" (reference figures) */
+    char spec[512];
+    snprintf(spec, sizeof spec, "%s", path + 5);
+    char *at = strrchr(spec, '@');
+    const char *split = "train";
+    if (at) { *at = 0; split = at + 1; }
+    if (strcmp(split, "train") && strcmp(split, "test")) { fprintf(stderr, "cldiff eval: --samples %s: split must be @train or @test\n", path); return 2; }
+    cld_dataset *d;
+    if (cld_dataset_open_sized(ctx, spec, split, size, &d)) { fprintf(stderr, "cldiff eval: --samples %s: %s\n", path, cld_ctx_errmsg(ctx)); return 2; }
+    *x = d->x;
+    *n = d->n;
+    *c = d->c;
+    d->x = NULL;
+    cld_dataset_free(d);
+    return 0;
+  }
   struct stat sb;
   if (stat(path, &sb)) { fprintf(stderr, "cldiff eval: --samples %s: no such file or directory\n", path); return 2; }
   int h, w;
@@ -84,7 +102,7 @@ static int load_samples(cld_ctx *ctx, const char *path, const char *grid, int si
 static int eval_fid(int argc, char **argv) {
   cli_common co = {0};
   const char *features = NULL, *ref = NULL, *samples = NULL, *grid = NULL, *split = "test";
-  long ref_n = 0, subsets = 100, kid_size = 1000, k = 3, seed = 0;
+  long ref_n = 0, samples_n = 0, subsets = 100, kid_size = 1000, k = 3, seed = 0;
   bool json = false;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
@@ -102,6 +120,7 @@ static int eval_fid(int argc, char **argv) {
     else if (!strcmp(a, "--grid")) grid = v;
     else if (!strcmp(a, "--split")) split = v;
     else if (!strcmp(a, "--ref-n")) bad = cli_int(a, v, 2, 40000, &ref_n);
+    else if (!strcmp(a, "--samples-n")) bad = cli_int(a, v, 2, 1L << 30, &samples_n);
     else if (!strcmp(a, "--kid-subsets")) bad = cli_int(a, v, 1, 100000, &subsets);
     else if (!strcmp(a, "--kid-size")) bad = cli_int(a, v, 2, 40000, &kid_size);
     else if (!strcmp(a, "--k")) bad = cli_int(a, v, 1, 15, &k);
@@ -129,6 +148,8 @@ static int eval_fid(int argc, char **argv) {
     goto done;
   }
   rc = 1;
+  if (samples_n && samples_n < n) n = samples_n;
+  if (n > 40000) { fprintf(stderr, "cldiff eval fid: %lld samples; at most 40000 (use --samples-n)\n", (long long)n); rc = 2; goto done; }
   int64_t nr = ref_n && ref_n < rd->n ? ref_n : rd->n;
   fr = malloc((size_t)nr * CLD_CLASSIFIER_FEATURES * sizeof *fr);
   fs = malloc((size_t)n * CLD_CLASSIFIER_FEATURES * sizeof *fs);

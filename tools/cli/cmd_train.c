@@ -37,6 +37,14 @@ static void usage(void) {
          "  --learn-sigma       iDDPM learned-range variance with the hybrid loss (eps prediction; presets\n"
          "                      get 2x output channels, a config.json must declare them); ddpm sampling\n"
          "                      then uses the learned variance\n"
+         "methods (shared/METHODS.md; combine freely):\n"
+         "  --ip-gamma G        Input Perturbation: x_t built from eps + G xi, target eps (paper: 0.1; 0.15\n"
+         "                      for CIFAR-10); --ip-ramp uses gamma_t = linspace(0.01 G, G, T)[t]\n"
+         "  --weighting W       const (default), debias (1/sqrt(SNR)), min-snr (min(5/SNR, 1)), p2 (1/(1+SNR));\n"
+         "                      --snr-clamp X clamps SNR at X first (default off)\n"
+         "  --ep-lambda L       error-propagation regulariser weight (default 0 = off; paper code 1);\n"
+         "                      --ep-k K longest bootstrapped chain (default 5); needs an even --batch\n"
+         "  --stf-ref R         Stable Target Field with R reference images per step (>= --batch; 0 = off)\n"
          "  --save-every N      checkpoint every N steps (default 500), --keep K newest (default 3)\n"
          "  --resume            continue the run in DIR from its newest checkpoint\n"
          "  --log-every N       progress/log line every N steps (default 1)\n"
@@ -70,10 +78,12 @@ int cmd_train(int argc, char **argv) {
   float lr = 2e-4f, wd = 0, clip = 1, ema = 0.999f, sigma_data = 0.5f;
   bool resume = false, hflip = false, learn_sigma = false;
   const char *tsamp = "uniform";
+  cld_methods meth = cld_methods_default();
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); return 0; }
     if (!strcmp(a, "--resume")) { resume = true; continue; }
+    if (!strcmp(a, "--ip-ramp")) { meth.ip_ramp = true; continue; }
     if (!strcmp(a, "--hflip")) { hflip = true; continue; }
     if (!strcmp(a, "--learn-sigma")) { learn_sigma = true; continue; }
     int k = cli_common_opt(&co, argc, argv, i);
@@ -101,6 +111,14 @@ int cmd_train(int argc, char **argv) {
     else if (!strcmp(a, "--clip")) bad = parse_float(a, v, 0, 1e9, &clip);
     else if (!strcmp(a, "--ema-decay")) bad = parse_float(a, v, 0, 1, &ema);
     else if (!strcmp(a, "--sigma-data")) bad = parse_float(a, v, 1e-6, 1e6, &sigma_data);
+    else if (!strcmp(a, "--ip-gamma")) bad = parse_float(a, v, 0, 10, &meth.ip_gamma);
+    else if (!strcmp(a, "--snr-clamp")) bad = parse_float(a, v, 0, 1e12, &meth.snr_clamp);
+    else if (!strcmp(a, "--ep-lambda")) bad = parse_float(a, v, 0, 1e6, &meth.ep_lambda);
+    else if (!strcmp(a, "--ep-k")) { long kv; bad = cli_int(a, v, 1, 50, &kv); meth.ep_k = (int)kv; }
+    else if (!strcmp(a, "--stf-ref")) { long rv; bad = cli_int(a, v, 0, 65536, &rv); meth.stf_ref = (int)rv; }
+    else if (!strcmp(a, "--weighting")) {
+      if ((meth.weighting = cld_weighting_parse(v)) < 0) { fprintf(stderr, "cldiff train: --weighting: '%s' is not const, debias, min-snr or p2\n", v); return 2; }
+    }
     else { fprintf(stderr, "cldiff train: unknown option '%s' (see --help)\n", a); return 2; }
     if (bad) return 2;
   }
@@ -158,6 +176,7 @@ int cmd_train(int argc, char **argv) {
   tp.prediction = (cld_prediction)pk;
   tp.hflip = hflip;
   tp.timestep_sampling = strcmp(tsamp, "uniform") != 0;
+  tp.methods = meth;
   tp.edm_sigma_data = sigma_data;
   tp.learn_sigma = learn_sigma;
   if (cld_trainer_create(ctx, u, ds, &tp, &t)) { fprintf(stderr, "cldiff train: %s\n", cld_ctx_errmsg(ctx)); goto done; }

@@ -33,8 +33,10 @@ int sample_opts_parse(sample_opts *o, const char *who, int argc, char **argv, in
   if (!strcmp(a, "--ema")) { o->ema = true; return 1; }
   if (!strcmp(a, "--clip")) { o->clip = true; return 1; }
   if (!strcmp(a, "--singlestep")) { o->singlestep = true; return 1; }
+  if (!strcmp(a, "--ts-data-aware")) { o->ts_data_aware = true; return 1; }
   static const char *const valued[] = {"--sampler", "--var", "--grid", "--schedule", "--prediction", "--steps", "--seed", "--T",
-                                       "--order", "--eta", "--churn", "--sigma-min", "--sigma-max", "--rho", NULL};
+                                       "--order", "--eta", "--churn", "--sigma-min", "--sigma-max", "--rho",
+                                       "--ts-window", "--ts-cutoff", "--ts-coeffs", NULL};
   int known = 0;
   for (int k = 0; valued[k]; k++) known |= !strcmp(a, valued[k]);
   if (!known) return 0;
@@ -47,6 +49,9 @@ int sample_opts_parse(sample_opts *o, const char *who, int argc, char **argv, in
   else if (!strcmp(a, "--prediction")) o->pred = v;
   else if (!strcmp(a, "--steps")) return cli_int(a, v, 1, 100000, &o->steps) ? -1 : 1;
   else if (!strcmp(a, "--seed")) return cli_int(a, v, 0, 0x7fffffffffffffffL, &o->seed) ? -1 : 1;
+  else if (!strcmp(a, "--ts-window")) return cli_int(a, v, 0, 100000, &o->ts_window) ? -1 : 1;
+  else if (!strcmp(a, "--ts-cutoff")) return cli_int(a, v, 0, 100000, &o->ts_cutoff) ? -1 : 1;
+  else if (!strcmp(a, "--ts-coeffs")) o->ts_coeffs = v;
   else if (!strcmp(a, "--T")) return cli_int(a, v, 2, 100000, &o->T) ? -1 : 1;
   else if (!strcmp(a, "--order")) return cli_int(a, v, 1, 3, &o->order) ? -1 : 1;
   else if (!strcmp(a, "--eta")) return num(who, a, v, 0, 10, &o->eta);
@@ -71,6 +76,18 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   if (o->sched && (ci->schedule = cld_beta_schedule_parse(o->sched)) < 0) { fprintf(stderr, "cldiff %s: --schedule: '%s' unknown\n", who, o->sched); return 2; }
   if (o->pred && (ci->prediction = cld_prediction_parse(o->pred)) < 0) { fprintf(stderr, "cldiff %s: --prediction: '%s' unknown\n", who, o->pred); return 2; }
   if (o->T) ci->T = (int)o->T;
+  if (o->ts_coeffs && strcmp(o->ts_coeffs, "shifted") && strcmp(o->ts_coeffs, "nominal")) {
+    fprintf(stderr, "cldiff %s: --ts-coeffs: '%s' is not shifted or nominal\n", who, o->ts_coeffs);
+    return 2;
+  }
+  if (o->ts_window && sk != CLD_SAMPLER_DDPM && sk != CLD_SAMPLER_DDIM) {
+    fprintf(stderr, "cldiff %s: --ts-window: Time-Shift is implemented for --sampler ddpm and ddim in this version\n", who);
+    return 2;
+  }
+  if (o->ts_data_aware && !(ci->data_var > 0)) {
+    fprintf(stderr, "cldiff %s: --ts-data-aware: the checkpoint records no training-set pixel variance (trainer.json data_pixel_variance)\n", who);
+    return 2;
+  }
   cld_sample_params p = cld_sample_params_default();
   p.sampler = sk;
   p.steps = (int)o->steps;
@@ -89,6 +106,11 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   p.edm_sigma_min = o->smin;
   p.edm_sigma_max = o->smax;
   p.edm_rho = o->rho;
+  p.ts.window = (int)o->ts_window;
+  p.ts.cutoff = (int)o->ts_cutoff;
+  p.ts.nominal_coeffs = o->ts_coeffs && !strcmp(o->ts_coeffs, "nominal");
+  p.ts.data_aware = o->ts_data_aware;
+  p.ts.data_var = ci->data_var;
   *sp = p;
   return 0;
 }

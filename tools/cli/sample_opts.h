@@ -11,6 +11,9 @@ typedef struct sample_opts {
   long steps, seed, T, order;
   float eta, churn, smin, smax, rho;
   bool ema, clip, singlestep;
+  long ts_window, ts_cutoff;
+  const char *ts_coeffs;
+  bool ts_data_aware;
 } sample_opts;
 
 #define SAMPLE_OPTS_HELP \
@@ -27,6 +30,11 @@ typedef struct sample_opts {
   "  --var small|large DDPM fixed-small (default) or fixed-large variance\n" \
   "  --clip            clamp the x0 prediction to [-1, 1]\n" \
   "  --seed S          noise seed (default 0)\n" \
+  "  --ts-window W     Time-Shift (ddpm, ddim): each image's network time is the tau in [t - W/2, t + W/2]\n" \
+  "                    whose 1 - abar matches the state's variance (default 0 = off); --ts-cutoff C shifts\n" \
+  "                    only while t > C (default 0); --ts-coeffs shifted (default: the step starts at the\n" \
+  "                    shifted time) or nominal (network at t_s, coefficients at t); --ts-data-aware\n" \
+  "                    compares with abar v_data + 1 - abar, v_data from the checkpoint's trainer.json\n" \
   "  --schedule NAME, --T N, --prediction P  override what the checkpoint's trainer.json says\n" \
   "                    (defaults for a plain diffusers directory: linear, 1000, eps)\n"
 
