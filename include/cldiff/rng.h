@@ -16,6 +16,8 @@ CLD_API void cld_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uin
 /* Host versions of the device generators (same bits for uniform; normals within a few ulp). */
 CLD_API void cld_rng_uniform_host(uint64_t seed, uint32_t stream, uint64_t offset, size_t n, float *out);
 CLD_API void cld_rng_normal_host(uint64_t seed, uint32_t stream, uint64_t offset, size_t n, float *out);
+/* A permutation of 0..n-1 (Fisher-Yates on Philox(seed, stream) uniforms); 0, or -1 when out of memory. */
+CLD_API int cld_rng_permutation_host(uint64_t seed, uint32_t stream, int64_t n, int64_t *perm);
 /* Device generation into a host array through the context (tests, tools). */
 CLD_API cld_status cld_rng_uniform(cld_ctx *ctx, uint64_t seed, uint32_t stream, uint64_t offset, size_t n, float *out);
 CLD_API cld_status cld_rng_normal(cld_ctx *ctx, uint64_t seed, uint32_t stream, uint64_t offset, size_t n, float *out);

@@ -208,20 +208,7 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
 /* epoch permutation: Fisher-Yates driven by Philox(seed, 0x100 + epoch) */
 static void ensure_perm(cld_trainer *t, int64_t epoch) {
   if (t->perm_epoch == epoch) return;
-  int64_t n = t->data->n;
-  for (int64_t i = 0; i < n; i++) t->perm[i] = i;
-  float *u = malloc((size_t)n * sizeof *u);
-  if (!u) return;
-  cld_rng_uniform_host(t->p.seed, 0x100u + (uint32_t)epoch, 0, (size_t)n, u);
-  for (int64_t i = n - 1; i > 0; i--) {
-    int64_t j = (int64_t)(u[i] * (float)(i + 1));
-    if (j > i) j = i;
-    int64_t tmp = t->perm[i];
-    t->perm[i] = t->perm[j];
-    t->perm[j] = tmp;
-  }
-  free(u);
-  t->perm_epoch = epoch;
+  if (cld_rng_permutation_host(t->p.seed, 0x100u + (uint32_t)epoch, t->data->n, t->perm) == 0) t->perm_epoch = epoch;
 }
 
 /* loss-second-moment weights, or false while some t has fewer than CLD_LSM_HISTORY losses */

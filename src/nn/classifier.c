@@ -220,20 +220,15 @@ cld_status cld_classifier_train(cld_classifier *c, const cld_dataset *d, const c
   cld_optim *opt = NULL;
   int64_t per = (int64_t)d->c * d->h * d->w, B = p->batch, steps_per_epoch = d->n / B, total = steps_per_epoch * p->epochs;
   float *xb = malloc((size_t)(B * per) * sizeof *xb), *oh = malloc((size_t)(B * c->classes) * sizeof *oh);
-  float *u = malloc((size_t)d->n * sizeof *u), *uf = malloc((size_t)B * sizeof *uf);
+  float *uf = malloc((size_t)B * sizeof *uf);
   int64_t *perm = malloc((size_t)d->n * sizeof *perm);
-  if (!xb || !oh || !u || !uf || !perm) st = cld_seterr(c->ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!xb || !oh || !uf || !perm) st = cld_seterr(c->ctx, CLD_ERR_NOMEM, "out of host memory");
   if (!st) st = cld_optim_create(c->s, &ap, &opt);
   for (int64_t step = 0; step < total && !st; step++) {
     int64_t e = step / steps_per_epoch, k0 = (step % steps_per_epoch) * B;
-    if (k0 == 0) { /* new epoch: Fisher-Yates from Philox */
-      for (int64_t i = 0; i < d->n; i++) perm[i] = i;
-      cld_rng_uniform_host(p->seed, 0x200u + (uint32_t)e, 0, (size_t)d->n, u);
-      for (int64_t i = d->n - 1; i > 0; i--) {
-        int64_t j = (int64_t)(u[i] * (float)(i + 1));
-        if (j > i) j = i;
-        int64_t tmp = perm[i]; perm[i] = perm[j]; perm[j] = tmp;
-      }
+    if (k0 == 0 && cld_rng_permutation_host(p->seed, 0x200u + (uint32_t)e, d->n, perm)) { /* new epoch */
+      st = cld_seterr(c->ctx, CLD_ERR_NOMEM, "out of host memory");
+      break;
     }
     cld_rng_uniform_host(p->seed, 0x201u, (uint64_t)step * (uint64_t)B, (size_t)B, uf);
     memset(oh, 0, (size_t)(B * c->classes) * sizeof *oh);
@@ -260,7 +255,7 @@ cld_status cld_classifier_train(cld_classifier *c, const cld_dataset *d, const c
   }
   cld_optim_destroy(opt);
   cld_graph_destroy(ng.g);
-  free(xb); free(oh); free(u); free(uf); free(perm);
+  free(xb); free(oh); free(uf); free(perm);
   return st;
 }
 

@@ -81,3 +81,19 @@ cld_status cld_rng_uniform(cld_ctx *ctx, uint64_t seed, uint32_t stream, uint64_
 cld_status cld_rng_normal(cld_ctx *ctx, uint64_t seed, uint32_t stream, uint64_t offset, size_t n, float *out) {
   return device_fill(ctx, "k_rng_normal", seed, stream, offset, n, out);
 }
+
+int cld_rng_permutation_host(uint64_t seed, uint32_t stream, int64_t n, int64_t *perm) {
+  for (int64_t i = 0; i < n; i++) perm[i] = i;
+  float *u = malloc((size_t)(n > 0 ? n : 1) * sizeof *u);
+  if (!u) return -1;
+  cld_rng_uniform_host(seed, stream, 0, (size_t)n, u);
+  for (int64_t i = n - 1; i > 0; i--) {
+    int64_t j = (int64_t)(u[i] * (float)(i + 1));
+    if (j > i) j = i;
+    int64_t tmp = perm[i];
+    perm[i] = perm[j];
+    perm[j] = tmp;
+  }
+  free(u);
+  return 0;
+}
