@@ -268,9 +268,10 @@ static void test_ts_sampling(void **state) {
   cld_ctx *ctx = tu_ctx();
   cld_schedule *s = linear();
   float *base = tu_alloc(8 * 16), *o = tu_alloc(8 * 16);
-  for (int sk = 0; sk < 2; sk++) {
+  const int samplers[4] = {CLD_SAMPLER_DDPM, CLD_SAMPLER_DDIM, CLD_SAMPLER_SPNDM, CLD_SAMPLER_FPNDM};
+  for (int sk = 0; sk < 4; sk++) {
     cld_sample_params p = cld_sample_params_default();
-    p.sampler = sk ? CLD_SAMPLER_DDIM : CLD_SAMPLER_DDPM;
+    p.sampler = samplers[sk];
     p.steps = 10;
     p.batch = 4;
     TU_OK(ctx, cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, base, NULL, NULL));
@@ -287,7 +288,7 @@ static void test_ts_sampling(void **state) {
     for (int i = 0; i < 128; i++) assert_true(isfinite(o[i]) && fabsf(o[i]) < 10);
   }
   cld_sample_params p = cld_sample_params_default();
-  p.sampler = CLD_SAMPLER_FPNDM;
+  p.sampler = CLD_SAMPLER_DPM_SOLVER;
   p.ts.window = 5;
   assert_int_equal(cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, o, NULL, NULL), CLD_ERR_UNSUPPORTED);
   free(base); free(o);

@@ -5,7 +5,9 @@
  *   S-PNDM: first step pseudo improved Euler e = (e1 + e2)/2, storing e1; then (3 e_k - e_{k-1})/2
  *   F-PNDM: first 3 steps pseudo RK4 (t_m = (t + t')/2, alpha_bar at floor(t_m), the model sees t_m),
  *     e = (e1 + 2 e2 + 2 e3 + e4)/6 storing only e1; then (55 e_k - 59 e_{k-1} + 37 e_{k-2} - 9 e_{k-3})/24
- * NFE: S-PNDM steps + 1, F-PNDM steps + 9. Eps/x0/v outputs are converted to eps first. */
+ * NFE: S-PNDM steps + 1, F-PNDM steps + 9. Eps/x0/v outputs are converted to eps first.
+ * Time-Shift: each image's step starts from its own time t_s (cld_ts_select; the warm-up
+ * midpoints are (t_s + t')/2), or with nominal coefficients only the network sees t_s. */
 #include "samplers/sampler.h"
 #include "runtime/runtime.h"
 #include <math.h>
@@ -30,6 +32,7 @@ double cld_pndm_combine(int kind, const double *e) {
 typedef struct {
   cld_eps_eval ev;
   const cld_schedule *s;
+  double *tm, *al, *sg; /* per-image scratch: model time, alpha, sigma */
 } pndm_eval;
 
 static double ab_at(const pndm_eval *e, double t) { /* t < 0: the end of the chain */
@@ -38,14 +41,22 @@ static double ab_at(const pndm_eval *e, double t) { /* t < 0: the end of the cha
   return e->s->alpha_bar[i < e->s->T ? i : e->s->T - 1];
 }
 
-static cld_status eps_at(pndm_eval *e, const double *x, double t, double *eps) {
-  double ab = ab_at(e, t);
-  return cld_eps_eval_run(&e->ev, x, t < 0 ? 0.0 : t, sqrt(ab), sqrt(1.0 - ab), eps);
+/* eps of each image at model time tm[i], converted with alpha_bar at tc[i] */
+static cld_status eps_at(pndm_eval *e, const double *x, const double *tm, const double *tc, double *eps) {
+  for (int i = 0; i < e->ev.nb; i++) {
+    double ab = ab_at(e, tc[i]);
+    e->tm[i] = tm[i] < 0 ? 0.0 : tm[i];
+    e->al[i] = sqrt(ab);
+    e->sg[i] = sqrt(1.0 - ab);
+  }
+  return cld_eps_eval_run_v(&e->ev, x, e->tm, e->al, e->sg, eps);
 }
 
-static void transfer(const pndm_eval *e, const double *x, const double *eps, double t, double t2, double *dst) {
-  double ab = ab_at(e, t), abn = ab_at(e, t2);
-  for (size_t k = 0; k < (size_t)e->ev.nb * e->ev.per; k++) dst[k] = cld_pndm_transfer(ab, abn, x[k], eps[k]);
+static void transfer(const pndm_eval *e, const double *x, const double *eps, const double *t, const double *t2, double *dst) {
+  for (int i = 0; i < e->ev.nb; i++) {
+    double ab = ab_at(e, t[i]), abn = ab_at(e, t2[i]);
+    for (size_t k = (size_t)i * e->ev.per; k < (size_t)(i + 1) * e->ev.per; k++) dst[k] = cld_pndm_transfer(ab, abn, x[k], eps[k]);
+  }
 }
 
 cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w, const cld_sample_params *p,
@@ -64,8 +75,12 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   for (int i = 0; i < 4; i++) { ev[i] = malloc(tot * sizeof(double)); hist[i] = malloc(tot * sizeof(double)); }
   double *comb = malloc(tot * sizeof *comb);
   float *z = malloc(per * sizeof *z);
-  pndm_eval e = {{0}, sch};
+  pndm_eval e = {{0}, sch, malloc((size_t)B * sizeof(double)), malloc((size_t)B * sizeof(double)), malloc((size_t)B * sizeof(double))};
+  double *tv[5]; /* per image: start time for the coefficients, model time, midpoint, end, scratch */
+  for (int i = 0; i < 5; i++) tv[i] = malloc((size_t)B * sizeof(double));
   cld_status st = cld_eps_eval_init(&e.ev, model, model_user, p, B, per);
+  for (int i = 0; i < 5; i++) if (!tv[i]) st = CLD_ERR_NOMEM;
+  if (!e.tm || !e.al || !e.sg) st = CLD_ERR_NOMEM;
   for (int i = 0; i < 4; i++) if (!ev[i] || !hist[i]) st = CLD_ERR_NOMEM;
   if (st || !x || !xt || !comb || !z) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
@@ -75,23 +90,34 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
     int nh = 0; /* stored eps history, hist[0] oldest */
     for (int k = K - 1, step = 0; k >= 0 && !st; k--, step++) {
       double t = taus[k], t2 = k > 0 ? taus[k - 1] : -1.0;
-      if ((st = eps_at(&e, x, t, ev[0]))) break;
+      double *tc = tv[0], *tmod = tv[1], *tmid = tv[2], *tend = tv[3];
+      for (int i = 0; i < nb; i++) {
+        double v = 0, mu = 0;
+        for (size_t q = (size_t)i * per; q < (size_t)(i + 1) * per; q++) mu += x[q];
+        mu /= (double)per;
+        for (size_t q = (size_t)i * per; q < (size_t)(i + 1) * per; q++) v += (x[q] - mu) * (x[q] - mu);
+        int ts = cld_ts_select(&p->ts, sch, per > 1 ? v / (double)(per - 1) : 0, (int)t, t2 < 0 ? 0 : (int)t2 + 1);
+        tmod[i] = ts;
+        tc[i] = p->ts.nominal_coeffs ? t : ts;
+        tmid[i] = (tc[i] + t2) / 2;
+        tend[i] = t2;
+      }
+      if ((st = eps_at(&e, x, tmod, tc, ev[0]))) break;
       bool warm = fourth ? step < 3 : step < 1;
       if (warm && fourth) { /* pseudo RK4 */
-        double tm = (t + t2) / 2;
-        transfer(&e, x, ev[0], t, tm, xt);
-        if ((st = eps_at(&e, xt, tm, ev[1]))) break;
-        transfer(&e, x, ev[1], t, tm, xt);
-        if ((st = eps_at(&e, xt, tm, ev[2]))) break;
-        transfer(&e, x, ev[2], t, t2, xt);
-        if ((st = eps_at(&e, xt, t2, ev[3]))) break;
+        transfer(&e, x, ev[0], tc, tmid, xt);
+        if ((st = eps_at(&e, xt, tmid, tmid, ev[1]))) break;
+        transfer(&e, x, ev[1], tc, tmid, xt);
+        if ((st = eps_at(&e, xt, tmid, tmid, ev[2]))) break;
+        transfer(&e, x, ev[2], tc, tend, xt);
+        if ((st = eps_at(&e, xt, tend, tend, ev[3]))) break;
         for (size_t q = 0; q < m; q++) {
           double v[4] = {ev[0][q], ev[1][q], ev[2][q], ev[3][q]};
           comb[q] = cld_pndm_combine(0, v);
         }
       } else if (warm) { /* pseudo improved Euler */
-        transfer(&e, x, ev[0], t, t2, xt);
-        if ((st = eps_at(&e, xt, t2, ev[1]))) break;
+        transfer(&e, x, ev[0], tc, tend, xt);
+        if ((st = eps_at(&e, xt, tend, tend, ev[1]))) break;
         for (size_t q = 0; q < m; q++) comb[q] = 0.5 * (ev[0][q] + ev[1][q]);
       } else if (!fourth) {
         for (size_t q = 0; q < m; q++) {
@@ -111,7 +137,7 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
         nh = 2;
       }
       memcpy(hist[nh++], ev[0], m * sizeof(double));
-      transfer(&e, x, comb, t, t2, xt);
+      transfer(&e, x, comb, tc, tend, xt);
       memcpy(x, xt, m * sizeof *x);
       if (p->trajectory)
         for (size_t q = 0; q < m; q++) p->trajectory[((size_t)(step + 1) * (size_t)n + (size_t)b0) * per + q] = (float)x[q];
@@ -122,6 +148,8 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   free(x); free(xt); free(comb); free(z); free(taus);
   for (int i = 0; i < 4; i++) { free(ev[i]); free(hist[i]); }
   cld_eps_eval_free(&e.ev);
+  for (int i = 0; i < 5; i++) free(tv[i]);
+  free(e.tm); free(e.al); free(e.sg);
   cld_schedule_destroy(sch);
   return st;
 }

@@ -50,19 +50,30 @@ void cld_eps_eval_free(cld_eps_eval *e) {
   free(e->tv);
 }
 
-cld_status cld_eps_eval_run(cld_eps_eval *e, const double *x, double t_model, double alpha, double sigma, double *eps) {
+cld_status cld_eps_eval_run_v(cld_eps_eval *e, const double *x, const double *t_model, const double *alpha, const double *sigma,
+                              double *eps) {
   for (int i = 0; i < e->B; i++) {
     int src = i < e->nb ? i : 0;
     for (size_t j = 0; j < e->per; j++) e->in[(size_t)i * e->per + j] = (float)x[(size_t)src * e->per + j];
-    e->tv[i] = (float)t_model;
+    e->tv[i] = (float)t_model[src];
   }
   cld_status st = e->model(e->user, e->in, e->tv, e->B, e->out);
   if (st) return st;
   for (size_t k = 0; k < (size_t)e->nb * e->per; k++) {
-    double o = e->out[(k / e->per) * e->oper + k % e->per], xv = x[k];
-    eps[k] = e->prediction == CLD_PRED_X0 ? (xv - alpha * o) / sigma : e->prediction == CLD_PRED_V ? alpha * o + sigma * xv : o;
+    size_t i = k / e->per;
+    double o = e->out[i * e->oper + k % e->per], xv = x[k], al = alpha[i], sg = sigma[i];
+    eps[k] = e->prediction == CLD_PRED_X0 ? (xv - al * o) / sg : e->prediction == CLD_PRED_V ? al * o + sg * xv : o;
   }
   return CLD_OK;
+}
+
+cld_status cld_eps_eval_run(cld_eps_eval *e, const double *x, double t_model, double alpha, double sigma, double *eps) {
+  double *v = malloc(3 * (size_t)e->nb * sizeof *v);
+  if (!v) return CLD_ERR_NOMEM;
+  for (int i = 0; i < e->nb; i++) { v[i] = t_model; v[e->nb + i] = alpha; v[2 * e->nb + i] = sigma; }
+  cld_status st = cld_eps_eval_run_v(e, x, v, v + e->nb, v + 2 * e->nb, eps);
+  free(v);
+  return st;
 }
 
 cld_sample_params cld_sample_params_default(void) {
@@ -134,10 +145,9 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
                       edm_sampler ? "an edm-preconditioned" : "an eps, x0 or v");
   if (edm_sampler && p->learned_sigma) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: euler/heun cannot use a learned-variance model");
   if (edm_sampler) return cld_edm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
-  if (p->ts.window > 0 && p->sampler != CLD_SAMPLER_DDPM && p->sampler != CLD_SAMPLER_DDIM)
-    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: Time-Shift is implemented for ddpm and ddim in this version (not %s)",
-                      p->sampler == CLD_SAMPLER_DPM_SOLVER ? "dpm-solver" : p->sampler == CLD_SAMPLER_SPNDM ? "spndm"
-                      : p->sampler == CLD_SAMPLER_FPNDM ? "fpndm" : "euler/heun");
+  if (p->ts.window > 0 && (edm_sampler || p->sampler == CLD_SAMPLER_DPM_SOLVER))
+    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: Time-Shift is implemented for ddpm, ddim, spndm and fpndm in this version (not %s)",
+                      p->sampler == CLD_SAMPLER_DPM_SOLVER ? "dpm-solver" : "euler/heun");
   if (p->ts.window < 0 || p->ts.cutoff < 0) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: Time-Shift window and cutoff must be >= 0");
   if (p->sampler == CLD_SAMPLER_SPNDM || p->sampler == CLD_SAMPLER_FPNDM)
     return cld_pndm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);

@@ -31,6 +31,9 @@ void cld_sample_start(const cld_sample_params *p, int64_t first, int64_t b0, int
 cld_status cld_eps_eval_init(cld_eps_eval *e, cld_denoiser_fn model, void *user, const cld_sample_params *p, int B, size_t per);
 void cld_eps_eval_free(cld_eps_eval *e);
 cld_status cld_eps_eval_run(cld_eps_eval *e, const double *x, double t_model, double alpha, double sigma, double *eps);
+/* the same with one model time, alpha and sigma per image (nb of each; Time-Shift) */
+cld_status cld_eps_eval_run_v(cld_eps_eval *e, const double *x, const double *t_model, const double *alpha, const double *sigma,
+                              double *eps);
 /* PNDM (pndm.c): the loop and its two formulas (exposed for the METHODS.md vectors 19-20) */
 cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w, const cld_sample_params *p,
                            int64_t first, int64_t n, float *out, cld_sample_progress progress, void *user);

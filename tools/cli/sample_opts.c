@@ -80,8 +80,8 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
     fprintf(stderr, "cldiff %s: --ts-coeffs: '%s' is not shifted or nominal\n", who, o->ts_coeffs);
     return 2;
   }
-  if (o->ts_window && sk != CLD_SAMPLER_DDPM && sk != CLD_SAMPLER_DDIM) {
-    fprintf(stderr, "cldiff %s: --ts-window: Time-Shift is implemented for --sampler ddpm and ddim in this version\n", who);
+  if (o->ts_window && (sk == CLD_SAMPLER_DPM_SOLVER || sk == CLD_SAMPLER_EULER || sk == CLD_SAMPLER_HEUN)) {
+    fprintf(stderr, "cldiff %s: --ts-window: Time-Shift is implemented for --sampler ddpm, ddim, spndm and fpndm in this version\n", who);
     return 2;
   }
   if (o->ts_data_aware && !(ci->data_var > 0)) {
