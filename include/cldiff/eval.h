@@ -76,7 +76,7 @@ typedef struct cld_classifier_train_params {
   uint64_t seed;
   bool hflip;
 } cld_classifier_train_params;
-CLD_API cld_classifier_train_params cld_classifier_train_params_default(void); /* 3 epochs, batch 128, lr 2e-3, wd 1e-4 */
+CLD_API cld_classifier_train_params cld_classifier_train_params_default(void); /* 6 epochs, batch 128, lr 2e-3, wd 1e-4 */
 typedef void (*cld_classifier_progress)(void *user, int64_t step, int64_t total, float loss);
 /* Trains on a labelled dataset (cross-entropy, AdamW with a cosine decay). */
 CLD_API cld_status cld_classifier_train(cld_classifier *c, const cld_dataset *train, const cld_classifier_train_params *p,

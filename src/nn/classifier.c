@@ -184,7 +184,7 @@ int cld_classifier_size(const cld_classifier *c) { return c ? c->size : 0; }
 int cld_classifier_channels(const cld_classifier *c) { return c ? c->c : 0; }
 
 cld_classifier_train_params cld_classifier_train_params_default(void) {
-  cld_classifier_train_params p = {3, 128, 2e-3f, 1e-4f, 0, false};
+  cld_classifier_train_params p = {6, 128, 2e-3f, 1e-4f, 0, false};
   return p;
 }
 

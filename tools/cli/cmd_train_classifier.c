@@ -11,7 +11,7 @@ static void usage(void) {
          "penultimate layer is the feature space of `cldiff eval fid`.\n\n"
          "  --data SPEC       a labelled dataset: fmnist[:DIR], mnist:DIR, cifar10:DIR\n"
          "  --out DIR         writes DIR/classifier.safetensors and DIR/metrics.json (test accuracy)\n"
-         "  --epochs N        passes over the train split (default 3)\n"
+         "  --epochs N        passes over the train split (default 6)\n"
          "  --batch B         batch size (default 128)\n"
          "  --lr LR           AdamW peak learning rate, cosine decay to 0 (default 2e-3)\n"
          "  --seed S          initialisation, data order and flips (default 0)\n"
@@ -31,7 +31,7 @@ static void progress(void *user, int64_t step, int64_t total, float loss) {
 int cmd_train_classifier(int argc, char **argv) {
   cli_common co = {0};
   const char *data = NULL, *out = NULL;
-  long epochs = 3, batch = 128, seed = 0;
+  long epochs = 6, batch = 128, seed = 0;
   float lr = 2e-3f;
   bool hflip = false;
   for (int i = 1; i < argc; i++) {
