@@ -7,6 +7,7 @@
 #include "cldiff/eval.h"
 #include "cldiff/data.h"
 #include "cldiff/graph.h"
+#include "cldiff/methods.h"
 #include "cldiff/models.h"
 #include "cldiff/rng.h"
 #include "cldiff/sample.h"
@@ -27,14 +28,6 @@ typedef struct rec {
   float *x0hat;          /* per call: (n, per) */
   cld_status err;
 } rec;
-
-static double per_image_var(const float *x, size_t per) {
-  double m = 0, v = 0;
-  for (size_t j = 0; j < per; j++) m += x[j];
-  m /= (double)per;
-  for (size_t j = 0; j < per; j++) v += (x[j] - m) * (x[j] - m);
-  return v / (double)(per - 1);
-}
 
 static void x0_from_output(const rec *r, const float *x, const float *o, double t, float *x0) {
   int ti = (int)lround(t);
@@ -71,7 +64,7 @@ static cld_status recording_denoiser(void *user, const float *x, const float *t,
     r->cap = cap;
   }
   double v = 0;
-  for (int i = 0; i < r->n; i++) v += per_image_var(x + i * r->per, r->per);
+  for (int i = 0; i < r->n; i++) v += cld_ts_variance(x + i * r->per, r->per);
   r->t_at[r->calls] = t[0];
   r->var_at[r->calls] = v / r->n;
   x0_from_output(r, x, out, t[0], r->x0hat + (size_t)r->calls * r->n * r->per);
@@ -137,7 +130,7 @@ cld_status cld_exposure_measure(cld_ctx *ctx, cld_model *m, const cld_dataset *r
       e_f += (x0h[j] - x0[j]) * (double)(x0h[j] - x0[j]);
       e_s += (xs[j] - final[j]) * (double)(xs[j] - final[j]);
     }
-    for (int i = 0; i < n; i++) v_f += per_image_var(xt + i * r.per, r.per);
+    for (int i = 0; i < n; i++) v_f += cld_ts_variance(xt + i * r.per, r.per);
     rows[k] = (cld_exposure_row){k, t, r.var_at[k], v_f / n, e_s / (double)(n * r.per), e_f / (double)(n * r.per)};
   }
   if (!st) {

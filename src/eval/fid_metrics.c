@@ -8,6 +8,7 @@
 #include "cldiff/rng.h"
 #include <cblas.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,15 +40,24 @@ static void sq_row(const float *g, const float *ni, int64_t i, const float *nj, 
   }
 }
 
-/* fraction of points a_i (Gram rows gab, n_a of them) inside some ball of b (radii rb) */
-static double coverage(const float *gab, const float *na, int64_t n_a, const float *nb, int64_t n_b, const double *rb, float *row) {
-  int64_t in = 0;
-  for (int64_t i = 0; i < n_a; i++) {
-    sq_row(gab + i * n_b, na, i, nb, n_b, row);
-    for (int64_t j = 0; j < n_b; j++)
-      if (row[j] <= rb[j]) { in++; break; }
+/* recall: fraction of x_i inside some ball of y (radii ry); precision: fraction of y_j inside
+ * some ball of x (radii rx); both read the x-by-y Gram rows */
+static void coverage(const float *gxy, const float *nx, int64_t n_x, const float *ny, int64_t n_y, const double *rx, const double *ry,
+                     float *row, unsigned char *covered, double *precision, double *recall) {
+  int64_t in_x = 0, in_y = 0;
+  memset(covered, 0, (size_t)n_y);
+  for (int64_t i = 0; i < n_x; i++) {
+    sq_row(gxy + i * n_y, nx, i, ny, n_y, row);
+    bool inside = false;
+    for (int64_t j = 0; j < n_y; j++) {
+      inside |= row[j] <= ry[j];
+      if (row[j] <= rx[i]) covered[j] = 1;
+    }
+    in_x += inside;
   }
-  return (double)in / (double)n_a;
+  for (int64_t j = 0; j < n_y; j++) in_y += covered[j];
+  *recall = (double)in_x / (double)n_x;
+  *precision = (double)in_y / (double)n_y;
 }
 
 /* m distinct indices from 0..n-1 (partial Fisher-Yates on Philox uniforms) */
@@ -84,14 +94,15 @@ cld_status cld_fid_metrics(cld_ctx *ctx, const float *x, int64_t nx, const float
   double *mu1 = malloc(d * sizeof(double)), *mu2 = malloc(d * sizeof(double)), *c1 = malloc(dd * sizeof(double)),
          *c2 = malloc(dd * sizeof(double));
   float *gxx = malloc((size_t)(nx * nx) * sizeof(float)), *gyy = malloc((size_t)(ny * ny) * sizeof(float));
-  float *gxy = malloc((size_t)(nx * ny) * sizeof(float)), *gyx = malloc((size_t)(nx * ny) * sizeof(float));
+  float *gxy = malloc((size_t)(nx * ny) * sizeof(float));
+  unsigned char *covered = malloc((size_t)ny);
   float *nxv = malloc((size_t)nx * sizeof(float)), *nyv = malloc((size_t)ny * sizeof(float));
   int64_t nmax = nx > ny ? nx : ny;
   float *row = malloc((size_t)nmax * sizeof(float)), *u = malloc((size_t)nmax * sizeof(float));
   double *rx = malloc((size_t)nx * sizeof(double)), *ry = malloc((size_t)ny * sizeof(double));
   int64_t *px = malloc((size_t)nx * sizeof(int64_t)), *py = malloc((size_t)ny * sizeof(int64_t));
   double *kids = malloc((size_t)(p.kid_subsets > 0 ? p.kid_subsets : 1) * sizeof(double));
-  if (!mu1 || !mu2 || !c1 || !c2 || !gxx || !gyy || !gxy || !gyx || !nxv || !nyv || !row || !u || !rx || !ry || !px || !py || !kids) {
+  if (!mu1 || !mu2 || !c1 || !c2 || !gxx || !gyy || !gxy || !covered || !nxv || !nyv || !row || !u || !rx || !ry || !px || !py || !kids) {
     st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory (metrics on %lld and %lld images)", (long long)nx, (long long)ny);
     goto done;
   }
@@ -101,15 +112,12 @@ cld_status cld_fid_metrics(cld_ctx *ctx, const float *x, int64_t nx, const float
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nx, (int)nx, d, 1.0f, x, d, x, d, 0.0f, gxx, (int)nx);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ny, (int)ny, d, 1.0f, y, d, y, d, 0.0f, gyy, (int)ny);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nx, (int)ny, d, 1.0f, x, d, y, d, 0.0f, gxy, (int)ny);
-  for (int64_t i = 0; i < nx; i++)
-    for (int64_t j = 0; j < ny; j++) gyx[j * nx + i] = gxy[i * ny + j];
   for (int64_t i = 0; i < nx; i++) nxv[i] = gxx[i * nx + i];
   for (int64_t j = 0; j < ny; j++) nyv[j] = gyy[j * ny + j];
   /* precision / recall */
   for (int64_t i = 0; i < nx; i++) { sq_row(gxx + i * nx, nxv, i, nxv, nx, row); rx[i] = kth_smallest(row, nx, i, p.pr_k); }
   for (int64_t j = 0; j < ny; j++) { sq_row(gyy + j * ny, nyv, j, nyv, ny, row); ry[j] = kth_smallest(row, ny, j, p.pr_k); }
-  r.precision = coverage(gyx, nyv, ny, nxv, nx, rx, row);
-  r.recall = coverage(gxy, nxv, nx, nyv, ny, ry, row);
+  coverage(gxy, nxv, nx, nyv, ny, rx, ry, row, covered, &r.precision, &r.recall);
   /* KID */
   int m = p.kid_subset_size;
   if (m > nx) m = (int)nx;
@@ -138,7 +146,7 @@ cld_status cld_fid_metrics(cld_ctx *ctx, const float *x, int64_t nx, const float
   r.kid_std = S > 1 ? sqrt(var / (S - 1)) : 0;
   *out = r;
 done:
-  free(mu1); free(mu2); free(c1); free(c2); free(gxx); free(gyy); free(gxy); free(gyx); free(nxv); free(nyv);
+  free(mu1); free(mu2); free(c1); free(c2); free(gxx); free(gyy); free(gxy); free(covered); free(nxv); free(nyv);
   free(row); free(u); free(rx); free(ry); free(px); free(py); free(kids);
   return st;
 }

@@ -32,7 +32,6 @@ double cld_pndm_combine(int kind, const double *e) {
 typedef struct {
   cld_eps_eval ev;
   const cld_schedule *s;
-  double *tm, *al, *sg; /* per-image scratch: model time, alpha, sigma */
 } pndm_eval;
 
 static double ab_at(const pndm_eval *e, double t) { /* t < 0: the end of the chain */
@@ -45,11 +44,11 @@ static double ab_at(const pndm_eval *e, double t) { /* t < 0: the end of the cha
 static cld_status eps_at(pndm_eval *e, const double *x, const double *tm, const double *tc, double *eps) {
   for (int i = 0; i < e->ev.nb; i++) {
     double ab = ab_at(e, tc[i]);
-    e->tm[i] = tm[i] < 0 ? 0.0 : tm[i];
-    e->al[i] = sqrt(ab);
-    e->sg[i] = sqrt(1.0 - ab);
+    e->ev.t_model[i] = tm[i] < 0 ? 0.0 : tm[i];
+    e->ev.alpha[i] = sqrt(ab);
+    e->ev.sigma[i] = sqrt(1.0 - ab);
   }
-  return cld_eps_eval_run_v(&e->ev, x, e->tm, e->al, e->sg, eps);
+  return cld_eps_eval_run_v(&e->ev, x, e->ev.t_model, e->ev.alpha, e->ev.sigma, eps);
 }
 
 static void transfer(const pndm_eval *e, const double *x, const double *eps, const double *t, const double *t2, double *dst) {
@@ -75,12 +74,11 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   for (int i = 0; i < 4; i++) { ev[i] = malloc(tot * sizeof(double)); hist[i] = malloc(tot * sizeof(double)); }
   double *comb = malloc(tot * sizeof *comb);
   float *z = malloc(per * sizeof *z);
-  pndm_eval e = {{0}, sch, malloc((size_t)B * sizeof(double)), malloc((size_t)B * sizeof(double)), malloc((size_t)B * sizeof(double))};
+  pndm_eval e = {{0}, sch};
   double *tv[5]; /* per image: start time for the coefficients, model time, midpoint, end, scratch */
   for (int i = 0; i < 5; i++) tv[i] = malloc((size_t)B * sizeof(double));
   cld_status st = cld_eps_eval_init(&e.ev, model, model_user, p, B, per);
   for (int i = 0; i < 5; i++) if (!tv[i]) st = CLD_ERR_NOMEM;
-  if (!e.tm || !e.al || !e.sg) st = CLD_ERR_NOMEM;
   for (int i = 0; i < 4; i++) if (!ev[i] || !hist[i]) st = CLD_ERR_NOMEM;
   if (st || !x || !xt || !comb || !z) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
@@ -92,11 +90,14 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
       double t = taus[k], t2 = k > 0 ? taus[k - 1] : -1.0;
       double *tc = tv[0], *tmod = tv[1], *tmid = tv[2], *tend = tv[3];
       for (int i = 0; i < nb; i++) {
-        double v = 0, mu = 0;
-        for (size_t q = (size_t)i * per; q < (size_t)(i + 1) * per; q++) mu += x[q];
-        mu /= (double)per;
-        for (size_t q = (size_t)i * per; q < (size_t)(i + 1) * per; q++) v += (x[q] - mu) * (x[q] - mu);
-        int ts = cld_ts_select(&p->ts, sch, per > 1 ? v / (double)(per - 1) : 0, (int)t, t2 < 0 ? 0 : (int)t2 + 1);
+        int ts = (int)t;
+        if (p->ts.window > 0) { /* Time-Shift: the unbiased variance of this image's state */
+          double v = 0, mu = 0;
+          for (size_t q = (size_t)i * per; q < (size_t)(i + 1) * per; q++) mu += x[q];
+          mu /= (double)per;
+          for (size_t q = (size_t)i * per; q < (size_t)(i + 1) * per; q++) v += (x[q] - mu) * (x[q] - mu);
+          ts = cld_ts_select(&p->ts, sch, per > 1 ? v / (double)(per - 1) : 0, (int)t, t2 < 0 ? 0 : (int)t2 + 1);
+        }
         tmod[i] = ts;
         tc[i] = p->ts.nominal_coeffs ? t : ts;
         tmid[i] = (tc[i] + t2) / 2;
@@ -149,7 +150,6 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   for (int i = 0; i < 4; i++) { free(ev[i]); free(hist[i]); }
   cld_eps_eval_free(&e.ev);
   for (int i = 0; i < 5; i++) free(tv[i]);
-  free(e.tm); free(e.al); free(e.sg);
   cld_schedule_destroy(sch);
   return st;
 }

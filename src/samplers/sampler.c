@@ -40,14 +40,18 @@ void cld_sample_start(const cld_sample_params *p, int64_t first, int64_t b0, int
 cld_status cld_eps_eval_init(cld_eps_eval *e, cld_denoiser_fn model, void *user, const cld_sample_params *p, int B, size_t per) {
   size_t oper = p->learned_sigma ? 2 * per : per;
   *e = (cld_eps_eval){model, user, p->prediction, B, 0, per, oper, malloc((size_t)B * per * sizeof(float)),
-                      malloc((size_t)B * oper * sizeof(float)), malloc((size_t)B * sizeof(float))};
-  return e->in && e->out && e->tv ? CLD_OK : CLD_ERR_NOMEM;
+                      malloc((size_t)B * oper * sizeof(float)), malloc((size_t)B * sizeof(float)),
+                      malloc((size_t)B * sizeof(double)), malloc((size_t)B * sizeof(double)), malloc((size_t)B * sizeof(double))};
+  return e->in && e->out && e->tv && e->t_model && e->alpha && e->sigma ? CLD_OK : CLD_ERR_NOMEM;
 }
 
 void cld_eps_eval_free(cld_eps_eval *e) {
   free(e->in);
   free(e->out);
   free(e->tv);
+  free(e->t_model);
+  free(e->alpha);
+  free(e->sigma);
 }
 
 cld_status cld_eps_eval_run_v(cld_eps_eval *e, const double *x, const double *t_model, const double *alpha, const double *sigma,
@@ -68,12 +72,8 @@ cld_status cld_eps_eval_run_v(cld_eps_eval *e, const double *x, const double *t_
 }
 
 cld_status cld_eps_eval_run(cld_eps_eval *e, const double *x, double t_model, double alpha, double sigma, double *eps) {
-  double *v = malloc(3 * (size_t)e->nb * sizeof *v);
-  if (!v) return CLD_ERR_NOMEM;
-  for (int i = 0; i < e->nb; i++) { v[i] = t_model; v[e->nb + i] = alpha; v[2 * e->nb + i] = sigma; }
-  cld_status st = cld_eps_eval_run_v(e, x, v, v + e->nb, v + 2 * e->nb, eps);
-  free(v);
-  return st;
+  for (int i = 0; i < e->nb; i++) { e->t_model[i] = t_model; e->alpha[i] = alpha; e->sigma[i] = sigma; }
+  return cld_eps_eval_run_v(e, x, e->t_model, e->alpha, e->sigma, eps);
 }
 
 cld_sample_params cld_sample_params_default(void) {
@@ -191,7 +191,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
     for (int k = K - 1; k >= 0 && !st; k--) {
       int t = taus[k], t_floor = k > 0 ? taus[k - 1] + 1 : 0;
       for (int i = 0; i < B; i++) /* Time-Shift: the time each image's network call sees (t when off) */
-        ts_t[i] = i < nb ? cld_ts_select(&p->ts, sch, cld_ts_variance(x + (size_t)i * per, per), t, t_floor) : t;
+        ts_t[i] = i < nb && p->ts.window > 0 ? cld_ts_select(&p->ts, sch, cld_ts_variance(x + (size_t)i * per, per), t, t_floor) : t;
       for (int i = 0; i < B; i++) tv[i] = (float)ts_t[i];
       if ((st = model(model_user, x, tv, B, o))) break;
       a.ab_next = k > 0 ? sch->alpha_bar[taus[k - 1]] : 1.0;
