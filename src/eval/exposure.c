@@ -4,6 +4,7 @@
  * from real images. Works with every discrete-time sampler (DDPM, DDIM, S/F-PNDM, DPM-Solver);
  * fractional model times (PNDM midpoints, DPM-Solver) read alpha_bar at the nearest index. */
 #include "runtime/runtime.h"
+#include "samplers/sampler.h"
 #include "cldiff/eval.h"
 #include "cldiff/data.h"
 #include "cldiff/graph.h"
@@ -18,8 +19,7 @@
 #include <string.h>
 
 typedef struct rec {
-  cld_graph *g;
-  cld_tensor *x, *t, *y;
+  cld_model_denoiser net;
   const cld_schedule *sch;
   int prediction, n;
   size_t per, oper;
@@ -41,16 +41,10 @@ static void x0_from_output(const rec *r, const float *x, const float *o, double 
     }
 }
 
-static cld_status forward_model(rec *r, const float *x, const float *t, float *out) {
-  cld_status st;
-  if ((st = cld_tensor_write(r->g, r->x, x)) || (st = cld_tensor_write(r->g, r->t, t)) || (st = cld_graph_compute(r->g))) return st;
-  return cld_tensor_read(r->g, r->y, out);
-}
-
 static cld_status recording_denoiser(void *user, const float *x, const float *t, int batch, float *out) {
   rec *r = user;
   (void)batch;
-  cld_status st = forward_model(r, x, t, out);
+  cld_status st = cld_model_denoise(&r->net, x, t, r->n, out);
   if (st) return st;
   if (r->calls == r->cap) {
     int cap = r->cap ? 2 * r->cap : 64;
@@ -91,19 +85,7 @@ cld_status cld_exposure_measure(cld_ctx *ctx, cld_model *m, const cld_dataset *r
   r.oper = (size_t)cld_model_out_channels(m) * S * S;
   cld_schedule *sch = cld_schedule_create((cld_beta_schedule)p->schedule, p->T);
   r.sch = sch;
-  r.g = cld_graph_create(ctx);
-  cld_status st = sch && r.g ? CLD_OK : cld_seterr(ctx, CLD_ERR_INVALID_ARG, "exposure: bad schedule or out of memory");
-  if (!st) {
-    r.x = cld_input_4d(r.g, "x", n, C, S, S);
-    r.t = cld_input(r.g, "t", 1, (int64_t[]){n});
-    r.y = cld_model_forward(m, r.g, r.x, r.t);
-    if (!r.y) st = cld_seterr(ctx, CLD_ERR_STATE, "exposure: %s", cld_graph_errmsg(r.g));
-    else {
-      cld_graph_keep(r.g, r.y);
-      cld_graph_set_training(r.g, false);
-      st = cld_graph_plan(r.g, NULL);
-    }
-  }
+  cld_status st = sch ? cld_model_denoiser_init(ctx, m, (int)n, S, S, &r.net) : cld_seterr(ctx, CLD_ERR_INVALID_ARG, "exposure: bad schedule");
   float *final = malloc(n * r.per * sizeof *final), *xt = malloc(n * r.per * sizeof *xt), *eps = malloc(n * r.per * sizeof *eps);
   float *o = malloc(n * r.oper * sizeof *o), *x0h = malloc(n * r.per * sizeof *x0h), *tv = malloc((size_t)n * sizeof *tv);
   if (!st && (!final || !xt || !eps || !o || !x0h || !tv)) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
@@ -123,7 +105,7 @@ cld_status cld_exposure_measure(cld_ctx *ctx, cld_model *m, const cld_dataset *r
     cld_rng_normal_host(p->seed, 0x3200u + (uint32_t)k, 0, n * r.per, eps);
     for (size_t j = 0; j < n * r.per; j++) xt[j] = (float)(sa * x0[j] + s1 * eps[j]);
     for (int i = 0; i < n; i++) tv[i] = (float)t;
-    if ((st = forward_model(&r, xt, tv, o))) break;
+    if ((st = cld_model_denoise(&r.net, xt, tv, (int)n, o))) break;
     x0_from_output(&r, xt, o, t, x0h);
     const float *xs = r.x0hat + (size_t)k * n * r.per;
     for (size_t j = 0; j < n * r.per; j++) {
@@ -139,7 +121,7 @@ cld_status cld_exposure_measure(cld_ctx *ctx, cld_model *m, const cld_dataset *r
   } else free(rows);
   free(final); free(xt); free(eps); free(o); free(x0h); free(tv);
   free(r.t_at); free(r.var_at); free(r.x0hat);
-  cld_graph_destroy(r.g);
+  cld_graph_destroy(r.net.g);
   cld_schedule_destroy(sch);
   return st;
 }

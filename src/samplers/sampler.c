@@ -97,10 +97,21 @@ cld_sample_params cld_sample_params_default(void) {
   return p;
 }
 
-typedef struct { cld_graph *g; cld_tensor *x, *t, *y; } unet_model;
+cld_status cld_model_denoiser_init(cld_ctx *ctx, cld_model *mod, int B, int h, int w, cld_model_denoiser *m) {
+  memset(m, 0, sizeof *m);
+  m->g = cld_graph_create(ctx);
+  if (!m->g) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  m->x = cld_input_4d(m->g, "x", B, cld_model_channels(mod), h, w);
+  m->t = cld_input(m->g, "t", 1, (int64_t[]){B});
+  m->y = cld_model_forward(mod, m->g, m->x, m->t);
+  if (!m->y) return cld_seterr(ctx, cld_graph_status(m->g) ? cld_graph_status(m->g) : CLD_ERR_STATE, "sample: %s", cld_graph_errmsg(m->g));
+  cld_graph_keep(m->g, m->y);
+  cld_graph_set_training(m->g, false);
+  return cld_graph_plan(m->g, NULL);
+}
 
-static cld_status unet_denoise(void *user, const float *x, const float *t, int batch, float *out) {
-  unet_model *m = user;
+cld_status cld_model_denoise(void *user, const float *x, const float *t, int batch, float *out) {
+  cld_model_denoiser *m = user;
   (void)batch;
   cld_status st;
   if ((st = cld_tensor_write(m->g, m->x, x)) || (st = cld_tensor_write(m->g, m->t, t)) || (st = cld_graph_compute(m->g)))
@@ -114,22 +125,12 @@ cld_status cld_sample(cld_ctx *ctx, cld_model *mod, const cld_sample_params *p, 
   int channels = cld_model_channels(mod);
   int B = (int)(p->batch < n ? p->batch : n);
   if (B < 1) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: n must be >= 1");
-  unet_model m;
-  m.g = cld_graph_create(ctx);
-  m.x = cld_input_4d(m.g, "x", B, channels, h, w);
-  m.t = cld_input(m.g, "t", 1, (int64_t[]){B});
-  m.y = cld_model_forward(mod, m.g, m.x, m.t);
-  cld_status st = CLD_OK;
-  if (!m.y) st = cld_seterr(ctx, cld_graph_status(m.g) ? cld_graph_status(m.g) : CLD_ERR_STATE, "sample: %s", cld_graph_errmsg(m.g));
-  else {
-    cld_graph_keep(m.g, m.y);
-    cld_graph_set_training(m.g, false);
-    st = cld_graph_plan(m.g, NULL);
-  }
+  cld_model_denoiser m;
+  cld_status st = cld_model_denoiser_init(ctx, mod, B, h, w, &m);
   cld_sample_params q = *p;
   q.batch = B;
   q.learned_sigma = cld_model_out_channels(mod) == 2 * channels;
-  if (!st) st = cld_sample_with(ctx, unet_denoise, &m, channels, h, w, &q, first, n, out, progress, user);
+  if (!st) st = cld_sample_with(ctx, cld_model_denoise, &m, channels, h, w, &q, first, n, out, progress, user);
   cld_graph_destroy(m.g);
   return st;
 }

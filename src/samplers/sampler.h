@@ -35,6 +35,11 @@ cld_status cld_eps_eval_run(cld_eps_eval *e, const double *x, double t_model, do
 /* the same with one model time, alpha and sigma per image (nb of each; Time-Shift) */
 cld_status cld_eps_eval_run_v(cld_eps_eval *e, const double *x, const double *t_model, const double *alpha, const double *sigma,
                               double *eps);
+/* A model as a cld_denoiser_fn: its forward graph for batch B at h x w, planned once (eval mode).
+ * Used by cld_sample and by the exposure measurement; destroy m->g when done (also on failure). */
+typedef struct cld_model_denoiser { cld_graph *g; cld_tensor *x, *t, *y; } cld_model_denoiser;
+cld_status cld_model_denoiser_init(cld_ctx *ctx, cld_model *mod, int B, int h, int w, cld_model_denoiser *m);
+cld_status cld_model_denoise(void *user, const float *x, const float *t, int batch, float *out);
 /* PNDM (pndm.c): the loop and its two formulas (exposed for the METHODS.md vectors 19-20) */
 cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w, const cld_sample_params *p,
                            int64_t first, int64_t n, float *out, cld_sample_progress progress, void *user);
