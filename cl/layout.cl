@@ -4,6 +4,9 @@
  *                                                      (shape.w, shape.z, shape.x*shape.y)
  *   k_fill (dst, do, n, value)
  *   k_sum_to (src, so, dst, do, in_shape, out_shape, n_out)   sum over dims where out is 1
+ *   k_sum_to_wg (same, outer n, stride, inner n, stride)   one work-group of SW (64) items per
+ *                        output, tree-summed: long reductions (bias gradients over N*H*W),
+ *                        chosen by the reduction length alone
  *   k_upsample2x (x, xo, y, yo, H, W, n_out)           nearest, (.., H, W) -> (.., 2H, 2W)
  *   k_upsample2x_bwd (dy, dyo, dx, dxo, H, W, n_out)   sums 2x2 blocks; H, W of dx
  *   k_im2col (x, xo, col, co, N, C, H, W, KH, KW, stride, pad, OH, OW)   2-D grid (OH, rows*N)
@@ -51,6 +54,33 @@ __kernel void k_sum_to(__global const float *src, ulong so, __global float *dst,
         else for (int d = 0; d < e3; d++) acc += src[so + base + d];
       }
   dst[dof + i] = acc;
+}
+
+#define SW 64
+/* The reduced dims of a 4-D sum_to form at most two runs of adjacent dims; the host passes them
+ * as an outer (no, so_) and an inner (ni, si) run, the inner one the longer. */
+__kernel __attribute__((reqd_work_group_size(SW, 1, 1)))
+void k_sum_to_wg(__global const float *src, ulong so, __global float *dst, ulong dof, int4 is, int4 os,
+                 int no, int so_, int ni, int si) {
+  __local float sh[SW];
+  int i = get_group_id(0), l = get_local_id(0);
+  int r = i;
+  int o3 = r % os.w; r /= os.w;
+  int o2 = r % os.z; r /= os.z;
+  int o1 = r % os.y; int o0 = r / os.y;
+  int base = (((os.x == 1 ? 0 : o0) * is.y + (os.y == 1 ? 0 : o1)) * is.z + (os.z == 1 ? 0 : o2)) * is.w +
+             (os.w == 1 ? 0 : o3);
+  __global const float *p = src + so + base;
+  float acc = 0.0f;
+  for (int a = 0; a < no; a++)
+    for (int k = l; k < ni; k += SW) acc += p[a * so_ + k * si];
+  sh[l] = acc;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (int w = SW / 2; w > 0; w >>= 1) {
+    if (l < w) sh[l] += sh[l + w];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (l == 0) dst[dof + i] = sh[0];
 }
 
 __kernel void k_upsample2x(__global const float *x, ulong xo, __global float *y, ulong yo, int H, int W, int n) {

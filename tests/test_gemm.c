@@ -15,7 +15,9 @@ static void ref_gemm(const cld_gemm_shape *s, const float *A, const float *B, si
       }
 }
 
-static void check_shape(cld_ctx *ctx, cld_gemm_shape s, bool bcast_a, cld_gemm_provider p, const cld_tiled_cfg *cfg) {
+/* off: extra offset (floats) of every operand in its buffer */
+static void check_shape_off(cld_ctx *ctx, cld_gemm_shape s, bool bcast_a, cld_gemm_provider p, const cld_tiled_cfg *cfg,
+                            size_t off) {
   size_t sa = bcast_a ? 0 : (size_t)(s.m * s.k), sb = (size_t)(s.k * s.n);
   size_t na = (size_t)((bcast_a ? 1 : s.batch) * s.m * s.k), nb = (size_t)(s.batch * s.k * s.n), nc = (size_t)(s.batch * s.m * s.n);
   float *A = tu_alloc(na), *B = tu_alloc(nb), *C = tu_alloc(nc + 96);
@@ -24,18 +26,25 @@ static void check_shape(cld_ctx *ctx, cld_gemm_shape s, bool bcast_a, cld_gemm_p
   tu_fill(B, nb, 2, -1, 1);
   cl_int e;
   /* C gets a guard band of 64 floats after it and starts at an offset of 32 */
-  cl_mem a = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, na * 4, A, &e);
-  cl_mem b = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, nb * 4, B, &e);
-  for (size_t i = 0; i < nc + 64; i++) C[i] = 1234.5f;
-  cl_mem c = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, (nc + 96) * 4, C, &e);
   float nan = NAN;
-  clEnqueueFillBuffer(ctx->queue, c, &nan, 4, 0, 32 * 4, 0, NULL, NULL);
-  clEnqueueWriteBuffer(ctx->queue, c, CL_TRUE, 32 * 4, (nc + 64) * 4, C, 0, NULL, NULL);
-  cld_gemm_call call = {s.m, s.n, s.k, s.batch, s.trans_a, s.trans_b, a, b, c, 0, 0, 32, sa, s.batch > 1 ? sb : 0, (size_t)(s.m * s.n)};
+  cl_mem a = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, (off + na) * 4, NULL, &e);
+  cl_mem b = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, (off + nb) * 4, NULL, &e);
+  if (off) {
+    clEnqueueFillBuffer(ctx->queue, a, &nan, 4, 0, off * 4, 0, NULL, NULL);
+    clEnqueueFillBuffer(ctx->queue, b, &nan, 4, 0, off * 4, 0, NULL, NULL);
+  }
+  clEnqueueWriteBuffer(ctx->queue, a, CL_TRUE, off * 4, na * 4, A, 0, NULL, NULL);
+  clEnqueueWriteBuffer(ctx->queue, b, CL_TRUE, off * 4, nb * 4, B, 0, NULL, NULL);
+  for (size_t i = 0; i < nc + 64; i++) C[i] = 1234.5f;
+  cl_mem c = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, (off + nc + 96) * 4, NULL, &e);
+  clEnqueueFillBuffer(ctx->queue, c, &nan, 4, 0, (off + 32) * 4, 0, NULL, NULL);
+  clEnqueueWriteBuffer(ctx->queue, c, CL_TRUE, (off + 32) * 4, (nc + 64) * 4, C, 0, NULL, NULL);
+  cld_gemm_call call = {s.m, s.n, s.k, s.batch, s.trans_a, s.trans_b, a, b, c, off, off, off + 32, sa,
+                        s.batch > 1 ? sb : 0, (size_t)(s.m * s.n)};
   TU_OK(ctx, cld_gemm_ensure_scratch(ctx, cld_gemm_scratch_floats(&call)));
   if (cfg) TU_OK(ctx, cld_gemm_tiled_run(ctx, &call, cfg));
   else TU_OK(ctx, cld_gemm_run(ctx, &call, p));
-  clEnqueueReadBuffer(ctx->queue, c, CL_TRUE, 32 * 4, (nc + 64) * 4, C, 0, NULL, NULL);
+  clEnqueueReadBuffer(ctx->queue, c, CL_TRUE, (off + 32) * 4, (nc + 64) * 4, C, 0, NULL, NULL);
   ref_gemm(&s, A, B, sa, s.batch > 1 ? sb : 0, R);
   char what[128];
   snprintf(what, sizeof what, "gemm %s m=%lld n=%lld k=%lld b=%lld %c%c", cld_gemm_provider_name(p), (long long)s.m,
@@ -46,6 +55,10 @@ static void check_shape(cld_ctx *ctx, cld_gemm_shape s, bool bcast_a, cld_gemm_p
   clReleaseMemObject(b);
   clReleaseMemObject(c);
   free(A); free(B); free(C); free(R);
+}
+
+static void check_shape(cld_ctx *ctx, cld_gemm_shape s, bool bcast_a, cld_gemm_provider p, const cld_tiled_cfg *cfg) {
+  check_shape_off(ctx, s, bcast_a, p, cfg, 0);
 }
 
 static void test_providers(void **state) {
@@ -75,10 +88,29 @@ static void test_tile_variants(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* CLBlast's kernels index with int: operands past 2^31 floats (an arena over 8 GiB) go through a
+ * sub-buffer. A limit of 0 forces that path for every operand with a non-zero offset. */
+static void test_clblast_rebase(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_gemm_clblast_set_offset_limit(0);
+  const int64_t dims[][4] = {{13, 19, 17, 1}, {37, 70, 33, 2}, {64, 96, 40, 3}};
+  const size_t offs[] = {1, 333, 4099, 70001};
+  for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
+    for (int t = 0; t < 4; t++) {
+      cld_gemm_shape s = {dims[d][0], dims[d][1], dims[d][2], dims[d][3], (t & 1) != 0, (t & 2) != 0};
+      check_shape_off(ctx, s, false, CLD_GEMM_CLBLAST, NULL, offs[(d + (size_t)t) % 4]);
+      if (s.batch > 1) check_shape_off(ctx, s, true, CLD_GEMM_CLBLAST, NULL, offs[(d + (size_t)t + 1) % 4]);
+    }
+  cld_gemm_clblast_set_offset_limit(-1);
+  cld_ctx_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_providers),
       cmocka_unit_test(test_tile_variants),
+      cmocka_unit_test(test_clblast_rebase),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -342,6 +342,9 @@ static const op_case cases[] = {
     {"sum_keep", 1, {4}, {S4(3, 5, 7, 9)}, {-2}, {2}, b_sum, r_sum, {0xA, 1, 0}},
     {"mean_drop", 1, {4}, {S4(3, 5, 7, 9)}, {-2}, {2}, b_sum, r_sum, {0x5, 0, 1}},
     {"sum_all", 1, {3}, {S4(5, 7, 9, 0)}, {-2}, {2}, b_sum, r_sum, {0x7, 0, 0}},
+    /* reductions of >= 256 elements take the work-group kernels */
+    {"sum_keep_long", 1, {4}, {S4(4, 3, 20, 24)}, {-2}, {2}, b_sum, r_sum, {0xD, 1, 0}},
+    {"mean_inner_long", 1, {3}, {S4(3, 4, 300, 0)}, {-2}, {2}, b_sum, r_sum, {0x4, 0, 1}},
     {"upsample2x", 1, {4}, {S4(2, 3, 5, 7)}, {-2}, {2}, b_up, r_up, {0}},
     {"matmul_nn", 2, {2, 2}, {S4(13, 17, 0, 0), S4(17, 19, 0, 0)}, {-1, -1}, {1, 1}, b_matmul, r_matmul, {0, 0}},
     {"matmul_tn", 2, {2, 2}, {S4(17, 13, 0, 0), S4(17, 19, 0, 0)}, {-1, -1}, {1, 1}, b_matmul, r_matmul, {1, 0}},
@@ -356,6 +359,7 @@ static const op_case cases[] = {
     {"conv1x1_nobias", 2, {4, 4}, {S4(3, 4, 5, 7), S4(6, 4, 1, 1)}, {-1, -1}, {1, 1}, b_conv, r_conv, {1, 0, 0}},
     {"conv_n1", 3, {4, 4, 1}, {S4(1, 3, 6, 5), S4(4, 3, 3, 3), S4(4, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1}},
     {"group_norm", 3, {4, 1, 1}, {S4(3, 6, 5, 7), S4(6, 0, 0, 0), S4(6, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {0, 3}, {1e-5f}},
+    {"group_norm_long", 3, {4, 1, 1}, {S4(2, 4, 16, 18), S4(4, 0, 0, 0), S4(4, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {0, 2}, {1e-5f}},
     {"layer_norm", 3, {3, 1, 1}, {S4(5, 7, 13, 0), S4(13, 0, 0, 0), S4(13, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {1}, {1e-5f}},
     {"softmax", 1, {3}, {S4(5, 7, 13, 0)}, {-3}, {3}, b_softmax, r_softmax},
     {"timestep_emb_flip", 1, {1}, {S4(5, 0, 0, 0)}, {0}, {999}, b_temb, r_temb, {33, 1}, {0.0f}, {true}, 2e-4},

@@ -8,7 +8,10 @@ in one run on the same machine. Prints a markdown table with the time ratio cldi
   Linear+SiLU, concatenated with x, 3 x (Linear 256 + SiLU), Linear to 2)
 The PyTorch model is diffusers' UNet2DModel with the same config as cldiff's fmnist-s preset
 (parameter counts are compared). Needs torch + diffusers from PyPI and a built ./build/cldiff.
-Usage: python3 tools/bench_vs_torch.py [--cldiff build/cldiff] [--reps 5]
+Usage: python3 tools/bench_vs_torch.py [--cldiff build/cldiff] [--reps 5] [--torch-device cpu|cuda]
+                                     [--threads 2]
+With --torch-device cuda the PyTorch side runs on the CUDA GPU (for a GPU whose OpenCL cldiff uses);
+timings then synchronise the GPU before reading the clock.
 """
 import argparse
 import json
@@ -18,7 +21,12 @@ import time
 import torch
 from diffusers import UNet2DModel
 
-torch.set_num_threads(2)
+DEV = "cpu"
+
+
+def sync():
+    if DEV == "cuda":
+        torch.cuda.synchronize()
 
 FMNIST_S = dict(sample_size=28, in_channels=1, out_channels=1, block_out_channels=(64, 128, 128), layers_per_block=2,
                 down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
@@ -29,20 +37,22 @@ FMNIST_S = dict(sample_size=28, in_channels=1, out_channels=1, block_out_channel
 def median(fn, reps):
     fn()
     fn()
+    sync()
     ts = []
     for _ in range(reps):
         t = time.perf_counter()
         fn()
+        sync()
         ts.append(time.perf_counter() - t)
     ts.sort()
     return ts[len(ts) // 2]
 
 
 def torch_train_step(batch, reps):
-    model = UNet2DModel(**FMNIST_S)
+    model = UNet2DModel(**FMNIST_S).to(DEV)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-4, weight_decay=0.0)
-    x = torch.randn(batch, 1, 28, 28)
-    t = torch.randint(0, 1000, (batch,))
+    x = torch.randn(batch, 1, 28, 28, device=DEV)
+    t = torch.randint(0, 1000, (batch,), device=DEV)
     eps = torch.randn_like(x)
 
     def step():
@@ -56,9 +66,9 @@ def torch_train_step(batch, reps):
 
 
 def torch_forward(batch, reps):
-    model = UNet2DModel(**FMNIST_S).eval()
-    x = torch.randn(batch, 1, 28, 28)
-    t = torch.full((batch,), 500)
+    model = UNet2DModel(**FMNIST_S).to(DEV).eval()
+    x = torch.randn(batch, 1, 28, 28, device=DEV)
+    t = torch.full((batch,), 500, device=DEV)
 
     def fwd():
         with torch.no_grad():
@@ -80,7 +90,7 @@ class ToyMLP(torch.nn.Module):
 
     def forward(self, x, t):
         half = self.temb // 2
-        freq = torch.exp(-torch.log(torch.tensor(10000.0)) * torch.arange(half) / half)
+        freq = torch.exp(-torch.log(torch.tensor(10000.0)) * torch.arange(half, device=t.device) / half)
         arg = t[:, None].float() * freq[None]
         e = torch.cat([torch.cos(arg), torch.sin(arg)], dim=1)  # flip_sin_to_cos
         h = torch.cat([x, torch.nn.functional.silu(self.time_linear(e))], dim=1)
@@ -90,9 +100,10 @@ class ToyMLP(torch.nn.Module):
 
 
 def torch_mlp_step(batch, reps):
-    model = ToyMLP()
+    model = ToyMLP().to(DEV)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.0)
-    x, t, eps = torch.randn(batch, 2), torch.randint(0, 1000, (batch,)), torch.randn(batch, 2)
+    x = torch.randn(batch, 2, device=DEV)
+    t, eps = torch.randint(0, 1000, (batch,), device=DEV), torch.randn(batch, 2, device=DEV)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -114,7 +125,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cldiff", default="build/cldiff")
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--torch-device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads (default 2, this machine's cores)")
     a = ap.parse_args()
+    global DEV
+    DEV = a.torch_device
+    torch.set_num_threads(a.threads)
     rows = []
     tt, nparams = torch_train_step(32, a.reps)
     ct = cldiff(a.cldiff, "train", 32, a.reps)
@@ -129,7 +145,8 @@ def main():
     if cm["params"] != mparams:
         raise SystemExit(f"toy-mlp parameter counts differ: cldiff {cm['params']} vs torch {mparams}")
     rows.append((f"toy MLP training step, batch 1024 ({mparams} params)", cm["seconds"], tm))
-    print(f"fmnist-s: {nparams} parameters in both; PyTorch {torch.__version__} CPU, {torch.get_num_threads()} threads\n")
+    where = torch.cuda.get_device_name() if DEV == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"fmnist-s: {nparams} parameters in both; PyTorch {torch.__version__} {where}\n")
     print("| workload | cldiff (s) | PyTorch (s) | cldiff / PyTorch |")
     print("|---|---|---|---|")
     for name, c, t in rows:

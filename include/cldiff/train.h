@@ -52,6 +52,9 @@ CLD_API void cld_trainer_destroy(cld_trainer *t);
 /* One optimisation step; *loss (optional) gets the batch loss (reading it waits for the device). */
 CLD_API cld_status cld_trainer_step(cld_trainer *t, float *loss);
 CLD_API int64_t cld_trainer_steps_done(const cld_trainer *t);
+/* bytes of the training step's activation arena on the device (parameters and optimiser state not
+ * included): what a batch size costs in device memory */
+CLD_API size_t cld_trainer_arena_bytes(const cld_trainer *t);
 /* Checkpoint directory DIR/ckpt-STEP (written as DIR/.ckpt-STEP.tmp, then renamed): model/ and
  * ema/ as diffusers UNet2DModel directories, optimizer.safetensors (AdamW moments) and
  * trainer.json (step, parameters). (For the MLP, model/ and ema/ hold cldiff's MLPDenoiser.) Keeps the newest `keep` checkpoints (0: all). */

@@ -364,4 +364,5 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
 }
 
 int64_t cld_trainer_steps_done(const cld_trainer *t) { return t ? t->step : 0; }
+size_t cld_trainer_arena_bytes(const cld_trainer *t) { return t ? cld_graph_arena_bytes(t->g) : 0; }
 

@@ -7,7 +7,10 @@
 #include <string.h>
 #include <time.h>
 
-#define WG 64
+#define WG 64 /* also the work-group size of the *_wg reduction kernels (RW, SW in cl/) */
+/* reductions at least this long get a work-group each (k_sum_to_wg, k_norm_rows*_wg): chosen by
+ * shape alone, so the summation order, and the result, is the same on every device */
+#define LONG_REDUCTION 256
 
 typedef struct { cld_graph *g; cld_launch *l; cl_uint arg; cl_int err; } binder;
 
@@ -264,15 +267,34 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     bc_strides(x, o4, ss);
     return copy4(g, o4, x, 0, ss, t, 0, cs);
   }
-  case OP_SUM_TO:
-    if ((st = new_launch(g, "layout", "k_sum_to", (size_t)t->numel, &b))) return st;
+  case OP_SUM_TO: {
+    bool wg = x->numel / (t->numel ? t->numel : 1) >= LONG_REDUCTION;
+    if ((st = new_launch(g, "layout", wg ? "k_sum_to_wg" : "k_sum_to", (size_t)t->numel * (wg ? WG : 1), &b)))
+      return st;
     cld_shape4(x, x4);
     arg_t(&b, x);
     arg_t(&b, t);
     arg_i4(&b, x4);
     arg_i4(&b, o4);
-    arg_i(&b, (int)t->numel);
-    return done(&b, "binding k_sum_to");
+    if (!wg) {
+      arg_i(&b, (int)t->numel);
+      return done(&b, "binding k_sum_to");
+    }
+    int64_t run_n[2] = {1, 1}, run_s[2] = {0, 0}, stride = 1;
+    int runs = 0;
+    bool in_run = false;
+    for (int d = 3; d >= 0; stride *= x4[d], d--) { /* runs of adjacent reduced dims, innermost first */
+      if (o4[d] != 1 || x4[d] == 1) { in_run = false; continue; }
+      if (!in_run) { runs++; run_s[runs - 1] = stride; in_run = true; }
+      run_n[runs - 1] *= x4[d];
+    }
+    int inner = run_n[0] >= run_n[1] ? 0 : 1;
+    arg_i(&b, (int)run_n[1 - inner]);
+    arg_i(&b, (int)run_s[1 - inner]);
+    arg_i(&b, (int)run_n[inner]);
+    arg_i(&b, (int)run_s[inner]);
+    return done(&b, "binding k_sum_to_wg");
+  }
   case OP_UPSAMPLE2X: case OP_UPSAMPLE2X_BWD: {
     bool fwd = t->op == OP_UPSAMPLE2X;
     const cld_tensor *small = fwd ? x : t;
@@ -305,8 +327,9 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     return done(&b, "binding im2col");
   }
   case OP_NORM_ROWS: case OP_NORM_ROWS_BWD: {
-    bool fwd = t->op == OP_NORM_ROWS;
-    if ((st = new_launch(g, "norm", fwd ? "k_norm_rows" : "k_norm_rows_bwd", (size_t)t->ip[0], &b))) return st;
+    bool fwd = t->op == OP_NORM_ROWS, wg = t->ip[1] >= LONG_REDUCTION;
+    const char *kn = fwd ? (wg ? "k_norm_rows_wg" : "k_norm_rows") : (wg ? "k_norm_rows_bwd_wg" : "k_norm_rows_bwd");
+    if ((st = new_launch(g, "norm", kn, (size_t)t->ip[0] * (wg ? WG : 1), &b))) return st;
     arg_t(&b, x);
     if (!fwd) arg_t(&b, y);
     arg_t(&b, t);
@@ -416,8 +439,9 @@ cld_status cld_graph_compute(cld_graph *g) {
   for (int i = 0; i < g->n_launches; i++) {
     cld_launch *l = &g->launches[i];
     cld_status st;
-    if (prof && i > 0) { /* charge the previous launch */
-      clFinish(g->ctx->queue);
+    if (prof && i > 0) { /* charge the previous launch; a failure is pinned on it */
+      cl_int fe = clFinish(g->ctx->queue);
+      if (fe != CL_SUCCESS) return cld_profile_fail(g, &g->launches[i - 1], fe);
       double t = now_s();
       cld_profile_charge(g, &g->launches[i - 1], t - tp);
       tp = t;
@@ -441,7 +465,8 @@ cld_status cld_graph_compute(cld_graph *g) {
     if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "clEnqueueNDRangeKernel");
   }
   if (prof && g->n_launches > 0) {
-    clFinish(g->ctx->queue);
+    cl_int fe = clFinish(g->ctx->queue);
+    if (fe != CL_SUCCESS) return cld_profile_fail(g, &g->launches[g->n_launches - 1], fe);
     cld_profile_charge(g, &g->launches[g->n_launches - 1], now_s() - tp);
   }
   g->run++;

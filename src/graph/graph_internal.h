@@ -120,6 +120,7 @@ cld_tensor *cld_norm_rows(cld_graph *g, cld_tensor *x, int64_t rows, int64_t len
 cld_tensor *cld_copy(cld_graph *g, cld_tensor *x);
 /* profile.c (CLDIFF_PROFILE) */
 void cld_profile_charge(cld_graph *g, const cld_launch *l, double dt);
+cld_status cld_profile_fail(cld_graph *g, const cld_launch *l, cl_int e);
 void cld_profile_report(cld_graph *g);
 /* exec.c */
 cld_status cld_exec_lower(cld_graph *g);

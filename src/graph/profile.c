@@ -1,5 +1,6 @@
 /* CLDIFF_PROFILE: per-op-kind and per-GEMM-shape device time of a graph's launches (the executor
- * drains the queue after every launch when profiling), printed when the graph is released. */
+ * drains the queue after every launch when profiling), printed when the graph is released. A launch
+ * that fails while profiling is named (op, node, sizes), which pins asynchronous device errors. */
 #include "graph/graph_internal.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,21 @@ static const char *op_name(int op) {
       "upsample2x", "upsample2x_bwd", "matmul", "im2col", "col2im", "norm_rows", "norm_rows_bwd", "softmax",
       "softmax_bwd", "timestep_emb", "dropout", "randn", "rand", "copy", "clamp_min", "clamp_min_bwd"};
   return op >= 0 && op < OP_COUNT && names[op] ? names[op] : "?";
+}
+
+cld_status cld_profile_fail(cld_graph *g, const cld_launch *l, cl_int e) {
+  const cld_tensor *t = l->node >= 0 ? g->nodes[l->node] : NULL;
+  char what[256];
+  if (l->is_gemm)
+    snprintf(what, sizeof what, "GEMM m=%lld n=%lld k=%lld batch=%lld %c%c of node %d", (long long)l->gemm.m,
+                     (long long)l->gemm.n, (long long)l->gemm.k, (long long)l->gemm.batch, l->gemm.trans_a ? 'T' : 'N',
+                     l->gemm.trans_b ? 'T' : 'N', l->node);
+  else
+    snprintf(what, sizeof what, "kernel of op %s, node %d '%s' (global %zu x %zu x %zu, local %zu x %zu x %zu)",
+                   op_name(t ? (int)t->op : 0), l->node, t ? t->name : "?", l->gws[0], l->dim > 1 ? l->gws[1] : 1,
+             l->dim > 2 ? l->gws[2] : 1, l->use_lws ? l->lws[0] : 0, l->use_lws && l->dim > 1 ? l->lws[1] : 0,
+             l->use_lws && l->dim > 2 ? l->lws[2] : 0);
+  return cld_clerr(g->ctx, e, what);
 }
 
 void cld_profile_report(cld_graph *g) {

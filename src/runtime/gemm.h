@@ -32,6 +32,9 @@ struct cld_gemm_tuning {
 cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_tiled_cfg *cfg);
 cld_status cld_gemm_clblast_run(cld_ctx *ctx, const cld_gemm_call *c);
 cld_status cld_gemm_clblast_apply(cld_ctx *ctx, const cld_clblast_cfg *cfg);
+/* offsets + extents above this many floats go through a sub-buffer (CLBlast indexes with int);
+ * tests lower it (0: every non-zero offset), -1 restores INT_MAX */
+void cld_gemm_clblast_set_offset_limit(long long floats);
 struct cld_gemm_tuning *cld_gemm_tuning_get(cld_ctx *ctx);
 cld_status cld_gemm_tuning_save(cld_ctx *ctx);
 cld_tiled_cfg cld_tiled_default(void);

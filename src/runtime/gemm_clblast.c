@@ -1,9 +1,35 @@
 /* The CLBlast GEMM provider. The only file that includes clblast_c.h. Row-major calls; batched
  * calls with real strides use SgemmStridedBatched, broadcast operands (stride 0) loop. C is
- * cleared first because CLBlast's beta = 0 still reads C (stale NaNs would leak through). */
+ * cleared first because CLBlast's beta = 0 still reads C (stale NaNs would leak through).
+ * CLBlast's kernels take int offsets: an operand that ends past INT_MAX floats in its buffer (an
+ * activation arena over 8 GiB) is handed over as a sub-buffer starting near it. */
 #include "runtime/gemm.h"
 #include <clblast_c.h>
+#include <limits.h>
 #include <stdio.h>
+
+static long long offset_limit = INT_MAX;
+void cld_gemm_clblast_set_offset_limit(long long floats) { offset_limit = floats < 0 ? INT_MAX : floats; }
+
+/* operand (buf, *off) spanning extent floats: if it ends past the limit, *sub becomes a sub-buffer
+ * from an aligned origin at or below *off, and *off the offset within it */
+static cld_status rebase(cld_ctx *ctx, cl_mem buf, size_t *off, size_t extent, cl_mem *sub) {
+  *sub = NULL;
+  if (*off == 0 || (long long)(*off + extent) <= offset_limit) return CLD_OK;
+  cl_uint align_bits = 0;
+  size_t size = 0;
+  cl_int e = clGetDeviceInfo(ctx->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits, NULL);
+  if (e == CL_SUCCESS) e = clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof size, &size, NULL);
+  if (e != CL_SUCCESS) return cld_clerr(ctx, e, "querying alignment for a GEMM sub-buffer");
+  size_t align = align_bits >= 32 ? align_bits / 8 : 4, origin = *off * sizeof(float) / align * align;
+  if ((origin % sizeof(float)) || (*off * sizeof(float) - origin) / sizeof(float) + extent > INT_MAX)
+    return cld_seterr(ctx, CLD_ERR_GEMM, "GEMM operand of %zu floats too large for CLBlast's int indexing", extent);
+  cl_buffer_region r = {origin, size - origin};
+  *sub = clCreateSubBuffer(buf, 0, CL_BUFFER_CREATE_TYPE_REGION, &r, &e);
+  if (e != CL_SUCCESS) { *sub = NULL; return cld_clerr(ctx, e, "clCreateSubBuffer for a GEMM operand"); }
+  *off -= origin / sizeof(float);
+  return CLD_OK;
+}
 
 const char *const cld_clblast_param_names[CLD_CLBLAST_NPARAMS] = {
     "GEMMK", "KREG", "KWG", "KWI", "MDIMA", "MDIMC", "MWG", "NDIMB",
@@ -16,7 +42,27 @@ cld_status cld_gemm_clblast_apply(cld_ctx *ctx, const cld_clblast_cfg *cfg) {
   return CLD_OK;
 }
 
-cld_status cld_gemm_clblast_run(cld_ctx *ctx, const cld_gemm_call *c) {
+static cld_status run(cld_ctx *ctx, const cld_gemm_call *c);
+
+cld_status cld_gemm_clblast_run(cld_ctx *ctx, const cld_gemm_call *in) {
+  cld_gemm_call c = *in;
+  size_t nb = (size_t)(c.batch > 0 ? c.batch - 1 : 0);
+  cl_mem sa = NULL, sb = NULL, sc = NULL;
+  cld_status st = rebase(ctx, in->a, &c.a_off, nb * c.a_stride + (size_t)(c.m * c.k), &sa);
+  if (!st) st = rebase(ctx, in->b, &c.b_off, nb * c.b_stride + (size_t)(c.k * c.n), &sb);
+  if (!st) st = rebase(ctx, in->c, &c.c_off, nb * c.c_stride + (size_t)(c.m * c.n), &sc);
+  if (sa) c.a = sa;
+  if (sb) c.b = sb;
+  if (sc) c.c = sc;
+  if (!st) st = run(ctx, &c);
+  /* released now; OpenCL keeps them alive until the enqueued commands that use them finish */
+  if (sa) clReleaseMemObject(sa);
+  if (sb) clReleaseMemObject(sb);
+  if (sc) clReleaseMemObject(sc);
+  return st;
+}
+
+static cld_status run(cld_ctx *ctx, const cld_gemm_call *c) {
   size_t lda = c->trans_a ? (size_t)c->m : (size_t)c->k;
   size_t ldb = c->trans_b ? (size_t)c->k : (size_t)c->n;
   size_t ldc = (size_t)c->n;

@@ -260,8 +260,8 @@ cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shape
     }
   }
   if (!st) {
-    if (!tune_clblast && t->clblast.set) { /* keep the stored CLBlast set; compare against it */
-      if (!t->clblast_applied && !cld_gemm_clblast_apply(ctx, &t->clblast)) t->clblast_applied = true;
+    if (best_cand < 0) { /* no set searched (or none worked): compare against the stored set, else CLBlast's own */
+      if (t->clblast.set && !t->clblast_applied && !cld_gemm_clblast_apply(ctx, &t->clblast)) t->clblast_applied = true;
       for (int si = 0; si < n_shapes; si++) {
         bench_bufs bb;
         double sec;

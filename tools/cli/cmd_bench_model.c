@@ -70,12 +70,15 @@ int bench_model(cli_common *co, bool train, const char *preset, int batch, int r
     free(yv);
   }
   qsort(ts, (size_t)reps, sizeof ts[0], cmp_d);
+  size_t arena = train ? cld_trainer_arena_bytes(t) : cld_graph_arena_bytes(g);
   if (json)
-    printf("{\"bench\":\"%s\",\"model\":\"%s\",\"batch\":%d,\"params\":%lld,\"seconds\":%.4f,\"seconds_best\":%.4f}\n",
-           train ? "train_step" : "forward", preset, batch, (long long)cld_model_param_count(u), ts[reps / 2], ts[0]);
+    printf("{\"bench\":\"%s\",\"model\":\"%s\",\"batch\":%d,\"params\":%lld,\"seconds\":%.4f,\"seconds_best\":%.4f,"
+           "\"arena_bytes\":%zu}\n",
+           train ? "train_step" : "forward", preset, batch, (long long)cld_model_param_count(u), ts[reps / 2], ts[0], arena);
   else
-    printf("%s %s batch %d (%lld params): %.3f s median, %.3f s best of %d\n", preset, train ? "training step" : "forward",
-           batch, (long long)cld_model_param_count(u), ts[reps / 2], ts[0], reps);
+    printf("%s %s batch %d (%lld params): %.3f s median, %.3f s best of %d; arena %.1f MiB\n", preset,
+           train ? "training step" : "forward", batch, (long long)cld_model_param_count(u), ts[reps / 2], ts[0], reps,
+           (double)arena / 1048576.0);
   rc = 0;
   goto done;
 fail:
