@@ -268,10 +268,13 @@ static void test_ts_sampling(void **state) {
   cld_ctx *ctx = tu_ctx();
   cld_schedule *s = linear();
   float *base = tu_alloc(8 * 16), *o = tu_alloc(8 * 16);
-  const int samplers[4] = {CLD_SAMPLER_DDPM, CLD_SAMPLER_DDIM, CLD_SAMPLER_SPNDM, CLD_SAMPLER_FPNDM};
-  for (int sk = 0; sk < 4; sk++) {
+  const int samplers[6] = {CLD_SAMPLER_DDPM, CLD_SAMPLER_DDIM, CLD_SAMPLER_SPNDM, CLD_SAMPLER_FPNDM,
+                           CLD_SAMPLER_DPM_SOLVER, CLD_SAMPLER_DPM_SOLVER};
+  for (int sk = 0; sk < 6; sk++) {
     cld_sample_params p = cld_sample_params_default();
     p.sampler = samplers[sk];
+    p.dpm_multistep = true;
+    p.dpm_order = sk == 5 ? 3 : 2;
     p.steps = 10;
     p.batch = 4;
     TU_OK(ctx, cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, base, NULL, NULL));
@@ -289,7 +292,11 @@ static void test_ts_sampling(void **state) {
   }
   cld_sample_params p = cld_sample_params_default();
   p.sampler = CLD_SAMPLER_DPM_SOLVER;
+  p.dpm_multistep = false; /* singlestep DPM-Solver has no Time-Shift */
   p.ts.window = 5;
+  assert_int_equal(cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, o, NULL, NULL), CLD_ERR_UNSUPPORTED);
+  p.sampler = CLD_SAMPLER_EULER;
+  p.prediction = CLD_PRED_EDM;
   assert_int_equal(cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, o, NULL, NULL), CLD_ERR_UNSUPPORTED);
   free(base); free(o);
   cld_schedule_destroy(s);

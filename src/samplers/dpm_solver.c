@@ -7,8 +7,12 @@
  *     `steps` evaluations, intermediate times s1, s2 from lambda with r1 = 1/3, r2 = 2/3 (order 3)
  *     or r1 = 1/2 (order 2)
  * Grids: time-uniform, logSNR, time-quadratic from t_T = 1 to t_0 = 1/T. Eps/x0/v models are
- * converted to eps with the continuous alpha, sigma; x0 clipping does not apply here. */
+ * converted to eps with the continuous alpha, sigma; x0 clipping does not apply here.
+ * Time-Shift (multistep only): per image, the step starts from the continuous time of the
+ * discrete step cld_ts_select picks around the nominal one (index i <-> time (i + 1) / T), with
+ * the window kept above the next grid time; the history's lambdas are each image's own. */
 #include "samplers/sampler.h"
+#include "cldiff/methods.h"
 #include "runtime/runtime.h"
 #include <math.h>
 #include <stdlib.h>
@@ -25,6 +29,45 @@ static double L(const dpm_eval *e, double t) { return cld_dpm_lambda(e->s, t); }
 
 static cld_status eps_at(dpm_eval *e, const double *x, double t, double *eps) {
   return cld_eps_eval_run(&e->ev, x, cld_dpm_model_time(e->s, t), A(e, t), S(e, t), eps);
+}
+
+/* One multistep update of one image (n values) from its own start time s to t, order o, with the
+ * eps history h0 (at th[0] = s), h1 (th[1]), h2 (th[2]); every image shares s and th unless
+ * Time-Shift moved them. */
+static void ms_update(const dpm_eval *e, double *x, const double *h0, const double *h1, const double *h2, size_t n, int o,
+                      double t, const double th[3]) {
+  double s = th[0], hh = L(e, t) - L(e, s), ca = A(e, t) / A(e, s), sg = S(e, t), ph = expm1(hh);
+  if (o == 1) {
+    for (size_t q = 0; q < n; q++) x[q] = ca * x[q] - sg * ph * h0[q];
+  } else if (o == 2) {
+    double r0 = (L(e, th[0]) - L(e, th[1])) / hh;
+    for (size_t q = 0; q < n; q++) {
+      double D = (h0[q] - h1[q]) / r0;
+      x[q] = ca * x[q] - sg * ph * h0[q] - 0.5 * sg * ph * D;
+    }
+  } else {
+    double h0l = L(e, th[0]) - L(e, th[1]), h1l = L(e, th[1]) - L(e, th[2]), r0 = h0l / hh, r1 = h1l / hh;
+    double c1 = sg * (ph / hh - 1), c2 = sg * ((ph - hh) / (hh * hh) - 0.5);
+    for (size_t q = 0; q < n; q++) {
+      double d10 = (h0[q] - h1[q]) / r0, d11 = (h1[q] - h2[q]) / r1;
+      double D1 = d10 + r0 / (r0 + r1) * (d10 - d11), D2 = (d10 - d11) / (r0 + r1);
+      x[q] = ca * x[q] - sg * ph * h0[q] - c1 * D1 - c2 * D2;
+    }
+  }
+}
+
+/* Time-Shift for image state x (n values) at grid time s, next grid time t: the continuous time
+ * of the discrete step cld_ts_select picks (index i <-> time (i + 1) / T), or s itself */
+static double ts_time(const cld_sample_params *p, const cld_schedule *sch, const double *x, size_t n, double s, double t) {
+  int T = sch->T, is = (int)lround(s * T) - 1, it = (int)lround(t * T) - 1;
+  if (is < 0) is = 0;
+  if (is > T - 1) is = T - 1;
+  double m = 0, v = 0;
+  for (size_t q = 0; q < n; q++) m += x[q];
+  m /= (double)n;
+  for (size_t q = 0; q < n; q++) v += (x[q] - m) * (x[q] - m);
+  int j = cld_ts_select(&p->ts, sch, n > 1 ? v / (double)(n - 1) : 0, is, it < 0 ? 0 : it + 1);
+  return j == is ? s : (double)(j + 1) / T;
 }
 
 /* x <- first-order step s -> t with eps_s, plus optional correction terms added by the caller */
@@ -67,11 +110,14 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
   double *grid = malloc((size_t)(K + 1) * sizeof *grid), *x = malloc(tot * sizeof *x), *u = malloc(tot * sizeof *u);
   double *hist[3], *e1 = malloc(tot * sizeof *e1), *e2 = malloc(tot * sizeof *e2);
   for (int i = 0; i < 3; i++) hist[i] = malloc(tot * sizeof(double));
-  double th[3] = {0};
+  double th[3] = {0}, *tsh = calloc((size_t)B * 3, sizeof(double)); /* per-image history times (Time-Shift) */
+  bool ts_on = p->ts.window > 0;
   float *z = malloc(per * sizeof *z);
   dpm_eval e = {{0}, sch};
   cld_status st = cld_eps_eval_init(&e.ev, model, model_user, p, B, per);
-  if (st || !grid || !x || !u || !e1 || !e2 || !hist[0] || !hist[1] || !hist[2] || !z || K > 4096)
+  if (ts_on && !p->dpm_multistep)
+    st = cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: Time-Shift with DPM-Solver needs the multistep form (drop --singlestep)");
+  else if (st || !grid || !x || !u || !e1 || !e2 || !hist[0] || !hist[1] || !hist[2] || !z || !tsh || K > 4096)
     st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   if (!st && cld_dpm_time_grid(sch, (cld_dpm_grid)p->dpm_grid, K, grid)) st = cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad DPM grid");
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
@@ -85,27 +131,28 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
       if (p->dpm_multistep) {
         double *tmp = hist[2];
         hist[2] = hist[1]; hist[1] = hist[0]; hist[0] = tmp;
-        th[2] = th[1]; th[1] = th[0]; th[0] = s;
-        if ((st = eps_at(&e, x, s, hist[0]))) break;
         nh = nh < 3 ? nh + 1 : 3;
         if (o > nh) o = nh;
-        double ca = A(&e, t) / A(&e, s), sg = S(&e, t), ph = expm1(hh);
-        if (o == 1) {
-          for (size_t q = 0; q < m; q++) x[q] = ca * x[q] - sg * ph * hist[0][q];
-        } else if (o == 2) {
-          double r0 = (L(&e, th[0]) - L(&e, th[1])) / hh;
-          for (size_t q = 0; q < m; q++) {
-            double D = (hist[0][q] - hist[1][q]) / r0;
-            x[q] = ca * x[q] - sg * ph * hist[0][q] - 0.5 * sg * ph * D;
+        if (!ts_on) {
+          th[2] = th[1]; th[1] = th[0]; th[0] = s;
+          if ((st = eps_at(&e, x, s, hist[0]))) break;
+          for (int i = 0; i < nb; i++)
+            ms_update(&e, x + (size_t)i * per, hist[0] + (size_t)i * per, hist[1] + (size_t)i * per,
+                      hist[2] + (size_t)i * per, per, o, t, th);
+        } else { /* Time-Shift: per image, the network at t_s; the coefficients (and the history's
+                    lambdas) at t_s too, or at the nominal s with --ts-coeffs nominal */
+          for (int i = 0; i < B; i++) {
+            double si = i < nb ? ts_time(p, sch, x + (size_t)i * per, per, s, t) : s;
+            double *ti = tsh + (size_t)i * 3;
+            ti[2] = ti[1]; ti[1] = ti[0]; ti[0] = p->ts.nominal_coeffs ? s : si;
+            e.ev.t_model[i] = cld_dpm_model_time(sch, si);
+            e.ev.alpha[i] = A(&e, si);
+            e.ev.sigma[i] = S(&e, si);
           }
-        } else {
-          double h0 = L(&e, th[0]) - L(&e, th[1]), h1 = L(&e, th[1]) - L(&e, th[2]), r0 = h0 / hh, r1 = h1 / hh;
-          double c1 = sg * (ph / hh - 1), c2 = sg * ((ph - hh) / (hh * hh) - 0.5);
-          for (size_t q = 0; q < m; q++) {
-            double d10 = (hist[0][q] - hist[1][q]) / r0, d11 = (hist[1][q] - hist[2][q]) / r1;
-            double D1 = d10 + r0 / (r0 + r1) * (d10 - d11), D2 = (d10 - d11) / (r0 + r1);
-            x[q] = ca * x[q] - sg * ph * hist[0][q] - c1 * D1 - c2 * D2;
-          }
+          if ((st = cld_eps_eval_run_v(&e.ev, x, e.ev.t_model, e.ev.alpha, e.ev.sigma, hist[0]))) break;
+          for (int i = 0; i < nb; i++)
+            ms_update(&e, x + (size_t)i * per, hist[0] + (size_t)i * per, hist[1] + (size_t)i * per,
+                      hist[2] + (size_t)i * per, per, o, t, tsh + (size_t)i * 3);
         }
       } else {
         if ((st = eps_at(&e, x, s, e1))) break;
@@ -139,7 +186,7 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
     }
     for (size_t q = 0; q < m && !st; q++) out[(size_t)b0 * per + q] = (float)x[q];
   }
-  free(grid); free(x); free(u); free(e1); free(e2); free(z);
+  free(grid); free(x); free(u); free(e1); free(e2); free(z); free(tsh);
   for (int i = 0; i < 3; i++) free(hist[i]);
   cld_eps_eval_free(&e.ev);
   cld_schedule_destroy(sch);

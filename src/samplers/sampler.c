@@ -145,10 +145,10 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: %s needs %s model", edm_sampler ? "euler/heun" : "ddpm/ddim/pndm/dpm-solver",
                       edm_sampler ? "an edm-preconditioned" : "an eps, x0 or v");
   if (edm_sampler && p->learned_sigma) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: euler/heun cannot use a learned-variance model");
+  if (p->ts.window > 0 && edm_sampler)
+    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED,
+                      "sample: Time-Shift is for ddpm, ddim, spndm, fpndm and dpm-solver (not euler/heun: EDM has no discrete steps)");
   if (edm_sampler) return cld_edm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
-  if (p->ts.window > 0 && (edm_sampler || p->sampler == CLD_SAMPLER_DPM_SOLVER))
-    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: Time-Shift is implemented for ddpm, ddim, spndm and fpndm in this version (not %s)",
-                      p->sampler == CLD_SAMPLER_DPM_SOLVER ? "dpm-solver" : "euler/heun");
   if (p->ts.window < 0 || p->ts.cutoff < 0) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: Time-Shift window and cutoff must be >= 0");
   if (p->sampler == CLD_SAMPLER_SPNDM || p->sampler == CLD_SAMPLER_FPNDM)
     return cld_pndm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);

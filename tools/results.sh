@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# docs/RESULTS.md, regenerated: the baseline against each training method alone and all four
+# combined (same model, data, steps and seeds), and Time-Shift at sampling time, on the five 2-D
+# toys and on Fashion-MNIST, evaluated with `cldiff eval`.
+#
+#   tools/results.sh [run|report|all]       (default all)
+#
+# run    trains, samples and evaluates into $W (default runs/results); everything the report needs
+#        lands in $W/metrics (small: JSON, CSV, PNG), so a run made elsewhere (a GPU machine) can
+#        be copied back and reported here.
+# report writes docs/RESULTS.md and docs/results/*.png from $W/metrics (tools/results_report.py,
+#        plus docs/results_discussion.md, the hand-written discussion of the figures).
+#
+# Knobs (environment; defaults in brackets):
+#   W [runs/results]  SEEDS ["0 1 2"]  JOBS [2] parallel runs (TOY_JOBS for the toys)  PARTS ["toy fmnist"]
+#   TOY_STEPS [2000] TOY_BATCH [512]  FM_MODEL [fmnist-xs] FM_STEPS [3000] FM_BATCH [32]
+#   FM_N [1000] images per FID evaluation  FID_REF_N [all 10000 test images]  SAMPLE_BATCH [250]  EP_K [5]
+#   CLS [runs/cls] the `cldiff train-classifier` directory (trained first when absent)
+#   TS ["--ts-window 80 --ts-cutoff 300"] the Time-Shift setting (TS-DPM's CIFAR-10 example)
+#   CLDIFF [build/cldiff]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export W=${W:-runs/results} SEEDS=${SEEDS:-"0 1 2"} JOBS=${JOBS:-2} PARTS=${PARTS:-"toy fmnist"}
+export TOY_STEPS=${TOY_STEPS:-2000} TOY_BATCH=${TOY_BATCH:-512}
+export FM_MODEL=${FM_MODEL:-fmnist-xs} FM_STEPS=${FM_STEPS:-3000} FM_BATCH=${FM_BATCH:-32} FM_N=${FM_N:-1000}
+export SAMPLE_BATCH=${SAMPLE_BATCH:-250} EP_K=${EP_K:-5} CLS=${CLS:-runs/cls}
+export TS=${TS:-"--ts-window 80 --ts-cutoff 300"} B=${CLDIFF:-build/cldiff}
+export TOYS=${TOYS:-"8gaussians 25gaussians moons swissroll checkerboard"}
+export CONFIGS=${CONFIGS:-"baseline ip debias stf ep all"}
+export M=$W/metrics
+
+# method flags of a configuration; $1 = config, $2 = batch (STF's reference set is 4 batches).
+# CONFIGS may add ip+stf+ep.
+flags() {
+  local ip="--ip-gamma 0.1" db="--weighting debias" stf="--stf-ref $((4 * $2))" ep="--ep-lambda 1 --ep-k $EP_K"
+  case $1 in
+    baseline) echo "" ;; ip) echo "$ip" ;; debias) echo "$db" ;; stf) echo "$stf" ;; ep) echo "$ep" ;;
+    all) echo "$ip $db $stf $ep" ;;
+    ip+stf+ep) echo "$ip $stf $ep" ;; # all but debias (a follow-up: debias is what hurts "all" here)
+  esac
+}
+export -f flags
+
+# final training loss: mean of the last 10 logged losses
+final_loss() { tail -n 10 "$1" | sed -n 's/.*"loss":\([-0-9.e]*\).*/\1/p' | awk '{s+=$1; n++} END {printf "%.5f", s/n}'; }
+export -f final_loss
+
+toy_job() { # toy config seed
+  local toy=$1 cfg=$2 seed=$3 d=$W/runs/toy/$1/$2/s$3
+  rm -rf "$d"
+  mkdir -p "$(dirname "$d")"
+  # shellcheck disable=SC2046
+  $B train --data "toy:$toy" --model toy-mlp --out "$d" --steps "$TOY_STEPS" --batch "$TOY_BATCH" --lr 1e-3 \
+    --seed "$seed" --save-every "$TOY_STEPS" --log-every 50 $(flags "$cfg" "$TOY_BATCH") >"$d.train.txt" 2>&1 || {
+    echo "toy $toy $cfg $seed: training failed, see $d.train.txt" >&2; return 1; }
+  $B sample --ckpt "$d" --ema --steps 50 --n 5000 --batch 2500 --seed "$seed" --npy "$d/s.npy" --out "$d/s.png" \
+    >>"$d.train.txt" 2>&1
+  $B eval toy --toy "$toy" --samples "$d/s.npy" --json |
+    sed "s/^{/{\"part\": \"toy\", \"config\": \"$cfg\", \"seed\": $seed, \"loss\": $(final_loss "$d/log.jsonl"), /" \
+      >"$M/toy.$toy.$cfg.s$seed.json"
+  [ "$seed" != "$(echo "$SEEDS" | cut -d' ' -f1)" ] || cp "$d/s.png" "$M/toy_$toy.$cfg.png"
+  rm -f "$d/s.npy"
+}
+export -f toy_job
+
+# samplers evaluated on every Fashion-MNIST model: name and flags
+FM_SAMPLERS=("ddim10|--sampler ddim --steps 10" "ddim20|--sampler ddim --steps 20" "ddim50|--sampler ddim --steps 50"
+  "ddim100|--sampler ddim --steps 100" "fpndm10|--sampler fpndm --steps 10" "dpm10|--sampler dpm-solver --steps 10")
+# with Time-Shift, on the baseline and IP models (TS for DPM-Solver is not implemented)
+FM_TS_SAMPLERS=("ddim10+ts|--sampler ddim --steps 10 $TS" "ddim20+ts|--sampler ddim --steps 20 $TS"
+  "fpndm10+ts|--sampler fpndm --steps 10 $TS" "ddim10+tsda|--sampler ddim --steps 10 $TS --ts-data-aware"
+  "fpndm10+tsda|--sampler fpndm --steps 10 $TS --ts-data-aware")
+export FM_SAMPLERS_S=$(printf '%s\n' "${FM_SAMPLERS[@]}") FM_TS_SAMPLERS_S=$(printf '%s\n' "${FM_TS_SAMPLERS[@]}")
+
+fm_eval() { # run-dir config seed name flags...
+  local d=$1 cfg=$2 seed=$3 name=$4
+  shift 4
+  $B sample --ckpt "$d" --ema --n "$FM_N" --batch "$SAMPLE_BATCH" --seed "$seed" "$@" --npy "$d/$name.npy" \
+    --out "$d/$name.png" >>"$d.train.txt" 2>&1
+  # shellcheck disable=SC2086
+  $B eval fid --features "$CLS" --ref fmnist ${FID_REF_N:+--ref-n $FID_REF_N} --samples "$d/$name.npy" --json |
+    sed "s/^{/{\"part\": \"fmnist\", \"config\": \"$cfg\", \"seed\": $seed, \"sampler\": \"$name\", \"loss\": $(final_loss "$d/log.jsonl"), /" \
+      >"$M/fm.$cfg.s$seed.$name.json"
+  rm -f "$d/$name.npy" "$d/$name.png"
+}
+export -f fm_eval
+
+fm_job() { # config seed
+  local cfg=$1 seed=$2 d=$W/runs/fm/$1/s$2 line
+  rm -rf "$d"
+  mkdir -p "$(dirname "$d")"
+  # shellcheck disable=SC2046
+  $B train --data fmnist --model "$FM_MODEL" --out "$d" --steps "$FM_STEPS" --batch "$FM_BATCH" --seed "$seed" \
+    --save-every "$FM_STEPS" --log-every 50 $(flags "$cfg" "$FM_BATCH") >"$d.train.txt" 2>&1 || {
+    echo "fmnist $cfg $seed: training failed, see $d.train.txt" >&2; return 1; }
+  cp "$d/log.jsonl" "$M/fm_log.$cfg.s$seed.jsonl"
+  while IFS= read -r line; do
+    # shellcheck disable=SC2086
+    fm_eval "$d" "$cfg" "$seed" "${line%%|*}" ${line#*|}
+  done <<<"$FM_SAMPLERS_S"
+  if [ "$cfg" = baseline ] || [ "$cfg" = ip ]; then
+    while IFS= read -r line; do
+      # shellcheck disable=SC2086
+      fm_eval "$d" "$cfg" "$seed" "${line%%|*}" ${line#*|}
+    done <<<"$FM_TS_SAMPLERS_S"
+  fi
+  if [ "$seed" = "$(echo "$SEEDS" | cut -d' ' -f1)" ]; then # sample grid and exposure curves of the first seed
+    $B sample --ckpt "$d" --ema --n 64 --batch 64 --seed 0 --sampler ddim --steps 50 --out "$M/fm_grid.$cfg.png" >>"$d.train.txt" 2>&1
+    if [ "$cfg" = baseline ] || [ "$cfg" = ip ]; then
+      $B eval exposure --ckpt "$d" --ema --data fmnist --sampler ddim --steps 20 --n 64 --out "$d/exp" >>"$d.train.txt" 2>&1
+      cp "$d/exp/exposure.csv" "$M/fm_exposure.$cfg.csv"
+      # shellcheck disable=SC2086
+      $B eval exposure --ckpt "$d" --ema --data fmnist --sampler ddim --steps 20 --n 64 $TS --out "$d/exp_ts" >>"$d.train.txt" 2>&1
+      cp "$d/exp_ts/exposure.csv" "$M/fm_exposure.$cfg+ts.csv"
+    fi
+  fi
+}
+export -f fm_job
+
+run() {
+  [ -x "$B" ] || { echo "results: $B not built (cmake -B build && cmake --build build)" >&2; exit 1; }
+  mkdir -p "$M"
+  {
+    echo "{\"date\": \"$(date -u +%F)\", \"device\": \"$($B devices 2>/dev/null | sed -n 's/^\[[0-9]*\] (default) //p' | head -1)\","
+    echo " \"seeds\": \"$SEEDS\", \"toy_steps\": $TOY_STEPS, \"toy_batch\": $TOY_BATCH, \"fm_model\": \"$FM_MODEL\","
+    echo " \"fm_steps\": $FM_STEPS, \"fm_batch\": $FM_BATCH, \"fm_n\": $FM_N, \"ep_k\": $EP_K, \"ts\": \"$TS\","
+    echo " \"classifier\": \"$CLS\", \"parts\": \"$PARTS\", \"note\": \"${NOTE:-}\"}"
+  } >"$M/setup.json"
+  local t0=$SECONDS
+  if [[ " $PARTS " == *" toy "* ]]; then
+    for toy in $TOYS; do for cfg in $CONFIGS; do for s in $SEEDS; do echo "$toy $cfg $s"; done; done; done |
+      xargs -P "${TOY_JOBS:-$JOBS}" -L 1 bash -c 'set -euo pipefail; toy_job "$@"' _
+    echo "results: toys done ($((SECONDS - t0)) s)"
+  fi
+  if [[ " $PARTS " == *" fmnist "* ]]; then
+    if [ ! -f "$CLS/classifier.safetensors" ]; then
+      $B train-classifier --data fmnist --out "$CLS"
+    fi
+    cp "$CLS/metrics.json" "$M/classifier.json" 2>/dev/null || true
+    # seed by seed, so that a run cut short still compares every configuration
+    for s in $SEEDS; do for cfg in $CONFIGS; do echo "$cfg $s"; done; done |
+      xargs -P "$JOBS" -L 1 bash -c 'set -euo pipefail; fm_job "$@"' _
+    echo "results: fmnist done ($((SECONDS - t0)) s)"
+  fi
+}
+
+report() {
+  python3 tools/results_report.py "$M" docs/RESULTS.md docs/results "$B"
+}
+
+case ${1:-all} in
+  run) run ;;
+  report) report ;;
+  all) run && report ;;
+  *) echo "usage: tools/results.sh [run|report|all]" >&2; exit 2 ;;
+esac
