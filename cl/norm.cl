@@ -70,41 +70,6 @@ __kernel void k_softmax_rows_bwd(__global const float *y, ulong yo, __global con
 
 /* Sum of v over the work-group: item 0 adds the RW partials in order (two barriers, a fixed order);
  * every item gets the result. sh has RW + 1 slots. */
-static float2 rw_sum2(float2 v, __local float2 *sh) {
-  int l = get_local_id(0);
-  sh[l] = v;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  if (l == 0) {
-    float2 t = sh[0];
-    for (int k = 1; k < RW; k++) t += sh[k];
-    sh[RW] = t;
-  }
-  barrier(CLK_LOCAL_MEM_FENCE);
-  return sh[RW];
-}
-
-/* mean and 1/std of a row in one pass: sums of (x - x[0]) and its square, shifted by the row's
- * first value so that a large mean costs no precision */
-static float2 rw_moments(__global const float *p, int len, float eps, __local float2 *sh) {
-  int l = get_local_id(0);
-  float sh0 = p[0];
-  float2 a = (float2)(0.0f, 0.0f);
-  for (int i = l; i < len; i += RW) { float d = p[i] - sh0; a += (float2)(d, d * d); }
-  a = rw_sum2(a, sh) / (float)len;
-  float var = fmax(a.y - a.x * a.x, 0.0f);
-  return (float2)(sh0 + a.x, rsqrt(var + eps));
-}
-
-__kernel __attribute__((reqd_work_group_size(RW, 1, 1)))
-void k_norm_rows_wg(__global const float *x, ulong xo, __global float *y, ulong yo, int rows, int len, float eps) {
-  __local float2 sh[RW + 1];
-  int r = get_group_id(0), l = get_local_id(0);
-  __global const float *p = x + xo + (ulong)r * len;
-  __global float *q = y + yo + (ulong)r * len;
-  float2 m = rw_moments(p, len, eps, sh);
-  for (int i = l; i < len; i += RW) q[i] = (p[i] - m.x) * m.y;
-}
-
 static float4 rw_sum4(float4 v, __local float4 *sh) {
   int l = get_local_id(0);
   sh[l] = v;
@@ -116,6 +81,28 @@ static float4 rw_sum4(float4 v, __local float4 *sh) {
   }
   barrier(CLK_LOCAL_MEM_FENCE);
   return sh[RW];
+}
+
+/* mean and 1/std of a row in one pass: sums of (x - x[0]) and its square, shifted by the row's
+ * first value so that a large mean costs no precision */
+static float2 rw_moments(__global const float *p, int len, float eps, __local float4 *sh) {
+  int l = get_local_id(0);
+  float sh0 = p[0];
+  float4 a = (float4)(0.0f);
+  for (int i = l; i < len; i += RW) { float d = p[i] - sh0; a += (float4)(d, d * d, 0.0f, 0.0f); }
+  a = rw_sum4(a, sh) / (float)len;
+  float var = fmax(a.y - a.x * a.x, 0.0f);
+  return (float2)(sh0 + a.x, rsqrt(var + eps));
+}
+
+__kernel __attribute__((reqd_work_group_size(RW, 1, 1)))
+void k_norm_rows_wg(__global const float *x, ulong xo, __global float *y, ulong yo, int rows, int len, float eps) {
+  __local float4 sh[RW + 1];
+  int r = get_group_id(0), l = get_local_id(0);
+  __global const float *p = x + xo + (ulong)r * len;
+  __global float *q = y + yo + (ulong)r * len;
+  float2 m = rw_moments(p, len, eps, sh);
+  for (int i = l; i < len; i += RW) q[i] = (p[i] - m.x) * m.y;
 }
 
 /* one pass for the four sums (d, d^2, g, g*d) with d = x - x[0]; then

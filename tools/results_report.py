@@ -109,21 +109,16 @@ md.append("")
 # ---------------------------------------------------------------- toys
 if any(r["part"] == "toy" for r in rows):
     md.append("## 2-D toys\n")
-    md.append("Sliced Wasserstein-2 distance to fresh target samples (lower is better; mean ± std over seeds; "
-              "the best mean of each row in bold):\n")
-    body = []
-    for toy in TOYS:
-        vals = [values("toy", "sw2", toy=toy, config=c) for c in CONFIGS]
-        if any(vals):
-            body.append([toy] + row_cells(vals, 1.0, 4))
-    md.append(table(["toy"] + [NAMES[c] for c in CONFIGS], body) + "\n")
-    md.append("RBF MMD² (median bandwidth, lower is better):\n")
-    body = []
-    for toy in TOYS:
-        vals = [values("toy", "mmd", toy=toy, config=c) for c in CONFIGS]
-        if any(vals):
-            body.append([toy] + row_cells(vals, 1.0, 5))
-    md.append(table(["toy"] + [NAMES[c] for c in CONFIGS], body) + "\n")
+    for key, digits, text in [("sw2", 4, "Sliced Wasserstein-2 distance to fresh target samples (lower is better; "
+                                          "mean ± std over seeds; the best mean of each row in bold):"),
+                              ("mmd", 5, "RBF MMD² (median bandwidth, lower is better):")]:
+        md.append(text + "\n")
+        body = []
+        for toy in TOYS:
+            vals = [values("toy", key, toy=toy, config=c) for c in CONFIGS]
+            if any(vals):
+                body.append([toy] + row_cells(vals, 1.0, digits))
+        md.append(table(["toy"] + [NAMES[c] for c in CONFIGS], body) + "\n")
     body = []
     for toy, key, lower, label in [("8gaussians", "nll", True, "NLL under the true density (lower is better)"),
                                    ("25gaussians", "nll", True, "NLL under the true density (lower is better)"),
