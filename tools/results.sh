@@ -17,7 +17,9 @@
 #   FM_N [1000] images per FID evaluation  FID_REF_N [all 10000 test images]  SAMPLE_BATCH [250]  EP_K [5]
 #   CLS [runs/cls] the `cldiff train-classifier` directory (trained first when absent)
 #   TS ["--ts-window 80 --ts-cutoff 300"] the Time-Shift setting (TS-DPM's CIFAR-10 example)
+#   FM_ONLY [all] evaluate only these sampler settings (names as in the metrics: ddim10 ... dpm10+tsda)
 #   CLDIFF [build/cldiff]
+# Finished trainings (a run directory with its final checkpoint) are reused, not retrained.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export W=${W:-runs/results} SEEDS=${SEEDS:-"0 1 2"} JOBS=${JOBS:-2} PARTS=${PARTS:-"toy fmnist"}
@@ -47,12 +49,14 @@ export -f final_loss
 
 toy_job() { # toy config seed
   local toy=$1 cfg=$2 seed=$3 d=$W/runs/toy/$1/$2/s$3
-  rm -rf "$d"
-  mkdir -p "$(dirname "$d")"
-  # shellcheck disable=SC2046
-  $B train --data "toy:$toy" --model toy-mlp --out "$d" --steps "$TOY_STEPS" --batch "$TOY_BATCH" --lr 1e-3 \
-    --seed "$seed" --save-every "$TOY_STEPS" --log-every 50 $(flags "$cfg" "$TOY_BATCH") >"$d.train.txt" 2>&1 || {
-    echo "toy $toy $cfg $seed: training failed, see $d.train.txt" >&2; return 1; }
+  if [ ! -d "$d/ckpt-$TOY_STEPS" ]; then # a finished training is reused
+    rm -rf "$d"
+    mkdir -p "$(dirname "$d")"
+    # shellcheck disable=SC2046
+    $B train --data "toy:$toy" --model toy-mlp --out "$d" --steps "$TOY_STEPS" --batch "$TOY_BATCH" --lr 1e-3 \
+      --seed "$seed" --save-every "$TOY_STEPS" --log-every 50 $(flags "$cfg" "$TOY_BATCH") >"$d.train.txt" 2>&1 || {
+      echo "toy $toy $cfg $seed: training failed, see $d.train.txt" >&2; return 1; }
+  fi
   $B sample --ckpt "$d" --ema --steps 50 --n 5000 --batch 2500 --seed "$seed" --npy "$d/s.npy" --out "$d/s.png" \
     >>"$d.train.txt" 2>&1
   $B eval toy --toy "$toy" --samples "$d/s.npy" --json |
@@ -66,17 +70,18 @@ export -f toy_job
 # samplers evaluated on every Fashion-MNIST model: name and flags
 FM_SAMPLERS=("ddim10|--sampler ddim --steps 10" "ddim20|--sampler ddim --steps 20" "ddim50|--sampler ddim --steps 50"
   "ddim100|--sampler ddim --steps 100" "fpndm10|--sampler fpndm --steps 10" "dpm10|--sampler dpm-solver --steps 10")
-# with Time-Shift, on the baseline and IP models (TS for DPM-Solver is not implemented)
+# with Time-Shift, on the baseline and IP models
 FM_TS_SAMPLERS=("ddim10+ts|--sampler ddim --steps 10 $TS" "ddim20+ts|--sampler ddim --steps 20 $TS"
-  "fpndm10+ts|--sampler fpndm --steps 10 $TS" "ddim10+tsda|--sampler ddim --steps 10 $TS --ts-data-aware"
-  "fpndm10+tsda|--sampler fpndm --steps 10 $TS --ts-data-aware")
+  "fpndm10+ts|--sampler fpndm --steps 10 $TS" "dpm10+ts|--sampler dpm-solver --steps 10 $TS"
+  "ddim10+tsda|--sampler ddim --steps 10 $TS --ts-data-aware" "fpndm10+tsda|--sampler fpndm --steps 10 $TS --ts-data-aware"
+  "dpm10+tsda|--sampler dpm-solver --steps 10 $TS --ts-data-aware")
 export FM_SAMPLERS_S=$(printf '%s\n' "${FM_SAMPLERS[@]}") FM_TS_SAMPLERS_S=$(printf '%s\n' "${FM_TS_SAMPLERS[@]}")
 
 fm_eval() { # run-dir config seed name flags...
   local d=$1 cfg=$2 seed=$3 name=$4
   shift 4
   $B sample --ckpt "$d" --ema --n "$FM_N" --batch "$SAMPLE_BATCH" --seed "$seed" "$@" --npy "$d/$name.npy" \
-    --out "$d/$name.png" >>"$d.train.txt" 2>&1
+    --out "$d/$name.png" >>"$d.train.txt" 2>&1 || { echo "fmnist $cfg $seed $name: sampling failed, see $d.train.txt" >&2; return 1; }
   # shellcheck disable=SC2086
   $B eval fid --features "$CLS" --ref fmnist ${FID_REF_N:+--ref-n $FID_REF_N} --samples "$d/$name.npy" --json |
     sed "s/^{/{\"part\": \"fmnist\", \"config\": \"$cfg\", \"seed\": $seed, \"sampler\": \"$name\", \"loss\": $(final_loss "$d/log.jsonl"), /" \
@@ -87,23 +92,21 @@ export -f fm_eval
 
 fm_job() { # config seed
   local cfg=$1 seed=$2 d=$W/runs/fm/$1/s$2 line
-  rm -rf "$d"
-  mkdir -p "$(dirname "$d")"
-  # shellcheck disable=SC2046
-  $B train --data fmnist --model "$FM_MODEL" --out "$d" --steps "$FM_STEPS" --batch "$FM_BATCH" --seed "$seed" \
-    --save-every "$FM_STEPS" --log-every 50 $(flags "$cfg" "$FM_BATCH") >"$d.train.txt" 2>&1 || {
-    echo "fmnist $cfg $seed: training failed, see $d.train.txt" >&2; return 1; }
+  if [ ! -d "$d/ckpt-$FM_STEPS" ]; then # a finished training is reused
+    rm -rf "$d"
+    mkdir -p "$(dirname "$d")"
+    # shellcheck disable=SC2046
+    $B train --data fmnist --model "$FM_MODEL" --out "$d" --steps "$FM_STEPS" --batch "$FM_BATCH" --seed "$seed" \
+      --save-every "$FM_STEPS" --log-every 50 $(flags "$cfg" "$FM_BATCH") >"$d.train.txt" 2>&1 || {
+      echo "fmnist $cfg $seed: training failed, see $d.train.txt" >&2; return 1; }
+  fi
   cp "$d/log.jsonl" "$M/fm_log.$cfg.s$seed.jsonl"
-  while IFS= read -r line; do
-    # shellcheck disable=SC2086
-    fm_eval "$d" "$cfg" "$seed" "${line%%|*}" ${line#*|}
-  done <<<"$FM_SAMPLERS_S"
-  if [ "$cfg" = baseline ] || [ "$cfg" = ip ]; then
+  { echo "$FM_SAMPLERS_S"; if [ "$cfg" = baseline ] || [ "$cfg" = ip ]; then echo "$FM_TS_SAMPLERS_S"; fi; } |
     while IFS= read -r line; do
+      [ -z "${FM_ONLY:-}" ] || [[ " $FM_ONLY " == *" ${line%%|*} "* ]] || continue
       # shellcheck disable=SC2086
       fm_eval "$d" "$cfg" "$seed" "${line%%|*}" ${line#*|}
-    done <<<"$FM_TS_SAMPLERS_S"
-  fi
+    done
   if [ "$seed" = "$(echo "$SEEDS" | cut -d' ' -f1)" ]; then # sample grid and exposure curves of the first seed
     $B sample --ckpt "$d" --ema --n 64 --batch 64 --seed 0 --sampler ddim --steps 50 --out "$M/fm_grid.$cfg.png" >>"$d.train.txt" 2>&1
     if [ "$cfg" = baseline ] || [ "$cfg" = ip ]; then

@@ -199,7 +199,7 @@ if fm:
     # Time-Shift
     ts_rows = []
     for c in ["baseline", "ip"]:
-        for s, label in [("ddim10", "DDIM 10"), ("ddim20", "DDIM 20"), ("fpndm10", "F-PNDM 10")]:
+        for s, label in [("ddim10", "DDIM 10"), ("ddim20", "DDIM 20"), ("fpndm10", "F-PNDM 10"), ("dpm10", "DPM-Solver-2 10")]:
             plain = values("fmnist", "fid", config=c, sampler=s)
             ts = values("fmnist", "fid", config=c, sampler=s + "+ts")
             da = values("fmnist", "fid", config=c, sampler=s + "+tsda")

@@ -80,8 +80,9 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
     fprintf(stderr, "cldiff %s: --ts-coeffs: '%s' is not shifted or nominal\n", who, o->ts_coeffs);
     return 2;
   }
-  if (o->ts_window && (sk == CLD_SAMPLER_DPM_SOLVER || sk == CLD_SAMPLER_EULER || sk == CLD_SAMPLER_HEUN)) {
-    fprintf(stderr, "cldiff %s: --ts-window: Time-Shift is implemented for --sampler ddpm, ddim, spndm and fpndm in this version\n", who);
+  if (o->ts_window && (sk == CLD_SAMPLER_EULER || sk == CLD_SAMPLER_HEUN || (sk == CLD_SAMPLER_DPM_SOLVER && o->singlestep))) {
+    fprintf(stderr, "cldiff %s: --ts-window: Time-Shift is implemented for --sampler ddpm, ddim, spndm, fpndm and "
+                    "multistep dpm-solver (not %s)\n", who, sk == CLD_SAMPLER_DPM_SOLVER ? "--singlestep" : "euler/heun");
     return 2;
   }
   if (o->ts_data_aware && !(ci->data_var > 0)) {
