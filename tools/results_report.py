@@ -259,6 +259,14 @@ if fm:
         md.append("Samples (DDIM 50 steps, noise seed 0, first training seed; the same noise for every model):\n")
         md.append(table([c[0] for c in cells], [[c[1] for c in cells]]) + "\n")
 
+# the raw numbers behind the tables travel with the report
+raw = os.path.join(IMG, "metrics")
+os.makedirs(raw, exist_ok=True)
+for f in glob.glob(os.path.join(M, "*")):
+    if f.endswith((".json", ".csv", ".jsonl")):
+        shutil.copy(f, raw)
+md.append(f"The raw metrics behind these tables (one JSON per evaluation) are in `{rel}/metrics/`.\n")
+
 disc = os.path.join(os.path.dirname(OUT_MD), "results_discussion.md")
 if os.path.exists(disc):
     md.append(open(disc).read())
