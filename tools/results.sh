@@ -123,12 +123,14 @@ export -f fm_job
 run() {
   [ -x "$B" ] || { echo "results: $B not built (cmake -B build && cmake --build build)" >&2; exit 1; }
   mkdir -p "$M"
+  local setup=$M/setup.json # the toy part's setup; a Fashion-MNIST-only run (another machine) writes its own
+  [[ " $PARTS " == *" toy "* ]] || setup=$M/setup.fmnist.json
   {
     echo "{\"date\": \"$(date -u +%F)\", \"device\": \"$($B devices 2>/dev/null | sed -n 's/^\[[0-9]*\] (default) //p' | head -1)\","
     echo " \"seeds\": \"$SEEDS\", \"toy_steps\": $TOY_STEPS, \"toy_batch\": $TOY_BATCH, \"fm_model\": \"$FM_MODEL\","
-    echo " \"fm_steps\": $FM_STEPS, \"fm_batch\": $FM_BATCH, \"fm_n\": $FM_N, \"ep_k\": $EP_K, \"ts\": \"$TS\","
+    echo " \"fm_steps\": $FM_STEPS, \"fm_batch\": $FM_BATCH, \"fm_n\": $FM_N, \"fid_ref_n\": ${FID_REF_N:-0}, \"ep_k\": $EP_K, \"ts\": \"$TS\","
     echo " \"classifier\": \"$CLS\", \"parts\": \"$PARTS\", \"note\": \"${NOTE:-}\"}"
-  } >"$M/setup.json"
+  } >"$setup"
   local t0=$SECONDS
   if [[ " $PARTS " == *" toy "* ]]; then
     for toy in $TOYS; do for cfg in $CONFIGS; do for s in $SEEDS; do echo "$toy $cfg $s"; done; done; done |
