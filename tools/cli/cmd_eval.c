@@ -16,7 +16,9 @@ static void usage(void) {
          "  --features DIR    the classifier directory\n"
          "  --ref SPEC        reference dataset (as `cldiff train --data`), --split test|train (default test),\n"
          "                    --ref-n N: only its first N images (default all)\n"
-         "  --samples PATH    generated images: a .npy (N,C,H,W) in [-1,1], a folder of PNGs, or a PNG grid\n"
+         "  --samples PATH    generated images: a .npy (N,C,H,W) in [-1,1] (values outside are clamped, as\n"
+         "                    saving them as images would; the output gives the clamped fraction),\n"
+         "                    a folder of PNGs, or a PNG grid\n"
          "                    written by `cldiff sample` together with --grid RxC (rows x columns), or\n"
          "                    data:SPEC[@train|@test] (a dataset split, default train: reference figures);\n"
          "                    --samples-n N uses only the first N\n"
@@ -41,7 +43,8 @@ static bool ends_with(const char *s, const char *suf) {
 }
 
 /* generated images from .npy, a PNG folder or a PNG grid; size = the classifier's */
-static int load_samples(cld_ctx *ctx, const char *path, const char *grid, int size, float **x, int64_t *n, int *c) {
+static int load_samples(cld_ctx *ctx, const char *path, const char *grid, int size, float **x, int64_t *n, int *c,
+                        int64_t *clamped) {
   if (!strncmp(path, "data:", 5)) { /* data:SPEC[@train|@test]: a dataset split as the "samples" (reference figures) */
     char spec[512];
     snprintf(spec, sizeof spec, "%s", path + 5);
@@ -82,6 +85,13 @@ static int load_samples(cld_ctx *ctx, const char *path, const char *grid, int si
     }
     *n = sh[0];
     *c = (int)sh[1];
+    /* images are [-1, 1]: values outside are clamped, as writing the samples as images would
+     * (FID protocols score saved images; an unclipped outlier would otherwise dominate) */
+    size_t total = (size_t)(sh[0] * sh[1] * sh[2] * sh[3]);
+    for (size_t i = 0; i < total; i++) {
+      float v = (*x)[i];
+      if (v > 1.0f || v < -1.0f || v != v) { (*x)[i] = v > 1.0f ? 1.0f : -1.0f; (*clamped)++; }
+    }
     return 0;
   }
   int rows, cols, ni;
@@ -140,7 +150,9 @@ static int eval_fid(int argc, char **argv) {
   if (cld_classifier_load(ctx, features, &cl)) { fprintf(stderr, "cldiff eval fid: --features: %s\n", cld_ctx_errmsg(ctx)); rc = 2; goto done; }
   int size = cld_classifier_size(cl);
   if (cld_dataset_open_sized(ctx, ref, split, size, &rd)) { fprintf(stderr, "cldiff eval fid: --ref %s: %s\n", ref, cld_ctx_errmsg(ctx)); rc = 2; goto done; }
-  if ((rc = load_samples(ctx, samples, grid, size, &x, &n, &c))) goto done;
+  int64_t clamped = 0;
+  if ((rc = load_samples(ctx, samples, grid, size, &x, &n, &c, &clamped))) goto done;
+  double frac = n > 0 ? (double)clamped / ((double)n * c * size * size) : 0;
   rc = 2;
   if (c != cld_classifier_channels(cl) || rd->c != c || rd->h != size) {
     fprintf(stderr, "cldiff eval fid: channels/size differ: samples %dx%dx%d, reference %dx%dx%d, classifier %dx%dx%d\n", c, size, size,
@@ -165,11 +177,13 @@ static int eval_fid(int argc, char **argv) {
   if (cld_fid_metrics(ctx, fr, nr, fs, n, CLD_CLASSIFIER_FEATURES, &fp, &r)) { fprintf(stderr, "cldiff eval fid: %s\n", cld_ctx_errmsg(ctx)); goto done; }
   if (json)
     printf("{\"fid\": %.6g, \"kid\": %.6g, \"kid_std\": %.6g, \"precision\": %.4f, \"recall\": %.4f, \"n_samples\": %lld, \"n_ref\": %lld, "
-           "\"ref\": \"%s\", \"split\": \"%s\", \"samples\": \"%s\", \"features\": \"%s\", \"seconds\": %.2f}\n",
-           r.fid, r.kid, r.kid_std, r.precision, r.recall, (long long)n, (long long)nr, ref, split, samples, features, cli_now() - t0);
+           "\"clamped_fraction\": %.6f, \"ref\": \"%s\", \"split\": \"%s\", \"samples\": \"%s\", \"features\": \"%s\", \"seconds\": %.2f}\n",
+           r.fid, r.kid, r.kid_std, r.precision, r.recall, (long long)n, (long long)nr, frac, ref, split, samples, features,
+           cli_now() - t0);
   else
     printf("FID %.4f  KID %.5f +- %.5f  precision %.4f  recall %.4f  (%lld samples vs %lld %s %s images, %.1f s)\n", r.fid, r.kid,
            r.kid_std, r.precision, r.recall, (long long)n, (long long)nr, ref, split, cli_now() - t0);
+  if (!json && clamped) printf("(%.3f%% of the sample values were outside [-1, 1] and clamped)\n", 100 * frac);
   rc = 0;
 done:
   free(x); free(fr); free(fs);
