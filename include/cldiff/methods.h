@@ -74,6 +74,7 @@ typedef struct cld_time_shift {
  * down) nor outside [0, T-1]. */
 CLD_API int cld_ts_select(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_floor);
 CLD_API double cld_ts_variance(const float *x, size_t n); /* unbiased variance */
+CLD_API double cld_ts_variance_d(const double *x, size_t n); /* the same for a double state (PNDM, DPM-Solver) */
 
 #ifdef __cplusplus
 }

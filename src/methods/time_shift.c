@@ -7,13 +7,17 @@
 #include "cldiff/methods.h"
 #include <math.h>
 
-double cld_ts_variance(const float *x, size_t n) {
-  double m = 0, v = 0;
-  for (size_t i = 0; i < n; i++) m += x[i];
-  m /= (double)n;
-  for (size_t i = 0; i < n; i++) v += (x[i] - m) * (x[i] - m);
-  return n > 1 ? v / (double)(n - 1) : 0;
-}
+/* the same two passes for float and double states */
+#define TS_VARIANCE(x, n)                                             \
+  do {                                                                \
+    double m = 0, v = 0;                                              \
+    for (size_t i = 0; i < (n); i++) m += (x)[i];                     \
+    m /= (double)(n);                                                 \
+    for (size_t i = 0; i < (n); i++) v += ((x)[i] - m) * ((x)[i] - m); \
+    return (n) > 1 ? v / (double)((n) - 1) : 0;                       \
+  } while (0)
+double cld_ts_variance(const float *x, size_t n) { TS_VARIANCE(x, n); }
+double cld_ts_variance_d(const double *x, size_t n) { TS_VARIANCE(x, n); }
 
 int cld_ts_select(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_floor) {
   if (!ts || !s || ts->window <= 0 || t <= ts->cutoff) return t;

@@ -62,11 +62,7 @@ static double ts_time(const cld_sample_params *p, const cld_schedule *sch, const
   int T = sch->T, is = (int)lround(s * T) - 1, it = (int)lround(t * T) - 1;
   if (is < 0) is = 0;
   if (is > T - 1) is = T - 1;
-  double m = 0, v = 0;
-  for (size_t q = 0; q < n; q++) m += x[q];
-  m /= (double)n;
-  for (size_t q = 0; q < n; q++) v += (x[q] - m) * (x[q] - m);
-  int j = cld_ts_select(&p->ts, sch, n > 1 ? v / (double)(n - 1) : 0, is, it < 0 ? 0 : it + 1);
+  int j = cld_ts_select(&p->ts, sch, cld_ts_variance_d(x, n), is, it < 0 ? 0 : it + 1);
   return j == is ? s : (double)(j + 1) / T;
 }
 

@@ -91,13 +91,8 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
       double *tc = tv[0], *tmod = tv[1], *tmid = tv[2], *tend = tv[3];
       for (int i = 0; i < nb; i++) {
         int ts = (int)t;
-        if (p->ts.window > 0) { /* Time-Shift: the unbiased variance of this image's state */
-          double v = 0, mu = 0;
-          for (size_t q = (size_t)i * per; q < (size_t)(i + 1) * per; q++) mu += x[q];
-          mu /= (double)per;
-          for (size_t q = (size_t)i * per; q < (size_t)(i + 1) * per; q++) v += (x[q] - mu) * (x[q] - mu);
-          ts = cld_ts_select(&p->ts, sch, per > 1 ? v / (double)(per - 1) : 0, (int)t, t2 < 0 ? 0 : (int)t2 + 1);
-        }
+        if (p->ts.window > 0) /* Time-Shift: from the unbiased variance of this image's state */
+          ts = cld_ts_select(&p->ts, sch, cld_ts_variance_d(x + (size_t)i * per, per), (int)t, t2 < 0 ? 0 : (int)t2 + 1);
         tmod[i] = ts;
         tc[i] = p->ts.nominal_coeffs ? t : ts;
         tmid[i] = (tc[i] + t2) / 2;
