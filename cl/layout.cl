@@ -9,7 +9,8 @@
  *                        chosen by the reduction length alone
  *   k_upsample2x (x, xo, y, yo, H, W, n_out)           nearest, (.., H, W) -> (.., 2H, 2W)
  *   k_upsample2x_bwd (dy, dyo, dx, dxo, H, W, n_out)   sums 2x2 blocks; H, W of dx
- *   k_im2col (x, xo, col, co, N, C, H, W, KH, KW, stride, pad, OH, OW)   2-D grid (OH, rows*N)
+ *   k_im2col (x, xo, col, co, N, C, H, W, KH, KW, stride, pad, OH, OW)   1-D grid rows*N (rounded up):
+ *        one work-item writes one (row, image) plane of OH*OW floats
  *        col: (C*KH*KW, N*OH*OW), row r = (c*KH + kh)*KW + kw, column (n*OH + oh)*OW + ow
  *   k_col2im (col, co, x, xo, same ints)   2-D grid (H, N*C), gather form, no atomics
  * -D parameters: SS3 = k_copy4's source innermost stride when known at build time (1 or 0),
@@ -99,31 +100,32 @@ __kernel void k_upsample2x_bwd(__global const float *dy, ulong dyo, __global flo
   dx[dxo + i] = (p[0] + p[1]) + (p[2 * W] + p[2 * W + 1]);
 }
 
-/* One work-item per output row (oh, row*N + b): the inner loop over ow is contiguous, and for
- * stride 1 branch-free between the zero-padded ends. */
+/* One work-item per (row, image) plane: OH contiguous runs of OW floats, each a copy between its
+ * zero-padded ends. Whole planes, not single output rows, keep PoCL's per-item overhead small at
+ * 14x14 and 7x7 (1.5-2x faster than one item per row on the fmnist-s shapes). */
 __kernel void k_im2col(__global const float *x, ulong xo, __global float *col, ulong co, int N, int C, int H,
                        int W, int KH, int KW, int stride, int pad, int OH, int OW) {
-  int oh = get_global_id(0), rb = get_global_id(1);
+  int rb = get_global_id(0);
+  if (rb >= C * KH * KW * N) return;
   int row = rb / N, b = rb - row * N;
   int kw = row % KW, kh = (row / KW) % KH, c = row / (KW * KH);
-  int h = oh * stride - pad + kh;
-  __global float *dst = col + co + (ulong)row * ((ulong)N * OH * OW) + ((ulong)b * OH + oh) * OW;
-  if (h < 0 || h >= H) {
-    for (int ow = 0; ow < OW; ow++) dst[ow] = 0.0f;
-    return;
-  }
-  __global const float *src = x + xo + ((ulong)(b * C + c) * H + h) * W;
-  if (stride == 1) {
-    int lo = max(0, pad - kw), hi = min(OW, W + pad - kw); /* ow with 0 <= ow - pad + kw < W */
-    for (int ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
-    __global const float *s2 = src + kw - pad;
-    for (int ow = lo; ow < hi; ow++) dst[ow] = s2[ow];
-    for (int ow = max(hi, lo); ow < OW; ow++) dst[ow] = 0.0f;
-  } else {
-    for (int ow = 0; ow < OW; ow++) {
-      int w = ow * stride - pad + kw;
-      dst[ow] = (w >= 0 && w < W) ? src[w] : 0.0f;
+  __global float *dst = col + co + (ulong)row * ((ulong)N * OH * OW) + (ulong)b * OH * OW;
+  __global const float *img = x + xo + (ulong)(b * C + c) * H * W;
+  /* ow with 0 <= ow * stride - pad + kw < W */
+  int lo = min(OW, (max(0, pad - kw) + stride - 1) / stride), hi = max(lo, min(OW, (W + pad - kw + stride - 1) / stride));
+  for (int oh = 0; oh < OH; oh++, dst += OW) {
+    int h = oh * stride - pad + kh;
+    if (h < 0 || h >= H) {
+      for (int ow = 0; ow < OW; ow++) dst[ow] = 0.0f;
+      continue;
     }
+    __global const float *src = img + h * W + kw - pad;
+    for (int ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
+    if (stride == 1)
+      for (int ow = lo; ow < hi; ow++) dst[ow] = src[ow];
+    else
+      for (int ow = lo; ow < hi; ow++) dst[ow] = src[ow * stride];
+    for (int ow = hi; ow < OW; ow++) dst[ow] = 0.0f;
   }
 }
 

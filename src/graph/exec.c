@@ -314,16 +314,20 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     int N = (int)img->shape[0], C = (int)img->shape[1], H = (int)img->shape[2], W = (int)img->shape[3];
     int KH = t->ip[0], KW = t->ip[1], S = t->ip[2], P = t->ip[3];
     int OH = (H + 2 * P - KH) / S + 1, OW = (W + 2 * P - KW) / S + 1;
-    if ((st = new_launch(g, "layout", fwd ? "k_im2col" : "k_col2im", (size_t)t->numel, &b))) return st;
+    /* im2col: one work-item per (row, image) plane; col2im: one per output row (H, N*C) */
+    if ((st = new_launch(g, "layout", fwd ? "k_im2col" : "k_col2im", fwd ? (size_t)C * KH * KW * N : 0, &b)))
+      return st;
     arg_t(&b, x);
     arg_t(&b, t);
     int v[10] = {N, C, H, W, KH, KW, S, P, OH, OW};
     for (int i = 0; i < 10; i++) arg_i(&b, v[i]);
-    b.l->dim = 3; /* one work-item per row: (rows of the image, row blocks, 1) */
-    b.l->gws[0] = (size_t)(fwd ? OH : H);
-    b.l->gws[1] = fwd ? (size_t)C * KH * KW * N : (size_t)N * C;
-    b.l->gws[2] = 1;
-    pick_lws3(b.l);
+    if (!fwd) {
+      b.l->dim = 3;
+      b.l->gws[0] = (size_t)H;
+      b.l->gws[1] = (size_t)N * C;
+      b.l->gws[2] = 1;
+      pick_lws3(b.l);
+    }
     return done(&b, "binding im2col");
   }
   case OP_NORM_ROWS: case OP_NORM_ROWS_BWD: {
