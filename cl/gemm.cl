@@ -6,7 +6,8 @@
  *     TM x TN tile held in float16 registers; full tiles take the vector path, edge tiles a
  *     bounds-checked scalar path, so any M, N, K works.
  * -D parameters (defaults below): TM rows per item (1..8), NV 16-wide vectors per row (1..4),
- *   TA, TC as above. TN = 16*NV. */
+ *   TA, TC as above, MF=1 swaps the grid: dimension 0 walks row tiles (M) and 1 column tiles, so
+ *   the items that share one block of B run back to back (tall outputs with a short K). TN = 16*NV. */
 #ifndef TM
 #define TM 8
 #endif
@@ -18,6 +19,9 @@
 #endif
 #ifndef TC
 #define TC 0
+#endif
+#ifndef MF
+#define MF 0
 #endif
 #define TN (16 * NV)
 
@@ -35,7 +39,11 @@
 __kernel void gemm_tiled(int M, int N, int K, __global const float *A, ulong ao, int lda, ulong sa,
                          __global const float *B, ulong bo, int ldb, ulong sb,
                          __global float *C, ulong co, int ldc, ulong sc) {
+#if MF
+  int n0 = get_global_id(1) * TN, m0 = get_global_id(0) * TM;
+#else
   int n0 = get_global_id(0) * TN, m0 = get_global_id(1) * TM;
+#endif
   ulong b = get_global_id(2);
   if (m0 >= M || n0 >= N) return;
   A += ao + b * sa;

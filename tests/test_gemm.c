@@ -79,7 +79,8 @@ static void test_providers(void **state) {
 static void test_tile_variants(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
-  const cld_tiled_cfg cfgs[] = {{4, 1, 0, 0}, {6, 2, 4, 4}, {8, 2, 16, 1}, {4, 4, 1, 16}, {1, 1, 0, 0}};
+  const cld_tiled_cfg cfgs[] = {{4, 1, 0, 0, 0}, {6, 2, 4, 4, 0}, {8, 2, 16, 1, 0}, {4, 4, 1, 16, 0}, {1, 1, 0, 0, 0},
+                                {8, 1, 4, 4, 1}, {6, 2, 16, 1, 1}, {4, 2, 0, 0, 1}}; /* the last three m-first */
   for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
     for (int t = 0; t < 4; t++) {
       cld_gemm_shape s = {45, 131, 29, 2, (t & 1) != 0, (t & 2) != 0};
@@ -106,11 +107,35 @@ static void test_clblast_rebase(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* cld_gemm_record: distinct shapes in first-run order, at most cap, nothing after it is stopped */
+static void test_record(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_gemm_shape rec[2], a = {13, 19, 17, 1, false, false}, b = {13, 19, 17, 1, true, false}, c = {8, 32, 5, 2, false, true};
+  int n = -1;
+  cld_gemm_record(ctx, rec, 2, &n);
+  assert_int_equal(n, 0);
+  check_shape(ctx, a, false, CLD_GEMM_TILED, NULL);
+  check_shape(ctx, a, false, CLD_GEMM_TILED, NULL);
+  check_shape(ctx, b, false, CLD_GEMM_TILED, NULL);
+  assert_int_equal(n, 2);
+  assert_true(rec[0].m == 13 && rec[0].n == 19 && rec[0].k == 17 && rec[0].batch == 1 && !rec[0].trans_a && !rec[0].trans_b);
+  assert_true(rec[1].m == 13 && rec[1].trans_a && !rec[1].trans_b);
+  check_shape(ctx, c, false, CLD_GEMM_TILED, NULL); /* over cap: dropped */
+  assert_int_equal(n, 2);
+  cld_gemm_record(ctx, NULL, 0, NULL);
+  n = 7;
+  check_shape(ctx, c, false, CLD_GEMM_TILED, NULL);
+  assert_int_equal(n, 7);
+  cld_ctx_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_providers),
       cmocka_unit_test(test_tile_variants),
       cmocka_unit_test(test_clblast_rebase),
+      cmocka_unit_test(test_record),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,6 +41,10 @@ CLD_API cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int
 CLD_API cld_status cld_device_fma_peak(cld_ctx *ctx, double *gflops);
 /* The default benchmark/tuning shapes (fmnist-s UNet forward, backward, attention). */
 CLD_API int cld_gemm_default_shapes(cld_gemm_shape *out, int max);
+/* Records the distinct shapes of the GEMMs this context runs from now on (training steps, forward
+ * passes) into out[0..cap), *count of them; a NULL out stops recording. `cldiff tune --model`
+ * uses it to tune exactly the shapes of a model's training step. */
+CLD_API void cld_gemm_record(cld_ctx *ctx, cld_gemm_shape *out, int cap, int *count);
 /* Where tuning results for this device live. */
 CLD_API const char *cld_gemm_tune_file(cld_ctx *ctx);
 #ifdef __cplusplus

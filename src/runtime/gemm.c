@@ -18,7 +18,7 @@ const char *cld_gemm_provider_name(cld_gemm_provider p) {
   }
 }
 
-cld_tiled_cfg cld_tiled_default(void) { return (cld_tiled_cfg){8, 2, 0, 0}; }
+cld_tiled_cfg cld_tiled_default(void) { return (cld_tiled_cfg){8, 2, 0, 0, 0}; }
 
 const char *cld_gemm_tune_file(cld_ctx *ctx) {
   if (!ctx) return NULL;
@@ -52,7 +52,7 @@ static void tuning_load(cld_ctx *ctx, struct cld_gemm_tuning *t) {
                                 jint(e, "trans_a", 0) != 0, jint(e, "trans_b", 0) != 0};
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "provider");
     x->provider = cJSON_IsString(p) && !strcmp(p->valuestring, "clblast") ? CLD_GEMM_CLBLAST : CLD_GEMM_TILED;
-    x->tiled = (cld_tiled_cfg){jint(e, "tm", 8), jint(e, "nv", 2), jint(e, "lws0", 0), jint(e, "lws1", 0)};
+    x->tiled = (cld_tiled_cfg){jint(e, "tm", 8), jint(e, "nv", 2), jint(e, "lws0", 0), jint(e, "lws1", 0), jint(e, "mf", 0) != 0};
     if (x->shape.m > 0 && x->shape.n > 0 && x->shape.k > 0 && x->tiled.tm >= 1 && x->tiled.tm <= 8 &&
         x->tiled.nv >= 1 && x->tiled.nv <= 4)
       t->n++;
@@ -99,6 +99,7 @@ cld_status cld_gemm_tuning_save(cld_ctx *ctx) {
     cJSON_AddNumberToObject(o, "nv", x->tiled.nv);
     cJSON_AddNumberToObject(o, "lws0", x->tiled.lws0);
     cJSON_AddNumberToObject(o, "lws1", x->tiled.lws1);
+    cJSON_AddNumberToObject(o, "mf", x->tiled.mf);
     cJSON_AddNumberToObject(o, "gflops", x->gflops);
     cJSON_AddItemToArray(arr, o);
   }
@@ -134,7 +135,26 @@ static const cld_tune_entry *lookup(struct cld_gemm_tuning *t, const cld_gemm_ca
   return best;
 }
 
+void cld_gemm_record(cld_ctx *ctx, cld_gemm_shape *out, int cap, int *count) {
+  if (!ctx) return;
+  ctx->rec = out && count && cap > 0 ? out : NULL;
+  ctx->rec_cap = ctx->rec ? cap : 0;
+  ctx->rec_n = ctx->rec ? count : NULL;
+  if (ctx->rec) *count = 0;
+}
+
+static void record(cld_ctx *ctx, const cld_gemm_call *c) {
+  for (int i = 0; i < *ctx->rec_n; i++) {
+    const cld_gemm_shape *r = &ctx->rec[i];
+    if (r->m == c->m && r->n == c->n && r->k == c->k && r->batch == c->batch && r->trans_a == c->trans_a &&
+        r->trans_b == c->trans_b)
+      return;
+  }
+  if (*ctx->rec_n < ctx->rec_cap) ctx->rec[(*ctx->rec_n)++] = (cld_gemm_shape){c->m, c->n, c->k, c->batch, c->trans_a, c->trans_b};
+}
+
 cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *c, cld_gemm_provider p) {
+  if (ctx->rec) record(ctx, c);
   struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
   if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   cld_tiled_cfg cfg = cld_tiled_default();

@@ -8,12 +8,12 @@
 static cld_status get_kernel(cld_ctx *ctx, const cld_tiled_cfg *cfg, int ta, int tc, cl_kernel *out) {
   struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
   if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
-  int key = ((cfg->tm * 8 + cfg->nv) * 2 + ta) * 2 + tc;
+  int key = (((cfg->tm * 8 + cfg->nv) * 2 + ta) * 2 + tc) * 2 + (cfg->mf != 0);
   for (int i = 0; i < t->n_tiled; i++)
     if (t->tiled_keys[i] == key) { *out = t->tiled_kernels[i]; return CLD_OK; }
   if (t->n_tiled == 64) return cld_seterr(ctx, CLD_ERR_STATE, "too many GEMM kernel variants");
   char opts[128];
-  snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DTM=%d -DNV=%d -DTA=%d -DTC=%d", cfg->tm, cfg->nv, ta, tc);
+  snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DTM=%d -DNV=%d -DTA=%d -DTC=%d -DMF=%d", cfg->tm, cfg->nv, ta, tc, cfg->mf != 0);
   cld_status st = cld_kernel_create(ctx, "gemm", opts, "gemm_tiled", out);
   if (st) return st;
   t->tiled_keys[t->n_tiled] = key;
@@ -104,6 +104,7 @@ cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_ti
   size_t gws[3] = {((size_t)N + tn - 1) / tn, ((size_t)M + (size_t)cfg->tm - 1) / (size_t)cfg->tm, (size_t)c->batch};
   size_t lws[3] = {(size_t)cfg->lws0, (size_t)cfg->lws1, 1};
   bool use_lws = cfg->lws0 > 0 && cfg->lws1 > 0;
+  if (cfg->mf) { size_t g = gws[0]; gws[0] = gws[1]; gws[1] = g; } /* lws stays (lws0, lws1) in grid order */
   if (use_lws) {
     gws[0] = (gws[0] + lws[0] - 1) / lws[0] * lws[0];
     gws[1] = (gws[1] + lws[1] - 1) / lws[1] * lws[1];

@@ -30,6 +30,8 @@ struct cld_ctx {
   int n_programs;
   cld_gemm_provider gemm_pref;
   struct cld_gemm_tuning *tuning; /* loaded lazily */
+  cld_gemm_shape *rec;            /* cld_gemm_record: distinct shapes run, rec_cap slots */
+  int rec_cap, *rec_n;
   char tune_file[600];
   cl_mem gemm_scratch;            /* transpose scratch of the tiled provider */
   size_t gemm_scratch_bytes;

@@ -10,14 +10,23 @@ static int cmp_d(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-int bench_model(cli_common *co, bool train, const char *preset, int batch, int reps, bool json) {
+/* rec: record the GEMM shapes of the run instead of reporting times */
+static int run_model(cli_common *co, bool train, const char *preset, int batch, int reps, bool json, cld_gemm_shape *rec,
+                     int cap, int *nrec) {
   cld_unet_config cfg;
   bool mlp = !strcmp(preset, "toy-mlp");
-  if (!mlp && cld_unet_preset(preset, &cfg)) { fprintf(stderr, "cldiff bench: --model: unknown preset '%s'\n", preset); return 2; }
+  if (!mlp && cld_unet_preset(preset, &cfg)) {
+    fprintf(stderr, "cldiff %s: --model: unknown preset '%s'\n", rec ? "tune" : "bench", preset);
+    return 2;
+  }
   if (mlp) cld_unet_preset("tiny", &cfg); /* unused but initialised */
   cfg.dropout = 0; /* as the PyTorch side */
   cld_ctx *ctx = cli_ctx(co);
   if (!ctx) return 1;
+  if (rec) {
+    cld_gemm_record(ctx, rec, cap, nrec);
+    reps = 1;
+  }
   int rc = 1, S = mlp ? 1 : cfg.sample_size > 0 ? cfg.sample_size : 32, C = mlp ? 2 : cfg.in_channels;
   cld_store *s = NULL;
   cld_model *u = NULL;
@@ -69,6 +78,8 @@ int bench_model(cli_common *co, bool train, const char *preset, int batch, int r
     free(xv);
     free(yv);
   }
+  rc = 0;
+  if (rec) goto done;
   qsort(ts, (size_t)reps, sizeof ts[0], cmp_d);
   size_t arena = train ? cld_trainer_arena_bytes(t) : cld_graph_arena_bytes(g);
   if (json)
@@ -79,10 +90,10 @@ int bench_model(cli_common *co, bool train, const char *preset, int batch, int r
     printf("%s %s batch %d (%lld params): %.3f s median, %.3f s best of %d; arena %.1f MiB\n", preset,
            train ? "training step" : "forward", batch, (long long)cld_model_param_count(u), ts[reps / 2], ts[0], reps,
            (double)arena / 1048576.0);
-  rc = 0;
   goto done;
 fail:
-  fprintf(stderr, "cldiff bench: %s\n", g && cld_graph_status(g) ? cld_graph_errmsg(g) : cld_ctx_errmsg(ctx));
+  rc = 1;
+  fprintf(stderr, "cldiff %s: %s\n", rec ? "tune" : "bench", g && cld_graph_status(g) ? cld_graph_errmsg(g) : cld_ctx_errmsg(ctx));
 done:
   cld_graph_destroy(g);
   cld_trainer_destroy(t);
@@ -91,4 +102,12 @@ done:
   cld_store_destroy(s);
   cld_ctx_destroy(ctx);
   return rc;
+}
+
+int bench_model(cli_common *co, bool train, const char *preset, int batch, int reps, bool json) {
+  return run_model(co, train, preset, batch, reps, json, NULL, 0, NULL);
+}
+
+int model_gemm_shapes(cli_common *co, const char *preset, int batch, cld_gemm_shape *out, int cap, int *n) {
+  return run_model(co, true, preset, batch, 1, false, out, cap, n);
 }

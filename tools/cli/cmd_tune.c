@@ -12,28 +12,52 @@ static void progress(void *user, const char *line) {
 int cmd_tune(int argc, char **argv) {
   cli_common co = {0};
   bool clblast = true;
-  cld_gemm_shape shapes[64];
-  int ns = 0;
+  cld_gemm_shape shapes[128];
+  int ns = 0, batch = 32;
+  const char *model = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--no-clblast")) { clblast = false; continue; }
     if (!strcmp(argv[i], "--shape")) {
       if (i + 1 >= argc || ns == 64 || cli_shape("cldiff tune", argv[++i], &shapes[ns++])) return 2;
       continue;
     }
+    if (!strcmp(argv[i], "--model")) {
+      if (i + 1 >= argc) { fprintf(stderr, "cldiff tune: --model needs a preset name\n"); return 2; }
+      model = argv[++i];
+      continue;
+    }
+    if (!strcmp(argv[i], "--batch")) {
+      long v;
+      if (i + 1 >= argc || cli_int("--batch", argv[++i], 1, 4096, &v)) return 2;
+      batch = (int)v;
+      continue;
+    }
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: cldiff tune [--shape M,N,K[,BATCH[,TA,TB]]]... [--no-clblast] [--device D]\n\n"
+      printf("usage: cldiff tune [--shape M,N,K[,BATCH[,TA,TB]]]... [--model PRESET [--batch B]]\n"
+             "                   [--no-clblast] [--device D]\n\n"
              "Times the built-in tiled GEMM (tile sizes, work-group shapes) and CLBlast Xgemm\n"
              "parameter sets on the chosen device at the UNet/attention shapes `cldiff bench gemm`\n"
              "uses, and stores the fastest per shape in the cache directory. Later runs on this\n"
              "device use them; without a tuning file the defaults apply. --shape tunes other\n"
              "shapes (added to the stored table); --no-clblast skips the CLBlast parameter search\n"
-             "(slow: every set recompiles CLBlast) and compares against the stored set, if any.\n");
+             "(slow: every set recompiles CLBlast) and compares against the stored set, if any.\n"
+             "--model tunes every GEMM shape of one training step of that preset (fmnist-s,\n"
+             "fmnist-xs, cifar10-ddpm, toy-mlp, ...) at batch B (default 32), its forward pass\n"
+             "included: the shapes a training run at that batch uses (about 30 for fmnist-s,\n"
+             "some 20 minutes on a 2-core CPU). Untuned shapes take the nearest tuned one's choice.\n");
       return 0;
     }
     int k = cli_common_opt(&co, argc, argv, i);
     if (k < 0) return 2;
     if (k == 0) { fprintf(stderr, "cldiff tune: unknown option '%s'\n", argv[i]); return 2; }
     i += k - 1;
+  }
+  if (model) {
+    int nm = 0;
+    int rc = model_gemm_shapes(&co, model, batch, shapes + ns, 128 - ns, &nm);
+    if (rc) return rc;
+    printf("%s training step at batch %d: %d GEMM shapes\n", model, batch, nm);
+    ns += nm;
   }
   cld_ctx *ctx = cli_ctx(&co);
   if (!ctx) return 1;
