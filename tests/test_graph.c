@@ -1,4 +1,5 @@
-/* Graph-level behaviour: memory reuse gives bit-identical results to no reuse (forward and all
+/* Graph-level behaviour: memory reuse, and an arena split into chunks (as on devices whose largest
+ * buffer is smaller than the arena), give bit-identical results to no reuse (forward and all
  * parameter gradients of a small UNet-like block), a built graph reruns with new inputs, and an
  * MLP trained through the graph with AdamW gets below a fixed loss on a regression problem. */
 #include "test_util.h"
@@ -58,14 +59,15 @@ static void test_reuse_bit_identical(void **state) {
   init_store(s);
   float *x = tu_alloc(2 * 4 * 100);
   tu_fill(x, 800, 3, -1, 1);
-  float *outs[2], *grads[2];
-  size_t arena[2];
+  float *outs[3], *grads[3];
+  size_t arena[3];
   int64_t total = cld_store_total(s);
-  for (int reuse = 0; reuse < 2; reuse++) {
+  for (int reuse = 0; reuse < 3; reuse++) { /* 0: no reuse, 1: reuse, 2: reuse in 32768-float chunks */
     net n = build_net(ctx, s, ids);
     TU_OK(ctx, cld_graph_backward(n.g, n.loss));
     cld_plan_params pp = cld_plan_params_default();
-    pp.reuse_memory = reuse;
+    pp.reuse_memory = reuse > 0;
+    if (reuse == 2) pp.chunk_floats = 32768; /* the largest tensor (im2col of the concat) is 28800 */
     TU_OK(ctx, cld_graph_plan(n.g, &pp));
     arena[reuse] = cld_graph_arena_bytes(n.g);
     TU_OK(ctx, cld_tensor_write(n.g, n.x, x));
@@ -80,14 +82,24 @@ static void test_reuse_bit_identical(void **state) {
     cld_graph_destroy(n.g);
   }
   assert_true(arena[1] < arena[0]); /* reuse actually shares memory */
+  assert_true(arena[2] > 3 * 32768 * sizeof(float)); /* several chunks */
   assert_memory_equal(outs[0], outs[1], 800 * sizeof(float));
+  assert_memory_equal(outs[0], outs[2], 800 * sizeof(float));
   int64_t used = 0;
   for (int i = 0; i < cld_store_count(s); i++) used += cld_store_numel(s, i);
   assert_memory_equal(grads[0], grads[1], (size_t)used * sizeof(float));
+  assert_memory_equal(grads[0], grads[2], (size_t)used * sizeof(float));
   double gsum = 0;
   for (int64_t i = 0; i < used; i++) gsum += fabs(grads[0][i]);
   assert_true(gsum > 0); /* gradients reached every parameter */
-  for (int r = 0; r < 2; r++) { free(outs[r]); free(grads[r]); }
+  for (int r = 0; r < 3; r++) { free(outs[r]); free(grads[r]); }
+  /* a tensor larger than a chunk is refused, naming the node */
+  net n = build_net(ctx, s, ids);
+  cld_plan_params pp = cld_plan_params_default();
+  pp.chunk_floats = 1024;
+  assert_int_equal(cld_graph_plan(n.g, &pp), CLD_ERR_NOMEM);
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "allows per buffer"));
+  cld_graph_destroy(n.g);
   free(x);
   cld_store_destroy(s);
   cld_ctx_destroy(ctx);

@@ -125,6 +125,8 @@ CLD_API void cld_graph_keep(cld_graph *g, cld_tensor *t);
 typedef struct cld_plan_params {
   bool reuse_memory;   /* liveness-based reuse (default true) */
   int guard_floats;    /* >0: sentinel bands around every arena tensor (tests); implies no reuse */
+  size_t chunk_floats; /* the arena is one buffer per chunk of this many floats, no tensor crossing a
+                          chunk boundary; 0 (default): the device's largest buffer (PoCL: 4 GiB) */
 } cld_plan_params;
 CLD_API cld_plan_params cld_plan_params_default(void);
 /* Plans memory, allocates device buffers, builds kernels and binds their arguments. */

@@ -420,8 +420,10 @@ void cld_exec_release(cld_graph *g) {
   free(g->inputs);
   g->inputs = NULL;
   g->n_inputs = 0;
-  if (g->arena) clReleaseMemObject(g->arena);
+  for (int i = 0; i < g->n_arena; i++) clReleaseMemObject(g->arena[i]);
+  free(g->arena);
   g->arena = NULL;
+  g->n_arena = 0;
 }
 
 static double now_s(void) {

@@ -86,8 +86,9 @@ struct cld_graph {
   int n, cap;
   /* plan */
   bool planned;
-  cl_mem arena;
-  size_t arena_floats;
+  cl_mem *arena;        /* n_arena chunk buffers of arena_chunk floats (the last one shorter) */
+  int n_arena;
+  size_t arena_floats, arena_chunk;
   int guard;
   cl_mem *inputs;       /* owned input buffers */
   int n_inputs;

@@ -1,9 +1,12 @@
-/* Memory planning: every non-leaf, non-view tensor gets an offset in one arena buffer. With
- * reuse on, a tensor's block returns to a first-fit free list after its last reader (views
- * extend their root's life; kept tensors live to the end). Guard mode lays tensors out without
- * reuse and surrounds each with sentinel floats that cld_graph_check_guards verifies. */
+/* Memory planning: every non-leaf, non-view tensor gets an offset in one arena. With reuse on, a
+ * tensor's block returns to a best-fit free list after its last reader (views extend their root's
+ * life; kept tensors live to the end). The arena is split into chunks no larger than the device's
+ * largest buffer (PoCL allows 4 GiB, fmnist-s at batch 64 needs 4.2): no block crosses a chunk
+ * boundary, and each chunk is its own cl_mem. Guard mode lays tensors out without reuse and
+ * surrounds each with sentinel floats that cld_graph_check_guards verifies. */
 #include "graph/graph_internal.h"
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +21,13 @@ static cld_tensor *root_of(cld_tensor *t) {
 }
 
 typedef struct { size_t off, size; } block;
-typedef struct { block *b; int n, cap; size_t top; } freelist;
+typedef struct { block *b; int n, cap; size_t top, chunk; } freelist;
+
+/* the start of the next chunk when [off, off + size) would cross a chunk boundary */
+static size_t fit_chunk(const freelist *f, size_t off, size_t size) {
+  size_t in = off % f->chunk;
+  return in + size > f->chunk ? off - in + f->chunk : off;
+}
 
 static int fl_push(freelist *f, size_t off, size_t size) {
   if (f->n == f->cap) {
@@ -34,12 +43,13 @@ static int fl_push(freelist *f, size_t off, size_t size) {
   memmove(&f->b[i + 1], &f->b[i], (size_t)(f->n - i) * sizeof *f->b);
   f->b[i] = (block){off, size};
   f->n++;
-  if (i + 1 < f->n && f->b[i].off + f->b[i].size == f->b[i + 1].off) {
+  /* coalesce only within a chunk, so every free block lies in one */
+  if (i + 1 < f->n && f->b[i].off + f->b[i].size == f->b[i + 1].off && f->b[i + 1].off % f->chunk) {
     f->b[i].size += f->b[i + 1].size;
     memmove(&f->b[i + 1], &f->b[i + 2], (size_t)(f->n - i - 2) * sizeof *f->b);
     f->n--;
   }
-  if (i > 0 && f->b[i - 1].off + f->b[i - 1].size == f->b[i].off) {
+  if (i > 0 && f->b[i - 1].off + f->b[i - 1].size == f->b[i].off && f->b[i].off % f->chunk) {
     f->b[i - 1].size += f->b[i].size;
     memmove(&f->b[i], &f->b[i + 1], (size_t)(f->n - i - 1) * sizeof *f->b);
     f->n--;
@@ -61,20 +71,20 @@ static size_t fl_alloc(freelist *f, size_t size) {
     }
     return off;
   }
-  /* grow the top; absorb a free block that ends at the top */
-  if (f->n && f->b[f->n - 1].off + f->b[f->n - 1].size == f->top) {
+  /* grow the top; absorb a free block that ends at the top when the result stays in its chunk */
+  if (f->n && f->b[f->n - 1].off + f->b[f->n - 1].size == f->top && fit_chunk(f, f->b[f->n - 1].off, size) == f->b[f->n - 1].off) {
     size_t off = f->b[f->n - 1].off;
     f->n--;
     f->top = off + size;
     return off;
   }
-  size_t off = f->top;
-  f->top += size;
+  size_t off = fit_chunk(f, f->top, size);
+  f->top = off + size;
   return off;
 }
 
 cld_plan_params cld_plan_params_default(void) {
-  cld_plan_params p = {true, 0};
+  cld_plan_params p = {true, 0, 0};
   return p;
 }
 
@@ -115,6 +125,10 @@ cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
   /* free lists per node index */
   int *next_free = malloc((size_t)g->n * sizeof(int)), *head = malloc((size_t)g->n * sizeof(int));
   freelist fl = {0};
+  size_t max_floats = g->ctx->info.max_alloc ? (size_t)(g->ctx->info.max_alloc / sizeof(float)) : SIZE_MAX / 8;
+  fl.chunk = pp->chunk_floats > 0 && pp->chunk_floats < max_floats ? pp->chunk_floats : max_floats;
+  fl.chunk = fl.chunk / ALIGN_FLOATS * ALIGN_FLOATS;
+  if (fl.chunk == 0) fl.chunk = ALIGN_FLOATS;
   if (!next_free || !head) { free(next_free); free(head); return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory"); }
   for (int i = 0; i < g->n; i++) head[i] = -1;
   for (int i = 0; i < g->n; i++) {
@@ -124,35 +138,49 @@ cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
     head[t->last_use] = i;
   }
   fl.top = guard;
-  int oom = 0;
-  for (int i = 0; i < g->n && !oom; i++) {
+  int oom = 0, big = -1;
+  for (int i = 0; i < g->n && !oom && big < 0; i++) {
     cld_tensor *t = g->nodes[i];
     if (is_arena(t)) {
       size_t size = align_up((size_t)t->numel);
+      if (size + guard > fl.chunk) { big = i; break; }
       if (reuse) t->off = fl_alloc(&fl, size);
-      else { t->off = fl.top; fl.top += size + guard; }
+      else { t->off = fit_chunk(&fl, fl.top, size + guard); fl.top = t->off + size + guard; }
     }
     if (reuse)
       for (int j = head[i]; j >= 0; j = next_free[j])
         if (fl_push(&fl, g->nodes[j]->off, align_up((size_t)g->nodes[j]->numel))) oom = 1;
   }
   g->arena_floats = fl.top > 0 ? fl.top : ALIGN_FLOATS;
+  g->arena_chunk = fl.chunk;
   free(fl.b);
   free(next_free);
   free(head);
   if (oom) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (big >= 0)
+    return cld_seterr(g->ctx, CLD_ERR_NOMEM, "node %d (op %d, '%s') needs %zu MiB, more than the %zu MiB the device allows per buffer",
+                      g->nodes[big]->id, (int)g->nodes[big]->op, g->nodes[big]->name,
+                      (size_t)g->nodes[big]->numel * sizeof(float) >> 20, fl.chunk * sizeof(float) >> 20);
 
   cl_int e;
-  size_t bytes = g->arena_floats * sizeof(float);
-  if (bytes > g->ctx->info.max_alloc && g->ctx->info.max_alloc)
-    return cld_seterr(g->ctx, CLD_ERR_NOMEM, "graph needs a %zu MiB arena, device allows %llu MiB per buffer",
-                      bytes >> 20, (unsigned long long)(g->ctx->info.max_alloc >> 20));
-  g->arena = clCreateBuffer(g->ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &e);
-  if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "allocating graph arena");
-  if (guard) {
-    uint32_t bits = GUARD_BITS;
-    e = clEnqueueFillBuffer(g->ctx->queue, g->arena, &bits, sizeof bits, 0, bytes, 0, NULL, NULL);
-    if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "filling guard bands");
+  int nch = (int)((g->arena_floats + g->arena_chunk - 1) / g->arena_chunk);
+  g->arena = calloc((size_t)nch, sizeof *g->arena);
+  if (!g->arena) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory");
+  for (int c = 0; c < nch; c++) {
+    size_t floats = c + 1 < nch ? g->arena_chunk : g->arena_floats - (size_t)c * g->arena_chunk;
+    g->arena[c] = clCreateBuffer(g->ctx->context, CL_MEM_READ_WRITE, floats * sizeof(float), NULL, &e);
+    if (e != CL_SUCCESS) {
+      char what[96];
+      snprintf(what, sizeof what, "allocating graph arena (%zu MiB in all, chunk %d of %d)",
+               g->arena_floats * sizeof(float) >> 20, c + 1, nch);
+      return cld_clerr(g->ctx, e, what);
+    }
+    g->n_arena = c + 1;
+    if (guard) {
+      uint32_t bits = GUARD_BITS;
+      e = clEnqueueFillBuffer(g->ctx->queue, g->arena[c], &bits, sizeof bits, 0, floats * sizeof(float), 0, NULL, NULL);
+      if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "filling guard bands");
+    }
   }
   /* inputs */
   g->inputs = calloc((size_t)g->n, sizeof *g->inputs);
@@ -160,7 +188,7 @@ cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
   for (int i = 0; i < g->n; i++) {
     cld_tensor *t = g->nodes[i];
     switch (t->storage) {
-    case ST_ARENA: t->mem = g->arena; break;
+    case ST_ARENA: t->mem = g->arena[t->off / g->arena_chunk]; t->off %= g->arena_chunk; break;
     case ST_INPUT:
       t->mem = clCreateBuffer(g->ctx->context, CL_MEM_READ_WRITE, (size_t)t->numel * sizeof(float), NULL, &e);
       if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "allocating input buffer");
@@ -194,19 +222,25 @@ cld_status cld_graph_check_guards(cld_graph *g) {
   size_t n = g->arena_floats;
   uint32_t *buf = malloc(n * sizeof *buf);
   if (!buf) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory");
-  cl_int e = clEnqueueReadBuffer(g->ctx->queue, g->arena, CL_TRUE, 0, n * sizeof *buf, buf, 0, NULL, NULL);
-  if (e != CL_SUCCESS) { free(buf); return cld_clerr(g->ctx, e, "reading arena"); }
+  for (int c = 0; c < g->n_arena; c++) { /* the chunks back to back: global offsets again */
+    size_t o = (size_t)c * g->arena_chunk, floats = c + 1 < g->n_arena ? g->arena_chunk : n - o;
+    cl_int e = clEnqueueReadBuffer(g->ctx->queue, g->arena[c], CL_TRUE, 0, floats * sizeof *buf, buf + o, 0, NULL, NULL);
+    if (e != CL_SUCCESS) { free(buf); return cld_clerr(g->ctx, e, "reading arena"); }
+  }
   cld_status st = CLD_OK;
   for (size_t i = 0; i < (size_t)g->guard && !st; i++)
     if (buf[i] != GUARD_BITS) st = cld_seterr(g->ctx, CLD_ERR_STATE, "guard band before the first tensor was overwritten");
   for (int i = 0; i < g->n && !st; i++) {
     cld_tensor *t = g->nodes[i];
     if (t->storage != ST_ARENA) continue;
-    size_t end = t->off + align_up((size_t)t->numel);
-    for (size_t k = t->off + (size_t)t->numel; k < end + (size_t)g->guard; k++)
+    size_t base = 0;
+    for (int c = 0; c < g->n_arena; c++)
+      if (g->arena[c] == t->mem) base = (size_t)c * g->arena_chunk;
+    size_t off = base + t->off, end = off + align_up((size_t)t->numel);
+    for (size_t k = off + (size_t)t->numel; k < end + (size_t)g->guard; k++)
       if (buf[k] != GUARD_BITS) {
         st = cld_seterr(g->ctx, CLD_ERR_STATE, "guard band after node %d (op %d, '%s') overwritten at +%zu",
-                        t->id, (int)t->op, t->name, k - t->off);
+                        t->id, (int)t->op, t->name, k - off);
         break;
       }
   }

@@ -28,10 +28,12 @@ const char *cld_status_str(cld_status s) {
 
 cld_status cld_seterr(cld_ctx *ctx, cld_status st, const char *fmt, ...) {
   if (!ctx) return st;
+  char msg[sizeof ctx->errmsg]; /* an argument may be the current message ("...: %s", errmsg) */
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  memcpy(ctx->errmsg, msg, sizeof msg);
   return st;
 }
 
