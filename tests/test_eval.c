@@ -306,9 +306,7 @@ static int setup(void **state) {
 }
 static int teardown(void **state) {
   (void)state;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  return system(cmd);
+  return tu_rmtree(tmpdir);
 }
 
 int main(void) {

@@ -100,9 +100,7 @@ static void test_resume_bit_exact(void **state) {
   free(pc);
   free_rig(&a);
   free_rig(&c);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  assert_int_equal(tu_rmtree(dir), 0);
   cld_dataset_free(d);
   cld_ctx_destroy(ctx);
 }
@@ -133,9 +131,7 @@ static void test_damaged_checkpoint(void **state) {
   free(after);
   free_rig(&a);
   free_rig(&b);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  assert_int_equal(tu_rmtree(dir), 0);
   cld_dataset_free(d);
   cld_ctx_destroy(ctx);
 }
@@ -172,9 +168,7 @@ static void test_lsm_resume(void **state) {
   free(pc);
   free_rig(&a);
   free_rig(&c);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  assert_int_equal(tu_rmtree(dir), 0);
   cld_dataset_free(d);
   cld_ctx_destroy(ctx);
   rig_lsm = 0;

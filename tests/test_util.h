@@ -45,6 +45,13 @@ static inline void tu_close(const float *got, const double *want, size_t n, doub
   }
 }
 
+/* rm -rf of a test's temporary directory; system()'s status */
+static inline int tu_rmtree(const char *dir) {
+  char cmd[640];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd);
+}
+
 #define TU_OK(ctx, call)                                                                     \
   do {                                                                                       \
     cld_status st_ = (call);                                                                 \

@@ -20,6 +20,11 @@ const char *cld_gemm_provider_name(cld_gemm_provider p) {
 
 cld_tiled_cfg cld_tiled_default(void) { return (cld_tiled_cfg){8, 2, 0, 0, 0}; }
 
+const char *cld_tiled_cfg_str(const cld_tiled_cfg *c, char *buf, size_t n) {
+  snprintf(buf, n, "tm=%d nv=%d lws=%dx%d%s", c->tm, c->nv, c->lws0, c->lws1, c->mf ? " m-first" : "");
+  return buf;
+}
+
 const char *cld_gemm_tune_file(cld_ctx *ctx) {
   if (!ctx) return NULL;
   if (!ctx->tune_file[0]) {

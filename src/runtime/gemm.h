@@ -40,4 +40,6 @@ void cld_gemm_clblast_set_offset_limit(long long floats);
 struct cld_gemm_tuning *cld_gemm_tuning_get(cld_ctx *ctx);
 cld_status cld_gemm_tuning_save(cld_ctx *ctx);
 cld_tiled_cfg cld_tiled_default(void);
+/* "tm=8 nv=2 lws=1x16[ m-first]" into buf; returns buf */
+const char *cld_tiled_cfg_str(const cld_tiled_cfg *c, char *buf, size_t n);
 #endif

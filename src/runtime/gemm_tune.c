@@ -154,9 +154,10 @@ cld_status cld_gemm_bench(cld_ctx *ctx, const cld_gemm_shape *s, cld_gemm_provid
     if (e->shape.m == s->m && e->shape.n == s->n && e->shape.k == s->k && e->shape.batch == s->batch &&
         e->shape.trans_a == s->trans_a && e->shape.trans_b == s->trans_b) {
       if (p == CLD_GEMM_AUTO) used = e->provider;
-      if (used == CLD_GEMM_TILED && e->provider == CLD_GEMM_TILED)
-        snprintf(out->config, sizeof out->config, "tuned tm=%d nv=%d lws=%dx%d%s", e->tiled.tm, e->tiled.nv, e->tiled.lws0,
-                 e->tiled.lws1, e->tiled.mf ? " m-first" : "");
+      if (used == CLD_GEMM_TILED && e->provider == CLD_GEMM_TILED) {
+        char cs[64];
+        snprintf(out->config, sizeof out->config, "tuned %s", cld_tiled_cfg_str(&e->tiled, cs, sizeof cs));
+      }
       else if (used == CLD_GEMM_CLBLAST && t->clblast.set)
         snprintf(out->config, sizeof out->config, "tuned Xgemm MWG=%zu NWG=%zu KWG=%zu", t->clblast.v[6], t->clblast.v[9], t->clblast.v[2]);
     }
@@ -211,22 +212,22 @@ cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shape
     for (size_t a = 0; a < 3 && !st; a++)
       for (size_t b = 0; b < 3 && !st; b++) {
         if (tms[a] * nvs[b] > 16 || tms[a] * nvs[b] < 4) continue;
-        for (size_t l = 0; l < 2 * (sizeof lws / sizeof lws[0]) && !st; l++) {
-          size_t li = l % (sizeof lws / sizeof lws[0]);
-          cld_tiled_cfg cfg = {tms[a], nvs[b], lws[li][0], lws[li][1], (int)(l / (sizeof lws / sizeof lws[0]))};
-          double sec = 1.0;
-          if ((st = time_call(ctx, &c, CLD_GEMM_TILED, &cfg, 3, &sec))) break;
-          double gf = flops(s) / sec * 1e-9;
-          if (check(ctx, s, &bb) > 1e-4) continue; /* a wrong result never wins */
-          if (gf > best[si].gflops) { best[si].gflops = gf; best[si].tiled = cfg; }
-        }
+        for (int mf = 0; mf < 2 && !st; mf++)
+          for (size_t l = 0; l < sizeof lws / sizeof lws[0] && !st; l++) {
+            cld_tiled_cfg cfg = {tms[a], nvs[b], lws[l][0], lws[l][1], mf};
+            double sec = 1.0;
+            if ((st = time_call(ctx, &c, CLD_GEMM_TILED, &cfg, 3, &sec))) break;
+            double gf = flops(s) / sec * 1e-9;
+            if (check(ctx, s, &bb) > 1e-4) continue; /* a wrong result never wins */
+            if (gf > best[si].gflops) { best[si].gflops = gf; best[si].tiled = cfg; }
+          }
       }
     free_bufs(&bb);
     if (!st && progress) {
-      snprintf(line, sizeof line, "tiled   m=%lld n=%lld k=%lld batch=%lld %s%s: %.1f GFLOP/s (tm=%d nv=%d lws=%dx%d%s)",
-               (long long)s->m, (long long)s->n, (long long)s->k, (long long)s->batch, s->trans_a ? "T" : "N",
-               s->trans_b ? "T" : "N", best[si].gflops, best[si].tiled.tm, best[si].tiled.nv, best[si].tiled.lws0,
-               best[si].tiled.lws1, best[si].tiled.mf ? " m-first" : "");
+      char cs[64];
+      snprintf(line, sizeof line, "tiled   m=%lld n=%lld k=%lld batch=%lld %s%s: %.1f GFLOP/s (%s)", (long long)s->m,
+               (long long)s->n, (long long)s->k, (long long)s->batch, s->trans_a ? "T" : "N", s->trans_b ? "T" : "N",
+               best[si].gflops, cld_tiled_cfg_str(&best[si].tiled, cs, sizeof cs));
       progress(user, line);
     }
   }

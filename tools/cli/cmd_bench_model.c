@@ -48,7 +48,7 @@ static int run_model(cli_common *co, bool train, const char *preset, int batch, 
     cld_train_params tp = cld_train_params_default();
     tp.batch = batch;
     if (cld_trainer_create(ctx, u, &ds, &tp, &t)) goto fail;
-    for (int r = -2; r < reps; r++) { /* two warm-up steps */
+    for (int r = rec ? 0 : -2; r < reps; r++) { /* two warm-up steps (none when only recording shapes) */
       float loss;
       double t0 = cli_now();
       if (cld_trainer_step(t, &loss)) goto fail;
