@@ -203,8 +203,9 @@ static void r_linear(const op_case *c, double **in, double *out, const int64_t o
     }
 }
 
-/* conv: ip0 stride, ip1 pad, ip2 has bias */
+/* conv: ip0 stride, ip1 pad, ip2 has bias, ip3 cld_conv_algo */
 static cld_tensor *b_conv(cld_graph *g, cld_tensor **x, const op_case *c) {
+  cld_graph_set_conv_algo(g, (cld_conv_algo)c->ip[3]);
   return cld_conv2d(g, x[0], x[1], c->ip[2] ? x[2] : NULL, c->ip[0], c->ip[1]);
 }
 static void r_conv(const op_case *c, double **in, double *out, const int64_t os[4]) {
@@ -361,6 +362,11 @@ static const op_case cases[] = {
     {"conv5x5_p2_s2", 3, {4, 4, 1}, {S4(2, 2, 4, 3), S4(3, 2, 5, 5), S4(3, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {2, 2, 1}},
     {"conv3x3_p0_s2", 3, {4, 4, 1}, {S4(2, 3, 8, 7), S4(4, 3, 3, 3), S4(4, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {2, 0, 1}},
     {"conv_n1", 3, {4, 4, 1}, {S4(1, 3, 6, 5), S4(4, 3, 3, 3), S4(4, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1}},
+    /* Winograd F(2x2,3x3): odd sizes (partial tiles), a one-row image, auto's channel threshold */
+    {"conv3x3_wino", 3, {4, 4, 1}, {S4(2, 3, 9, 11), S4(5, 3, 3, 3), S4(5, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1, CLD_CONV_WINOGRAD}},
+    {"conv3x3_wino_auto", 3, {4, 4, 1}, {S4(3, 8, 6, 4), S4(9, 8, 3, 3), S4(9, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1, CLD_CONV_AUTO}},
+    {"conv3x3_wino_row", 2, {4, 4}, {S4(2, 4, 1, 5), S4(3, 4, 3, 3)}, {-1, -1}, {1, 1}, b_conv, r_conv, {1, 1, 0, CLD_CONV_WINOGRAD}},
+    {"conv3x3_im2col", 3, {4, 4, 1}, {S4(3, 8, 6, 4), S4(9, 8, 3, 3), S4(9, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1, CLD_CONV_IM2COL}},
     {"group_norm", 3, {4, 1, 1}, {S4(3, 6, 5, 7), S4(6, 0, 0, 0), S4(6, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {0, 3}, {1e-5f}},
     {"group_norm_long", 3, {4, 1, 1}, {S4(2, 4, 16, 18), S4(4, 0, 0, 0), S4(4, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {0, 2}, {1e-5f}},
     {"layer_norm", 3, {3, 1, 1}, {S4(5, 7, 13, 0), S4(13, 0, 0, 0), S4(13, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {1}, {1e-5f}},
@@ -512,11 +518,78 @@ static void test_case(void **state) {
 
 static int setup_case(void **state) { (void)state; return 0; }
 
+/* Winograd against im2col in full (the cases above probe 8 gradient entries): output and every
+ * entry of the input, weight and bias gradients, on shapes whose tiles take both the four-tile
+ * vector path and the edge path of each transform. */
+static void conv_run(cld_conv_algo algo, const int64_t xs[4], const int64_t ws[4], float *y, float *gx, float *gw, float *gb) {
+  cld_ctx *ctx = tu_ctx();
+  cld_graph *g = cld_graph_create(ctx);
+  cld_graph_set_conv_algo(g, algo);
+  int64_t bs[1] = {ws[0]};
+  cld_tensor *x = cld_input(g, "x", 4, xs), *w = cld_input(g, "w", 4, ws), *b = cld_input(g, "b", 1, bs);
+  cld_set_requires_grad(x, true);
+  cld_set_requires_grad(w, true);
+  cld_set_requires_grad(b, true);
+  cld_tensor *out = cld_conv2d(g, x, w, b, 1, 1);
+  assert_non_null(out);
+  int64_t os[4] = {xs[0], ws[0], xs[2], xs[3]}, no = os[0] * os[1] * os[2] * os[3];
+  cld_tensor *R = cld_input(g, "R", 4, os);
+  cld_graph_keep(g, out);
+  TU_OK(ctx, cld_graph_backward(g, cld_sum_all(g, cld_mul(g, out, R))));
+  TU_OK(ctx, cld_graph_plan(g, NULL));
+  int64_t nx = xs[0] * xs[1] * xs[2] * xs[3], nw = ws[0] * ws[1] * 9;
+  float *hx = tu_alloc((size_t)nx), *hw = tu_alloc((size_t)nw), *hb = tu_alloc((size_t)ws[0]), *hr = tu_alloc((size_t)no);
+  tu_fill(hx, (size_t)nx, 1, -1, 1);
+  tu_fill(hw, (size_t)nw, 2, -1, 1);
+  tu_fill(hb, (size_t)ws[0], 3, -1, 1);
+  tu_fill(hr, (size_t)no, 4, -1, 1);
+  TU_OK(ctx, cld_tensor_write(g, x, hx));
+  TU_OK(ctx, cld_tensor_write(g, w, hw));
+  TU_OK(ctx, cld_tensor_write(g, b, hb));
+  TU_OK(ctx, cld_tensor_write(g, R, hr));
+  TU_OK(ctx, cld_graph_compute(g));
+  TU_OK(ctx, cld_tensor_read(g, out, y));
+  TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(x), gx));
+  TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(w), gw));
+  TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(b), gb));
+  free(hx); free(hw); free(hb); free(hr);
+  cld_graph_destroy(g);
+  cld_ctx_destroy(ctx);
+}
+
+static void expect_same(const float *got, const float *want, int64_t n, const char *what) {
+  double *w = malloc((size_t)n * sizeof *w), scale = 0;
+  for (int64_t i = 0; i < n; i++) { w[i] = want[i]; scale = fmax(scale, fabs(want[i])); }
+  tu_close(got, w, (size_t)n, 0, 2e-5 * scale, what);
+  free(w);
+}
+
+static void test_winograd_vs_im2col(void **state) {
+  (void)state;
+  static const int64_t shapes[][2][4] = {{{2, 8, 9, 11}, {5, 8, 3, 3}}, {{1, 16, 14, 14}, {8, 16, 3, 3}},
+                                         {{3, 8, 7, 20}, {9, 8, 3, 3}}, {{2, 8, 1, 12}, {4, 8, 3, 3}}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    const int64_t *xs = shapes[s][0], *ws = shapes[s][1];
+    int64_t nx = xs[0] * xs[1] * xs[2] * xs[3], nw = ws[0] * ws[1] * 9, ny = xs[0] * ws[0] * xs[2] * xs[3];
+    float *r[2][4];
+    for (int a = 0; a < 2; a++) {
+      r[a][0] = tu_alloc((size_t)ny); r[a][1] = tu_alloc((size_t)nx); r[a][2] = tu_alloc((size_t)nw); r[a][3] = tu_alloc((size_t)ws[0]);
+      conv_run(a ? CLD_CONV_WINOGRAD : CLD_CONV_IM2COL, xs, ws, r[a][0], r[a][1], r[a][2], r[a][3]);
+    }
+    expect_same(r[1][0], r[0][0], ny, "winograd output");
+    expect_same(r[1][1], r[0][1], nx, "winograd input gradient");
+    expect_same(r[1][2], r[0][2], nw, "winograd weight gradient");
+    expect_same(r[1][3], r[0][3], ws[0], "winograd bias gradient");
+    for (int a = 0; a < 2; a++) for (int k = 0; k < 4; k++) free(r[a][k]);
+  }
+}
+
 int main(void) {
   enum { N = sizeof cases / sizeof cases[0] };
-  struct CMUnitTest tests[N];
+  struct CMUnitTest tests[N + 1];
   for (int i = 0; i < N; i++) {
     tests[i] = (struct CMUnitTest){cases[i].name, test_case, setup_case, NULL, (void *)&cases[i]};
   }
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  tests[N] = (struct CMUnitTest)cmocka_unit_test(test_winograd_vs_im2col);
+  return _cmocka_run_group_tests("ops", tests, N + 1, NULL, NULL);
 }

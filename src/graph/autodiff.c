@@ -104,6 +104,18 @@ static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
       acc(g, a, d);
     }
     break;
+  case OP_WINO_W: case OP_WINO_IN: case OP_WINO_OUT:
+    if (na) {
+      cld_op bop = t->op == OP_WINO_W ? OP_WINO_W_BWD : t->op == OP_WINO_IN ? OP_WINO_IN_BWD : OP_WINO_OUT_BWD;
+      cld_tensor *d = cld_node_new(g, bop, a->ndim, a->shape);
+      if (d) d->src[0] = gr;
+      acc(g, a, d);
+    }
+    if (nb) { /* the output transform's bias */
+      int64_t bs[4] = {1, t->shape[1], 1, 1};
+      acc(g, b, cld_sum_to(g, gr, 4, bs));
+    }
+    break;
   case OP_NORM_ROWS:
     if (na) {
       cld_tensor *d = bwd_node(g, OP_NORM_ROWS_BWD, a, gr);

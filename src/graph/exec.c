@@ -330,6 +330,36 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     }
     return done(&b, "binding im2col");
   }
+  case OP_WINO_W: case OP_WINO_W_BWD: {
+    const cld_tensor *u = t->op == OP_WINO_W ? t : x; /* (16, O, C) */
+    int oc = (int)(u->shape[1] * u->shape[2]);
+    if ((st = new_launch(g, "winograd", t->op == OP_WINO_W ? "k_wino_w" : "k_wino_w_bwd", (size_t)oc, &b))) return st;
+    arg_t(&b, x);
+    arg_t(&b, t);
+    arg_i(&b, oc);
+    return done(&b, "binding Winograd weight transform");
+  }
+  case OP_WINO_IN: case OP_WINO_IN_BWD: case OP_WINO_OUT: case OP_WINO_OUT_BWD: {
+    /* img: the (N, C or O, H, W) side; grid: one work-item per row of 2x2 tiles of every plane */
+    const cld_tensor *img = (t->op == OP_WINO_IN || t->op == OP_WINO_OUT_BWD) ? x : t;
+    int C = (int)img->shape[1], H = (int)img->shape[2], W = (int)img->shape[3];
+    int TH = (H + 1) / 2, TW = (W + 1) / 2, T = (int)img->shape[0] * TH * TW;
+    const char *kn = t->op == OP_WINO_IN ? "k_wino_in" : t->op == OP_WINO_IN_BWD ? "k_wino_in_bwd"
+                   : t->op == OP_WINO_OUT ? "k_wino_out" : "k_wino_out_bwd";
+    if ((st = new_launch(g, "winograd", kn, 0, &b))) return st;
+    arg_t(&b, x);
+    if (t->op == OP_WINO_OUT) arg_t(&b, y ? y : x); /* bias (any buffer when there is none) */
+    arg_t(&b, t);
+    int v[6] = {C, H, W, TH, TW, T};
+    for (int i = 0; i < 6; i++) arg_i(&b, v[i]);
+    if (t->op == OP_WINO_OUT) arg_i(&b, y != NULL);
+    b.l->dim = 3;
+    b.l->gws[0] = 1; /* nothing for PoCL to vectorise across work-items: each walks its row */
+    b.l->gws[1] = (size_t)TH;
+    b.l->gws[2] = (size_t)img->shape[0] * C;
+    pick_lws3(b.l);
+    return done(&b, "binding Winograd tile transform");
+  }
   case OP_NORM_ROWS: case OP_NORM_ROWS_BWD: {
     bool fwd = t->op == OP_NORM_ROWS, wg = t->ip[1] >= LONG_REDUCTION;
     const char *kn = fwd ? (wg ? "k_norm_rows_wg" : "k_norm_rows") : (wg ? "k_norm_rows_bwd_wg" : "k_norm_rows_bwd");

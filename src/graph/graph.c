@@ -103,7 +103,14 @@ cld_graph *cld_graph_create(cld_ctx *ctx) {
   if (!g) return NULL;
   g->ctx = ctx;
   g->training = true;
+  const char *algo = getenv("CLDIFF_CONV");
+  if (algo && !strcmp(algo, "im2col")) g->conv_algo = CLD_CONV_IM2COL;
+  else if (algo && !strcmp(algo, "winograd")) g->conv_algo = CLD_CONV_WINOGRAD;
   return g;
+}
+
+void cld_graph_set_conv_algo(cld_graph *g, cld_conv_algo algo) {
+  if (g) g->conv_algo = (int)algo;
 }
 
 void cld_graph_destroy(cld_graph *g) {

@@ -29,6 +29,11 @@ typedef enum {
   OP_COPY,
   OP_CLAMP_MIN,                                     /* y = max(x, f0) */
   OP_CLAMP_MIN_BWD,                                 /* (x, dy) -> dy where x > f0 */
+  /* Winograd F(2x2,3x3) conv pieces (cl/winograd.cl); shapes carry every size the kernels need */
+  OP_WINO_W, OP_WINO_W_BWD,                         /* w (O,C,3,3) <-> U (16,O,C) */
+  OP_WINO_IN, OP_WINO_IN_BWD,                       /* x (N,C,H,W) <-> V (16,C,T) */
+  OP_WINO_OUT,                                      /* M (16,O,T), src1 bias or NULL -> y (N,O,H,W) */
+  OP_WINO_OUT_BWD,                                  /* dy (N,O,H,W) -> dM (16,O,T) */
   OP_COUNT
 } cld_op;
 
@@ -102,6 +107,7 @@ struct cld_graph {
   int64_t *prof_n;
   struct prof_gemm { int64_t m, n, k, batch; int ta, tb; double s; int64_t calls; } *prof_g;
   int n_prof_g;
+  int conv_algo;        /* cld_conv_algo */
 };
 
 /* graph.c */

@@ -316,6 +316,26 @@ cld_tensor *cld_linear(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b
   return y;
 }
 
+/* Winograd F(2x2,3x3): U (16,O,C) = transformed weights, V (16,C,T) = transformed input tiles,
+ * M = U V as one batched GEMM, then the output transform adds the bias and writes NCHW. All four
+ * steps are primitive nodes, so the backward pass (two more batched GEMMs and the adjoint
+ * transforms) comes from autodiff.c. */
+static cld_tensor *conv2d_winograd(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b) {
+  int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3], O = w->shape[0];
+  int64_t T = N * ((H + 1) / 2) * ((W + 1) / 2);
+  int64_t us[3] = {16, O, C}, vs[3] = {16, C, T};
+  cld_tensor *u = cld_node_new(g, OP_WINO_W, 3, us), *v = cld_node_new(g, OP_WINO_IN, 3, vs);
+  if (!u || !v) return NULL;
+  u->src[0] = w;
+  v->src[0] = x;
+  cld_tensor *m = cld_matmul(g, u, v, false, false); /* (16, O, T) */
+  if (!m) return NULL;
+  int64_t ys[4] = {N, O, H, W};
+  cld_tensor *y = cld_node_new(g, OP_WINO_OUT, 4, ys);
+  if (y) { y->src[0] = m; y->src[1] = b; }
+  return y;
+}
+
 cld_tensor *cld_conv2d(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b, int stride, int padding) {
   CHECK2(g, x, w);
   char s1[64], s2[64];
@@ -327,6 +347,9 @@ cld_tensor *cld_conv2d(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b
   int64_t OH = (H + 2 * padding - KH) / stride + 1, OW = (W + 2 * padding - KW) / stride + 1;
   if (OH <= 0 || OW <= 0) return cld_graph_fail(g, CLD_ERR_SHAPE, "conv2d: kernel larger than padded input");
   if (b && (b->numel != O)) return cld_graph_fail(g, CLD_ERR_SHAPE, "conv2d: bias has %lld elements, want %lld", (long long)b->numel, (long long)O);
+  bool wino_fits = KH == 3 && KW == 3 && stride == 1 && padding == 1;
+  if (wino_fits && (g->conv_algo == CLD_CONV_WINOGRAD || (g->conv_algo == CLD_CONV_AUTO && C >= 8 && O >= 8)))
+    return conv2d_winograd(g, x, w, b);
   int64_t cs[2] = {C * KH * KW, N * OH * OW};
   cld_tensor *col = cld_node_new(g, OP_IM2COL, 2, cs); // col: (C*KH*KW, N*OH*OW)
   if (!col) return NULL;
