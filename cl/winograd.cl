@@ -10,11 +10,12 @@
  *   k_wino_w_bwd   dU -> dw = G^T dU G
  *   k_wino_in_bwd  dV -> dx, the sum of B dV B^T over the (up to 3x3) tiles covering a 2x2 block
  *   k_wino_out_bwd dy -> dM = A dy A^T
- * Index k of the 16 is 4 i + j for row i, column j of the 4x4 tile. Grids: (TH, N*C or N*O) for
- * the tile kernels, each work-item a row of tiles that it walks four tiles at a time with float4
- * lanes = tiles (contiguous vector loads and stores) and one tile at a time, bounds-checked, at
- * the image's edges (scalar code one item per tile ran at 2-4 GB/s on PoCL), and (O*C) for the
- * weight kernels. */
+ * Index k of the 16 is 4 i + j for row i, column j of the 4x4 tile. Grids: (1, TH, N*C or N*O)
+ * for the tile kernels, each work-item a row of tiles that it walks four tiles at a time with
+ * float4 lanes = tiles (contiguous vector loads and stores; the last group overlaps the one before
+ * it, recomputing up to three tiles, so no store is masked), with checked loads and stores only
+ * where a group touches the image's edge; rows narrower than four tiles take a scalar path. One
+ * item per tile, scalar, ran at 2-4 GB/s on PoCL. (O*C) items for the weight kernels. */
 
 /* B^T v and B v (B^T rows: 1 0 -1 0 / 0 1 1 0 / 0 -1 1 0 / 0 1 0 -1) */
 static inline float4 bt4(float4 v) { return (float4)(v.x - v.z, v.y + v.z, v.z - v.y, v.y - v.w); }
@@ -66,6 +67,34 @@ static inline float4 row4(__global const float *p, ulong plane, ulong t, int i) 
 static inline float4 col4(__global const float *p, ulong plane, ulong t, int j) {
   return (float4)(AT(p, t, 0, j), AT(p, t, 1, j), AT(p, t, 2, j), AT(p, t, 3, j));
 }
+/* start of the next group of four tiles: 0, 4, 8, ..., and TW - 4 last; -1 when done */
+static inline int next_group(int tx, int TW) { return tx + 4 >= TW ? -1 : min(tx + 4, TW - 4); }
+
+/* element (i, j) of the four tiles t+s .. t+s+3 of a row (tile tx+s .. of TW); lanes whose tile
+ * lies outside the row read 0 */
+static inline float4 lanes4(__global const float *p, ulong plane, ulong t, int tx, int s, int TW, int i, int j) {
+  if (tx + s >= 0 && tx + s + 4 <= TW) return AT4(p, (ulong)((long)t + s), i, j);
+  float v[4];
+  for (int l = 0; l < 4; l++) v[l] = tx + s + l >= 0 && tx + s + l < TW ? AT(p, (ulong)((long)t + s + l), i, j) : 0.0f;
+  return (float4)(v[0], v[1], v[2], v[3]);
+}
+/* n floats of a row from column c (c may be negative); columns outside [0, W) read as 0 */
+static inline float8 row8(__global const float *row, int c, int W) {
+  if (c >= 0 && c + 8 <= W) return vload8(0, row + c);
+  float v[8];
+  for (int e = 0; e < 8; e++) v[e] = c + e >= 0 && c + e < W ? row[c + e] : 0.0f;
+  return vload8(0, v);
+}
+static inline float2 row2(__global const float *row, int c, int W) {
+  return (float2)(c >= 0 && c < W ? row[c] : 0.0f, c + 1 >= 0 && c + 1 < W ? row[c + 1] : 0.0f);
+}
+/* 8 floats to a row from column c; those at columns >= W are dropped */
+static inline void store8(float8 v, __global float *row, int c, int W) {
+  if (c + 8 <= W) { vstore8(v, 0, row + c); return; }
+  float e[8];
+  vstore8(v, 0, e);
+  for (int k = 0; c + k < W; k++) row[c + k] = e[k];
+}
 
 /* rows 2ty-1 .. 2ty+2 of a plane: pointers clamped into the image, factor 0 outside it */
 static inline void patch_rows(__global const float *img, int ty, int H, int W, __global const float *rp[4], float rv[4]) {
@@ -85,25 +114,22 @@ __kernel void k_wino_in(__global const float *x, ulong xo, __global float *v, ul
   patch_rows(x + xo + (ulong)nc * H * W, ty, H, W, rp, rv);
   ulong plane = (ulong)C * T;
   __global float *o = v + vo + (ulong)c * T + ((ulong)n * TH + ty) * TW;
-  int hi = (W - 3) / 2 + 1; /* tiles 1 .. hi-1 read no column outside the image */
-  for (int tx = 0; tx < TW;) {
-    if (tx >= 1 && tx + 4 <= hi) { /* four tiles: columns 2tx-1 .. 2tx+8 */
-      float4 d[4][4];
-      for (int i = 0; i < 4; i++) {
-        float8 a = vload8(0, rp[i] + 2 * tx - 1);
-        float2 b = vload2(0, rp[i] + 2 * tx + 7);
-        float4 c0 = a.even, c1 = a.odd, c2 = (float4)(a.s246, b.x), c3 = (float4)(a.s357, b.y);
-        d[i][0] = (c0 - c2) * rv[i]; d[i][1] = (c1 + c2) * rv[i]; d[i][2] = (c2 - c1) * rv[i]; d[i][3] = (c1 - c3) * rv[i];
-      }
-      for (int j = 0; j < 4; j++) {
-        vstore4(d[0][j] - d[2][j], 0, o + (ulong)j * plane + tx);
-        vstore4(d[1][j] + d[2][j], 0, o + (ulong)(4 + j) * plane + tx);
-        vstore4(d[2][j] - d[1][j], 0, o + (ulong)(8 + j) * plane + tx);
-        vstore4(d[1][j] - d[3][j], 0, o + (ulong)(12 + j) * plane + tx);
-      }
-      tx += 4;
-      continue;
+  for (int tx = TW >= 4 ? 0 : -1; tx >= 0; tx = next_group(tx, TW)) { /* columns 2tx-1 .. 2tx+8 */
+    float4 d[4][4];
+    for (int i = 0; i < 4; i++) {
+      float8 a = row8(rp[i], 2 * tx - 1, W);
+      float2 b = row2(rp[i], 2 * tx + 7, W);
+      float4 c0 = a.even, c1 = a.odd, c2 = (float4)(a.s246, b.x), c3 = (float4)(a.s357, b.y);
+      d[i][0] = (c0 - c2) * rv[i]; d[i][1] = (c1 + c2) * rv[i]; d[i][2] = (c2 - c1) * rv[i]; d[i][3] = (c1 - c3) * rv[i];
     }
+    for (int j = 0; j < 4; j++) {
+      vstore4(d[0][j] - d[2][j], 0, o + (ulong)j * plane + tx);
+      vstore4(d[1][j] + d[2][j], 0, o + (ulong)(4 + j) * plane + tx);
+      vstore4(d[2][j] - d[1][j], 0, o + (ulong)(8 + j) * plane + tx);
+      vstore4(d[1][j] - d[3][j], 0, o + (ulong)(12 + j) * plane + tx);
+    }
+  }
+  for (int tx = 0; TW < 4 && tx < TW; tx++) { /* narrow rows: one tile at a time */
     int w0 = 2 * tx - 1;
     float4 d[4];
     for (int i = 0; i < 4; i++) {
@@ -118,7 +144,6 @@ __kernel void k_wino_in(__global const float *x, ulong xo, __global float *v, ul
     q[4 * plane] = e1.x; q[5 * plane] = e1.y; q[6 * plane] = e1.z; q[7 * plane] = e1.w;
     q[8 * plane] = e2.x; q[9 * plane] = e2.y; q[10 * plane] = e2.z; q[11 * plane] = e2.w;
     q[12 * plane] = e3.x; q[13 * plane] = e3.y; q[14 * plane] = e3.z; q[15 * plane] = e3.w;
-    tx++;
   }
 }
 
@@ -136,40 +161,40 @@ __kernel void k_wino_in_bwd(__global const float *dv, ulong dvo, __global float 
   __global const float *p = dv + dvo + (ulong)c * T;
   bool up = ty > 0, down = ty + 1 < TH, two_rows = 2 * ty + 1 < H;
   __global float *out = dx + dxo + ((ulong)nc * H + 2 * ty) * W;
-  for (int tx = 0; tx < TW;) {
+  for (int tx = TW >= 4 ? 0 : -1; tx >= 0; tx = next_group(tx, TW)) {
     ulong t = t0 + tx;
-    if (tx >= 1 && tx + 5 <= TW && 2 * tx + 8 <= W) { /* four tiles with both side neighbours, all pixels inside */
-      float4 R1[4], R2[4];
-      for (int j = 0; j < 4; j++) {
-        float4 a = AT4(p, t, 0, j), b = AT4(p, t, 1, j), cc = AT4(p, t, 2, j), d = AT4(p, t, 3, j);
-        R1[j] = b - cc + d;
-        R2[j] = b + cc - a;
-      }
-      float4 y00 = R1[1] - R1[2] + R1[3], y01 = R1[1] + R1[2] - R1[0];
-      float4 y10 = R2[1] - R2[2] + R2[3], y11 = R2[1] + R2[2] - R2[0];
-      if (up) { /* R3 = -dV row 3 of the tile above */
-        float4 u0 = AT4(p, t - TW, 3, 0), u1 = AT4(p, t - TW, 3, 1), u2 = AT4(p, t - TW, 3, 2), u3 = AT4(p, t - TW, 3, 3);
-        y00 -= u1 - u2 + u3; y01 -= u1 + u2 - u0;
-        y00 += AT4(p, t - TW - 1, 3, 3);
-        y01 -= AT4(p, t - TW + 1, 3, 0);
-      }
-      if (down) { /* R0 = dV row 0 of the tile below */
-        float4 u0 = AT4(p, t + TW, 0, 0), u1 = AT4(p, t + TW, 0, 1), u2 = AT4(p, t + TW, 0, 2), u3 = AT4(p, t + TW, 0, 3);
-        y10 += u1 - u2 + u3; y11 += u1 + u2 - u0;
-        y10 -= AT4(p, t + TW - 1, 0, 3);
-        y11 += AT4(p, t + TW + 1, 0, 0);
-      }
-      { /* column 3 of the left tiles, column 0 of the right ones */
-        float4 l0 = AT4(p, t - 1, 0, 3), l1 = AT4(p, t - 1, 1, 3), l2 = AT4(p, t - 1, 2, 3), l3 = AT4(p, t - 1, 3, 3);
-        y00 -= l1 - l2 + l3; y10 -= l1 + l2 - l0;
-        float4 r0 = AT4(p, t + 1, 0, 0), r1 = AT4(p, t + 1, 1, 0), r2 = AT4(p, t + 1, 2, 0), r3 = AT4(p, t + 1, 3, 0);
-        y01 += r1 - r2 + r3; y11 += r1 + r2 - r0;
-      }
-      vstore8(ZIP(y00, y01), 0, out + 2 * tx);
-      if (two_rows) vstore8(ZIP(y10, y11), 0, out + W + 2 * tx);
-      tx += 4;
-      continue;
+    float4 R1[4], R2[4];
+    for (int j = 0; j < 4; j++) {
+      float4 a = AT4(p, t, 0, j), b = AT4(p, t, 1, j), cc = AT4(p, t, 2, j), d = AT4(p, t, 3, j);
+      R1[j] = b - cc + d;
+      R2[j] = b + cc - a;
     }
+    float4 y00 = R1[1] - R1[2] + R1[3], y01 = R1[1] + R1[2] - R1[0];
+    float4 y10 = R2[1] - R2[2] + R2[3], y11 = R2[1] + R2[2] - R2[0];
+    if (up) { /* R3 = -dV row 3 of the tiles above, and their side neighbours' corners */
+      float4 u0 = AT4(p, t - TW, 3, 0), u1 = AT4(p, t - TW, 3, 1), u2 = AT4(p, t - TW, 3, 2), u3 = AT4(p, t - TW, 3, 3);
+      y00 -= u1 - u2 + u3; y01 -= u1 + u2 - u0;
+      y00 += lanes4(p, plane, t - TW, tx, -1, TW, 3, 3);
+      y01 -= lanes4(p, plane, t - TW, tx, 1, TW, 3, 0);
+    }
+    if (down) { /* R0 = dV row 0 of the tiles below */
+      float4 u0 = AT4(p, t + TW, 0, 0), u1 = AT4(p, t + TW, 0, 1), u2 = AT4(p, t + TW, 0, 2), u3 = AT4(p, t + TW, 0, 3);
+      y10 += u1 - u2 + u3; y11 += u1 + u2 - u0;
+      y10 -= lanes4(p, plane, t + TW, tx, -1, TW, 0, 3);
+      y11 += lanes4(p, plane, t + TW, tx, 1, TW, 0, 0);
+    }
+    /* column 3 of the left tiles, column 0 of the right ones */
+    float4 l0 = lanes4(p, plane, t, tx, -1, TW, 0, 3), l1 = lanes4(p, plane, t, tx, -1, TW, 1, 3);
+    float4 l2 = lanes4(p, plane, t, tx, -1, TW, 2, 3), l3 = lanes4(p, plane, t, tx, -1, TW, 3, 3);
+    y00 -= l1 - l2 + l3; y10 -= l1 + l2 - l0;
+    float4 r0 = lanes4(p, plane, t, tx, 1, TW, 0, 0), r1 = lanes4(p, plane, t, tx, 1, TW, 1, 0);
+    float4 r2 = lanes4(p, plane, t, tx, 1, TW, 2, 0), r3 = lanes4(p, plane, t, tx, 1, TW, 3, 0);
+    y01 += r1 - r2 + r3; y11 += r1 + r2 - r0;
+    store8(ZIP(y00, y01), out, 2 * tx, W);
+    if (two_rows) store8(ZIP(y10, y11), out + W, 2 * tx, W);
+  }
+  for (int tx = 0; TW < 4 && tx < TW; tx++) {
+    ulong t = t0 + tx;
     bool left = tx > 0, right = tx + 1 < TW;
     float4 r0 = row4(p, plane, t, 0), r1 = row4(p, plane, t, 1), r2 = row4(p, plane, t, 2), r3 = row4(p, plane, t, 3);
     float4 D1 = b4(r1 - r2 + r3), D2 = b4(r1 + r2 - r0);
@@ -201,7 +226,6 @@ __kernel void k_wino_in_bwd(__global const float *dv, ulong dvo, __global float 
       out[W + w] = y10;
       if (w + 1 < W) out[W + w + 1] = y11;
     }
-    tx++;
   }
 }
 
@@ -214,20 +238,19 @@ __kernel void k_wino_out(__global const float *m, ulong mo, __global const float
   float b = has_bias ? bias[bo + o] : 0.0f;
   bool two_rows = 2 * ty + 1 < H;
   __global float *out = y + yo + ((ulong)no * H + 2 * ty) * W;
-  for (int tx = 0; tx < TW;) {
+  for (int tx = TW >= 4 ? 0 : -1; tx >= 0; tx = next_group(tx, TW)) { /* A^T M per column j, then along the row */
     ulong t = t0 + tx;
-    if (2 * tx + 8 <= W) { /* four whole tiles: A^T M per column j, then A^T along the row */
-      float4 a0[4], a1[4];
-      for (int j = 0; j < 4; j++) {
-        float4 m0 = AT4(p, t, 0, j), m1 = AT4(p, t, 1, j), m2 = AT4(p, t, 2, j), m3 = AT4(p, t, 3, j);
-        a0[j] = m0 + m1 + m2;
-        a1[j] = m1 - m2 - m3;
-      }
-      vstore8(ZIP((a0[0] + a0[1] + a0[2]) + b, (a0[1] - a0[2] - a0[3]) + b), 0, out + 2 * tx);
-      if (two_rows) vstore8(ZIP((a1[0] + a1[1] + a1[2]) + b, (a1[1] - a1[2] - a1[3]) + b), 0, out + W + 2 * tx);
-      tx += 4;
-      continue;
+    float4 a0[4], a1[4];
+    for (int j = 0; j < 4; j++) {
+      float4 m0 = AT4(p, t, 0, j), m1 = AT4(p, t, 1, j), m2 = AT4(p, t, 2, j), m3 = AT4(p, t, 3, j);
+      a0[j] = m0 + m1 + m2;
+      a1[j] = m1 - m2 - m3;
     }
+    store8(ZIP((a0[0] + a0[1] + a0[2]) + b, (a0[1] - a0[2] - a0[3]) + b), out, 2 * tx, W);
+    if (two_rows) store8(ZIP((a1[0] + a1[1] + a1[2]) + b, (a1[1] - a1[2] - a1[3]) + b), out + W, 2 * tx, W);
+  }
+  for (int tx = 0; TW < 4 && tx < TW; tx++) {
+    ulong t = t0 + tx;
     float4 r0 = row4(p, plane, t, 0), r1 = row4(p, plane, t, 1), r2 = row4(p, plane, t, 2), r3 = row4(p, plane, t, 3);
     float4 a0 = r0 + r1 + r2, a1 = r1 - r2 - r3; /* A^T M */
     int w = 2 * tx;
@@ -237,7 +260,6 @@ __kernel void k_wino_out(__global const float *m, ulong mo, __global const float
       out[W + w] = (a1.x + a1.y + a1.z) + b;
       if (w + 1 < W) out[W + w + 1] = (a1.y - a1.z - a1.w) + b;
     }
-    tx++;
   }
 }
 
@@ -253,22 +275,21 @@ __kernel void k_wino_out_bwd(__global const float *dy, ulong dyo, __global float
   __global const float *src1 = two_rows ? src + W : src; /* times 0 when there is no second row */
   float f1 = two_rows ? 1.0f : 0.0f;
   __global float *d = dm + dmo + (ulong)o * T;
-  for (int tx = 0; tx < TW;) {
+  for (int tx = TW >= 4 ? 0 : -1; tx >= 0; tx = next_group(tx, TW)) {
+    ulong t = t0 + tx;
+    float8 q0 = row8(src, 2 * tx, W), q1 = row8(src1, 2 * tx, W) * f1;
+    float4 sx[4] = {q0.even, q0.even + q1.even, q0.even - q1.even, -q1.even};
+    float4 sy[4] = {q0.odd, q0.odd + q1.odd, q0.odd - q1.odd, -q1.odd};
+    for (int i = 0; i < 4; i++) {
+      vstore4(sx[i], 0, d + (ulong)(4 * i) * plane + t);
+      vstore4(sx[i] + sy[i], 0, d + (ulong)(4 * i + 1) * plane + t);
+      vstore4(sx[i] - sy[i], 0, d + (ulong)(4 * i + 2) * plane + t);
+      vstore4(-sy[i], 0, d + (ulong)(4 * i + 3) * plane + t);
+    }
+  }
+  for (int tx = 0; TW < 4 && tx < TW; tx++) {
     ulong t = t0 + tx;
     int w = 2 * tx;
-    if (w + 8 <= W) {
-      float8 q0 = vload8(0, src + w), q1 = vload8(0, src1 + w) * f1;
-      float4 sx[4] = {q0.even, q0.even + q1.even, q0.even - q1.even, -q1.even};
-      float4 sy[4] = {q0.odd, q0.odd + q1.odd, q0.odd - q1.odd, -q1.odd};
-      for (int i = 0; i < 4; i++) {
-        vstore4(sx[i], 0, d + (ulong)(4 * i) * plane + t);
-        vstore4(sx[i] + sy[i], 0, d + (ulong)(4 * i + 1) * plane + t);
-        vstore4(sx[i] - sy[i], 0, d + (ulong)(4 * i + 2) * plane + t);
-        vstore4(-sy[i], 0, d + (ulong)(4 * i + 3) * plane + t);
-      }
-      tx += 4;
-      continue;
-    }
     bool wr = w + 1 < W;
     float2 q0 = (float2)(src[w], wr ? src[w + 1] : 0.0f), q1 = (float2)(src1[w], wr ? src1[w + 1] : 0.0f) * f1;
     float2 s[4] = {q0, q0 + q1, q0 - q1, -q1};
@@ -278,6 +299,5 @@ __kernel void k_wino_out_bwd(__global const float *dy, ulong dyo, __global float
       d[(ulong)(4 * i + 2) * plane + t] = s[i].x - s[i].y;
       d[(ulong)(4 * i + 3) * plane + t] = -s[i].y;
     }
-    tx++;
   }
 }
