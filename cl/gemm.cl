@@ -1,7 +1,8 @@
 /* Built-in register-tiled GEMM. OpenCL C 1.2, no local memory.
- *   gemm_tiled (M, N, K, A, ao, lda, sa, B, bo, ldb, sb, C, co, ldc, sc)
- *     C[b] = op(A[b]) * B[b] for batch b = get_global_id(2); A/B/C offsets and batch strides in
- *     floats (stride 0 broadcasts). B is row-major (K, N). A is (M, K) row-major, or (K, M) when
+ *   gemm_tiled (M, N, K, A, ao, lda, sa, B, bo, ldb, sb, C, co, ldc, sc, adiv, nbatch)
+ *     C[b] = op(A[b / adiv]) * B[b] for batch b = get_global_id(2) < nbatch; A/B/C offsets and
+ *     batch strides in floats (stride 0 broadcasts; adiv > 1 shares each A among adiv consecutive
+ *     batch entries, so a work-group that spans the batch dimension reuses one A). B is row-major (K, N). A is (M, K) row-major, or (K, M) when
  *     TA=1. TC=1 stores the result transposed (C is then (N, M) row-major). Each work-item owns a
  *     TM x TN tile held in float16 registers; full tiles take the vector path, edge tiles a
  *     bounds-checked scalar path, so any M, N, K works.
@@ -38,15 +39,15 @@
 
 __kernel void gemm_tiled(int M, int N, int K, __global const float *A, ulong ao, int lda, ulong sa,
                          __global const float *B, ulong bo, int ldb, ulong sb,
-                         __global float *C, ulong co, int ldc, ulong sc) {
+                         __global float *C, ulong co, int ldc, ulong sc, int adiv, int nbatch) {
 #if MF
   int n0 = get_global_id(1) * TN, m0 = get_global_id(0) * TM;
 #else
   int n0 = get_global_id(0) * TN, m0 = get_global_id(1) * TM;
 #endif
   ulong b = get_global_id(2);
-  if (m0 >= M || n0 >= N) return;
-  A += ao + b * sa;
+  if (m0 >= M || n0 >= N || b >= (ulong)nbatch) return;
+  A += ao + (b / (ulong)adiv) * sa;
   B += bo + b * sb;
   C += co + b * sc;
   if (N < 16) { /* too narrow for one vector: scalar */

@@ -56,15 +56,46 @@ __kernel void k_wino_w_bwd(__global const float *du, ulong duo, __global float *
   d[6] = c0.z; d[7] = c1.z; d[8] = c2.z;
 }
 
-/* element (i, j) of tile t's 4x4 block in a (16, C, T) array, p pointing at channel c, tile 0 */
-#define AT(p, t, i, j) (p)[(ulong)(4 * (i) + (j)) * plane + (t)]
-#define AT4(p, t, i, j) vload4(0, (p) + (ulong)(4 * (i) + (j)) * plane + (t))
+/* Layout of V, M and their gradients: -DPW=0 (plain) (16, C, T); -DPW=32 (panels, for CPUs)
+ * (16, P, C, PW) with P = ceil(T / PW) panels of PW consecutive tiles, so that each GEMM operand
+ * block (C x PW) is contiguous; tiles T .. P*PW-1 are zero in V and dM. plane: the stride of the
+ * 16 (P*C*PW, or C*T); cpw: C*PW, the stride of a panel; p points at channel c of tile 0. */
+#ifndef PW
+#define PW 0
+#endif
+#if PW
+#define TO(t) ((ulong)(t) / PW * cpw + (ulong)(t) % PW)
+#define WHOLE4(t) ((ulong)(t) % PW <= PW - 4)
+#define CHAN(c) ((ulong)(c) * PW)
+#else
+#define TO(t) ((ulong)(t))
+#define WHOLE4(t) true
+#define CHAN(c) ((ulong)(c) * T)
+#endif
+/* element (i, j) of tile t's 4x4 block; four consecutive tiles from t as lanes */
+#define AT(p, t, i, j) (p)[(ulong)(4 * (i) + (j)) * plane + TO(t)]
+#define AT4(p, t, i, j) ld4((p) + (ulong)(4 * (i) + (j)) * plane, (t), cpw)
+static inline float4 ld4(__global const float *p, ulong t, ulong cpw) {
+  if (WHOLE4(t)) return vload4(0, p + TO(t));
+  return (float4)(p[TO(t)], p[TO(t + 1)], p[TO(t + 2)], p[TO(t + 3)]);
+}
+static inline void st4(float4 v, __global float *p, ulong t, ulong cpw) {
+  if (WHOLE4(t)) { vstore4(v, 0, p + TO(t)); return; }
+  p[TO(t)] = v.x; p[TO(t + 1)] = v.y; p[TO(t + 2)] = v.z; p[TO(t + 3)] = v.w;
+}
+/* zero tiles T .. P*PW-1 of the 16 planes of channel c (panel layout's padding) */
+static inline void zero_tail(__global float *p, ulong plane, ulong cpw, int T) {
+#if PW
+  for (int k = 0; k < 16; k++)
+    for (int t = T; t % PW; t++) p[(ulong)k * plane + TO(t)] = 0.0f;
+#endif
+}
 /* interleave even and odd output columns: (e.x, o.x, e.y, o.y, ...) */
 #define ZIP(e, o) shuffle2((e), (o), (uint8)(0, 4, 1, 5, 2, 6, 3, 7))
-static inline float4 row4(__global const float *p, ulong plane, ulong t, int i) {
+static inline float4 row4(__global const float *p, ulong plane, ulong cpw, ulong t, int i) {
   return (float4)(AT(p, t, i, 0), AT(p, t, i, 1), AT(p, t, i, 2), AT(p, t, i, 3));
 }
-static inline float4 col4(__global const float *p, ulong plane, ulong t, int j) {
+static inline float4 col4(__global const float *p, ulong plane, ulong cpw, ulong t, int j) {
   return (float4)(AT(p, t, 0, j), AT(p, t, 1, j), AT(p, t, 2, j), AT(p, t, 3, j));
 }
 /* start of the next group of four tiles: 0, 4, 8, ..., and TW - 4 last; -1 when done */
@@ -72,7 +103,7 @@ static inline int next_group(int tx, int TW) { return tx + 4 >= TW ? -1 : min(tx
 
 /* element (i, j) of the four tiles t+s .. t+s+3 of a row (tile tx+s .. of TW); lanes whose tile
  * lies outside the row read 0 */
-static inline float4 lanes4(__global const float *p, ulong plane, ulong t, int tx, int s, int TW, int i, int j) {
+static inline float4 lanes4(__global const float *p, ulong plane, ulong cpw, ulong t, int tx, int s, int TW, int i, int j) {
   if (tx + s >= 0 && tx + s + 4 <= TW) return AT4(p, (ulong)((long)t + s), i, j);
   float v[4];
   for (int l = 0; l < 4; l++) v[l] = tx + s + l >= 0 && tx + s + l < TW ? AT(p, (ulong)((long)t + s + l), i, j) : 0.0f;
@@ -112,8 +143,10 @@ __kernel void k_wino_in(__global const float *x, ulong xo, __global float *v, ul
   __global const float *rp[4];
   float rv[4];
   patch_rows(x + xo + (ulong)nc * H * W, ty, H, W, rp, rv);
-  ulong plane = (ulong)C * T;
-  __global float *o = v + vo + (ulong)c * T + ((ulong)n * TH + ty) * TW;
+  ulong cpw = (ulong)C * PW, plane = PW ? (ulong)(T + PW - 1) / PW * cpw : (ulong)C * T;
+  __global float *o = v + vo + CHAN(c);
+  ulong t0 = ((ulong)n * TH + ty) * TW;
+  if (ty == TH - 1 && (n + 1) * TH * TW == T) zero_tail(o, plane, cpw, T);
   for (int tx = TW >= 4 ? 0 : -1; tx >= 0; tx = next_group(tx, TW)) { /* columns 2tx-1 .. 2tx+8 */
     float4 d[4][4];
     for (int i = 0; i < 4; i++) {
@@ -123,10 +156,10 @@ __kernel void k_wino_in(__global const float *x, ulong xo, __global float *v, ul
       d[i][0] = (c0 - c2) * rv[i]; d[i][1] = (c1 + c2) * rv[i]; d[i][2] = (c2 - c1) * rv[i]; d[i][3] = (c1 - c3) * rv[i];
     }
     for (int j = 0; j < 4; j++) {
-      vstore4(d[0][j] - d[2][j], 0, o + (ulong)j * plane + tx);
-      vstore4(d[1][j] + d[2][j], 0, o + (ulong)(4 + j) * plane + tx);
-      vstore4(d[2][j] - d[1][j], 0, o + (ulong)(8 + j) * plane + tx);
-      vstore4(d[1][j] - d[3][j], 0, o + (ulong)(12 + j) * plane + tx);
+      st4(d[0][j] - d[2][j], o + (ulong)j * plane, t0 + tx, cpw);
+      st4(d[1][j] + d[2][j], o + (ulong)(4 + j) * plane, t0 + tx, cpw);
+      st4(d[2][j] - d[1][j], o + (ulong)(8 + j) * plane, t0 + tx, cpw);
+      st4(d[1][j] - d[3][j], o + (ulong)(12 + j) * plane, t0 + tx, cpw);
     }
   }
   for (int tx = 0; TW < 4 && tx < TW; tx++) { /* narrow rows: one tile at a time */
@@ -139,7 +172,7 @@ __kernel void k_wino_in(__global const float *x, ulong xo, __global float *v, ul
     }
     /* B^T (d B): combine the rows */
     float4 e0 = d[0] - d[2], e1 = d[1] + d[2], e2 = d[2] - d[1], e3 = d[1] - d[3];
-    __global float *q = o + tx;
+    __global float *q = o + TO(t0 + tx);
     q[0 * plane] = e0.x; q[1 * plane] = e0.y; q[2 * plane] = e0.z; q[3 * plane] = e0.w;
     q[4 * plane] = e1.x; q[5 * plane] = e1.y; q[6 * plane] = e1.z; q[7 * plane] = e1.w;
     q[8 * plane] = e2.x; q[9 * plane] = e2.y; q[10 * plane] = e2.z; q[11 * plane] = e2.w;
@@ -157,8 +190,8 @@ __kernel void k_wino_in_bwd(__global const float *dv, ulong dvo, __global float 
                             int TH, int TW, int T) {
   int ty = get_global_id(1), nc = get_global_id(2);
   int n = nc / C, c = nc - n * C;
-  ulong plane = (ulong)C * T, t0 = ((ulong)n * TH + ty) * TW;
-  __global const float *p = dv + dvo + (ulong)c * T;
+  ulong cpw = (ulong)C * PW, plane = PW ? (ulong)(T + PW - 1) / PW * cpw : (ulong)C * T, t0 = ((ulong)n * TH + ty) * TW;
+  __global const float *p = dv + dvo + CHAN(c);
   bool up = ty > 0, down = ty + 1 < TH, two_rows = 2 * ty + 1 < H;
   __global float *out = dx + dxo + ((ulong)nc * H + 2 * ty) * W;
   for (int tx = TW >= 4 ? 0 : -1; tx >= 0; tx = next_group(tx, TW)) {
@@ -174,21 +207,21 @@ __kernel void k_wino_in_bwd(__global const float *dv, ulong dvo, __global float 
     if (up) { /* R3 = -dV row 3 of the tiles above, and their side neighbours' corners */
       float4 u0 = AT4(p, t - TW, 3, 0), u1 = AT4(p, t - TW, 3, 1), u2 = AT4(p, t - TW, 3, 2), u3 = AT4(p, t - TW, 3, 3);
       y00 -= u1 - u2 + u3; y01 -= u1 + u2 - u0;
-      y00 += lanes4(p, plane, t - TW, tx, -1, TW, 3, 3);
-      y01 -= lanes4(p, plane, t - TW, tx, 1, TW, 3, 0);
+      y00 += lanes4(p, plane, cpw, t - TW, tx, -1, TW, 3, 3);
+      y01 -= lanes4(p, plane, cpw, t - TW, tx, 1, TW, 3, 0);
     }
     if (down) { /* R0 = dV row 0 of the tiles below */
       float4 u0 = AT4(p, t + TW, 0, 0), u1 = AT4(p, t + TW, 0, 1), u2 = AT4(p, t + TW, 0, 2), u3 = AT4(p, t + TW, 0, 3);
       y10 += u1 - u2 + u3; y11 += u1 + u2 - u0;
-      y10 -= lanes4(p, plane, t + TW, tx, -1, TW, 0, 3);
-      y11 += lanes4(p, plane, t + TW, tx, 1, TW, 0, 0);
+      y10 -= lanes4(p, plane, cpw, t + TW, tx, -1, TW, 0, 3);
+      y11 += lanes4(p, plane, cpw, t + TW, tx, 1, TW, 0, 0);
     }
     /* column 3 of the left tiles, column 0 of the right ones */
-    float4 l0 = lanes4(p, plane, t, tx, -1, TW, 0, 3), l1 = lanes4(p, plane, t, tx, -1, TW, 1, 3);
-    float4 l2 = lanes4(p, plane, t, tx, -1, TW, 2, 3), l3 = lanes4(p, plane, t, tx, -1, TW, 3, 3);
+    float4 l0 = lanes4(p, plane, cpw, t, tx, -1, TW, 0, 3), l1 = lanes4(p, plane, cpw, t, tx, -1, TW, 1, 3);
+    float4 l2 = lanes4(p, plane, cpw, t, tx, -1, TW, 2, 3), l3 = lanes4(p, plane, cpw, t, tx, -1, TW, 3, 3);
     y00 -= l1 - l2 + l3; y10 -= l1 + l2 - l0;
-    float4 r0 = lanes4(p, plane, t, tx, 1, TW, 0, 0), r1 = lanes4(p, plane, t, tx, 1, TW, 1, 0);
-    float4 r2 = lanes4(p, plane, t, tx, 1, TW, 2, 0), r3 = lanes4(p, plane, t, tx, 1, TW, 3, 0);
+    float4 r0 = lanes4(p, plane, cpw, t, tx, 1, TW, 0, 0), r1 = lanes4(p, plane, cpw, t, tx, 1, TW, 1, 0);
+    float4 r2 = lanes4(p, plane, cpw, t, tx, 1, TW, 2, 0), r3 = lanes4(p, plane, cpw, t, tx, 1, TW, 3, 0);
     y01 += r1 - r2 + r3; y11 += r1 + r2 - r0;
     store8(ZIP(y00, y01), out, 2 * tx, W);
     if (two_rows) store8(ZIP(y10, y11), out + W, 2 * tx, W);
@@ -196,23 +229,23 @@ __kernel void k_wino_in_bwd(__global const float *dv, ulong dvo, __global float 
   for (int tx = 0; TW < 4 && tx < TW; tx++) {
     ulong t = t0 + tx;
     bool left = tx > 0, right = tx + 1 < TW;
-    float4 r0 = row4(p, plane, t, 0), r1 = row4(p, plane, t, 1), r2 = row4(p, plane, t, 2), r3 = row4(p, plane, t, 3);
+    float4 r0 = row4(p, plane, cpw, t, 0), r1 = row4(p, plane, cpw, t, 1), r2 = row4(p, plane, cpw, t, 2), r3 = row4(p, plane, cpw, t, 3);
     float4 D1 = b4(r1 - r2 + r3), D2 = b4(r1 + r2 - r0);
     float y00 = D1.y, y01 = D1.z, y10 = D2.y, y11 = D2.z;
     if (up) {
-      float4 D3 = b4(-row4(p, plane, t - TW, 3));
+      float4 D3 = b4(-row4(p, plane, cpw, t - TW, 3));
       y00 += D3.y; y01 += D3.z;
     }
     if (down) {
-      float4 D0 = b4(row4(p, plane, t + TW, 0));
+      float4 D0 = b4(row4(p, plane, cpw, t + TW, 0));
       y10 += D0.y; y11 += D0.z;
     }
     if (left) {
-      float4 cc = col4(p, plane, t - 1, 3);
+      float4 cc = col4(p, plane, cpw, t - 1, 3);
       y00 -= cc.y - cc.z + cc.w; y10 -= cc.y + cc.z - cc.x;
     }
     if (right) {
-      float4 cc = col4(p, plane, t + 1, 0);
+      float4 cc = col4(p, plane, cpw, t + 1, 0);
       y01 += cc.y - cc.z + cc.w; y11 += cc.y + cc.z - cc.x;
     }
     if (up && left) y00 += AT(p, t - TW - 1, 3, 3);
@@ -233,8 +266,8 @@ __kernel void k_wino_out(__global const float *m, ulong mo, __global const float
                          ulong yo, int O, int H, int W, int TH, int TW, int T, int has_bias) {
   int ty = get_global_id(1), no = get_global_id(2);
   int n = no / O, o = no - n * O;
-  ulong plane = (ulong)O * T, t0 = ((ulong)n * TH + ty) * TW;
-  __global const float *p = m + mo + (ulong)o * T;
+  ulong cpw = (ulong)O * PW, plane = PW ? (ulong)(T + PW - 1) / PW * cpw : (ulong)O * T, t0 = ((ulong)n * TH + ty) * TW;
+  __global const float *p = m + mo + CHAN(o);
   float b = has_bias ? bias[bo + o] : 0.0f;
   bool two_rows = 2 * ty + 1 < H;
   __global float *out = y + yo + ((ulong)no * H + 2 * ty) * W;
@@ -251,7 +284,7 @@ __kernel void k_wino_out(__global const float *m, ulong mo, __global const float
   }
   for (int tx = 0; TW < 4 && tx < TW; tx++) {
     ulong t = t0 + tx;
-    float4 r0 = row4(p, plane, t, 0), r1 = row4(p, plane, t, 1), r2 = row4(p, plane, t, 2), r3 = row4(p, plane, t, 3);
+    float4 r0 = row4(p, plane, cpw, t, 0), r1 = row4(p, plane, cpw, t, 1), r2 = row4(p, plane, cpw, t, 2), r3 = row4(p, plane, cpw, t, 3);
     float4 a0 = r0 + r1 + r2, a1 = r1 - r2 - r3; /* A^T M */
     int w = 2 * tx;
     out[w] = (a0.x + a0.y + a0.z) + b;
@@ -269,22 +302,23 @@ __kernel void k_wino_out_bwd(__global const float *dy, ulong dyo, __global float
                              int TH, int TW, int T) {
   int ty = get_global_id(1), no = get_global_id(2);
   int n = no / O, o = no - n * O;
-  ulong plane = (ulong)O * T, t0 = ((ulong)n * TH + ty) * TW;
+  ulong cpw = (ulong)O * PW, plane = PW ? (ulong)(T + PW - 1) / PW * cpw : (ulong)O * T, t0 = ((ulong)n * TH + ty) * TW;
   bool two_rows = 2 * ty + 1 < H;
   __global const float *src = dy + dyo + ((ulong)no * H + 2 * ty) * W;
   __global const float *src1 = two_rows ? src + W : src; /* times 0 when there is no second row */
   float f1 = two_rows ? 1.0f : 0.0f;
-  __global float *d = dm + dmo + (ulong)o * T;
+  __global float *d = dm + dmo + CHAN(o);
+  if (ty == TH - 1 && (n + 1) * TH * TW == T) zero_tail(d, plane, cpw, T);
   for (int tx = TW >= 4 ? 0 : -1; tx >= 0; tx = next_group(tx, TW)) {
     ulong t = t0 + tx;
     float8 q0 = row8(src, 2 * tx, W), q1 = row8(src1, 2 * tx, W) * f1;
     float4 sx[4] = {q0.even, q0.even + q1.even, q0.even - q1.even, -q1.even};
     float4 sy[4] = {q0.odd, q0.odd + q1.odd, q0.odd - q1.odd, -q1.odd};
     for (int i = 0; i < 4; i++) {
-      vstore4(sx[i], 0, d + (ulong)(4 * i) * plane + t);
-      vstore4(sx[i] + sy[i], 0, d + (ulong)(4 * i + 1) * plane + t);
-      vstore4(sx[i] - sy[i], 0, d + (ulong)(4 * i + 2) * plane + t);
-      vstore4(-sy[i], 0, d + (ulong)(4 * i + 3) * plane + t);
+      st4(sx[i], d + (ulong)(4 * i) * plane, t, cpw);
+      st4(sx[i] + sy[i], d + (ulong)(4 * i + 1) * plane, t, cpw);
+      st4(sx[i] - sy[i], d + (ulong)(4 * i + 2) * plane, t, cpw);
+      st4(-sy[i], d + (ulong)(4 * i + 3) * plane, t, cpw);
     }
   }
   for (int tx = 0; TW < 4 && tx < TW; tx++) {
@@ -294,10 +328,10 @@ __kernel void k_wino_out_bwd(__global const float *dy, ulong dyo, __global float
     float2 q0 = (float2)(src[w], wr ? src[w + 1] : 0.0f), q1 = (float2)(src1[w], wr ? src1[w + 1] : 0.0f) * f1;
     float2 s[4] = {q0, q0 + q1, q0 - q1, -q1};
     for (int i = 0; i < 4; i++) {
-      d[(ulong)(4 * i) * plane + t] = s[i].x;
-      d[(ulong)(4 * i + 1) * plane + t] = s[i].x + s[i].y;
-      d[(ulong)(4 * i + 2) * plane + t] = s[i].x - s[i].y;
-      d[(ulong)(4 * i + 3) * plane + t] = -s[i].y;
+      d[(ulong)(4 * i) * plane + TO(t)] = s[i].x;
+      d[(ulong)(4 * i + 1) * plane + TO(t)] = s[i].x + s[i].y;
+      d[(ulong)(4 * i + 2) * plane + TO(t)] = s[i].x - s[i].y;
+      d[(ulong)(4 * i + 3) * plane + TO(t)] = -s[i].y;
     }
   }
 }

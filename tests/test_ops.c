@@ -192,6 +192,21 @@ static void r_matmul(const op_case *c, double **in, double *out, const int64_t o
       }
 }
 
+/* grouped: a (G,1,M,K) (or (G,1,K,M) transposed) over b (G,P,K,N) -> (G,P,M,N) */
+static void r_matmul_grouped(const op_case *c, double **in, double *out, const int64_t os[4]) {
+  const int64_t *sa = c->shape[0], *sb = c->shape[1];
+  int64_t G = os[0], P = os[1], M = os[2], N = os[3], K = sb[2];
+  for (int64_t g = 0; g < G; g++)
+    for (int64_t p = 0; p < P; p++)
+      for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+          const double *A = in[0] + g * sa[2] * sa[3], *B = in[1] + (g * P + p) * K * N;
+          double s = 0;
+          for (int64_t k = 0; k < K; k++) s += (c->ip[0] ? A[k * M + i] : A[i * K + k]) * B[k * N + j];
+          out[((g * P + p) * M + i) * N + j] = s;
+        }
+}
+
 static cld_tensor *b_linear(cld_graph *g, cld_tensor **x, const op_case *c) { return cld_linear(g, x[0], x[1], x[2]); }
 static void r_linear(const op_case *c, double **in, double *out, const int64_t os[4]) {
   int64_t O = c->shape[1][0], I = c->shape[1][1], rows = numel_of(c, 0) / I;
@@ -353,6 +368,9 @@ static const op_case cases[] = {
     {"matmul_tt", 2, {2, 2}, {S4(17, 13, 0, 0), S4(19, 17, 0, 0)}, {-1, -1}, {1, 1}, b_matmul, r_matmul, {1, 1}},
     {"matmul_batched", 2, {3, 3}, {S4(3, 13, 17, 0), S4(3, 17, 19, 0)}, {-1, -1}, {1, 1}, b_matmul, r_matmul, {0, 0}},
     {"matmul_bcast_nt", 2, {2, 3}, {S4(13, 17, 0, 0), S4(3, 19, 17, 0)}, {-1, -1}, {1, 1}, b_matmul, r_matmul, {0, 1}},
+    {"matmul_grouped", 2, {4, 4}, {S4(3, 1, 13, 17), S4(3, 5, 17, 19)}, {-1, -1}, {1, 1}, b_matmul, r_matmul_grouped, {0, 0}},
+    {"matmul_grouped_tn", 2, {4, 4}, {S4(2, 1, 17, 13), S4(2, 4, 17, 32)}, {-1, -1}, {1, 1}, b_matmul, r_matmul_grouped, {1, 0}},
+    {"matmul_grouped_p1", 2, {4, 4}, {S4(3, 1, 13, 17), S4(3, 1, 17, 19)}, {-1, -1}, {1, 1}, b_matmul, r_matmul_grouped, {0, 0}},
     {"matmul_big_nn", 2, {2, 2}, {S4(37, 70, 0, 0), S4(70, 97, 0, 0)}, {-1, -1}, {1, 1}, b_matmul, r_matmul, {0, 0}},
     {"linear", 3, {3, 2, 1}, {S4(5, 7, 11, 0), S4(13, 11, 0, 0), S4(13, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_linear, r_linear},
     {"conv3x3", 3, {4, 4, 1}, {S4(2, 3, 9, 11), S4(5, 3, 3, 3), S4(5, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1}},
@@ -571,16 +589,24 @@ static void test_winograd_vs_im2col(void **state) {
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     const int64_t *xs = shapes[s][0], *ws = shapes[s][1];
     int64_t nx = xs[0] * xs[1] * xs[2] * xs[3], nw = ws[0] * ws[1] * 9, ny = xs[0] * ws[0] * xs[2] * xs[3];
-    float *r[2][4];
-    for (int a = 0; a < 2; a++) {
+    /* im2col, then Winograd in both tile layouts: panels of 32 (CPUs) and plain (GPUs) */
+    static const char *const layout[3] = {NULL, "32", "0"};
+    float *r[3][4];
+    for (int a = 0; a < 3; a++) {
       r[a][0] = tu_alloc((size_t)ny); r[a][1] = tu_alloc((size_t)nx); r[a][2] = tu_alloc((size_t)nw); r[a][3] = tu_alloc((size_t)ws[0]);
+      if (layout[a]) setenv("CLDIFF_WINO_PANEL", layout[a], 1);
       conv_run(a ? CLD_CONV_WINOGRAD : CLD_CONV_IM2COL, xs, ws, r[a][0], r[a][1], r[a][2], r[a][3]);
+      unsetenv("CLDIFF_WINO_PANEL");
     }
-    expect_same(r[1][0], r[0][0], ny, "winograd output");
-    expect_same(r[1][1], r[0][1], nx, "winograd input gradient");
-    expect_same(r[1][2], r[0][2], nw, "winograd weight gradient");
-    expect_same(r[1][3], r[0][3], ws[0], "winograd bias gradient");
-    for (int a = 0; a < 2; a++) for (int k = 0; k < 4; k++) free(r[a][k]);
+    for (int a = 1; a < 3; a++) {
+      fprintf(stderr, "winograd, %s tile layout, input %lldx%lldx%lldx%lld\n", a == 1 ? "panel" : "plain", (long long)xs[0],
+              (long long)xs[1], (long long)xs[2], (long long)xs[3]);
+      expect_same(r[a][0], r[0][0], ny, "winograd output");
+      expect_same(r[a][1], r[0][1], nx, "winograd input gradient");
+      expect_same(r[a][2], r[0][2], nw, "winograd weight gradient");
+      expect_same(r[a][3], r[0][3], ws[0], "winograd bias gradient");
+    }
+    for (int a = 0; a < 3; a++) for (int k = 0; k < 4; k++) free(r[a][k]);
   }
 }
 

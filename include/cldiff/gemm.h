@@ -16,6 +16,8 @@ CLD_API const char *cld_gemm_provider_name(cld_gemm_provider p);
 typedef struct cld_gemm_shape {
   int64_t m, n, k, batch;
   bool trans_a, trans_b;
+  int64_t a_batch; /* distinct left operands: 0 one per batch entry; G > 0 dividing batch: entry b
+                      uses A number b / (batch / G), as in Winograd's panel-split GEMMs */
 } cld_gemm_shape;
 
 typedef struct cld_gemm_result {

@@ -89,7 +89,8 @@ CLD_API cld_tensor *cld_mean(cld_graph *g, cld_tensor *x, unsigned axes_mask, bo
 CLD_API cld_tensor *cld_sum_all(cld_graph *g, cld_tensor *x);  /* -> shape (1) */
 CLD_API cld_tensor *cld_mean_all(cld_graph *g, cld_tensor *x); /* -> shape (1) */
 /* linear algebra: op(a) @ op(b); a (..., M, K), b (..., K, N), 2-D or batched 3-D; a batch of 1
- * broadcasts. trans_a / trans_b transpose the last two dims. */
+ * broadcasts. trans_a / trans_b transpose the last two dims. Grouped 4-D form: a (G, 1, M, K)
+ * broadcast over b (G, P, K, N) gives (G, P, M, N) (trans_b not supported there). */
 CLD_API cld_tensor *cld_matmul(cld_graph *g, cld_tensor *a, cld_tensor *b, bool trans_a, bool trans_b);
 /* x (..., in) @ w(out, in)^T + b(out); b may be NULL (PyTorch nn.Linear layout) */
 CLD_API cld_tensor *cld_linear(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b);

@@ -26,6 +26,25 @@ static cld_tensor *bwd_node(cld_graph *g, cld_op op, cld_tensor *a, cld_tensor *
   return t;
 }
 
+/* sum over p of x[g,p] y[g,p]^T for x (G,P,R,N), y (G,P,S,N): the gradient of a grouped matmul's
+ * shared operand, as one GEMM per group with the contraction over (p, n); -> (G,1,R,S) */
+static cld_tensor *grouped_da(cld_graph *g, cld_tensor *x, cld_tensor *y) {
+  if (!x || !y) return NULL;
+  int64_t G = x->shape[0], P = x->shape[1], R = x->shape[2], N = x->shape[3], S = y->shape[2];
+  int64_t xs[3] = {G, R, P * N}, out[4] = {G, 1, R, S};
+  cld_tensor *r;
+  if (P == 1) { /* plain layout: x y^T directly */
+    int64_t ys[3] = {G, S, N};
+    r = cld_matmul(g, cld_reshape(g, x, 3, xs), cld_reshape(g, y, 3, ys), false, true);
+  } else { /* x -> (G, R, P*N), y -> (G, P*N, S): one copy each, then an untransposed GEMM */
+    static const int px[4] = {0, 2, 1, 3}, py[4] = {0, 1, 3, 2};
+    int64_t ys[3] = {G, P * N, S};
+    r = cld_matmul(g, cld_reshape(g, cld_permute(g, x, px), 3, xs), cld_reshape(g, cld_permute(g, y, py), 3, ys),
+                   false, false);
+  }
+  return cld_reshape(g, r, 4, out);
+}
+
 static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
   cld_tensor *gr = t->grad, *a = t->src[0], *b = t->src[1];
   bool na = a && needs[a->id], nb = b && needs[b->id];
@@ -93,6 +112,11 @@ static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
     break;
   case OP_MATMUL: {
     bool ta = t->ip[0], tb = t->ip[1];
+    if (t->ndim == 4) { /* grouped: a (G,1,..) over b (G,P,..), tb = false */
+      if (na) acc(g, a, grouped_da(g, ta ? b : gr, ta ? gr : b));
+      if (nb) acc(g, b, cld_matmul(g, a, gr, !ta, false));
+      break;
+    }
     if (na) acc(g, a, ta ? cld_matmul(g, b, gr, tb, true) : cld_matmul(g, gr, b, false, !tb));
     if (nb) acc(g, b, tb ? cld_matmul(g, gr, a, true, ta) : cld_matmul(g, a, gr, !ta, false));
     break;

@@ -180,11 +180,13 @@ static cld_status lower_gemm(cld_graph *g, cld_tensor *t) {
   c->m = ta ? ak : am;
   c->k = ta ? am : ak;
   c->n = tb ? bk : bn;
-  c->batch = t->ndim == 3 ? t->shape[0] : 1;
+  c->batch = t->ndim == 4 ? t->shape[0] * t->shape[1] : t->ndim == 3 ? t->shape[0] : 1;
   c->trans_a = ta;
   c->trans_b = tb;
-  c->a = a->mem; c->a_off = a->off; c->a_stride = (a->ndim == 3 && a->shape[0] > 1) ? (size_t)(am * ak) : 0;
-  c->b = b->mem; c->b_off = b->off; c->b_stride = (b->ndim == 3 && b->shape[0] > 1) ? (size_t)(bk * bn) : 0;
+  c->a = a->mem; c->a_off = a->off; c->a_stride = (a->ndim >= 3 && a->shape[0] > 1) ? (size_t)(am * ak) : 0;
+  c->b = b->mem; c->b_off = b->off; c->b_stride = (b->ndim >= 3 && c->batch > 1) ? (size_t)(bk * bn) : 0;
+  c->a_div = t->ndim == 4 && t->shape[1] > 1 ? t->shape[1] : 0; /* grouped: a (G,1,..) over b (G,P,..) */
+  if (t->ndim == 4 && a->shape[0] == 1) c->a_div = 0;              /* one A for all: stride 0 already */
   c->c = t->mem; c->c_off = t->off; c->c_stride = (size_t)(c->m * c->n);
   return cld_gemm_ensure_scratch(g->ctx, cld_gemm_scratch_floats(c));
 }
@@ -331,8 +333,8 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     return done(&b, "binding im2col");
   }
   case OP_WINO_W: case OP_WINO_W_BWD: {
-    const cld_tensor *u = t->op == OP_WINO_W ? t : x; /* (16, O, C) */
-    int oc = (int)(u->shape[1] * u->shape[2]);
+    const cld_tensor *u = t->op == OP_WINO_W ? t : x; /* (16, 1, O, C) */
+    int oc = (int)(u->shape[2] * u->shape[3]);
     if ((st = new_launch(g, "winograd", t->op == OP_WINO_W ? "k_wino_w" : "k_wino_w_bwd", (size_t)oc, &b))) return st;
     arg_t(&b, x);
     arg_t(&b, t);
@@ -346,7 +348,10 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     int TH = (H + 1) / 2, TW = (W + 1) / 2, T = (int)img->shape[0] * TH * TW;
     const char *kn = t->op == OP_WINO_IN ? "k_wino_in" : t->op == OP_WINO_IN_BWD ? "k_wino_in_bwd"
                    : t->op == OP_WINO_OUT ? "k_wino_out" : "k_wino_out_bwd";
-    if ((st = new_launch(g, "winograd", kn, 0, &b))) return st;
+    const cld_tensor *tiles = (t->op == OP_WINO_IN || t->op == OP_WINO_OUT_BWD) ? t : x; /* (16, P, C, PW) */
+    char opts[48];
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DPW=%d", tiles->shape[3] == T ? 0 : (int)tiles->shape[3]);
+    if ((st = new_launch_opts(g, "winograd", opts, kn, 0, &b))) return st;
     arg_t(&b, x);
     if (t->op == OP_WINO_OUT) arg_t(&b, y ? y : x); /* bias (any buffer when there is none) */
     arg_t(&b, t);

@@ -30,10 +30,11 @@ typedef enum {
   OP_CLAMP_MIN,                                     /* y = max(x, f0) */
   OP_CLAMP_MIN_BWD,                                 /* (x, dy) -> dy where x > f0 */
   /* Winograd F(2x2,3x3) conv pieces (cl/winograd.cl); shapes carry every size the kernels need */
-  OP_WINO_W, OP_WINO_W_BWD,                         /* w (O,C,3,3) <-> U (16,O,C) */
-  OP_WINO_IN, OP_WINO_IN_BWD,                       /* x (N,C,H,W) <-> V (16,C,T) */
-  OP_WINO_OUT,                                      /* M (16,O,T), src1 bias or NULL -> y (N,O,H,W) */
-  OP_WINO_OUT_BWD,                                  /* dy (N,O,H,W) -> dM (16,O,T) */
+  /* T tiles stored as (16, P, C, PW): plain P = 1, PW = T; panels PW = 32, P = ceil(T/32) */
+  OP_WINO_W, OP_WINO_W_BWD,                         /* w (O,C,3,3) <-> U (16,1,O,C) */
+  OP_WINO_IN, OP_WINO_IN_BWD,                       /* x (N,C,H,W) <-> V (16,P,C,PW) */
+  OP_WINO_OUT,                                      /* M (16,P,O,PW), src1 bias or NULL -> y (N,O,H,W) */
+  OP_WINO_OUT_BWD,                                  /* dy (N,O,H,W) -> dM (16,P,O,PW) */
   OP_COUNT
 } cld_op;
 
@@ -108,6 +109,7 @@ struct cld_graph {
   struct prof_gemm { int64_t m, n, k, batch; int ta, tb; double s; int64_t calls; } *prof_g;
   int n_prof_g;
   int conv_algo;        /* cld_conv_algo */
+  int wino_panel;       /* Winograd V/M layout: 0 plain (16,1,C,T), else panels (16,P,C,wino_panel) */
 };
 
 /* graph.c */

@@ -267,8 +267,21 @@ cld_tensor *cld_upsample_nearest2x(cld_graph *g, cld_tensor *x) {
 cld_tensor *cld_matmul(cld_graph *g, cld_tensor *a, cld_tensor *b, bool trans_a, bool trans_b) {
   CHECK2(g, a, b);
   char s1[64], s2[64];
+  if (a->ndim == 4 && b->ndim == 4) { /* grouped: a (G, 1, M, K) over b (G, P, K, N) */
+    int64_t M = trans_a ? a->shape[3] : a->shape[2], K = trans_a ? a->shape[2] : a->shape[3];
+    if (a->shape[0] != b->shape[0] || a->shape[1] != 1 || trans_b || b->shape[2] != K)
+      return cld_graph_fail(g, CLD_ERR_SHAPE, "matmul: grouped form needs a (G,1,M,K) and b (G,P,K,N), got %s%s @ %s%s",
+                            shape_str(a, s1, sizeof s1), trans_a ? "^T" : "", shape_str(b, s2, sizeof s2), trans_b ? "^T" : "");
+    int64_t s[4] = {b->shape[0], b->shape[1], M, b->shape[3]};
+    cld_tensor *t = cld_node_new(g, OP_MATMUL, 4, s);
+    if (!t) return NULL;
+    t->src[0] = a;
+    t->src[1] = b;
+    t->ip[0] = trans_a;
+    return t;
+  }
   if (a->ndim < 2 || a->ndim > 3 || b->ndim < 2 || b->ndim > 3)
-    return cld_graph_fail(g, CLD_ERR_SHAPE, "matmul: operands must be 2-D or 3-D, got %s and %s",
+    return cld_graph_fail(g, CLD_ERR_SHAPE, "matmul: operands must be 2-D or 3-D (or the grouped 4-D form), got %s and %s",
                           shape_str(a, s1, sizeof s1), shape_str(b, s2, sizeof s2));
   int64_t ba = a->ndim == 3 ? a->shape[0] : 1, bb = b->ndim == 3 ? b->shape[0] : 1;
   int64_t am = a->shape[a->ndim - 2], ak = a->shape[a->ndim - 1];
@@ -316,19 +329,21 @@ cld_tensor *cld_linear(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b
   return y;
 }
 
-/* Winograd F(2x2,3x3): U (16,O,C) = transformed weights, V (16,C,T) = transformed input tiles,
- * M = U V as one batched GEMM, then the output transform adds the bias and writes NCHW. All four
- * steps are primitive nodes, so the backward pass (two more batched GEMMs and the adjoint
- * transforms) comes from autodiff.c. */
+/* Winograd F(2x2,3x3): U (16,1,O,C) = transformed weights, V (16,P,C,PW) = transformed input
+ * tiles (plain P = 1, PW = T, or panels of PW = 32 tiles, see graph.c), M = U V as one grouped
+ * batched GEMM, then the output transform adds the bias and writes NCHW. All four steps are
+ * primitive nodes, so the backward pass (two more GEMMs and the adjoint transforms) comes from
+ * autodiff.c. */
 static cld_tensor *conv2d_winograd(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b) {
   int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3], O = w->shape[0];
   int64_t T = N * ((H + 1) / 2) * ((W + 1) / 2);
-  int64_t us[3] = {16, O, C}, vs[3] = {16, C, T};
-  cld_tensor *u = cld_node_new(g, OP_WINO_W, 3, us), *v = cld_node_new(g, OP_WINO_IN, 3, vs);
+  int64_t pw = g->wino_panel > 0 ? g->wino_panel : T, P = (T + pw - 1) / pw;
+  int64_t us[4] = {16, 1, O, C}, vs[4] = {16, P, C, pw};
+  cld_tensor *u = cld_node_new(g, OP_WINO_W, 4, us), *v = cld_node_new(g, OP_WINO_IN, 4, vs);
   if (!u || !v) return NULL;
   u->src[0] = w;
   v->src[0] = x;
-  cld_tensor *m = cld_matmul(g, u, v, false, false); /* (16, O, T) */
+  cld_tensor *m = cld_matmul(g, u, v, false, false); /* (16, P, O, PW) */
   if (!m) return NULL;
   int64_t ys[4] = {N, O, H, W};
   cld_tensor *y = cld_node_new(g, OP_WINO_OUT, 4, ys);

@@ -18,10 +18,12 @@ const char *cld_gemm_provider_name(cld_gemm_provider p) {
   }
 }
 
-cld_tiled_cfg cld_tiled_default(void) { return (cld_tiled_cfg){8, 2, 0, 0, 0}; }
+cld_tiled_cfg cld_tiled_default(void) { return (cld_tiled_cfg){8, 2, 0, 0, 0, 1}; }
 
 const char *cld_tiled_cfg_str(const cld_tiled_cfg *c, char *buf, size_t n) {
-  snprintf(buf, n, "tm=%d nv=%d lws=%dx%d%s", c->tm, c->nv, c->lws0, c->lws1, c->mf ? " m-first" : "");
+  char lb[16] = "";
+  if (c->lb > 1) snprintf(lb, sizeof lb, "x%d", c->lb);
+  snprintf(buf, n, "tm=%d nv=%d lws=%dx%d%s%s", c->tm, c->nv, c->lws0, c->lws1, lb, c->mf ? " m-first" : "");
   return buf;
 }
 
@@ -54,12 +56,13 @@ static void tuning_load(cld_ctx *ctx, struct cld_gemm_tuning *t) {
   if (t->e) cJSON_ArrayForEach(e, arr) {
     cld_tune_entry *x = &t->e[t->n];
     x->shape = (cld_gemm_shape){jint(e, "m", 0), jint(e, "n", 0), jint(e, "k", 0), jint(e, "batch", 1),
-                                jint(e, "trans_a", 0) != 0, jint(e, "trans_b", 0) != 0};
+                                jint(e, "trans_a", 0) != 0, jint(e, "trans_b", 0) != 0, jint(e, "a_batch", 0)};
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "provider");
     x->provider = cJSON_IsString(p) && !strcmp(p->valuestring, "clblast") ? CLD_GEMM_CLBLAST : CLD_GEMM_TILED;
-    x->tiled = (cld_tiled_cfg){jint(e, "tm", 8), jint(e, "nv", 2), jint(e, "lws0", 0), jint(e, "lws1", 0), jint(e, "mf", 0) != 0};
+    x->tiled = (cld_tiled_cfg){jint(e, "tm", 8), jint(e, "nv", 2), jint(e, "lws0", 0), jint(e, "lws1", 0), jint(e, "mf", 0) != 0,
+                              jint(e, "lb", 1)};
     if (x->shape.m > 0 && x->shape.n > 0 && x->shape.k > 0 && x->tiled.tm >= 1 && x->tiled.tm <= 8 &&
-        x->tiled.nv >= 1 && x->tiled.nv <= 4)
+        x->tiled.nv >= 1 && x->tiled.nv <= 4 && x->tiled.lb >= 1 && x->tiled.lb <= 64 && x->shape.a_batch >= 0)
       t->n++;
   }
   const cJSON *cb = cJSON_GetObjectItemCaseSensitive(root, "clblast_xgemm");
@@ -105,6 +108,8 @@ cld_status cld_gemm_tuning_save(cld_ctx *ctx) {
     cJSON_AddNumberToObject(o, "lws0", x->tiled.lws0);
     cJSON_AddNumberToObject(o, "lws1", x->tiled.lws1);
     cJSON_AddNumberToObject(o, "mf", x->tiled.mf);
+    if (x->tiled.lb > 1) cJSON_AddNumberToObject(o, "lb", x->tiled.lb);
+    if (x->shape.a_batch) cJSON_AddNumberToObject(o, "a_batch", (double)x->shape.a_batch);
     cJSON_AddNumberToObject(o, "gflops", x->gflops);
     cJSON_AddItemToArray(arr, o);
   }
@@ -123,12 +128,14 @@ cld_status cld_gemm_tuning_save(cld_ctx *ctx) {
 
 static double shape_dist(const cld_gemm_shape *a, const cld_gemm_shape *b) {
   return fabs(log((double)a->m / b->m)) + fabs(log((double)a->n / b->n)) + fabs(log((double)a->k / b->k)) +
-         fabs(log((double)a->batch / b->batch));
+         fabs(log((double)a->batch / b->batch)) + ((a->a_batch > 0) != (b->a_batch > 0) ? 2.0 : 0.0);
 }
 
 /* The tuned choice for a call (nearest tuned shape of the same transpose class). */
+static int64_t a_batch_of(const cld_gemm_call *c) { return c->a_div > 1 ? c->batch / c->a_div : 0; }
+
 static const cld_tune_entry *lookup(struct cld_gemm_tuning *t, const cld_gemm_call *c) {
-  cld_gemm_shape s = {c->m, c->n, c->k, c->batch, c->trans_a, c->trans_b};
+  cld_gemm_shape s = {c->m, c->n, c->k, c->batch, c->trans_a, c->trans_b, a_batch_of(c)};
   const cld_tune_entry *best = NULL;
   double bd = 1e30;
   for (int i = 0; t && i < t->n; i++) {
@@ -152,10 +159,11 @@ static void record(cld_ctx *ctx, const cld_gemm_call *c) {
   for (int i = 0; i < *ctx->rec_n; i++) {
     const cld_gemm_shape *r = &ctx->rec[i];
     if (r->m == c->m && r->n == c->n && r->k == c->k && r->batch == c->batch && r->trans_a == c->trans_a &&
-        r->trans_b == c->trans_b)
+        r->trans_b == c->trans_b && r->a_batch == a_batch_of(c))
       return;
   }
-  if (*ctx->rec_n < ctx->rec_cap) ctx->rec[(*ctx->rec_n)++] = (cld_gemm_shape){c->m, c->n, c->k, c->batch, c->trans_a, c->trans_b};
+  if (*ctx->rec_n < ctx->rec_cap)
+    ctx->rec[(*ctx->rec_n)++] = (cld_gemm_shape){c->m, c->n, c->k, c->batch, c->trans_a, c->trans_b, a_batch_of(c)};
 }
 
 cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *c, cld_gemm_provider p) {

@@ -4,9 +4,10 @@
 #define CLDIFF_GEMM_INTERNAL_H
 #include "runtime/runtime.h"
 
-/* tm rows x 16*nv columns per work-item; lws0 x lws1 work-group (0: driver-chosen); mf: grid dimension 0
- * walks M (tiles sharing a block of B run back to back) instead of N */
-typedef struct cld_tiled_cfg { int tm, nv, lws0, lws1, mf; } cld_tiled_cfg;
+/* tm rows x 16*nv columns per work-item; lws0 x lws1 x lb work-group (lws 0: driver-chosen; lb, over
+ * the batch dimension, 0 or 1: none); mf: grid dimension 0 walks M (tiles sharing a block of B run
+ * back to back) instead of N */
+typedef struct cld_tiled_cfg { int tm, nv, lws0, lws1, mf, lb; } cld_tiled_cfg;
 
 #define CLD_CLBLAST_NPARAMS 16
 typedef struct cld_clblast_cfg { size_t v[CLD_CLBLAST_NPARAMS]; bool set; } cld_clblast_cfg;

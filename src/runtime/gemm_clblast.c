@@ -45,6 +45,21 @@ cld_status cld_gemm_clblast_apply(cld_ctx *ctx, const cld_clblast_cfg *cfg) {
 static cld_status run(cld_ctx *ctx, const cld_gemm_call *c);
 
 cld_status cld_gemm_clblast_run(cld_ctx *ctx, const cld_gemm_call *in) {
+  if (in->a_div > 1) { /* grouped A: one call per group, A broadcast within it */
+    if (in->batch % in->a_div) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: batch %lld is not whole groups of %lld", (long long)in->batch, (long long)in->a_div);
+    cld_status st = CLD_OK;
+    for (int64_t gi = 0; gi < in->batch / in->a_div && !st; gi++) {
+      cld_gemm_call g = *in;
+      g.a_div = 0;
+      g.batch = in->a_div;
+      g.a_off = in->a_off + (size_t)gi * in->a_stride;
+      g.a_stride = 0;
+      g.b_off = in->b_off + (size_t)(gi * in->a_div) * in->b_stride;
+      g.c_off = in->c_off + (size_t)(gi * in->a_div) * in->c_stride;
+      st = cld_gemm_clblast_run(ctx, &g);
+    }
+    return st;
+  }
   cld_gemm_call c = *in;
   size_t nb = (size_t)(c.batch > 0 ? c.batch - 1 : 0);
   cl_mem sa = NULL, sb = NULL, sc = NULL;

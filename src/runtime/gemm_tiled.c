@@ -49,7 +49,10 @@ cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_ti
   size_t lo = c->a_off, ro = c->b_off, ls = c->a_stride, rs = c->b_stride;
   int64_t M = c->m, N = c->n, K = c->k;
   int ta = c->trans_a, tc = 0, lda, ldb;
+  int adiv = c->a_div > 1 ? (int)c->a_div : 1;
   cld_status st;
+  if (adiv > 1 && (c->trans_b || c->batch % adiv))
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: grouped A (a_div %d) needs an untransposed B and a batch of whole groups", adiv);
   if (!c->trans_b) {
     lda = (int)(ta ? M : K);
     ldb = (int)N;
@@ -99,16 +102,17 @@ cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_ti
   e |= clSetKernelArg(k, 12, sizeof co_, &co_);
   e |= clSetKernelArg(k, 13, sizeof ldc, &ldc);
   e |= clSetKernelArg(k, 14, sizeof cs_, &cs_);
+  cl_int adiv_ = adiv, nbatch = (cl_int)c->batch;
+  e |= clSetKernelArg(k, 15, sizeof adiv_, &adiv_);
+  e |= clSetKernelArg(k, 16, sizeof nbatch, &nbatch);
   if (e != CL_SUCCESS) return cld_seterr(ctx, CLD_ERR_CL, "binding gemm_tiled arguments");
   size_t tn = 16 * (size_t)cfg->nv;
   size_t gws[3] = {((size_t)N + tn - 1) / tn, ((size_t)M + (size_t)cfg->tm - 1) / (size_t)cfg->tm, (size_t)c->batch};
-  size_t lws[3] = {(size_t)cfg->lws0, (size_t)cfg->lws1, 1};
+  size_t lws[3] = {(size_t)cfg->lws0, (size_t)cfg->lws1, cfg->lb > 1 ? (size_t)cfg->lb : 1};
   bool use_lws = cfg->lws0 > 0 && cfg->lws1 > 0;
   if (cfg->mf) { size_t g = gws[0]; gws[0] = gws[1]; gws[1] = g; } /* lws stays (lws0, lws1) in grid order */
-  if (use_lws) {
-    gws[0] = (gws[0] + lws[0] - 1) / lws[0] * lws[0];
-    gws[1] = (gws[1] + lws[1] - 1) / lws[1] * lws[1];
-  }
+  if (use_lws)
+    for (int d = 0; d < 3; d++) gws[d] = (gws[d] + lws[d] - 1) / lws[d] * lws[d];
   e = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, gws, use_lws ? lws : NULL, 0, NULL, NULL);
   return e == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, e, "enqueue gemm_tiled");
 }

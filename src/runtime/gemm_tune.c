@@ -19,19 +19,19 @@ static double now_s(void) {
 int cld_gemm_default_shapes(cld_gemm_shape *out, int max) {
   static const cld_gemm_shape s[] = {
       /* fmnist-s conv forward: (Cout, N*H*W, Cin*9) at batch 32 */
-      {64, 25088, 576, 1, false, false},
-      {128, 6272, 1152, 1, false, false},
-      {256, 1024, 2304, 1, false, false},
+      {64, 25088, 576, 1, false, false, 0},
+      {128, 6272, 1152, 1, false, false, 0},
+      {256, 1024, 2304, 1, false, false, 0},
       /* their backward forms: dW = dY col^T (NT), dcol = W^T dY (TN) */
-      {64, 576, 25088, 1, false, true},
-      {128, 1152, 6272, 1, false, true},
-      {256, 2304, 1024, 1, false, true},
-      {576, 25088, 64, 1, true, false},
-      {1152, 6272, 128, 1, true, false},
-      {2304, 1024, 256, 1, true, false},
+      {64, 576, 25088, 1, false, true, 0},
+      {128, 1152, 6272, 1, false, true, 0},
+      {256, 2304, 1024, 1, false, true, 0},
+      {576, 25088, 64, 1, true, false, 0},
+      {1152, 6272, 128, 1, true, false, 0},
+      {2304, 1024, 256, 1, true, false, 0},
       /* attention at 14x14, 32 images: Q K^T and P V */
-      {196, 196, 64, 32, false, true},
-      {196, 64, 196, 32, false, false},
+      {196, 196, 64, 32, false, true, 0},
+      {196, 64, 196, 32, false, false, 0},
   };
   int n = (int)(sizeof s / sizeof s[0]);
   for (int i = 0; i < n && i < max; i++) out[i] = s[i];
@@ -51,7 +51,7 @@ static void free_bufs(bench_bufs *bb) {
 
 static cld_status make_bufs(cld_ctx *ctx, const cld_gemm_shape *s, bench_bufs *bb) {
   memset(bb, 0, sizeof *bb);
-  bb->na = (size_t)(s->batch * s->m * s->k);
+  bb->na = (size_t)((s->a_batch > 0 ? s->a_batch : s->batch) * s->m * s->k);
   bb->nb = (size_t)(s->batch * s->k * s->n);
   bb->nc = (size_t)(s->batch * s->m * s->n);
   bb->ha = malloc(bb->na * sizeof(float));
@@ -71,8 +71,9 @@ static cld_status make_bufs(cld_ctx *ctx, const cld_gemm_shape *s, bench_bufs *b
 
 static cld_gemm_call make_call(const cld_gemm_shape *s, const bench_bufs *bb) {
   cld_gemm_call c = {s->m, s->n, s->k, s->batch, s->trans_a, s->trans_b, bb->a, bb->b, bb->c, 0, 0, 0,
-                     (size_t)(s->m * s->k), (size_t)(s->k * s->n), (size_t)(s->m * s->n)};
+                     (size_t)(s->m * s->k), (size_t)(s->k * s->n), (size_t)(s->m * s->n), 0};
   if (s->batch == 1) c.a_stride = c.b_stride = 0;
+  c.a_div = s->a_batch > 0 ? s->batch / s->a_batch : 0;
   return c;
 }
 
@@ -88,7 +89,8 @@ static double check(cld_ctx *ctx, const cld_gemm_shape *s, const bench_bufs *bb)
     size_t idx = (size_t)(pick[t] * (float)bb->nc) % bb->nc;
     int64_t b = (int64_t)(idx / (size_t)(s->m * s->n)), r = (int64_t)(idx % (size_t)(s->m * s->n));
     int64_t i = r / s->n, j = r % s->n;
-    const float *A = bb->ha + b * s->m * s->k, *B = bb->hb + b * s->k * s->n;
+    int64_t ab = s->a_batch > 0 ? b / (s->batch / s->a_batch) : b;
+    const float *A = bb->ha + ab * s->m * s->k, *B = bb->hb + b * s->k * s->n;
     double acc = 0, mag = 0;
     for (int64_t k = 0; k < s->k; k++) {
       double av = s->trans_a ? A[k * s->m + i] : A[i * s->k + k];
@@ -199,7 +201,8 @@ cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shape
   double *cb_best = calloc((size_t)n_shapes, sizeof *cb_best);
   if (!best || !cb_best) { free(best); free(cb_best); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
   static const int tms[] = {4, 6, 8}, nvs[] = {1, 2, 4};
-  static const int lws[][2] = {{0, 0}, {4, 4}, {16, 1}, {1, 16}};
+  /* work-groups (lws0, lws1, batch); those spanning the batch only for batches of 16 or more */
+  static const int lws[][3] = {{0, 0, 1}, {4, 4, 1}, {16, 1, 1}, {1, 16, 1}, {1, 1, 16}, {2, 1, 8}};
   cld_status st = CLD_OK;
   for (int si = 0; si < n_shapes && !st; si++) {
     const cld_gemm_shape *s = &shapes[si];
@@ -214,7 +217,8 @@ cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shape
         if (tms[a] * nvs[b] > 16 || tms[a] * nvs[b] < 4) continue;
         for (int mf = 0; mf < 2 && !st; mf++)
           for (size_t l = 0; l < sizeof lws / sizeof lws[0] && !st; l++) {
-            cld_tiled_cfg cfg = {tms[a], nvs[b], lws[l][0], lws[l][1], mf};
+            if (lws[l][2] > 1 && s->batch < 16) continue;
+            cld_tiled_cfg cfg = {tms[a], nvs[b], lws[l][0], lws[l][1], mf, lws[l][2]};
             double sec = 1.0;
             if ((st = time_call(ctx, &c, CLD_GEMM_TILED, &cfg, 3, &sec))) break;
             double gf = flops(s) / sec * 1e-9;
@@ -225,8 +229,10 @@ cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shape
     free_bufs(&bb);
     if (!st && progress) {
       char cs[64];
-      snprintf(line, sizeof line, "tiled   m=%lld n=%lld k=%lld batch=%lld %s%s: %.1f GFLOP/s (%s)", (long long)s->m,
-               (long long)s->n, (long long)s->k, (long long)s->batch, s->trans_a ? "T" : "N", s->trans_b ? "T" : "N",
+      char grp[32] = "";
+      if (s->a_batch > 0) snprintf(grp, sizeof grp, " a_batch=%lld", (long long)s->a_batch);
+      snprintf(line, sizeof line, "tiled   m=%lld n=%lld k=%lld batch=%lld%s %s%s: %.1f GFLOP/s (%s)", (long long)s->m,
+               (long long)s->n, (long long)s->k, (long long)s->batch, grp, s->trans_a ? "T" : "N", s->trans_b ? "T" : "N",
                best[si].gflops, cld_tiled_cfg_str(&best[si].tiled, cs, sizeof cs));
       progress(user, line);
     }

@@ -67,6 +67,7 @@ typedef struct cld_gemm_call {
   cl_mem a, b, c;
   size_t a_off, b_off, c_off;
   size_t a_stride, b_stride, c_stride;
+  int64_t a_div;  /* > 1: batch entry b uses A number b / a_div (groups of a_div share one A) */
 } cld_gemm_call;
 cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *call, cld_gemm_provider p);
 /* Scratch floats a call needs on the tiled provider (0 when none). */

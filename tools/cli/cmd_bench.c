@@ -7,7 +7,7 @@
 
 static void bench_usage(void) {
   printf("usage: cldiff bench ops  [--json] [--size N] [--reps R] [--device D]\n"
-         "       cldiff bench gemm [--json] [--shape M,N,K[,BATCH[,TA,TB]]]... [--reps R]\n"
+         "       cldiff bench gemm [--json] [--shape M,N,K[,BATCH[,TA,TB[,A_BATCH]]]]... [--reps R]\n"
          "                         [--gemm auto|tiled|clblast] [--device D]\n"
          "       cldiff bench peak [--json] [--device D]\n"
          "       cldiff bench train|forward [--model PRESET] [--batch B] [--reps R] [--json] [--device D]\n\n"
@@ -15,12 +15,14 @@ static void bench_usage(void) {
          "      (default 16777216, rounded to whole 64x28x28 images) and prints the median time,\n"
          "      effective GB/s (bytes read + written) and GB/s of the fastest repetition.\n"
          "gemm: times C = op(A) op(B) at the given shapes (default: the fmnist-s UNet forward,\n"
-         "      backward and attention shapes) and prints GFLOP/s and the provider used.\n"
+         "      backward and attention shapes) and prints GFLOP/s and the provider used. A_BATCH > 0:\n"
+         "      only that many distinct A matrices, batch entry b using number b / (BATCH / A_BATCH)\n"
+         "      (the grouped GEMMs of Winograd convolutions on CPUs).\n"
          "peak: the device's float FMA throughput from a register-only kernel (the GEMM ceiling).\n"
          "train: seconds per training step (forward, backward, AdamW, EMA) of a preset (default\n"
          "      fmnist-s, batch 32) on synthetic data; forward: seconds per forward pass.\n"
-         "--json prints one JSON object per line; for gemm the keys are m, n, k, batch, trans_a,\n"
-         "trans_b, provider, config, seconds (median), gflops (median), gflops_best (fastest\n"
+         "--json prints one JSON object per line; for gemm the keys are m, n, k, batch, a_batch,\n"
+         "trans_a, trans_b, provider, config, seconds (median), gflops (median), gflops_best (fastest\n"
          "repetition), max_rel_err (sampled entries against a double host reference).\n");
 }
 
@@ -129,14 +131,15 @@ static int bench_ops(cli_common *co, bool json, int64_t n, int reps) {
 }
 
 int cli_shape(const char *who, const char *v, cld_gemm_shape *s) {
-  long long m, n, k, b = 1;
+  long long m, n, k, b = 1, ab = 0;
   int ta = 0, tb = 0;
-  int got = sscanf(v, "%lld,%lld,%lld,%lld,%d,%d", &m, &n, &k, &b, &ta, &tb);
-  if ((got != 3 && got != 4 && got != 6) || m <= 0 || n <= 0 || k <= 0 || b <= 0 || (ta & ~1) || (tb & ~1)) {
-    fprintf(stderr, "%s: --shape '%s' is not M,N,K[,BATCH[,TA,TB]] with positive sizes\n", who, v);
+  int got = sscanf(v, "%lld,%lld,%lld,%lld,%d,%d,%lld", &m, &n, &k, &b, &ta, &tb, &ab);
+  if ((got != 3 && got != 4 && got != 6 && got != 7) || m <= 0 || n <= 0 || k <= 0 || b <= 0 || (ta & ~1) || (tb & ~1) ||
+      ab < 0 || (ab > 0 && (b % ab || tb))) {
+    fprintf(stderr, "%s: --shape '%s' is not M,N,K[,BATCH[,TA,TB[,A_BATCH]]] with positive sizes (A_BATCH dividing BATCH, TB 0)\n", who, v);
     return 2;
   }
-  *s = (cld_gemm_shape){m, n, k, b, ta != 0, tb != 0};
+  *s = (cld_gemm_shape){m, n, k, b, ta != 0, tb != 0, ab};
   return 0;
 }
 
@@ -159,9 +162,9 @@ static int bench_gemm(cli_common *co, bool json, cld_gemm_shape *shapes, int ns,
     }
     const cld_gemm_shape *s = &shapes[i];
     if (json)
-      printf("{\"m\":%lld,\"n\":%lld,\"k\":%lld,\"batch\":%lld,\"trans_a\":%s,\"trans_b\":%s,\"provider\":\"%s\","
+      printf("{\"m\":%lld,\"n\":%lld,\"k\":%lld,\"batch\":%lld,\"a_batch\":%lld,\"trans_a\":%s,\"trans_b\":%s,\"provider\":\"%s\","
              "\"config\":\"%s\",\"seconds\":%.6g,\"gflops\":%.2f,\"gflops_best\":%.2f,\"max_rel_err\":%.3g}\n",
-             (long long)s->m, (long long)s->n, (long long)s->k, (long long)s->batch, s->trans_a ? "true" : "false",
+             (long long)s->m, (long long)s->n, (long long)s->k, (long long)s->batch, (long long)s->a_batch, s->trans_a ? "true" : "false",
              s->trans_b ? "true" : "false", cld_gemm_provider_name(r.provider), r.config, r.seconds, r.gflops, r.gflops_best,
              r.max_rel_err);
     else

@@ -33,7 +33,7 @@ int cmd_tune(int argc, char **argv) {
       continue;
     }
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: cldiff tune [--shape M,N,K[,BATCH[,TA,TB]]]... [--model PRESET [--batch B]]\n"
+      printf("usage: cldiff tune [--shape M,N,K[,BATCH[,TA,TB[,A_BATCH]]]]... [--model PRESET [--batch B]]\n"
              "                   [--no-clblast] [--device D]\n\n"
              "Times the built-in tiled GEMM (tile sizes, work-group shapes, grid order) and CLBlast\n"
              "Xgemm parameter sets on the chosen device and stores the fastest per shape in the\n"
