@@ -153,3 +153,43 @@ __kernel void k_transpose(__global const float *in, ulong io, ulong sin, __globa
   ulong b = get_global_id(2);
   if (r < rows && c < cols) out[oo + b * sout + (ulong)c * rows + r] = in[io + b * sin + (ulong)r * cols + c];
 }
+
+/* out[g] (R, S) = sum over p of x[g,p] (R, N) y[g,p]^T (S, N), for x (G, P, R, N) and y (G, P, S, N)
+ * row-major with N a multiple of 16: the gradient of a grouped GEMM's shared operand (Winograd's
+ * weight gradient over its tile panels), read in place instead of permuting both operands first.
+ * Each work-item owns a 4x4 block of out and keeps 16-wide partial sums along N (four row loads of
+ * each side feed 16 FMAs), summed across lanes at the end. Grid (ceil(S/4), ceil(R/4), G).
+ * (Splitting P into cache-sized chunks with a second summing pass measured no faster on PoCL.) */
+__kernel void k_gemm_sum_nt(int P, int R, int S, int N, __global const float *x, ulong xo,
+                            __global const float *y, ulong yo, __global float *out, ulong oo) {
+  int s0 = get_global_id(0) * 4, r0 = get_global_id(1) * 4;
+  ulong g = get_global_id(2);
+  if (r0 >= R || s0 >= S) return;
+  int rr[4], ss[4];
+  for (int i = 0; i < 4; i++) { rr[i] = min(r0 + i, R - 1); ss[i] = min(s0 + i, S - 1); }
+  float16 acc[4][4];
+#pragma unroll
+  for (int i = 0; i < 4; i++)
+#pragma unroll
+    for (int k = 0; k < 4; k++) acc[i][k] = (float16)(0.0f);
+  for (int p = 0; p < P; p++) {
+    __global const float *xp = x + xo + (g * P + p) * (ulong)R * N, *yp = y + yo + (g * P + p) * (ulong)S * N;
+    for (int j = 0; j < N; j += 16) {
+      float16 a[4], b[4];
+#pragma unroll
+      for (int i = 0; i < 4; i++) { a[i] = vload16(0, xp + rr[i] * N + j); b[i] = vload16(0, yp + ss[i] * N + j); }
+#pragma unroll
+      for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int k = 0; k < 4; k++) acc[i][k] = fma(a[i], b[k], acc[i][k]);
+    }
+  }
+  __global float *o = out + oo + g * (ulong)R * S;
+  for (int i = 0; i < 4 && r0 + i < R; i++)
+    for (int k = 0; k < 4 && s0 + k < S; k++) {
+      float8 h = acc[i][k].lo + acc[i][k].hi;
+      float4 q = h.lo + h.hi;
+      float2 d = q.lo + q.hi;
+      o[(r0 + i) * S + s0 + k] = d.x + d.y;
+    }
+}

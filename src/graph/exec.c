@@ -365,6 +365,21 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     pick_lws3(b.l);
     return done(&b, "binding Winograd tile transform");
   }
+  case OP_MATMUL_SUM_NT: {
+    int P = (int)x->shape[1], R = (int)x->shape[2], S = (int)y->shape[2], N = (int)x->shape[3];
+    if ((st = new_launch(g, "gemm", "k_gemm_sum_nt", 0, &b))) return st;
+    int v[4] = {P, R, S, N};
+    for (int i = 0; i < 4; i++) arg_i(&b, v[i]);
+    arg_t(&b, x);
+    arg_t(&b, y);
+    arg_t(&b, t);
+    b.l->dim = 3;
+    b.l->gws[0] = (size_t)(S + 3) / 4;
+    b.l->gws[1] = (size_t)(R + 3) / 4;
+    b.l->gws[2] = (size_t)t->shape[0];
+    pick_lws3(b.l);
+    return done(&b, "binding summed NT GEMM");
+  }
   case OP_NORM_ROWS: case OP_NORM_ROWS_BWD: {
     bool fwd = t->op == OP_NORM_ROWS, wg = t->ip[1] >= LONG_REDUCTION;
     const char *kn = fwd ? (wg ? "k_norm_rows_wg" : "k_norm_rows") : (wg ? "k_norm_rows_bwd_wg" : "k_norm_rows_bwd");

@@ -35,6 +35,8 @@ typedef enum {
   OP_WINO_IN, OP_WINO_IN_BWD,                       /* x (N,C,H,W) <-> V (16,P,C,PW) */
   OP_WINO_OUT,                                      /* M (16,P,O,PW), src1 bias or NULL -> y (N,O,H,W) */
   OP_WINO_OUT_BWD,                                  /* dy (N,O,H,W) -> dM (16,P,O,PW) */
+  OP_MATMUL_SUM_NT,                                 /* src0 x (G,P,R,N), src1 y (G,P,S,N), N % 16 == 0
+                                                       -> (G,1,R,S) = sum_p x[g,p] y[g,p]^T */
   OP_COUNT
 } cld_op;
 
