@@ -128,7 +128,7 @@ cld_status cld_gemm_tuning_save(cld_ctx *ctx) {
 
 static double shape_dist(const cld_gemm_shape *a, const cld_gemm_shape *b) {
   return fabs(log((double)a->m / b->m)) + fabs(log((double)a->n / b->n)) + fabs(log((double)a->k / b->k)) +
-         fabs(log((double)a->batch / b->batch)) + ((a->a_batch > 0) != (b->a_batch > 0) ? 2.0 : 0.0);
+         fabs(log((double)a->batch / b->batch));
 }
 
 /* The tuned choice for a call (nearest tuned shape of the same transpose class). */
@@ -140,7 +140,8 @@ static const cld_tune_entry *lookup(struct cld_gemm_tuning *t, const cld_gemm_ca
   double bd = 1e30;
   for (int i = 0; t && i < t->n; i++) {
     const cld_tune_entry *e = &t->e[i];
-    if (e->shape.trans_a != s.trans_a || e->shape.trans_b != s.trans_b) continue;
+    if (e->shape.trans_a != s.trans_a || e->shape.trans_b != s.trans_b || (e->shape.a_batch > 0) != (s.a_batch > 0))
+      continue; /* grouped (Winograd panel) GEMMs take only grouped entries, else the default below */
     double d = shape_dist(&e->shape, &s);
     if (d < bd) { bd = d; best = e; }
   }
@@ -171,6 +172,8 @@ cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *c, cld_gemm_provider 
   struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
   if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   cld_tiled_cfg cfg = cld_tiled_default();
+  /* untuned grouped GEMMs (N = 32 panels): 8x32 tiles, a work-group over 16 panels sharing A */
+  if (c->a_div > 1) cfg = (cld_tiled_cfg){8, 2, 1, 1, 1, 16};
   if (p == CLD_GEMM_AUTO) {
     const cld_tune_entry *e = lookup(t, c);
     if (e) { p = e->provider; cfg = e->tiled; }
