@@ -2,8 +2,8 @@
  *   gemm_tiled (M, N, K, A, ao, lda, sa, B, bo, ldb, sb, C, co, ldc, sc, adiv, nbatch)
  *     C[b] = op(A[b / adiv]) * B[b] for batch b = get_global_id(2) < nbatch; A/B/C offsets and
  *     batch strides in floats (stride 0 broadcasts; adiv > 1 shares each A among adiv consecutive
- *     batch entries, so a work-group that spans the batch dimension reuses one A). B is row-major (K, N). A is (M, K) row-major, or (K, M) when
- *     TA=1. TC=1 stores the result transposed (C is then (N, M) row-major). Each work-item owns a
+ *     batch entries, so a work-group that spans the batch dimension reuses one A). B is row-major
+ *     (K, N). A is (M, K) row-major, or (K, M) when TA=1. TC=1 stores the result transposed (C is then (N, M) row-major). Each work-item owns a
  *     TM x TN tile held in float16 registers; full tiles take the vector path, edge tiles a
  *     bounds-checked scalar path, so any M, N, K works.
  * -D parameters (defaults below): TM rows per item (1..8), NV 16-wide vectors per row (1..4),

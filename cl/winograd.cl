@@ -72,6 +72,8 @@ __kernel void k_wino_w_bwd(__global const float *du, ulong duo, __global float *
 #define WHOLE4(t) true
 #define CHAN(c) ((ulong)(c) * T)
 #endif
+/* the stride of the 16 for C (or O) channels of T tiles */
+#define PLANE(C, T) (PW ? (ulong)((T) + PW - 1) / PW * PW * (C) : (ulong)(C) * (T))
 /* element (i, j) of tile t's 4x4 block; four consecutive tiles from t as lanes */
 #define AT(p, t, i, j) (p)[(ulong)(4 * (i) + (j)) * plane + TO(t)]
 #define AT4(p, t, i, j) ld4((p) + (ulong)(4 * (i) + (j)) * plane, (t), cpw)
@@ -143,7 +145,7 @@ __kernel void k_wino_in(__global const float *x, ulong xo, __global float *v, ul
   __global const float *rp[4];
   float rv[4];
   patch_rows(x + xo + (ulong)nc * H * W, ty, H, W, rp, rv);
-  ulong cpw = (ulong)C * PW, plane = PW ? (ulong)(T + PW - 1) / PW * cpw : (ulong)C * T;
+  ulong cpw = (ulong)C * PW, plane = PLANE(C, T);
   __global float *o = v + vo + CHAN(c);
   ulong t0 = ((ulong)n * TH + ty) * TW;
   if (ty == TH - 1 && (n + 1) * TH * TW == T) zero_tail(o, plane, cpw, T);
@@ -190,7 +192,7 @@ __kernel void k_wino_in_bwd(__global const float *dv, ulong dvo, __global float 
                             int TH, int TW, int T) {
   int ty = get_global_id(1), nc = get_global_id(2);
   int n = nc / C, c = nc - n * C;
-  ulong cpw = (ulong)C * PW, plane = PW ? (ulong)(T + PW - 1) / PW * cpw : (ulong)C * T, t0 = ((ulong)n * TH + ty) * TW;
+  ulong cpw = (ulong)C * PW, plane = PLANE(C, T), t0 = ((ulong)n * TH + ty) * TW;
   __global const float *p = dv + dvo + CHAN(c);
   bool up = ty > 0, down = ty + 1 < TH, two_rows = 2 * ty + 1 < H;
   __global float *out = dx + dxo + ((ulong)nc * H + 2 * ty) * W;
@@ -266,7 +268,7 @@ __kernel void k_wino_out(__global const float *m, ulong mo, __global const float
                          ulong yo, int O, int H, int W, int TH, int TW, int T, int has_bias) {
   int ty = get_global_id(1), no = get_global_id(2);
   int n = no / O, o = no - n * O;
-  ulong cpw = (ulong)O * PW, plane = PW ? (ulong)(T + PW - 1) / PW * cpw : (ulong)O * T, t0 = ((ulong)n * TH + ty) * TW;
+  ulong cpw = (ulong)O * PW, plane = PLANE(O, T), t0 = ((ulong)n * TH + ty) * TW;
   __global const float *p = m + mo + CHAN(o);
   float b = has_bias ? bias[bo + o] : 0.0f;
   bool two_rows = 2 * ty + 1 < H;
@@ -302,7 +304,7 @@ __kernel void k_wino_out_bwd(__global const float *dy, ulong dyo, __global float
                              int TH, int TW, int T) {
   int ty = get_global_id(1), no = get_global_id(2);
   int n = no / O, o = no - n * O;
-  ulong cpw = (ulong)O * PW, plane = PW ? (ulong)(T + PW - 1) / PW * cpw : (ulong)O * T, t0 = ((ulong)n * TH + ty) * TW;
+  ulong cpw = (ulong)O * PW, plane = PLANE(O, T), t0 = ((ulong)n * TH + ty) * TW;
   bool two_rows = 2 * ty + 1 < H;
   __global const float *src = dy + dyo + ((ulong)no * H + 2 * ty) * W;
   __global const float *src1 = two_rows ? src + W : src; /* times 0 when there is no second row */

@@ -185,8 +185,7 @@ static cld_status lower_gemm(cld_graph *g, cld_tensor *t) {
   c->trans_b = tb;
   c->a = a->mem; c->a_off = a->off; c->a_stride = (a->ndim >= 3 && a->shape[0] > 1) ? (size_t)(am * ak) : 0;
   c->b = b->mem; c->b_off = b->off; c->b_stride = (b->ndim >= 3 && c->batch > 1) ? (size_t)(bk * bn) : 0;
-  c->a_div = t->ndim == 4 && t->shape[1] > 1 ? t->shape[1] : 0; /* grouped: a (G,1,..) over b (G,P,..) */
-  if (t->ndim == 4 && a->shape[0] == 1) c->a_div = 0;              /* one A for all: stride 0 already */
+  c->a_div = t->ndim == 4 && c->a_stride ? t->shape[1] : 0; /* grouped: a (G,1,..) over b (G,P,..) */
   c->c = t->mem; c->c_off = t->off; c->c_stride = (size_t)(c->m * c->n);
   return cld_gemm_ensure_scratch(g->ctx, cld_gemm_scratch_floats(c));
 }

@@ -131,9 +131,9 @@ static double shape_dist(const cld_gemm_shape *a, const cld_gemm_shape *b) {
          fabs(log((double)a->batch / b->batch));
 }
 
-/* The tuned choice for a call (nearest tuned shape of the same transpose class). */
 static int64_t a_batch_of(const cld_gemm_call *c) { return c->a_div > 1 ? c->batch / c->a_div : 0; }
 
+/* The tuned choice for a call (nearest tuned shape of the same transpose class, grouped or not). */
 static const cld_tune_entry *lookup(struct cld_gemm_tuning *t, const cld_gemm_call *c) {
   cld_gemm_shape s = {c->m, c->n, c->k, c->batch, c->trans_a, c->trans_b, a_batch_of(c)};
   const cld_tune_entry *best = NULL;
