@@ -1,4 +1,4 @@
-/* Row-wise normalisation kernels, one work-item per row. OpenCL C 1.2.
+/* Row-wise normalisation kernels, one work-item per row (or a work-group: *_wg). OpenCL C 1.2.
  *   k_norm_rows (x, xo, y, yo, rows, len, eps)       y = (x - mean) / sqrt(var + eps), biased var
  *   k_norm_rows_bwd (x, xo, dy, dyo, dx, dxo, rows, len, eps)
  *       dx = rstd * (dy - mean(dy) - xhat * mean(dy * xhat))
@@ -7,7 +7,7 @@
  *   k_norm_rows_wg, k_norm_rows_bwd_wg: the same with one work-group of RW (64) items per row,
  *       for long rows (the executor picks them by row length alone, so every device sums in
  *       the same order); a GPU runs the one-item-per-row form at a few GB/s on long rows.
- * group_norm uses rows = N*groups, len = (C/groups)*H*W; layer_norm rows over the last dim.
+ * layer_norm uses the row kernels over the last dim; group_norm has its own fused kernels below.
  * No -D parameters. */
 #define RW 64
 
@@ -102,13 +102,26 @@ static float4 rw_sum4(float4 v, __local float4 *sh) {
   return sh[RW];
 }
 
+/* item l's contiguous share [i, e) of a row of len: whole items walk contiguous memory, which
+ * PoCL's compiler vectorises (a stride-RW walk ran at a quarter of the speed there); the split,
+ * so the summation order, depends on len alone; trailing items may get nothing */
+#define CHUNK(i, e, len) i = get_local_id(0) * CHUNK_LEN(len), e = min((len), i + CHUNK_LEN(len))
+#define CHUNK_LEN(len) (((len) + 8 * RW - 1) / (8 * RW) * 8) /* whole float8s: no scalar tail where len % 8 == 0 */
+static inline float hsum8(float8 v) {
+  float4 h = v.lo + v.hi;
+  return (h.x + h.y) + (h.z + h.w);
+}
+
 /* mean and 1/std of a row in one pass: sums of (x - x[0]) and its square, shifted by the row's
  * first value so that a large mean costs no precision */
 static float2 rw_moments(__global const float *p, int len, float eps, __local float4 *sh) {
-  int l = get_local_id(0);
   float sh0 = p[0];
   float4 a = (float4)(0.0f);
-  for (int i = l; i < len; i += RW) { float d = p[i] - sh0; a += (float4)(d, d * d, 0.0f, 0.0f); }
+  float8 v1 = (float8)(0.0f), v2 = (float8)(0.0f);
+  int i, e;
+  for (CHUNK(i, e, len); i + 8 <= e; i += 8) { float8 d = vload8(0, p + i) - sh0; v1 += d; v2 += d * d; }
+  for (; i < e; i++) { float d = p[i] - sh0; a += (float4)(d, d * d, 0.0f, 0.0f); }
+  a += (float4)(hsum8(v1), hsum8(v2), 0.0f, 0.0f);
   a = rw_sum4(a, sh) / (float)len;
   float var = fmax(a.y - a.x * a.x, 0.0f);
   return (float2)(sh0 + a.x, rsqrt(var + eps));
@@ -141,4 +154,120 @@ void k_norm_rows_bwd_wg(__global const float *x, ulong xo, __global const float 
   float rstd = rsqrt(fmax(a.y - a.x * a.x, 0.0f) + eps), mean = sh0 + a.x;
   float sg = a.z, sgx = rstd * (a.w - a.x * a.z);
   for (int i = l; i < len; i += RW) { float xh = (p[i] - mean) * rstd; q[i] = rstd * (g[i] - sg - xh * sgx); }
+}
+
+/* Group normalisation fused with its per-channel affine and an optional SiLU, one work-group of
+ * RW items per row r = (n, group): the row is cpg channels of S pixels (len = cpg * S floats,
+ * contiguous), channel c = (r % G) * cpg + ch. flags: 1 gamma given, 2 beta given, 4 SiLU.
+ *   k_group_norm      x -> y = act(z), z = (x - mean) * rstd * gamma[c] + beta[c]
+ *   k_group_norm_bwd  (x, dy) -> dx: dz = dy * act'(z), g = dz * gamma[c],
+ *       dx = rstd * (g - mean(g) - xhat * mean(g * xhat)); g is parked in dx between the passes
+ *   k_group_norm_bwd_param (x, dy) -> part (2, N, C): part[0][n][c] = sum over the pixels of
+ *       dz * xhat (gamma's gradient before the sum over n), part[1][n][c] = sum of dz (beta's)
+ * Each item walks its CHUNK channel by channel (SEGMENTS), eight floats at a time, then a scalar
+ * tail; the element code is written once for float and float8 (the macros below). */
+#define SEGMENTS(i, e, len, S, ch, se)                                                                 \
+  for (CHUNK(i, e, len), ch = i / (S), se = min(e, (ch + 1) * (S)); i < e; ch++, se = min(e, (ch + 1) * (S)))
+#define SILU(z) ((z) / (1.0f + exp(-(z))))
+/* dz from dy at z (SiLU's derivative s (1 + z (1 - s)), s = sigmoid z) */
+#define DZ(dy, z, flags) ((flags) & 4 ? (dy) * (1.0f / (1.0f + exp(-(z)))) * (1.0f + (z) * (1.0f - 1.0f / (1.0f + exp(-(z))))) : (dy))
+#define GAMMA(c) ((flags & 1) ? gm[gmo + (c)] : 1.0f)
+#define BETA(c) ((flags & 2) ? bt[bto + (c)] : 0.0f)
+
+__kernel __attribute__((reqd_work_group_size(RW, 1, 1)))
+void k_group_norm(__global const float *x, ulong xo, __global const float *gm, ulong gmo, __global const float *bt,
+                  ulong bto, __global float *y, ulong yo, int G, int cpg, int S, float eps, int flags) {
+  __local float4 sh[RW + 1];
+  int r = get_group_id(0), c0 = (r % G) * cpg, len = cpg * S, i, e, ch, se;
+  __global const float *p = x + xo + (ulong)r * len;
+  __global float *q = y + yo + (ulong)r * len;
+  float2 m = rw_moments(p, len, eps, sh);
+  SEGMENTS(i, e, len, S, ch, se) {
+    float a = m.y * GAMMA(c0 + ch), b = BETA(c0 + ch);
+    if (flags & 4) {
+      for (; i + 8 <= se; i += 8) { float8 z = (vload8(0, p + i) - m.x) * a + b; vstore8(SILU(z), 0, q + i); }
+      for (; i < se; i++) { float z = (p[i] - m.x) * a + b; q[i] = SILU(z); }
+    } else {
+      for (; i + 8 <= se; i += 8) vstore8((vload8(0, p + i) - m.x) * a + b, 0, q + i);
+      for (; i < se; i++) q[i] = (p[i] - m.x) * a + b;
+    }
+  }
+}
+
+/* pass 1: g = dz * gamma into dx and the row sums of g, g * xhat */
+#define GN_G(T, LD, ST, n)                                                                             \
+  for (; i + (n) <= se; i += (n)) {                                                                    \
+    T xh = (LD(p) - m.x) * m.y, gg = DZ(LD(d), xh * ga + be, flags) * ga;                              \
+    ST(gg, q);                                                                                         \
+    s1 += gg;                                                                                          \
+    s2 += gg * xh;                                                                                     \
+  }
+#define LD8(ptr) vload8(0, (ptr) + i)
+#define ST8(v, ptr) vstore8((v), 0, (ptr) + i)
+#define LD1(ptr) (ptr)[i]
+#define ST1(v, ptr) ((ptr)[i] = (v))
+
+__kernel __attribute__((reqd_work_group_size(RW, 1, 1)))
+void k_group_norm_bwd(__global const float *x, ulong xo, __global const float *dy, ulong dyo, __global const float *gm,
+                      ulong gmo, __global const float *bt, ulong bto, __global float *dx, ulong dxo, int G, int cpg,
+                      int S, float eps, int flags) {
+  __local float4 sh[RW + 1];
+  int r = get_group_id(0), c0 = (r % G) * cpg, len = cpg * S, i, e, ch, se;
+  ulong base = (ulong)r * len;
+  __global const float *p = x + xo + base, *d = dy + dyo + base;
+  __global float *q = dx + dxo + base;
+  float2 m = rw_moments(p, len, eps, sh);
+  float8 v1 = (float8)(0.0f), v2 = (float8)(0.0f);
+  float t1 = 0.0f, t2 = 0.0f;
+  SEGMENTS(i, e, len, S, ch, se) {
+    float ga = GAMMA(c0 + ch), be = BETA(c0 + ch);
+    {
+      float8 s1 = v1, s2 = v2;
+      GN_G(float8, LD8, ST8, 8)
+      v1 = s1; v2 = s2;
+    }
+    float s1 = t1, s2 = t2;
+    GN_G(float, LD1, ST1, 1)
+    t1 = s1; t2 = s2;
+  }
+  float4 a = rw_sum4((float4)(t1 + hsum8(v1), t2 + hsum8(v2), 0.0f, 0.0f), sh) / (float)len;
+  for (CHUNK(i, e, len); i + 8 <= e; i += 8) {
+    float8 xh = (vload8(0, p + i) - m.x) * m.y;
+    vstore8(m.y * (vload8(0, q + i) - a.x - xh * a.y), 0, q + i);
+  }
+  for (; i < e; i++) q[i] = m.y * (q[i] - a.x - (p[i] - m.x) * m.y * a.y);
+}
+
+__kernel __attribute__((reqd_work_group_size(RW, 1, 1)))
+void k_group_norm_bwd_param(__global const float *x, ulong xo, __global const float *dy, ulong dyo,
+                            __global const float *gm, ulong gmo, __global const float *bt, ulong bto,
+                            __global float *part, ulong po, int G, int cpg, int S, float eps, int flags, int N) {
+  __local float4 sh[RW + 1];
+  int r = get_group_id(0), c0 = (r % G) * cpg, n = r / G, C = G * cpg, len = cpg * S, l = get_local_id(0);
+  ulong base = (ulong)r * len;
+  __global const float *p = x + xo + base, *d = dy + dyo + base;
+  float2 m = rw_moments(p, len, eps, sh);
+  /* one channel at a time over the whole work-group: each item its CHUNK of the channel's S */
+  for (int c = 0; c < cpg; c++) {
+    float ga = GAMMA(c0 + c), be = BETA(c0 + c);
+    __global const float *pc = p + (ulong)c * S, *dc = d + (ulong)c * S;
+    float8 v1 = (float8)(0.0f), v2 = (float8)(0.0f);
+    float t1 = 0.0f, t2 = 0.0f;
+    int i, e;
+    for (CHUNK(i, e, S); i + 8 <= e; i += 8) {
+      float8 xh = (vload8(0, pc + i) - m.x) * m.y, dz = DZ(vload8(0, dc + i), xh * ga + be, flags);
+      v1 += dz * xh;
+      v2 += dz;
+    }
+    for (; i < e; i++) {
+      float xh = (pc[i] - m.x) * m.y, dz = DZ(dc[i], xh * ga + be, flags);
+      t1 += dz * xh;
+      t2 += dz;
+    }
+    float4 a = rw_sum4((float4)(t1 + hsum8(v1), t2 + hsum8(v2), 0.0f, 0.0f), sh);
+    if (l == 0) {
+      part[po + (ulong)n * C + c0 + c] = a.x;
+      part[po + ((ulong)N + n) * C + c0 + c] = a.y;
+    }
+  }
 }

@@ -239,9 +239,11 @@ static void r_conv(const op_case *c, double **in, double *out, const int64_t os[
   });
 }
 
-/* norms: ip0 = 0 group (ip1 groups), 1 layer */
+/* norms: ip0 = 0 group (ip1 groups, ip2 fused SiLU), 1 layer; one input: no affine */
 static cld_tensor *b_norm(cld_graph *g, cld_tensor **x, const op_case *c) {
-  return c->ip[0] == 0 ? cld_group_norm(g, x[0], c->ip[1], c->fp[0], x[1], x[2]) : cld_layer_norm(g, x[0], c->fp[0], x[1], x[2]);
+  cld_tensor *gm = c->n_in > 1 ? x[1] : NULL, *bt = c->n_in > 2 ? x[2] : NULL;
+  if (c->ip[0] == 1) return cld_layer_norm(g, x[0], c->fp[0], gm, bt);
+  return (c->ip[2] ? cld_group_norm_silu : cld_group_norm)(g, x[0], c->ip[1], c->fp[0], gm, bt);
 }
 static void r_norm(const op_case *c, double **in, double *out, const int64_t os[4]) {
   int64_t n = numel_of(c, 0), rows, len, C;
@@ -257,7 +259,8 @@ static void r_norm(const op_case *c, double **in, double *out, const int64_t os[
     v /= len;
     for (int64_t i = 0; i < len; i++) {
       int64_t e = r * len + i, ch = (e / inner) % C;
-      out[e] = (in[0][e] - m) / sqrt(v + c->fp[0]) * in[1][ch] + in[2][ch];
+      double z = (in[0][e] - m) / sqrt(v + c->fp[0]) * (c->n_in > 1 ? in[1][ch] : 1.0) + (c->n_in > 2 ? in[2][ch] : 0.0);
+      out[e] = c->ip[2] ? z / (1 + exp(-z)) : z;
     }
   }
 }
@@ -387,6 +390,12 @@ static const op_case cases[] = {
     {"conv3x3_im2col", 3, {4, 4, 1}, {S4(3, 8, 6, 4), S4(9, 8, 3, 3), S4(9, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1, CLD_CONV_IM2COL}},
     {"group_norm", 3, {4, 1, 1}, {S4(3, 6, 5, 7), S4(6, 0, 0, 0), S4(6, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {0, 3}, {1e-5f}},
     {"group_norm_long", 3, {4, 1, 1}, {S4(2, 4, 16, 18), S4(4, 0, 0, 0), S4(4, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {0, 2}, {1e-5f}},
+    {"group_norm_silu", 3, {4, 1, 1}, {S4(3, 6, 5, 7), S4(6, 0, 0, 0), S4(6, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {0, 3, 1}, {1e-5f}},
+    {"group_norm_silu_long", 3, {4, 1, 1}, {S4(2, 8, 13, 11), S4(8, 0, 0, 0), S4(8, 0, 0, 0)}, {-2, -1.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {0, 2, 1}, {1e-5f}},
+    /* channels of 575 pixels: each item's share of a channel takes the 8-wide path in every kernel */
+    {"group_norm_silu_wide", 3, {4, 1, 1}, {S4(2, 4, 23, 25), S4(4, 0, 0, 0), S4(4, 0, 0, 0)}, {-2, -1.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {0, 2, 1}, {1e-5f}},
+    {"group_norm_plain", 1, {3}, {S4(4, 6, 9, 0)}, {-2}, {2}, b_norm, r_norm, {0, 2}, {1e-5f}},
+    {"group_norm_silu_plain", 1, {4}, {S4(2, 4, 3, 5)}, {-2}, {2}, b_norm, r_norm, {0, 4, 1}, {1e-5f}},
     {"layer_norm", 3, {3, 1, 1}, {S4(5, 7, 13, 0), S4(13, 0, 0, 0), S4(13, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {1}, {1e-5f}},
     {"softmax", 1, {3}, {S4(5, 7, 13, 0)}, {-3}, {3}, b_softmax, r_softmax, .grad_tol = 3e-3},
     {"softmax_len4k", 1, {3}, {S4(3, 5, 20, 0)}, {-3}, {3}, b_softmax, r_softmax, .grad_tol = 3e-3}, /* float4 path */

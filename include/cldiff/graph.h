@@ -106,6 +106,9 @@ CLD_API void cld_graph_set_conv_algo(cld_graph *g, cld_conv_algo algo);
 CLD_API cld_tensor *cld_conv2d(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b, int stride, int padding);
 /* normalisation; gamma/beta may be NULL (no affine) */
 CLD_API cld_tensor *cld_group_norm(cld_graph *g, cld_tensor *x, int groups, float eps, cld_tensor *gamma, cld_tensor *beta);
+/* silu(group_norm(...)) as one fused op (one pass forward, two backward) */
+CLD_API cld_tensor *cld_group_norm_silu(cld_graph *g, cld_tensor *x, int groups, float eps, cld_tensor *gamma,
+                                        cld_tensor *beta);
 CLD_API cld_tensor *cld_layer_norm(cld_graph *g, cld_tensor *x, float eps, cld_tensor *gamma, cld_tensor *beta);
 CLD_API cld_tensor *cld_softmax(cld_graph *g, cld_tensor *x); /* over the last dim */
 /* diffusion helpers */

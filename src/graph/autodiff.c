@@ -153,6 +153,27 @@ static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
       acc(g, a, d);
     }
     break;
+  case OP_GROUP_NORM: {
+    /* dx from one kernel; gamma's and beta's gradients from per-sample sums (2, N, C) summed over N */
+    cld_tensor *gm = t->src[1], *bt = t->src[2];
+    bool ng = gm && needs[gm->id], nbt = bt && needs[bt->id];
+    for (int k = 0; k < 2; k++) {
+      if (k == 0 ? !na : !(ng || nbt)) continue;
+      int64_t ps[3] = {2, a->shape[0], a->shape[1]};
+      cld_tensor *d = k == 0 ? cld_node_new(g, OP_GROUP_NORM_BWD, a->ndim, a->shape)
+                             : cld_node_new(g, OP_GROUP_NORM_BWD_PARAM, 3, ps);
+      if (!d) break;
+      d->src[0] = a; d->src[1] = gr; d->src[2] = gm; d->src[3] = bt;
+      memcpy(d->ip, t->ip, sizeof d->ip);
+      d->fp[0] = t->fp[0];
+      if (k == 0) { acc(g, a, d); continue; }
+      int64_t ss[3] = {2, 1, a->shape[1]};
+      cld_tensor *sum = cld_sum_to(g, d, 3, ss);
+      if (ng) acc(g, gm, cld_slice(g, sum, 0, 0, 1));
+      if (nbt) acc(g, bt, cld_slice(g, sum, 0, 1, 1));
+    }
+    break;
+  }
   case OP_SOFTMAX: if (na) acc(g, a, bwd_node(g, OP_SOFTMAX_BWD, t, gr)); break;
   case OP_DROPOUT:
     if (na) {
@@ -183,7 +204,7 @@ cld_status cld_graph_backward(cld_graph *g, cld_tensor *loss) {
   for (int i = 0; i < n; i++) {
     cld_tensor *t = g->nodes[i];
     needs[i] = (t->flags & T_REQ_GRAD) != 0;
-    for (int s = 0; s < 3 && !needs[i] && !(t->flags & T_NO_GRAD); s++)
+    for (int s = 0; s < CLD_NSRC && !needs[i] && !(t->flags & T_NO_GRAD); s++)
       if (t->src[s] && t->src[s]->id < n && needs[t->src[s]->id] && t->op != OP_TIMESTEP_EMB) needs[i] = true;
   }
   loss->grad = cld_affine(g, loss, 0.0f, 1.0f); /* d loss / d loss = 1 */
@@ -211,7 +232,7 @@ cld_status cld_graph_backward(cld_graph *g, cld_tensor *loss) {
     bool private_node = sum->op != OP_RESHAPE && sum->op != OP_INPUT && sum->op != OP_PARAM && sum->store_id == -1;
     for (int j = 0; j < g->n && private_node; j++) {
       cld_tensor *q = g->nodes[j];
-      for (int s = 0; s < 3; s++) if (q->src[s] == sum) private_node = false;
+      for (int s = 0; s < CLD_NSRC; s++) if (q->src[s] == sum) private_node = false;
       if (q != p && q->grad == sum) private_node = false;
     }
     if (!private_node) sum = cld_copy(g, sum);

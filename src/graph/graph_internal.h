@@ -35,11 +35,16 @@ typedef enum {
   OP_WINO_IN, OP_WINO_IN_BWD,                       /* x (N,C,H,W) <-> V (16,P,C,PW) */
   OP_WINO_OUT,                                      /* M (16,P,O,PW), src1 bias or NULL -> y (N,O,H,W) */
   OP_WINO_OUT_BWD,                                  /* dy (N,O,H,W) -> dM (16,P,O,PW) */
+  OP_GROUP_NORM,                                    /* src0 x (N,C,...), src1 gamma, src2 beta (C or NULL);
+                                                       ip0 groups, ip1 flags (1 gamma, 2 beta, 4 SiLU); f0 eps */
+  OP_GROUP_NORM_BWD,                                /* src0 x, src1 dy, src2 gamma, src3 beta -> dx */
+  OP_GROUP_NORM_BWD_PARAM,                          /* the same -> (2, N, C) per-sample sums for gamma, beta */
   OP_MATMUL_SUM_NT,                                 /* src0 x (G,P,R,N), src1 y (G,P,S,N), N % 16 == 0
                                                        -> (G,1,R,S) = sum_p x[g,p] y[g,p]^T */
   OP_COUNT
 } cld_op;
 
+#define CLD_NSRC 4 /* most inputs of one node */
 enum { T_KEEP = 1, T_REQ_GRAD = 2, T_NO_GRAD = 4 };
 
 typedef enum { ST_NONE, ST_ARENA, ST_INPUT, ST_STORE, ST_STORE_GRAD, ST_VIEW } cld_storage;
@@ -50,7 +55,7 @@ struct cld_tensor {
   int ndim;
   int64_t shape[4];   /* shape[0..ndim-1], row-major */
   int64_t numel;
-  cld_tensor *src[3];
+  cld_tensor *src[CLD_NSRC];
   int ip[6];
   float fp[4];
   unsigned flags;

@@ -393,7 +393,9 @@ cld_tensor *cld_norm_rows(cld_graph *g, cld_tensor *x, int64_t rows, int64_t len
   return t;
 }
 
-cld_tensor *cld_group_norm(cld_graph *g, cld_tensor *x, int groups, float eps, cld_tensor *gamma, cld_tensor *beta) {
+/* one fused node (cl/norm.cl k_group_norm): statistics, affine and the optional SiLU in one pass */
+static cld_tensor *group_norm(cld_graph *g, cld_tensor *x, int groups, float eps, cld_tensor *gamma, cld_tensor *beta,
+                              bool silu) {
   CHECK1(g, x);
   if (x->ndim < 2 || groups < 1 || x->shape[1] % groups)
     return cld_graph_fail(g, CLD_ERR_SHAPE, "group_norm: %lld channels not divisible into %d groups",
@@ -401,13 +403,25 @@ cld_tensor *cld_group_norm(cld_graph *g, cld_tensor *x, int groups, float eps, c
   int64_t C = x->shape[1];
   if ((gamma && gamma->numel != C) || (beta && beta->numel != C))
     return cld_graph_fail(g, CLD_ERR_SHAPE, "group_norm: affine parameters must have %lld elements", (long long)C);
-  int64_t rows = x->shape[0] * groups;
-  cld_tensor *y = cld_norm_rows(g, x, rows, x->numel / rows, eps);
-  int64_t cs[4] = {1, 1, 1, 1};
-  cs[1] = C;
-  if (gamma) y = cld_mul(g, y, cld_reshape(g, gamma, x->ndim, cs));
-  if (beta) y = cld_add(g, y, cld_reshape(g, beta, x->ndim, cs));
+  if (x->numel / (x->shape[0] * groups) > INT32_MAX)
+    return cld_graph_fail(g, CLD_ERR_SHAPE, "group_norm: groups of more than 2^31 elements");
+  cld_tensor *y = cld_node_new(g, OP_GROUP_NORM, x->ndim, x->shape);
+  if (!y) return NULL;
+  y->src[0] = x;
+  y->src[1] = gamma;
+  y->src[2] = beta;
+  y->ip[0] = groups;
+  y->ip[1] = (gamma ? 1 : 0) | (beta ? 2 : 0) | (silu ? 4 : 0);
+  y->fp[0] = eps;
   return y;
+}
+
+cld_tensor *cld_group_norm(cld_graph *g, cld_tensor *x, int groups, float eps, cld_tensor *gamma, cld_tensor *beta) {
+  return group_norm(g, x, groups, eps, gamma, beta, false);
+}
+
+cld_tensor *cld_group_norm_silu(cld_graph *g, cld_tensor *x, int groups, float eps, cld_tensor *gamma, cld_tensor *beta) {
+  return group_norm(g, x, groups, eps, gamma, beta, true);
 }
 
 cld_tensor *cld_layer_norm(cld_graph *g, cld_tensor *x, float eps, cld_tensor *gamma, cld_tensor *beta) {

@@ -115,7 +115,7 @@ cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
   /* liveness, on roots */
   for (int i = 0; i < g->n; i++) {
     cld_tensor *t = g->nodes[i];
-    for (int s = 0; s < 3; s++)
+    for (int s = 0; s < CLD_NSRC; s++)
       if (t->src[s]) {
         cld_tensor *r = root_of(t->src[s]);
         if (r->last_use < i) r->last_use = i;

@@ -66,10 +66,11 @@ static cld_tensor *linear(walker *w, const char *pre, cld_tensor *x, int cin, in
   return cld_linear(w->g, x, wt, bt);
 }
 
-static cld_tensor *gnorm(walker *w, const char *pre, cld_tensor *x, int c) {
+/* GroupNorm, with the SiLU that follows it fused in when silu */
+static cld_tensor *gnorm(walker *w, const char *pre, cld_tensor *x, int c, bool silu) {
   int64_t s[1] = {c};
   cld_tensor *gw = P(w, 1, s, "%s.weight", pre), *gb = P(w, 1, s, "%s.bias", pre);
-  return cld_group_norm(w->g, x, w->u->cfg.norm_num_groups, w->u->cfg.norm_eps, gw, gb);
+  return (silu ? cld_group_norm_silu : cld_group_norm)(w->g, x, w->u->cfg.norm_num_groups, w->u->cfg.norm_eps, gw, gb);
 }
 
 /* ResnetBlock2D: out = (shortcut(x) + conv2(drop(act(norm2(conv1(act(norm1 x)) + temb))))) / scale */
@@ -78,7 +79,7 @@ static cld_tensor *resnet(walker *w, const char *pre, cld_tensor *x, cld_tensor 
   char n[96];
   cld_graph *g = w->g;
   snprintf(n, sizeof n, "%s.norm1", pre);
-  cld_tensor *h = cld_silu(g, gnorm(w, n, x, cin));
+  cld_tensor *h = gnorm(w, n, x, cin, true);
   snprintf(n, sizeof n, "%s.conv1", pre);
   h = conv(w, n, h, cin, cout, 3, 1, 1);
   snprintf(n, sizeof n, "%s.time_emb_proj", pre);
@@ -87,15 +88,14 @@ static cld_tensor *resnet(walker *w, const char *pre, cld_tensor *x, cld_tensor 
   snprintf(n, sizeof n, "%s.norm2", pre);
   if (!c->scale_shift) {
     int64_t s4[4] = {w->batch, cout, 1, 1};
-    h = gnorm(w, n, cld_add(g, h, cld_reshape(g, tp, 4, s4)), cout);
+    h = gnorm(w, n, cld_add(g, h, cld_reshape(g, tp, 4, s4)), cout, true);
   } else {
     int64_t s4[4] = {w->batch, cout, 1, 1};
     cld_tensor *scale = cld_reshape(g, cld_slice(g, tp, 1, 0, cout), 4, s4);
     cld_tensor *shift = cld_reshape(g, cld_slice(g, tp, 1, cout, cout), 4, s4);
-    h = gnorm(w, n, h, cout);
-    h = cld_add(g, cld_mul(g, h, cld_add_scalar(g, scale, 1.0f)), shift);
+    h = gnorm(w, n, h, cout, false);
+    h = cld_silu(g, cld_add(g, cld_mul(g, h, cld_add_scalar(g, scale, 1.0f)), shift));
   }
-  h = cld_silu(g, h);
   if (c->dropout > 0) h = cld_dropout(g, h, c->dropout);
   snprintf(n, sizeof n, "%s.conv2", pre);
   h = conv(w, n, h, cout, cout, 3, 1, 1);
@@ -123,7 +123,7 @@ static cld_tensor *attention(walker *w, const char *pre, cld_tensor *x, int ch, 
   cld_tensor *h = x;
   if (group_norm) {
     snprintf(n, sizeof n, "%s.group_norm", pre);
-    h = gnorm(w, n, x, ch);
+    h = gnorm(w, n, x, ch, false);
   }
   int p021[3] = {0, 2, 1}, p0213[4] = {0, 2, 1, 3};
   int64_t s3[3] = {B, ch, L}, s2[2] = {B * L, ch};
@@ -230,7 +230,7 @@ static cld_tensor *walk(walker *w, cld_tensor *x, cld_tensor *tsteps) {
       h = conv(w, n, cld_upsample_nearest2x(g, h), out_ch, out_ch, 3, 1, 1);
     }
   }
-  h = cld_silu(g, gnorm(w, "conv_norm_out", h, c0));
+  h = gnorm(w, "conv_norm_out", h, c0, true);
   return conv(w, "conv_out", h, c0, c->out_channels, 3, 1, 1);
 }
 

@@ -53,6 +53,7 @@ static cld_tensor *build_op(cld_graph *g, int kind, int64_t n, cld_tensor **inpu
   case 6: return cld_sum(g, cld_reshape(g, a, 2, s2), 2u, false);
   case 7: return cld_softmax(g, cld_reshape(g, a, 2, s2));
   case 8: { int64_t s4[4] = {n / (64 * 784), 64, 28, 28}; return cld_group_norm(g, cld_reshape(g, a, 4, s4), 32, 1e-5f, NULL, NULL); }
+  case 11: { int64_t s4[4] = {n / (64 * 784), 64, 28, 28}; return cld_group_norm_silu(g, cld_reshape(g, a, 4, s4), 32, 1e-5f, NULL, NULL); }
   case 9: { int64_t s3[3] = {64, n / (64 * 784), 784}; int p[3] = {1, 0, 2}; return cld_permute(g, cld_reshape(g, a, 3, s3), p); }
   default: { int64_t s4[4] = {n / (64 * 784 * 4) * 4, 64, 28, 28}; (void)s4; return cld_randn(g, 1, s1, 1); }
   }
@@ -62,7 +63,7 @@ static int bench_ops(cli_common *co, bool json, int64_t n, int reps) {
   static const op_spec ops[] = {
       {"add", 0, 12}, {"mul", 1, 12}, {"scale", 2, 8}, {"silu", 3, 8}, {"exp", 4, 8},
       {"add_bias_bcast", 5, 8}, {"sum_rows", 6, 4}, {"softmax_rows", 7, 8}, {"group_norm", 8, 8},
-      {"permute", 9, 8}, {"randn", 10, 4},
+      {"group_norm_silu", 11, 8}, {"permute", 9, 8}, {"randn", 10, 4},
   };
   n = n / (64 * 784) * (64 * 784);
   if (n <= 0) { fprintf(stderr, "cldiff bench ops: --size too small\n"); return 2; }
