@@ -370,6 +370,7 @@ static const op_case cases[] = {
     {"matmul_nt", 2, {2, 2}, {S4(13, 17, 0, 0), S4(19, 17, 0, 0)}, {-1, -1}, {1, 1}, b_matmul, r_matmul, {0, 1}},
     {"matmul_tt", 2, {2, 2}, {S4(17, 13, 0, 0), S4(19, 17, 0, 0)}, {-1, -1}, {1, 1}, b_matmul, r_matmul, {1, 1}},
     {"matmul_batched", 2, {3, 3}, {S4(3, 13, 17, 0), S4(3, 17, 19, 0)}, {-1, -1}, {1, 1}, b_matmul, r_matmul, {0, 0}},
+    {"matmul_bcast_nn", 2, {2, 3}, {S4(13, 17, 0, 0), S4(3, 17, 19, 0)}, {-1, -1}, {1, 1}, b_matmul, r_matmul, {0, 0}},
     {"matmul_bcast_nt", 2, {2, 3}, {S4(13, 17, 0, 0), S4(3, 19, 17, 0)}, {-1, -1}, {1, 1}, b_matmul, r_matmul, {0, 1}},
     {"matmul_grouped", 2, {4, 4}, {S4(3, 1, 13, 17), S4(3, 5, 17, 19)}, {-1, -1}, {1, 1}, b_matmul, r_matmul_grouped, {0, 0}},
     {"matmul_grouped_tn", 2, {4, 4}, {S4(2, 1, 17, 13), S4(2, 4, 17, 32)}, {-1, -1}, {1, 1}, b_matmul, r_matmul_grouped, {1, 0}},

@@ -123,7 +123,14 @@ static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
       if (nb) acc(g, b, cld_matmul(g, a, gr, !ta, false));
       break;
     }
-    if (na) acc(g, a, ta ? cld_matmul(g, b, gr, tb, true) : cld_matmul(g, gr, b, false, !tb));
+    if (na && a->ndim == 2 && b->ndim == 3 && !ta && !tb) {
+      /* a shared over a batch: sum_b gr_b b_b^T as one GEMM over (batch, n) instead of a batch of
+       * products summed afterwards: gr (B,M,N) -> (M, B*N), b (B,K,N) -> (B*N, K) */
+      static const int p102[3] = {1, 0, 2}, p021[3] = {0, 2, 1};
+      int64_t B = b->shape[0], N = b->shape[2], gs[2] = {a->shape[0], B * N}, bs[2] = {B * N, a->shape[1]};
+      acc(g, a, cld_matmul(g, cld_reshape(g, cld_permute(g, gr, p102), 2, gs), cld_reshape(g, cld_permute(g, b, p021), 2, bs),
+                           false, false));
+    } else if (na) acc(g, a, ta ? cld_matmul(g, b, gr, tb, true) : cld_matmul(g, gr, b, false, !tb));
     if (nb) acc(g, b, tb ? cld_matmul(g, gr, a, true, ta) : cld_matmul(g, a, gr, !ta, false));
     break;
   }

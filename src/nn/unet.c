@@ -125,33 +125,23 @@ static cld_tensor *attention(walker *w, const char *pre, cld_tensor *x, int ch, 
     snprintf(n, sizeof n, "%s.group_norm", pre);
     h = gnorm(w, n, x, ch, false);
   }
-  int p021[3] = {0, 2, 1}, p0213[4] = {0, 2, 1, 3};
-  int64_t s3[3] = {B, ch, L}, s2[2] = {B * L, ch};
-  cld_tensor *tok = cld_reshape(g, cld_permute(g, cld_reshape(g, h, 3, s3), p021), 2, s2); /* (B*L, C) */
+  /* Channels-first throughout, so that no token-major copy is made: each projection is
+   * W (ch, ch) times h (B, ch, L), giving q^T, k^T, v^T (B*heads, d, L) by a reshape (channel
+   * head*d + j is head h's j); scores q k^T = (q^T)^T k^T, o^T = v^T att^T, out = W_o o^T. */
+  int64_t s3[3] = {B, ch, L}, sh[3] = {B * heads, d, L}, sb[2] = {ch, 1};
+  cld_tensor *hc = cld_reshape(g, h, 3, s3);
   cld_tensor *qkv[3];
   static const char *names[3] = {"to_q", "to_k", "to_v"};
   for (int i = 0; i < 3; i++) {
-    snprintf(n, sizeof n, "%s.%s", pre, names[i]);
-    qkv[i] = linear(w, n, tok, ch, ch);
-    if (heads == 1) {
-      int64_t s[3] = {B, L, ch};
-      qkv[i] = cld_reshape(g, qkv[i], 3, s);
-    } else {
-      int64_t s4[4] = {B, L, heads, d}, s3h[3] = {B * heads, L, d};
-      qkv[i] = cld_reshape(g, cld_permute(g, cld_reshape(g, qkv[i], 4, s4), p0213), 3, s3h);
-    }
+    int64_t ws[2] = {ch, ch}, bs[1] = {ch};
+    cld_tensor *wt = P(w, 2, ws, "%s.%s.weight", pre, names[i]), *bt = P(w, 1, bs, "%s.%s.bias", pre, names[i]);
+    qkv[i] = cld_reshape(g, cld_add(g, cld_matmul(g, wt, hc, false, false), cld_reshape(g, bt, 2, sb)), 3, sh);
   }
-  cld_tensor *att = cld_softmax(g, cld_scale(g, cld_matmul(g, qkv[0], qkv[1], false, true), 1.0f / sqrtf((float)d)));
-  cld_tensor *o = cld_matmul(g, att, qkv[2], false, false); /* (B*heads, L, d) */
-  if (heads > 1) {
-    int64_t s4[4] = {B, heads, L, d};
-    o = cld_permute(g, cld_reshape(g, o, 4, s4), p0213); /* (B, L, heads, d) */
-  }
-  o = cld_reshape(g, o, 2, s2);
-  snprintf(n, sizeof n, "%s.to_out.0", pre);
-  o = linear(w, n, o, ch, ch);
-  int64_t sbl[3] = {B, L, ch}, s4[4] = {B, ch, H, W};
-  o = cld_reshape(g, cld_permute(g, cld_reshape(g, o, 3, sbl), p021), 4, s4);
+  cld_tensor *att = cld_softmax(g, cld_scale(g, cld_matmul(g, qkv[0], qkv[1], true, false), 1.0f / sqrtf((float)d)));
+  cld_tensor *o = cld_reshape(g, cld_matmul(g, qkv[2], att, false, true), 3, s3); /* o^T (B, ch, L) */
+  int64_t ws[2] = {ch, ch}, bs[1] = {ch}, s4[4] = {B, ch, H, W};
+  cld_tensor *wo = P(w, 2, ws, "%s.to_out.0.weight", pre), *bo = P(w, 1, bs, "%s.to_out.0.bias", pre);
+  o = cld_reshape(g, cld_add(g, cld_matmul(g, wo, o, false, false), cld_reshape(g, bo, 2, sb)), 4, s4);
   o = cld_add(g, o, x);
   return rescale != 1.0f ? cld_scale(g, o, 1.0f / rescale) : o;
 }
