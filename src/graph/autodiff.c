@@ -51,6 +51,17 @@ static cld_tensor *grouped_da(cld_graph *g, cld_tensor *x, cld_tensor *y) {
   return cld_reshape(g, r, 4, out);
 }
 
+/* a backward node of group norm t: src (x, dy, gamma, beta), t's groups, flags and eps */
+static cld_tensor *group_norm_bwd(cld_graph *g, const cld_tensor *t, cld_tensor *gr, cld_op op, int ndim,
+                                  const int64_t *shape) {
+  cld_tensor *d = cld_node_new(g, op, ndim, shape);
+  if (!d) return NULL;
+  d->src[0] = t->src[0]; d->src[1] = gr; d->src[2] = t->src[1]; d->src[3] = t->src[2];
+  memcpy(d->ip, t->ip, sizeof d->ip);
+  d->fp[0] = t->fp[0];
+  return d;
+}
+
 static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
   cld_tensor *gr = t->grad, *a = t->src[0], *b = t->src[1];
   bool na = a && needs[a->id], nb = b && needs[b->id];
@@ -124,12 +135,9 @@ static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
       break;
     }
     if (na && a->ndim == 2 && b->ndim == 3 && !ta && !tb) {
-      /* a shared over a batch: sum_b gr_b b_b^T as one GEMM over (batch, n) instead of a batch of
-       * products summed afterwards: gr (B,M,N) -> (M, B*N), b (B,K,N) -> (B*N, K) */
-      static const int p102[3] = {1, 0, 2}, p021[3] = {0, 2, 1};
-      int64_t B = b->shape[0], N = b->shape[2], gs[2] = {a->shape[0], B * N}, bs[2] = {B * N, a->shape[1]};
-      acc(g, a, cld_matmul(g, cld_reshape(g, cld_permute(g, gr, p102), 2, gs), cld_reshape(g, cld_permute(g, b, p021), 2, bs),
-                           false, false));
+      /* a shared over a batch: sum_b gr_b b_b^T is the grouped case with one group */
+      int64_t gs[4] = {1, b->shape[0], a->shape[0], b->shape[2]}, bs[4] = {1, b->shape[0], a->shape[1], b->shape[2]};
+      acc(g, a, grouped_da(g, cld_reshape(g, gr, 4, gs), cld_reshape(g, b, 4, bs)));
     } else if (na) acc(g, a, ta ? cld_matmul(g, b, gr, tb, true) : cld_matmul(g, gr, b, false, !tb));
     if (nb) acc(g, b, tb ? cld_matmul(g, gr, a, true, ta) : cld_matmul(g, a, gr, !ta, false));
     break;
@@ -164,18 +172,10 @@ static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
     /* dx from one kernel; gamma's and beta's gradients from per-sample sums (2, N, C) summed over N */
     cld_tensor *gm = t->src[1], *bt = t->src[2];
     bool ng = gm && needs[gm->id], nbt = bt && needs[bt->id];
-    for (int k = 0; k < 2; k++) {
-      if (k == 0 ? !na : !(ng || nbt)) continue;
-      int64_t ps[3] = {2, a->shape[0], a->shape[1]};
-      cld_tensor *d = k == 0 ? cld_node_new(g, OP_GROUP_NORM_BWD, a->ndim, a->shape)
-                             : cld_node_new(g, OP_GROUP_NORM_BWD_PARAM, 3, ps);
-      if (!d) break;
-      d->src[0] = a; d->src[1] = gr; d->src[2] = gm; d->src[3] = bt;
-      memcpy(d->ip, t->ip, sizeof d->ip);
-      d->fp[0] = t->fp[0];
-      if (k == 0) { acc(g, a, d); continue; }
-      int64_t ss[3] = {2, 1, a->shape[1]};
-      cld_tensor *sum = cld_sum_to(g, d, 3, ss);
+    if (na) acc(g, a, group_norm_bwd(g, t, gr, OP_GROUP_NORM_BWD, a->ndim, a->shape));
+    if (ng || nbt) {
+      int64_t ps[3] = {2, a->shape[0], a->shape[1]}, ss[3] = {2, 1, a->shape[1]};
+      cld_tensor *sum = cld_sum_to(g, group_norm_bwd(g, t, gr, OP_GROUP_NORM_BWD_PARAM, 3, ps), 3, ss);
       if (ng) acc(g, gm, cld_slice(g, sum, 0, 0, 1));
       if (nbt) acc(g, bt, cld_slice(g, sum, 0, 1, 1));
     }

@@ -394,15 +394,15 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
   case OP_GROUP_NORM: case OP_GROUP_NORM_BWD: case OP_GROUP_NORM_BWD_PARAM: {
     /* one work-group per (sample, group) row; fwd: src0 x, src1 gamma, src2 beta; bwd: x, dy, gamma, beta */
     bool fwd = t->op == OP_GROUP_NORM, param = t->op == OP_GROUP_NORM_BWD_PARAM;
-    const cld_tensor *xin = x, *gm = fwd ? t->src[1] : t->src[2], *bt = fwd ? t->src[2] : t->src[3];
-    int64_t N = xin->shape[0], C = xin->shape[1], S = xin->numel / (N * C);
+    const cld_tensor *gm = fwd ? t->src[1] : t->src[2], *bt = fwd ? t->src[2] : t->src[3];
+    int64_t N = x->shape[0], C = x->shape[1], S = x->numel / (N * C);
     int G = t->ip[0];
     const char *kn = fwd ? "k_group_norm" : param ? "k_group_norm_bwd_param" : "k_group_norm_bwd";
     if ((st = new_launch(g, "norm", kn, (size_t)(N * G) * WG, &b))) return st;
-    arg_t(&b, xin);
+    arg_t(&b, x);
     if (!fwd) arg_t(&b, y);
-    arg_t(&b, gm ? gm : xin); /* any buffer when there is none (flags say) */
-    arg_t(&b, bt ? bt : xin);
+    arg_t(&b, gm ? gm : x); /* any buffer when there is none (flags say) */
+    arg_t(&b, bt ? bt : x);
     arg_t(&b, t);
     arg_i(&b, G);
     arg_i(&b, (int)(C / G));

@@ -66,6 +66,13 @@ static cld_tensor *linear(walker *w, const char *pre, cld_tensor *x, int cin, in
   return cld_linear(w->g, x, wt, bt);
 }
 
+/* a (ch -> ch) linear layer applied channels-first: W (ch, ch) times x (B, ch, L), plus bias */
+static cld_tensor *linear_cf(walker *w, const char *pre, cld_tensor *x, int ch) {
+  int64_t ws[2] = {ch, ch}, bs[1] = {ch}, sb[2] = {ch, 1};
+  cld_tensor *wt = P(w, 2, ws, "%s.weight", pre), *bt = P(w, 1, bs, "%s.bias", pre);
+  return cld_add(w->g, cld_matmul(w->g, wt, x, false, false), cld_reshape(w->g, bt, 2, sb));
+}
+
 /* GroupNorm, with the SiLU that follows it fused in when silu */
 static cld_tensor *gnorm(walker *w, const char *pre, cld_tensor *x, int c, bool silu) {
   int64_t s[1] = {c};
@@ -128,20 +135,19 @@ static cld_tensor *attention(walker *w, const char *pre, cld_tensor *x, int ch, 
   /* Channels-first throughout, so that no token-major copy is made: each projection is
    * W (ch, ch) times h (B, ch, L), giving q^T, k^T, v^T (B*heads, d, L) by a reshape (channel
    * head*d + j is head h's j); scores q k^T = (q^T)^T k^T, o^T = v^T att^T, out = W_o o^T. */
-  int64_t s3[3] = {B, ch, L}, sh[3] = {B * heads, d, L}, sb[2] = {ch, 1};
+  int64_t s3[3] = {B, ch, L}, sh[3] = {B * heads, d, L};
   cld_tensor *hc = cld_reshape(g, h, 3, s3);
   cld_tensor *qkv[3];
   static const char *names[3] = {"to_q", "to_k", "to_v"};
   for (int i = 0; i < 3; i++) {
-    int64_t ws[2] = {ch, ch}, bs[1] = {ch};
-    cld_tensor *wt = P(w, 2, ws, "%s.%s.weight", pre, names[i]), *bt = P(w, 1, bs, "%s.%s.bias", pre, names[i]);
-    qkv[i] = cld_reshape(g, cld_add(g, cld_matmul(g, wt, hc, false, false), cld_reshape(g, bt, 2, sb)), 3, sh);
+    snprintf(n, sizeof n, "%s.%s", pre, names[i]);
+    qkv[i] = cld_reshape(g, linear_cf(w, n, hc, ch), 3, sh);
   }
   cld_tensor *att = cld_softmax(g, cld_scale(g, cld_matmul(g, qkv[0], qkv[1], true, false), 1.0f / sqrtf((float)d)));
   cld_tensor *o = cld_reshape(g, cld_matmul(g, qkv[2], att, false, true), 3, s3); /* o^T (B, ch, L) */
-  int64_t ws[2] = {ch, ch}, bs[1] = {ch}, s4[4] = {B, ch, H, W};
-  cld_tensor *wo = P(w, 2, ws, "%s.to_out.0.weight", pre), *bo = P(w, 1, bs, "%s.to_out.0.bias", pre);
-  o = cld_reshape(g, cld_add(g, cld_matmul(g, wo, o, false, false), cld_reshape(g, bo, 2, sb)), 4, s4);
+  int64_t s4[4] = {B, ch, H, W};
+  snprintf(n, sizeof n, "%s.to_out.0", pre);
+  o = cld_reshape(g, linear_cf(w, n, o, ch), 4, s4);
   o = cld_add(g, o, x);
   return rescale != 1.0f ? cld_scale(g, o, 1.0f / rescale) : o;
 }
