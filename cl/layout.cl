@@ -7,6 +7,9 @@
  *   k_sum_to_wg (same, outer n, stride, inner n, stride)   one work-group of SW (64) items per
  *                        output, tree-summed: long reductions (bias gradients over N*H*W),
  *                        chosen by the reduction length alone
+ *   k_sum_rows (src, so, dst, do, R, K)   dst (K) = sum over the R rows of src (R, K): a sum_to
+ *                        whose reduced dims lead (bias gradients of a Linear layer); each work-item
+ *                        sums four adjacent columns down all rows in order, float4 loads
  *   k_upsample2x (x, xo, y, yo, H, W, n_out)           nearest, (.., H, W) -> (.., 2H, 2W)
  *   k_upsample2x_bwd (dy, dyo, dx, dxo, H, W, n_out)   sums 2x2 blocks; H, W of dx
  *   k_im2col (x, xo, col, co, N, C, H, W, KH, KW, stride, pad, OH, OW)   1-D grid rows*N (rounded up):
@@ -82,6 +85,23 @@ void k_sum_to_wg(__global const float *src, ulong so, __global float *dst, ulong
     barrier(CLK_LOCAL_MEM_FENCE);
   }
   if (l == 0) dst[dof + i] = sh[0];
+}
+
+__kernel void k_sum_rows(__global const float *src, ulong so, __global float *dst, ulong dof, int R, int K) {
+  int k = 4 * get_global_id(0);
+  if (k >= K) return;
+  __global const float *p = src + so + k;
+  if (k + 4 <= K) {
+    float4 acc = (float4)(0.0f);
+    for (int r = 0; r < R; r++) acc += vload4(0, p + (ulong)r * K);
+    vstore4(acc, 0, dst + dof + k);
+    return;
+  }
+  for (int c = 0; c < K - k; c++) { /* the last 1-3 columns */
+    float acc = 0.0f;
+    for (int r = 0; r < R; r++) acc += p[(ulong)r * K + c];
+    dst[dof + k + c] = acc;
+  }
 }
 
 __kernel void k_upsample2x(__global const float *x, ulong xo, __global float *y, ulong yo, int H, int W, int n) {

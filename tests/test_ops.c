@@ -364,6 +364,9 @@ static const op_case cases[] = {
     /* reductions of >= 256 elements take the work-group kernels */
     {"sum_keep_long", 1, {4}, {S4(4, 3, 20, 24)}, {-2}, {2}, b_sum, r_sum, {0xD, 1, 0}},
     {"mean_inner_long", 1, {3}, {S4(3, 4, 300, 0)}, {-2}, {2}, b_sum, r_sum, {0x4, 0, 1}},
+    /* leading dims reduced, the rest kept: k_sum_rows (float4 columns, then a 2-column tail) */
+    {"sum_rows", 1, {3}, {S4(6, 50, 10, 0)}, {-2}, {2}, b_sum, r_sum, {0x3, 0, 0}},
+    {"mean_rows_keep", 1, {2}, {S4(70, 12, 0, 0)}, {-2}, {2}, b_sum, r_sum, {0x1, 1, 1}},
     {"upsample2x", 1, {4}, {S4(2, 3, 5, 7)}, {-2}, {2}, b_up, r_up, {0}},
     {"matmul_nn", 2, {2, 2}, {S4(13, 17, 0, 0), S4(17, 19, 0, 0)}, {-1, -1}, {1, 1}, b_matmul, r_matmul, {0, 0}},
     {"matmul_tn", 2, {2, 2}, {S4(17, 13, 0, 0), S4(17, 19, 0, 0)}, {-1, -1}, {1, 1}, b_matmul, r_matmul, {1, 0}},
@@ -402,6 +405,8 @@ static const op_case cases[] = {
     {"softmax_len4k", 1, {3}, {S4(3, 5, 20, 0)}, {-3}, {3}, b_softmax, r_softmax, .grad_tol = 3e-3}, /* float4 path */
     {"timestep_emb_flip", 1, {1}, {S4(5, 0, 0, 0)}, {0}, {999}, b_temb, r_temb, {33, 1}, {0.0f}, {true}, 2e-4},
     {"timestep_emb_shift", 1, {1}, {S4(7, 0, 0, 0)}, {0}, {999}, b_temb, r_temb, {64, 0}, {1.0f}, {true}, 2e-4},
+    /* 70 rows: three row blocks of the kernel's grid, the last one partial */
+    {"timestep_emb_rows", 1, {1}, {S4(70, 0, 0, 0)}, {0}, {999}, b_temb, r_temb, {9, 1}, {0.0f}, {true}, 2e-4},
     {"weighted_mse", 3, {4, 4, 1}, {S4(4, 3, 5, 7), S4(4, 3, 5, 7), S4(4, 0, 0, 0)}, {-1, -1, 0.1f}, {1, 1, 2}, b_wmse, r_wmse},
     {"pairwise_sqdist", 2, {2, 2}, {S4(7, 5, 0, 0), S4(9, 5, 0, 0)}, {-1, -1}, {1, 1}, b_pdist, r_pdist},
     {"dropout", 1, {3}, {S4(5, 7, 11, 0)}, {-2}, {2}, b_dropout, r_dropout, {0}, {0.3f}},

@@ -269,10 +269,25 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     return copy4(g, o4, x, 0, ss, t, 0, cs);
   }
   case OP_SUM_TO: {
+    cld_shape4(x, x4);
+    /* reduced dims 0 .. lead-1, every later dim kept: a sum over up to 4096 rows of a matrix, one
+     * work-item per four columns (chosen by shape alone, like LONG_REDUCTION) */
+    int lead = 0;
+    while (lead < 4 && o4[lead] == 1) lead++;
+    int64_t K = t->numel, R = x->numel / (K ? K : 1);
+    bool rows = lead > 0 && lead < 4 && R <= 4096;
+    for (int d = lead; d < 4; d++) rows = rows && o4[d] == x4[d];
+    if (rows) {
+      if ((st = new_launch(g, "layout", "k_sum_rows", (size_t)(K + 3) / 4, &b))) return st;
+      arg_t(&b, x);
+      arg_t(&b, t);
+      arg_i(&b, (int)R);
+      arg_i(&b, (int)K);
+      return done(&b, "binding k_sum_rows");
+    }
     bool wg = x->numel / (t->numel ? t->numel : 1) >= LONG_REDUCTION;
     if ((st = new_launch(g, "layout", wg ? "k_sum_to_wg" : "k_sum_to", (size_t)t->numel * (wg ? WG : 1), &b)))
       return st;
-    cld_shape4(x, x4);
     arg_t(&b, x);
     arg_t(&b, t);
     arg_i4(&b, x4);
@@ -423,8 +438,13 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     arg_i(&b, (int)len);
     return done(&b, "binding softmax");
   }
-  case OP_TIMESTEP_EMB:
-    if ((st = new_launch(g, "embed", "k_timestep_emb", (size_t)t->numel, &b))) return st;
+  case OP_TIMESTEP_EMB: { /* grid (frequencies, row blocks of 32): see cl/embed.cl */
+    if ((st = new_launch(g, "embed", "k_timestep_emb", 0, &b))) return st;
+    b.l->dim = 3;
+    b.l->gws[0] = (size_t)(t->shape[1] / 2 > 0 ? t->shape[1] / 2 : 1);
+    b.l->gws[1] = (size_t)(t->shape[0] + 31) / 32;
+    b.l->gws[2] = 1;
+    pick_lws3(b.l);
     arg_t(&b, x);
     arg_t(&b, t);
     arg_i(&b, (int)t->shape[0]);
@@ -434,6 +454,7 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     arg_f(&b, t->fp[1]);
     arg_i(&b, (int)t->numel);
     return done(&b, "binding timestep embedding");
+  }
   case OP_DROPOUT: {
     if ((st = new_launch(g, "rng", "k_dropout", (size_t)(t->numel + 3) / 4, &b))) return st;
     arg_t(&b, x);
