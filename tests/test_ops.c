@@ -551,7 +551,7 @@ static void test_case(void **state) {
 
 static int setup_case(void **state) { (void)state; return 0; }
 
-/* Winograd against im2col in full (the cases above probe 8 gradient entries): output and every
+/* Winograd (both tile sizes) against im2col in full (the cases above probe 8 gradient entries): output and every
  * entry of the input, weight and bias gradients, on shapes whose tiles take both the four-tile
  * vector path and the edge path of each transform. */
 static void conv_run(cld_conv_algo algo, const int64_t xs[4], const int64_t ws[4], float *y, float *gx, float *gw, float *gb) {
@@ -600,28 +600,33 @@ static void expect_same(const float *got, const float *want, int64_t n, const ch
 static void test_winograd_vs_im2col(void **state) {
   (void)state;
   static const int64_t shapes[][2][4] = {{{2, 8, 9, 11}, {5, 8, 3, 3}}, {{1, 16, 14, 14}, {8, 16, 3, 3}},
-                                         {{3, 8, 7, 20}, {9, 8, 3, 3}}, {{2, 8, 1, 12}, {4, 8, 3, 3}}};
+                                         {{3, 8, 7, 20}, {9, 8, 3, 3}}, {{2, 8, 1, 12}, {4, 8, 3, 3}},
+                                         /* F(4x4): 40 tiles, a group of four straddles the 32-tile panels */
+                                         {{2, 8, 16, 20}, {5, 8, 3, 3}}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     const int64_t *xs = shapes[s][0], *ws = shapes[s][1];
     int64_t nx = xs[0] * xs[1] * xs[2] * xs[3], nw = ws[0] * ws[1] * 9, ny = xs[0] * ws[0] * xs[2] * xs[3];
-    /* im2col, then Winograd in both tile layouts: panels of 32 (CPUs) and plain (GPUs) */
-    static const char *const layout[3] = {NULL, "32", "0"};
-    float *r[3][4];
-    for (int a = 0; a < 3; a++) {
+    /* im2col, then Winograd F(4x4) and F(2x2), each in both tile layouts: panels of 32 (CPUs)
+     * and plain (GPUs) */
+    static const char *const layout[5] = {NULL, "32", "0", "32", "0"}, *const tile[5] = {NULL, "4", "4", "2", "2"};
+    float *r[5][4];
+    for (int a = 0; a < 5; a++) {
       r[a][0] = tu_alloc((size_t)ny); r[a][1] = tu_alloc((size_t)nx); r[a][2] = tu_alloc((size_t)nw); r[a][3] = tu_alloc((size_t)ws[0]);
       if (layout[a]) setenv("CLDIFF_WINO_PANEL", layout[a], 1);
+      if (tile[a]) setenv("CLDIFF_WINO_TILE", tile[a], 1);
       conv_run(a ? CLD_CONV_WINOGRAD : CLD_CONV_IM2COL, xs, ws, r[a][0], r[a][1], r[a][2], r[a][3]);
       unsetenv("CLDIFF_WINO_PANEL");
+      unsetenv("CLDIFF_WINO_TILE");
     }
-    for (int a = 1; a < 3; a++) {
-      fprintf(stderr, "winograd, %s tile layout, input %lldx%lldx%lldx%lld\n", a == 1 ? "panel" : "plain", (long long)xs[0],
-              (long long)xs[1], (long long)xs[2], (long long)xs[3]);
+    for (int a = 1; a < 5; a++) {
+      fprintf(stderr, "winograd F(%sx%s), %s tile layout, input %lldx%lldx%lldx%lld\n", tile[a], tile[a],
+              a % 2 ? "panel" : "plain", (long long)xs[0], (long long)xs[1], (long long)xs[2], (long long)xs[3]);
       expect_same(r[a][0], r[0][0], ny, "winograd output");
       expect_same(r[a][1], r[0][1], nx, "winograd input gradient");
       expect_same(r[a][2], r[0][2], nw, "winograd weight gradient");
       expect_same(r[a][3], r[0][3], ws[0], "winograd bias gradient");
     }
-    for (int a = 0; a < 3; a++) for (int k = 0; k < 4; k++) free(r[a][k]);
+    for (int a = 0; a < 5; a++) for (int k = 0; k < 4; k++) free(r[a][k]);
   }
 }
 

@@ -347,25 +347,30 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     return done(&b, "binding im2col");
   }
   case OP_WINO_W: case OP_WINO_W_BWD: {
-    const cld_tensor *u = t->op == OP_WINO_W ? t : x; /* (16, 1, O, C) */
+    const cld_tensor *u = t->op == OP_WINO_W ? t : x; /* (16 or 36, 1, O, C): F(2x2) or F(4x4) */
     int oc = (int)(u->shape[2] * u->shape[3]);
-    if ((st = new_launch(g, "winograd", t->op == OP_WINO_W ? "k_wino_w" : "k_wino_w_bwd", (size_t)oc, &b))) return st;
+    bool f4 = u->shape[0] == 36;
+    const char *kn = t->op == OP_WINO_W ? (f4 ? "k_wino4_w" : "k_wino_w") : (f4 ? "k_wino4_w_bwd" : "k_wino_w_bwd");
+    if ((st = new_launch(g, f4 ? "winograd4" : "winograd", kn, (size_t)oc, &b))) return st;
     arg_t(&b, x);
     arg_t(&b, t);
     arg_i(&b, oc);
     return done(&b, "binding Winograd weight transform");
   }
   case OP_WINO_IN: case OP_WINO_IN_BWD: case OP_WINO_OUT: case OP_WINO_OUT_BWD: {
-    /* img: the (N, C or O, H, W) side; grid: one work-item per row of 2x2 tiles of every plane */
+    /* img: the (N, C or O, H, W) side; tiles: (16 or 36, P, C, PW); grid: one work-item per row
+     * of tiles of every plane */
     const cld_tensor *img = (t->op == OP_WINO_IN || t->op == OP_WINO_OUT_BWD) ? x : t;
-    int C = (int)img->shape[1], H = (int)img->shape[2], W = (int)img->shape[3];
-    int TH = (H + 1) / 2, TW = (W + 1) / 2, T = (int)img->shape[0] * TH * TW;
-    const char *kn = t->op == OP_WINO_IN ? "k_wino_in" : t->op == OP_WINO_IN_BWD ? "k_wino_in_bwd"
-                   : t->op == OP_WINO_OUT ? "k_wino_out" : "k_wino_out_bwd";
-    const cld_tensor *tiles = (t->op == OP_WINO_IN || t->op == OP_WINO_OUT_BWD) ? t : x; /* (16, P, C, PW) */
+    const cld_tensor *tiles = (t->op == OP_WINO_IN || t->op == OP_WINO_OUT_BWD) ? t : x;
+    bool f4 = tiles->shape[0] == 36;
+    int ts = f4 ? 4 : 2, C = (int)img->shape[1], H = (int)img->shape[2], W = (int)img->shape[3];
+    int TH = (H + ts - 1) / ts, TW = (W + ts - 1) / ts, T = (int)img->shape[0] * TH * TW;
+    static const char *const names[2][4] = {{"k_wino_in", "k_wino_in_bwd", "k_wino_out", "k_wino_out_bwd"},
+                                            {"k_wino4_in", "k_wino4_in_bwd", "k_wino4_out", "k_wino4_out_bwd"}};
+    int which = t->op == OP_WINO_IN ? 0 : t->op == OP_WINO_IN_BWD ? 1 : t->op == OP_WINO_OUT ? 2 : 3;
     char opts[48];
     snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DPW=%d", tiles->shape[3] == T ? 0 : (int)tiles->shape[3]);
-    if ((st = new_launch_opts(g, "winograd", opts, kn, 0, &b))) return st;
+    if ((st = new_launch_opts(g, f4 ? "winograd4" : "winograd", opts, names[f4][which], 0, &b))) return st;
     arg_t(&b, x);
     if (t->op == OP_WINO_OUT) arg_t(&b, y ? y : x); /* bias (any buffer when there is none) */
     arg_t(&b, t);

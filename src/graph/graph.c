@@ -112,6 +112,8 @@ cld_graph *cld_graph_create(cld_ctx *ctx) {
   const char *panel = getenv("CLDIFF_WINO_PANEL");
   if (panel && !strcmp(panel, "0")) g->wino_panel = 0;
   else if (panel && !strcmp(panel, "32")) g->wino_panel = 32;
+  const char *tile = getenv("CLDIFF_WINO_TILE");
+  g->wino_tile = tile && !strcmp(tile, "2") ? 2 : 4;
   return g;
 }
 

@@ -116,7 +116,8 @@ struct cld_graph {
   struct prof_gemm { int64_t m, n, k, batch; int ta, tb; double s; int64_t calls; } *prof_g;
   int n_prof_g;
   int conv_algo;        /* cld_conv_algo */
-  int wino_panel;       /* Winograd V/M layout: 0 plain (16,1,C,T), else panels (16,P,C,wino_panel) */
+  int wino_panel;       /* Winograd V/M layout: 0 plain (K,1,C,T), else panels (K,P,C,wino_panel) */
+  int wino_tile;        /* Winograd output tile: 4 F(4x4,3x3) (K = 36 products), 2 F(2x2,3x3) (K = 16) */
 };
 
 /* graph.c */

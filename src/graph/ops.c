@@ -336,9 +336,10 @@ cld_tensor *cld_linear(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b
  * autodiff.c. */
 static cld_tensor *conv2d_winograd(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b) {
   int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3], O = w->shape[0];
-  int64_t T = N * ((H + 1) / 2) * ((W + 1) / 2);
+  int64_t ts = g->wino_tile == 2 ? 2 : 4, K = (ts + 2) * (ts + 2); /* F(ts x ts, 3x3): 16 or 36 products */
+  int64_t T = N * ((H + ts - 1) / ts) * ((W + ts - 1) / ts);
   int64_t pw = g->wino_panel > 0 ? g->wino_panel : T, P = (T + pw - 1) / pw;
-  int64_t us[4] = {16, 1, O, C}, vs[4] = {16, P, C, pw};
+  int64_t us[4] = {K, 1, O, C}, vs[4] = {K, P, C, pw};
   cld_tensor *u = cld_node_new(g, OP_WINO_W, 4, us), *v = cld_node_new(g, OP_WINO_IN, 4, vs);
   if (!u || !v) return NULL;
   u->src[0] = w;
