@@ -27,6 +27,7 @@ static double max_abs(const float *v, int64_t n) {
 static void close_scaled_floor(const float *got, const float *want, int64_t n, double rel, double floor, const char *what) {
   double scale = fmax(max_abs(want, n), floor), worst = 0;
   for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)got[i] - want[i]));
+  if (getenv("CLDIFF_TEST_VERBOSE")) fprintf(stderr, "%s: max error %.3g of scale\n", what, worst / scale);
   if (!(worst <= rel * scale)) {
     fprintf(stderr, "%s: max error %.3g vs scale %.3g (allowed %.1g of scale)\n", what, worst, scale, rel);
     fail();
