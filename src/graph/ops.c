@@ -329,7 +329,8 @@ cld_tensor *cld_linear(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b
   return y;
 }
 
-/* Winograd F(2x2,3x3): U (16,1,O,C) = transformed weights, V (16,P,C,PW) = transformed input
+/* Winograd F(4x4,3x3) (K = 36 components; F(2x2,3x3), K = 16, with CLDIFF_WINO_TILE=2):
+ * U (K,1,O,C) = transformed weights, V (K,P,C,PW) = transformed input
  * tiles (plain P = 1, PW = T, or panels of PW = 32 tiles, see graph.c), M = U V as one grouped
  * batched GEMM, then the output transform adds the bias and writes NCHW. All four steps are
  * primitive nodes, so the backward pass (two more GEMMs and the adjoint transforms) comes from
