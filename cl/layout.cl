@@ -10,8 +10,10 @@
  *   k_sum_rows (src, so, dst, do, R, K)   dst (K) = sum over the R rows of src (R, K): a sum_to
  *                        whose reduced dims lead (bias gradients of a Linear layer); each work-item
  *                        sums four adjacent columns down all rows in order, float4 loads
- *   k_upsample2x (x, xo, y, yo, H, W, n_out)           nearest, (.., H, W) -> (.., 2H, 2W)
- *   k_upsample2x_bwd (dy, dyo, dx, dxo, H, W, n_out)   sums 2x2 blocks; H, W of dx
+ *   k_upsample2x (x, xo, y, yo, H, W, n_rows)          nearest, (.., H, W) -> (.., 2H, 2W); one
+ *                        work-item per row of x (n_rows of them), float4 in, two float8 rows out
+ *   k_upsample2x_bwd (dy, dyo, dx, dxo, H, W, n_rows)  sums 2x2 blocks; H, W of dx, one
+ *                        work-item per row of dx
  *   k_im2col (x, xo, col, co, N, C, H, W, KH, KW, stride, pad, OH, OW)   1-D grid rows*N (rounded up):
  *        one work-item writes one (row, image) plane of OH*OW floats
  *        col: (C*KH*KW, N*OH*OW), row r = (c*KH + kh)*KW + kw, column (n*OH + oh)*OW + ow
@@ -105,19 +107,30 @@ __kernel void k_sum_rows(__global const float *src, ulong so, __global float *ds
 }
 
 __kernel void k_upsample2x(__global const float *x, ulong xo, __global float *y, ulong yo, int H, int W, int n) {
-  int i = get_global_id(0);
-  if (i >= n) return;
-  int W2 = 2 * W, H2 = 2 * H;
-  int ow = i % W2, oh = (i / W2) % H2, nc = i / (W2 * H2);
-  y[yo + i] = x[xo + (nc * H + oh / 2) * W + ow / 2];
+  int r = get_global_id(0); /* row r = (plane, h) of x -> rows 2h and 2h+1 of the plane in y */
+  if (r >= n) return;
+  __global const float *s = x + xo + (ulong)r * W;
+  __global float *d0 = y + yo + (ulong)r * 4 * W, *d1 = d0 + 2 * W;
+  int c = 0;
+  for (; c + 4 <= W; c += 4) {
+    float8 e = vload4(0, s + c).xxyyzzww;
+    vstore8(e, 0, d0 + 2 * c);
+    vstore8(e, 0, d1 + 2 * c);
+  }
+  for (; c < W; c++) d0[2 * c] = d0[2 * c + 1] = d1[2 * c] = d1[2 * c + 1] = s[c];
 }
 
 __kernel void k_upsample2x_bwd(__global const float *dy, ulong dyo, __global float *dx, ulong dxo, int H, int W, int n) {
-  int i = get_global_id(0);
-  if (i >= n) return;
-  int w = i % W, h = (i / W) % H, nc = i / (W * H);
-  __global const float *p = dy + dyo + (nc * 2 * H + 2 * h) * 2 * W + 2 * w;
-  dx[dxo + i] = (p[0] + p[1]) + (p[2 * W] + p[2 * W + 1]);
+  int r = get_global_id(0); /* row r = (plane, h) of dx <- rows 2h and 2h+1 of dy */
+  if (r >= n) return;
+  __global const float *p0 = dy + dyo + (ulong)r * 4 * W, *p1 = p0 + 2 * W;
+  __global float *d = dx + dxo + (ulong)r * W;
+  int c = 0;
+  for (; c + 4 <= W; c += 4) {
+    float8 a = vload8(0, p0 + 2 * c), b = vload8(0, p1 + 2 * c);
+    vstore4((a.even + a.odd) + (b.even + b.odd), 0, d + c);
+  }
+  for (; c < W; c++) d[c] = (p0[2 * c] + p0[2 * c + 1]) + (p1[2 * c] + p1[2 * c + 1]);
 }
 
 /* One work-item per (row, image) plane: OH contiguous runs of OW floats, each a copy between its

@@ -314,12 +314,13 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
   case OP_UPSAMPLE2X: case OP_UPSAMPLE2X_BWD: {
     bool fwd = t->op == OP_UPSAMPLE2X;
     const cld_tensor *small = fwd ? x : t;
-    if ((st = new_launch(g, "layout", fwd ? "k_upsample2x" : "k_upsample2x_bwd", (size_t)t->numel, &b))) return st;
+    int64_t SW = small->shape[small->ndim - 1], n = small->numel / SW; /* rows of the small side */
+    if ((st = new_launch(g, "layout", fwd ? "k_upsample2x" : "k_upsample2x_bwd", (size_t)n, &b))) return st;
     arg_t(&b, x);
     arg_t(&b, t);
     arg_i(&b, (int)small->shape[small->ndim - 2]);
-    arg_i(&b, (int)small->shape[small->ndim - 1]);
-    arg_i(&b, (int)t->numel);
+    arg_i(&b, (int)SW);
+    arg_i(&b, (int)n);
     return done(&b, "binding upsample");
   }
   case OP_MATMUL:
