@@ -391,6 +391,10 @@ static const op_case cases[] = {
     {"conv3x3_wino", 3, {4, 4, 1}, {S4(2, 3, 9, 11), S4(5, 3, 3, 3), S4(5, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1, CLD_CONV_WINOGRAD}},
     {"conv3x3_wino_auto", 3, {4, 4, 1}, {S4(3, 8, 6, 4), S4(9, 8, 3, 3), S4(9, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1, CLD_CONV_AUTO}},
     {"conv3x3_wino_row", 2, {4, 4}, {S4(2, 4, 1, 5), S4(3, 4, 3, 3)}, {-1, -1}, {1, 1}, b_conv, r_conv, {1, 1, 0, CLD_CONV_WINOGRAD}},
+    /* 1x1 convolutions: one batched GEMM (auto) or im2col; and Winograd with one output channel */
+    {"conv1x1_bias", 3, {4, 4, 1}, {S4(2, 5, 4, 6), S4(3, 5, 1, 1), S4(3, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 0, 1}},
+    {"conv1x1_im2col", 3, {4, 4, 1}, {S4(2, 5, 4, 6), S4(3, 5, 1, 1), S4(3, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 0, 1, CLD_CONV_IM2COL}},
+    {"conv3x3_wino_o1", 3, {4, 4, 1}, {S4(2, 8, 6, 9), S4(1, 8, 3, 3), S4(1, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1, CLD_CONV_AUTO}},
     {"conv3x3_im2col", 3, {4, 4, 1}, {S4(3, 8, 6, 4), S4(9, 8, 3, 3), S4(9, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1, CLD_CONV_IM2COL}},
     {"group_norm", 3, {4, 1, 1}, {S4(3, 6, 5, 7), S4(6, 0, 0, 0), S4(6, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {0, 3}, {1e-5f}},
     {"group_norm_long", 3, {4, 1, 1}, {S4(2, 4, 16, 18), S4(4, 0, 0, 0), S4(4, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {0, 2}, {1e-5f}},
