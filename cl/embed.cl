@@ -6,8 +6,10 @@
  * batch rows, so the exp is paid once per frequency. sin and cos come from one quadrant
  * reduction and two short polynomials (Cephes sinf/cosf, about 1 ulp for |arg| < 8192): PoCL's
  * sin/cos/sincos took about 60 ns an element here, most of a toy training step's embedding time.
- * No -D parameters. */
+ * -D parameters: EMB_ROWS, the rows per work-item (the host sizes the grid with the same value). */
+#ifndef EMB_ROWS
 #define EMB_ROWS 32
+#endif
 
 /* sin and cos of a: j = nearest integer to a / (pi/2), r = a - j pi/2 in three parts (exact
  * products for |j| < 2^15), then the polynomials on [-pi/4, pi/4] and the quadrant's signs */

@@ -444,11 +444,14 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     arg_i(&b, (int)len);
     return done(&b, "binding softmax");
   }
-  case OP_TIMESTEP_EMB: { /* grid (frequencies, row blocks of 32): see cl/embed.cl */
-    if ((st = new_launch(g, "embed", "k_timestep_emb", 0, &b))) return st;
+  case OP_TIMESTEP_EMB: { /* grid (frequencies, blocks of EMB_ROWS rows): see cl/embed.cl */
+    enum { EMB_ROWS = 32 };
+    char opts[48];
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DEMB_ROWS=%d", EMB_ROWS);
+    if ((st = new_launch_opts(g, "embed", opts, "k_timestep_emb", 0, &b))) return st;
     b.l->dim = 3;
     b.l->gws[0] = (size_t)(t->shape[1] / 2 > 0 ? t->shape[1] / 2 : 1);
-    b.l->gws[1] = (size_t)(t->shape[0] + 31) / 32;
+    b.l->gws[1] = (size_t)(t->shape[0] + EMB_ROWS - 1) / EMB_ROWS;
     b.l->gws[2] = 1;
     pick_lws3(b.l);
     arg_t(&b, x);
