@@ -66,10 +66,15 @@ static cld_tensor *linear(walker *w, const char *pre, cld_tensor *x, int cin, in
   return cld_linear(w->g, x, wt, bt);
 }
 
-/* a (ch -> ch) linear layer applied channels-first: W (ch, ch) times x (B, ch, L), plus bias */
-static cld_tensor *linear_cf(walker *w, const char *pre, cld_tensor *x, int ch) {
+/* a (ch -> ch) linear layer applied channels-first: W (ch, ch) times x (B, ch, L), plus bias;
+ * scale != 1 multiplies the weight and bias (ch x ch values) instead of the (B, ch, L) output */
+static cld_tensor *linear_cf(walker *w, const char *pre, cld_tensor *x, int ch, float scale) {
   int64_t ws[2] = {ch, ch}, bs[1] = {ch}, sb[2] = {ch, 1};
   cld_tensor *wt = P(w, 2, ws, "%s.weight", pre), *bt = P(w, 1, bs, "%s.bias", pre);
+  if (scale != 1.0f) {
+    wt = cld_scale(w->g, wt, scale);
+    bt = cld_scale(w->g, bt, scale);
+  }
   return cld_add(w->g, cld_matmul(w->g, wt, x, false, false), cld_reshape(w->g, bt, 2, sb));
 }
 
@@ -141,13 +146,15 @@ static cld_tensor *attention(walker *w, const char *pre, cld_tensor *x, int ch, 
   static const char *names[3] = {"to_q", "to_k", "to_v"};
   for (int i = 0; i < 3; i++) {
     snprintf(n, sizeof n, "%s.%s", pre, names[i]);
-    qkv[i] = cld_reshape(g, linear_cf(w, n, hc, ch), 3, sh);
+    /* the scores' 1/sqrt(d) folded into q's projection: a scale of 2 ch^2 values instead of
+     * a pass over the (B*heads, L, L) scores */
+    qkv[i] = cld_reshape(g, linear_cf(w, n, hc, ch, i == 0 ? 1.0f / sqrtf((float)d) : 1.0f), 3, sh);
   }
-  cld_tensor *att = cld_softmax(g, cld_scale(g, cld_matmul(g, qkv[0], qkv[1], true, false), 1.0f / sqrtf((float)d)));
+  cld_tensor *att = cld_softmax(g, cld_matmul(g, qkv[0], qkv[1], true, false));
   cld_tensor *o = cld_reshape(g, cld_matmul(g, qkv[2], att, false, true), 3, s3); /* o^T (B, ch, L) */
   int64_t s4[4] = {B, ch, H, W};
   snprintf(n, sizeof n, "%s.to_out.0", pre);
-  o = cld_reshape(g, linear_cf(w, n, o, ch), 4, s4);
+  o = cld_reshape(g, linear_cf(w, n, o, ch, 1.0f), 4, s4);
   o = cld_add(g, o, x);
   return rescale != 1.0f ? cld_scale(g, o, 1.0f / rescale) : o;
 }
