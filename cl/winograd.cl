@@ -5,7 +5,7 @@
  * matrices (one batched GEMM), between these transforms:
  *   k_wino_w       w (O,C,3,3)            -> U (16,O,C)   U = G w G^T
  *   k_wino_in      x (N,C,H,W)            -> V (16,C,T)   V = B^T d B
- *   k_wino_out     M (16,O,T), bias (O)   -> y (N,O,H,W)  y = A^T M A + bias
+ *   k_wino_out     M (16,O,T), bias (O) or (N,O) (has_bias 1 or 2) -> y (N,O,H,W)  y = A^T M A + bias
  * and their adjoints (the backward pass; the GEMM's own gradient is two more batched GEMMs):
  *   k_wino_w_bwd   dU -> dw = G^T dU G
  *   k_wino_in_bwd  dV -> dx, the sum of B dV B^T over the (up to 3x3) tiles covering a 2x2 block
@@ -270,7 +270,7 @@ __kernel void k_wino_out(__global const float *m, ulong mo, __global const float
   int n = no / O, o = no - n * O;
   ulong cpw = (ulong)O * PW, plane = PLANE(O, T), t0 = ((ulong)n * TH + ty) * TW;
   __global const float *p = m + mo + CHAN(o);
-  float b = has_bias ? bias[bo + o] : 0.0f;
+  float b = has_bias == 2 ? bias[bo + no] : has_bias ? bias[bo + o] : 0.0f; /* 2: per (image, channel) */
   bool two_rows = 2 * ty + 1 < H;
   __global float *out = y + yo + ((ulong)no * H + 2 * ty) * W;
   for (int tx = TW >= 4 ? 0 : -1; tx >= 0; tx = next_group(tx, TW)) { /* A^T M per column j, then along the row */

@@ -7,7 +7,7 @@
  * products per 16 pixels instead of 16 per 4 (0.56x the multiply-adds).
  *   k_wino4_w       w (O,C,3,3)            -> U (36,O,C)   U = G w G^T
  *   k_wino4_in      x (N,C,H,W)            -> V (36,C,T)   V = B^T d B
- *   k_wino4_out     M (36,O,T), bias (O)   -> y (N,O,H,W)  y = A^T M A + bias
+ *   k_wino4_out     M (36,O,T), bias (O) or (N,O) (has_bias 1 or 2) -> y (N,O,H,W)  y = A^T M A + bias
  *   k_wino4_w_bwd   dU -> dw = G^T dU G
  *   k_wino4_in_bwd  dV -> dx, the sum of B dV B^T over the (up to 3x3) tiles covering a 4x4 block
  *   k_wino4_out_bwd dy -> dM = A dy A^T
@@ -236,7 +236,7 @@ __kernel void k_wino4_out(__global const float *m, ulong mo, __global const floa
   int n = no / O, o = no - n * O;
   ulong cpw = (ulong)O * PW, plane = (ulong)NPAD(T) * O, t0 = ((ulong)n * TH + ty) * TW;
   __global const float *p = m + mo + CHAN(o);
-  float b = has_bias ? bias[bo + o] : 0.0f;
+  float b = has_bias == 2 ? bias[bo + no] : has_bias ? bias[bo + o] : 0.0f; /* 2: per (image, channel) */
   __global float *out = y + yo + (ulong)no * H * W;
   for (int tx = 0; TW < 4 && tx < TW; tx++) {
     float r[6][4], col[6], q[4];

@@ -227,7 +227,7 @@ static void r_conv(const op_case *c, double **in, double *out, const int64_t os[
   const int64_t *xs = c->shape[0], *ws = c->shape[1];
   int S = c->ip[0], P = c->ip[1];
   FOR4(os, {
-    double s = c->ip[2] ? in[2][o[1]] : 0.0;
+    double s = !c->ip[2] ? 0.0 : c->ndim[2] == 2 ? in[2][o[0] * ws[0] + o[1]] : in[2][o[1]]; /* bias (O) or (N, O) */
     for (int64_t ci = 0; ci < xs[1]; ci++)
       for (int64_t kh = 0; kh < ws[2]; kh++)
         for (int64_t kw = 0; kw < ws[3]; kw++) {
@@ -395,6 +395,10 @@ static const op_case cases[] = {
     {"conv1x1_bias", 3, {4, 4, 1}, {S4(2, 5, 4, 6), S4(3, 5, 1, 1), S4(3, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 0, 1}},
     {"conv1x1_im2col", 3, {4, 4, 1}, {S4(2, 5, 4, 6), S4(3, 5, 1, 1), S4(3, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 0, 1, CLD_CONV_IM2COL}},
     {"conv3x3_wino_o1", 3, {4, 4, 1}, {S4(2, 8, 6, 9), S4(1, 8, 3, 3), S4(1, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1, CLD_CONV_AUTO}},
+    /* a bias per (image, channel): the Winograd output transform's per-image mode, im2col, 1x1 */
+    {"conv3x3_wino_bias_ni", 3, {4, 4, 2}, {S4(2, 8, 6, 9), S4(5, 8, 3, 3), S4(2, 5, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1, CLD_CONV_WINOGRAD}},
+    {"conv3x3_im2col_bias_ni", 3, {4, 4, 2}, {S4(2, 8, 6, 9), S4(5, 8, 3, 3), S4(2, 5, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1, CLD_CONV_IM2COL}},
+    {"conv1x1_bias_ni", 3, {4, 4, 2}, {S4(3, 5, 4, 6), S4(2, 5, 1, 1), S4(3, 2, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 0, 1}},
     {"conv3x3_im2col", 3, {4, 4, 1}, {S4(3, 8, 6, 4), S4(9, 8, 3, 3), S4(9, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1, CLD_CONV_IM2COL}},
     {"group_norm", 3, {4, 1, 1}, {S4(3, 6, 5, 7), S4(6, 0, 0, 0), S4(6, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {0, 3}, {1e-5f}},
     {"group_norm_long", 3, {4, 1, 1}, {S4(2, 4, 16, 18), S4(4, 0, 0, 0), S4(4, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {0, 2}, {1e-5f}},

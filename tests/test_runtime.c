@@ -129,6 +129,14 @@ static void test_graph_errors(void **state) {
   assert_int_equal(cld_graph_plan(g, NULL), CLD_ERR_SHAPE);
   cld_graph_destroy(g);
 
+  /* a conv2d bias that is neither (O) nor (N, O) is named with both accepted shapes */
+  g = cld_graph_create(ctx);
+  int64_t xs4[4] = {2, 8, 6, 6}, ws4[4] = {5, 8, 3, 3}, bs2[2] = {3, 5};
+  assert_null(cld_conv2d(g, cld_input(g, "x", 4, xs4), cld_input(g, "w", 4, ws4), cld_input(g, "b", 2, bs2), 1, 1));
+  assert_int_equal(cld_graph_status(g), CLD_ERR_SHAPE);
+  assert_non_null(strstr(cld_graph_errmsg(g), "(3,5) is neither (5) nor (2, 5)"));
+  cld_graph_destroy(g);
+
   g = cld_graph_create(ctx);
   x = cld_input(g, "x", 2, a);
   cld_tensor *h = cld_silu(g, x), *s = cld_sum_all(g, h);

@@ -94,10 +94,12 @@ CLD_API cld_tensor *cld_mean_all(cld_graph *g, cld_tensor *x); /* -> shape (1) *
 CLD_API cld_tensor *cld_matmul(cld_graph *g, cld_tensor *a, cld_tensor *b, bool trans_a, bool trans_b);
 /* x (..., in) @ w(out, in)^T + b(out); b may be NULL (PyTorch nn.Linear layout) */
 CLD_API cld_tensor *cld_linear(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b);
-/* x (N,C,H,W), w (O,C,kh,kw), b (O) or NULL -> (N,O,OH,OW). Two algorithms give the same result
- * up to float rounding: im2col + GEMM (any kernel, stride, padding), and Winograd F(2x2,3x3)
- * (3x3, stride 1, padding 1: a batched GEMM with 2.25x fewer flops, and its backward too). AUTO,
- * the default, takes Winograd where it applies and both channel counts are >= 8. The environment
+/* x (N,C,H,W), w (O,C,kh,kw), b (O), a bias per image (N,O), or NULL -> (N,O,OH,OW). Two
+ * algorithms give the same result up to float rounding: im2col + GEMM (any kernel, stride,
+ * padding; 1x1 stride-1 kernels as one batched GEMM without the im2col), and Winograd F(4x4,3x3)
+ * (3x3, stride 1, padding 1: a batched GEMM with 4x fewer multiplies, and its backward too;
+ * CLDIFF_WINO_TILE=2 picks F(2x2,3x3), 2.25x fewer). AUTO, the default, takes Winograd where it
+ * applies and the input has >= 8 channels. The environment
  * variable CLDIFF_CONV=auto|im2col|winograd sets a new graph's choice; cld_graph_set_conv_algo
  * changes it for convolutions built afterwards. WINOGRAD falls back to im2col where it does not
  * apply. */

@@ -156,8 +156,8 @@ static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
       if (d) d->src[0] = gr;
       acc(g, a, d);
     }
-    if (nb) { /* the output transform's bias */
-      int64_t bs[4] = {1, t->shape[1], 1, 1};
+    if (nb) { /* the output transform's bias, (O) or per image (N, O) */
+      int64_t bs[4] = {b->numel == t->shape[1] ? 1 : t->shape[0], t->shape[1], 1, 1};
       acc(g, b, cld_sum_to(g, gr, 4, bs));
     }
     break;

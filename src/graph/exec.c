@@ -377,7 +377,7 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     arg_t(&b, t);
     int v[6] = {C, H, W, TH, TW, T};
     for (int i = 0; i < 6; i++) arg_i(&b, v[i]);
-    if (t->op == OP_WINO_OUT) arg_i(&b, y != NULL);
+    if (t->op == OP_WINO_OUT) arg_i(&b, !y ? 0 : y->numel == t->shape[1] ? 1 : 2); /* bias (O) or (N, O) */
     b.l->dim = 3;
     b.l->gws[0] = 1; /* nothing for PoCL to vectorise across work-items: each walks its row */
     b.l->gws[1] = (size_t)TH;

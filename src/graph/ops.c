@@ -363,7 +363,11 @@ cld_tensor *cld_conv2d(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b
   int64_t O = w->shape[0], KH = w->shape[2], KW = w->shape[3];
   int64_t OH = (H + 2 * padding - KH) / stride + 1, OW = (W + 2 * padding - KW) / stride + 1;
   if (OH <= 0 || OW <= 0) return cld_graph_fail(g, CLD_ERR_SHAPE, "conv2d: kernel larger than padded input");
-  if (b && (b->numel != O)) return cld_graph_fail(g, CLD_ERR_SHAPE, "conv2d: bias has %lld elements, want %lld", (long long)b->numel, (long long)O);
+  bool per_image = b && b->numel != O; /* a bias per (image, channel): (N, O) */
+  if (b && per_image && !(b->ndim == 2 && b->shape[0] == N && b->shape[1] == O))
+    return cld_graph_fail(g, CLD_ERR_SHAPE, "conv2d: bias %s is neither (%lld) nor (%lld, %lld)", shape_str(b, s1, sizeof s1),
+                          (long long)O, (long long)N, (long long)O);
+  int64_t bs[4] = {per_image ? N : 1, O, 1, 1};
   bool wino_fits = KH == 3 && KW == 3 && stride == 1 && padding == 1;
   /* Winograd also for few output channels (a UNet's last convolution): its transformed input is
    * 2.25x the input where im2col's columns are 9x, and the m = 1 GEMM on them ran at 8 GFLOP/s */
@@ -372,7 +376,7 @@ cld_tensor *cld_conv2d(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b
   if (KH == 1 && KW == 1 && stride == 1 && padding == 0 && g->conv_algo != CLD_CONV_IM2COL) {
     /* 1x1: the weight (O, C) times each image (C, H*W), one batched GEMM with a shared operand,
      * straight into NCHW (im2col would copy x and a permute would reorder y) */
-    int64_t ws[2] = {O, C}, xs[3] = {N, C, H * W}, ys[4] = {N, O, H, W}, bs[4] = {1, O, 1, 1};
+    int64_t ws[2] = {O, C}, xs[3] = {N, C, H * W}, ys[4] = {N, O, H, W};
     cld_tensor *y = cld_reshape(g, cld_matmul(g, cld_reshape(g, w, 2, ws), cld_reshape(g, x, 3, xs), false, false), 4, ys);
     return b ? cld_add(g, y, cld_reshape(g, b, 4, bs)) : y;
   }
@@ -390,10 +394,7 @@ cld_tensor *cld_conv2d(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b
   }
   int64_t s4[4] = {N, O, OH, OW};
   y = cld_reshape(g, y, 4, s4);
-  if (b) {
-    int64_t bs[4] = {1, O, 1, 1};
-    y = cld_add(g, y, cld_reshape(g, b, 4, bs));
-  }
+  if (b) y = cld_add(g, y, cld_reshape(g, b, 4, bs));
   return y;
 }
 

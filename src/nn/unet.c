@@ -92,16 +92,24 @@ static cld_tensor *resnet(walker *w, const char *pre, cld_tensor *x, cld_tensor 
   cld_graph *g = w->g;
   snprintf(n, sizeof n, "%s.norm1", pre);
   cld_tensor *h = gnorm(w, n, x, cin, true);
+  int temb_ch = c->block_out_channels[0] * 4, tch = c->scale_shift ? 2 * cout : cout;
+  char tn[96];
+  snprintf(tn, sizeof tn, "%s.time_emb_proj", pre);
   snprintf(n, sizeof n, "%s.conv1", pre);
-  h = conv(w, n, h, cin, cout, 3, 1, 1);
-  snprintf(n, sizeof n, "%s.time_emb_proj", pre);
-  int temb_ch = c->block_out_channels[0] * 4;
-  cld_tensor *tp = linear(w, n, cld_silu(g, temb), temb_ch, c->scale_shift ? 2 * cout : cout); /* (B, cout[*2]) */
-  snprintf(n, sizeof n, "%s.norm2", pre);
   if (!c->scale_shift) {
-    int64_t s4[4] = {w->batch, cout, 1, 1};
-    h = gnorm(w, n, cld_add(g, h, cld_reshape(g, tp, 4, s4)), cout, true);
+    /* conv1's bias and the time embedding as one bias per (image, channel): the convolution
+     * adds it while writing its output, instead of a separate pass over h (parameters are
+     * still created in diffusers' order: conv1, then time_emb_proj) */
+    int64_t ws[4] = {cout, cin, 3, 3}, bs[1] = {cout}, b2[2] = {1, cout};
+    cld_tensor *wt = P(w, 4, ws, "%s.weight", n), *bt = P(w, 1, bs, "%s.bias", n);
+    cld_tensor *tp = linear(w, tn, cld_silu(g, temb), temb_ch, tch); /* (B, cout) */
+    h = cld_conv2d(g, h, wt, cld_add(g, tp, cld_reshape(g, bt, 2, b2)), 1, 1);
+    snprintf(n, sizeof n, "%s.norm2", pre);
+    h = gnorm(w, n, h, cout, true);
   } else {
+    h = conv(w, n, h, cin, cout, 3, 1, 1);
+    cld_tensor *tp = linear(w, tn, cld_silu(g, temb), temb_ch, tch); /* (B, 2 cout) */
+    snprintf(n, sizeof n, "%s.norm2", pre);
     int64_t s4[4] = {w->batch, cout, 1, 1};
     cld_tensor *scale = cld_reshape(g, cld_slice(g, tp, 1, 0, cout), 4, s4);
     cld_tensor *shift = cld_reshape(g, cld_slice(g, tp, 1, cout, cout), 4, s4);
