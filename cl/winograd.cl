@@ -5,7 +5,8 @@
  * matrices (one batched GEMM), between these transforms:
  *   k_wino_w       w (O,C,3,3)            -> U (16,O,C)   U = G w G^T
  *   k_wino_in      x (N,C,H,W)            -> V (16,C,T)   V = B^T d B
- *   k_wino_out     M (16,O,T), bias (O) or (N,O) (has_bias 1 or 2) -> y (N,O,H,W)  y = A^T M A + bias
+ *   k_wino_out     M (16,O,T), bias (O) or (N,O) (has_bias 1 or 2), residual r (N,O,H,W) when has_res
+ *                  -> y (N,O,H,W)  y = A^T M A + bias (+ r)
  * and their adjoints (the backward pass; the GEMM's own gradient is two more batched GEMMs):
  *   k_wino_w_bwd   dU -> dw = G^T dU G
  *   k_wino_in_bwd  dV -> dx, the sum of B dV B^T over the (up to 3x3) tiles covering a 2x2 block
@@ -264,8 +265,9 @@ __kernel void k_wino_in_bwd(__global const float *dv, ulong dvo, __global float 
   }
 }
 
-__kernel void k_wino_out(__global const float *m, ulong mo, __global const float *bias, ulong bo, __global float *y,
-                         ulong yo, int O, int H, int W, int TH, int TW, int T, int has_bias) {
+__kernel void k_wino_out(__global const float *m, ulong mo, __global const float *bias, ulong bo, __global const float *res,
+                         ulong ro, __global float *y, ulong yo, int O, int H, int W, int TH, int TW, int T, int has_bias,
+                         int has_res) {
   int ty = get_global_id(1), no = get_global_id(2);
   int n = no / O, o = no - n * O;
   ulong cpw = (ulong)O * PW, plane = PLANE(O, T), t0 = ((ulong)n * TH + ty) * TW;
@@ -273,6 +275,7 @@ __kernel void k_wino_out(__global const float *m, ulong mo, __global const float
   float b = has_bias == 2 ? bias[bo + no] : has_bias ? bias[bo + o] : 0.0f; /* 2: per (image, channel) */
   bool two_rows = 2 * ty + 1 < H;
   __global float *out = y + yo + ((ulong)no * H + 2 * ty) * W;
+  __global const float *rs = res + ro + ((ulong)no * H + 2 * ty) * W; /* the residual's rows, when has_res */
   for (int tx = TW >= 4 ? 0 : -1; tx >= 0; tx = next_group(tx, TW)) { /* A^T M per column j, then along the row */
     ulong t = t0 + tx;
     float4 a0[4], a1[4];
@@ -281,20 +284,23 @@ __kernel void k_wino_out(__global const float *m, ulong mo, __global const float
       a0[j] = m0 + m1 + m2;
       a1[j] = m1 - m2 - m3;
     }
-    store8(ZIP((a0[0] + a0[1] + a0[2]) + b, (a0[1] - a0[2] - a0[3]) + b), out, 2 * tx, W);
-    if (two_rows) store8(ZIP((a1[0] + a1[1] + a1[2]) + b, (a1[1] - a1[2] - a1[3]) + b), out + W, 2 * tx, W);
+    float8 r0 = has_res ? row8(rs, 2 * tx, W) : (float8)(0.0f), r1 = has_res && two_rows ? row8(rs + W, 2 * tx, W) : r0;
+    store8(ZIP((a0[0] + a0[1] + a0[2]) + b, (a0[1] - a0[2] - a0[3]) + b) + r0, out, 2 * tx, W);
+    if (two_rows) store8(ZIP((a1[0] + a1[1] + a1[2]) + b, (a1[1] - a1[2] - a1[3]) + b) + r1, out + W, 2 * tx, W);
   }
   for (int tx = 0; TW < 4 && tx < TW; tx++) {
     ulong t = t0 + tx;
     float4 r0 = row4(p, plane, cpw, t, 0), r1 = row4(p, plane, cpw, t, 1), r2 = row4(p, plane, cpw, t, 2), r3 = row4(p, plane, cpw, t, 3);
     float4 a0 = r0 + r1 + r2, a1 = r1 - r2 - r3; /* A^T M */
     int w = 2 * tx;
-    out[w] = (a0.x + a0.y + a0.z) + b;
-    if (w + 1 < W) out[w + 1] = (a0.y - a0.z - a0.w) + b;
+#define RES(i) (has_res ? rs[i] : 0.0f)
+    out[w] = (a0.x + a0.y + a0.z) + b + RES(w);
+    if (w + 1 < W) out[w + 1] = (a0.y - a0.z - a0.w) + b + RES(w + 1);
     if (two_rows) {
-      out[W + w] = (a1.x + a1.y + a1.z) + b;
-      if (w + 1 < W) out[W + w + 1] = (a1.y - a1.z - a1.w) + b;
+      out[W + w] = (a1.x + a1.y + a1.z) + b + RES(W + w);
+      if (w + 1 < W) out[W + w + 1] = (a1.y - a1.z - a1.w) + b + RES(W + w + 1);
     }
+#undef RES
   }
 }
 

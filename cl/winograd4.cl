@@ -7,7 +7,8 @@
  * products per 16 pixels instead of 16 per 4 (0.56x the multiply-adds).
  *   k_wino4_w       w (O,C,3,3)            -> U (36,O,C)   U = G w G^T
  *   k_wino4_in      x (N,C,H,W)            -> V (36,C,T)   V = B^T d B
- *   k_wino4_out     M (36,O,T), bias (O) or (N,O) (has_bias 1 or 2) -> y (N,O,H,W)  y = A^T M A + bias
+ *   k_wino4_out     M (36,O,T), bias (O) or (N,O) (has_bias 1 or 2), residual r (N,O,H,W) when has_res
+ *                   -> y (N,O,H,W)  y = A^T M A + bias (+ r)
  *   k_wino4_w_bwd   dU -> dw = G^T dU G
  *   k_wino4_in_bwd  dV -> dx, the sum of B dV B^T over the (up to 3x3) tiles covering a 4x4 block
  *   k_wino4_out_bwd dy -> dM = A dy A^T
@@ -230,14 +231,16 @@ __kernel void k_wino4_in(__global const float *x, ulong xo, __global float *v, u
   }
 }
 
-__kernel void k_wino4_out(__global const float *m, ulong mo, __global const float *bias, ulong bo, __global float *y,
-                          ulong yo, int O, int H, int W, int TH, int TW, int T, int has_bias) {
+__kernel void k_wino4_out(__global const float *m, ulong mo, __global const float *bias, ulong bo, __global const float *res,
+                          ulong ro, __global float *y, ulong yo, int O, int H, int W, int TH, int TW, int T, int has_bias,
+                          int has_res) {
   int ty = get_global_id(1), no = get_global_id(2);
   int n = no / O, o = no - n * O;
   ulong cpw = (ulong)O * PW, plane = (ulong)NPAD(T) * O, t0 = ((ulong)n * TH + ty) * TW;
   __global const float *p = m + mo + CHAN(o);
   float b = has_bias == 2 ? bias[bo + no] : has_bias ? bias[bo + o] : 0.0f; /* 2: per (image, channel) */
   __global float *out = y + yo + (ulong)no * H * W;
+  __global const float *rs = res + ro + (ulong)no * H * W; /* the residual, when has_res */
   for (int tx = 0; TW < 4 && tx < TW; tx++) {
     float r[6][4], col[6], q[4];
     UNROLL for (int j = 0; j < 6; j++) { /* A^T M, column by column */
@@ -247,7 +250,10 @@ __kernel void k_wino4_out(__global const float *m, ulong mo, __global const floa
     UNROLL for (int i = 0; i < 4 && 4 * ty + i < H; i++) { /* (A^T M) A, row by row */
       UNROLL for (int j = 0; j < 6; j++) col[j] = r[j][i];
       at6(col, q);
-      UNROLL for (int k = 0; k < 4 && 4 * tx + k < W; k++) out[(4 * ty + i) * W + 4 * tx + k] = q[k] + b;
+      UNROLL for (int k = 0; k < 4 && 4 * tx + k < W; k++) {
+        int e = (4 * ty + i) * W + 4 * tx + k;
+        out[e] = q[k] + b + (has_res ? rs[e] : 0.0f);
+      }
     }
   }
   for (int tx = TW >= 4 ? 0 : -1; tx >= 0; tx = next_group(tx, TW)) {
@@ -259,7 +265,8 @@ __kernel void k_wino4_out(__global const float *m, ulong mo, __global const floa
     UNROLL for (int i = 0; i < 4 && 4 * ty + i < H; i++) {
       UNROLL for (int j = 0; j < 6; j++) col[j] = r[j][i];
       at6v(col, q);
-      store16(interleave(q) + b, out + (4 * ty + i) * W, 4 * tx, W);
+      float16 rr = has_res ? row16(rs + (4 * ty + i) * W, 4 * tx, W) : (float16)(0.0f);
+      store16(interleave(q) + b + rr, out + (4 * ty + i) * W, 4 * tx, W);
     }
   }
 }

@@ -239,6 +239,16 @@ static void r_conv(const op_case *c, double **in, double *out, const int64_t os[
   });
 }
 
+/* conv plus a residual of the output's shape: x[0] input, x[1] weight, x[2] residual (no bias) */
+static cld_tensor *b_conv_res(cld_graph *g, cld_tensor **x, const op_case *c) {
+  cld_graph_set_conv_algo(g, (cld_conv_algo)c->ip[3]);
+  return cld_conv2d_residual(g, x[0], x[1], NULL, c->ip[0], c->ip[1], x[2]);
+}
+static void r_conv_res(const op_case *c, double **in, double *out, const int64_t os[4]) {
+  r_conv(c, in, out, os); /* ip[2] = 0: no bias */
+  FOR4(os, out[oi] += in[2][oi]);
+}
+
 /* norms: ip0 = 0 group (ip1 groups, ip2 fused SiLU), 1 layer; one input: no affine */
 static cld_tensor *b_norm(cld_graph *g, cld_tensor **x, const op_case *c) {
   cld_tensor *gm = c->n_in > 1 ? x[1] : NULL, *bt = c->n_in > 2 ? x[2] : NULL;
@@ -399,6 +409,11 @@ static const op_case cases[] = {
     {"conv3x3_wino_bias_ni", 3, {4, 4, 2}, {S4(2, 8, 6, 9), S4(5, 8, 3, 3), S4(2, 5, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1, CLD_CONV_WINOGRAD}},
     {"conv3x3_im2col_bias_ni", 3, {4, 4, 2}, {S4(2, 8, 6, 9), S4(5, 8, 3, 3), S4(2, 5, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1, CLD_CONV_IM2COL}},
     {"conv1x1_bias_ni", 3, {4, 4, 2}, {S4(3, 5, 4, 6), S4(2, 5, 1, 1), S4(3, 2, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 0, 1}},
+    /* a residual added by the convolution (Winograd: in its output transform) */
+    {"conv3x3_wino_res", 3, {4, 4, 4}, {S4(2, 8, 6, 9), S4(5, 8, 3, 3), S4(2, 5, 6, 9)}, {-1, -1, -1}, {1, 1, 1}, b_conv_res, r_conv_res, {1, 1, 0, CLD_CONV_WINOGRAD}},
+    {"conv3x3_wino_res_wide", 3, {4, 4, 4}, {S4(1, 8, 5, 21), S4(3, 8, 3, 3), S4(1, 3, 5, 21)}, {-1, -1, -1}, {1, 1, 1}, b_conv_res, r_conv_res, {1, 1, 0, CLD_CONV_WINOGRAD}},
+    {"conv3x3_wino_res_narrow", 3, {4, 4, 4}, {S4(2, 8, 5, 5), S4(3, 8, 3, 3), S4(2, 3, 5, 5)}, {-1, -1, -1}, {1, 1, 1}, b_conv_res, r_conv_res, {1, 1, 0, CLD_CONV_WINOGRAD}},
+    {"conv3x3_im2col_res", 3, {4, 4, 4}, {S4(2, 8, 6, 9), S4(5, 8, 3, 3), S4(2, 5, 6, 9)}, {-1, -1, -1}, {1, 1, 1}, b_conv_res, r_conv_res, {1, 1, 0, CLD_CONV_IM2COL}},
     {"conv3x3_im2col", 3, {4, 4, 1}, {S4(3, 8, 6, 4), S4(9, 8, 3, 3), S4(9, 0, 0, 0)}, {-1, -1, -1}, {1, 1, 1}, b_conv, r_conv, {1, 1, 1, CLD_CONV_IM2COL}},
     {"group_norm", 3, {4, 1, 1}, {S4(3, 6, 5, 7), S4(6, 0, 0, 0), S4(6, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {0, 3}, {1e-5f}},
     {"group_norm_long", 3, {4, 1, 1}, {S4(2, 4, 16, 18), S4(4, 0, 0, 0), S4(4, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {0, 2}, {1e-5f}},

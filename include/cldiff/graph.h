@@ -106,6 +106,10 @@ CLD_API cld_tensor *cld_linear(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_t
 typedef enum { CLD_CONV_AUTO = 0, CLD_CONV_IM2COL = 1, CLD_CONV_WINOGRAD = 2 } cld_conv_algo;
 CLD_API void cld_graph_set_conv_algo(cld_graph *g, cld_conv_algo algo);
 CLD_API cld_tensor *cld_conv2d(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b, int stride, int padding);
+/* cld_conv2d(...) + r, r of the output's shape (a residual connection); Winograd adds r while it
+ * writes the output instead of a separate pass */
+CLD_API cld_tensor *cld_conv2d_residual(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b, int stride, int padding,
+                                        cld_tensor *r);
 /* normalisation; gamma/beta may be NULL (no affine) */
 CLD_API cld_tensor *cld_group_norm(cld_graph *g, cld_tensor *x, int groups, float eps, cld_tensor *gamma, cld_tensor *beta);
 /* silu(group_norm(...)) as one fused op (one pass forward, two backward) */

@@ -160,6 +160,7 @@ static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
       int64_t bs[4] = {b->numel == t->shape[1] ? 1 : t->shape[0], t->shape[1], 1, 1};
       acc(g, b, cld_sum_to(g, gr, 4, bs));
     }
+    if (t->op == OP_WINO_OUT && t->src[2] && needs[t->src[2]->id]) acc(g, t->src[2], gr); /* the residual */
     break;
   case OP_NORM_ROWS:
     if (na) {

@@ -373,11 +373,17 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DPW=%d", tiles->shape[3] == T ? 0 : (int)tiles->shape[3]);
     if ((st = new_launch_opts(g, f4 ? "winograd4" : "winograd", opts, names[f4][which], 0, &b))) return st;
     arg_t(&b, x);
-    if (t->op == OP_WINO_OUT) arg_t(&b, y ? y : x); /* bias (any buffer when there is none) */
+    if (t->op == OP_WINO_OUT) {
+      arg_t(&b, y ? y : x); /* bias (any buffer when there is none) */
+      arg_t(&b, t->src[2] ? t->src[2] : x); /* residual, likewise */
+    }
     arg_t(&b, t);
     int v[6] = {C, H, W, TH, TW, T};
     for (int i = 0; i < 6; i++) arg_i(&b, v[i]);
-    if (t->op == OP_WINO_OUT) arg_i(&b, !y ? 0 : y->numel == t->shape[1] ? 1 : 2); /* bias (O) or (N, O) */
+    if (t->op == OP_WINO_OUT) {
+      arg_i(&b, !y ? 0 : y->numel == t->shape[1] ? 1 : 2); /* bias (O) or (N, O) */
+      arg_i(&b, t->src[2] != NULL);
+    }
     b.l->dim = 3;
     b.l->gws[0] = 1; /* nothing for PoCL to vectorise across work-items: each walks its row */
     b.l->gws[1] = (size_t)TH;

@@ -33,7 +33,7 @@ typedef enum {
   /* T tiles stored as (16, P, C, PW): plain P = 1, PW = T; panels PW = 32, P = ceil(T/32) */
   OP_WINO_W, OP_WINO_W_BWD,                         /* w (O,C,3,3) <-> U (16,1,O,C) */
   OP_WINO_IN, OP_WINO_IN_BWD,                       /* x (N,C,H,W) <-> V (16,P,C,PW) */
-  OP_WINO_OUT,                                      /* M (16,P,O,PW), src1 bias or NULL -> y (N,O,H,W) */
+  OP_WINO_OUT,                                      /* M (K,P,O,PW), src1 bias or NULL, src2 residual or NULL -> y (N,O,H,W) */
   OP_WINO_OUT_BWD,                                  /* dy (N,O,H,W) -> dM (16,P,O,PW) */
   OP_GROUP_NORM,                                    /* src0 x (N,C,...), src1 gamma, src2 beta (C or NULL);
                                                        ip0 groups, ip1 flags (1 gamma, 2 beta, 4 SiLU); f0 eps */

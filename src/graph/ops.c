@@ -335,7 +335,7 @@ cld_tensor *cld_linear(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b
  * batched GEMM, then the output transform adds the bias and writes NCHW. All four steps are
  * primitive nodes, so the backward pass (two more GEMMs and the adjoint transforms) comes from
  * autodiff.c. */
-static cld_tensor *conv2d_winograd(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b) {
+static cld_tensor *conv2d_winograd(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b, cld_tensor *r) {
   int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3], O = w->shape[0];
   int64_t ts = g->wino_tile == 2 ? 2 : 4, K = (ts + 2) * (ts + 2); /* F(ts x ts, 3x3): 16 or 36 products */
   int64_t T = N * ((H + ts - 1) / ts) * ((W + ts - 1) / ts);
@@ -349,11 +349,13 @@ static cld_tensor *conv2d_winograd(cld_graph *g, cld_tensor *x, cld_tensor *w, c
   if (!m) return NULL;
   int64_t ys[4] = {N, O, H, W};
   cld_tensor *y = cld_node_new(g, OP_WINO_OUT, 4, ys);
-  if (y) { y->src[0] = m; y->src[1] = b; }
+  if (y) { y->src[0] = m; y->src[1] = b; y->src[2] = r; }
   return y;
 }
 
-cld_tensor *cld_conv2d(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b, int stride, int padding) {
+/* conv2d, plus r (the output's shape) when r is not NULL: Winograd adds it in its output transform */
+static cld_tensor *conv2d_any(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b, int stride, int padding,
+                              cld_tensor *r) {
   CHECK2(g, x, w);
   char s1[64], s2[64];
   if (x->ndim != 4 || w->ndim != 4 || x->shape[1] != w->shape[1] || stride < 1 || padding < 0)
@@ -363,6 +365,9 @@ cld_tensor *cld_conv2d(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b
   int64_t O = w->shape[0], KH = w->shape[2], KW = w->shape[3];
   int64_t OH = (H + 2 * padding - KH) / stride + 1, OW = (W + 2 * padding - KW) / stride + 1;
   if (OH <= 0 || OW <= 0) return cld_graph_fail(g, CLD_ERR_SHAPE, "conv2d: kernel larger than padded input");
+  if (r && !(r->ndim == 4 && r->shape[0] == N && r->shape[1] == O && r->shape[2] == OH && r->shape[3] == OW))
+    return cld_graph_fail(g, CLD_ERR_SHAPE, "conv2d: residual %s is not the output's shape (%lld,%lld,%lld,%lld)",
+                          shape_str(r, s1, sizeof s1), (long long)N, (long long)O, (long long)OH, (long long)OW);
   bool per_image = b && b->numel != O; /* a bias per (image, channel): (N, O) */
   if (b && per_image && !(b->ndim == 2 && b->shape[0] == N && b->shape[1] == O))
     return cld_graph_fail(g, CLD_ERR_SHAPE, "conv2d: bias %s is neither (%lld) nor (%lld, %lld)", shape_str(b, s1, sizeof s1),
@@ -372,13 +377,14 @@ cld_tensor *cld_conv2d(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b
   /* Winograd also for few output channels (a UNet's last convolution): its transformed input is
    * 2.25x the input where im2col's columns are 9x, and the m = 1 GEMM on them ran at 8 GFLOP/s */
   if (wino_fits && (g->conv_algo == CLD_CONV_WINOGRAD || (g->conv_algo == CLD_CONV_AUTO && C >= 8)))
-    return conv2d_winograd(g, x, w, b);
+    return conv2d_winograd(g, x, w, b, r);
   if (KH == 1 && KW == 1 && stride == 1 && padding == 0 && g->conv_algo != CLD_CONV_IM2COL) {
     /* 1x1: the weight (O, C) times each image (C, H*W), one batched GEMM with a shared operand,
      * straight into NCHW (im2col would copy x and a permute would reorder y) */
     int64_t ws[2] = {O, C}, xs[3] = {N, C, H * W}, ys[4] = {N, O, H, W};
     cld_tensor *y = cld_reshape(g, cld_matmul(g, cld_reshape(g, w, 2, ws), cld_reshape(g, x, 3, xs), false, false), 4, ys);
-    return b ? cld_add(g, y, cld_reshape(g, b, 4, bs)) : y;
+    y = b ? cld_add(g, y, cld_reshape(g, b, 4, bs)) : y;
+    return r ? cld_add(g, y, r) : y;
   }
   int64_t cs[2] = {C * KH * KW, N * OH * OW};
   cld_tensor *col = cld_node_new(g, OP_IM2COL, 2, cs); // col: (C*KH*KW, N*OH*OW)
@@ -395,7 +401,18 @@ cld_tensor *cld_conv2d(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b
   int64_t s4[4] = {N, O, OH, OW};
   y = cld_reshape(g, y, 4, s4);
   if (b) y = cld_add(g, y, cld_reshape(g, b, 4, bs));
-  return y;
+  return r ? cld_add(g, y, r) : y;
+}
+
+cld_tensor *cld_conv2d(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b, int stride, int padding) {
+  return conv2d_any(g, x, w, b, stride, padding, NULL);
+}
+
+cld_tensor *cld_conv2d_residual(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b, int stride, int padding,
+                                cld_tensor *r) {
+  if (!g || g->status) return NULL;
+  if (!r) return cld_graph_fail(g, CLD_ERR_INVALID_ARG, "conv2d_residual: no residual");
+  return conv2d_any(g, x, w, b, stride, padding, r);
 }
 
 /* ---- normalisation ---------------------------------------------------------------------- */

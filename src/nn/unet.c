@@ -117,14 +117,17 @@ static cld_tensor *resnet(walker *w, const char *pre, cld_tensor *x, cld_tensor 
     h = cld_silu(g, cld_add(g, cld_mul(g, h, cld_add_scalar(g, scale, 1.0f)), shift));
   }
   if (c->dropout > 0) h = cld_dropout(g, h, c->dropout);
+  /* the shortcut added by conv2 itself (Winograd adds it while writing its output); parameters
+   * still in diffusers' order: conv2, then conv_shortcut */
   snprintf(n, sizeof n, "%s.conv2", pre);
-  h = conv(w, n, h, cout, cout, 3, 1, 1);
+  int64_t ws[4] = {cout, cout, 3, 3}, bs[1] = {cout};
+  cld_tensor *wt = P(w, 4, ws, "%s.weight", n), *bt = P(w, 1, bs, "%s.bias", n);
   cld_tensor *sc = x;
   if (cin != cout) {
     snprintf(n, sizeof n, "%s.conv_shortcut", pre);
     sc = conv(w, n, x, cin, cout, 1, 1, 0);
   }
-  cld_tensor *out = cld_add(g, sc, h);
+  cld_tensor *out = cld_conv2d_residual(g, h, wt, bt, 1, 1, sc);
   return out_scale != 1.0f ? cld_scale(g, out, 1.0f / out_scale) : out;
 }
 
