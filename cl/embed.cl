@@ -1,5 +1,5 @@
 /* Sinusoidal timestep embedding as diffusers' get_timestep_embedding. OpenCL C 1.2.
- *   k_timestep_emb (t, to, y, yo, N, dim, flip, shift, max_period, n)
+ *   k_timestep_emb (t, to, y, yo, N, dim, flip, shift, max_period)
  *     hd = dim/2; freq_j = exp(-ln(max_period) * j / (hd - shift)); arg = t * freq_j;
  *     y = [sin(arg), cos(arg)] ([cos, sin] when flip), zero-padded when dim is odd.
  * Grid (hd (at least 1), ceil(N / EMB_ROWS)): each work-item owns frequency j for up to EMB_ROWS
@@ -28,7 +28,7 @@ static inline float2 sin_cos(float a) {
 }
 
 __kernel void k_timestep_emb(__global const float *t, ulong to, __global float *y, ulong yo, int N, int dim,
-                             int flip, float shift, float max_period, int n) {
+                             int flip, float shift, float max_period) {
   int j = get_global_id(0), b0 = get_global_id(1) * EMB_ROWS, hd = dim / 2;
   if (b0 >= N) return;
   int b1 = min(b0 + EMB_ROWS, N);

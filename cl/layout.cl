@@ -10,9 +10,9 @@
  *   k_sum_rows (src, so, dst, do, R, K)   dst (K) = sum over the R rows of src (R, K): a sum_to
  *                        whose reduced dims lead (bias gradients of a Linear layer); each work-item
  *                        sums four adjacent columns down all rows in order, float4 loads
- *   k_upsample2x (x, xo, y, yo, H, W, n_rows)          nearest, (.., H, W) -> (.., 2H, 2W); one
+ *   k_upsample2x (x, xo, y, yo, W, n_rows)             nearest, (.., H, W) -> (.., 2H, 2W); one
  *                        work-item per row of x (n_rows of them), float4 in, two float8 rows out
- *   k_upsample2x_bwd (dy, dyo, dx, dxo, H, W, n_rows)  sums 2x2 blocks; H, W of dx, one
+ *   k_upsample2x_bwd (dy, dyo, dx, dxo, W, n_rows)     sums 2x2 blocks; W of dx, one
  *                        work-item per row of dx
  *   k_im2col (x, xo, col, co, N, C, H, W, KH, KW, stride, pad, OH, OW)   1-D grid rows*N (rounded up):
  *        one work-item writes one (row, image) plane of OH*OW floats
@@ -106,7 +106,7 @@ __kernel void k_sum_rows(__global const float *src, ulong so, __global float *ds
   }
 }
 
-__kernel void k_upsample2x(__global const float *x, ulong xo, __global float *y, ulong yo, int H, int W, int n) {
+__kernel void k_upsample2x(__global const float *x, ulong xo, __global float *y, ulong yo, int W, int n) {
   int r = get_global_id(0); /* row r = (plane, h) of x -> rows 2h and 2h+1 of the plane in y */
   if (r >= n) return;
   __global const float *s = x + xo + (ulong)r * W;
@@ -120,7 +120,7 @@ __kernel void k_upsample2x(__global const float *x, ulong xo, __global float *y,
   for (; c < W; c++) d0[2 * c] = d0[2 * c + 1] = d1[2 * c] = d1[2 * c + 1] = s[c];
 }
 
-__kernel void k_upsample2x_bwd(__global const float *dy, ulong dyo, __global float *dx, ulong dxo, int H, int W, int n) {
+__kernel void k_upsample2x_bwd(__global const float *dy, ulong dyo, __global float *dx, ulong dxo, int W, int n) {
   int r = get_global_id(0); /* row r = (plane, h) of dx <- rows 2h and 2h+1 of dy */
   if (r >= n) return;
   __global const float *p0 = dy + dyo + (ulong)r * 4 * W, *p1 = p0 + 2 * W;

@@ -318,7 +318,6 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     if ((st = new_launch(g, "layout", fwd ? "k_upsample2x" : "k_upsample2x_bwd", (size_t)n, &b))) return st;
     arg_t(&b, x);
     arg_t(&b, t);
-    arg_i(&b, (int)small->shape[small->ndim - 2]);
     arg_i(&b, (int)SW);
     arg_i(&b, (int)n);
     return done(&b, "binding upsample");
@@ -467,7 +466,6 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     arg_i(&b, t->ip[1]);
     arg_f(&b, t->fp[0]);
     arg_f(&b, t->fp[1]);
-    arg_i(&b, (int)t->numel);
     return done(&b, "binding timestep embedding");
   }
   case OP_DROPOUT: {

@@ -29,12 +29,14 @@ typedef enum {
   OP_COPY,
   OP_CLAMP_MIN,                                     /* y = max(x, f0) */
   OP_CLAMP_MIN_BWD,                                 /* (x, dy) -> dy where x > f0 */
-  /* Winograd F(2x2,3x3) conv pieces (cl/winograd.cl); shapes carry every size the kernels need */
-  /* T tiles stored as (16, P, C, PW): plain P = 1, PW = T; panels PW = 32, P = ceil(T/32) */
-  OP_WINO_W, OP_WINO_W_BWD,                         /* w (O,C,3,3) <-> U (16,1,O,C) */
-  OP_WINO_IN, OP_WINO_IN_BWD,                       /* x (N,C,H,W) <-> V (16,P,C,PW) */
-  OP_WINO_OUT,                                      /* M (K,P,O,PW), src1 bias or NULL, src2 residual or NULL -> y (N,O,H,W) */
-  OP_WINO_OUT_BWD,                                  /* dy (N,O,H,W) -> dM (16,P,O,PW) */
+  /* Winograd conv pieces, K = 16 components F(2x2,3x3) (cl/winograd.cl) or 36 F(4x4,3x3)
+   * (cl/winograd4.cl); shapes carry every size the kernels need. T tiles stored as (K, P, C, PW):
+   * plain P = 1, PW = T; panels PW = 32, P = ceil(T/32) */
+  OP_WINO_W, OP_WINO_W_BWD,                         /* w (O,C,3,3) <-> U (K,1,O,C) */
+  OP_WINO_IN, OP_WINO_IN_BWD,                       /* x (N,C,H,W) <-> V (K,P,C,PW) */
+  OP_WINO_OUT,                                      /* M (K,P,O,PW), src1 bias (O), (N,O) or NULL,
+                                                       src2 residual (N,O,H,W) or NULL -> y (N,O,H,W) */
+  OP_WINO_OUT_BWD,                                  /* dy (N,O,H,W) -> dM (K,P,O,PW) */
   OP_GROUP_NORM,                                    /* src0 x (N,C,...), src1 gamma, src2 beta (C or NULL);
                                                        ip0 groups, ip1 flags (1 gamma, 2 beta, 4 SiLU); f0 eps */
   OP_GROUP_NORM_BWD,                                /* src0 x, src1 dy, src2 gamma, src3 beta -> dx */

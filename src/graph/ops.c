@@ -345,12 +345,38 @@ static cld_tensor *conv2d_winograd(cld_graph *g, cld_tensor *x, cld_tensor *w, c
   if (!u || !v) return NULL;
   u->src[0] = w;
   v->src[0] = x;
-  cld_tensor *m = cld_matmul(g, u, v, false, false); /* (16, P, O, PW) */
+  cld_tensor *m = cld_matmul(g, u, v, false, false); /* (K, P, O, PW) */
   if (!m) return NULL;
   int64_t ys[4] = {N, O, H, W};
   cld_tensor *y = cld_node_new(g, OP_WINO_OUT, 4, ys);
   if (y) { y->src[0] = m; y->src[1] = b; y->src[2] = r; }
   return y;
+}
+
+/* conv2d without bias as GEMM: 1x1 stride-1 kernels as the weight (O, C) times each image
+ * (C, H*W), one batched GEMM with a shared operand, straight into NCHW (im2col would copy x and a
+ * permute would reorder y); anything else as im2col, one GEMM, and a permute to NCHW */
+static cld_tensor *conv2d_gemm(cld_graph *g, cld_tensor *x, cld_tensor *w, int stride, int padding, int64_t OH,
+                               int64_t OW) {
+  int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
+  int64_t O = w->shape[0], KH = w->shape[2], KW = w->shape[3], s4[4] = {N, O, OH, OW};
+  if (KH == 1 && KW == 1 && stride == 1 && padding == 0 && g->conv_algo != CLD_CONV_IM2COL) {
+    int64_t ws[2] = {O, C}, xs[3] = {N, C, H * W};
+    return cld_reshape(g, cld_matmul(g, cld_reshape(g, w, 2, ws), cld_reshape(g, x, 3, xs), false, false), 4, s4);
+  }
+  int64_t cs[2] = {C * KH * KW, N * OH * OW};
+  cld_tensor *col = cld_node_new(g, OP_IM2COL, 2, cs); // col: (C*KH*KW, N*OH*OW)
+  if (!col) return NULL;
+  col->src[0] = x;
+  col->ip[0] = (int)KH; col->ip[1] = (int)KW; col->ip[2] = stride; col->ip[3] = padding;
+  int64_t ws[2] = {O, C * KH * KW};
+  cld_tensor *y = cld_matmul(g, cld_reshape(g, w, 2, ws), col, false, false); // (O, N*OH*OW)
+  if (N > 1) {
+    int64_t s3[3] = {O, N, OH * OW};
+    int perm[3] = {1, 0, 2};
+    y = cld_permute(g, cld_reshape(g, y, 3, s3), perm); // (N, O, OH*OW)
+  }
+  return cld_reshape(g, y, 4, s4);
 }
 
 /* conv2d, plus r (the output's shape) when r is not NULL: Winograd adds it in its output transform */
@@ -369,7 +395,7 @@ static cld_tensor *conv2d_any(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_te
     return cld_graph_fail(g, CLD_ERR_SHAPE, "conv2d: residual %s is not the output's shape (%lld,%lld,%lld,%lld)",
                           shape_str(r, s1, sizeof s1), (long long)N, (long long)O, (long long)OH, (long long)OW);
   bool per_image = b && b->numel != O; /* a bias per (image, channel): (N, O) */
-  if (b && per_image && !(b->ndim == 2 && b->shape[0] == N && b->shape[1] == O))
+  if (per_image && !(b->ndim == 2 && b->shape[0] == N && b->shape[1] == O))
     return cld_graph_fail(g, CLD_ERR_SHAPE, "conv2d: bias %s is neither (%lld) nor (%lld, %lld)", shape_str(b, s1, sizeof s1),
                           (long long)O, (long long)N, (long long)O);
   int64_t bs[4] = {per_image ? N : 1, O, 1, 1};
@@ -378,28 +404,7 @@ static cld_tensor *conv2d_any(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_te
    * 2.25x the input where im2col's columns are 9x, and the m = 1 GEMM on them ran at 8 GFLOP/s */
   if (wino_fits && (g->conv_algo == CLD_CONV_WINOGRAD || (g->conv_algo == CLD_CONV_AUTO && C >= 8)))
     return conv2d_winograd(g, x, w, b, r);
-  if (KH == 1 && KW == 1 && stride == 1 && padding == 0 && g->conv_algo != CLD_CONV_IM2COL) {
-    /* 1x1: the weight (O, C) times each image (C, H*W), one batched GEMM with a shared operand,
-     * straight into NCHW (im2col would copy x and a permute would reorder y) */
-    int64_t ws[2] = {O, C}, xs[3] = {N, C, H * W}, ys[4] = {N, O, H, W};
-    cld_tensor *y = cld_reshape(g, cld_matmul(g, cld_reshape(g, w, 2, ws), cld_reshape(g, x, 3, xs), false, false), 4, ys);
-    y = b ? cld_add(g, y, cld_reshape(g, b, 4, bs)) : y;
-    return r ? cld_add(g, y, r) : y;
-  }
-  int64_t cs[2] = {C * KH * KW, N * OH * OW};
-  cld_tensor *col = cld_node_new(g, OP_IM2COL, 2, cs); // col: (C*KH*KW, N*OH*OW)
-  if (!col) return NULL;
-  col->src[0] = x;
-  col->ip[0] = (int)KH; col->ip[1] = (int)KW; col->ip[2] = stride; col->ip[3] = padding;
-  int64_t ws[2] = {O, C * KH * KW};
-  cld_tensor *y = cld_matmul(g, cld_reshape(g, w, 2, ws), col, false, false); // (O, N*OH*OW)
-  if (N > 1) {
-    int64_t s3[3] = {O, N, OH * OW};
-    int perm[3] = {1, 0, 2};
-    y = cld_permute(g, cld_reshape(g, y, 3, s3), perm); // (N, O, OH*OW)
-  }
-  int64_t s4[4] = {N, O, OH, OW};
-  y = cld_reshape(g, y, 4, s4);
+  cld_tensor *y = conv2d_gemm(g, x, w, stride, padding, OH, OW);
   if (b) y = cld_add(g, y, cld_reshape(g, b, 4, bs));
   return r ? cld_add(g, y, r) : y;
 }

@@ -54,9 +54,16 @@ static cld_tensor *P(walker *w, int nd, const int64_t *shape, const char *fmt, .
   return cld_param(w->g, w->u->store, id);
 }
 
-static cld_tensor *conv(walker *w, const char *pre, cld_tensor *x, int cin, int cout, int k, int stride, int pad) {
+/* a convolution's weight (cout, cin, k, k) and bias (cout) */
+static void conv_params(walker *w, const char *pre, int cin, int cout, int k, cld_tensor **wt, cld_tensor **bt) {
   int64_t ws[4] = {cout, cin, k, k}, bs[1] = {cout};
-  cld_tensor *wt = P(w, 4, ws, "%s.weight", pre), *bt = P(w, 1, bs, "%s.bias", pre);
+  *wt = P(w, 4, ws, "%s.weight", pre);
+  *bt = P(w, 1, bs, "%s.bias", pre);
+}
+
+static cld_tensor *conv(walker *w, const char *pre, cld_tensor *x, int cin, int cout, int k, int stride, int pad) {
+  cld_tensor *wt, *bt;
+  conv_params(w, pre, cin, cout, k, &wt, &bt);
   return cld_conv2d(w->g, x, wt, bt, stride, pad);
 }
 
@@ -100,8 +107,9 @@ static cld_tensor *resnet(walker *w, const char *pre, cld_tensor *x, cld_tensor 
     /* conv1's bias and the time embedding as one bias per (image, channel): the convolution
      * adds it while writing its output, instead of a separate pass over h (parameters are
      * still created in diffusers' order: conv1, then time_emb_proj) */
-    int64_t ws[4] = {cout, cin, 3, 3}, bs[1] = {cout}, b2[2] = {1, cout};
-    cld_tensor *wt = P(w, 4, ws, "%s.weight", n), *bt = P(w, 1, bs, "%s.bias", n);
+    int64_t b2[2] = {1, cout};
+    cld_tensor *wt, *bt;
+    conv_params(w, n, cin, cout, 3, &wt, &bt);
     cld_tensor *tp = linear(w, tn, cld_silu(g, temb), temb_ch, tch); /* (B, cout) */
     h = cld_conv2d(g, h, wt, cld_add(g, tp, cld_reshape(g, bt, 2, b2)), 1, 1);
     snprintf(n, sizeof n, "%s.norm2", pre);
@@ -120,9 +128,8 @@ static cld_tensor *resnet(walker *w, const char *pre, cld_tensor *x, cld_tensor 
   /* the shortcut added by conv2 itself (Winograd adds it while writing its output); parameters
    * still in diffusers' order: conv2, then conv_shortcut */
   snprintf(n, sizeof n, "%s.conv2", pre);
-  int64_t ws[4] = {cout, cout, 3, 3}, bs[1] = {cout};
-  cld_tensor *wt = P(w, 4, ws, "%s.weight", n), *bt = P(w, 1, bs, "%s.bias", n);
-  cld_tensor *sc = x;
+  cld_tensor *wt, *bt, *sc = x;
+  conv_params(w, n, cout, cout, 3, &wt, &bt);
   if (cin != cout) {
     snprintf(n, sizeof n, "%s.conv_shortcut", pre);
     sc = conv(w, n, x, cin, cout, 1, 1, 0);
