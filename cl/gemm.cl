@@ -1,8 +1,10 @@
 /* Built-in register-tiled GEMM. OpenCL C 1.2, no local memory.
- *   gemm_tiled (M, N, K, A, ao, lda, sa, B, bo, ldb, sb, C, co, ldc, sc, adiv, nbatch)
+ *   gemm_tiled (M, N, K, A, ao, lda, sa, B, bo, ldb, sb, sbg, C, co, ldc, sc, scg, adiv, nbatch)
  *     C[b] = op(A[b / adiv]) * B[b] for batch b = get_global_id(2) < nbatch; A/B/C offsets and
  *     batch strides in floats (stride 0 broadcasts; adiv > 1 shares each A among adiv consecutive
- *     batch entries, so a work-group that spans the batch dimension reuses one A). B is row-major
+ *     batch entries, so a work-group that spans the batch dimension reuses one A). Entry b of B
+ *     starts at bo + (b / adiv) sbg + (b % adiv) sb, and of C likewise (sbg = adiv sb for evenly
+ *     strided batches; Winograd's tile-interleaved operands have their own). B is row-major
  *     (K, N). A is (M, K) row-major, or (K, M) when TA=1. TC=1 stores the result transposed (C is then (N, M) row-major). Each work-item owns a
  *     TM x TN tile held in float16 registers; full tiles take the vector path, edge tiles a
  *     bounds-checked scalar path, so any M, N, K works.
@@ -38,8 +40,8 @@
 #endif
 
 __kernel void gemm_tiled(int M, int N, int K, __global const float *A, ulong ao, int lda, ulong sa,
-                         __global const float *B, ulong bo, int ldb, ulong sb,
-                         __global float *C, ulong co, int ldc, ulong sc, int adiv, int nbatch) {
+                         __global const float *B, ulong bo, int ldb, ulong sb, ulong sbg,
+                         __global float *C, ulong co, int ldc, ulong sc, ulong scg, int adiv, int nbatch) {
 #if MF
   int n0 = get_global_id(1) * TN, m0 = get_global_id(0) * TM;
 #else
@@ -47,9 +49,10 @@ __kernel void gemm_tiled(int M, int N, int K, __global const float *A, ulong ao,
 #endif
   ulong b = get_global_id(2);
   if (m0 >= M || n0 >= N || b >= (ulong)nbatch) return;
-  A += ao + (b / (ulong)adiv) * sa;
-  B += bo + b * sb;
-  C += co + b * sc;
+  ulong grp = b / (ulong)adiv, in = b - grp * (ulong)adiv;
+  A += ao + grp * sa;
+  B += bo + grp * sbg + in * sb;
+  C += co + grp * scg + in * sc;
   if (N < 16) { /* too narrow for one vector: scalar */
     int mi = min(TM, M - m0), nj = min(TN, N - n0);
     for (int i = 0; i < mi; i++)
@@ -155,13 +158,15 @@ __kernel void k_transpose(__global const float *in, ulong io, ulong sin, __globa
 }
 
 /* out[g] (R, S) = sum over p of x[g,p] (R, N) y[g,p]^T (S, N), for x (G, P, R, N) and y (G, P, S, N)
- * row-major with N a multiple of 16: the gradient of a grouped GEMM's shared operand (Winograd's
+ * with N a multiple of 16, each addressed by its own group, panel and row strides (xg, xp, xr; yg,
+ * yp, yr: row-major, or Winograd's tile-interleaved (P, R, G, N)): the gradient of a grouped GEMM's shared operand (Winograd's
  * weight gradient over its tile panels), read in place instead of permuting both operands first.
  * Each work-item owns a 4x4 block of out and keeps 16-wide partial sums along N (four row loads of
  * each side feed 16 FMAs), summed across lanes at the end. Grid (ceil(S/4), ceil(R/4), G).
  * (Splitting P into cache-sized chunks with a second summing pass measured no faster on PoCL.) */
-__kernel void k_gemm_sum_nt(int P, int R, int S, int N, __global const float *x, ulong xo,
-                            __global const float *y, ulong yo, __global float *out, ulong oo) {
+__kernel void k_gemm_sum_nt(int P, int R, int S, int N, __global const float *x, ulong xo, ulong xg, ulong xp,
+                            ulong xr, __global const float *y, ulong yo, ulong yg, ulong yp, ulong yr,
+                            __global float *out, ulong oo) {
   int s0 = get_global_id(0) * 4, r0 = get_global_id(1) * 4;
   ulong g = get_global_id(2);
   if (r0 >= R || s0 >= S) return;
@@ -173,11 +178,11 @@ __kernel void k_gemm_sum_nt(int P, int R, int S, int N, __global const float *x,
 #pragma unroll
     for (int k = 0; k < 4; k++) acc[i][k] = (float16)(0.0f);
   for (int p = 0; p < P; p++) {
-    __global const float *xp = x + xo + (g * P + p) * (ulong)R * N, *yp = y + yo + (g * P + p) * (ulong)S * N;
+    __global const float *xs = x + xo + g * xg + p * xp, *ys = y + yo + g * yg + p * yp;
     for (int j = 0; j < N; j += 16) {
       float16 a[4], b[4];
 #pragma unroll
-      for (int i = 0; i < 4; i++) { a[i] = vload16(0, xp + rr[i] * N + j); b[i] = vload16(0, yp + ss[i] * N + j); }
+      for (int i = 0; i < 4; i++) { a[i] = vload16(0, xs + rr[i] * xr + j); b[i] = vload16(0, ys + ss[i] * yr + j); }
 #pragma unroll
       for (int i = 0; i < 4; i++)
 #pragma unroll

@@ -58,23 +58,32 @@ __kernel void k_wino_w_bwd(__global const float *du, ulong duo, __global float *
 }
 
 /* Layout of V, M and their gradients: -DPW=0 (plain) (16, C, T); -DPW=32 (panels, for CPUs)
- * (16, P, C, PW) with P = ceil(T / PW) panels of PW consecutive tiles, so that each GEMM operand
- * block (C x PW) is contiguous; tiles T .. P*PW-1 are zero in V and dM. plane: the stride of the
- * 16 (P*C*PW, or C*T); cpw: C*PW, the stride of a panel; p points at channel c of tile 0. */
+ * logically (16, P, C, PW) with P = ceil(T / PW) panels of PW consecutive tiles, stored
+ * tile-interleaved as (P, C, 16 PW + TPAD): the 16 components of one channel's panel are one
+ * contiguous block for the transforms (16 streams P*C*PW floats apart ran 2x slower), each GEMM
+ * operand (C x PW) has rows 16 PW + TPAD apart (TPAD, one cache line, keeps that stride off a
+ * multiple of 512 bytes, which reached a quarter of L1's sets); tiles T .. P*PW-1 are zero in V
+ * and dM. plane: the stride of the 16 (PW, or C*T); cpw: the stride of a panel; CHAN(c): channel
+ * c of tile 0. */
 #ifndef PW
 #define PW 0
+#endif
+#ifndef TPAD
+#define TPAD 16
 #endif
 #if PW
 #define TO(t) ((ulong)(t) / PW * cpw + (ulong)(t) % PW)
 #define WHOLE4(t) ((ulong)(t) % PW <= PW - 4)
-#define CHAN(c) ((ulong)(c) * PW)
+#define CHAN(c) ((ulong)(c) * (16 * PW + TPAD))
+#define CPW(C) ((ulong)(C) * (16 * PW + TPAD))
+#define PLANE(C, T) ((ulong)PW)
 #else
 #define TO(t) ((ulong)(t))
 #define WHOLE4(t) true
 #define CHAN(c) ((ulong)(c) * T)
+#define CPW(C) ((ulong)0)
+#define PLANE(C, T) ((ulong)(C) * (T))
 #endif
-/* the stride of the 16 for C (or O) channels of T tiles */
-#define PLANE(C, T) (PW ? (ulong)((T) + PW - 1) / PW * PW * (C) : (ulong)(C) * (T))
 /* element (i, j) of tile t's 4x4 block; four consecutive tiles from t as lanes */
 #define AT(p, t, i, j) (p)[(ulong)(4 * (i) + (j)) * plane + TO(t)]
 #define AT4(p, t, i, j) ld4((p) + (ulong)(4 * (i) + (j)) * plane, (t), cpw)
@@ -146,7 +155,7 @@ __kernel void k_wino_in(__global const float *x, ulong xo, __global float *v, ul
   __global const float *rp[4];
   float rv[4];
   patch_rows(x + xo + (ulong)nc * H * W, ty, H, W, rp, rv);
-  ulong cpw = (ulong)C * PW, plane = PLANE(C, T);
+  ulong cpw = CPW(C), plane = PLANE(C, T);
   __global float *o = v + vo + CHAN(c);
   ulong t0 = ((ulong)n * TH + ty) * TW;
   if (ty == TH - 1 && (n + 1) * TH * TW == T) zero_tail(o, plane, cpw, T);
@@ -193,7 +202,7 @@ __kernel void k_wino_in_bwd(__global const float *dv, ulong dvo, __global float 
                             int TH, int TW, int T) {
   int ty = get_global_id(1), nc = get_global_id(2);
   int n = nc / C, c = nc - n * C;
-  ulong cpw = (ulong)C * PW, plane = PLANE(C, T), t0 = ((ulong)n * TH + ty) * TW;
+  ulong cpw = CPW(C), plane = PLANE(C, T), t0 = ((ulong)n * TH + ty) * TW;
   __global const float *p = dv + dvo + CHAN(c);
   bool up = ty > 0, down = ty + 1 < TH, two_rows = 2 * ty + 1 < H;
   __global float *out = dx + dxo + ((ulong)nc * H + 2 * ty) * W;
@@ -270,7 +279,7 @@ __kernel void k_wino_out(__global const float *m, ulong mo, __global const float
                          int has_res) {
   int ty = get_global_id(1), no = get_global_id(2);
   int n = no / O, o = no - n * O;
-  ulong cpw = (ulong)O * PW, plane = PLANE(O, T), t0 = ((ulong)n * TH + ty) * TW;
+  ulong cpw = CPW(O), plane = PLANE(O, T), t0 = ((ulong)n * TH + ty) * TW;
   __global const float *p = m + mo + CHAN(o);
   float b = has_bias == 2 ? bias[bo + no] : has_bias ? bias[bo + o] : 0.0f; /* 2: per (image, channel) */
   bool two_rows = 2 * ty + 1 < H;
@@ -310,7 +319,7 @@ __kernel void k_wino_out_bwd(__global const float *dy, ulong dyo, __global float
                              int TH, int TW, int T) {
   int ty = get_global_id(1), no = get_global_id(2);
   int n = no / O, o = no - n * O;
-  ulong cpw = (ulong)O * PW, plane = PLANE(O, T), t0 = ((ulong)n * TH + ty) * TW;
+  ulong cpw = CPW(O), plane = PLANE(O, T), t0 = ((ulong)n * TH + ty) * TW;
   bool two_rows = 2 * ty + 1 < H;
   __global const float *src = dy + dyo + ((ulong)no * H + 2 * ty) * W;
   __global const float *src1 = two_rows ? src + W : src; /* times 0 when there is no second row */

@@ -15,21 +15,30 @@
  * Grids: (O*C) items for the weight kernels; (tiles, channels) for the tile kernels, one
  * work-item per tile, so neighbouring items touch neighbouring tiles (the input and output
  * transforms' grids also cover the panel layout's padding tiles, which they write as zeros).
- * -D parameters: PW as in winograd.cl (0 plain (36, C, T), else panels (36, P, C, PW)). */
+ * -D parameters: PW as in winograd.cl (0 plain (36, C, T), else panels of PW tiles, logically
+ * (36, P, C, PW), stored interleaved as (P, C, 36 PW + TPAD): see winograd.cl). */
 #ifndef PW
 #define PW 0
+#endif
+#ifndef TPAD
+#define TPAD 16
 #endif
 /* the small fixed loops over a tile's rows and columns, unrolled so that the arrays stay in
  * registers (PoCL left the weight kernels' loops rolled: 4x slower) */
 #define UNROLL _Pragma("unroll")
+/* element k of channel c, tile t: plain (36, C, T) at k plane + c T + t; interleaved panels at
+ * (t / PW) cpw + c (36 PW + TPAD) + k PW + t % PW. plane: the stride of the 36; cpw: of a panel;
+ * CHAN(c): channel c of tile 0 */
 #if PW
 #define TO(t) ((ulong)(t) / PW * cpw + (ulong)(t) % PW)
-#define CHAN(c) ((ulong)(c) * PW)
-#define NPAD(T) (((T) + PW - 1) / PW * PW)
+#define CHAN(c) ((ulong)(c) * (36 * PW + TPAD))
+#define CPW(C) ((ulong)(C) * (36 * PW + TPAD))
+#define PLANE(C, T) ((ulong)PW)
 #else
 #define TO(t) ((ulong)(t))
 #define CHAN(c) ((ulong)(c) * T)
-#define NPAD(T) (T)
+#define CPW(C) ((ulong)0)
+#define PLANE(C, T) ((ulong)(C) * (T))
 #endif
 
 /* The 1-D transforms, in place or 6 <-> 4, for one tile (float) or four tiles as lanes (float4). */
@@ -145,7 +154,7 @@ static inline void st4(float4 v, __global float *p, ulong t, ulong cpw) {
   if (WHOLE4(t)) { vstore4(v, 0, p + TO(t)); return; }
   p[TO(t)] = v.x; p[TO(t + 1)] = v.y; p[TO(t + 2)] = v.z; p[TO(t + 3)] = v.w;
 }
-/* zero tiles T .. NPAD(T)-1 of the 36 planes of one channel (the panel layout's padding) */
+/* zero tiles T .. (the next multiple of PW)-1 of the 36 planes of one channel (the panels' padding) */
 static inline void zero_tail(__global float *p, ulong plane, ulong cpw, int T) {
 #if PW
   UNROLL for (int k = 0; k < 36; k++)
@@ -201,7 +210,7 @@ __kernel void k_wino4_in(__global const float *x, ulong xo, __global float *v, u
   int ty = get_global_id(1), nc = get_global_id(2);
   int n = nc / C, c = nc - n * C;
   __global const float *img = x + xo + (ulong)nc * H * W;
-  ulong cpw = (ulong)C * PW, plane = (ulong)NPAD(T) * C;
+  ulong cpw = CPW(C), plane = PLANE(C, T);
   __global float *o = v + vo + CHAN(c);
   ulong t0 = ((ulong)n * TH + ty) * TW;
   if (ty == TH - 1 && (n + 1) * TH * TW == T) zero_tail(o, plane, cpw, T);
@@ -236,7 +245,7 @@ __kernel void k_wino4_out(__global const float *m, ulong mo, __global const floa
                           int has_res) {
   int ty = get_global_id(1), no = get_global_id(2);
   int n = no / O, o = no - n * O;
-  ulong cpw = (ulong)O * PW, plane = (ulong)NPAD(T) * O, t0 = ((ulong)n * TH + ty) * TW;
+  ulong cpw = CPW(O), plane = PLANE(O, T), t0 = ((ulong)n * TH + ty) * TW;
   __global const float *p = m + mo + CHAN(o);
   float b = has_bias == 2 ? bias[bo + no] : has_bias ? bias[bo + o] : 0.0f; /* 2: per (image, channel) */
   __global float *out = y + yo + (ulong)no * H * W;
@@ -275,7 +284,7 @@ __kernel void k_wino4_out_bwd(__global const float *dy, ulong dyo, __global floa
                               int TH, int TW, int T) {
   int ty = get_global_id(1), no = get_global_id(2);
   int n = no / O, o = no - n * O;
-  ulong cpw = (ulong)O * PW, plane = (ulong)NPAD(T) * O, t0 = ((ulong)n * TH + ty) * TW;
+  ulong cpw = CPW(O), plane = PLANE(O, T), t0 = ((ulong)n * TH + ty) * TW;
   __global const float *src = dy + dyo + (ulong)no * H * W;
   __global float *d = dm + dmo + CHAN(o);
   if (ty == TH - 1 && (n + 1) * TH * TW == T) zero_tail(d, plane, cpw, T);
@@ -369,7 +378,7 @@ __kernel void k_wino4_in_bwd(__global const float *dv, ulong dvo, __global float
                              int TH, int TW, int T) {
   int ty = get_global_id(1), nc = get_global_id(2);
   int n = nc / C, c = nc - n * C;
-  ulong cpw = (ulong)C * PW, plane = (ulong)NPAD(T) * C, t0 = ((ulong)n * TH + ty) * TW;
+  ulong cpw = CPW(C), plane = PLANE(C, T), t0 = ((ulong)n * TH + ty) * TW;
   __global const float *p = dv + dvo + CHAN(c);
   __global float *out = dx + dxo + (ulong)nc * H * W;
   for (int tx = 0; TW < 4 && tx < TW; tx++) in_bwd_tile(p, plane, cpw, t0 + tx, ty, tx, TH, TW, out, H, W);

@@ -107,6 +107,73 @@ static void test_clblast_rebase(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* Winograd's tile-interleaved grouped form: A (G, M, K) (or (G, K, M) transposed) shared by the P
+ * panels of group g, B (G, P, K, N) and C (G, P, M, N) stored (P, rows, G N + pad). Against a
+ * reference that indexes the logical operands; the padding and everything around C stay intact. */
+static void check_interleaved(cld_ctx *ctx, int64_t G, int64_t P, int64_t M, int64_t N, int64_t K, bool ta,
+                              cld_gemm_provider p, const cld_tiled_cfg *cfg) {
+  int64_t row = G * N + CLD_TILE_PAD;
+  size_t na = (size_t)(G * M * K), nb = (size_t)(P * K * row), nc = (size_t)(P * M * row);
+  float *A = tu_alloc(na), *B = tu_alloc(nb), *C = tu_alloc(nc);
+  tu_fill(A, na, 5, -1, 1);
+  tu_fill(B, nb, 6, -1, 1);
+  for (size_t i = 0; i < nc; i++) C[i] = 1234.5f;
+  cl_int e;
+  cl_mem a = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, na * 4, A, &e);
+  cl_mem b = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, nb * 4, B, &e);
+  cl_mem c = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, nc * 4, C, &e);
+  cld_gemm_call call = {M, N, K, G * P, ta, false, a, b, c, 0, 0, 0, (size_t)(M * K), (size_t)(K * row), (size_t)(M * row),
+                        P, (size_t)N, (size_t)N, row, row};
+  if (cfg) TU_OK(ctx, cld_gemm_tiled_run(ctx, &call, cfg));
+  else TU_OK(ctx, cld_gemm_run(ctx, &call, p));
+  clEnqueueReadBuffer(ctx->queue, c, CL_TRUE, 0, nc * 4, C, 0, NULL, NULL);
+  double *R = calloc(nc, sizeof(double));
+  bool *mine = calloc(nc, sizeof(bool));
+  for (int64_t g = 0; g < G; g++)
+    for (int64_t q = 0; q < P; q++)
+      for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+          double acc = 0;
+          for (int64_t k = 0; k < K; k++)
+            acc += (double)(ta ? A[(g * K + k) * M + i] : A[(g * M + i) * K + k]) * B[(q * K + k) * row + g * N + j];
+          size_t at = (size_t)((q * M + i) * row + g * N + j);
+          R[at] = acc;
+          mine[at] = true;
+        }
+  for (size_t i = 0; i < nc; i++)
+    if (!mine[i]) { R[i] = 1234.5; } /* the padding: untouched */
+  char what[96];
+  snprintf(what, sizeof what, "interleaved gemm G=%lld P=%lld m=%lld n=%lld k=%lld%s", (long long)G, (long long)P,
+           (long long)M, (long long)N, (long long)K, ta ? " TA" : "");
+  tu_close(C, R, nc, 1e-4, 1e-4 * sqrt((double)K), what);
+  clReleaseMemObject(a);
+  clReleaseMemObject(b);
+  clReleaseMemObject(c);
+  free(A); free(B); free(C); free(R); free(mine);
+}
+
+static void test_interleaved(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  const cld_tiled_cfg cfgs[] = {{8, 2, 1, 1, 1, 16}, {4, 1, 0, 0, 0, 0}, {6, 2, 4, 4, 1, 0}};
+  for (int ta = 0; ta < 2; ta++) {
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
+      check_interleaved(ctx, 3, 4, 13, 32, 17, ta, CLD_GEMM_TILED, &cfgs[i]);
+      check_interleaved(ctx, 2, 3, 9, 19, 20, ta, CLD_GEMM_TILED, &cfgs[i]); /* N not a multiple of 16 */
+      check_interleaved(ctx, 4, 1, 16, 32, 8, ta, CLD_GEMM_TILED, &cfgs[i]); /* one panel */
+    }
+    /* CLBlast cannot address the layout: the dispatcher runs such a call on the tiled provider */
+    check_interleaved(ctx, 3, 4, 13, 32, 17, ta, CLD_GEMM_CLBLAST, NULL);
+  }
+  cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, 4096, NULL, NULL);
+  cld_gemm_call bad = {4, 4, 4, 2, false, false, m, m, m, 0, 0, 0, 16, 16, 16, 2, 4, 4, 40, 40};
+  assert_int_equal(cld_gemm_clblast_run(ctx, &bad), CLD_ERR_INVALID_ARG);
+  bad.trans_b = true;
+  assert_int_equal(cld_gemm_tiled_run(ctx, &bad, &cfgs[0]), CLD_ERR_INVALID_ARG);
+  clReleaseMemObject(m);
+  cld_ctx_destroy(ctx);
+}
+
 /* cld_gemm_record: distinct shapes in first-run order, at most cap, nothing after it is stopped */
 static void test_record(void **state) {
   (void)state;
@@ -135,6 +202,7 @@ int main(void) {
       cmocka_unit_test(test_providers),
       cmocka_unit_test(test_tile_variants),
       cmocka_unit_test(test_clblast_rebase),
+      cmocka_unit_test(test_interleaved),
       cmocka_unit_test(test_record),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

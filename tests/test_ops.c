@@ -592,7 +592,9 @@ static void conv_run(cld_conv_algo algo, const int64_t xs[4], const int64_t ws[4
   cld_tensor *R = cld_input(g, "R", 4, os);
   cld_graph_keep(g, out);
   TU_OK(ctx, cld_graph_backward(g, cld_sum_all(g, cld_mul(g, out, R))));
-  TU_OK(ctx, cld_graph_plan(g, NULL));
+  cld_plan_params pp = cld_plan_params_default();
+  pp.guard_floats = 64; /* catches a tile tensor written past its (padded) extent */
+  TU_OK(ctx, cld_graph_plan(g, &pp));
   int64_t nx = xs[0] * xs[1] * xs[2] * xs[3], nw = ws[0] * ws[1] * 9;
   float *hx = tu_alloc((size_t)nx), *hw = tu_alloc((size_t)nw), *hb = tu_alloc((size_t)ws[0]), *hr = tu_alloc((size_t)no);
   tu_fill(hx, (size_t)nx, 1, -1, 1);
@@ -608,6 +610,7 @@ static void conv_run(cld_conv_algo algo, const int64_t xs[4], const int64_t ws[4
   TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(x), gx));
   TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(w), gw));
   TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(b), gb));
+  TU_OK(ctx, cld_graph_check_guards(g));
   free(hx); free(hw); free(hb); free(hr);
   cld_graph_destroy(g);
   cld_ctx_destroy(ctx);

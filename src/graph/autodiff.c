@@ -27,15 +27,18 @@ static cld_tensor *bwd_node(cld_graph *g, cld_op op, cld_tensor *a, cld_tensor *
 }
 
 /* sum over p of x[g,p] y[g,p]^T for x (G,P,R,N), y (G,P,S,N): the gradient of a grouped matmul's
- * shared operand, one contraction over (p, n) per group; -> (G,1,R,S). Panels (N % 16 == 0) use
- * a kernel that reads both in place (0.34 s of a batch-32 fmnist-s step against 0.45 s for
+ * shared operand, one contraction over (p, n) per group; -> (G,1,R,S). Panels (N % 16 == 0; all
+ * of Winograd's tile-interleaved ones) use a kernel that reads both in place (0.34 s of a batch-32 fmnist-s step against 0.45 s for
  * permuting both and one GEMM); other widths permute. */
 static cld_tensor *grouped_da(cld_graph *g, cld_tensor *x, cld_tensor *y) {
   if (!x || !y) return NULL;
   int64_t G = x->shape[0], P = x->shape[1], R = x->shape[2], N = x->shape[3], S = y->shape[2];
   int64_t xs[3] = {G, R, P * N}, out[4] = {G, 1, R, S};
   cld_tensor *r;
-  if (P == 1) { /* plain layout: x y^T directly */
+  if ((x->flags ^ y->flags) & T_TILES) return cld_graph_fail(g, CLD_ERR_STATE, "grouped matmul gradient: mixed tile layouts");
+  bool tiles = x->flags & T_TILES; /* interleaved panels: only the in-place kernel reads them */
+  if (tiles && N % 16) return cld_graph_fail(g, CLD_ERR_STATE, "grouped matmul gradient: interleaved panels of %lld tiles", (long long)N);
+  if (P == 1 && !tiles) { /* plain layout: x y^T directly */
     int64_t ys[3] = {G, S, N};
     r = cld_matmul(g, cld_reshape(g, x, 3, xs), cld_reshape(g, y, 3, ys), false, true);
   } else if (N % 16 == 0) { /* panels: one kernel reads both in place */
@@ -153,7 +156,7 @@ static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
     if (na) {
       cld_op bop = t->op == OP_WINO_W ? OP_WINO_W_BWD : t->op == OP_WINO_IN ? OP_WINO_IN_BWD : OP_WINO_OUT_BWD;
       cld_tensor *d = cld_node_new(g, bop, a->ndim, a->shape);
-      if (d) d->src[0] = gr;
+      if (d) { d->src[0] = gr; d->flags |= a->flags & T_TILES; } /* dM in M's layout */
       acc(g, a, d);
     }
     if (nb) { /* the output transform's bias, (O) or per image (N, O) */

@@ -84,6 +84,7 @@ static void arg_t(binder *b, const cld_tensor *t) {
 }
 static void arg_i(binder *b, int v) { cl_int x = v; arg_raw(b, sizeof x, &x); }
 static void arg_f(binder *b, float v) { cl_float x = v; arg_raw(b, sizeof x, &x); }
+static void arg_u(binder *b, uint64_t v) { cl_ulong x = v; arg_raw(b, sizeof x, &x); }
 static void arg_i4(binder *b, const int64_t v[4]) {
   cl_int4 x = {{(cl_int)v[0], (cl_int)v[1], (cl_int)v[2], (cl_int)v[3]}};
   arg_raw(b, sizeof x, &x);
@@ -187,6 +188,10 @@ static cld_status lower_gemm(cld_graph *g, cld_tensor *t) {
   c->b = b->mem; c->b_off = b->off; c->b_stride = (b->ndim >= 3 && c->batch > 1) ? (size_t)(bk * bn) : 0;
   c->a_div = t->ndim == 4 && c->a_stride ? t->shape[1] : 0; /* grouped: a (G,1,..) over b (G,P,..) */
   c->c = t->mem; c->c_off = t->off; c->c_stride = (size_t)(c->m * c->n);
+  if (b->flags & T_TILES) { /* (G, P, K, N) stored (P, K, G N + pad), and the output likewise */
+    c->b_stride = (size_t)(bk * TILE_ROW(b)); c->b_gstride = (size_t)bn; c->ldb = TILE_ROW(b);
+    c->c_stride = (size_t)(c->m * TILE_ROW(t)); c->c_gstride = (size_t)c->n; c->ldc = TILE_ROW(t);
+  }
   return cld_gemm_ensure_scratch(g->ctx, cld_gemm_scratch_floats(c));
 }
 
@@ -358,8 +363,8 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     return done(&b, "binding Winograd weight transform");
   }
   case OP_WINO_IN: case OP_WINO_IN_BWD: case OP_WINO_OUT: case OP_WINO_OUT_BWD: {
-    /* img: the (N, C or O, H, W) side; tiles: (16 or 36, P, C, PW); grid: one work-item per row
-     * of tiles of every plane */
+    /* img: the (N, C or O, H, W) side; tiles: (16 or 36, P, C, PW), plain (P = 1, PW = T) or
+     * interleaved panels (T_TILES); grid: one work-item per row of tiles of every plane */
     const cld_tensor *img = (t->op == OP_WINO_IN || t->op == OP_WINO_OUT_BWD) ? x : t;
     const cld_tensor *tiles = (t->op == OP_WINO_IN || t->op == OP_WINO_OUT_BWD) ? t : x;
     bool f4 = tiles->shape[0] == 36;
@@ -369,7 +374,8 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
                                             {"k_wino4_in", "k_wino4_in_bwd", "k_wino4_out", "k_wino4_out_bwd"}};
     int which = t->op == OP_WINO_IN ? 0 : t->op == OP_WINO_IN_BWD ? 1 : t->op == OP_WINO_OUT ? 2 : 3;
     char opts[48];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DPW=%d", tiles->shape[3] == T ? 0 : (int)tiles->shape[3]);
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DPW=%d -DTPAD=%d", tiles->flags & T_TILES ? (int)tiles->shape[3] : 0,
+             CLD_TILE_PAD);
     if ((st = new_launch_opts(g, f4 ? "winograd4" : "winograd", opts, names[f4][which], 0, &b))) return st;
     arg_t(&b, x);
     if (t->op == OP_WINO_OUT) {
@@ -395,8 +401,15 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     if ((st = new_launch(g, "gemm", "k_gemm_sum_nt", 0, &b))) return st;
     int v[4] = {P, R, S, N};
     for (int i = 0; i < 4; i++) arg_i(&b, v[i]);
-    arg_t(&b, x);
-    arg_t(&b, y);
+    const cld_tensor *ops[2] = {x, y};
+    for (int i = 0; i < 2; i++) { /* group, panel and row strides: row-major (G,P,rows,N) or interleaved */
+      bool il = ops[i]->flags & T_TILES;
+      int64_t rows = ops[i]->shape[2], row = il ? TILE_ROW(ops[i]) : N;
+      arg_t(&b, ops[i]);
+      arg_u(&b, (uint64_t)(il ? N : P * rows * N));
+      arg_u(&b, (uint64_t)(rows * row));
+      arg_u(&b, (uint64_t)row);
+    }
     arg_t(&b, t);
     b.l->dim = 3;
     b.l->gws[0] = (size_t)(S + 3) / 4;

@@ -41,13 +41,24 @@ typedef enum {
                                                        ip0 groups, ip1 flags (1 gamma, 2 beta, 4 SiLU); f0 eps */
   OP_GROUP_NORM_BWD,                                /* src0 x, src1 dy, src2 gamma, src3 beta -> dx */
   OP_GROUP_NORM_BWD_PARAM,                          /* the same -> (2, N, C) per-sample sums for gamma, beta */
-  OP_MATMUL_SUM_NT,                                 /* src0 x (G,P,R,N), src1 y (G,P,S,N), N % 16 == 0
+  OP_MATMUL_SUM_NT,                                 /* src0 x (G,P,R,N), src1 y (G,P,S,N), N % 16 == 0,
+                                                       both row-major or both T_TILES
                                                        -> (G,1,R,S) = sum_p x[g,p] y[g,p]^T */
   OP_COUNT
 } cld_op;
 
 #define CLD_NSRC 4 /* most inputs of one node */
-enum { T_KEEP = 1, T_REQ_GRAD = 2, T_NO_GRAD = 4 };
+/* T_TILES: a Winograd tile tensor of logical shape (G, P, R, N) (G transform components, P panels
+ * of N tiles, R channels) stored tile-interleaved as (P, R, G, N) with CLD_TILE_PAD floats after
+ * each (p, r) block, so that one channel's G
+ * components of a panel are one contiguous block: the transforms then write (and read) one block
+ * instead of G streams P*R*N floats apart (on PoCL the input transform ran 2x faster). Only the
+ * Winograd transforms, the grouped matmul and OP_MATMUL_SUM_NT read such tensors. */
+enum { T_KEEP = 1, T_REQ_GRAD = 2, T_NO_GRAD = 4, T_TILES = 8 };
+/* the stride of an interleaved tile tensor's (panel, channel) blocks, and the floats a tensor
+ * occupies (more than numel for those: CLD_TILE_PAD after each block) */
+#define TILE_ROW(t) ((t)->shape[0] * (t)->shape[3] + CLD_TILE_PAD)
+#define STORED_NUMEL(t) ((t)->flags & T_TILES ? (t)->shape[1] * (t)->shape[2] * TILE_ROW(t) : (t)->numel)
 
 typedef enum { ST_NONE, ST_ARENA, ST_INPUT, ST_STORE, ST_STORE_GRAD, ST_VIEW } cld_storage;
 
@@ -118,7 +129,8 @@ struct cld_graph {
   struct prof_gemm { int64_t m, n, k, batch; int ta, tb; double s; int64_t calls; } *prof_g;
   int n_prof_g;
   int conv_algo;        /* cld_conv_algo */
-  int wino_panel;       /* Winograd V/M layout: 0 plain (K,1,C,T), else panels (K,P,C,wino_panel) */
+  int wino_panel;       /* Winograd V/M layout: 0 plain (K,1,C,T), else panels (K,P,C,wino_panel) stored
+                           tile-interleaved (T_TILES) */
   int wino_tile;        /* Winograd output tile: 4 F(4x4,3x3) (K = 36 products), 2 F(2x2,3x3) (K = 16) */
 };
 

@@ -278,6 +278,7 @@ cld_tensor *cld_matmul(cld_graph *g, cld_tensor *a, cld_tensor *b, bool trans_a,
     t->src[0] = a;
     t->src[1] = b;
     t->ip[0] = trans_a;
+    t->flags |= b->flags & T_TILES; /* Winograd's interleaved tiles in, interleaved tiles out */
     return t;
   }
   if (a->ndim < 2 || a->ndim > 3 || b->ndim < 2 || b->ndim > 3)
@@ -331,7 +332,8 @@ cld_tensor *cld_linear(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_tensor *b
 
 /* Winograd F(4x4,3x3) (K = 36 components; F(2x2,3x3), K = 16, with CLDIFF_WINO_TILE=2):
  * U (K,1,O,C) = transformed weights, V (K,P,C,PW) = transformed input
- * tiles (plain P = 1, PW = T, or panels of PW = 32 tiles, see graph.c), M = U V as one grouped
+ * tiles (plain P = 1, PW = T, or panels of PW = 32 tiles stored interleaved as (P,C,K,PW), see
+ * T_TILES in graph_internal.h), M = U V as one grouped
  * batched GEMM, then the output transform adds the bias and writes NCHW. All four steps are
  * primitive nodes, so the backward pass (two more GEMMs and the adjoint transforms) comes from
  * autodiff.c. */
@@ -343,6 +345,7 @@ static cld_tensor *conv2d_winograd(cld_graph *g, cld_tensor *x, cld_tensor *w, c
   int64_t us[4] = {K, 1, O, C}, vs[4] = {K, P, C, pw};
   cld_tensor *u = cld_node_new(g, OP_WINO_W, 4, us), *v = cld_node_new(g, OP_WINO_IN, 4, vs);
   if (!u || !v) return NULL;
+  if (g->wino_panel > 0) v->flags |= T_TILES;
   u->src[0] = w;
   v->src[0] = x;
   cld_tensor *m = cld_matmul(g, u, v, false, false); /* (K, P, O, PW) */

@@ -142,14 +142,14 @@ cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
   for (int i = 0; i < g->n && !oom && big < 0; i++) {
     cld_tensor *t = g->nodes[i];
     if (is_arena(t)) {
-      size_t size = align_up((size_t)t->numel);
+      size_t size = align_up((size_t)STORED_NUMEL(t));
       if (size + guard > fl.chunk) { big = i; break; }
       if (reuse) t->off = fl_alloc(&fl, size);
       else { t->off = fit_chunk(&fl, fl.top, size + guard); fl.top = t->off + size + guard; }
     }
     if (reuse)
       for (int j = head[i]; j >= 0; j = next_free[j])
-        if (fl_push(&fl, g->nodes[j]->off, align_up((size_t)g->nodes[j]->numel))) oom = 1;
+        if (fl_push(&fl, g->nodes[j]->off, align_up((size_t)STORED_NUMEL(g->nodes[j])))) oom = 1;
   }
   g->arena_floats = fl.top > 0 ? fl.top : ALIGN_FLOATS;
   g->arena_chunk = fl.chunk;
@@ -160,7 +160,7 @@ cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
   if (big >= 0)
     return cld_seterr(g->ctx, CLD_ERR_NOMEM, "node %d (op %d, '%s') needs %zu MiB, more than the %zu MiB the device allows per buffer",
                       g->nodes[big]->id, (int)g->nodes[big]->op, g->nodes[big]->name,
-                      (size_t)g->nodes[big]->numel * sizeof(float) >> 20, fl.chunk * sizeof(float) >> 20);
+                      (size_t)STORED_NUMEL(g->nodes[big]) * sizeof(float) >> 20, fl.chunk * sizeof(float) >> 20);
 
   cl_int e;
   int nch = (int)((g->arena_floats + g->arena_chunk - 1) / g->arena_chunk);
@@ -236,8 +236,8 @@ cld_status cld_graph_check_guards(cld_graph *g) {
     size_t base = 0;
     for (int c = 0; c < g->n_arena; c++)
       if (g->arena[c] == t->mem) base = (size_t)c * g->arena_chunk;
-    size_t off = base + t->off, end = off + align_up((size_t)t->numel);
-    for (size_t k = off + (size_t)t->numel; k < end + (size_t)g->guard; k++)
+    size_t off = base + t->off, end = off + align_up((size_t)STORED_NUMEL(t));
+    for (size_t k = off + (size_t)STORED_NUMEL(t); k < end + (size_t)g->guard; k++)
       if (buf[k] != GUARD_BITS) {
         st = cld_seterr(g->ctx, CLD_ERR_STATE, "guard band after node %d (op %d, '%s') overwritten at +%zu",
                         t->id, (int)t->op, t->name, k - off);

@@ -45,6 +45,8 @@ cld_status cld_gemm_clblast_apply(cld_ctx *ctx, const cld_clblast_cfg *cfg) {
 static cld_status run(cld_ctx *ctx, const cld_gemm_call *c);
 
 cld_status cld_gemm_clblast_run(cld_ctx *ctx, const cld_gemm_call *in) {
+  if (cld_gemm_interleaved(in))
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: CLBlast cannot address the tile-interleaved layout");
   if (in->a_div > 1) { /* grouped A: one call per group, A broadcast within it */
     if (in->batch % in->a_div) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: batch %lld is not whole groups of %lld", (long long)in->batch, (long long)in->a_div);
     cld_status st = CLD_OK;

@@ -53,9 +53,11 @@ cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_ti
   cld_status st;
   if (adiv > 1 && (c->trans_b || c->batch % adiv))
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: grouped A (a_div %d) needs an untransposed B and a batch of whole groups", adiv);
+  if (cld_gemm_interleaved(c) && c->trans_b)
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: the tile-interleaved layout needs an untransposed B");
   if (!c->trans_b) {
     lda = (int)(ta ? M : K);
-    ldb = (int)N;
+    ldb = c->ldb ? (int)c->ldb : (int)N;
   } else if (c->trans_a) { /* C^T = B * A: L = B (N,K) plain, R = A stored (K,M) */
     L = c->b; lo = c->b_off; ls = c->b_stride;
     R = c->a; ro = c->a_off; rs = c->a_stride;
@@ -81,11 +83,13 @@ cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_ti
     lda = (int)K;
     ldb = (int)N;
   }
-  int ldc = tc ? (int)M : (int)N;
+  int ldc = c->ldc ? (int)c->ldc : tc ? (int)M : (int)N;
+  /* the stride of the group b / adiv (with adiv 1 the batch stride itself) */
+  size_t rgs = c->b_gstride ? c->b_gstride : rs * (size_t)adiv, cgs = c->c_gstride ? c->c_gstride : c->c_stride * (size_t)adiv;
   cl_kernel k;
   if ((st = get_kernel(ctx, cfg, ta, tc, &k))) return st;
   cl_int mi = (cl_int)M, ni = (cl_int)N, ki = (cl_int)K;
-  cl_ulong lo_ = lo, ls_ = ls, ro_ = ro, rs_ = rs, co_ = c->c_off, cs_ = c->c_stride;
+  cl_ulong lo_ = lo, ls_ = ls, ro_ = ro, rs_ = rs, rg_ = rgs, co_ = c->c_off, cs_ = c->c_stride, cg_ = cgs;
   cl_int e = 0;
   e |= clSetKernelArg(k, 0, sizeof mi, &mi);
   e |= clSetKernelArg(k, 1, sizeof ni, &ni);
@@ -98,13 +102,15 @@ cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_ti
   e |= clSetKernelArg(k, 8, sizeof ro_, &ro_);
   e |= clSetKernelArg(k, 9, sizeof ldb, &ldb);
   e |= clSetKernelArg(k, 10, sizeof rs_, &rs_);
-  e |= clSetKernelArg(k, 11, sizeof(cl_mem), &c->c);
-  e |= clSetKernelArg(k, 12, sizeof co_, &co_);
-  e |= clSetKernelArg(k, 13, sizeof ldc, &ldc);
-  e |= clSetKernelArg(k, 14, sizeof cs_, &cs_);
+  e |= clSetKernelArg(k, 11, sizeof rg_, &rg_);
+  e |= clSetKernelArg(k, 12, sizeof(cl_mem), &c->c);
+  e |= clSetKernelArg(k, 13, sizeof co_, &co_);
+  e |= clSetKernelArg(k, 14, sizeof ldc, &ldc);
+  e |= clSetKernelArg(k, 15, sizeof cs_, &cs_);
+  e |= clSetKernelArg(k, 16, sizeof cg_, &cg_);
   cl_int adiv_ = adiv, nbatch = (cl_int)c->batch;
-  e |= clSetKernelArg(k, 15, sizeof adiv_, &adiv_);
-  e |= clSetKernelArg(k, 16, sizeof nbatch, &nbatch);
+  e |= clSetKernelArg(k, 17, sizeof adiv_, &adiv_);
+  e |= clSetKernelArg(k, 18, sizeof nbatch, &nbatch);
   if (e != CL_SUCCESS) return cld_seterr(ctx, CLD_ERR_CL, "binding gemm_tiled arguments");
   size_t tn = 16 * (size_t)cfg->nv;
   size_t gws[3] = {((size_t)N + tn - 1) / tn, ((size_t)M + (size_t)cfg->tm - 1) / (size_t)cfg->tm, (size_t)c->batch};

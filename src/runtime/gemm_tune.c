@@ -54,6 +54,11 @@ static cld_status make_bufs(cld_ctx *ctx, const cld_gemm_shape *s, bench_bufs *b
   bb->na = (size_t)((s->a_batch > 0 ? s->a_batch : s->batch) * s->m * s->k);
   bb->nb = (size_t)(s->batch * s->k * s->n);
   bb->nc = (size_t)(s->batch * s->m * s->n);
+  if (s->a_batch > 0) { /* interleaved, with the padding (row_at) */
+    int64_t P = s->batch / s->a_batch, row = s->a_batch * s->n + CLD_TILE_PAD;
+    bb->nb = (size_t)(P * s->k * row);
+    bb->nc = (size_t)(P * s->m * row);
+  }
   bb->ha = malloc(bb->na * sizeof(float));
   bb->hb = malloc(bb->nb * sizeof(float));
   if (!bb->ha || !bb->hb) { free_bufs(bb); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
@@ -71,10 +76,23 @@ static cld_status make_bufs(cld_ctx *ctx, const cld_gemm_shape *s, bench_bufs *b
 
 static cld_gemm_call make_call(const cld_gemm_shape *s, const bench_bufs *bb) {
   cld_gemm_call c = {s->m, s->n, s->k, s->batch, s->trans_a, s->trans_b, bb->a, bb->b, bb->c, 0, 0, 0,
-                     (size_t)(s->m * s->k), (size_t)(s->k * s->n), (size_t)(s->m * s->n), 0};
+                     (size_t)(s->m * s->k), (size_t)(s->k * s->n), (size_t)(s->m * s->n), 0, 0, 0, 0, 0};
   if (s->batch == 1) c.a_stride = c.b_stride = 0;
   c.a_div = s->a_batch > 0 ? s->batch / s->a_batch : 0;
+  if (s->a_batch > 0) { /* grouped GEMMs are Winograd's: B and C tile-interleaved, as the executor runs them */
+    int64_t row = s->a_batch * s->n + CLD_TILE_PAD;
+    c.b_stride = (size_t)(s->k * row); c.b_gstride = (size_t)s->n; c.ldb = row;
+    c.c_stride = (size_t)(s->m * row); c.c_gstride = (size_t)s->n; c.ldc = row;
+  }
   return c;
+}
+
+/* offset of row r of batch entry b of a (rows, n) operand: dense, or interleaved when grouped
+ * ((G, P, rows, n) stored (P, rows, G n + pad), b = g P + p) */
+static size_t row_at(const cld_gemm_shape *s, int64_t b, int64_t rows, int64_t r) {
+  if (s->a_batch <= 0) return (size_t)((b * rows + r) * s->n);
+  int64_t P = s->batch / s->a_batch, g = b / P, p = b % P;
+  return (size_t)((p * rows + r) * (s->a_batch * s->n + CLD_TILE_PAD) + g * s->n);
 }
 
 /* max relative error over sampled entries, against a double host reference */
@@ -86,19 +104,19 @@ static double check(cld_ctx *ctx, const cld_gemm_shape *s, const bench_bufs *bb)
   float pick[64];
   cld_rng_uniform_host(7, 3, 0, 64, pick);
   for (int t = 0; t < 64; t++) {
-    size_t idx = (size_t)(pick[t] * (float)bb->nc) % bb->nc;
-    int64_t b = (int64_t)(idx / (size_t)(s->m * s->n)), r = (int64_t)(idx % (size_t)(s->m * s->n));
+    size_t ne = (size_t)(s->batch * s->m * s->n), e = (size_t)(pick[t] * (float)ne) % ne; /* entry e in (b, i, j) order */
+    int64_t b = (int64_t)(e / (size_t)(s->m * s->n)), r = (int64_t)(e % (size_t)(s->m * s->n));
     int64_t i = r / s->n, j = r % s->n;
     int64_t ab = s->a_batch > 0 ? b / (s->batch / s->a_batch) : b;
-    const float *A = bb->ha + ab * s->m * s->k, *B = bb->hb + b * s->k * s->n;
+    const float *A = bb->ha + ab * s->m * s->k;
     double acc = 0, mag = 0;
     for (int64_t k = 0; k < s->k; k++) {
       double av = s->trans_a ? A[k * s->m + i] : A[i * s->k + k];
-      double bv = s->trans_b ? B[j * s->k + k] : B[k * s->n + j];
+      double bv = s->trans_b ? bb->hb[b * s->k * s->n + j * s->k + k] : bb->hb[row_at(s, b, s->k, k) + j];
       acc += av * bv;
       mag += fabs(av * bv);
     }
-    double err = fabs(acc - hc[idx]) / (mag + 1e-30);
+    double err = fabs(acc - hc[row_at(s, b, s->m, i) + j]) / (mag + 1e-30);
     if (err > worst) worst = err;
   }
   free(hc);

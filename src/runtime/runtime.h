@@ -68,8 +68,19 @@ typedef struct cld_gemm_call {
   size_t a_off, b_off, c_off;
   size_t a_stride, b_stride, c_stride;
   int64_t a_div;  /* > 1: batch entry b uses A number b / a_div (groups of a_div share one A) */
+  /* Winograd's tile-interleaved B and C (untransposed B; the tiled provider only): entry
+   * b = g a_div + p starts at g b_gstride + p b_stride, rows ldb (ldc) apart. 0: dense. */
+  size_t b_gstride, c_gstride;
+  int64_t ldb, ldc;
 } cld_gemm_call;
 cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *call, cld_gemm_provider p);
+/* Floats of padding after each row of a tile-interleaved operand (each (panel, channel) block of
+ * G components x N tiles): rows G N + 16 floats apart, an odd number of cache lines, so that a
+ * GEMM's walk down a panel's rows spreads over all L1 sets (G N = 1152 floats, 4.5 KiB, reached
+ * only 16 of 64 sets) */
+#define CLD_TILE_PAD 16
+/* whether a call uses the tile-interleaved layout (then it runs on the tiled provider) */
+static inline bool cld_gemm_interleaved(const cld_gemm_call *c) { return c->ldb || c->ldc || c->b_gstride || c->c_gstride; }
 /* Scratch floats a call needs on the tiled provider (0 when none). */
 size_t cld_gemm_scratch_floats(const cld_gemm_call *call);
 cld_status cld_gemm_ensure_scratch(cld_ctx *ctx, size_t floats);
