@@ -1,7 +1,9 @@
 /* GEMM providers: every provider x transpose combination x batch/broadcast on odd shapes
  * against a double-precision host reference, through the internal dispatch. */
+#define _GNU_SOURCE
 #include "test_util.h"
 #include "runtime/gemm.h"
+#include <unistd.h>
 
 static void ref_gemm(const cld_gemm_shape *s, const float *A, const float *B, size_t sa, size_t sb, double *C) {
   for (int64_t b = 0; b < s->batch; b++)
@@ -174,6 +176,53 @@ static void test_interleaved(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+static cld_ctx *ctx_in(const char *dir) {
+  cld_ctx_params p = cld_ctx_params_default();
+  p.cache_dir = dir;
+  cld_ctx *ctx = NULL;
+  assert_int_equal(cld_ctx_create(&p, &ctx, NULL, 0), CLD_OK);
+  return ctx;
+}
+
+/* The tuning table: a shape listed twice loads as its later entry; tuning a shape already in the
+ * table replaces its entry, in memory and on disk (memcmp of the shape struct, padding included,
+ * once let every re-tune append a duplicate that lost to the stale first one) */
+static void test_tune_table(void **state) {
+  (void)state;
+  char dir[] = "/tmp/cldiff-test-tune-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  cld_ctx *ctx = ctx_in(dir);
+  const char *file = cld_gemm_tune_file(ctx);
+  FILE *f = fopen(file, "w");
+  assert_non_null(f);
+  fputs("{\"entries\": [{\"m\": 13, \"n\": 19, \"k\": 17, \"batch\": 1, \"trans_a\": 0, \"trans_b\": 0,"
+        " \"provider\": \"tiled\", \"tm\": 4, \"nv\": 1, \"lws0\": 0, \"lws1\": 0, \"mf\": 0},"
+        " {\"m\": 64, \"n\": 32, \"k\": 64, \"batch\": 72, \"a_batch\": 36, \"trans_a\": 0, \"trans_b\": 0,"
+        " \"provider\": \"tiled\", \"tm\": 8, \"nv\": 2, \"lws0\": 1, \"lws1\": 16, \"mf\": 0},"
+        " {\"m\": 13, \"n\": 19, \"k\": 17, \"batch\": 1, \"trans_a\": 0, \"trans_b\": 0,"
+        " \"provider\": \"tiled\", \"tm\": 6, \"nv\": 2, \"lws0\": 4, \"lws1\": 4, \"mf\": 1}]}", f);
+  fclose(f);
+  struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
+  assert_non_null(t);
+  assert_int_equal(t->n, 2);
+  assert_int_equal(t->e[0].tiled.tm, 6);
+  assert_int_equal(t->e[0].tiled.lws0, 4);
+  assert_int_equal(t->e[1].shape.a_batch, 36);
+  cld_gemm_shape s = {13, 19, 17, 1, false, false, 0};
+  TU_OK(ctx, cld_gemm_tune(ctx, &s, 1, false, NULL, NULL));
+  assert_int_equal(t->n, 2);
+  cld_ctx_destroy(ctx);
+  ctx = ctx_in(dir); /* the stored table: still one entry per shape */
+  t = cld_gemm_tuning_get(ctx);
+  assert_int_equal(t->n, 2);
+  assert_true(cld_gemm_shape_eq(&t->e[0].shape, &s));
+  assert_int_equal(t->e[1].shape.a_batch, 36);
+  cld_ctx_destroy(ctx);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 /* cld_gemm_record: distinct shapes in first-run order, at most cap, nothing after it is stopped */
 static void test_record(void **state) {
   (void)state;
@@ -203,6 +252,7 @@ int main(void) {
       cmocka_unit_test(test_tile_variants),
       cmocka_unit_test(test_clblast_rebase),
       cmocka_unit_test(test_interleaved),
+      cmocka_unit_test(test_tune_table),
       cmocka_unit_test(test_record),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

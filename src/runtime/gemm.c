@@ -47,6 +47,11 @@ static int jint(const cJSON *o, const char *k, int def) {
   return cJSON_IsNumber(v) ? (int)v->valuedouble : def;
 }
 
+bool cld_gemm_shape_eq(const cld_gemm_shape *a, const cld_gemm_shape *b) {
+  return a->m == b->m && a->n == b->n && a->k == b->k && a->batch == b->batch && a->trans_a == b->trans_a &&
+         a->trans_b == b->trans_b && a->a_batch == b->a_batch;
+}
+
 static void tuning_load(cld_ctx *ctx, struct cld_gemm_tuning *t) {
   t->loaded = true;
   char *buf = cld_read_text(cld_gemm_tune_file(ctx));
@@ -65,9 +70,13 @@ static void tuning_load(cld_ctx *ctx, struct cld_gemm_tuning *t) {
     x->provider = cJSON_IsString(p) && !strcmp(p->valuestring, "clblast") ? CLD_GEMM_CLBLAST : CLD_GEMM_TILED;
     x->tiled = (cld_tiled_cfg){jint(e, "tm", 8), jint(e, "nv", 2), jint(e, "lws0", 0), jint(e, "lws1", 0), jint(e, "mf", 0) != 0,
                               jint(e, "lb", 1)};
-    if (x->shape.m > 0 && x->shape.n > 0 && x->shape.k > 0 && x->tiled.tm >= 1 && x->tiled.tm <= 8 &&
-        x->tiled.nv >= 1 && x->tiled.nv <= 4 && x->tiled.lb >= 1 && x->tiled.lb <= 64 && x->shape.a_batch >= 0)
-      t->n++;
+    if (!(x->shape.m > 0 && x->shape.n > 0 && x->shape.k > 0 && x->tiled.tm >= 1 && x->tiled.tm <= 8 &&
+          x->tiled.nv >= 1 && x->tiled.nv <= 4 && x->tiled.lb >= 1 && x->tiled.lb <= 64 && x->shape.a_batch >= 0))
+      continue;
+    int j = 0; /* a shape listed twice (tables written before merging compared fields): the later entry */
+    while (j < t->n && !cld_gemm_shape_eq(&t->e[j].shape, &x->shape)) j++;
+    if (j < t->n) t->e[j] = *x;
+    else t->n++;
   }
   const cJSON *cb = cJSON_GetObjectItemCaseSensitive(root, "clblast_xgemm");
   if (cJSON_IsObject(cb)) {

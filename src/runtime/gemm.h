@@ -41,6 +41,8 @@ void cld_gemm_clblast_set_offset_limit(long long floats);
 struct cld_gemm_tuning *cld_gemm_tuning_get(cld_ctx *ctx);
 cld_status cld_gemm_tuning_save(cld_ctx *ctx);
 cld_tiled_cfg cld_tiled_default(void);
+/* field by field (memcmp would also compare the struct's padding) */
+bool cld_gemm_shape_eq(const cld_gemm_shape *a, const cld_gemm_shape *b);
 /* "tm=8 nv=2 lws=1x16[ m-first]" into buf; returns buf */
 const char *cld_tiled_cfg_str(const cld_tiled_cfg *c, char *buf, size_t n);
 #endif

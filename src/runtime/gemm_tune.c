@@ -318,7 +318,7 @@ cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shape
       for (int si = 0; si < n_shapes; si++) {
         int j = 0;
         for (; j < t->n; j++)
-          if (!memcmp(&t->e[j].shape, &best[si].shape, sizeof best[si].shape)) break;
+          if (cld_gemm_shape_eq(&t->e[j].shape, &best[si].shape)) break;
         t->e[j] = best[si];
         if (j == t->n) t->n++;
       }
