@@ -66,7 +66,9 @@ static void check_shape(cld_ctx *ctx, cld_gemm_shape s, bool bcast_a, cld_gemm_p
 static void test_providers(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
-  const int64_t dims[][4] = {{13, 19, 17, 1}, {37, 70, 33, 2}, {8, 32, 5, 1}, {64, 96, 40, 3}, {1, 1, 1, 1}, {129, 33, 7, 1}};
+  /* the last two: NT narrower than 16 with K % 16 == 0 takes the tiled provider's dot-product path */
+  const int64_t dims[][4] = {{13, 19, 17, 1}, {37, 70, 33, 2}, {8, 32, 5, 1}, {64, 96, 40, 3}, {1, 1, 1, 1}, {129, 33, 7, 1},
+                             {37, 3, 32, 2}, {1025, 2, 256, 1}};
   cld_gemm_provider ps[2] = {CLD_GEMM_TILED, CLD_GEMM_CLBLAST};
   for (int p = 0; p < 2; p++)
     for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)

@@ -237,6 +237,7 @@ void cld_gemm_release(cld_ctx *ctx) {
   if (t) {
     for (int i = 0; i < t->n_tiled; i++) clReleaseKernel(t->tiled_kernels[i]);
     if (t->transpose) clReleaseKernel(t->transpose);
+    if (t->dot_nt) clReleaseKernel(t->dot_nt);
     free(t->e);
     free(t);
     ctx->tuning = NULL;

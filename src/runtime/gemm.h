@@ -30,6 +30,7 @@ struct cld_gemm_tuning {
   int tiled_keys[64];
   int n_tiled;
   cl_kernel transpose;
+  cl_kernel dot_nt; /* k_gemm_sum_nt, for narrow NT products */
 };
 
 cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_tiled_cfg *cfg);

@@ -1,7 +1,9 @@
 /* The built-in GEMM provider: cl/gemm.cl's register-tiled kernel. The kernel reads its right
  * operand as row-major (K, N) and its left operand in either layout, and can store C transposed,
  * so NN, TN and TT need no copies (TT computes C^T = B A). NT copies the smaller operand
- * transposed into the context's scratch buffer first. */
+ * transposed into the context's scratch buffer first, except that a result narrower than one
+ * 16-wide vector with K a multiple of 16 (a Linear layer with 2 outputs) takes gemm.cl's
+ * k_gemm_sum_nt as rows-by-rows dot products instead (1.1 ms -> see narrow_nt). */
 #include "runtime/gemm.h"
 #include <stdio.h>
 
@@ -43,6 +45,40 @@ static cld_status transpose(cld_ctx *ctx, cl_mem in, size_t io, size_t sin, int6
   return e == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, e, "enqueue transpose");
 }
 
+/* C = A B^T with N < 16 and K % 16 == 0, dense: 16-wide dot products of A's and B's rows, 4x4 of
+ * them per work-item (k_gemm_sum_nt with one panel). The tiled kernel's N < 16 path is scalar,
+ * and transposing either operand first cost more than the product (1024x2x256: 1.1 ms). */
+static cld_status narrow_nt(cld_ctx *ctx, const cld_gemm_call *c) {
+  struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
+  cld_status st;
+  if (!t->dot_nt && (st = cld_kernel_create(ctx, "gemm", "-cl-std=CL1.2", "k_gemm_sum_nt", &t->dot_nt))) return st;
+  cl_kernel k = t->dot_nt;
+  cl_int P = 1, R = (cl_int)c->m, S = (cl_int)c->n, N = (cl_int)c->k;
+  cl_ulong ao = c->a_off, ag = c->a_stride, bo = c->b_off, bg = c->b_stride, zero = 0, row = (cl_ulong)c->k, co = c->c_off;
+  cl_int e = clSetKernelArg(k, 0, sizeof P, &P);
+  e |= clSetKernelArg(k, 1, sizeof R, &R);
+  e |= clSetKernelArg(k, 2, sizeof S, &S);
+  e |= clSetKernelArg(k, 3, sizeof N, &N);
+  e |= clSetKernelArg(k, 4, sizeof(cl_mem), &c->a);
+  e |= clSetKernelArg(k, 5, sizeof ao, &ao);
+  e |= clSetKernelArg(k, 6, sizeof ag, &ag);
+  e |= clSetKernelArg(k, 7, sizeof zero, &zero);
+  e |= clSetKernelArg(k, 8, sizeof row, &row);
+  e |= clSetKernelArg(k, 9, sizeof(cl_mem), &c->b);
+  e |= clSetKernelArg(k, 10, sizeof bo, &bo);
+  e |= clSetKernelArg(k, 11, sizeof bg, &bg);
+  e |= clSetKernelArg(k, 12, sizeof zero, &zero);
+  e |= clSetKernelArg(k, 13, sizeof row, &row);
+  e |= clSetKernelArg(k, 14, sizeof(cl_mem), &c->c);
+  e |= clSetKernelArg(k, 15, sizeof co, &co);
+  if (e != CL_SUCCESS) return cld_seterr(ctx, CLD_ERR_CL, "binding narrow NT GEMM");
+  size_t gws[3] = {((size_t)S + 3) / 4, ((size_t)R + 3) / 4, (size_t)c->batch}, lws[3] = {1, 1, 1};
+  for (size_t d = 4; d > 1; d--)
+    if (gws[1] % d == 0) { lws[1] = d; break; }
+  e = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, gws, lws, 0, NULL, NULL);
+  return e == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, e, "enqueue narrow NT GEMM");
+}
+
 cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_tiled_cfg *cfg) {
   /* kernel problem: C'(M', N') = op(L)(M', K) * R(K, N') */
   cl_mem L = c->a, R = c->b;
@@ -55,6 +91,8 @@ cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_ti
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: grouped A (a_div %d) needs an untransposed B and a batch of whole groups", adiv);
   if (cld_gemm_interleaved(c) && c->trans_b)
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: the tile-interleaved layout needs an untransposed B");
+  if (c->trans_b && !c->trans_a && adiv == 1 && c->n < 16 && c->k % 16 == 0 && c->c_stride == (size_t)(c->m * c->n))
+    return narrow_nt(ctx, c);
   if (!c->trans_b) {
     lda = (int)(ta ? M : K);
     ldb = c->ldb ? (int)c->ldb : (int)N;
