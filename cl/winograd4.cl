@@ -131,14 +131,6 @@ __kernel void k_wino4_w_bwd(__global const float *du, ulong duo, __global float 
   }
 }
 
-/* tile t -> image n, tile row ty, tile column tx */
-static inline void tile_pos(int t, int TH, int TW, int *n, int *ty, int *tx) {
-  int per = TH * TW, r = t % per;
-  *n = t / per;
-  *ty = r / TW;
-  *tx = r - *ty * TW;
-}
-
 /* Four consecutive tiles as float4 lanes, from tile t of a plane (panel layout: the four may
  * straddle two panels) */
 #if PW
