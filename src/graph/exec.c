@@ -167,6 +167,14 @@ static void bc_strides(const cld_tensor *x, const int64_t out4[4], int64_t st[4]
   for (int i = 0; i < 4; i++) st[i] = (x4[i] == out4[i]) ? cs[i] : 0;
 }
 
+/* An interleaved tile tensor (T_TILES) as strides in floats: of a transform component (group),
+ * of a panel, and of a channel row */
+static void tile_strides(const cld_tensor *t, size_t *group, size_t *panel, size_t *row) {
+  *group = (size_t)t->shape[3];
+  *row = (size_t)TILE_ROW(t);
+  *panel = (size_t)t->shape[2] * *row;
+}
+
 static cld_status lower_gemm(cld_graph *g, cld_tensor *t) {
   cld_tensor *a = t->src[0], *b = t->src[1];
   binder bd = {0};
@@ -189,8 +197,11 @@ static cld_status lower_gemm(cld_graph *g, cld_tensor *t) {
   c->a_div = t->ndim == 4 && c->a_stride ? t->shape[1] : 0; /* grouped: a (G,1,..) over b (G,P,..) */
   c->c = t->mem; c->c_off = t->off; c->c_stride = (size_t)(c->m * c->n);
   if (b->flags & T_TILES) { /* (G, P, K, N) stored (P, K, G N + pad), and the output likewise */
-    c->b_stride = (size_t)(bk * TILE_ROW(b)); c->b_gstride = (size_t)bn; c->ldb = TILE_ROW(b);
-    c->c_stride = (size_t)(c->m * TILE_ROW(t)); c->c_gstride = (size_t)c->n; c->ldc = TILE_ROW(t);
+    size_t row;
+    tile_strides(b, &c->b_gstride, &c->b_stride, &row);
+    c->ldb = (int64_t)row;
+    tile_strides(t, &c->c_gstride, &c->c_stride, &row);
+    c->ldc = (int64_t)row;
   }
   return cld_gemm_ensure_scratch(g->ctx, cld_gemm_scratch_floats(c));
 }
@@ -403,12 +414,12 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     for (int i = 0; i < 4; i++) arg_i(&b, v[i]);
     const cld_tensor *ops[2] = {x, y};
     for (int i = 0; i < 2; i++) { /* group, panel and row strides: row-major (G,P,rows,N) or interleaved */
-      bool il = ops[i]->flags & T_TILES;
-      int64_t rows = ops[i]->shape[2], row = il ? TILE_ROW(ops[i]) : N;
+      size_t rows = (size_t)ops[i]->shape[2], gs = (size_t)P * rows * (size_t)N, ps = rows * (size_t)N, rs = (size_t)N;
+      if (ops[i]->flags & T_TILES) tile_strides(ops[i], &gs, &ps, &rs);
       arg_t(&b, ops[i]);
-      arg_u(&b, (uint64_t)(il ? N : P * rows * N));
-      arg_u(&b, (uint64_t)(rows * row));
-      arg_u(&b, (uint64_t)row);
+      arg_u(&b, gs);
+      arg_u(&b, ps);
+      arg_u(&b, rs);
     }
     arg_t(&b, t);
     b.l->dim = 3;

@@ -49,15 +49,19 @@ static void free_bufs(bench_bufs *bb) {
   memset(bb, 0, sizeof *bb);
 }
 
+/* Grouped shapes are Winograd's, timed as the executor runs them: B and C tile-interleaved,
+ * (G, P, rows, n) stored (P, rows, G n + pad). The stride of those rows: */
+static int64_t tile_row(const cld_gemm_shape *s) { return s->a_batch * s->n + CLD_TILE_PAD; }
+
 static cld_status make_bufs(cld_ctx *ctx, const cld_gemm_shape *s, bench_bufs *bb) {
   memset(bb, 0, sizeof *bb);
   bb->na = (size_t)((s->a_batch > 0 ? s->a_batch : s->batch) * s->m * s->k);
   bb->nb = (size_t)(s->batch * s->k * s->n);
   bb->nc = (size_t)(s->batch * s->m * s->n);
-  if (s->a_batch > 0) { /* interleaved, with the padding (row_at) */
-    int64_t P = s->batch / s->a_batch, row = s->a_batch * s->n + CLD_TILE_PAD;
-    bb->nb = (size_t)(P * s->k * row);
-    bb->nc = (size_t)(P * s->m * row);
+  if (s->a_batch > 0) { /* interleaved, with the padding */
+    int64_t P = s->batch / s->a_batch;
+    bb->nb = (size_t)(P * s->k * tile_row(s));
+    bb->nc = (size_t)(P * s->m * tile_row(s));
   }
   bb->ha = malloc(bb->na * sizeof(float));
   bb->hb = malloc(bb->nb * sizeof(float));
@@ -79,8 +83,8 @@ static cld_gemm_call make_call(const cld_gemm_shape *s, const bench_bufs *bb) {
                      (size_t)(s->m * s->k), (size_t)(s->k * s->n), (size_t)(s->m * s->n), 0, 0, 0, 0, 0};
   if (s->batch == 1) c.a_stride = c.b_stride = 0;
   c.a_div = s->a_batch > 0 ? s->batch / s->a_batch : 0;
-  if (s->a_batch > 0) { /* grouped GEMMs are Winograd's: B and C tile-interleaved, as the executor runs them */
-    int64_t row = s->a_batch * s->n + CLD_TILE_PAD;
+  if (s->a_batch > 0) { /* interleaved */
+    int64_t row = tile_row(s);
     c.b_stride = (size_t)(s->k * row); c.b_gstride = (size_t)s->n; c.ldb = row;
     c.c_stride = (size_t)(s->m * row); c.c_gstride = (size_t)s->n; c.ldc = row;
   }
@@ -88,11 +92,11 @@ static cld_gemm_call make_call(const cld_gemm_shape *s, const bench_bufs *bb) {
 }
 
 /* offset of row r of batch entry b of a (rows, n) operand: dense, or interleaved when grouped
- * ((G, P, rows, n) stored (P, rows, G n + pad), b = g P + p) */
+ * (b = g P + p) */
 static size_t row_at(const cld_gemm_shape *s, int64_t b, int64_t rows, int64_t r) {
   if (s->a_batch <= 0) return (size_t)((b * rows + r) * s->n);
   int64_t P = s->batch / s->a_batch, g = b / P, p = b % P;
-  return (size_t)((p * rows + r) * (s->a_batch * s->n + CLD_TILE_PAD) + g * s->n);
+  return (size_t)((p * rows + r) * tile_row(s) + g * s->n);
 }
 
 /* max relative error over sampled entries, against a double host reference */
