@@ -23,6 +23,15 @@ static cld_status get_kernel(cld_ctx *ctx, const cld_tiled_cfg *cfg, int ta, int
   return CLD_OK;
 }
 
+/* kernel arguments bound in order from a table */
+typedef struct { size_t size; const void *value; } karg;
+#define KARG(v) {sizeof(v), &(v)}
+static cl_int set_args(cl_kernel k, const karg *a, size_t n) {
+  cl_int e = CL_SUCCESS;
+  for (size_t i = 0; i < n; i++) e |= clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].value);
+  return e;
+}
+
 /* scratch = transpose of a batch of (rows, cols) matrices */
 static cld_status transpose(cld_ctx *ctx, cl_mem in, size_t io, size_t sin, int64_t batch, int64_t rows, int64_t cols) {
   struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
@@ -31,14 +40,8 @@ static cld_status transpose(cld_ctx *ctx, cl_mem in, size_t io, size_t sin, int6
   cl_ulong a = io, b = sin, c = 0, d = (cl_ulong)(rows * cols);
   cl_int r = (cl_int)rows, cc = (cl_int)cols;
   cl_kernel k = t->transpose;
-  cl_int e = clSetKernelArg(k, 0, sizeof in, &in);
-  e |= clSetKernelArg(k, 1, sizeof a, &a);
-  e |= clSetKernelArg(k, 2, sizeof b, &b);
-  e |= clSetKernelArg(k, 3, sizeof(cl_mem), &ctx->gemm_scratch);
-  e |= clSetKernelArg(k, 4, sizeof c, &c);
-  e |= clSetKernelArg(k, 5, sizeof d, &d);
-  e |= clSetKernelArg(k, 6, sizeof r, &r);
-  e |= clSetKernelArg(k, 7, sizeof cc, &cc);
+  const karg args[] = {KARG(in), KARG(a), KARG(b), KARG(ctx->gemm_scratch), KARG(c), KARG(d), KARG(r), KARG(cc)};
+  cl_int e = set_args(k, args, sizeof args / sizeof args[0]);
   if (e != CL_SUCCESS) return cld_seterr(ctx, CLD_ERR_CL, "binding transpose kernel");
   size_t gws[3] = {((size_t)cols + 15) / 16 * 16, ((size_t)rows + 3) / 4 * 4, (size_t)batch}, lws[3] = {16, 4, 1};
   e = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, gws, lws, 0, NULL, NULL);
@@ -55,22 +58,9 @@ static cld_status narrow_nt(cld_ctx *ctx, const cld_gemm_call *c) {
   cl_kernel k = t->dot_nt;
   cl_int P = 1, R = (cl_int)c->m, S = (cl_int)c->n, N = (cl_int)c->k;
   cl_ulong ao = c->a_off, ag = c->a_stride, bo = c->b_off, bg = c->b_stride, zero = 0, row = (cl_ulong)c->k, co = c->c_off;
-  cl_int e = clSetKernelArg(k, 0, sizeof P, &P);
-  e |= clSetKernelArg(k, 1, sizeof R, &R);
-  e |= clSetKernelArg(k, 2, sizeof S, &S);
-  e |= clSetKernelArg(k, 3, sizeof N, &N);
-  e |= clSetKernelArg(k, 4, sizeof(cl_mem), &c->a);
-  e |= clSetKernelArg(k, 5, sizeof ao, &ao);
-  e |= clSetKernelArg(k, 6, sizeof ag, &ag);
-  e |= clSetKernelArg(k, 7, sizeof zero, &zero);
-  e |= clSetKernelArg(k, 8, sizeof row, &row);
-  e |= clSetKernelArg(k, 9, sizeof(cl_mem), &c->b);
-  e |= clSetKernelArg(k, 10, sizeof bo, &bo);
-  e |= clSetKernelArg(k, 11, sizeof bg, &bg);
-  e |= clSetKernelArg(k, 12, sizeof zero, &zero);
-  e |= clSetKernelArg(k, 13, sizeof row, &row);
-  e |= clSetKernelArg(k, 14, sizeof(cl_mem), &c->c);
-  e |= clSetKernelArg(k, 15, sizeof co, &co);
+  const karg args[] = {KARG(P), KARG(R), KARG(S), KARG(N), KARG(c->a), KARG(ao), KARG(ag), KARG(zero), KARG(row),
+                       KARG(c->b), KARG(bo), KARG(bg), KARG(zero), KARG(row), KARG(c->c), KARG(co)};
+  cl_int e = set_args(k, args, sizeof args / sizeof args[0]);
   if (e != CL_SUCCESS) return cld_seterr(ctx, CLD_ERR_CL, "binding narrow NT GEMM");
   size_t gws[3] = {((size_t)S + 3) / 4, ((size_t)R + 3) / 4, (size_t)c->batch}, lws[3] = {1, 1, 1};
   for (size_t d = 4; d > 1; d--)
@@ -128,27 +118,10 @@ cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_ti
   if ((st = get_kernel(ctx, cfg, ta, tc, &k))) return st;
   cl_int mi = (cl_int)M, ni = (cl_int)N, ki = (cl_int)K;
   cl_ulong lo_ = lo, ls_ = ls, ro_ = ro, rs_ = rs, rg_ = rgs, co_ = c->c_off, cs_ = c->c_stride, cg_ = cgs;
-  cl_int e = 0;
-  e |= clSetKernelArg(k, 0, sizeof mi, &mi);
-  e |= clSetKernelArg(k, 1, sizeof ni, &ni);
-  e |= clSetKernelArg(k, 2, sizeof ki, &ki);
-  e |= clSetKernelArg(k, 3, sizeof L, &L);
-  e |= clSetKernelArg(k, 4, sizeof lo_, &lo_);
-  e |= clSetKernelArg(k, 5, sizeof lda, &lda);
-  e |= clSetKernelArg(k, 6, sizeof ls_, &ls_);
-  e |= clSetKernelArg(k, 7, sizeof R, &R);
-  e |= clSetKernelArg(k, 8, sizeof ro_, &ro_);
-  e |= clSetKernelArg(k, 9, sizeof ldb, &ldb);
-  e |= clSetKernelArg(k, 10, sizeof rs_, &rs_);
-  e |= clSetKernelArg(k, 11, sizeof rg_, &rg_);
-  e |= clSetKernelArg(k, 12, sizeof(cl_mem), &c->c);
-  e |= clSetKernelArg(k, 13, sizeof co_, &co_);
-  e |= clSetKernelArg(k, 14, sizeof ldc, &ldc);
-  e |= clSetKernelArg(k, 15, sizeof cs_, &cs_);
-  e |= clSetKernelArg(k, 16, sizeof cg_, &cg_);
   cl_int adiv_ = adiv, nbatch = (cl_int)c->batch;
-  e |= clSetKernelArg(k, 17, sizeof adiv_, &adiv_);
-  e |= clSetKernelArg(k, 18, sizeof nbatch, &nbatch);
+  const karg args[] = {KARG(mi), KARG(ni), KARG(ki), KARG(L), KARG(lo_), KARG(lda), KARG(ls_), KARG(R), KARG(ro_), KARG(ldb),
+                       KARG(rs_), KARG(rg_), KARG(c->c), KARG(co_), KARG(ldc), KARG(cs_), KARG(cg_), KARG(adiv_), KARG(nbatch)};
+  cl_int e = set_args(k, args, sizeof args / sizeof args[0]);
   if (e != CL_SUCCESS) return cld_seterr(ctx, CLD_ERR_CL, "binding gemm_tiled arguments");
   size_t tn = 16 * (size_t)cfg->nv;
   size_t gws[3] = {((size_t)N + tn - 1) / tn, ((size_t)M + (size_t)cfg->tm - 1) / (size_t)cfg->tm, (size_t)c->batch};
