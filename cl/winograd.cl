@@ -57,51 +57,12 @@ __kernel void k_wino_w_bwd(__global const float *du, ulong duo, __global float *
   d[6] = c0.z; d[7] = c1.z; d[8] = c2.z;
 }
 
-/* Layout of V, M and their gradients: -DPW=0 (plain) (16, C, T); -DPW=32 (panels, for CPUs)
- * logically (16, P, C, PW) with P = ceil(T / PW) panels of PW consecutive tiles, stored
- * tile-interleaved as (P, C, 16 PW + TPAD): the 16 components of one channel's panel are one
- * contiguous block for the transforms (16 streams P*C*PW floats apart ran 2x slower), each GEMM
- * operand (C x PW) has rows 16 PW + TPAD apart (TPAD, one cache line, keeps that stride off a
- * multiple of 512 bytes, which reached a quarter of L1's sets); tiles T .. P*PW-1 are zero in V
- * and dM. plane: the stride of the 16 (PW, or C*T); cpw: the stride of a panel; CHAN(c): channel
- * c of tile 0. */
-#ifndef PW
-#define PW 0
-#endif
-#ifndef TPAD
-#define TPAD 16
-#endif
-#if PW
-#define TO(t) ((ulong)(t) / PW * cpw + (ulong)(t) % PW)
-#define WHOLE4(t) ((ulong)(t) % PW <= PW - 4)
-#define CHAN(c) ((ulong)(c) * (16 * PW + TPAD))
-#define CPW(C) ((ulong)(C) * (16 * PW + TPAD))
-#define PLANE(C, T) ((ulong)PW)
-#else
-#define TO(t) ((ulong)(t))
-#define WHOLE4(t) true
-#define CHAN(c) ((ulong)(c) * T)
-#define CPW(C) ((ulong)0)
-#define PLANE(C, T) ((ulong)(C) * (T))
-#endif
+/* the tile layout (-DPW, -DTPAD) and the accessors shared with winograd4.cl */
+#define WK 16
+//@include wino_tiles
 /* element (i, j) of tile t's 4x4 block; four consecutive tiles from t as lanes */
 #define AT(p, t, i, j) (p)[(ulong)(4 * (i) + (j)) * plane + TO(t)]
 #define AT4(p, t, i, j) ld4((p) + (ulong)(4 * (i) + (j)) * plane, (t), cpw)
-static inline float4 ld4(__global const float *p, ulong t, ulong cpw) {
-  if (WHOLE4(t)) return vload4(0, p + TO(t));
-  return (float4)(p[TO(t)], p[TO(t + 1)], p[TO(t + 2)], p[TO(t + 3)]);
-}
-static inline void st4(float4 v, __global float *p, ulong t, ulong cpw) {
-  if (WHOLE4(t)) { vstore4(v, 0, p + TO(t)); return; }
-  p[TO(t)] = v.x; p[TO(t + 1)] = v.y; p[TO(t + 2)] = v.z; p[TO(t + 3)] = v.w;
-}
-/* zero tiles T .. P*PW-1 of the 16 planes of channel c (panel layout's padding) */
-static inline void zero_tail(__global float *p, ulong plane, ulong cpw, int T) {
-#if PW
-  for (int k = 0; k < 16; k++)
-    for (int t = T; t % PW; t++) p[(ulong)k * plane + TO(t)] = 0.0f;
-#endif
-}
 /* interleave even and odd output columns: (e.x, o.x, e.y, o.y, ...) */
 #define ZIP(e, o) shuffle2((e), (o), (uint8)(0, 4, 1, 5, 2, 6, 3, 7))
 static inline float4 row4(__global const float *p, ulong plane, ulong cpw, ulong t, int i) {
@@ -110,8 +71,6 @@ static inline float4 row4(__global const float *p, ulong plane, ulong cpw, ulong
 static inline float4 col4(__global const float *p, ulong plane, ulong cpw, ulong t, int j) {
   return (float4)(AT(p, t, 0, j), AT(p, t, 1, j), AT(p, t, 2, j), AT(p, t, 3, j));
 }
-/* start of the next group of four tiles: 0, 4, 8, ..., and TW - 4 last; -1 when done */
-static inline int next_group(int tx, int TW) { return tx + 4 >= TW ? -1 : min(tx + 4, TW - 4); }
 
 /* element (i, j) of the four tiles t+s .. t+s+3 of a row (tile tx+s .. of TW); lanes whose tile
  * lies outside the row read 0 */
@@ -127,9 +86,6 @@ static inline float8 row8(__global const float *row, int c, int W) {
   float v[8];
   for (int e = 0; e < 8; e++) v[e] = c + e >= 0 && c + e < W ? row[c + e] : 0.0f;
   return vload8(0, v);
-}
-static inline float2 row2(__global const float *row, int c, int W) {
-  return (float2)(c >= 0 && c < W ? row[c] : 0.0f, c + 1 >= 0 && c + 1 < W ? row[c + 1] : 0.0f);
 }
 /* 8 floats to a row from column c; those at columns >= W are dropped */
 static inline void store8(float8 v, __global float *row, int c, int W) {

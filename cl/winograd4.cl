@@ -15,31 +15,13 @@
  * Grids: (O*C) items for the weight kernels; (tiles, channels) for the tile kernels, one
  * work-item per tile, so neighbouring items touch neighbouring tiles (the input and output
  * transforms' grids also cover the panel layout's padding tiles, which they write as zeros).
- * -D parameters: PW as in winograd.cl (0 plain (36, C, T), else panels of PW tiles, logically
- * (36, P, C, PW), stored interleaved as (P, C, 36 PW + TPAD): see winograd.cl). */
-#ifndef PW
-#define PW 0
-#endif
-#ifndef TPAD
-#define TPAD 16
-#endif
+ * -D parameters: PW and TPAD, the tile layout (wino_tiles.cl). */
 /* the small fixed loops over a tile's rows and columns, unrolled so that the arrays stay in
  * registers (PoCL left the weight kernels' loops rolled: 4x slower) */
 #define UNROLL _Pragma("unroll")
-/* element k of channel c, tile t: plain (36, C, T) at k plane + c T + t; interleaved panels at
- * (t / PW) cpw + c (36 PW + TPAD) + k PW + t % PW. plane: the stride of the 36; cpw: of a panel;
- * CHAN(c): channel c of tile 0 */
-#if PW
-#define TO(t) ((ulong)(t) / PW * cpw + (ulong)(t) % PW)
-#define CHAN(c) ((ulong)(c) * (36 * PW + TPAD))
-#define CPW(C) ((ulong)(C) * (36 * PW + TPAD))
-#define PLANE(C, T) ((ulong)PW)
-#else
-#define TO(t) ((ulong)(t))
-#define CHAN(c) ((ulong)(c) * T)
-#define CPW(C) ((ulong)0)
-#define PLANE(C, T) ((ulong)(C) * (T))
-#endif
+/* the tile layout (-DPW, -DTPAD) and the accessors shared with winograd.cl */
+#define WK 36
+//@include wino_tiles
 
 /* The 1-D transforms, in place or 6 <-> 4, for one tile (float) or four tiles as lanes (float4). */
 #define DEF_TRANSFORMS(T, sfx)                                                                     \
@@ -131,30 +113,6 @@ __kernel void k_wino4_w_bwd(__global const float *du, ulong duo, __global float 
   }
 }
 
-/* Four consecutive tiles as float4 lanes, from tile t of a plane (panel layout: the four may
- * straddle two panels) */
-#if PW
-#define WHOLE4(t) ((ulong)(t) % PW <= PW - 4)
-#else
-#define WHOLE4(t) true
-#endif
-static inline float4 ld4(__global const float *p, ulong t, ulong cpw) {
-  if (WHOLE4(t)) return vload4(0, p + TO(t));
-  return (float4)(p[TO(t)], p[TO(t + 1)], p[TO(t + 2)], p[TO(t + 3)]);
-}
-static inline void st4(float4 v, __global float *p, ulong t, ulong cpw) {
-  if (WHOLE4(t)) { vstore4(v, 0, p + TO(t)); return; }
-  p[TO(t)] = v.x; p[TO(t + 1)] = v.y; p[TO(t + 2)] = v.z; p[TO(t + 3)] = v.w;
-}
-/* zero tiles T .. (the next multiple of PW)-1 of the 36 planes of one channel (the panels' padding) */
-static inline void zero_tail(__global float *p, ulong plane, ulong cpw, int T) {
-#if PW
-  UNROLL for (int k = 0; k < 36; k++)
-    for (int t = T; t % PW; t++) p[(ulong)k * plane + TO(t)] = 0.0f;
-#endif
-}
-/* start of the next group of four tiles: 0, 4, 8, ..., and TW - 4 last; -1 when done */
-static inline int next_group(int tx, int TW) { return tx + 4 >= TW ? -1 : min(tx + 4, TW - 4); }
 /* 16 floats of a row from column c (c may be negative); columns outside [0, W) read as 0 */
 static inline float16 row16(__global const float *row, int c, int W) {
   if (c >= 0 && c + 16 <= W) return vload16(0, row + c);
@@ -168,9 +126,6 @@ static inline float16 row16(__global const float *row, int c, int W) {
   float v[16];
   UNROLL for (int e = 0; e < 16; e++) v[e] = c + e >= 0 && c + e < W ? row[c + e] : 0.0f;
   return vload16(0, v);
-}
-static inline float2 row2(__global const float *row, int c, int W) {
-  return (float2)(c >= 0 && c < W ? row[c] : 0.0f, c + 1 >= 0 && c + 1 < W ? row[c + 1] : 0.0f);
 }
 /* 16 floats to a row from column c; those at columns >= W are dropped */
 static inline void store16(float16 v, __global float *row, int c, int W) {

@@ -44,6 +44,39 @@ static void test_broken_kernel(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+static void write_text(const char *dir, const char *name, const char *text) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* "//@include NAME" splices another source in (read from $CLDIFF_CL_DIR here); a missing one is
+ * an error naming both files */
+static void test_source_include(void **state) {
+  (void)state;
+  char dir[] = "/tmp/cldiff-test-cl-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  write_text(dir, "inc_part.cl", "static inline float twice(float v) { return 2.0f * v; }\n");
+  write_text(dir, "inc_ok.cl", "/* uses twice() */\n//@include inc_part\n__kernel void k(__global float *x) { x[0] = twice(x[0]); }\n");
+  write_text(dir, "inc_bad.cl", "/* a missing part */\n//@include inc_nowhere\n__kernel void k(__global float *x) { x[0] = 1.0f; }\n");
+  setenv("CLDIFF_CL_DIR", dir, 1);
+  cld_ctx_params p = cld_ctx_params_default();
+  p.cache_dir = dir;
+  cld_ctx *ctx;
+  assert_int_equal(cld_ctx_create(&p, &ctx, NULL, 0), CLD_OK);
+  TU_OK(ctx, cld_ctx_build_program(ctx, "inc_ok", "-cl-std=CL1.2"));
+  assert_int_equal(cld_ctx_build_program(ctx, "inc_bad", "-cl-std=CL1.2"), CLD_ERR_INVALID_ARG);
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "'inc_bad' includes 'inc_nowhere'"));
+  cld_ctx_destroy(ctx);
+  unsetenv("CLDIFF_CL_DIR");
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 static char *cache_file(const char *dir) {
   char cmd[600];
   snprintf(cmd, sizeof cmd, "ls %s/elementwise-*.bin 2>/dev/null | head -1", dir);
@@ -218,7 +251,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_devices),     cmocka_unit_test(test_bad_device),   cmocka_unit_test(test_broken_kernel),
       cmocka_unit_test(test_corrupt_cache), cmocka_unit_test(test_graph_errors), cmocka_unit_test(test_two_contexts),
-      cmocka_unit_test(test_device_rng),
+      cmocka_unit_test(test_device_rng),    cmocka_unit_test(test_source_include),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

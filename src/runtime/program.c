@@ -6,7 +6,9 @@
  * name and driver version. A cache file is: magic "CLDC", format version, key, payload length,
  * payload hash, payload. It is written to a temp file, fsynced and renamed into place, so readers
  * never see half a file; any mismatch on read (short, wrong key, bad hash, rejected binary)
- * silently falls back to a source build that rewrites the entry. */
+ * silently falls back to a source build that rewrites the entry. A line "//@include NAME" in a
+ * source is replaced by cl/NAME.cl's text (one level: the spliced text is not scanned again), so
+ * kernel files can share definitions; the cache key hashes the spliced text. */
 #include "runtime/runtime.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +59,46 @@ static const char *find_source(cld_ctx *ctx, const char *name, size_t *len, char
   for (const struct cld_cl_source *s = cld_cl_sources; s->name; s++)
     if (!strcmp(s->name, name)) { *len = s->len; return s->text; }
   return NULL;
+}
+
+/* *src with each "//@include NAME" line replaced by that source; *spliced owns the new text (NULL
+ * when there was nothing to splice) */
+static cld_status splice_includes(cld_ctx *ctx, const char *name, const char **src, size_t *len, char **spliced) {
+  static const char tag[] = "\n//@include ";
+  *spliced = NULL;
+  if (!strstr(*src, tag)) return CLD_OK;
+  char *buf = NULL;
+  size_t n = 0;
+  const char *p = *src, *q;
+  for (;;) {
+    q = strstr(p, tag);
+    size_t head = q ? (size_t)(q - p) + 1 : strlen(p), ilen = 0, nl = 0;
+    const char *inc = NULL;
+    char *owned = NULL, iname[64] = "";
+    if (q) {
+      nl = strcspn(q + sizeof tag - 1, "\r\n");
+      snprintf(iname, sizeof iname, "%.*s", (int)(nl < sizeof iname ? nl : sizeof iname - 1), q + sizeof tag - 1);
+      inc = find_source(ctx, iname, &ilen, &owned);
+      if (!inc) {
+        free(buf);
+        return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "OpenCL source '%s' includes '%s', which does not exist", name, iname);
+      }
+    }
+    char *nb = realloc(buf, n + head + ilen + 1);
+    if (!nb) { free(buf); free(owned); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+    buf = nb;
+    memcpy(buf + n, p, head);
+    memcpy(buf + n + head, inc ? inc : "", ilen);
+    n += head + ilen;
+    buf[n] = 0;
+    free(owned);
+    if (!q) break;
+    p = q + sizeof tag - 1 + nl;
+  }
+  *src = buf;
+  *len = n;
+  *spliced = buf;
+  return CLD_OK;
 }
 
 static int mkdir_p(const char *dir) {
@@ -166,6 +208,9 @@ cld_status cld_program_get(cld_ctx *ctx, const char *name, const char *options, 
   char *owned;
   const char *src = find_source(ctx, name, &len, &owned);
   if (!src) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "no OpenCL source named '%s'", name);
+  char *spliced;
+  cld_status sst = splice_includes(ctx, name, &src, &len, &spliced);
+  if (sst) { free(owned); return sst; }
 
   uint64_t key = cld_hash64(src, len, 0);
   key = cld_hash64(options, strlen(options) + 1, key);
@@ -178,10 +223,11 @@ cld_status cld_program_get(cld_ctx *ctx, const char *name, const char *options, 
   cl_program prog = ctx->no_disk_cache ? NULL : load_cached(ctx, path, key, options);
   if (!prog) {
     cld_status st = build_from_source(ctx, name, src, len, options, &prog);
-    if (st) { free(owned); return st; }
+    if (st) { free(owned); free(spliced); return st; }
     if (!ctx->no_disk_cache) store_cached(ctx, path, key, prog);
   }
   free(owned);
+  free(spliced);
   cld_program_entry *pe = &ctx->programs[ctx->n_programs++];
   snprintf(pe->name, sizeof pe->name, "%s", name);
   snprintf(pe->options, sizeof pe->options, "%s", options);
