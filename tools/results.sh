@@ -14,17 +14,22 @@
 # Knobs (environment; defaults in brackets):
 #   W [runs/results]  SEEDS ["0 1 2"]  JOBS [2] parallel runs (TOY_JOBS for the toys)  PARTS ["toy fmnist"]
 #   TOY_STEPS [2000] TOY_BATCH [512]  FM_MODEL [fmnist-xs] FM_STEPS [3000] FM_BATCH [32]
+#   FM_SAVE [500] checkpoint interval of the Fashion-MNIST trainings
 #   FM_N [1000] images per FID evaluation  FID_REF_N [all 10000 test images]  SAMPLE_BATCH [250]  EP_K [5]
 #   CLS [runs/cls] the `cldiff train-classifier` directory (trained first when absent)
 #   TS ["--ts-window 80 --ts-cutoff 300"] the Time-Shift setting (TS-DPM's CIFAR-10 example)
 #   FM_ONLY [all] evaluate only these sampler settings (names as in the metrics: ddim10 ... dpm10+tsda)
 #   CLDIFF [build/cldiff]
-# Finished trainings (a run directory with its final checkpoint) are reused, not retrained.
+# Finished trainings (a run directory with its final checkpoint) are reused, not retrained; an
+# interrupted Fashion-MNIST training resumes from its newest checkpoint (`cldiff train --resume`,
+# exact), and evaluations whose metrics file exists are skipped, so `run` can be stopped and
+# started again (several sessions on a slow machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export W=${W:-runs/results} SEEDS=${SEEDS:-"0 1 2"} JOBS=${JOBS:-2} PARTS=${PARTS:-"toy fmnist"}
 export TOY_STEPS=${TOY_STEPS:-2000} TOY_BATCH=${TOY_BATCH:-512}
 export FM_MODEL=${FM_MODEL:-fmnist-xs} FM_STEPS=${FM_STEPS:-3000} FM_BATCH=${FM_BATCH:-32} FM_N=${FM_N:-1000}
+export FM_SAVE=${FM_SAVE:-500}
 export SAMPLE_BATCH=${SAMPLE_BATCH:-250} EP_K=${EP_K:-5} CLS=${CLS:-runs/cls}
 export TS=${TS:-"--ts-window 80 --ts-cutoff 300"} B=${CLDIFF:-build/cldiff}
 export TOYS=${TOYS:-"8gaussians 25gaussians moons swissroll checkerboard"}
@@ -80,6 +85,7 @@ export FM_SAMPLERS_S=$(printf '%s\n' "${FM_SAMPLERS[@]}") FM_TS_SAMPLERS_S=$(pri
 fm_eval() { # run-dir config seed name flags...
   local d=$1 cfg=$2 seed=$3 name=$4
   shift 4
+  [ ! -s "$M/fm.$cfg.s$seed.$name.json" ] || return 0 # evaluated by an earlier, interrupted run
   $B sample --ckpt "$d" --ema --n "$FM_N" --batch "$SAMPLE_BATCH" --seed "$seed" "$@" --npy "$d/$name.npy" \
     --out "$d/$name.png" >>"$d.train.txt" 2>&1 || { echo "fmnist $cfg $seed $name: sampling failed, see $d.train.txt" >&2; return 1; }
   # shellcheck disable=SC2086
@@ -92,12 +98,13 @@ export -f fm_eval
 
 fm_job() { # config seed
   local cfg=$1 seed=$2 d=$W/runs/fm/$1/s$2 line
-  if [ ! -d "$d/ckpt-$FM_STEPS" ]; then # a finished training is reused
-    rm -rf "$d"
+  if [ ! -d "$d/ckpt-$FM_STEPS" ]; then # a finished training is reused, an interrupted one resumed
+    local resume=
+    if compgen -G "$d/ckpt-*" >/dev/null; then resume=--resume; else rm -rf "$d"; fi
     mkdir -p "$(dirname "$d")"
     # shellcheck disable=SC2046
     $B train --data fmnist --model "$FM_MODEL" --out "$d" --steps "$FM_STEPS" --batch "$FM_BATCH" --seed "$seed" \
-      --save-every "$FM_STEPS" --log-every 50 $(flags "$cfg" "$FM_BATCH") >"$d.train.txt" 2>&1 || {
+      --save-every "$FM_SAVE" --log-every 50 $resume $(flags "$cfg" "$FM_BATCH") >>"$d.train.txt" 2>&1 || {
       echo "fmnist $cfg $seed: training failed, see $d.train.txt" >&2; return 1; }
   fi
   cp "$d/log.jsonl" "$M/fm_log.$cfg.s$seed.jsonl"
@@ -108,13 +115,18 @@ fm_job() { # config seed
       fm_eval "$d" "$cfg" "$seed" "${line%%|*}" ${line#*|}
     done
   if [ "$seed" = "$(echo "$SEEDS" | cut -d' ' -f1)" ]; then # sample grid and exposure curves of the first seed
-    $B sample --ckpt "$d" --ema --n 64 --batch 64 --seed 0 --sampler ddim --steps 50 --out "$M/fm_grid.$cfg.png" >>"$d.train.txt" 2>&1
+    [ -s "$M/fm_grid.$cfg.png" ] ||
+      $B sample --ckpt "$d" --ema --n 64 --batch 64 --seed 0 --sampler ddim --steps 50 --out "$M/fm_grid.$cfg.png" >>"$d.train.txt" 2>&1
     if [ "$cfg" = baseline ] || [ "$cfg" = ip ]; then
-      $B eval exposure --ckpt "$d" --ema --data fmnist --sampler ddim --steps 20 --n 64 --out "$d/exp" >>"$d.train.txt" 2>&1
-      cp "$d/exp/exposure.csv" "$M/fm_exposure.$cfg.csv"
-      # shellcheck disable=SC2086
-      $B eval exposure --ckpt "$d" --ema --data fmnist --sampler ddim --steps 20 --n 64 $TS --out "$d/exp_ts" >>"$d.train.txt" 2>&1
-      cp "$d/exp_ts/exposure.csv" "$M/fm_exposure.$cfg+ts.csv"
+      if [ ! -s "$M/fm_exposure.$cfg.csv" ]; then
+        $B eval exposure --ckpt "$d" --ema --data fmnist --sampler ddim --steps 20 --n 64 --out "$d/exp" >>"$d.train.txt" 2>&1
+        cp "$d/exp/exposure.csv" "$M/fm_exposure.$cfg.csv"
+      fi
+      if [ ! -s "$M/fm_exposure.$cfg+ts.csv" ]; then
+        # shellcheck disable=SC2086
+        $B eval exposure --ckpt "$d" --ema --data fmnist --sampler ddim --steps 20 --n 64 $TS --out "$d/exp_ts" >>"$d.train.txt" 2>&1
+        cp "$d/exp_ts/exposure.csv" "$M/fm_exposure.$cfg+ts.csv"
+      fi
     fi
   fi
 }

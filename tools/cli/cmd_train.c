@@ -13,6 +13,28 @@
 static volatile sig_atomic_t stop_requested = 0;
 static void on_signal(int sig) { stop_requested = sig; }
 
+/* On --resume, drops the log lines of steps after the checkpoint (a run killed between checkpoints
+ * logged steps that are trained again), so log.jsonl holds each step once. Rewrites the log through
+ * a temp file, fsync and rename; 0 on success or when there is no log yet. */
+static int trim_log(const char *path, long long upto) {
+  FILE *in = fopen(path, "r");
+  if (!in) return errno == ENOENT ? 0 : -1;
+  char tmp[1200], line[512];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+  FILE *out = fopen(tmp, "w");
+  if (!out) { fclose(in); return -1; }
+  while (fgets(line, sizeof line, in)) {
+    long long step;
+    if (sscanf(line, "{\"step\":%lld", &step) == 1 && step > upto) continue;
+    fputs(line, out);
+  }
+  bool ok = !ferror(in) && fflush(out) == 0 && fsync(fileno(out)) == 0;
+  fclose(in);
+  ok = fclose(out) == 0 && ok && rename(tmp, path) == 0;
+  if (!ok) unlink(tmp);
+  return ok ? 0 : -1;
+}
+
 static void usage(void) {
   printf("usage: cldiff train --data SPEC --model PRESET|config.json --out DIR [options]\n\n"
          "Trains a diffusion UNet; checkpoints go to DIR/ckpt-STEP (model/ and ema/ are diffusers\n"
@@ -133,6 +155,15 @@ int cmd_train(int argc, char **argv) {
     fprintf(stderr, "cldiff train: --prediction: '%s' is not eps, x0, v or edm\n", pred);
     return 2;
   }
+  if (meth.ep_lambda > 0 && batch % 2) {
+    fprintf(stderr, "cldiff train: --batch %ld: --ep-lambda needs an even batch (half of it runs the chain)\n", batch);
+    return 2;
+  }
+  if (meth.stf_ref > 0 && meth.stf_ref < batch) {
+    fprintf(stderr, "cldiff train: --stf-ref %d: the reference set includes the batch, so it is 0 (off) or at least --batch (%ld)\n",
+            meth.stf_ref, batch);
+    return 2;
+  }
   cld_ctx *ctx = cli_ctx(&co);
   if (!ctx) return 1;
   int rc = 1;
@@ -187,6 +218,10 @@ int cmd_train(int argc, char **argv) {
   }
   char logpath[1100];
   snprintf(logpath, sizeof logpath, "%s/log.jsonl", out);
+  if (resume && has_ckpt && trim_log(logpath, (long long)cld_trainer_steps_done(t)) != 0) {
+    fprintf(stderr, "cldiff train: %s: cannot trim the steps after the checkpoint: %s\n", logpath, strerror(errno));
+    goto done;
+  }
   log = fopen(logpath, "a");
   if (!log) { fprintf(stderr, "cldiff train: %s: %s\n", logpath, strerror(errno)); goto done; }
   fprintf(stderr, "training %lld parameters on %s (%lld items %dx%dx%d), device %s\n", (long long)cld_model_param_count(u),

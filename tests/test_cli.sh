@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# The methods' switches through the `cldiff` command line (the C API is tested in test_methods):
+# every training switch alone and all at once trains; gamma = 0 / lambda = 0 / R = B = 1 reproduce the
+# baseline's checkpoint byte for byte and each method changes it; bad values are refused with the
+# flag named and nothing written; an interrupted run resumed with --resume ends byte-identical to
+# an uninterrupted one (methods on) and its log holds each step once; Time-Shift runs on every
+# sampler that supports it, a window of 0 changes nothing, singlestep DPM-Solver refuses it.
+#   Args: <cldiff binary>
+set -euo pipefail
+B=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+# toy-mlp on moons: 20 steps at batch 64, one checkpoint at the end
+train() { # out-dir flags...
+  local out=$1
+  shift
+  "$B" train --data toy:moons --model toy-mlp --out "$tmp/$out" --steps 20 --batch 64 --seed 3 --save-every 10 \
+    --log-every 10 "$@" >"$tmp/$out.txt" 2>&1 || { fail "train $out $*: exit $?"; cat "$tmp/$out.txt" >&2; return 0; }
+}
+weights() { echo "$tmp/$1/ckpt-20/model/diffusion_pytorch_model.safetensors"; }
+same() { cmp -s "$(weights "$1")" "$(weights "$2")"; }
+
+# --- every training switch, alone and together
+train base
+train ip --ip-gamma 0.1
+train ipramp --ip-gamma 0.1 --ip-ramp
+train debias --weighting debias
+train minsnr --weighting min-snr --snr-clamp 20
+train p2 --weighting p2
+train stf --stf-ref 256
+train ep --ep-lambda 1 --ep-k 2
+train all --ip-gamma 0.1 --weighting debias --stf-ref 256 --ep-lambda 1 --ep-k 2
+for r in ip ipramp debias minsnr p2 stf ep all; do
+  [ -f "$(weights "$r")" ] || { fail "$r: no checkpoint"; continue; }
+  ! same base "$r" || fail "$r trains the same weights as the baseline"
+done
+! same ip ipramp || fail "--ip-ramp changes nothing"
+
+# --- identity settings give the baseline's bytes
+train ip0 --ip-gamma 0
+train ep0 --ep-lambda 0 --ep-k 3
+train const --weighting const
+for r in ip0 ep0 const; do same base "$r" || fail "$r differs from the baseline"; done
+# STF with R = B = 1 averages over the one image itself: the baseline again
+train base1 --batch 1
+train stf1 --batch 1 --stf-ref 1
+same base1 stf1 || fail "--stf-ref 1 at --batch 1 differs from the baseline"
+
+# --- bad values: exit 2, the flag named, no run directory
+bad() { # expected-substring flags...
+  local want=$1 rc=0
+  shift
+  "$B" train --data toy:moons --model toy-mlp --out "$tmp/bad" --steps 2 --batch 64 "$@" >"$tmp/bad.txt" 2>&1 || rc=$?
+  [ "$rc" = 2 ] || fail "train $*: exit $rc, expected 2"
+  grep -q -- "$want" "$tmp/bad.txt" || { fail "train $*: message does not name $want"; cat "$tmp/bad.txt" >&2; }
+  [ ! -e "$tmp/bad" ] || { fail "train $*: left $tmp/bad behind"; rm -rf "$tmp/bad"; }
+}
+bad --ip-gamma --ip-gamma -0.1
+bad --ip-gamma --ip-gamma abc
+bad --weighting --weighting snr
+bad --snr-clamp --snr-clamp -1
+bad --ep-k --ep-lambda 1 --ep-k 0
+bad --ep-lambda --ep-lambda -1
+bad --stf-ref --stf-ref 32
+bad batch --ep-lambda 1 --batch 63
+
+# --- an interrupted run resumed: same bytes as one straight run, each step logged once
+"$B" train --data toy:moons --model toy-mlp --out "$tmp/part" --steps 10 --batch 64 --seed 3 --save-every 10 \
+  --log-every 10 --ip-gamma 0.1 --stf-ref 256 --ep-lambda 1 --ep-k 2 >"$tmp/part.txt" 2>&1 || fail "train part"
+# a run killed between checkpoints has logged steps it will train again
+echo '{"step":11,"loss":9,"seconds":0,"elapsed":0}' >>"$tmp/part/log.jsonl"
+"$B" train --data toy:moons --model toy-mlp --out "$tmp/part" --steps 20 --batch 64 --seed 3 --save-every 10 \
+  --log-every 10 --ip-gamma 0.1 --stf-ref 256 --ep-lambda 1 --ep-k 2 --resume >>"$tmp/part.txt" 2>&1 || fail "train --resume"
+train whole --ip-gamma 0.1 --stf-ref 256 --ep-lambda 1 --ep-k 2
+same part whole || fail "interrupted + --resume differs from one straight run"
+steps=$(sed -n 's/^{"step":\([0-9]*\),.*/\1/p' "$tmp/part/log.jsonl" | tr '\n' ' ')
+[ "$steps" = "$(seq -s ' ' 1 20) " ] || fail "resumed log steps: $steps"
+! grep -q '"loss":9,' "$tmp/part/log.jsonl" || fail "the stale step 11 line survived the resume"
+rc=0
+"$B" train --data toy:moons --model toy-mlp --out "$tmp/part" --steps 30 --batch 64 >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "training into a run directory without --resume: exit $rc, expected 2"
+
+# --- Time-Shift from the command line
+sample() { # name flags...
+  local name=$1
+  shift
+  "$B" sample --ckpt "$tmp/base" --ema --n 32 --batch 16 --seed 1 --steps 10 --npy "$tmp/$name.npy" \
+    --out "$tmp/$name.png" "$@" >"$tmp/$name.txt" 2>&1 || { fail "sample $name $*: exit $?"; cat "$tmp/$name.txt" >&2; }
+}
+for s in ddpm ddim spndm fpndm dpm-solver; do
+  sample "$s" --sampler "$s"
+  sample "$s.w0" --sampler "$s" --ts-window 0 --ts-cutoff 300
+  cmp -s "$tmp/$s.npy" "$tmp/$s.w0.npy" || fail "$s: --ts-window 0 changes the samples"
+  sample "$s.ts" --sampler "$s" --ts-window 200 --ts-cutoff 100
+  ! cmp -s "$tmp/$s.npy" "$tmp/$s.ts.npy" || fail "$s: --ts-window 200 changes nothing"
+  sample "$s.da" --sampler "$s" --ts-window 200 --ts-cutoff 100 --ts-data-aware
+  sample "$s.nom" --sampler "$s" --ts-window 200 --ts-cutoff 100 --ts-coeffs nominal
+done
+rc=0
+"$B" sample --ckpt "$tmp/base" --n 4 --sampler dpm-solver --singlestep --ts-window 20 --out "$tmp/x.png" >"$tmp/ss.txt" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--ts-window" "$tmp/ss.txt" || fail "singlestep DPM-Solver with --ts-window: exit $rc, $(cat "$tmp/ss.txt")"
+rc=0
+"$B" sample --ckpt "$tmp/base" --n 4 --ts-window -3 --out "$tmp/x.png" >"$tmp/neg.txt" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--ts-window" "$tmp/neg.txt" || fail "--ts-window -3: exit $rc, $(cat "$tmp/neg.txt")"
+
+# --- --help lists every method switch
+"$B" train --help >"$tmp/help.txt"
+for f in --ip-gamma --ip-ramp --weighting --snr-clamp --ep-lambda --ep-k --stf-ref --resume; do
+  grep -q -- "$f" "$tmp/help.txt" || fail "train --help does not mention $f"
+done
+"$B" sample --help >"$tmp/help.txt"
+for f in --ts-window --ts-cutoff --ts-coeffs --ts-data-aware; do
+  grep -q -- "$f" "$tmp/help.txt" || fail "sample --help does not mention $f"
+done
+
+[ "$fails" = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
+echo "cli: all checks passed"
