@@ -80,7 +80,8 @@ FM_TS_SAMPLERS=("ddim10+ts|--sampler ddim --steps 10 $TS" "ddim20+ts|--sampler d
   "fpndm10+ts|--sampler fpndm --steps 10 $TS" "dpm10+ts|--sampler dpm-solver --steps 10 $TS"
   "ddim10+tsda|--sampler ddim --steps 10 $TS --ts-data-aware" "fpndm10+tsda|--sampler fpndm --steps 10 $TS --ts-data-aware"
   "dpm10+tsda|--sampler dpm-solver --steps 10 $TS --ts-data-aware")
-export FM_SAMPLERS_S=$(printf '%s\n' "${FM_SAMPLERS[@]}") FM_TS_SAMPLERS_S=$(printf '%s\n' "${FM_TS_SAMPLERS[@]}")
+FM_SAMPLERS_S=$(printf '%s\n' "${FM_SAMPLERS[@]}") FM_TS_SAMPLERS_S=$(printf '%s\n' "${FM_TS_SAMPLERS[@]}")
+export FM_SAMPLERS_S FM_TS_SAMPLERS_S
 
 fm_eval() { # run-dir config seed name flags...
   local d=$1 cfg=$2 seed=$3 name=$4

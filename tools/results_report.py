@@ -33,6 +33,9 @@ for f in sorted(glob.glob(os.path.join(M, "*.json"))):
         rows.append(json.load(open(f)))
 CONFIGS = [c for c in ALL_CONFIGS if any(r["config"] == c for r in rows)]
 os.makedirs(IMG, exist_ok=True)
+# what an earlier report wrote and this one may not (a configuration no longer in the metrics)
+for f in glob.glob(os.path.join(IMG, "fm_grid.*.png")) + glob.glob(os.path.join(IMG, "metrics", "*")):
+    os.remove(f)
 rel = os.path.relpath(IMG, os.path.dirname(OUT_MD))
 
 
@@ -109,8 +112,11 @@ if has_fm:
               f"samples per evaluation against {ref} test images, `cldiff eval fid` (classifier features).")
     if f.get("note"):
         md.append(f"- {f['note']}")
+ep = f"`--ep-lambda 1 --ep-k {setup['ep_k']}`"
+if fm_setup and fm_setup["ep_k"] != setup["ep_k"]:
+    ep += f" (toys), `--ep-k {fm_setup['ep_k']}` (Fashion-MNIST)"
 md.append(f"- Methods: IP `--ip-gamma 0.1`; debias `--weighting debias`; STF `--stf-ref` 4 x batch; EP "
-          f"`--ep-lambda 1 --ep-k {setup['ep_k']}`; \"all four\" = all of them in one run. Time-Shift: "
+          f"{ep}; \"all four\" = all of them in one run. Time-Shift: "
           f"`{(fm_setup or setup)['ts']}` (TS-DPM's CIFAR-10 example), and the data-aware variant `--ts-data-aware`."
           + (" \"IP+STF+EP\" (all but debias) is a follow-up configuration." if "ip+stf+ep" in CONFIGS else ""))
 if has_toy and setup.get("note"):
@@ -169,6 +175,12 @@ if fm:
                 md.append(f"Feature network: test accuracy {100 * float(acc):.2f}%.\n")
         except (ValueError, OSError):
             pass
+    done = []
+    for c in CONFIGS:
+        seeds = sorted({r["seed"] for r in fm if r["config"] == c})
+        if seeds:
+            done.append(f"{NAMES[c]} {len(seeds)} ({', '.join(map(str, seeds))})")
+    md.append("Training seeds evaluated per configuration: " + "; ".join(done) + ".\n")
     md.append("FID (classifier features; lower is better) by sampler, mean ± std over seeds:\n")
     body = []
     fid_by = {}
@@ -190,11 +202,12 @@ if fm:
         for c in CONFIGS:
             v = {k: values("fmnist", k, config=c, sampler=s) for k in ["fid", "kid", "precision", "recall"]}
             if v["fid"]:
-                body.append([NAMES[c], fmt(v["fid"], 1, 2), fmt(v["kid"], 1e3, 2), fmt(v["precision"], 1, 3),
+                body.append([NAMES[c], fmt(v["fid"], 1, 2), fmt(v["kid"], 1, 2), fmt(v["precision"], 1, 3),
                              fmt(v["recall"], 1, 3)])
         if body:
-            md.append(f"{SAMPLER_NAMES[s]}: FID, KID (x 10³), precision and recall (k = 3):\n")
-            md.append(table(["training", "FID", "KID x 10³", "precision", "recall"], body) + "\n")
+            md.append(f"{SAMPLER_NAMES[s]}: FID, KID, precision and recall (k = 3); KID is on the classifier's "
+                      "features, whose scale makes it large next to Inception-feature KIDs:\n")
+            md.append(table(["training", "FID", "KID", "precision", "recall"], body) + "\n")
     # FID against sampling steps (DDIM), as a plot
     ddim = [("ddim10", 10), ("ddim20", 20), ("ddim50", 50), ("ddim100", 100)]
     csvp = os.path.join(M, "fid_ddim.csv")
