@@ -21,10 +21,17 @@ static void usage(void) {
          "Image i depends only on (seed, i): the same with any --batch.\n");
 }
 
+typedef struct { int64_t batch; double t0; } sample_progress;
+
+/* "images A-B of N, step s/S, ETA": the fraction done counts finished batches and the steps of the
+ * current one */
 static void progress(void *user, int step, int total, int64_t done, int64_t n) {
-  (void)user;
-  fprintf(stderr, "\rsampling: images %lld-%lld of %lld, step %d/%d   ", (long long)done + 1,
-          (long long)(done + 16 > n ? n : done + 16), (long long)n, step, total);
+  const sample_progress *sp = user;
+  int64_t last = done + sp->batch > n ? n : done + sp->batch;
+  double frac = ((double)done + (double)(last - done) * step / (total > 0 ? total : 1)) / (double)n;
+  double el = cli_now() - sp->t0, eta = frac > 0 ? el / frac - el : 0;
+  fprintf(stderr, "\rsampling: images %lld-%lld of %lld, step %d/%d, ETA %.0f s   ", (long long)done + 1, (long long)last,
+          (long long)n, step, total, eta);
   fflush(stderr);
 }
 
@@ -83,7 +90,8 @@ int cmd_sample(int argc, char **argv) {
   imgs = malloc((size_t)n * per * sizeof(float));
   if (!imgs) { fprintf(stderr, "cldiff sample: out of memory for %ld images\n", n); goto done; }
   double t0 = cli_now();
-  if (cld_sample(ctx, u, &sp, 0, n, H, W, imgs, progress, NULL)) { fprintf(stderr, "\ncldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
+  sample_progress prog = {batch, t0};
+  if (cld_sample(ctx, u, &sp, 0, n, H, W, imgs, progress, &prog)) { fprintf(stderr, "\ncldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
   fprintf(stderr, "\nsampled %ld images with %s, %ld steps in %.1f s (%s)\n", n, sampler, steps, cli_now() - t0, ci.model_dir);
   bool points = cld_model_get_kind(u) == CLD_MODEL_MLP;
   cld_status wst = points ? cld_png_write_scatter(ctx, out, imgs, (int)n, 4.0f) : cld_png_write_grid(ctx, out, imgs, (int)n, C, H, W, 0);
