@@ -12,12 +12,14 @@
 #        plus docs/results_discussion.md, the hand-written discussion of the figures).
 #
 # Knobs (environment; defaults in brackets):
-#   W [runs/results]  SEEDS ["0 1 2"]  JOBS [2] parallel runs (TOY_JOBS for the toys)  PARTS ["toy fmnist"]
+#   W [runs/results]  SEEDS ["0 1 2"]  JOBS [2] parallel runs (TOY_JOBS for the toys)
+#   PARTS ["toy fmnist"] (and ts-sweep: Time-Shift settings on the trained Fashion-MNIST baseline)
 #   TOY_STEPS [2000] TOY_BATCH [512]  FM_MODEL [fmnist-xs] FM_STEPS [3000] FM_BATCH [32]
 #   FM_SAVE [500] checkpoint interval of the Fashion-MNIST trainings
 #   FM_N [1000] images per FID evaluation  FID_REF_N [all 10000 test images]  SAMPLE_BATCH [250]  EP_K [5]
 #   CLS [runs/cls] the `cldiff train-classifier` directory (trained first when absent)
 #   TS ["--ts-window 80 --ts-cutoff 300"] the Time-Shift setting (TS-DPM's CIFAR-10 example)
+#   TS_SWEEP ["5:550 10:300 20:300 40:300 20:550"] window:cutoff pairs of PARTS=ts-sweep
 #   FM_ONLY [all] evaluate only these sampler settings (names as in the metrics: ddim10 ... dpm10+tsda)
 #   CLDIFF [build/cldiff]
 # Finished trainings (a run directory with its final checkpoint) are reused, not retrained; an
@@ -32,6 +34,7 @@ export FM_MODEL=${FM_MODEL:-fmnist-xs} FM_STEPS=${FM_STEPS:-3000} FM_BATCH=${FM_
 export FM_SAVE=${FM_SAVE:-500}
 export SAMPLE_BATCH=${SAMPLE_BATCH:-250} EP_K=${EP_K:-5} CLS=${CLS:-runs/cls}
 export TS=${TS:-"--ts-window 80 --ts-cutoff 300"} B=${CLDIFF:-build/cldiff}
+export TS_SWEEP=${TS_SWEEP:-"5:550 10:300 20:300 40:300 20:550"}
 export TOYS=${TOYS:-"8gaussians 25gaussians moons swissroll checkerboard"}
 export CONFIGS=${CONFIGS:-"baseline ip debias stf ep all"}
 export M=$W/metrics
@@ -133,17 +136,39 @@ fm_job() { # config seed
 }
 export -f fm_job
 
-run() {
-  [ -x "$B" ] || { echo "results: $B not built (cmake -B build && cmake --build build)" >&2; exit 1; }
-  mkdir -p "$M"
-  local setup=$M/setup.json # the toy part's setup; a Fashion-MNIST-only run (another machine) writes its own
-  [[ " $PARTS " == *" toy "* ]] || setup=$M/setup.fmnist.json
+# Time-Shift settings tried on the first seed's baseline model (PARTS=ts-sweep, after the fmnist
+# part trained it): window:cutoff pairs, each with DDIM 10 and F-PNDM 10, plain and data-aware
+ts_sweep() {
+  local s0 d setting w c sm
+  s0=$(echo "$SEEDS" | cut -d' ' -f1)
+  d=$W/runs/fm/baseline/s$s0
+  [ -d "$d/ckpt-$FM_STEPS" ] || { echo "results: ts-sweep needs the trained $d/ckpt-$FM_STEPS (PARTS=fmnist first)" >&2; return 1; }
+  for setting in $TS_SWEEP; do
+    w=${setting%%:*} c=${setting#*:}
+    for sm in "ddim10|--sampler ddim --steps 10" "fpndm10|--sampler fpndm --steps 10"; do
+      # shellcheck disable=SC2086
+      fm_eval "$d" baseline "$s0" "${sm%%|*}+ts:w${w}c$c" ${sm#*|} --ts-window "$w" --ts-cutoff "$c"
+      # shellcheck disable=SC2086
+      fm_eval "$d" baseline "$s0" "${sm%%|*}+tsda:w${w}c$c" ${sm#*|} --ts-window "$w" --ts-cutoff "$c" --ts-data-aware
+    done
+  done
+}
+
+write_setup() { # file
   {
     echo "{\"date\": \"$(date -u +%F)\", \"device\": \"$($B devices 2>/dev/null | sed -n 's/^\[[0-9]*\] (default) //p' | head -1)\","
     echo " \"seeds\": \"$SEEDS\", \"toy_steps\": $TOY_STEPS, \"toy_batch\": $TOY_BATCH, \"fm_model\": \"$FM_MODEL\","
     echo " \"fm_steps\": $FM_STEPS, \"fm_batch\": $FM_BATCH, \"fm_n\": $FM_N, \"fid_ref_n\": ${FID_REF_N:-0}, \"ep_k\": $EP_K, \"ts\": \"$TS\","
     echo " \"classifier\": \"$CLS\", \"parts\": \"$PARTS\", \"note\": \"${NOTE:-}\"}"
-  } >"$setup"
+  } >"$1"
+}
+
+run() {
+  [ -x "$B" ] || { echo "results: $B not built (cmake -B build && cmake --build build)" >&2; exit 1; }
+  mkdir -p "$M"
+  # each part records its own setup (the parts may run on different machines)
+  [[ " $PARTS " != *" toy "* ]] || write_setup "$M/setup.json"
+  [[ " $PARTS " != *" fmnist "* ]] || write_setup "$M/setup.fmnist.json"
   local t0=$SECONDS
   if [[ " $PARTS " == *" toy "* ]]; then
     for toy in $TOYS; do for cfg in $CONFIGS; do for s in $SEEDS; do echo "$toy $cfg $s"; done; done; done |
@@ -159,6 +184,10 @@ run() {
     for s in $SEEDS; do for cfg in $CONFIGS; do echo "$cfg $s"; done; done |
       xargs -P "$JOBS" -L 1 bash -c 'set -euo pipefail; fm_job "$@"' _
     echo "results: fmnist done ($((SECONDS - t0)) s)"
+  fi
+  if [[ " $PARTS " == *" ts-sweep "* ]]; then
+    ts_sweep
+    echo "results: ts-sweep done ($((SECONDS - t0)) s)"
   fi
 }
 

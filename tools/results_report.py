@@ -205,8 +205,9 @@ if fm:
                 body.append([NAMES[c], fmt(v["fid"], 1, 2), fmt(v["kid"], 1, 2), fmt(v["precision"], 1, 3),
                              fmt(v["recall"], 1, 3)])
         if body:
-            md.append(f"{SAMPLER_NAMES[s]}: FID, KID, precision and recall (k = 3); KID is on the classifier's "
-                      "features, whose scale makes it large next to Inception-feature KIDs:\n")
+            md.append(f"{SAMPLER_NAMES[s]}: FID, KID, precision and recall (k = 3)" +
+                      ("; KID is on the classifier's features, whose scale makes it large next to "
+                       "Inception-feature KIDs" if s == "ddim10" else "") + ":\n")
             md.append(table(["training", "FID", "KID", "precision", "recall"], body) + "\n")
     # FID against sampling steps (DDIM), as a plot
     ddim = [("ddim10", 10), ("ddim20", 20), ("ddim50", 50), ("ddim100", 100)]
@@ -234,6 +235,25 @@ if fm:
         md.append(f"FID without and with Time-Shift (`{setup['ts']}`; data-aware: `--ts-data-aware`), same models "
                   "and noise seeds:\n")
         md.append(table(["training", "sampler", "plain", "+ TS", "+ TS data-aware"], ts_rows) + "\n")
+    # Time-Shift settings tried on the first seed's baseline (PARTS=ts-sweep)
+    sweep = sorted({r["sampler"].split(":", 1)[1] for r in fm if ":" in r["sampler"]},
+                   key=lambda k: (int(k[1:].split("c")[0]), int(k.split("c")[1])))
+    if sweep:
+        s0 = int(setup["seeds"].split()[0])
+        cols = [("ddim10", "+ts"), ("ddim10", "+tsda"), ("fpndm10", "+ts"), ("fpndm10", "+tsda")]
+
+        def one(name):
+            v = values("fmnist", "fid", config="baseline", seed=s0, sampler=name)
+            return f"{v[0]:.2f}" if v else "–"
+        body = [["no Time-Shift"] + [one(sm) for sm, _ in cols]]
+        main = (fm_setup or setup)["ts"].split()
+        body.append([f"window {main[1]}, cutoff {main[3]} (the tables above)"] + [one(sm + v) for sm, v in cols])
+        for k in sweep:
+            w, c = k[1:].split("c")
+            body.append([f"window {w}, cutoff {c}"] + [one(f"{sm}{v}:{k}") for sm, v in cols])
+        md.append("Time-Shift settings on the baseline model (first seed, FID; the same noise for every row):\n")
+        md.append(table(["setting", "DDIM 10 + TS", "DDIM 10 + TS data-aware", "F-PNDM 10 + TS",
+                         "F-PNDM 10 + TS data-aware"], body) + "\n")
     # exposure bias
     exp = [(os.path.join(M, f"fm_exposure.{n}.csv"), lab) for n, lab in
            [("baseline", "baseline"), ("baseline+ts", "baseline+TS"), ("ip", "IP"), ("ip+ts", "IP+TS")]]
