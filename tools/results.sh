@@ -19,7 +19,7 @@
 #   FM_N [1000] images per FID evaluation  FID_REF_N [all 10000 test images]  SAMPLE_BATCH [250]  EP_K [5]
 #   CLS [runs/cls] the `cldiff train-classifier` directory (trained first when absent)
 #   TS ["--ts-window 80 --ts-cutoff 300"] the Time-Shift setting (TS-DPM's CIFAR-10 example)
-#   TS_SWEEP ["5:550 10:300 20:300 40:300 20:550"] window:cutoff pairs of PARTS=ts-sweep
+#   TS_SWEEP ["5:550 10:300 20:300 40:300 20:550 80:300"] window:cutoff pairs of PARTS=ts-sweep
 #   FM_ONLY [all] evaluate only these sampler settings (names as in the metrics: ddim10 ... dpm10+tsda)
 #   CLDIFF [build/cldiff]
 # Finished trainings (a run directory with its final checkpoint) are reused, not retrained; an
@@ -34,7 +34,7 @@ export FM_MODEL=${FM_MODEL:-fmnist-xs} FM_STEPS=${FM_STEPS:-3000} FM_BATCH=${FM_
 export FM_SAVE=${FM_SAVE:-500}
 export SAMPLE_BATCH=${SAMPLE_BATCH:-250} EP_K=${EP_K:-5} CLS=${CLS:-runs/cls}
 export TS=${TS:-"--ts-window 80 --ts-cutoff 300"} B=${CLDIFF:-build/cldiff}
-export TS_SWEEP=${TS_SWEEP:-"5:550 10:300 20:300 40:300 20:550"}
+export TS_SWEEP=${TS_SWEEP:-"5:550 10:300 20:300 40:300 20:550 80:300"}
 export TOYS=${TOYS:-"8gaussians 25gaussians moons swissroll checkerboard"}
 export CONFIGS=${CONFIGS:-"baseline ip debias stf ep all"}
 export M=$W/metrics
@@ -95,7 +95,7 @@ fm_eval() { # run-dir config seed name flags...
   # shellcheck disable=SC2086
   $B eval fid --features "$CLS" --ref fmnist ${FID_REF_N:+--ref-n $FID_REF_N} --samples "$d/$name.npy" --json |
     sed "s/^{/{\"part\": \"fmnist\", \"config\": \"$cfg\", \"seed\": $seed, \"sampler\": \"$name\", \"loss\": $(final_loss "$d/log.jsonl"), /" \
-      >"$M/fm.$cfg.s$seed.$name.json"
+      >"$M/fm.$cfg.s$seed.$name.json.tmp" && mv "$M/fm.$cfg.s$seed.$name.json.tmp" "$M/fm.$cfg.s$seed.$name.json"
   rm -f "$d/$name.npy" "$d/$name.png"
 }
 export -f fm_eval
@@ -137,7 +137,8 @@ fm_job() { # config seed
 export -f fm_job
 
 # Time-Shift settings tried on the first seed's baseline model (PARTS=ts-sweep, after the fmnist
-# part trained it): window:cutoff pairs, each with DDIM 10 and F-PNDM 10, plain and data-aware
+# part trained it): window:cutoff pairs, each with DDIM 10 and F-PNDM 10, plain and data-aware, and
+# DDIM 10 with --ts-coeffs nominal
 ts_sweep() {
   local s0 d setting w c sm
   s0=$(echo "$SEEDS" | cut -d' ' -f1)
@@ -151,6 +152,8 @@ ts_sweep() {
       # shellcheck disable=SC2086
       fm_eval "$d" baseline "$s0" "${sm%%|*}+tsda:w${w}c$c" ${sm#*|} --ts-window "$w" --ts-cutoff "$c" --ts-data-aware
     done
+    # the other reading of the paper: network at t_s, the step's coefficients at the nominal t
+    fm_eval "$d" baseline "$s0" "ddim10+tsnom:w${w}c$c" --sampler ddim --steps 10 --ts-window "$w" --ts-cutoff "$c" --ts-coeffs nominal
   done
 }
 
@@ -180,6 +183,10 @@ run() {
       $B train-classifier --data fmnist --out "$CLS"
     fi
     cp "$CLS/metrics.json" "$M/classifier.json" 2>/dev/null || true
+    # the floor: FM_N real training images against the same reference
+    # shellcheck disable=SC2086
+    [ -s "$M/fm_reference.json" ] || { $B eval fid --features "$CLS" --ref fmnist ${FID_REF_N:+--ref-n $FID_REF_N} \
+      --samples data:fmnist@train --samples-n "$FM_N" --json >"$M/fm_reference.json.tmp" && mv "$M/fm_reference.json.tmp" "$M/fm_reference.json"; }
     # seed by seed, so that a run cut short still compares every configuration
     for s in $SEEDS; do for cfg in $CONFIGS; do echo "$cfg $s"; done; done |
       xargs -P "$JOBS" -L 1 bash -c 'set -euo pipefail; fm_job "$@"' _

@@ -30,7 +30,10 @@ rows = []
 for f in sorted(glob.glob(os.path.join(M, "*.json"))):
     b = os.path.basename(f)
     if b.startswith(("toy.", "fm.")):
-        rows.append(json.load(open(f)))
+        try:
+            rows.append(json.load(open(f)))
+        except ValueError:  # an evaluation being written, or cut off: not a result
+            print(f"results_report: skipping {f} (not complete JSON)", file=sys.stderr)
 CONFIGS = [c for c in ALL_CONFIGS if any(r["config"] == c for r in rows)]
 os.makedirs(IMG, exist_ok=True)
 # what an earlier report wrote and this one may not (a configuration no longer in the metrics)
@@ -175,6 +178,12 @@ if fm:
                 md.append(f"Feature network: test accuracy {100 * float(acc):.2f}%.\n")
         except (ValueError, OSError):
             pass
+    refp = os.path.join(M, "fm_reference.json")
+    if os.path.exists(refp):
+        r = json.load(open(refp))
+        md.append(f"The floor at this sample size: {r['n_samples']} real training images against the same "
+                  f"{r['n_ref']} test images give FID {r['fid']:.2f}, KID {r['kid']:.2f}, precision "
+                  f"{r['precision']:.3f}, recall {r['recall']:.3f}.\n")
     done = []
     for c in CONFIGS:
         seeds = sorted({r["seed"] for r in fm if r["config"] == c})
@@ -236,24 +245,29 @@ if fm:
                   "and noise seeds:\n")
         md.append(table(["training", "sampler", "plain", "+ TS", "+ TS data-aware"], ts_rows) + "\n")
     # Time-Shift settings tried on the first seed's baseline (PARTS=ts-sweep)
-    sweep = sorted({r["sampler"].split(":", 1)[1] for r in fm if ":" in r["sampler"]},
+    main = (fm_setup or setup)["ts"].split()
+    main_key = f"w{main[1]}c{main[3]}"
+    sweep = sorted({r["sampler"].split(":", 1)[1] for r in fm if ":" in r["sampler"]} | {main_key},
                    key=lambda k: (int(k[1:].split("c")[0]), int(k.split("c")[1])))
-    if sweep:
+    if len(sweep) > 1:
         s0 = int(setup["seeds"].split()[0])
-        cols = [("ddim10", "+ts"), ("ddim10", "+tsda"), ("fpndm10", "+ts"), ("fpndm10", "+tsda")]
+        cols = [("ddim10", "+ts"), ("ddim10", "+tsda"), ("ddim10", "+tsnom"), ("fpndm10", "+ts"), ("fpndm10", "+tsda")]
 
-        def one(name):
-            v = values("fmnist", "fid", config="baseline", seed=s0, sampler=name)
-            return f"{v[0]:.2f}" if v else "–"
+        def one(*names):
+            for name in names:
+                v = values("fmnist", "fid", config="baseline", seed=s0, sampler=name)
+                if v:
+                    return f"{v[0]:.2f}"
+            return "–"
         body = [["no Time-Shift"] + [one(sm) for sm, _ in cols]]
-        main = (fm_setup or setup)["ts"].split()
-        body.append([f"window {main[1]}, cutoff {main[3]} (the tables above)"] + [one(sm + v) for sm, v in cols])
         for k in sweep:
             w, c = k[1:].split("c")
-            body.append([f"window {w}, cutoff {c}"] + [one(f"{sm}{v}:{k}") for sm, v in cols])
-        md.append("Time-Shift settings on the baseline model (first seed, FID; the same noise for every row):\n")
-        md.append(table(["setting", "DDIM 10 + TS", "DDIM 10 + TS data-aware", "F-PNDM 10 + TS",
-                         "F-PNDM 10 + TS data-aware"], body) + "\n")
+            label = f"window {w}, cutoff {c}" + (" (the setting above)" if k == main_key else "")
+            body.append([label] + [one(f"{sm}{v}:{k}", *([sm + v] if k == main_key else [])) for sm, v in cols])
+        md.append("Time-Shift settings on the baseline model (first seed, FID; the same noise for every row; "
+                  "\"nominal\": `--ts-coeffs nominal`, the network at t_s and the step's coefficients at t):\n")
+        md.append(table(["setting", "DDIM 10 + TS", "DDIM 10 + TS data-aware", "DDIM 10 + TS nominal",
+                         "F-PNDM 10 + TS", "F-PNDM 10 + TS data-aware"], body) + "\n")
     # exposure bias
     exp = [(os.path.join(M, f"fm_exposure.{n}.csv"), lab) for n, lab in
            [("baseline", "baseline"), ("baseline+ts", "baseline+TS"), ("ip", "IP"), ("ip+ts", "IP+TS")]]
