@@ -148,12 +148,12 @@ ts_sweep() {
     w=${setting%%:*} c=${setting#*:}
     for sm in "ddim10|--sampler ddim --steps 10" "fpndm10|--sampler fpndm --steps 10"; do
       # shellcheck disable=SC2086
-      fm_eval "$d" baseline "$s0" "${sm%%|*}+ts:w${w}c$c" ${sm#*|} --ts-window "$w" --ts-cutoff "$c"
+      fm_eval "$d" baseline "$s0" "${sm%%|*}+ts@w${w}c$c" ${sm#*|} --ts-window "$w" --ts-cutoff "$c"
       # shellcheck disable=SC2086
-      fm_eval "$d" baseline "$s0" "${sm%%|*}+tsda:w${w}c$c" ${sm#*|} --ts-window "$w" --ts-cutoff "$c" --ts-data-aware
+      fm_eval "$d" baseline "$s0" "${sm%%|*}+tsda@w${w}c$c" ${sm#*|} --ts-window "$w" --ts-cutoff "$c" --ts-data-aware
     done
     # the other reading of the paper: network at t_s, the step's coefficients at the nominal t
-    fm_eval "$d" baseline "$s0" "ddim10+tsnom:w${w}c$c" --sampler ddim --steps 10 --ts-window "$w" --ts-cutoff "$c" --ts-coeffs nominal
+    fm_eval "$d" baseline "$s0" "ddim10+tsnom@w${w}c$c" --sampler ddim --steps 10 --ts-window "$w" --ts-cutoff "$c" --ts-coeffs nominal
   done
 }
 

@@ -110,7 +110,8 @@ if has_toy:
 if has_fm:
     f = fm_setup
     ref = f"the first {f['fid_ref_n']}" if f.get("fid_ref_n") else "the 10000"
-    md.append(f"- Fashion-MNIST: run on **{f.get('device', '?')}**, {f.get('date', '?')}; seeds `{f['seeds']}`; "
+    md.append(f"- Fashion-MNIST: run on **{f.get('device', '?')}**, {f.get('date', '?')}; seeds `{f['seeds']}` (the "
+              "Fashion-MNIST section says which have finished); "
               f"`{f['fm_model']}`, {f['fm_steps']} steps at batch {f['fm_batch']}, EMA weights, {f['fm_n']} "
               f"samples per evaluation against {ref} test images, `cldiff eval fid` (classifier features).")
     if f.get("note"):
@@ -247,7 +248,7 @@ if fm:
     # Time-Shift settings tried on the first seed's baseline (PARTS=ts-sweep)
     main = (fm_setup or setup)["ts"].split()
     main_key = f"w{main[1]}c{main[3]}"
-    sweep = sorted({r["sampler"].split(":", 1)[1] for r in fm if ":" in r["sampler"]} | {main_key},
+    sweep = sorted({r["sampler"].split("@", 1)[1] for r in fm if "@" in r["sampler"]} | {main_key},
                    key=lambda k: (int(k[1:].split("c")[0]), int(k.split("c")[1])))
     if len(sweep) > 1:
         s0 = int(setup["seeds"].split()[0])
@@ -263,7 +264,7 @@ if fm:
         for k in sweep:
             w, c = k[1:].split("c")
             label = f"window {w}, cutoff {c}" + (" (the setting above)" if k == main_key else "")
-            body.append([label] + [one(f"{sm}{v}:{k}", *([sm + v] if k == main_key else [])) for sm, v in cols])
+            body.append([label] + [one(f"{sm}{v}@{k}", *([sm + v] if k == main_key else [])) for sm, v in cols])
         md.append("Time-Shift settings on the baseline model (first seed, FID; the same noise for every row; "
                   "\"nominal\": `--ts-coeffs nominal`, the network at t_s and the step's coefficients at t):\n")
         md.append(table(["setting", "DDIM 10 + TS", "DDIM 10 + TS data-aware", "DDIM 10 + TS nominal",
