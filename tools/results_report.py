@@ -12,6 +12,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 
 M, OUT_MD, IMG, B = sys.argv[1:5]
 ALL_CONFIGS = ["baseline", "ip", "debias", "stf", "ep", "all", "ip+stf+ep"]
@@ -282,8 +283,16 @@ if fm:
         args = []
         for p, lab in exp:
             args += ["--csv", p, "--label", lab]
-        if plot(args + ["--x", "t", "--y", "var_sampled", "--title", "variance of sampled x_t",
-                        "--xlabel", "t", "--ylabel", "var"], os.path.join(IMG, "exposure_var.png")):
+        # the forward process's variance, drawn once (from the first run's real images), as a
+        # temporary CSV whose column has the sampled curves' name so that one --y serves all
+        with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as tf:
+            with open(exp[0][0]) as f:
+                tf.write("t,var_sampled\n" + "".join(f"{x['t']},{x['var_forward']}\n" for x in csv.DictReader(f)))
+        ok = plot(args + ["--csv", tf.name, "--label", "forward process", "--x", "t", "--y", "var_sampled",
+                          "--title", "per-image variance of x_t: sampled runs and the forward process",
+                          "--xlabel", "t", "--ylabel", "var", "--logy"], os.path.join(IMG, "exposure_var.png"))
+        os.remove(tf.name)
+        if ok:
             md.append(f"![variance of sampled x_t]({rel}/exposure_var.png)\n")
         if plot(args + ["--x", "t", "--y", "x0err_sampled", "--title", "x0-prediction error on sampled x_t",
                         "--xlabel", "t", "--ylabel", "MSE", "--logy"], os.path.join(IMG, "exposure_x0err.png")):
