@@ -20,14 +20,9 @@ static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
  * work-group size: no bounds checks and one integer division per work-item. */
 /* Work-group for an exact 3-D grid: the largest divisors of the first two dims with at most
  * 256 items (a NULL local size lets some drivers pick tiny groups for sizes like 28 or 784). */
-static size_t largest_divisor(size_t n, size_t cap) {
-  for (size_t d = cap < n ? cap : n; d > 1; d--)
-    if (n % d == 0) return d;
-  return 1;
-}
 static void pick_lws3(cld_launch *l) {
-  l->lws[0] = largest_divisor(l->gws[0], 256);
-  l->lws[1] = largest_divisor(l->gws[1], 256 / l->lws[0]);
+  l->lws[0] = cld_largest_divisor(l->gws[0], 256);
+  l->lws[1] = cld_largest_divisor(l->gws[1], 256 / l->lws[0]);
   l->lws[2] = 1;
   l->use_lws = true;
 }
@@ -429,8 +424,8 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     /* small groups (1, up to 4, up to 4): with pick_lws3's (32, 8, 1) PoCL ran it at half the speed
      * (36-50 against 72-86 GFLOP/s at a 128x128, 49-panel Winograd weight gradient) */
     b.l->lws[0] = 1;
-    b.l->lws[1] = largest_divisor(b.l->gws[1], 4);
-    b.l->lws[2] = largest_divisor(b.l->gws[2], 4);
+    b.l->lws[1] = cld_largest_divisor(b.l->gws[1], 4);
+    b.l->lws[2] = cld_largest_divisor(b.l->gws[2], 4);
     b.l->use_lws = true;
     return done(&b, "binding summed NT GEMM");
   }

@@ -52,6 +52,13 @@ bool cld_gemm_shape_eq(const cld_gemm_shape *a, const cld_gemm_shape *b) {
          a->trans_b == b->trans_b && a->a_batch == b->a_batch;
 }
 
+void cld_tune_put(struct cld_gemm_tuning *t, const cld_tune_entry *e) {
+  int j = 0;
+  while (j < t->n && !cld_gemm_shape_eq(&t->e[j].shape, &e->shape)) j++;
+  t->e[j] = *e;
+  if (j == t->n) t->n++;
+}
+
 static void tuning_load(cld_ctx *ctx, struct cld_gemm_tuning *t) {
   t->loaded = true;
   char *buf = cld_read_text(cld_gemm_tune_file(ctx));
@@ -73,10 +80,7 @@ static void tuning_load(cld_ctx *ctx, struct cld_gemm_tuning *t) {
     if (!(x->shape.m > 0 && x->shape.n > 0 && x->shape.k > 0 && x->tiled.tm >= 1 && x->tiled.tm <= 8 &&
           x->tiled.nv >= 1 && x->tiled.nv <= 4 && x->tiled.lb >= 1 && x->tiled.lb <= 64 && x->shape.a_batch >= 0))
       continue;
-    int j = 0; /* a shape listed twice (tables written before merging compared fields): the later entry */
-    while (j < t->n && !cld_gemm_shape_eq(&t->e[j].shape, &x->shape)) j++;
-    if (j < t->n) t->e[j] = *x;
-    else t->n++;
+    cld_tune_put(t, x); /* a shape listed twice (tables written before merging compared fields): the later entry */
   }
   const cJSON *cb = cJSON_GetObjectItemCaseSensitive(root, "clblast_xgemm");
   if (cJSON_IsObject(cb)) {

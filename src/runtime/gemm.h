@@ -44,6 +44,9 @@ cld_status cld_gemm_tuning_save(cld_ctx *ctx);
 cld_tiled_cfg cld_tiled_default(void);
 /* field by field (memcmp would also compare the struct's padding) */
 bool cld_gemm_shape_eq(const cld_gemm_shape *a, const cld_gemm_shape *b);
+/* e replaces the table's entry of the same shape, or is appended (room for one more is the
+ * caller's); e may point at the append slot itself */
+void cld_tune_put(struct cld_gemm_tuning *t, const cld_tune_entry *e);
 /* "tm=8 nv=2 lws=1x16[ m-first]" into buf; returns buf */
 const char *cld_tiled_cfg_str(const cld_tiled_cfg *c, char *buf, size_t n);
 #endif

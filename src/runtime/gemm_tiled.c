@@ -62,9 +62,7 @@ static cld_status narrow_nt(cld_ctx *ctx, const cld_gemm_call *c) {
                        KARG(c->b), KARG(bo), KARG(bg), KARG(zero), KARG(row), KARG(c->c), KARG(co)};
   cl_int e = set_args(k, args, sizeof args / sizeof args[0]);
   if (e != CL_SUCCESS) return cld_seterr(ctx, CLD_ERR_CL, "binding narrow NT GEMM");
-  size_t gws[3] = {((size_t)S + 3) / 4, ((size_t)R + 3) / 4, (size_t)c->batch}, lws[3] = {1, 1, 1};
-  for (size_t d = 4; d > 1; d--)
-    if (gws[1] % d == 0) { lws[1] = d; break; }
+  size_t gws[3] = {((size_t)S + 3) / 4, ((size_t)R + 3) / 4, (size_t)c->batch}, lws[3] = {1, cld_largest_divisor(gws[1], 4), 1};
   e = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, gws, lws, 0, NULL, NULL);
   return e == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, e, "enqueue narrow NT GEMM");
 }

@@ -319,13 +319,7 @@ cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shape
     if (!ne) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
     else {
       t->e = ne;
-      for (int si = 0; si < n_shapes; si++) {
-        int j = 0;
-        for (; j < t->n; j++)
-          if (cld_gemm_shape_eq(&t->e[j].shape, &best[si].shape)) break;
-        t->e[j] = best[si];
-        if (j == t->n) t->n++;
-      }
+      for (int si = 0; si < n_shapes; si++) cld_tune_put(t, &best[si]);
       st = cld_gemm_tuning_save(ctx);
     }
   }
