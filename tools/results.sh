@@ -86,6 +86,11 @@ FM_TS_SAMPLERS=("ddim10+ts|--sampler ddim --steps 10 $TS" "ddim20+ts|--sampler d
 FM_SAMPLERS_S=$(printf '%s\n' "${FM_SAMPLERS[@]}") FM_TS_SAMPLERS_S=$(printf '%s\n' "${FM_TS_SAMPLERS[@]}")
 export FM_SAMPLERS_S FM_TS_SAMPLERS_S
 
+# stdin into $1 through a temp file, so that an interrupted run never leaves a half file that a
+# later run would take as done
+put() { cat >"$1.tmp" && mv "$1.tmp" "$1"; }
+export -f put
+
 fm_eval() { # run-dir config seed name flags...
   local d=$1 cfg=$2 seed=$3 name=$4
   shift 4
@@ -95,7 +100,7 @@ fm_eval() { # run-dir config seed name flags...
   # shellcheck disable=SC2086
   $B eval fid --features "$CLS" --ref fmnist ${FID_REF_N:+--ref-n $FID_REF_N} --samples "$d/$name.npy" --json |
     sed "s/^{/{\"part\": \"fmnist\", \"config\": \"$cfg\", \"seed\": $seed, \"sampler\": \"$name\", \"loss\": $(final_loss "$d/log.jsonl"), /" \
-      >"$M/fm.$cfg.s$seed.$name.json.tmp" && mv "$M/fm.$cfg.s$seed.$name.json.tmp" "$M/fm.$cfg.s$seed.$name.json"
+      | put "$M/fm.$cfg.s$seed.$name.json"
   rm -f "$d/$name.npy" "$d/$name.png"
 }
 export -f fm_eval
@@ -122,15 +127,12 @@ fm_job() { # config seed
     [ -s "$M/fm_grid.$cfg.png" ] ||
       $B sample --ckpt "$d" --ema --n 64 --batch 64 --seed 0 --sampler ddim --steps 50 --out "$M/fm_grid.$cfg.png" >>"$d.train.txt" 2>&1
     if [ "$cfg" = baseline ] || [ "$cfg" = ip ]; then
-      if [ ! -s "$M/fm_exposure.$cfg.csv" ]; then
-        $B eval exposure --ckpt "$d" --ema --data fmnist --sampler ddim --steps 20 --n 64 --out "$d/exp" >>"$d.train.txt" 2>&1
-        cp "$d/exp/exposure.csv" "$M/fm_exposure.$cfg.csv"
-      fi
-      if [ ! -s "$M/fm_exposure.$cfg+ts.csv" ]; then
+      for v in "" +ts; do # without and with Time-Shift
+        [ ! -s "$M/fm_exposure.$cfg$v.csv" ] || continue
         # shellcheck disable=SC2086
-        $B eval exposure --ckpt "$d" --ema --data fmnist --sampler ddim --steps 20 --n 64 $TS --out "$d/exp_ts" >>"$d.train.txt" 2>&1
-        cp "$d/exp_ts/exposure.csv" "$M/fm_exposure.$cfg+ts.csv"
-      fi
+        $B eval exposure --ckpt "$d" --ema --data fmnist --sampler ddim --steps 20 --n 64 ${v:+$TS} --out "$d/exp$v" >>"$d.train.txt" 2>&1
+        put "$M/fm_exposure.$cfg$v.csv" <"$d/exp$v/exposure.csv"
+      done
     fi
   fi
 }
@@ -145,12 +147,13 @@ ts_sweep() {
   d=$W/runs/fm/baseline/s$s0
   [ -d "$d/ckpt-$FM_STEPS" ] || { echo "results: ts-sweep needs the trained $d/ckpt-$FM_STEPS (PARTS=fmnist first)" >&2; return 1; }
   for setting in $TS_SWEEP; do
-    w=${setting%%:*} c=${setting#*:}
+    w=${setting%%:*} c=${setting#*:} at=@w${w}c$c
+    [ "--ts-window $w --ts-cutoff $c" != "$TS" ] || at= # the main setting: the fmnist part's names
     for sm in "ddim10|--sampler ddim --steps 10" "fpndm10|--sampler fpndm --steps 10"; do
       # shellcheck disable=SC2086
-      fm_eval "$d" baseline "$s0" "${sm%%|*}+ts@w${w}c$c" ${sm#*|} --ts-window "$w" --ts-cutoff "$c"
+      fm_eval "$d" baseline "$s0" "${sm%%|*}+ts$at" ${sm#*|} --ts-window "$w" --ts-cutoff "$c"
       # shellcheck disable=SC2086
-      fm_eval "$d" baseline "$s0" "${sm%%|*}+tsda@w${w}c$c" ${sm#*|} --ts-window "$w" --ts-cutoff "$c" --ts-data-aware
+      fm_eval "$d" baseline "$s0" "${sm%%|*}+tsda$at" ${sm#*|} --ts-window "$w" --ts-cutoff "$c" --ts-data-aware
     done
     # the other reading of the paper: network at t_s, the step's coefficients at the nominal t
     fm_eval "$d" baseline "$s0" "ddim10+tsnom@w${w}c$c" --sampler ddim --steps 10 --ts-window "$w" --ts-cutoff "$c" --ts-coeffs nominal
@@ -185,8 +188,8 @@ run() {
     cp "$CLS/metrics.json" "$M/classifier.json" 2>/dev/null || true
     # the floor: FM_N real training images against the same reference
     # shellcheck disable=SC2086
-    [ -s "$M/fm_reference.json" ] || { $B eval fid --features "$CLS" --ref fmnist ${FID_REF_N:+--ref-n $FID_REF_N} \
-      --samples data:fmnist@train --samples-n "$FM_N" --json >"$M/fm_reference.json.tmp" && mv "$M/fm_reference.json.tmp" "$M/fm_reference.json"; }
+    [ -s "$M/fm_reference.json" ] || $B eval fid --features "$CLS" --ref fmnist ${FID_REF_N:+--ref-n $FID_REF_N} \
+      --samples data:fmnist@train --samples-n "$FM_N" --json | put "$M/fm_reference.json"
     # seed by seed, so that a run cut short still compares every configuration
     for s in $SEEDS; do for cfg in $CONFIGS; do echo "$cfg $s"; done; done |
       xargs -P "$JOBS" -L 1 bash -c 'set -euo pipefail; fm_job "$@"' _
