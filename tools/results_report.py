@@ -243,14 +243,16 @@ if fm:
                 ts_rows.append([NAMES[c], label, fmt(plain, 1, 2), fmt(ts, 1, 2), fmt(da, 1, 2)])
     if ts_rows:
         md.append("### Time-Shift sampler\n")
-        md.append(f"FID without and with Time-Shift (`{setup['ts']}`; data-aware: `--ts-data-aware`), same models "
+        md.append(f"FID without and with Time-Shift (`{(fm_setup or setup)['ts']}`; data-aware: `--ts-data-aware`), same models "
                   "and noise seeds:\n")
         md.append(table(["training", "sampler", "plain", "+ TS", "+ TS data-aware"], ts_rows) + "\n")
     # Time-Shift settings tried on the first seed's baseline (PARTS=ts-sweep)
     main = (fm_setup or setup)["ts"].split()
     main_key = f"w{main[1]}c{main[3]}"
-    sweep = sorted({r["sampler"].split("@", 1)[1] for r in fm if "@" in r["sampler"]} | {main_key},
-                   key=lambda k: (int(k[1:].split("c")[0]), int(k.split("c")[1])))
+    def window_cutoff(key):  # "w20c300" -> (20, 300)
+        w, c = key[1:].split("c")
+        return int(w), int(c)
+    sweep = sorted({r["sampler"].split("@", 1)[1] for r in fm if "@" in r["sampler"]} | {main_key}, key=window_cutoff)
     if len(sweep) > 1:
         s0 = int(setup["seeds"].split()[0])
         cols = [("ddim10", "+ts"), ("ddim10", "+tsda"), ("ddim10", "+tsnom"), ("fpndm10", "+ts"), ("fpndm10", "+tsda")]
@@ -263,7 +265,7 @@ if fm:
             return "–"
         body = [["no Time-Shift"] + [one(sm) for sm, _ in cols]]
         for k in sweep:
-            w, c = k[1:].split("c")
+            w, c = window_cutoff(k)
             label = f"window {w}, cutoff {c}" + (" (the setting above)" if k == main_key else "")
             body.append([label] + [one(f"{sm}{v}@{k}", *([sm + v] if k == main_key else [])) for sm, v in cols])
         md.append("Time-Shift settings on the baseline model (first seed, FID; the same noise for every row; "
