@@ -98,7 +98,17 @@ for s in ddpm ddim spndm fpndm dpm-solver; do
   ! cmp -s "$tmp/$s.npy" "$tmp/$s.ts.npy" || fail "$s: --ts-window 200 changes nothing"
   sample "$s.da" --sampler "$s" --ts-window 200 --ts-cutoff 100 --ts-data-aware
   sample "$s.nom" --sampler "$s" --ts-window 200 --ts-cutoff 100 --ts-coeffs nominal
+  [ "$s" = dpm-solver ] && continue
+  sample "$s.tgt" --sampler "$s" --ts-window 200 --ts-cutoff 100 --ts-coeffs target
+  ! cmp -s "$tmp/$s.npy" "$tmp/$s.tgt.npy" || fail "$s: --ts-coeffs target changes nothing"
+  ! cmp -s "$tmp/$s.ts.npy" "$tmp/$s.tgt.npy" || fail "$s: --ts-coeffs target gives the shifted samples"
 done
+rc=0
+"$B" sample --ckpt "$tmp/base" --n 4 --sampler dpm-solver --ts-window 20 --ts-coeffs target --out "$tmp/x.png" >"$tmp/tg.txt" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--ts-coeffs target" "$tmp/tg.txt" || fail "dpm-solver with --ts-coeffs target: exit $rc, $(cat "$tmp/tg.txt")"
+rc=0
+"$B" sample --ckpt "$tmp/base" --n 4 --ts-window 20 --ts-coeffs later --out "$tmp/x.png" >"$tmp/tl.txt" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--ts-coeffs" "$tmp/tl.txt" || fail "--ts-coeffs later: exit $rc, $(cat "$tmp/tl.txt")"
 rc=0
 "$B" sample --ckpt "$tmp/base" --n 4 --sampler dpm-solver --singlestep --ts-window 20 --out "$tmp/x.png" >"$tmp/ss.txt" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q -- "--ts-window" "$tmp/ss.txt" || fail "singlestep DPM-Solver with --ts-window: exit $rc, $(cat "$tmp/ss.txt")"

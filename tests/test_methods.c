@@ -224,7 +224,7 @@ static void test_ts_select(void **state) {
   /* vector 8 */
   const double want8[5] = {0.99293481, 0.99303389, 0.99313172, 0.99322832, 0.99332369};
   for (int i = 0; i < 5; i++) assert_true(fabs(1 - s->alpha_bar[698 + i] - want8[i]) < 1e-8);
-  cld_time_shift ts = {5, 550, false, false, 0};
+  cld_time_shift ts = {5, 550, CLD_TS_SHIFTED, false, 0};
   /* vector 9 */
   assert_int_equal(cld_ts_select(&ts, s, 0.990, 700, 0), 698);
   assert_int_equal(cld_ts_select(&ts, s, 0.9932, 700, 0), 701);
@@ -243,13 +243,37 @@ static void test_ts_select(void **state) {
   ts.window = 0;
   assert_int_equal(cld_ts_select(&ts, s, 0.47, 250, 0), 250);
   /* data-aware: var of a state at t with data variance v is ab v + 1 - ab: it picks t itself */
-  ts = (cld_time_shift){20, 0, false, true, 0.25};
+  ts = (cld_time_shift){20, 0, CLD_TS_SHIFTED, true, 0.25};
   double ab = s->alpha_bar[400];
   assert_int_equal(cld_ts_select(&ts, s, ab * 0.25 + 1 - ab, 400, 0), 400);
   ts.data_aware = false; /* plain TS is pushed up by the ab v term */
   assert_true(cld_ts_select(&ts, s, ab * 0.25 + 1 - ab, 400, 0) > 400);
   const float v4[4] = {1, 2, 3, 4};
   assert_true(fabs(cld_ts_variance(v4, 4) - 5.0 / 3.0) < 1e-12);
+  cld_schedule_destroy(s);
+}
+
+/* target mode (METHODS 4.2 A): the window is around the nominal next time, never reaching the current t */
+static void test_ts_select_target(void **state) {
+  (void)state;
+  cld_schedule *s = linear();
+  cld_time_shift ts = {5, 550, CLD_TS_TARGET, false, 0};
+  /* vector 9's window [698, 702], now as the end of the step from 800 */
+  assert_int_equal(cld_ts_select_target(&ts, s, 0.990, 800, 700), 698);
+  assert_int_equal(cld_ts_select_target(&ts, s, 0.9932, 800, 700), 701);
+  assert_int_equal(cld_ts_select_target(&ts, s, 1.01, 800, 700), 702);
+  assert_int_equal(cld_ts_select_target(&ts, s, 0.99312, 800, 700), 700);
+  assert_int_equal(cld_ts_select_target(&ts, s, 0.99, 650, 550), 550); /* strict cutoff on the next time */
+  assert_int_equal(cld_ts_select_target(&ts, s, 0.99, 651, 551), 553);
+  assert_int_equal(cld_ts_select_target(&ts, s, 0.99, 800, -1), -1);   /* the step to x0 */
+  assert_int_equal(cld_ts_select_target(&ts, s, 0.99, 700, 700), 700); /* no step down: left alone */
+  ts.window = 10; /* [695, 705] capped at t - 1 = 701: the step still moves down */
+  assert_int_equal(cld_ts_select_target(&ts, s, 2.0, 702, 700), 701);
+  ts.window = 5;
+  ts.cutoff = 0; /* [-1, 3] clamped to [0, 3] */
+  assert_int_equal(cld_ts_select_target(&ts, s, 0.5, 100, 1), 3);
+  ts.window = 0;
+  assert_int_equal(cld_ts_select_target(&ts, s, 0.5, 800, 700), 700);
   cld_schedule_destroy(s);
 }
 
@@ -261,6 +285,24 @@ static cld_status gauss_eps(void *user, const float *x, const float *t, int batc
     for (int i = 0; i < 16; i++) out[b * 16 + i] = (float)(k * x[b * 16 + i]);
   }
   return CLD_OK;
+}
+
+/* with p's sampler and TS mode: window 1 ([t, t]) and a cutoff above every grid time give the
+ * baseline bit for bit, window 40 with cutoff 200 changes the samples and keeps them finite */
+static void ts_identities(cld_ctx *ctx, const cld_schedule *s, cld_sample_params p, float *base, float *o) {
+  p.ts.window = 0;
+  TU_OK(ctx, cld_sample_with(ctx, gauss_eps, (void *)s, 1, 4, 4, &p, 0, 8, base, NULL, NULL));
+  p.ts.window = 1;
+  TU_OK(ctx, cld_sample_with(ctx, gauss_eps, (void *)s, 1, 4, 4, &p, 0, 8, o, NULL, NULL));
+  assert_memory_equal(base, o, 8 * 16 * sizeof(float));
+  p.ts.window = 40;
+  p.ts.cutoff = 999; /* strict cutoff above every grid time: off */
+  TU_OK(ctx, cld_sample_with(ctx, gauss_eps, (void *)s, 1, 4, 4, &p, 0, 8, o, NULL, NULL));
+  assert_memory_equal(base, o, 8 * 16 * sizeof(float));
+  p.ts.cutoff = 200;
+  TU_OK(ctx, cld_sample_with(ctx, gauss_eps, (void *)s, 1, 4, 4, &p, 0, 8, o, NULL, NULL));
+  assert_memory_not_equal(base, o, 8 * 16 * sizeof(float));
+  for (int i = 0; i < 128; i++) assert_true(isfinite(o[i]) && fabsf(o[i]) < 10);
 }
 
 static void test_ts_sampling(void **state) {
@@ -277,21 +319,22 @@ static void test_ts_sampling(void **state) {
     p.dpm_order = sk == 5 ? 3 : 2;
     p.steps = 10;
     p.batch = 4;
+    ts_identities(ctx, s, p, base, o);
+    if (sk >= 4) continue;
+    p.ts.coeffs = CLD_TS_TARGET; /* target mode on the DDPM/DDIM/PNDM samplers */
+    ts_identities(ctx, s, p, base, o);
+    p.steps = 2; /* the first step is never shifted, nor the step to x0 */
     TU_OK(ctx, cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, base, NULL, NULL));
-    p.ts.window = 1; /* [t, t]: the nominal time */
+    p.ts.window = 400;
     TU_OK(ctx, cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, o, NULL, NULL));
     assert_memory_equal(base, o, 8 * 16 * sizeof(float));
-    p.ts.window = 40;
-    p.ts.cutoff = 999; /* strict cutoff above every grid time: off */
-    TU_OK(ctx, cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, o, NULL, NULL));
-    assert_memory_equal(base, o, 8 * 16 * sizeof(float));
-    p.ts.cutoff = 200;
-    TU_OK(ctx, cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, o, NULL, NULL));
-    assert_memory_not_equal(base, o, 8 * 16 * sizeof(float));
-    for (int i = 0; i < 128; i++) assert_true(isfinite(o[i]) && fabsf(o[i]) < 10);
   }
   cld_sample_params p = cld_sample_params_default();
-  p.sampler = CLD_SAMPLER_DPM_SOLVER;
+  p.sampler = CLD_SAMPLER_DPM_SOLVER; /* target mode is the DDIM/PNDM code path only */
+  p.ts.window = 5;
+  p.ts.coeffs = CLD_TS_TARGET;
+  assert_int_equal(cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, o, NULL, NULL), CLD_ERR_UNSUPPORTED);
+  p.ts.coeffs = CLD_TS_SHIFTED;
   p.dpm_multistep = false; /* singlestep DPM-Solver has no Time-Shift */
   p.ts.window = 5;
   assert_int_equal(cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, o, NULL, NULL), CLD_ERR_UNSUPPORTED);
@@ -299,6 +342,52 @@ static void test_ts_sampling(void **state) {
   p.prediction = CLD_PRED_EDM;
   assert_int_equal(cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, o, NULL, NULL), CLD_ERR_UNSUPPORTED);
   free(base); free(o);
+  cld_schedule_destroy(s);
+  cld_ctx_destroy(ctx);
+}
+
+/* DDIM eta 0 from x at a_cur to a_next with gauss_eps's exact eps (a_next = 1: x0) */
+static void ddim_ref(const cld_schedule *s, const float *x, int a_cur, double ab_next, double *out) {
+  double ab = s->alpha_bar[a_cur], k = sqrt(1 - ab) / (ab * 0.25 + 1 - ab);
+  for (int i = 0; i < 16; i++) {
+    double e = k * x[i], x0 = (x[i] - sqrt(1 - ab) * e) / sqrt(ab);
+    out[i] = sqrt(ab_next) * x0 + sqrt(1 - ab_next) * e;
+  }
+}
+
+/* target mode, step by step on a 4-step DDIM (grid 0 < t1 < t2 < t3): step 1 plain, step 2 ends
+ * at the top of the window around t1 (the state's variance is above every 1 - abar below t2),
+ * step 3 goes from the nominal t1 to 0 (not above the cutoff: unshifted), step 4 to x0 */
+static void test_ts_target_steps(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_schedule *s = linear();
+  int taus[1000];
+  assert_int_equal(cld_respace(1000, "ddim4", taus, 1000), 4);
+  assert_int_equal(taus[0], 0);
+  float traj[5 * 16], out[16];
+  double ref[16];
+  cld_sample_params p = cld_sample_params_default();
+  p.sampler = CLD_SAMPLER_DDIM;
+  p.steps = 4;
+  p.batch = 1;
+  p.trajectory = traj;
+  p.ts = (cld_time_shift){100, 0, CLD_TS_TARGET, false, 0};
+  TU_OK(ctx, cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 1, out, NULL, NULL));
+  ddim_ref(s, traj, taus[3], s->alpha_bar[taus[2]], ref);
+  for (int i = 0; i < 16; i++) assert_true(fabs(traj[16 + i] - ref[i]) < 1e-5);
+  assert_true(cld_ts_variance(traj + 16, 16) > 1 - s->alpha_bar[taus[2] - 1]);
+  int end = taus[1] + 50 < taus[2] - 1 ? taus[1] + 50 : taus[2] - 1;
+  ddim_ref(s, traj + 16, taus[2], s->alpha_bar[end], ref);
+  for (int i = 0; i < 16; i++) assert_true(fabs(traj[32 + i] - ref[i]) < 1e-5);
+  ddim_ref(s, traj + 16, taus[2], s->alpha_bar[taus[1]], ref); /* not the nominal next time */
+  double d = 0;
+  for (int i = 0; i < 16; i++) d += fabs(traj[32 + i] - ref[i]);
+  assert_true(d > 1e-3);
+  ddim_ref(s, traj + 32, taus[1], s->alpha_bar[0], ref);
+  for (int i = 0; i < 16; i++) assert_true(fabs(traj[48 + i] - ref[i]) < 1e-5);
+  ddim_ref(s, traj + 48, 0, 1.0, ref);
+  for (int i = 0; i < 16; i++) assert_true(fabs(out[i] - ref[i]) < 1e-5 && traj[64 + i] == out[i]);
   cld_schedule_destroy(s);
   cld_ctx_destroy(ctx);
 }
@@ -406,6 +495,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ip),       cmocka_unit_test(test_weighting),   cmocka_unit_test(test_stf),
       cmocka_unit_test(test_mmd),      cmocka_unit_test(test_ts_select),   cmocka_unit_test(test_ts_sampling),
+      cmocka_unit_test(test_ts_select_target), cmocka_unit_test(test_ts_target_steps),
       cmocka_unit_test(test_training_identities),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

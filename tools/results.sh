@@ -139,8 +139,8 @@ fm_job() { # config seed
 export -f fm_job
 
 # Time-Shift settings tried on the first seed's baseline model (PARTS=ts-sweep, after the fmnist
-# part trained it): window:cutoff pairs, each with DDIM 10 and F-PNDM 10, plain and data-aware, and
-# DDIM 10 with --ts-coeffs nominal
+# part trained it): window:cutoff pairs, each with DDIM 10 and F-PNDM 10, plain and data-aware,
+# DDIM 10 with --ts-coeffs nominal, and DDIM 10 and F-PNDM 10 with --ts-coeffs target
 ts_sweep() {
   local s0 d setting w c sm
   s0=$(echo "$SEEDS" | cut -d' ' -f1)
@@ -157,6 +157,11 @@ ts_sweep() {
     done
     # the other reading of the paper: network at t_s, the step's coefficients at the nominal t
     fm_eval "$d" baseline "$s0" "ddim10+tsnom@w${w}c$c" --sampler ddim --steps 10 --ts-window "$w" --ts-cutoff "$c" --ts-coeffs nominal
+    # the released DDIM/PNDM code's reading: network at t, the step ends at the matched time near the next one
+    for sm in "ddim10|--sampler ddim --steps 10" "fpndm10|--sampler fpndm --steps 10"; do
+      # shellcheck disable=SC2086
+      fm_eval "$d" baseline "$s0" "${sm%%|*}+tstgt@w${w}c$c" ${sm#*|} --ts-window "$w" --ts-cutoff "$c" --ts-coeffs target
+    done
   done
 }
 

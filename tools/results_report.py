@@ -255,7 +255,8 @@ if fm:
     sweep = sorted({r["sampler"].split("@", 1)[1] for r in fm if "@" in r["sampler"]} | {main_key}, key=window_cutoff)
     if len(sweep) > 1:
         s0 = int(setup["seeds"].split()[0])
-        cols = [("ddim10", "+ts"), ("ddim10", "+tsda"), ("ddim10", "+tsnom"), ("fpndm10", "+ts"), ("fpndm10", "+tsda")]
+        cols = [("ddim10", "+ts"), ("ddim10", "+tsda"), ("ddim10", "+tsnom"), ("ddim10", "+tstgt"),
+                ("fpndm10", "+ts"), ("fpndm10", "+tsda"), ("fpndm10", "+tstgt")]
 
         def one(*names):
             for name in names:
@@ -269,9 +270,11 @@ if fm:
             label = f"window {w}, cutoff {c}" + (" (the setting above)" if k == main_key else "")
             body.append([label] + [one(f"{sm}{v}@{k}", *([sm + v] if k == main_key else [])) for sm, v in cols])
         md.append("Time-Shift settings on the baseline model (first seed, FID; the same noise for every row; "
-                  "\"nominal\": `--ts-coeffs nominal`, the network at t_s and the step's coefficients at t):\n")
-        md.append(table(["setting", "DDIM 10 + TS", "DDIM 10 + TS data-aware", "DDIM 10 + TS nominal",
-                         "F-PNDM 10 + TS", "F-PNDM 10 + TS data-aware"], body) + "\n")
+                  "\"nominal\": `--ts-coeffs nominal`, the network at t_s and the step's coefficients at t; "
+                  "\"target\": `--ts-coeffs target`, the released DDIM/PNDM code's reading, the network at t and the "
+                  "step ending at the time matched around the next grid time):\n")
+        md.append(table(["setting", "DDIM 10 + TS", "DDIM 10 + TS data-aware", "DDIM 10 + TS nominal", "DDIM 10 + TS target",
+                         "F-PNDM 10 + TS", "F-PNDM 10 + TS data-aware", "F-PNDM 10 + TS target"], body) + "\n")
     # exposure bias
     exp = [(os.path.join(M, f"fm_exposure.{n}.csv"), lab) for n, lab in
            [("baseline", "baseline"), ("baseline+ts", "baseline+TS"), ("ip", "IP"), ("ip+ts", "IP+TS")]]

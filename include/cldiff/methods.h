@@ -62,10 +62,16 @@ CLD_API cld_tensor *cld_stf_x0_target(cld_graph *g, cld_tensor *x, cld_tensor *y
 CLD_API cld_tensor *cld_mmd2_multi_rbf(cld_graph *g, cld_tensor *x, cld_tensor *y);
 
 /* ---- Time-Shift sampler (time_shift.c) ---- */
+typedef enum cld_ts_coeffs {
+  CLD_TS_SHIFTED = 0, /* network and the step's starting coefficients at t_s (decision 2) */
+  CLD_TS_NOMINAL = 1, /* network at t_s, step coefficients at the nominal t (the DEIS path) */
+  CLD_TS_TARGET = 2   /* network and start at the nominal t; the step ends at t_s matched around the
+                         nominal next time (the released DDIM/PNDM code, METHODS 4.2 A) */
+} cld_ts_coeffs;
 typedef struct cld_time_shift {
   int window;          /* w: candidates tau in [t - w/2, t + w/2]; 0 = off */
-  int cutoff;          /* shift only while the nominal t > cutoff */
-  bool nominal_coeffs; /* network at t_s, step coefficients at the nominal t (DEIS path) */
+  int cutoff;          /* shift only while the nominal t (next t with CLD_TS_TARGET) > cutoff */
+  cld_ts_coeffs coeffs;
   bool data_aware;     /* compare with ab * data_var + (1 - ab) instead of 1 - ab */
   double data_var;     /* mean per-image pixel variance of the training set */
 } cld_time_shift;
@@ -73,6 +79,10 @@ typedef struct cld_time_shift {
  * when off or t <= cutoff; never below t_floor (the next grid time + 1, so the step still moves
  * down) nor outside [0, T-1]. */
 CLD_API int cld_ts_select(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_floor);
+/* CLD_TS_TARGET: the time the step from nominal t ends at, for a current state of variance var:
+ * argmin over tau in [t_next - w/2, t_next + w/2], clamped to [0, t - 1]; t_next itself when off,
+ * t_next <= cutoff or t_next >= t. */
+CLD_API int cld_ts_select_target(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_next);
 CLD_API double cld_ts_variance(const float *x, size_t n); /* unbiased variance */
 CLD_API double cld_ts_variance_d(const double *x, size_t n); /* the same for a double state (PNDM, DPM-Solver) */
 

@@ -2,7 +2,10 @@
  * nominal time t is above the cutoff (strict), pick the time whose noise level matches the
  * state's variance: t_s = argmin over tau in [t - w/2, t + w/2] of |var - (1 - ab_tau)| (or of
  * |var - (ab_tau v_data + 1 - ab_tau)| in the data-aware variant). The sampler loops ask this hook
- * which time the network sees and which the coefficients use; samplers do not know TS exists. */
+ * which time the network sees and which the coefficients use; samplers do not know TS exists.
+ * cld_ts_select_target is the released DDIM/PNDM code's reading (METHODS 4.2 A): the same match,
+ * for the current state, over the window around the nominal *next* time, which becomes the step's
+ * target. */
 #include "cldiff/cldiff.h"
 #include "cldiff/methods.h"
 #include <math.h>
@@ -19,18 +22,26 @@
 double cld_ts_variance(const float *x, size_t n) { TS_VARIANCE(x, n); }
 double cld_ts_variance_d(const double *x, size_t n) { TS_VARIANCE(x, n); }
 
-int cld_ts_select(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_floor) {
-  if (!ts || !s || ts->window <= 0 || t <= ts->cutoff) return t;
-  int half = ts->window / 2, lo = t - half, hi = t + half;
-  if (lo < 0) lo = 0;
-  if (lo < t_floor) lo = t_floor;
-  if (hi > s->T - 1) hi = s->T - 1;
-  if (lo > hi) return t;
-  int best = t;
+/* argmin over tau in [c - w/2, c + w/2] clamped to [lo_min, hi_max] of the level mismatch; c if empty */
+static int ts_match(const cld_time_shift *ts, const cld_schedule *s, double var, int c, int lo_min, int hi_max) {
+  int half = ts->window / 2, lo = c - half, hi = c + half;
+  if (lo < lo_min) lo = lo_min;
+  if (hi > hi_max) hi = hi_max;
+  int best = c;
   double bd = INFINITY;
   for (int tau = lo; tau <= hi; tau++) {
     double ab = s->alpha_bar[tau], level = ts->data_aware ? ab * ts->data_var + (1 - ab) : 1 - ab, dd = fabs(var - level);
     if (dd < bd) { bd = dd; best = tau; }
   }
   return best;
+}
+
+int cld_ts_select(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_floor) {
+  if (!ts || !s || ts->window <= 0 || t <= ts->cutoff) return t;
+  return ts_match(ts, s, var, t, t_floor > 0 ? t_floor : 0, s->T - 1);
+}
+
+int cld_ts_select_target(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_next) {
+  if (!ts || !s || ts->window <= 0 || t_next <= ts->cutoff || t_next >= t) return t_next;
+  return ts_match(ts, s, var, t_next, 0, t - 1 < s->T - 1 ? t - 1 : s->T - 1);
 }

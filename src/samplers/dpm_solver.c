@@ -140,7 +140,7 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
           for (int i = 0; i < B; i++) {
             double si = i < nb ? ts_time(p, sch, x + (size_t)i * per, per, s, t) : s;
             double *ti = tsh + (size_t)i * 3;
-            ti[2] = ti[1]; ti[1] = ti[0]; ti[0] = p->ts.nominal_coeffs ? s : si;
+            ti[2] = ti[1]; ti[1] = ti[0]; ti[0] = p->ts.coeffs == CLD_TS_NOMINAL ? s : si;
             e.ev.t_model[i] = cld_dpm_model_time(sch, si);
             e.ev.alpha[i] = A(&e, si);
             e.ev.sigma[i] = S(&e, si);

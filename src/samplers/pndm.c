@@ -7,7 +7,8 @@
  *     e = (e1 + 2 e2 + 2 e3 + e4)/6 storing only e1; then (55 e_k - 59 e_{k-1} + 37 e_{k-2} - 9 e_{k-3})/24
  * NFE: S-PNDM steps + 1, F-PNDM steps + 9. Eps/x0/v outputs are converted to eps first.
  * Time-Shift: each image's step starts from its own time t_s (cld_ts_select; the warm-up
- * midpoints are (t_s + t')/2), or with nominal coefficients only the network sees t_s. */
+ * midpoints are (t_s + t')/2), or with nominal coefficients only the network sees t_s; in target
+ * mode the step from the nominal t ends at its own t_s' near t' instead (not on the first step). */
 #include "samplers/sampler.h"
 #include "runtime/runtime.h"
 #include <math.h>
@@ -90,13 +91,16 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
       double t = taus[k], t2 = k > 0 ? taus[k - 1] : -1.0;
       double *tc = tv[0], *tmod = tv[1], *tmid = tv[2], *tend = tv[3];
       for (int i = 0; i < nb; i++) {
-        int ts = (int)t;
-        if (p->ts.window > 0) /* Time-Shift: from the unbiased variance of this image's state */
-          ts = cld_ts_select(&p->ts, sch, cld_ts_variance_d(x + (size_t)i * per, per), (int)t, t2 < 0 ? 0 : (int)t2 + 1);
+        int ts = (int)t, te = (int)t2;
+        double var = p->ts.window > 0 ? cld_ts_variance_d(x + (size_t)i * per, per) : 0;
+        if (p->ts.window > 0 && p->ts.coeffs == CLD_TS_TARGET) { /* the step's end moves, from the 2nd step on */
+          if (step > 0) te = cld_ts_select_target(&p->ts, sch, var, (int)t, (int)t2);
+        } else if (p->ts.window > 0) /* Time-Shift: from the unbiased variance of this image's state */
+          ts = cld_ts_select(&p->ts, sch, var, (int)t, t2 < 0 ? 0 : (int)t2 + 1);
         tmod[i] = ts;
-        tc[i] = p->ts.nominal_coeffs ? t : ts;
-        tmid[i] = (tc[i] + t2) / 2;
-        tend[i] = t2;
+        tc[i] = p->ts.coeffs == CLD_TS_NOMINAL ? t : ts;
+        tend[i] = te;
+        tmid[i] = (tc[i] + tend[i]) / 2;
       }
       if ((st = eps_at(&e, x, tmod, tc, ev[0]))) break;
       bool warm = fourth ? step < 3 : step < 1;

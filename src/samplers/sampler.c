@@ -150,6 +150,9 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
                       "sample: Time-Shift is for ddpm, ddim, spndm, fpndm and dpm-solver (not euler/heun: EDM has no discrete steps)");
   if (edm_sampler) return cld_edm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   if (p->ts.window < 0 || p->ts.cutoff < 0) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: Time-Shift window and cutoff must be >= 0");
+  if (p->ts.coeffs < CLD_TS_SHIFTED || p->ts.coeffs > CLD_TS_TARGET) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: ts.coeffs %d unknown", (int)p->ts.coeffs);
+  if (p->ts.window > 0 && p->ts.coeffs == CLD_TS_TARGET && p->sampler == CLD_SAMPLER_DPM_SOLVER)
+    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: Time-Shift target mode is the DDIM/PNDM code path (ddpm, ddim, spndm, fpndm), not dpm-solver");
   if (p->sampler == CLD_SAMPLER_SPNDM || p->sampler == CLD_SAMPLER_FPNDM)
     return cld_pndm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   if (p->sampler == CLD_SAMPLER_DPM_SOLVER) return cld_dpm_solver_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
@@ -177,9 +180,9 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   size_t oper = p->learned_sigma ? 2 * per : per; /* model output per image */
   float *x = malloc(B * per * sizeof(float)), *o = malloc(B * oper * sizeof(float)), *z = malloc(per * sizeof(float));
   float *xn = malloc(per * sizeof(float)), *tv = malloc((size_t)B * sizeof(float));
-  int *ts_t = malloc((size_t)B * sizeof(int));
+  int *ts_t = malloc((size_t)B * sizeof(int)), *tn = malloc((size_t)B * sizeof(int));
   double *eps = malloc(per * sizeof(double)), *x0 = malloc(per * sizeof(double));
-  if (!x || !o || !z || !xn || !eps || !x0 || !tv || !ts_t) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!x || !o || !z || !xn || !eps || !x0 || !tv || !ts_t || !tn) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   cld_step_args a = {p, 0, 0, false, NULL};
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = (int)(n - b0 < B ? n - b0 : B);
@@ -191,15 +194,21 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
     if (p->trajectory) memcpy(p->trajectory + (size_t)b0 * per, x, (size_t)nb * per * sizeof(float));
     for (int k = K - 1; k >= 0 && !st; k--) {
       int t = taus[k], t_floor = k > 0 ? taus[k - 1] + 1 : 0;
-      for (int i = 0; i < B; i++) /* Time-Shift: the time each image's network call sees (t when off) */
-        ts_t[i] = i < nb && p->ts.window > 0 ? cld_ts_select(&p->ts, sch, cld_ts_variance(x + (size_t)i * per, per), t, t_floor) : t;
+      /* Time-Shift: ts_t = the time each image's network call sees, tn = where its step ends (the
+       * grid's next time, -1 = x0); target mode shifts the end instead, from the 2nd step on */
+      bool target = p->ts.coeffs == CLD_TS_TARGET;
+      for (int i = 0; i < B; i++) {
+        double var = i < nb && p->ts.window > 0 ? cld_ts_variance(x + (size_t)i * per, per) : 0;
+        ts_t[i] = i < nb && p->ts.window > 0 && !target ? cld_ts_select(&p->ts, sch, var, t, t_floor) : t;
+        tn[i] = k == 0 ? -1 : i < nb && target && k < K - 1 ? cld_ts_select_target(&p->ts, sch, var, t, taus[k - 1]) : taus[k - 1];
+      }
       for (int i = 0; i < B; i++) tv[i] = (float)ts_t[i];
       if ((st = model(model_user, x, tv, B, o))) break;
-      a.ab_next = k > 0 ? sch->alpha_bar[taus[k - 1]] : 1.0;
       a.last = k == 0;
       for (int i = 0; i < nb; i++) {
-        double ab = sch->alpha_bar[p->ts.nominal_coeffs ? t : ts_t[i]], sa = sqrt(ab), s1 = sqrt(1.0 - ab);
+        double ab = sch->alpha_bar[p->ts.coeffs == CLD_TS_NOMINAL ? t : ts_t[i]], sa = sqrt(ab), s1 = sqrt(1.0 - ab);
         a.ab_cur = ab;
+        a.ab_next = tn[i] >= 0 ? sch->alpha_bar[tn[i]] : 1.0;
         const float *xi = x + (size_t)i * per, *oi = o + (size_t)i * oper;
         a.v = p->learned_sigma ? oi + per : NULL;
         for (size_t j = 0; j < per; j++) {
@@ -223,7 +232,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
     }
     if (!st) memcpy(out + (size_t)b0 * per, x, (size_t)nb * per * sizeof(float));
   }
-  free(x); free(o); free(z); free(xn); free(eps); free(x0); free(taus); free(tv); free(ts_t);
+  free(x); free(o); free(z); free(xn); free(eps); free(x0); free(taus); free(tv); free(ts_t); free(tn);
   cld_schedule_destroy(sch);
   return st;
 }

@@ -76,8 +76,15 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   if (o->sched && (ci->schedule = cld_beta_schedule_parse(o->sched)) < 0) { fprintf(stderr, "cldiff %s: --schedule: '%s' unknown\n", who, o->sched); return 2; }
   if (o->pred && (ci->prediction = cld_prediction_parse(o->pred)) < 0) { fprintf(stderr, "cldiff %s: --prediction: '%s' unknown\n", who, o->pred); return 2; }
   if (o->T) ci->T = (int)o->T;
-  if (o->ts_coeffs && strcmp(o->ts_coeffs, "shifted") && strcmp(o->ts_coeffs, "nominal")) {
-    fprintf(stderr, "cldiff %s: --ts-coeffs: '%s' is not shifted or nominal\n", who, o->ts_coeffs);
+  int tc = !o->ts_coeffs || !strcmp(o->ts_coeffs, "shifted") ? CLD_TS_SHIFTED : !strcmp(o->ts_coeffs, "nominal") ? CLD_TS_NOMINAL
+           : !strcmp(o->ts_coeffs, "target") ? CLD_TS_TARGET : -1;
+  if (tc < 0) {
+    fprintf(stderr, "cldiff %s: --ts-coeffs: '%s' is not shifted, nominal or target\n", who, o->ts_coeffs);
+    return 2;
+  }
+  if (tc == CLD_TS_TARGET && sk == CLD_SAMPLER_DPM_SOLVER) {
+    fprintf(stderr, "cldiff %s: --ts-coeffs target is the released DDIM/PNDM code's reading: for --sampler ddpm, ddim, spndm "
+                    "and fpndm (not dpm-solver)\n", who);
     return 2;
   }
   if (o->ts_window && (sk == CLD_SAMPLER_EULER || sk == CLD_SAMPLER_HEUN || (sk == CLD_SAMPLER_DPM_SOLVER && o->singlestep))) {
@@ -109,7 +116,7 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   p.edm_rho = o->rho;
   p.ts.window = (int)o->ts_window;
   p.ts.cutoff = (int)o->ts_cutoff;
-  p.ts.nominal_coeffs = o->ts_coeffs && !strcmp(o->ts_coeffs, "nominal");
+  p.ts.coeffs = (cld_ts_coeffs)tc;
   p.ts.data_aware = o->ts_data_aware;
   p.ts.data_var = ci->data_var;
   *sp = p;

@@ -33,7 +33,9 @@ typedef struct sample_opts {
   "  --ts-window W     Time-Shift (ddpm, ddim, spndm, fpndm, multistep dpm-solver): each image's network time is the tau in [t - W/2, t + W/2]\n" \
   "                    whose 1 - abar matches the state's variance (default 0 = off); --ts-cutoff C shifts\n" \
   "                    only while t > C (default 0); --ts-coeffs shifted (default: the step starts at the\n" \
-  "                    shifted time) or nominal (network at t_s, coefficients at t); --ts-data-aware\n" \
+  "                    shifted time), nominal (network at t_s, coefficients at t) or target (the released\n" \
+  "                    DDIM/PNDM code: network at t, the step ends at the tau around the next grid time\n" \
+  "                    that matches, while that time > C; not dpm-solver); --ts-data-aware\n" \
   "                    compares with abar v_data + 1 - abar, v_data from the checkpoint's trainer.json\n" \
   "  --schedule NAME, --T N, --prediction P  override what the checkpoint's trainer.json says\n" \
   "                    (defaults for a plain diffusers directory: linear, 1000, eps)\n"
