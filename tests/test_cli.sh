@@ -6,12 +6,8 @@
 # an uninterrupted one (methods on) and its log holds each step once; Time-Shift runs on every
 # sampler that supports it, a window of 0 changes nothing, singlestep DPM-Solver refuses it.
 #   Args: <cldiff binary>
-set -euo pipefail
-B=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+# shellcheck source=tests/cli_common.sh
+source "$(dirname "$0")/cli_common.sh"
 
 # toy-mlp on moons: 20 steps at batch 64, one checkpoint at the end
 train() { # out-dir flags...
@@ -126,5 +122,4 @@ for f in --ts-window --ts-cutoff --ts-coeffs --ts-data-aware; do
   grep -q -- "$f" "$tmp/help.txt" || fail "sample --help does not mention $f"
 done
 
-[ "$fails" = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
-echo "cli: all checks passed"
+finish "cli"

@@ -283,7 +283,7 @@ static void test_npy_grid_plot(void **state) {
   /* plot: a PNG of the requested size showing the first series' colour */
   double xs[50], ys[50];
   for (int i = 0; i < 50; i++) { xs[i] = i; ys[i] = exp(-0.1 * i); }
-  cld_plot_series s = {"decay", xs, ys, 50, false};
+  cld_plot_series s = {"decay", xs, ys, 50, false, NULL};
   cld_plot_params pp = {"title", "x", "y", true, 400, 300};
   snprintf(path, sizeof path, "%s/p.png", tmpdir);
   TU_OK(ctx, cld_plot_lines(ctx, path, &pp, &s, 1));
@@ -294,7 +294,26 @@ static void test_npy_grid_plot(void **state) {
   for (int i = 0; i < w * h; i++) blue += px[i * c] == 31 && px[i * c + 1] == 119 && px[i * c + 2] == 180;
   assert_true(blue > 100);
   free(px);
-  cld_plot_series empty = {"nan", xs, ys, 0, false};
+  /* error bars: a flat 5-point series draws a vertical run of its colour only with them */
+  double fx[5] = {0, 1, 2, 3, 4}, fy[5] = {1, 1, 1, 1, 1}, fe[5] = {0.5, 0.5, 0.5, 0.5, 0.5};
+  int runs[2];
+  for (int k = 0; k < 2; k++) {
+    cld_plot_series f = {"flat", fx, fy, 5, false, k ? fe : NULL};
+    cld_plot_params fp = {"bars", "x", "y", false, 400, 300};
+    TU_OK(ctx, cld_plot_lines(ctx, path, &fp, &f, 1));
+    TU_OK(ctx, cld_png_read(ctx, path, &px, &w, &h, &c));
+    runs[k] = 0; /* the longest vertical run of the series' colour */
+    for (int col = 0; col < w; col++)
+      for (int row = 0, run = 0; row < h; row++) {
+        const float *q = px + ((size_t)row * w + col) * c;
+        run = q[0] == 31 && q[1] == 119 && q[2] == 180 ? run + 1 : 0;
+        if (run > runs[k]) runs[k] = run;
+      }
+    free(px);
+  }
+  assert_true(runs[0] <= 8);  /* the 2-px line and the 7-px point markers */
+  assert_true(runs[1] >= 60); /* bars from 0.5 to 1.5 over a y range of about 1.1 */
+  cld_plot_series empty = {"nan", xs, ys, 0, false, NULL};
   assert_int_equal(cld_plot_lines(ctx, path, &pp, &empty, 1), CLD_ERR_INVALID_ARG);
   cld_ctx_destroy(ctx);
 }

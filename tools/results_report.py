@@ -227,10 +227,12 @@ if fm:
     with open(csvp, "w", newline="") as f:
         w = csv.writer(f)
         present = [c for c in CONFIGS if any(fid_by.get(c, []))]
-        w.writerow(["steps"] + present)
+        w.writerow(["steps"] + present + [c + "_std" for c in present])
         for j, (s, n) in enumerate(ddim):
-            w.writerow([n] + [f"{mean(fid_by[c][j]):.4f}" if fid_by[c][j] else "nan" for c in present])
-    if present and plot(["--csv", csvp, "--x", "steps", "--y", ",".join(present), "--title", "FID against DDIM steps",
+            w.writerow([n] + [f"{mean(fid_by[c][j]):.4f}" if fid_by[c][j] else "nan" for c in present]
+                       + [f"{statistics.stdev(fid_by[c][j]):.4f}" if len(fid_by[c][j]) > 1 else "nan" for c in present])
+    if present and plot(["--csv", csvp, "--x", "steps", "--y", ",".join(present), "--err", ",".join(c + "_std" for c in present),
+                         "--title", "FID against DDIM steps (mean, bars: std over seeds)",
                          "--xlabel", "DDIM steps", "--ylabel", "FID", "--logy"], os.path.join(IMG, "fid_ddim.png")):
         md.append(f"![FID against DDIM steps]({rel}/fid_ddim.png)\n")
     # Time-Shift

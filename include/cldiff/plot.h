@@ -14,13 +14,15 @@ typedef struct cld_plot_series {
   const double *x, *y; /* n points; non-finite y values (and y <= 0 on a log axis) are skipped */
   int n;
   bool dashed;
+  const double *err; /* optional: n half-widths, drawn as error bars y - err .. y + err (non-finite or <= 0: none) */
 } cld_plot_series;
 typedef struct cld_plot_params {
   const char *title, *xlabel, *ylabel;
   bool log_y;
   int width, height; /* 0: 900 x 560 */
 } cld_plot_params;
-/* Writes the chart as a PNG, atomically (temp file, fsync, rename). */
+/* Writes the chart as a PNG, atomically (temp file, fsync, rename). Series of at most 20 points
+ * mark each point; a log y axis labels 1, 2, 5 (or 1..9) x 10^k when it spans few decades. */
 CLD_API cld_status cld_plot_lines(cld_ctx *ctx, const char *path, const cld_plot_params *p, const cld_plot_series *s, int ns);
 #ifdef __cplusplus
 }

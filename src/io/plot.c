@@ -1,7 +1,8 @@
 /* Line charts as PNG through libgd (its line drawing, built-in bitmap fonts and PNG encoder):
- * white background, framed plot area with "nice" tick values (1, 2, 5 x 10^k; decades on a log
- * axis), light grid, up to 8 distinguishable colours, legend in the upper right. Only this file
- * includes gd.h. */
+ * white background, framed plot area with "nice" tick values (1, 2, 5 x 10^k; on a log axis 1, 2,
+ * 5 or 1..9 x 10^k over few decades, decades over many), light grid, up to 8 distinguishable
+ * colours, point markers on short series, optional error bars, legend in the corner that hides the least. Only
+ * this file includes gd.h. */
 #include "runtime/runtime.h"
 #include "cldiff/plot.h"
 #include <gd.h>
@@ -29,19 +30,61 @@ static void fmt_tick(char *buf, size_t n, double v, double step) {
   }
 }
 
+/* the y axis tick at value v (log10 of it on a log axis) with its label and grid line */
+static void y_tick(gdImagePtr im, gdFontPtr fs, int L, int R, int py, const char *label, int grid, int black) {
+  gdImageLine(im, L, py, R, py, grid);
+  gdImageLine(im, L - 5, py, L, py, black);
+  gdImageString(im, fs, L - 8 - (int)strlen(label) * fs->w, py - fs->h / 2, (unsigned char *)label, black);
+}
+
+/* log axis over [y0, y1] (log10 units): 1, 2, 5 x 10^k below three decades (1..9 x 10^k where
+ * that gives fewer than 3 ticks), else every dstep-th decade */
+static void log_ticks(gdImagePtr im, gdFontPtr fs, int L, int R, int T, int B, double y0, double y1, int grid, int black) {
+  static const int m19[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, m125[3] = {1, 2, 5};
+  double span = y1 - y0;
+  const int *ms = m125;
+  int nm = span < 3 ? 3 : 1, dstep = span < 3 ? 1 : (int)fmax(1.0, floor(span / 6)), count = 0;
+  for (int d = (int)floor(y0); d <= (int)ceil(y1) && nm == 3; d++)
+    for (int i = 0; i < 3; i++) count += log10(m125[i]) + d >= y0 && log10(m125[i]) + d <= y1;
+  if (nm == 3 && count < 3) { ms = m19; nm = 9; }
+  char buf[64];
+  for (int d = (int)floor(y0 / dstep) * dstep; d <= (int)ceil(y1); d += dstep)
+    for (int i = 0; i < nm; i++) {
+      double v = log10(ms[i]) + d;
+      if (v < y0 || v > y1) continue;
+      double val = ms[i] * pow(10, d);
+      if (val >= 1e-3 && val < 1e5) snprintf(buf, sizeof buf, "%.*f", d < 0 ? -d : 0, val);
+      else snprintf(buf, sizeof buf, "%de%d", ms[i], d);
+      y_tick(im, fs, L, R, B - (int)((v - y0) / (y1 - y0) * (B - T)), buf, grid, black);
+    }
+}
+
+/* y of a point for the axis: log10 on a log axis, NAN where it cannot be drawn */
+static double axis_y(const cld_plot_params *p, double y) {
+  if (!isfinite(y) || (p->log_y && y <= 0)) return NAN;
+  return p->log_y ? log10(y) : y;
+}
+
 cld_status cld_plot_lines(cld_ctx *ctx, const char *path, const cld_plot_params *p, const cld_plot_series *s, int ns) {
   if (!ctx || !path || !p || !s || ns < 1) return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "plot: nothing to draw") : CLD_ERR_INVALID_ARG;
   int W = p->width > 0 ? p->width : 900, H = p->height > 0 ? p->height : 560;
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
   for (int k = 0; k < ns; k++)
     for (int i = 0; i < s[k].n; i++) {
-      double x = s[k].x[i], y = s[k].y[i];
-      if (!isfinite(x) || !isfinite(y) || (p->log_y && y <= 0)) continue;
-      if (p->log_y) y = log10(y);
+      double x = s[k].x[i], y = axis_y(p, s[k].y[i]), e = s[k].err ? s[k].err[i] : 0;
+      if (!isfinite(x) || !isfinite(y)) continue;
       x0 = fmin(x0, x); x1 = fmax(x1, x); y0 = fmin(y0, y); y1 = fmax(y1, y);
+      if (isfinite(e) && e > 0) { /* the bars fit in the plot */
+        double lo = axis_y(p, s[k].y[i] - e), hi = axis_y(p, s[k].y[i] + e);
+        if (isfinite(lo)) y0 = fmin(y0, lo);
+        if (isfinite(hi)) y1 = fmax(y1, hi);
+      }
     }
   if (!(x0 <= x1 && y0 <= y1)) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "plot %s: no finite points to draw", path);
   if (x1 == x0) { x0 -= 1; x1 += 1; }
+  bool marked = false; /* point markers and error bars are not cut by the frame */
+  for (int k = 0; k < ns; k++) marked |= s[k].n <= 20 || s[k].err;
+  if (marked) { double xp = (x1 - x0) * 0.02; x0 -= xp; x1 += xp; }
   if (y1 == y0) { y0 -= p->log_y ? 0.5 : fabs(y0) * 0.1 + 1e-9; y1 += p->log_y ? 0.5 : fabs(y1) * 0.1 + 1e-9; }
   double pad = (y1 - y0) * 0.05;
   y0 -= pad; y1 += pad;
@@ -61,14 +104,13 @@ cld_status cld_plot_lines(cld_ctx *ctx, const char *path, const cld_plot_params 
     fmt_tick(buf, sizeof buf, v, xs);
     gdImageString(im, fs, px - (int)strlen(buf) * fs->w / 2, B + 8, (unsigned char *)buf, black);
   }
-  double ys = p->log_y ? fmax(1.0, floor((y1 - y0) / 6)) : nice_step(y1 - y0, 6);
-  for (double v = ceil(y0 / ys) * ys; v <= y1 + 1e-9 * ys; v += ys) {
-    int py = B - (int)((v - y0) / (y1 - y0) * (B - T));
-    gdImageLine(im, L, py, R, py, grid);
-    gdImageLine(im, L - 5, py, L, py, black);
-    if (p->log_y) snprintf(buf, sizeof buf, "1e%d", (int)lround(v));
-    else fmt_tick(buf, sizeof buf, fabs(v) < ys * 1e-9 ? 0 : v, ys);
-    gdImageString(im, fs, L - 8 - (int)strlen(buf) * fs->w, py - fs->h / 2, (unsigned char *)buf, black);
+  if (p->log_y) log_ticks(im, fs, L, R, T, B, y0, y1, grid, black);
+  else {
+    double ys = nice_step(y1 - y0, 6);
+    for (double v = ceil(y0 / ys) * ys; v <= y1 + 1e-9 * ys; v += ys) {
+      fmt_tick(buf, sizeof buf, fabs(v) < ys * 1e-9 ? 0 : v, ys);
+      y_tick(im, fs, L, R, B - (int)((v - y0) / (y1 - y0) * (B - T)), buf, grid, black);
+    }
   }
   gdImageRectangle(im, L, T, R, B, black);
   /* curves */
@@ -78,12 +120,20 @@ cld_status cld_plot_lines(cld_ctx *ctx, const char *path, const cld_plot_params 
     const int *c = palette[k % 8];
     int col = gdTrueColor(c[0], c[1], c[2]), have = 0, lx = 0, ly = 0;
     for (int i = 0; i < s[k].n; i++) {
-      double x = s[k].x[i], y = s[k].y[i];
-      if (!isfinite(x) || !isfinite(y) || (p->log_y && y <= 0)) { have = 0; continue; }
-      if (p->log_y) y = log10(y);
+      double x = s[k].x[i], y = axis_y(p, s[k].y[i]), e = s[k].err ? s[k].err[i] : 0;
+      if (!isfinite(x) || !isfinite(y)) { have = 0; continue; }
       int px = L + (int)lround((x - x0) / (x1 - x0) * (R - L)), py = B - (int)lround((y - y0) / (y1 - y0) * (B - T));
       if (have && (!s[k].dashed || i % 2)) gdImageLine(im, lx, ly, px, py, col);
-      if (s[k].n == 1) gdImageFilledEllipse(im, px, py, 6, 6, col);
+      if (s[k].n <= 20) gdImageFilledEllipse(im, px, py, 7, 7, col);
+      if (isfinite(e) && e > 0) { /* error bar with caps; a log axis clips a bar reaching 0 at the frame */
+        double lo = axis_y(p, s[k].y[i] - e), hi = axis_y(p, s[k].y[i] + e);
+        int plo = isfinite(lo) ? B - (int)lround((lo - y0) / (y1 - y0) * (B - T)) : B, phi = B - (int)lround((hi - y0) / (y1 - y0) * (B - T));
+        gdImageSetThickness(im, 1);
+        gdImageLine(im, px, plo, px, phi, col);
+        gdImageLine(im, px - 4, plo, px + 4, plo, col);
+        gdImageLine(im, px - 4, phi, px + 4, phi, col);
+        gdImageSetThickness(im, 2);
+      }
       lx = px; ly = py; have = 1;
     }
   }
@@ -96,7 +146,19 @@ cld_status cld_plot_lines(cld_ctx *ctx, const char *path, const cld_plot_params 
     if (len > lw) lw = len;
   }
   if (lw > 0) {
+    /* the corner (upper right, upper left, lower right, lower left) hiding the fewest drawn pixels */
     int bw = lw * fs->w + 40, bh = ns * (fs->h + 4) + 8, bx = R - bw - 8, by = T + 8;
+    const int cx[4] = {R - bw - 8, L + 8, R - bw - 8, L + 8}, cy[4] = {T + 8, T + 8, B - bh - 8, B - bh - 8};
+    long best = -1;
+    for (int q = 0; q < 4; q++) {
+      long hidden = 0;
+      for (int y = cy[q]; y <= cy[q] + bh; y++)
+        for (int x = cx[q]; x <= cx[q] + bw; x++) {
+          int v = gdImageGetTrueColorPixel(im, x, y);
+          hidden += v != white && v != grid;
+        }
+      if (best < 0 || hidden < best) { best = hidden; bx = cx[q]; by = cy[q]; }
+    }
     gdImageFilledRectangle(im, bx, by, bx + bw, by + bh, white);
     gdImageRectangle(im, bx, by, bx + bw, by + bh, gdTrueColor(150, 150, 150));
     for (int k = 0; k < ns; k++) {

@@ -315,8 +315,8 @@ static int eval_exposure(int argc, char **argv) {
   }
   snprintf(path, sizeof path, "%s/exposure.csv", out);
   cld_status st = cld_file_write_atomic(ctx, path, csv, len);
-  cld_plot_series sv[2] = {{"sampled x_t", t, t + nr, nr, false}, {"forward x_t (real data)", t, t + 2 * nr, nr, false}};
-  cld_plot_series se[2] = {{"on sampled x_t (vs final sample)", t, t + 3 * nr, nr, false}, {"on forward x_t (vs real x0)", t, t + 4 * nr, nr, false}};
+  cld_plot_series sv[2] = {{"sampled x_t", t, t + nr, nr, false, NULL}, {"forward x_t (real data)", t, t + 2 * nr, nr, false, NULL}};
+  cld_plot_series se[2] = {{"on sampled x_t (vs final sample)", t, t + 3 * nr, nr, false, NULL}, {"on forward x_t (vs real x0)", t, t + 4 * nr, nr, false, NULL}};
   cld_plot_params pv = {"Exposure bias: variance of x_t", "time step t", "per-image variance of x_t", false, 0, 0};
   cld_plot_params pe = {"x0-prediction error", "time step t", "mean squared error", true, 0, 0};
   char pv_path[1200], pe_path[1200];

@@ -17,6 +17,7 @@ static void usage(void) {
          "  --csv FILE        a CSV with a header row (e.g. exposure.csv of `cldiff eval exposure`, or a\n"
          "                    table of metric against steps); repeat to overlay files with the same columns\n"
          "  --x COL --y COLS  the x column and one or more comma-separated y columns of the CSVs\n"
+         "  --err COLS        error-bar half-widths (e.g. std over seeds): one column per --y column\n"
          "  --label NAME      legend name of the next file (default: the file name); repeat per file\n"
          "  --title T, --xlabel T, --ylabel T, --logy (log-scale y axis)\n");
 }
@@ -81,7 +82,7 @@ static int read_csv(const char *path, const char *xcol, char **ycols, int ny, se
   FILE *f = fopen(path, "r");
   if (!f) { fprintf(stderr, "cldiff plot: --csv %s: cannot open\n", path); return 2; }
   char line[8192], *fld[64];
-  int rc = 0, xi = -1, yi[MAX_COLS];
+  int rc = 0, xi = -1, yi[2 * MAX_COLS];
   if (!fgets(line, sizeof line, f)) { fprintf(stderr, "cldiff plot: %s: empty\n", path); fclose(f); return 2; }
   int nf = split_line(line, fld, 64);
   for (int k = 0; k < ny; k++) yi[k] = -1;
@@ -119,7 +120,7 @@ static const char *base_name(const char *p) {
 
 int cmd_plot(int argc, char **argv) {
   const char *logs[MAX_FILES], *csvs[MAX_FILES], *labels[MAX_FILES], *out = NULL, *key = "loss", *xcol = NULL, *ycol = NULL;
-  const char *title = NULL, *xlabel = NULL, *ylabel = NULL;
+  const char *title = NULL, *xlabel = NULL, *ylabel = NULL, *ecol = NULL;
   int nlog = 0, ncsv = 0, nlab = 0;
   long smooth = 1;
   bool logy = false;
@@ -138,6 +139,7 @@ int cmd_plot(int argc, char **argv) {
     else if (!strcmp(a, "--key")) key = v;
     else if (!strcmp(a, "--x")) xcol = v;
     else if (!strcmp(a, "--y")) ycol = v;
+    else if (!strcmp(a, "--err")) ecol = v;
     else if (!strcmp(a, "--title")) title = v;
     else if (!strcmp(a, "--xlabel")) xlabel = v;
     else if (!strcmp(a, "--ylabel")) ylabel = v;
@@ -146,32 +148,43 @@ int cmd_plot(int argc, char **argv) {
   }
   if (!out || (nlog == 0) == (ncsv == 0)) { fprintf(stderr, "cldiff plot: --out and either --log or --csv files are required (see --help)\n"); return 2; }
   if (ncsv && (!xcol || !ycol)) { fprintf(stderr, "cldiff plot: --csv needs --x COL and --y COL[,COL...]\n"); return 2; }
-  char ybuf[512], *ycols[MAX_COLS];
-  int ny = 1;
+  if (ecol && !ncsv) { fprintf(stderr, "cldiff plot: --err is for --csv files\n"); return 2; }
+  /* the y columns, then the error columns: cols[0..ny) and cols[ny..ny+ne) */
+  char ybuf[512], ebuf[512], *cols[2 * MAX_COLS], **ycols = cols;
+  int ny = 1, ne = 0;
   if (ycol) {
     snprintf(ybuf, sizeof ybuf, "%s", ycol);
     ny = 0;
-    for (char *tok = strtok(ybuf, ","); tok && ny < MAX_COLS; tok = strtok(NULL, ",")) ycols[ny++] = tok;
+    for (char *tok = strtok(ybuf, ","); tok && ny < MAX_COLS; tok = strtok(NULL, ",")) cols[ny++] = tok;
   }
+  if (ecol) {
+    snprintf(ebuf, sizeof ebuf, "%s", ecol);
+    for (char *tok = strtok(ebuf, ","); tok && ne < MAX_COLS; tok = strtok(NULL, ",")) cols[ny + ne++] = tok;
+    if (ne != ny) { fprintf(stderr, "cldiff plot: --err names %d column(s), --y %d: give one per y column\n", ne, ny); return 2; }
+  }
+  enum { STRIDE = 2 * MAX_COLS }; /* buffers per file */
   int nfiles = nlog + ncsv, ns = nlog ? nlog : ncsv * ny, rc = 0;
-  series_buf bufs[MAX_FILES * MAX_COLS];
+  series_buf bufs[MAX_FILES * STRIDE];
   cld_plot_series s[MAX_FILES * MAX_COLS];
   char names[MAX_FILES * MAX_COLS][160];
   memset(bufs, 0, sizeof bufs);
   for (int fi = 0; fi < nfiles && !rc; fi++) {
     const char *path = nlog ? logs[fi] : csvs[fi], *lab = fi < nlab ? labels[fi] : base_name(path);
     if (nlog) {
-      rc = read_log(path, key, (int)smooth, &bufs[fi]);
+      rc = read_log(path, key, (int)smooth, &bufs[fi * STRIDE]);
       snprintf(names[fi], sizeof names[fi], "%s", lab);
     } else {
-      rc = read_csv(path, xcol, ycols, ny, &bufs[fi * ny]);
+      rc = read_csv(path, xcol, cols, ny + ne, &bufs[fi * STRIDE]);
       for (int k = 0; k < ny; k++)
         if (nfiles > 1 && ny > 1) snprintf(names[fi * ny + k], sizeof names[0], "%s: %s", lab, ycols[k]);
         else snprintf(names[fi * ny + k], sizeof names[0], "%s", nfiles > 1 ? lab : ycols[k]);
     }
   }
   if (!rc) {
-    for (int k = 0; k < ns; k++) s[k] = (cld_plot_series){names[k], bufs[k].x, bufs[k].y, bufs[k].n, false};
+    for (int k = 0; k < ns; k++) {
+      const series_buf *b = &bufs[k / ny * STRIDE + k % ny], *e = ne ? b + ny : NULL;
+      s[k] = (cld_plot_series){names[k], b->x, b->y, b->n, false, e ? e->y : NULL};
+    }
     char deftitle[200];
     snprintf(deftitle, sizeof deftitle, "%s", nlog ? (smooth > 1 ? "training loss (running mean)" : "training loss") : ycol);
     cld_plot_params p = {title ? title : deftitle, xlabel ? xlabel : nlog ? "step" : xcol, ylabel ? ylabel : nlog ? key : ycol, logy, 0, 0};
@@ -184,6 +197,6 @@ int cmd_plot(int argc, char **argv) {
       cld_ctx_destroy(ctx);
     }
   }
-  for (int k = 0; k < MAX_FILES * MAX_COLS; k++) { free(bufs[k].x); free(bufs[k].y); }
+  for (int k = 0; k < MAX_FILES * STRIDE; k++) { free(bufs[k].x); free(bufs[k].y); }
   return rc;
 }
