@@ -7,6 +7,7 @@
  * is its output), .npy / PNG-grid reading and the plot PNG. */
 #define _GNU_SOURCE
 #include "test_util.h"
+#include <dirent.h>
 #include <unistd.h>
 
 static double closed_form_2x2(const double *m1, const double *s1, const double *m2, const double *s2) {
@@ -164,6 +165,73 @@ static void test_toy_metrics(void **state) {
 }
 
 static char tmpdir[64];
+
+/* the names of the "features-*" entries in dir, space-separated in buf */
+static void feature_entries(const char *dir, char *buf, size_t n) {
+  buf[0] = 0;
+  DIR *d = opendir(dir);
+  if (!d) return;
+  for (struct dirent *e; (e = readdir(d));)
+    if (!strncmp(e->d_name, "features-", 9) && strlen(buf) + strlen(e->d_name) + 2 < n) { strcat(buf, e->d_name); strcat(buf, " "); }
+  closedir(d);
+}
+
+/* the reference-feature cache: a miss stores, a hit returns the same bytes; a damaged entry, other
+ * images or another classifier is a miss */
+static void test_feature_cache(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_classifier *c, *c2;
+  TU_OK(ctx, cld_classifier_create(ctx, 1, 12, 2, 4, &c));
+  TU_OK(ctx, cld_classifier_create(ctx, 1, 12, 2, 5, &c2));
+  assert_true(cld_classifier_fingerprint(c) != 0 && cld_classifier_fingerprint(c) != cld_classifier_fingerprint(c2));
+  enum { N = 6, D = CLD_CLASSIFIER_FEATURES };
+  float x[N * 144], ref[N * D], got[N * D];
+  /* images unique to this run (the seed from the temp directory's random name), so the first call misses */
+  uint64_t seed = 0;
+  for (const char *q = tmpdir; *q; q++) seed = seed * 131 + (unsigned char)*q;
+  cld_rng_normal_host(seed, 3, 0, N * 144, x);
+  TU_OK(ctx, cld_classifier_features(c, x, N, ref));
+  const char *dir = cld_ctx_cache_dir(ctx);
+  char before[8192], after[8192], mine[256] = "";
+  feature_entries(dir, before, sizeof before);
+  bool hit = true;
+  TU_OK(ctx, cld_classifier_features_cached(c, x, N, got, &hit));
+  assert_false(hit);
+  assert_memory_equal(ref, got, sizeof ref);
+  feature_entries(dir, after, sizeof after);
+  for (char *tok = strtok(after, " "); tok; tok = strtok(NULL, " "))
+    if (!strstr(before, tok)) snprintf(mine, sizeof mine, "%s/%s", dir, tok);
+  assert_true(mine[0]); /* the miss stored one new entry */
+  memset(got, 0, sizeof got);
+  TU_OK(ctx, cld_classifier_features_cached(c, x, N, got, &hit));
+  assert_true(hit);
+  assert_memory_equal(ref, got, sizeof ref);
+  /* one payload byte flipped: a miss, recomputed and stored again */
+  FILE *f = fopen(mine, "r+b");
+  assert_non_null(f);
+  assert_int_equal(fseek(f, -5, SEEK_END), 0);
+  int b = fgetc(f);
+  assert_int_equal(fseek(f, -5, SEEK_END), 0);
+  fputc(b ^ 0x40, f);
+  fclose(f);
+  TU_OK(ctx, cld_classifier_features_cached(c, x, N, got, &hit));
+  assert_false(hit);
+  assert_memory_equal(ref, got, sizeof ref);
+  TU_OK(ctx, cld_classifier_features_cached(c, x, N, got, &hit));
+  assert_true(hit);
+  /* another classifier, or one pixel changed: misses */
+  TU_OK(ctx, cld_classifier_features_cached(c2, x, N, got, &hit));
+  assert_false(hit);
+  x[77] += 0.5f;
+  TU_OK(ctx, cld_classifier_features_cached(c, x, N, got, &hit));
+  assert_false(hit);
+  TU_OK(ctx, cld_classifier_features(c, x, N, ref));
+  assert_memory_equal(ref, got, sizeof ref);
+  cld_classifier_destroy(c);
+  cld_classifier_destroy(c2);
+  cld_ctx_destroy(ctx);
+}
 
 static void test_classifier(void **state) {
   (void)state;
@@ -334,6 +402,7 @@ int main(void) {
       cmocka_unit_test(test_toy_metrics),         cmocka_unit_test(test_fid_grows_with_noise),
       cmocka_unit_test(test_classifier),          cmocka_unit_test(test_exposure_ddim),
       cmocka_unit_test(test_npy_grid_plot),
+      cmocka_unit_test(test_feature_cache),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

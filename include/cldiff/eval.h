@@ -85,6 +85,12 @@ CLD_API cld_status cld_classifier_train(cld_classifier *c, const cld_dataset *tr
 CLD_API cld_status cld_classifier_accuracy(cld_classifier *c, const cld_dataset *d, double *acc);
 /* Features (n x 128) of n images (n, C, H, W) in [-1, 1] of the classifier's size. */
 CLD_API cld_status cld_classifier_features(cld_classifier *c, const float *x, int64_t n, float *out);
+/* A 64-bit hash of the classifier's shape and weights (0 when they cannot be read). */
+CLD_API uint64_t cld_classifier_fingerprint(cld_classifier *c);
+/* cld_classifier_features through the cache directory (the reference side of FID: thousands of
+ * fixed images): an entry is keyed by the fingerprint, the images' bytes, n and the device, so a
+ * changed classifier, image set or device is a miss. *hit (optional) says which it was. */
+CLD_API cld_status cld_classifier_features_cached(cld_classifier *c, const float *x, int64_t n, float *out, bool *hit);
 
 /* ---- exposure bias ----------------------------------------------------------------------------- */
 /* One row per network evaluation k of a sampling run of n images (the time t the network saw):

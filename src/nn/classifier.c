@@ -292,6 +292,48 @@ cld_status cld_classifier_features(cld_classifier *c, const float *x, int64_t n,
   return run_eval(c, x, n, copy_features, out);
 }
 
+uint64_t cld_classifier_fingerprint(cld_classifier *c) {
+  if (!c) return 0;
+  int shape[3] = {c->c, c->size, c->classes};
+  uint64_t h = cld_hash64(shape, sizeof shape, 0);
+  for (int i = 0; i < cld_store_count(c->s); i++) {
+    int64_t n = cld_store_numel(c->s, i);
+    float *w = malloc((size_t)n * sizeof *w);
+    const char *name = cld_store_name(c->s, i);
+    if (!w || cld_store_read(c->s, i, w)) { free(w); return 0; }
+    h = cld_hash64(name, strlen(name) + 1, h);
+    h = cld_hash64(w, (size_t)n * sizeof *w, h);
+    free(w);
+  }
+  return h;
+}
+
+cld_status cld_classifier_features_cached(cld_classifier *c, const float *x, int64_t n, float *out, bool *hit) {
+  if (hit) *hit = false;
+  if (!c || !x || !out || n < 1) return c ? cld_seterr(c->ctx, CLD_ERR_INVALID_ARG, "classifier: no images") : CLD_ERR_INVALID_ARG;
+  const cld_device_info *d = &c->ctx->info;
+  size_t bytes = (size_t)n * CLD_CLASSIFIER_FEATURES * sizeof *out;
+  uint64_t key = cld_classifier_fingerprint(c), fmt = 1;
+  key = cld_hash64(&fmt, sizeof fmt, key);
+  key = cld_hash64(&n, sizeof n, key);
+  key = cld_hash64(x, (size_t)n * (size_t)c->c * (size_t)c->size * (size_t)c->size * sizeof *x, key);
+  key = cld_hash64(d->platform, strlen(d->platform) + 1, key);
+  key = cld_hash64(d->name, strlen(d->name) + 1, key);
+  key = cld_hash64(d->driver, strlen(d->driver) + 1, key);
+  size_t len = 0;
+  float *cached = cld_cache_load(c->ctx, "features", key, &len);
+  if (cached && len == bytes) {
+    memcpy(out, cached, bytes);
+    free(cached);
+    if (hit) *hit = true;
+    return CLD_OK;
+  }
+  free(cached);
+  cld_status st = cld_classifier_features(c, x, n, out);
+  if (!st) cld_cache_store(c->ctx, "features", key, out, bytes);
+  return st;
+}
+
 typedef struct { const int *labels; int64_t correct; } acc_state;
 
 static void count_correct(void *user, int64_t b0, int nb, const float *feat, const float *logits, int classes) {

@@ -3,47 +3,23 @@
  * Sources are the cl/NAME.cl files embedded at build time (or read from $CLDIFF_CL_DIR while
  * developing). Programs are built lazily, once per (name, options) per context, and their
  * binaries cached on disk under a key hashing source text, build options, platform and device
- * name and driver version. A cache file is: magic "CLDC", format version, key, payload length,
- * payload hash, payload. It is written to a temp file, fsynced and renamed into place, so readers
- * never see half a file; any mismatch on read (short, wrong key, bad hash, rejected binary)
- * silently falls back to a source build that rewrites the entry. A line "//@include NAME" in a
+ * name and driver version (disk_cache.c: any mismatch on read, or a binary the driver rejects,
+ * silently falls back to a source build that rewrites the entry). A line "//@include NAME" in a
  * source is replaced by cl/NAME.cl's text (one level: the spliced text is not scanned again), so
  * kernel files can share definitions; the cache key hashes the spliced text. */
 #include "runtime/runtime.h"
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 struct cld_cl_source { const char *name; const char *text; size_t len; };
 extern const struct cld_cl_source cld_cl_sources[];
-
-#define CACHE_MAGIC 0x43444c43u /* "CLDC" */
-#define CACHE_FORMAT 1u
 
 uint64_t cld_hash64(const void *data, size_t n, uint64_t h) {
   const unsigned char *p = data;
   if (!h) h = 1469598103934665603ull; /* FNV-1a 64 */
   for (size_t i = 0; i < n; i++) { h ^= p[i]; h *= 1099511628211ull; }
   return h;
-}
-
-static char *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  char *buf = NULL;
-  if (fseek(f, 0, SEEK_END) == 0) {
-    long n = ftell(f);
-    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
-      if (fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
-      else { buf[n] = 0; *len = (size_t)n; }
-    }
-  }
-  fclose(f);
-  return buf;
 }
 
 /* Returns the source text (malloc'd when read from disk: *owned set). */
@@ -53,8 +29,8 @@ static const char *find_source(cld_ctx *ctx, const char *name, size_t *len, char
   if (dir && *dir) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.cl", dir, name);
-    char *s = read_file(path, len);
-    if (s) { *owned = s; return s; }
+    char *s = cld_read_text(path);
+    if (s) { *owned = s; *len = strlen(s); return s; }
   }
   for (const struct cld_cl_source *s = cld_cl_sources; s->name; s++)
     if (!strcmp(s->name, name)) { *len = s->len; return s->text; }
@@ -101,70 +77,28 @@ static cld_status splice_includes(cld_ctx *ctx, const char *name, const char **s
   return CLD_OK;
 }
 
-static int mkdir_p(const char *dir) {
-  char tmp[600];
-  snprintf(tmp, sizeof tmp, "%s", dir);
-  for (char *p = tmp + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = 0;
-    if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-    *p = '/';
+static cl_program load_cached(cld_ctx *ctx, const char *name, uint64_t key, const char *options) {
+  size_t bn = 0;
+  unsigned char *bin = cld_cache_load(ctx, name, key, &bn);
+  if (!bin) return NULL;
+  const unsigned char *bins = bin;
+  cl_int status = CL_SUCCESS, e;
+  cl_program prog = clCreateProgramWithBinary(ctx->context, 1, &ctx->device, &bn, &bins, &status, &e);
+  if (prog && (e != CL_SUCCESS || status != CL_SUCCESS || clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL) != CL_SUCCESS)) {
+    clReleaseProgram(prog);
+    prog = NULL;
   }
-  return (mkdir(tmp, 0755) && errno != EEXIST) ? -1 : 0;
-}
-
-/* Writes data atomically: temp file in the same dir, fsync, rename. Returns 0 on success. */
-static int write_atomic(const char *path, const void *hdr, size_t hn, const void *data, size_t n) {
-  char tmp[1024];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return -1;
-  int ok = write(fd, hdr, hn) == (ssize_t)hn && write(fd, data, n) == (ssize_t)n && fsync(fd) == 0;
-  ok = (close(fd) == 0) && ok;
-  if (!ok || rename(tmp, path) != 0) { unlink(tmp); return -1; }
-  return 0;
-}
-
-typedef struct {
-  uint32_t magic, format;
-  uint64_t key, len, hash;
-} cache_header;
-
-static cl_program load_cached(cld_ctx *ctx, const char *path, uint64_t key, const char *options) {
-  size_t n = 0;
-  char *buf = read_file(path, &n);
-  if (!buf) return NULL;
-  cl_program prog = NULL;
-  cache_header h;
-  if (n >= sizeof h) {
-    memcpy(&h, buf, sizeof h);
-    const unsigned char *bin = (const unsigned char *)buf + sizeof h;
-    size_t bn = n - sizeof h;
-    if (h.magic == CACHE_MAGIC && h.format == CACHE_FORMAT && h.key == key && h.len == bn &&
-        h.hash == cld_hash64(bin, bn, 0)) {
-      cl_int status = CL_SUCCESS, e;
-      prog = clCreateProgramWithBinary(ctx->context, 1, &ctx->device, &bn, &bin, &status, &e);
-      if (prog && (e != CL_SUCCESS || status != CL_SUCCESS ||
-                   clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL) != CL_SUCCESS)) {
-        clReleaseProgram(prog);
-        prog = NULL;
-      }
-    }
-  }
-  free(buf);
+  free(bin);
   return prog;
 }
 
-static void store_cached(cld_ctx *ctx, const char *path, uint64_t key, cl_program prog) {
+static void store_cached(cld_ctx *ctx, const char *name, uint64_t key, cl_program prog) {
   size_t bn = 0;
   if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof bn, &bn, NULL) != CL_SUCCESS || bn == 0) return;
   unsigned char *bin = malloc(bn);
   if (!bin) return;
   unsigned char *bins[1] = {bin};
-  if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
-    cache_header h = {CACHE_MAGIC, CACHE_FORMAT, key, bn, cld_hash64(bin, bn, 0)};
-    if (mkdir_p(ctx->cache_dir) == 0) write_atomic(path, &h, sizeof h, bin, bn);
-  }
+  if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) cld_cache_store(ctx, name, key, bin, bn);
   free(bin);
 }
 
@@ -217,14 +151,11 @@ cld_status cld_program_get(cld_ctx *ctx, const char *name, const char *options, 
   key = cld_hash64(ctx->info.platform, strlen(ctx->info.platform) + 1, key);
   key = cld_hash64(ctx->info.name, strlen(ctx->info.name) + 1, key);
   key = cld_hash64(ctx->info.driver, strlen(ctx->info.driver) + 1, key);
-  char path[700];
-  snprintf(path, sizeof path, "%s/%s-%016llx.bin", ctx->cache_dir, name, (unsigned long long)key);
-
-  cl_program prog = ctx->no_disk_cache ? NULL : load_cached(ctx, path, key, options);
+  cl_program prog = load_cached(ctx, name, key, options);
   if (!prog) {
     cld_status st = build_from_source(ctx, name, src, len, options, &prog);
     if (st) { free(owned); free(spliced); return st; }
-    if (!ctx->no_disk_cache) store_cached(ctx, path, key, prog);
+    store_cached(ctx, name, key, prog);
   }
   free(owned);
   free(spliced);

@@ -24,7 +24,9 @@ static void usage(void) {
          "                    --samples-n N uses only the first N\n"
          "  --kid-subsets S   (default 100), --kid-size M (default 1000, at most the smaller set), --k K\n"
          "                    precision/recall neighbourhood (default 3), --seed S (subset draws, default 0)\n"
-         "  --json            print one JSON object instead of text\n\n"
+         "  --json            print one JSON object instead of text\n"
+         "  The reference set's features are cached in the cache directory (CLDIFF_CACHE_DIR), keyed by the\n"
+         "  classifier's weights, the images and the device.\n\n"
          "cldiff eval toy --toy NAME --samples FILE.npy [--json] [--seed S]\n"
          "  Sliced Wasserstein-2 (256 projections against 50000 fresh target points), RBF MMD^2 (median\n"
          "  bandwidth, on up to 5000 points of each set), the mean NLL under the true density for\n"
@@ -167,7 +169,11 @@ static int eval_fid(int argc, char **argv) {
   fs = malloc((size_t)n * CLD_CLASSIFIER_FEATURES * sizeof *fs);
   if (!fr || !fs) { fprintf(stderr, "cldiff eval fid: out of memory\n"); goto done; }
   double t0 = cli_now();
-  if (cld_classifier_features(cl, rd->x, nr, fr) || cld_classifier_features(cl, x, n, fs)) { fprintf(stderr, "cldiff eval fid: %s\n", cld_ctx_errmsg(ctx)); goto done; }
+  bool ref_cached = false; /* the reference's features come from the cache directory after the first run */
+  if (cld_classifier_features_cached(cl, rd->x, nr, fr, &ref_cached) || cld_classifier_features(cl, x, n, fs)) {
+    fprintf(stderr, "cldiff eval fid: %s\n", cld_ctx_errmsg(ctx));
+    goto done;
+  }
   cld_fid_params fp = cld_fid_params_default();
   fp.kid_subsets = (int)subsets;
   fp.kid_subset_size = (int)kid_size;
@@ -177,12 +183,14 @@ static int eval_fid(int argc, char **argv) {
   if (cld_fid_metrics(ctx, fr, nr, fs, n, CLD_CLASSIFIER_FEATURES, &fp, &r)) { fprintf(stderr, "cldiff eval fid: %s\n", cld_ctx_errmsg(ctx)); goto done; }
   if (json)
     printf("{\"fid\": %.6g, \"kid\": %.6g, \"kid_std\": %.6g, \"precision\": %.4f, \"recall\": %.4f, \"n_samples\": %lld, \"n_ref\": %lld, "
-           "\"clamped_fraction\": %.6f, \"ref\": \"%s\", \"split\": \"%s\", \"samples\": \"%s\", \"features\": \"%s\", \"seconds\": %.2f}\n",
+           "\"clamped_fraction\": %.6f, \"ref\": \"%s\", \"split\": \"%s\", \"samples\": \"%s\", \"features\": \"%s\", "
+           "\"ref_features_cached\": %s, \"seconds\": %.2f}\n",
            r.fid, r.kid, r.kid_std, r.precision, r.recall, (long long)n, (long long)nr, frac, ref, split, samples, features,
-           cli_now() - t0);
+           ref_cached ? "true" : "false", cli_now() - t0);
   else
-    printf("FID %.4f  KID %.5f +- %.5f  precision %.4f  recall %.4f  (%lld samples vs %lld %s %s images, %.1f s)\n", r.fid, r.kid,
-           r.kid_std, r.precision, r.recall, (long long)n, (long long)nr, ref, split, cli_now() - t0);
+    printf("FID %.4f  KID %.5f +- %.5f  precision %.4f  recall %.4f  (%lld samples vs %lld %s %s images%s, %.1f s)\n", r.fid, r.kid,
+           r.kid_std, r.precision, r.recall, (long long)n, (long long)nr, ref, split, ref_cached ? ", their features cached" : "",
+           cli_now() - t0);
   if (!json && clamped) printf("(%.3f%% of the sample values were outside [-1, 1] and clamped)\n", 100 * frac);
   rc = 0;
 done:
