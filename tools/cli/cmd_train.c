@@ -14,24 +14,39 @@ static volatile sig_atomic_t stop_requested = 0;
 static void on_signal(int sig) { stop_requested = sig; }
 
 /* On --resume, drops the log lines of steps after the checkpoint (a run killed between checkpoints
- * logged steps that are trained again), so log.jsonl holds each step once. Rewrites the log through
- * a temp file, fsync and rename; 0 on success or when there is no log yet. */
-static int trim_log(const char *path, long long upto) {
+ * logged steps that are trained again), so log.jsonl holds each step once. Rewrites the log
+ * atomically (cld_file_write_atomic); 0 on success or when there is no log yet, else -1 after
+ * printing what failed. */
+static int trim_log(cld_ctx *ctx, const char *path, long long upto) {
   FILE *in = fopen(path, "r");
-  if (!in) return errno == ENOENT ? 0 : -1;
-  char tmp[1200], line[512];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  FILE *out = fopen(tmp, "w");
-  if (!out) { fclose(in); return -1; }
-  while (fgets(line, sizeof line, in)) {
+  if (!in) {
+    if (errno == ENOENT) return 0;
+    fprintf(stderr, "cldiff train: %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  char line[512], *kept = NULL;
+  size_t len = 0, cap = 0;
+  bool ok = true;
+  while (ok && fgets(line, sizeof line, in)) {
     long long step;
     if (sscanf(line, "{\"step\":%lld", &step) == 1 && step > upto) continue;
-    fputs(line, out);
+    size_t n = strlen(line);
+    if (len + n > cap) {
+      char *nk = realloc(kept, cap = 2 * (len + n) + 4096);
+      if (!nk) { ok = false; break; }
+      kept = nk;
+    }
+    memcpy(kept + len, line, n);
+    len += n;
   }
-  bool ok = !ferror(in) && fflush(out) == 0 && fsync(fileno(out)) == 0;
+  ok = ok && !ferror(in);
   fclose(in);
-  ok = fclose(out) == 0 && ok && rename(tmp, path) == 0;
-  if (!ok) unlink(tmp);
+  if (!ok) fprintf(stderr, "cldiff train: %s: cannot read the log to trim it\n", path);
+  else if (cld_file_write_atomic(ctx, path, kept ? kept : "", len)) {
+    fprintf(stderr, "cldiff train: cannot trim the steps after the checkpoint: %s\n", cld_ctx_errmsg(ctx));
+    ok = false;
+  }
+  free(kept);
   return ok ? 0 : -1;
 }
 
@@ -218,10 +233,7 @@ int cmd_train(int argc, char **argv) {
   }
   char logpath[1100];
   snprintf(logpath, sizeof logpath, "%s/log.jsonl", out);
-  if (resume && has_ckpt && trim_log(logpath, (long long)cld_trainer_steps_done(t)) != 0) {
-    fprintf(stderr, "cldiff train: %s: cannot trim the steps after the checkpoint: %s\n", logpath, strerror(errno));
-    goto done;
-  }
+  if (resume && has_ckpt && trim_log(ctx, logpath, (long long)cld_trainer_steps_done(t)) != 0) goto done;
   log = fopen(logpath, "a");
   if (!log) { fprintf(stderr, "cldiff train: %s: %s\n", logpath, strerror(errno)); goto done; }
   fprintf(stderr, "training %lld parameters on %s (%lld items %dx%dx%d), device %s\n", (long long)cld_model_param_count(u),
