@@ -26,6 +26,6 @@ double cli_now(void);
 /* Parses M,N,K[,BATCH[,TA,TB]]; prints an error naming `who` and returns 2 when malformed. */
 int cli_shape(const char *who, const char *v, cld_gemm_shape *s);
 int bench_model(cli_common *co, bool train, const char *preset, int batch, int reps, bool json);
-/* the distinct GEMM shapes of one training step of a preset at a batch size (for `cldiff tune --model`) */
-int model_gemm_shapes(cli_common *co, const char *preset, int batch, cld_gemm_shape *out, int cap, int *n);
+/* the distinct GEMM shapes of one training step (forward: one forward pass) of a preset at a batch size (`cldiff tune --model`) */
+int model_gemm_shapes(cli_common *co, const char *preset, int batch, bool forward, cld_gemm_shape *out, int cap, int *n);
 #endif

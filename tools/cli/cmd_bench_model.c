@@ -108,6 +108,6 @@ int bench_model(cli_common *co, bool train, const char *preset, int batch, int r
   return run_model(co, train, preset, batch, reps, json, NULL, 0, NULL);
 }
 
-int model_gemm_shapes(cli_common *co, const char *preset, int batch, cld_gemm_shape *out, int cap, int *n) {
-  return run_model(co, true, preset, batch, 1, false, out, cap, n);
+int model_gemm_shapes(cli_common *co, const char *preset, int batch, bool forward, cld_gemm_shape *out, int cap, int *n) {
+  return run_model(co, !forward, preset, batch, 1, false, out, cap, n);
 }

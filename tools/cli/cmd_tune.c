@@ -11,12 +11,13 @@ static void progress(void *user, const char *line) {
 
 int cmd_tune(int argc, char **argv) {
   cli_common co = {0};
-  bool clblast = true;
+  bool clblast = true, forward = false;
   cld_gemm_shape shapes[128];
   int ns = 0, batch = 32;
   const char *model = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--no-clblast")) { clblast = false; continue; }
+    if (!strcmp(argv[i], "--forward")) { forward = true; continue; }
     if (!strcmp(argv[i], "--shape")) {
       if (i + 1 >= argc || ns == 64 || cli_shape("cldiff tune", argv[++i], &shapes[ns++])) return 2;
       continue;
@@ -33,7 +34,7 @@ int cmd_tune(int argc, char **argv) {
       continue;
     }
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: cldiff tune [--shape M,N,K[,BATCH[,TA,TB[,A_BATCH]]]]... [--model PRESET [--batch B]]\n"
+      printf("usage: cldiff tune [--shape M,N,K[,BATCH[,TA,TB[,A_BATCH]]]]... [--model PRESET [--batch B] [--forward]]\n"
              "                   [--no-clblast] [--device D]\n\n"
              "Times the built-in tiled GEMM (tile sizes, work-group shapes, grid order) and CLBlast\n"
              "Xgemm parameter sets on the chosen device and stores the fastest per shape in the\n"
@@ -44,6 +45,8 @@ int cmd_tune(int argc, char **argv) {
              "--model tunes every GEMM shape of one training step of that preset (fmnist-s,\n"
              "fmnist-xs, cifar10-ddpm, toy-mlp, ...) at batch B (default 32), forward pass\n"
              "included: 79 shapes for fmnist-s, 9-13 minutes with --no-clblast on a 2-core CPU.\n"
+             "--forward tunes only the forward pass's shapes at batch B: what sampling runs\n"
+             "(`cldiff sample --batch B`).\n"
              "--no-clblast skips the CLBlast parameter search (slow: every set recompiles\n"
              "CLBlast) and compares against the stored set, if any.\n");
       return 0;
@@ -53,11 +56,12 @@ int cmd_tune(int argc, char **argv) {
     if (k == 0) { fprintf(stderr, "cldiff tune: unknown option '%s'\n", argv[i]); return 2; }
     i += k - 1;
   }
+  if (forward && !model) { fprintf(stderr, "cldiff tune: --forward goes with --model\n"); return 2; }
   if (model) {
     int nm = 0;
-    int rc = model_gemm_shapes(&co, model, batch, shapes + ns, 128 - ns, &nm);
+    int rc = model_gemm_shapes(&co, model, batch, forward, shapes + ns, 128 - ns, &nm);
     if (rc) return rc;
-    printf("%s training step at batch %d: %d GEMM shapes\n", model, batch, nm);
+    printf("%s %s at batch %d: %d GEMM shapes\n", model, forward ? "forward pass" : "training step", batch, nm);
     ns += nm;
   }
   cld_ctx *ctx = cli_ctx(&co);
