@@ -36,6 +36,7 @@ for f in sorted(glob.glob(os.path.join(M, "*.json"))):
         except ValueError:  # an evaluation being written, or cut off: not a result
             print(f"results_report: skipping {f} (not complete JSON)", file=sys.stderr)
 CONFIGS = [c for c in ALL_CONFIGS if any(r["config"] == c for r in rows)]
+TOY_CONFIGS = [c for c in CONFIGS if any(r["config"] == c and r["part"] == "toy" for r in rows)]  # toy tables' columns
 os.makedirs(IMG, exist_ok=True)
 # what an earlier report wrote and this one may not (a configuration no longer in the metrics)
 for f in glob.glob(os.path.join(IMG, "fm_grid.*.png")) + glob.glob(os.path.join(IMG, "metrics", "*")):
@@ -138,25 +139,25 @@ if any(r["part"] == "toy" for r in rows):
         md.append(text + "\n")
         body = []
         for toy in TOYS:
-            vals = [values("toy", key, toy=toy, config=c) for c in CONFIGS]
+            vals = [values("toy", key, toy=toy, config=c) for c in TOY_CONFIGS]
             if any(vals):
                 body.append([toy] + row_cells(vals, 1.0, digits))
-        md.append(table(["toy"] + [NAMES[c] for c in CONFIGS], body) + "\n")
+        md.append(table(["toy"] + [NAMES[c] for c in TOY_CONFIGS], body) + "\n")
     body = []
     for toy, key, lower, label in [("8gaussians", "nll", True, "NLL under the true density (lower is better)"),
                                    ("25gaussians", "nll", True, "NLL under the true density (lower is better)"),
                                    ("checkerboard", "support", False, "fraction of samples on the board's "
                                                                       "support (higher is better)")]:
-        vals = [values("toy", key, toy=toy, config=c) for c in CONFIGS]
+        vals = [values("toy", key, toy=toy, config=c) for c in TOY_CONFIGS]
         if any(vals):
             body.append([f"{toy}: {label}"] + row_cells(vals, 1.0, 3, lower))
     if body:
-        md.append(table(["toy, metric"] + [NAMES[c] for c in CONFIGS], body) + "\n")
+        md.append(table(["toy, metric"] + [NAMES[c] for c in TOY_CONFIGS], body) + "\n")
     # scatter plots of the first seed
     body = []
     for toy in TOYS:
         cells = []
-        for c in CONFIGS:
+        for c in TOY_CONFIGS:
             src = os.path.join(M, f"toy_{toy}.{c}.png")
             if os.path.exists(src):
                 shutil.copy(src, os.path.join(IMG, f"toy_{toy}.{c}.png"))
@@ -167,7 +168,7 @@ if any(r["part"] == "toy" for r in rows):
             body.append([toy] + cells)
     if body:
         md.append("Samples of the first seed (5000 points on [-4, 4]²):\n")
-        md.append(table(["toy"] + [NAMES[c] for c in CONFIGS], body) + "\n")
+        md.append(table(["toy"] + [NAMES[c] for c in TOY_CONFIGS], body) + "\n")
 
 # ---------------------------------------------------------------- Fashion-MNIST
 fm = [r for r in rows if r["part"] == "fmnist"]
