@@ -155,14 +155,12 @@ ts_sweep() {
       fm_eval "$d" baseline "$s0" "${sm%%|*}+ts$at" ${sm#*|} --ts-window "$w" --ts-cutoff "$c"
       # shellcheck disable=SC2086
       fm_eval "$d" baseline "$s0" "${sm%%|*}+tsda$at" ${sm#*|} --ts-window "$w" --ts-cutoff "$c" --ts-data-aware
-    done
-    # the other reading of the paper: network at t_s, the step's coefficients at the nominal t
-    fm_eval "$d" baseline "$s0" "ddim10+tsnom@w${w}c$c" --sampler ddim --steps 10 --ts-window "$w" --ts-cutoff "$c" --ts-coeffs nominal
-    # the released DDIM/PNDM code's reading: network at t, the step ends at the matched time near the next one
-    for sm in "ddim10|--sampler ddim --steps 10" "fpndm10|--sampler fpndm --steps 10"; do
+      # the released DDIM/PNDM code's reading: network at t, the step ends at the matched time near the next one
       # shellcheck disable=SC2086
       fm_eval "$d" baseline "$s0" "${sm%%|*}+tstgt@w${w}c$c" ${sm#*|} --ts-window "$w" --ts-cutoff "$c" --ts-coeffs target
     done
+    # the other reading of the paper: network at t_s, the step's coefficients at the nominal t
+    fm_eval "$d" baseline "$s0" "ddim10+tsnom@w${w}c$c" --sampler ddim --steps 10 --ts-window "$w" --ts-cutoff "$c" --ts-coeffs nominal
   done
 }
 

@@ -1,8 +1,8 @@
 /* Line charts as PNG through libgd (its line drawing, built-in bitmap fonts and PNG encoder):
  * white background, framed plot area with "nice" tick values (1, 2, 5 x 10^k; on a log axis 1, 2,
  * 5 or 1..9 x 10^k over few decades, decades over many), light grid, up to 8 distinguishable
- * colours, point markers on short series, optional error bars, legend in the corner that hides the least. Only
- * this file includes gd.h. */
+ * colours, point markers on short series, optional error bars, legend in the corner that hides
+ * the least. Only this file includes gd.h. */
 #include "runtime/runtime.h"
 #include "cldiff/plot.h"
 #include <gd.h>
@@ -43,10 +43,15 @@ static void log_ticks(gdImagePtr im, gdFontPtr fs, int L, int R, int T, int B, d
   static const int m19[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, m125[3] = {1, 2, 5};
   double span = y1 - y0;
   const int *ms = m125;
-  int nm = span < 3 ? 3 : 1, dstep = span < 3 ? 1 : (int)fmax(1.0, floor(span / 6)), count = 0;
-  for (int d = (int)floor(y0); d <= (int)ceil(y1) && nm == 3; d++)
-    for (int i = 0; i < 3; i++) count += log10(m125[i]) + d >= y0 && log10(m125[i]) + d <= y1;
-  if (nm == 3 && count < 3) { ms = m19; nm = 9; }
+  int nm = 1, dstep = (int)fmax(1.0, floor(span / 6));
+  if (span < 3) { /* few decades: 1, 2, 5 per decade, or every mantissa if that shows fewer than 3 */
+    int count = 0;
+    for (int d = (int)floor(y0); d <= (int)ceil(y1); d++)
+      for (int i = 0; i < 3; i++) count += log10(m125[i]) + d >= y0 && log10(m125[i]) + d <= y1;
+    ms = count < 3 ? m19 : m125;
+    nm = count < 3 ? 9 : 3;
+    dstep = 1;
+  }
   char buf[64];
   for (int d = (int)floor(y0 / dstep) * dstep; d <= (int)ceil(y1); d += dstep)
     for (int i = 0; i < nm; i++) {

@@ -83,13 +83,13 @@ cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *call, cld_gemm_provid
  * GEMM's walk down a panel's rows spreads over all L1 sets (G N = 1152 floats, 4.5 KiB, reached
  * only 16 of 64 sets) */
 #define CLD_TILE_PAD 16
-/* whether a call uses the tile-interleaved layout (then it runs on the tiled provider) */
 /* the largest divisor of n that is at most cap (work-group sizes that divide the grid) */
 static inline size_t cld_largest_divisor(size_t n, size_t cap) {
   for (size_t d = cap < n ? cap : n; d > 1; d--)
     if (n % d == 0) return d;
   return 1;
 }
+/* whether a call uses the tile-interleaved layout (then it runs on the tiled provider) */
 static inline bool cld_gemm_interleaved(const cld_gemm_call *c) { return c->ldb || c->ldc || c->b_gstride || c->c_gstride; }
 /* Scratch floats a call needs on the tiled provider (0 when none). */
 size_t cld_gemm_scratch_floats(const cld_gemm_call *call);

@@ -92,11 +92,11 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
       double *tc = tv[0], *tmod = tv[1], *tmid = tv[2], *tend = tv[3];
       for (int i = 0; i < nb; i++) {
         int ts = (int)t, te = (int)t2;
-        double var = p->ts.window > 0 ? cld_ts_variance_d(x + (size_t)i * per, per) : 0;
-        if (p->ts.window > 0 && p->ts.coeffs == CLD_TS_TARGET) { /* the step's end moves, from the 2nd step on */
-          if (step > 0) te = cld_ts_select_target(&p->ts, sch, var, (int)t, (int)t2);
-        } else if (p->ts.window > 0) /* Time-Shift: from the unbiased variance of this image's state */
-          ts = cld_ts_select(&p->ts, sch, var, (int)t, t2 < 0 ? 0 : (int)t2 + 1);
+        if (p->ts.window > 0) { /* Time-Shift: from the unbiased variance of this image's state */
+          double var = cld_ts_variance_d(x + (size_t)i * per, per);
+          if (p->ts.coeffs != CLD_TS_TARGET) ts = cld_ts_select(&p->ts, sch, var, (int)t, t2 < 0 ? 0 : (int)t2 + 1);
+          else if (step > 0) te = cld_ts_select_target(&p->ts, sch, var, (int)t, (int)t2); /* the end moves, from the 2nd step */
+        }
         tmod[i] = ts;
         tc[i] = p->ts.coeffs == CLD_TS_NOMINAL ? t : ts;
         tend[i] = te;

@@ -184,6 +184,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   double *eps = malloc(per * sizeof(double)), *x0 = malloc(per * sizeof(double));
   if (!x || !o || !z || !xn || !eps || !x0 || !tv || !ts_t || !tn) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   cld_step_args a = {p, 0, 0, false, NULL};
+  bool ts_on = p->ts.window > 0, target = p->ts.coeffs == CLD_TS_TARGET;
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = (int)(n - b0 < B ? n - b0 : B);
     for (int i = 0; i < B; i++) { /* padding rows (last partial batch) repeat image 0's start */
@@ -196,10 +197,9 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
       int t = taus[k], t_floor = k > 0 ? taus[k - 1] + 1 : 0;
       /* Time-Shift: ts_t = the time each image's network call sees, tn = where its step ends (the
        * grid's next time, -1 = x0); target mode shifts the end instead, from the 2nd step on */
-      bool target = p->ts.coeffs == CLD_TS_TARGET;
       for (int i = 0; i < B; i++) {
-        double var = i < nb && p->ts.window > 0 ? cld_ts_variance(x + (size_t)i * per, per) : 0;
-        ts_t[i] = i < nb && p->ts.window > 0 && !target ? cld_ts_select(&p->ts, sch, var, t, t_floor) : t;
+        double var = i < nb && ts_on ? cld_ts_variance(x + (size_t)i * per, per) : 0;
+        ts_t[i] = i < nb && ts_on && !target ? cld_ts_select(&p->ts, sch, var, t, t_floor) : t;
         tn[i] = k == 0 ? -1 : i < nb && target && k < K - 1 ? cld_ts_select_target(&p->ts, sch, var, t, taus[k - 1]) : taus[k - 1];
       }
       for (int i = 0; i < B; i++) tv[i] = (float)ts_t[i];
