@@ -3,7 +3,8 @@
 # every training switch alone and all at once trains; gamma = 0 / lambda = 0 / R = B = 1 reproduce the
 # baseline's checkpoint byte for byte and each method changes it; bad values are refused with the
 # flag named and nothing written; an interrupted run resumed with --resume ends byte-identical to
-# an uninterrupted one (methods on) and its log holds each step once; Time-Shift runs on every
+# an uninterrupted one (methods on) and its log holds each step once; EP logs its chain length and
+# skipping unused chain steps changes no weight; Time-Shift runs on every
 # sampler that supports it, a window of 0 changes nothing, singlestep DPM-Solver refuses it.
 #   Args: <cldiff binary>
 # shellcheck source=tests/cli_common.sh
@@ -34,6 +35,14 @@ for r in ip ipramp debias minsnr p2 stf ep all; do
   ! same base "$r" || fail "$r trains the same weights as the baseline"
 done
 ! same ip ipramp || fail "--ip-ramp changes nothing"
+# EP logs the chain steps it ran (1..K, both lengths over 20 steps at K = 2); skipping the steps
+# past the drawn length trains the weights of running all K
+[ "$(grep -c '"ep_chain_steps":[12]}' "$tmp/ep/log.jsonl")" = 20 ] || fail "ep: log.jsonl lacks ep_chain_steps 1..2 on each step"
+grep -q '"ep_chain_steps":1}' "$tmp/ep/log.jsonl" && grep -q '"ep_chain_steps":2}' "$tmp/ep/log.jsonl" ||
+  fail "ep: 20 steps at K = 2 never ran one of the lengths"
+! grep -q ep_chain_steps "$tmp/base/log.jsonl" || fail "base: ep_chain_steps logged without EP"
+CLDIFF_EP_FULL_CHAIN=1 train epfull --ep-lambda 1 --ep-k 2
+same ep epfull || fail "EP skipping unused chain steps changes the weights"
 
 # --- identity settings give the baseline's bytes
 train ip0 --ip-gamma 0

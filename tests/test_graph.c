@@ -190,11 +190,57 @@ static void test_detach(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* gates: y = sum(3x [gate 1, kept] + x^2 [gate 2] + 2x [gate 0]); a skipped gate's part reads as
+ * zeros in the value, in x's gradient (accumulated at x's gate 0) and in the kept tensor */
+static void test_gates(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_graph *g = cld_graph_create(ctx);
+  cld_tensor *x = cld_input(g, "x", 1, (int64_t[]){37});
+  cld_set_requires_grad(x, true);
+  cld_graph_set_gate(g, 1);
+  cld_tensor *z1 = cld_scale(g, x, 3.0f);
+  cld_graph_set_gate(g, 2);
+  cld_tensor *z2 = cld_square(g, x);
+  cld_graph_set_gate(g, 0);
+  cld_tensor *a = cld_scale(g, x, 2.0f); /* built last: its gradient part comes first, the gated parts add to it */
+  cld_tensor *y = cld_sum_all(g, cld_add(g, cld_add(g, a, z1), z2));
+  cld_graph_keep(g, y);
+  cld_graph_keep(g, z1);
+  TU_OK(ctx, cld_graph_backward(g, y));
+  TU_OK(ctx, cld_graph_plan(g, NULL));
+  float xv[37], gv[37], zv[37], yv;
+  tu_fill(xv, 37, 9, -1, 1);
+  TU_OK(ctx, cld_tensor_write(g, x, xv));
+  const int limits[4] = {1, 2, 0, 1}; /* 0: none; back to 1 after a full compute */
+  for (int k = 0; k < 4; k++) {
+    int L = limits[k];
+    cld_graph_set_gate_limit(g, L);
+    TU_OK(ctx, cld_graph_compute(g));
+    TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(x), gv));
+    TU_OK(ctx, cld_tensor_read(g, z1, zv));
+    TU_OK(ctx, cld_tensor_read(g, y, &yv));
+    bool g1 = L == 0 || L > 1, g2 = L == 0 || L > 2;
+    double want = 0;
+    for (int i = 0; i < 37; i++) {
+      double d = 2.0 + (g1 ? 3.0 : 0.0) + (g2 ? 2.0 * xv[i] : 0.0);
+      assert_true(fabs(gv[i] - d) <= 1e-6 * fabs(d));
+      if (!g2) assert_true(gv[i] == (float)d); /* 2 or 2 + 3: exact */
+      assert_true(zv[i] == (g1 ? 3.0f * xv[i] : 0.0f));
+      want += 2.0 * xv[i] + (g1 ? 3.0 * xv[i] : 0.0) + (g2 ? (double)xv[i] * xv[i] : 0.0);
+    }
+    assert_true(fabs(yv - want) < 1e-4);
+  }
+  cld_graph_destroy(g);
+  cld_ctx_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reuse_bit_identical),
       cmocka_unit_test(test_mlp_trains),
       cmocka_unit_test(test_detach),
+      cmocka_unit_test(test_gates),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -458,6 +458,27 @@ static void test_training_identities(void **state) {
     assert_true(isfinite(loss));
     free(v);
   }
+  /* EP skips the chain steps past the drawn length (graph gates): the same parameters, bit for
+   * bit, as running all K (CLDIFF_EP_FULL_CHAIN), over steps whose lengths are shorter than K */
+  m = cld_methods_default();
+  m.ep_lambda = 1.0f;
+  m.ep_k = 5;
+  int shorter = 0;
+  for (int step = 0; step < 6; step++) {
+    float u[2];
+    cld_rng_uniform_host(5, 9, 2 * (uint64_t)step, 2, u); /* train_run's seed, EP's stream */
+    shorter += 1 + (int)(u[1] * 5.0f) < 5;
+  }
+  assert_true(shorter >= 2);
+  float loss_full;
+  v = train_run(ctx, d, 8, &m, 6, &loss);
+  setenv("CLDIFF_EP_FULL_CHAIN", "1", 1);
+  float *full = train_run(ctx, d, 8, &m, 6, &loss_full);
+  unsetenv("CLDIFF_EP_FULL_CHAIN");
+  assert_memory_equal(full, v, bytes);
+  assert_true(loss == loss_full);
+  free(full);
+  free(v);
   m = cld_methods_default();
   m.ip_gamma = 0.1f;
   m.weighting = CLD_WEIGHT_DEBIAS;

@@ -20,6 +20,7 @@ static cld_dataset *toy_images(void) {
 typedef struct { cld_ctx *ctx; cld_store *s; cld_model *u; cld_trainer *t; } rig;
 
 static int rig_lsm = 0, rig_T = 1000, rig_sched = CLD_BETA_LINEAR;
+static cld_methods *rig_methods = NULL;
 
 static rig make_rig(cld_ctx *ctx, cld_dataset *d) {
   rig r = {ctx, NULL, NULL, NULL};
@@ -40,6 +41,7 @@ static rig make_rig(cld_ctx *ctx, cld_dataset *d) {
   p.timestep_sampling = rig_lsm;
   p.T = rig_T;
   p.schedule = rig_sched;
+  if (rig_methods) p.methods = *rig_methods;
   TU_OK(ctx, cld_trainer_create(ctx, r.u, d, &p, &r.t));
   return r;
 }
@@ -60,6 +62,36 @@ static float *snapshot(rig *r, size_t *n) {
   }
   *n = (size_t)tot;
   return v;
+}
+
+/* EP on the UNet (Winograd and im2col convolutions, group norm, attention, dropout): skipping the
+ * chain steps past the drawn length gives the parameters of running all K, bit for bit */
+static void test_ep_gates(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_dataset *d = toy_images();
+  cld_methods m = cld_methods_default();
+  m.ep_lambda = 1.0f;
+  m.ep_k = 3;
+  rig_methods = &m;
+  float *v[2], loss[2];
+  size_t n[2];
+  for (int full = 0; full < 2; full++) {
+    if (full) setenv("CLDIFF_EP_FULL_CHAIN", "1", 1);
+    rig r = make_rig(ctx, d);
+    for (int i = 0; i < 5; i++) TU_OK(ctx, cld_trainer_step(r.t, &loss[full]));
+    v[full] = snapshot(&r, &n[full]);
+    free_rig(&r);
+    unsetenv("CLDIFF_EP_FULL_CHAIN");
+  }
+  rig_methods = NULL;
+  assert_true(isfinite(loss[0]) && loss[0] == loss[1]);
+  assert_int_equal(n[0], n[1]);
+  assert_memory_equal(v[0], v[1], n[0] * sizeof(float));
+  free(v[0]);
+  free(v[1]);
+  cld_dataset_free(d);
+  cld_ctx_destroy(ctx);
 }
 
 static void test_resume_bit_exact(void **state) {
@@ -257,6 +289,7 @@ int main(void) {
       cmocka_unit_test(test_lsm_resume),
       cmocka_unit_test(test_learned_sigma),
       cmocka_unit_test(test_resume_bit_exact),
+      cmocka_unit_test(test_ep_gates),
       cmocka_unit_test(test_damaged_checkpoint),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Cost of each method: the training-step time (median of steps 3..N of `cldiff train`, from its
-# log.jsonl) of the baseline and of each method alone, and Time-Shift's sampling overhead (DDIM,
+# Cost of each method: the training-step time (mean of steps 3..N of `cldiff train`, from its
+# log.jsonl: EP's steps differ with the chain length each draws, which the table shows as the
+# mean `ep_chain_steps` of those steps) of the baseline and of each method alone, and Time-Shift's sampling overhead (DDIM,
 # the same images with and without --ts-window). The configurations run interleaved, ROUNDS times
 # (default 3), and each figure is the median over the rounds, so a burst of load on a shared
 # machine moves one round, not one row. Prints markdown tables.
@@ -11,11 +12,14 @@ B=./build/cldiff
 model=${1:-fmnist-xs}; data=${2:-fmnist}; batch=${3:-32}; steps=${4:-12}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-median_step() { # log.jsonl -> median seconds of steps >= 3
+mean_step() { # log.jsonl -> "mean seconds of steps >= 3" "their mean EP chain steps (or -)"
   python3 - "$1" <<'PY'
 import json, sys, statistics
-s = [json.loads(l)["seconds"] for l in open(sys.argv[1]) if json.loads(l)["step"] >= 3]
-print(f"{statistics.median(s):.4f}")
+r = [json.loads(l) for l in open(sys.argv[1])]
+r = [x for x in r if x["step"] >= 3]
+e = [x["ep_chain_steps"] for x in r if "ep_chain_steps" in x]
+print(f"{statistics.mean(x['seconds'] for x in r):.4f} {statistics.mean(e):.2f}" if e else
+      f"{statistics.mean(x['seconds'] for x in r):.4f} -")
 PY
 }
 declare -a names=("baseline" "IP (--ip-gamma 0.1)" "debias (--weighting debias)" "STF (--stf-ref 128)"
@@ -23,24 +27,26 @@ declare -a names=("baseline" "IP (--ip-gamma 0.1)" "debias (--weighting debias)"
 declare -a flags=("" "--ip-gamma 0.1" "--weighting debias" "--stf-ref 128"
                   "--ep-lambda 1 --ep-k 1" "--ep-lambda 1 --ep-k 3" "--ep-lambda 1 --ep-k 5")
 rounds=${ROUNDS:-3}
-declare -A t
+declare -A t e
 for _ in $(seq "$rounds"); do
   for i in "${!names[@]}"; do
     rm -rf "$out/r$i"
     # shellcheck disable=SC2086
     $B train --data "$data" --model "$model" --out "$out/r$i" --steps "$steps" --batch "$batch" --save-every 100000 --log-every 100000 ${flags[$i]} >/dev/null 2>&1
-    t[$i]="${t[$i]:-} $(median_step "$out/r$i/log.jsonl")"
+    read -r secs len < <(mean_step "$out/r$i/log.jsonl")
+    t[$i]="${t[$i]:-} $secs"
+    e[$i]=$len # the same draws every round (same seed)
   done
 done
 med() { python3 -c "import statistics, sys; print(f'{statistics.median(map(float, sys.argv[1:])):.4f}')" "$@"; }
-echo "| training ($model, batch $batch; median of $rounds interleaved rounds) | s/step | x baseline | rounds |"
-echo "|---|---|---|---|"
+echo "| training ($model, batch $batch; median of $rounds interleaved rounds) | s/step | x baseline | EP chain steps | rounds |"
+echo "|---|---|---|---|---|"
 # shellcheck disable=SC2086
 base=$(med ${t[0]})
 for i in "${!names[@]}"; do
   # shellcheck disable=SC2086
   m=$(med ${t[$i]})
-  echo "| ${names[$i]} | $m | $(python3 -c "print(f'{$m/$base:.2f}')") |${t[$i]} |"
+  echo "| ${names[$i]} | $m | $(python3 -c "print(f'{$m/$base:.2f}')") | ${e[$i]} |${t[$i]} |"
 done
 # Time-Shift: sampling time of the same 64 images, 50 DDIM steps; without and with, alternated
 stime() { $B sample --ckpt "$out/r0" --steps 50 --n 64 --batch 64 --out "$out/s.png" "$@" 2>&1 | sed -n 's/.* in \([0-9.]*\) s .*/\1/p'; }

@@ -161,6 +161,17 @@ CLD_API void cld_graph_set_training(cld_graph *g, bool training);
 CLD_API cld_status cld_graph_compute(cld_graph *g);
 CLD_API uint64_t cld_graph_run_counter(const cld_graph *g);
 CLD_API void cld_graph_set_run_counter(cld_graph *g, uint64_t counter);
+/* Gates: parts of a static graph that a compute can skip. Nodes built after
+ * cld_graph_set_gate(g, n) carry gate n (0, the default, is always computed); cld_graph_backward
+ * gives a node's backward nodes its gate and each gradient accumulation the gate of the tensor
+ * it accumulates into. cld_graph_set_gate_limit(g, L) makes later computes skip every node with
+ * gate >= L (L <= 0, the default: none; L = 1 computes only gate 0). A skipped node's output reads as zeros wherever
+ * something still computed reads it (a node of lower gate, the host through cld_graph_keep, a
+ * parameter gradient): it is zero-filled in its place in the launch order. So a gated branch that
+ * would have contributed exact zeros (multiplied by 0, say) can be skipped with the same result,
+ * at the cost of those fills. Gates nest: skipping gate n skips every gate above it. */
+CLD_API void cld_graph_set_gate(cld_graph *g, int gate);
+CLD_API void cld_graph_set_gate_limit(cld_graph *g, int limit);
 
 #ifdef __cplusplus
 }

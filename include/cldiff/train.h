@@ -52,6 +52,9 @@ CLD_API void cld_trainer_destroy(cld_trainer *t);
 /* One optimisation step; *loss (optional) gets the batch loss (reading it waits for the device). */
 CLD_API cld_status cld_trainer_step(cld_trainer *t, float *loss);
 CLD_API int64_t cld_trainer_steps_done(const cld_trainer *t);
+/* the learned-chain steps the error-propagation regulariser ran in the last step: min(L, head),
+ * 1..ep_k (its cost grows with it); 0 without the regulariser or before the first step */
+CLD_API int cld_trainer_ep_chain_steps(const cld_trainer *t);
 /* bytes of the training step's activation arena on the device (parameters and optimiser state not
  * included): what a batch size costs in device memory */
 CLD_API size_t cld_trainer_arena_bytes(const cld_trainer *t);

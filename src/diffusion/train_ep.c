@@ -4,10 +4,13 @@
  * head and run down the learned ancestral chain with gradients (posterior mean from the model's
  * x0-prediction, unclipped; fixed-small variance; fresh noise at every step); the second half is
  * noised directly to the tail; the loss gains lambda * MMD^2 of the two (methods/consistency.c).
- * The graph is static, so it always holds K chain steps: a step past the drawn length is an
- * identity (x' = 1 x + 0 pred + 0 z) and a one-hot selector picks the state after L steps. The
- * distribution of the regulariser is the official code's; its cost is K chain evaluations per
- * step rather than L (see README, "Cost"). */
+ * The graph is static and holds K chain steps: a step past the drawn length is an identity
+ * (x' = 1 x + 0 pred + 0 z) and a one-hot selector picks the state after L steps. Chain step l
+ * (l >= 1) is built under graph gate l and each compute sets the gate limit to the steps taken,
+ * so the steps past it are skipped: their contributions (the selector's terms, the gradients
+ * they pass back) would be exact zeros, and the executor fills those in instead. A step costs
+ * min(L, head) chain evaluations, not K. CLDIFF_EP_FULL_CHAIN=1 (read when the trainer is built)
+ * runs all K, as before the gates: the same numbers, which the tests check. */
 #include "graph/graph_internal.h"
 #include "diffusion/train_internal.h"
 #include <math.h>
@@ -17,6 +20,8 @@
 
 typedef struct cld_ep_chain {
   int K, H;
+  int last_len; /* chain steps of the last fed step */
+  bool full; /* CLDIFF_EP_FULL_CHAIN: no gate limit */
   cld_tensor *head_sab, *head_s1, *tail_sab, *tail_s1; /* (1,1,1,1) */
   cld_tensor **tl, **P, **Q, **sd, **sel;              /* per chain step: model time (H), coefficients, selector */
 } cld_ep_chain;
@@ -46,6 +51,8 @@ cld_tensor *cld_ep_build(cld_trainer *t, cld_tensor *x0) {
   t->ep = e;
   e->K = K;
   e->H = H;
+  const char *full = getenv("CLDIFF_EP_FULL_CHAIN");
+  e->full = full && *full && strcmp(full, "0") != 0;
   e->tl = calloc((size_t)K, sizeof(cld_tensor *));
   e->P = calloc((size_t)K, sizeof(cld_tensor *));
   e->Q = calloc((size_t)K, sizeof(cld_tensor *));
@@ -62,6 +69,7 @@ cld_tensor *cld_ep_build(cld_trainer *t, cld_tensor *x0) {
   cld_tensor *picked = NULL;
   for (int l = 0; l < K; l++) {
     char n[32];
+    cld_graph_set_gate(g, l); /* step 0 is always taken */
     snprintf(n, sizeof n, "ep_t_%d", l);
     e->tl[l] = cld_input(g, n, 1, (int64_t[]){H});
     e->P[l] = scalar_in(g, "ep_P", l);
@@ -72,12 +80,15 @@ cld_tensor *cld_ep_build(cld_trainer *t, cld_tensor *x0) {
     /* x' = P x + Q pred + sd z: the posterior mean c1 x0_hat + c2 x with x0_hat = a x + b pred */
     x = cld_add(g, cld_add(g, cld_mul(g, x, e->P[l]), cld_mul(g, pred, e->Q[l])), cld_mul(g, cld_randn(g, 4, hs, 16 + l), e->sd[l]));
     cld_tensor *term = cld_mul(g, x, e->sel[l]);
+    cld_graph_set_gate(g, 0);
     picked = picked ? cld_add(g, picked, term) : term;
   }
   cld_tensor *tail = cld_add(g, cld_mul(g, xb, e->tail_sab), cld_mul(g, cld_randn(g, 4, hs, 7), e->tail_s1));
   int64_t D = hs[1] * hs[2] * hs[3];
   return cld_mmd2_multi_rbf(g, cld_reshape(g, picked, 2, (int64_t[]){H, D}), cld_reshape(g, tail, 2, (int64_t[]){H, D}));
 }
+
+int cld_trainer_ep_chain_steps(const cld_trainer *t) { return t && t->ep ? t->ep->last_len : 0; }
 
 cld_status cld_ep_feed(cld_trainer *t) {
   cld_ep_chain *e = t->ep;
@@ -89,6 +100,8 @@ cld_status cld_ep_feed(cld_trainer *t) {
   if (head > T - 1) head = T - 1;
   if (L > K) L = K;
   int tail = head - L > 0 ? head - L : 0, len = head - tail; /* chain steps actually taken */
+  cld_graph_set_gate_limit(t->g, e->full ? 0 : len);
+  e->last_len = len;
   float one = 1.0f, zero = 0.0f, v;
   cld_status st;
   float hsab = (float)sqrt(s->alpha_bar[head]), hs1 = (float)sqrt(1 - s->alpha_bar[head]);

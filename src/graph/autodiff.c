@@ -15,10 +15,16 @@ static cld_tensor *reduce_like(cld_graph *g, cld_tensor *grad, cld_tensor *x) {
   return r;
 }
 
+/* The sum carries x's gate, not the contribution's: it must still run when the contributing
+ * (higher-gated) branch is skipped, reading that branch's part as zeros. */
 static void acc(cld_graph *g, cld_tensor *x, cld_tensor *contrib) {
   if (!contrib) return;
   contrib = reduce_like(g, contrib, x);
-  x->grad = x->grad ? cld_add(g, x->grad, contrib) : contrib;
+  if (!x->grad || !contrib) { x->grad = contrib; return; }
+  int gate = g->build_gate;
+  g->build_gate = x->gate;
+  x->grad = cld_add(g, x->grad, contrib);
+  g->build_gate = gate;
 }
 
 static cld_tensor *bwd_node(cld_graph *g, cld_op op, cld_tensor *a, cld_tensor *b) {
@@ -218,13 +224,17 @@ cld_status cld_graph_backward(cld_graph *g, cld_tensor *loss) {
     for (int s = 0; s < CLD_NSRC && !needs[i] && !(t->flags & T_NO_GRAD); s++)
       if (t->src[s] && t->src[s]->id < n && needs[t->src[s]->id] && t->op != OP_TIMESTEP_EMB) needs[i] = true;
   }
+  int gate = g->build_gate; /* backward nodes take the gate of the node they differentiate */
+  g->build_gate = loss->gate;
   loss->grad = cld_affine(g, loss, 0.0f, 1.0f); /* d loss / d loss = 1 */
   for (int i = n - 1; i >= 0 && !g->status; i--) {
     cld_tensor *t = g->nodes[i];
+    g->build_gate = t->gate;
     if (t->grad && needs[i]) backward_one(g, t, needs);
   }
+  g->build_gate = 0; /* the landing sums below always run */
   free(needs);
-  if (g->status) return g->status;
+  if (g->status) { g->build_gate = gate; return g->status; }
 
   /* Land parameter gradients in the store: sum over nodes that share one parameter id. */
   int total = g->n;
@@ -257,5 +267,6 @@ cld_status cld_graph_backward(cld_graph *g, cld_tensor *loss) {
   /* input gradients stay readable */
   for (int i = 0; i < total; i++)
     if (g->nodes[i]->op == OP_INPUT && g->nodes[i]->grad) g->nodes[i]->grad->flags |= T_KEEP;
+  g->build_gate = gate;
   return g->status;
 }

@@ -48,6 +48,7 @@ static cld_status new_launch_opts(cld_graph *g, const char *prog, const char *op
   memset(l, 0, sizeof *l);
   l->rng_arg = l->p_arg = -1;
   l->node = g->n > 0 ? g->lowering_node : -1;
+  l->gate = l->node >= 0 ? g->nodes[l->node]->gate : 0;
   if (prog) {
     cld_status st = cld_kernel_create(g->ctx, prog, opts, kname, &l->kernel);
     if (st) return st;
@@ -115,12 +116,14 @@ static cld_status copy4(cld_graph *g, const int64_t shape[4], const cld_tensor *
   return done(&b, "binding k_copy4");
 }
 
-static cld_status fill(cld_graph *g, const cld_tensor *t, float v) {
-  binder b;
-  cld_status st = new_launch(g, "layout", "k_fill", (size_t)t->numel, &b);
+/* v over t's first n floats; if_skipped: only while t's gate is skipped (cld_exec_lower) */
+static cld_status fill(cld_graph *g, const cld_tensor *t, float v, int64_t n, bool if_skipped) {
+  binder b = {0};
+  cld_status st = new_launch(g, "layout", "k_fill", (size_t)n, &b);
   if (st) return st;
+  b.l->if_skipped = if_skipped;
   arg_t(&b, t);
-  arg_i(&b, (int)t->numel);
+  arg_i(&b, (int)n);
   arg_f(&b, v);
   return done(&b, "binding k_fill");
 }
@@ -261,7 +264,7 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
     contig_strides(x4, xs);
     return copy4(g, o4, x, (size_t)(t->ip[1] * xs[t->ip[0]]), xs, t, 0, cs);
   case OP_PAD:
-    if ((st = fill(g, t, 0.0f))) return st;
+    if ((st = fill(g, t, 0.0f, t->numel, false))) return st;
     cld_shape4(x, x4);
     contig_strides(x4, xs);
     return copy4(g, x4, x, 0, xs, t, (size_t)(t->ip[1] * cs[t->ip[0]]), cs);
@@ -524,13 +527,34 @@ static cld_status lower_node(cld_graph *g, cld_tensor *t) {
   }
 }
 
-cld_status cld_exec_lower(cld_graph *g) {
+/* Marks the gated tensors whose values outlive a skip of their gate: read by a node of lower gate
+ * (through views too), kept for the host, or a parameter gradient in the store. */
+static bool *outlived_gates(cld_graph *g) {
+  bool *z = calloc((size_t)g->n, sizeof *z);
+  if (!z) return NULL;
   for (int i = 0; i < g->n; i++) {
-    g->lowering_node = i;
-    cld_status st = lower_node(g, g->nodes[i]);
-    if (st) return st;
+    cld_tensor *t = g->nodes[i];
+    cld_tensor *r = cld_view_root(t);
+    if ((t->storage == ST_STORE_GRAD || (t->flags & T_KEEP)) && r->gate > 0) z[r->id] = true;
+    for (int s = 0; s < CLD_NSRC; s++)
+      if (t->src[s] && cld_view_root(t->src[s])->gate > t->gate) z[cld_view_root(t->src[s])->id] = true;
   }
-  return CLD_OK;
+  for (int i = 0; i < g->n; i++) /* leaves hold host or store data: nothing to fill */
+    if (g->nodes[i]->op == OP_INPUT || g->nodes[i]->op == OP_PARAM) z[i] = false;
+  return z;
+}
+
+cld_status cld_exec_lower(cld_graph *g) {
+  bool *zero = outlived_gates(g);
+  if (!zero) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory");
+  cld_status st = CLD_OK;
+  for (int i = 0; i < g->n && !st; i++) {
+    g->lowering_node = i;
+    st = lower_node(g, g->nodes[i]);
+    if (!st && zero[i]) st = fill(g, g->nodes[i], 0.0f, STORED_NUMEL(g->nodes[i]), true);
+  }
+  free(zero);
+  return st;
 }
 
 void cld_exec_release(cld_graph *g) {
@@ -570,16 +594,19 @@ cld_status cld_graph_compute(cld_graph *g) {
     if (!g->prof_s || !g->prof_n) prof = false;
   }
   double tp = prof ? (clFinish(g->ctx->queue), now_s()) : 0;
+  int prev = -1; /* the last launch enqueued */
   for (int i = 0; i < g->n_launches; i++) {
     cld_launch *l = &g->launches[i];
     cld_status st;
-    if (prof && i > 0) { /* charge the previous launch; a failure is pinned on it */
+    if (l->if_skipped != (l->gate >= g->gate_limit)) continue; /* gated off, or a fill its gate did not need */
+    if (prof && prev >= 0) { /* charge the previous launch; a failure is pinned on it */
       cl_int fe = clFinish(g->ctx->queue);
-      if (fe != CL_SUCCESS) return cld_profile_fail(g, &g->launches[i - 1], fe);
+      if (fe != CL_SUCCESS) return cld_profile_fail(g, &g->launches[prev], fe);
       double t = now_s();
-      cld_profile_charge(g, &g->launches[i - 1], t - tp);
+      cld_profile_charge(g, &g->launches[prev], t - tp);
       tp = t;
     }
+    prev = i;
     if (l->is_gemm) {
       if ((st = cld_gemm_run(g->ctx, &l->gemm, g->ctx->gemm_pref))) return st;
       continue;
@@ -598,10 +625,10 @@ cld_status cld_graph_compute(cld_graph *g) {
     e = clEnqueueNDRangeKernel(g->ctx->queue, l->kernel, l->dim, NULL, l->gws, l->use_lws ? l->lws : NULL, 0, NULL, NULL);
     if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "clEnqueueNDRangeKernel");
   }
-  if (prof && g->n_launches > 0) {
+  if (prof && prev >= 0) {
     cl_int fe = clFinish(g->ctx->queue);
-    if (fe != CL_SUCCESS) return cld_profile_fail(g, &g->launches[g->n_launches - 1], fe);
-    cld_profile_charge(g, &g->launches[g->n_launches - 1], now_s() - tp);
+    if (fe != CL_SUCCESS) return cld_profile_fail(g, &g->launches[prev], fe);
+    cld_profile_charge(g, &g->launches[prev], now_s() - tp);
   }
   g->run++;
   return CLD_OK;

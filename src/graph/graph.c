@@ -2,6 +2,7 @@
  * tensor facts. Op constructors live in ops.c, gradients in autodiff.c, memory in plan.c and
  * kernels in exec.c. */
 #include "graph/graph_internal.h"
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,7 @@ cld_graph *cld_graph_create(cld_ctx *ctx) {
   if (!g) return NULL;
   g->ctx = ctx;
   g->training = true;
+  g->gate_limit = INT_MAX;
   const char *algo = getenv("CLDIFF_CONV");
   if (algo && !strcmp(algo, "im2col")) g->conv_algo = CLD_CONV_IM2COL;
   else if (algo && !strcmp(algo, "winograd")) g->conv_algo = CLD_CONV_WINOGRAD;
@@ -119,6 +121,14 @@ cld_graph *cld_graph_create(cld_ctx *ctx) {
 
 void cld_graph_set_conv_algo(cld_graph *g, cld_conv_algo algo) {
   if (g) g->conv_algo = (int)algo;
+}
+
+void cld_graph_set_gate(cld_graph *g, int gate) {
+  if (g) g->build_gate = gate > 0 ? gate : 0;
+}
+
+void cld_graph_set_gate_limit(cld_graph *g, int limit) {
+  if (g) g->gate_limit = limit > 0 ? limit : INT_MAX;
 }
 
 void cld_graph_destroy(cld_graph *g) {
@@ -145,6 +155,11 @@ cld_tensor *cld_graph_fail(cld_graph *g, cld_status st, const char *fmt, ...) {
   return NULL;
 }
 
+cld_tensor *cld_view_root(cld_tensor *t) {
+  while (t->op == OP_RESHAPE) t = t->src[0];
+  return t;
+}
+
 cld_tensor *cld_node_new(cld_graph *g, cld_op op, int ndim, const int64_t *shape) {
   if (g->planned) return cld_graph_fail(g, CLD_ERR_STATE, "graph already planned: cannot add nodes");
   if (ndim < 1 || ndim > 4) return cld_graph_fail(g, CLD_ERR_SHAPE, "tensors have 1 to 4 dims, got %d", ndim);
@@ -169,6 +184,7 @@ cld_tensor *cld_node_new(cld_graph *g, cld_op op, int ndim, const int64_t *shape
   for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
   t->numel = numel;
   t->store_id = -1;
+  t->gate = g->build_gate;
   g->nodes[g->n++] = t;
   return t;
 }

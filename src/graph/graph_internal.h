@@ -75,6 +75,7 @@ struct cld_tensor {
   char name[48];
   cld_tensor *grad;
   int store_id;       /* OP_PARAM: parameter id; grad nodes landing in the store: id */
+  int gate;           /* 0: always computed; n > 0: skipped while the graph's gate limit is <= n */
   /* plan results */
   cld_storage storage;
   cl_mem mem;
@@ -102,6 +103,8 @@ typedef struct cld_launch {
   cld_gemm_call gemm;
   bool is_gemm;
   int node;               /* the node this launch belongs to (profiling) */
+  int gate;               /* its node's gate: skipped while gate >= the graph's gate limit */
+  bool if_skipped;        /* a zero-fill that runs only while its gate is skipped */
 } cld_launch;
 
 struct cld_graph {
@@ -124,6 +127,8 @@ struct cld_graph {
   uint64_t seed, run;
   bool training;
   int lowering_node;
+  int build_gate;       /* the gate of nodes created now (cld_graph_set_gate) */
+  int gate_limit;       /* compute skips nodes with gate >= this (cld_graph_set_gate_limit) */
   double *prof_s;       /* CLDIFF_PROFILE: seconds per op kind */
   int64_t *prof_n;
   struct prof_gemm { int64_t m, n, k, batch; int ta, tb; double s; int64_t calls; } *prof_g;
@@ -138,6 +143,7 @@ struct cld_graph {
 cld_tensor *cld_node_new(cld_graph *g, cld_op op, int ndim, const int64_t *shape);
 cld_tensor *cld_graph_fail(cld_graph *g, cld_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void cld_shape4(const cld_tensor *t, int64_t out[4]); /* left-padded with 1s */
+cld_tensor *cld_view_root(cld_tensor *t);              /* the tensor whose memory a view shows */
 bool cld_same_shape(const cld_tensor *a, const cld_tensor *b);
 /* ops.c: internal constructors used by autodiff */
 cld_tensor *cld_binary(cld_graph *g, cld_op op, cld_tensor *a, cld_tensor *b);

@@ -15,11 +15,6 @@
 
 static size_t align_up(size_t n) { return (n + ALIGN_FLOATS - 1) & ~(size_t)(ALIGN_FLOATS - 1); }
 
-static cld_tensor *root_of(cld_tensor *t) {
-  while (t->op == OP_RESHAPE) t = t->src[0];
-  return t;
-}
-
 typedef struct { size_t off, size; } block;
 typedef struct { block *b; int n, cap; size_t top, chunk; } freelist;
 
@@ -117,10 +112,10 @@ cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
     cld_tensor *t = g->nodes[i];
     for (int s = 0; s < CLD_NSRC; s++)
       if (t->src[s]) {
-        cld_tensor *r = root_of(t->src[s]);
+        cld_tensor *r = cld_view_root(t->src[s]);
         if (r->last_use < i) r->last_use = i;
       }
-    if (t->flags & T_KEEP) root_of(t)->last_use = INT_MAX;
+    if (t->flags & T_KEEP) cld_view_root(t)->last_use = INT_MAX;
   }
   /* free lists per node index */
   int *next_free = malloc((size_t)g->n * sizeof(int)), *head = malloc((size_t)g->n * sizeof(int));
@@ -203,7 +198,7 @@ cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
   for (int i = 0; i < g->n; i++) {
     cld_tensor *t = g->nodes[i];
     if (t->storage == ST_VIEW) {
-      cld_tensor *r = root_of(t);
+      cld_tensor *r = cld_view_root(t);
       t->mem = r->mem;
       t->off = r->off;
     }

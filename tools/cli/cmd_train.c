@@ -252,7 +252,10 @@ int cmd_train(int argc, char **argv) {
     double dt = cli_now() - ts;
     ema_rate = ema_rate == 0 ? dt : 0.9 * ema_rate + 0.1 * dt;
     int64_t done_steps = cld_trainer_steps_done(t);
-    fprintf(log, "{\"step\":%lld,\"loss\":%.6g,\"seconds\":%.4f,\"elapsed\":%.2f}\n", (long long)done_steps, loss, dt, cli_now() - t0);
+    int ep_steps = cld_trainer_ep_chain_steps(t);
+    fprintf(log, "{\"step\":%lld,\"loss\":%.6g,\"seconds\":%.4f,\"elapsed\":%.2f", (long long)done_steps, loss, dt, cli_now() - t0);
+    if (ep_steps > 0) fprintf(log, ",\"ep_chain_steps\":%d", ep_steps);
+    fputs("}\n", log);
     if (done_steps % log_every == 0 || done_steps == steps) {
       char eta[32];
       fmt_time(ema_rate * (double)(steps - done_steps), eta, sizeof eta);
