@@ -40,7 +40,7 @@ export CONFIGS=${CONFIGS:-"baseline ip debias stf ep all"}
 export M=$W/metrics
 
 # method flags of a configuration; $1 = config, $2 = batch (STF's reference set is 4 batches).
-# CONFIGS may add the follow-ups ip+stf+ep and ip05 (IP at gamma 0.05).
+# CONFIGS may add the follow-ups ip+stf+ep, ip05 (IP at gamma 0.05) and debias+stf+ep.
 flags() {
   local ip="--ip-gamma 0.1" db="--weighting debias" stf="--stf-ref $((4 * $2))" ep="--ep-lambda 1 --ep-k $EP_K"
   case $1 in
@@ -48,6 +48,7 @@ flags() {
     all) echo "$ip $db $stf $ep" ;;
     ip+stf+ep) echo "$ip $stf $ep" ;; # all but debias (a follow-up: debias is what hurts "all" here)
     ip05) echo "--ip-gamma 0.05" ;; # IP at half the default gamma (a follow-up: gamma 0.1 hurt Fashion-MNIST)
+    debias+stf+ep) echo "$db $stf $ep" ;; # all but IP (a follow-up: IP takes back part of debias's gain there)
   esac
 }
 export -f flags
