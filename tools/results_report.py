@@ -112,8 +112,9 @@ if has_toy:
 if has_fm:
     f = fm_setup
     ref = f"the first {f['fid_ref_n']}" if f.get("fid_ref_n") else "the 10000"
-    md.append(f"- Fashion-MNIST: run on **{f.get('device', '?')}**, {f.get('date', '?')}; seeds `{f['seeds']}` (the "
-              "Fashion-MNIST section says which have finished); "
+    fm_seeds = " ".join(str(x) for x in sorted({r["seed"] for r in rows if r["part"] == "fmnist"}))
+    md.append(f"- Fashion-MNIST: run on **{f.get('device', '?')}**, {f.get('date', '?')}; seeds with results `{fm_seeds}` "
+              "(per configuration in the Fashion-MNIST section); "
               f"`{f['fm_model']}`, {f['fm_steps']} steps at batch {f['fm_batch']}, EMA weights, {f['fm_n']} "
               f"samples per evaluation against {ref} test images, `cldiff eval fid` (classifier features).")
     if f.get("note"):
