@@ -1,4 +1,4 @@
-/* The five methods against METHODS.md section 9 (vectors 7, 8-10, 14, 16, 17-18) and their
+/* The five methods against METHODS.md section 9 (vectors 6-7, 8-10, 12, 14-18) and their
  * identity properties: gamma = 0, R = B = 1 and lambda = 0 train bit-identically to the baseline,
  * a Time-Shift window of 1 (and a cutoff above every grid time) samples bit-identically; the MMD
  * gradient against central differences; STF weights against a direct double computation on
@@ -65,6 +65,25 @@ static void test_weighting(void **state) {
   m.snr_clamp = 1000;
   assert_true(fabs(cld_loss_weight(&m, s->alpha_bar[0]) - 1 / sqrt(1000.0)) < 1e-12);
   assert_int_equal(cld_weighting_parse("snr"), -1);
+  /* vector 15: at ab = 0.3 the v-MSE weighted by SNR/(SNR+1) = 0.3 is the eps-MSE (to 1e-15);
+   * likewise SNR times the x0-MSE, on random x0, eps and predictions */
+  double ab = 0.3, sa = sqrt(ab), s1 = sqrt(1 - ab), snr = ab / (1 - ab);
+  assert_true(fabs(cld_eps_mse_factor(CLD_PRED_V, ab) - snr / (snr + 1)) < 1e-15);
+  assert_true(cld_eps_mse_factor(CLD_PRED_EPS, ab) == 1.0);
+  float r[5 * 64];
+  tu_fill(r, 5 * 64, 15, -2, 2);
+  double mv = 0, mx = 0, me_v = 0, me_x = 0;
+  for (int i = 0; i < 64; i++) {
+    double x0 = r[i], eps = r[64 + i], vhat = r[128 + i], x0hat = r[192 + i], xt = sa * x0 + s1 * eps;
+    double v = sa * eps - s1 * x0;
+    double eps_v = s1 * xt + sa * vhat, eps_x = (xt - sa * x0hat) / s1; /* eps from each prediction */
+    mv += (vhat - v) * (vhat - v);
+    me_v += (eps_v - eps) * (eps_v - eps);
+    mx += (x0hat - x0) * (x0hat - x0);
+    me_x += (eps_x - eps) * (eps_x - eps);
+  }
+  assert_true(fabs(cld_eps_mse_factor(CLD_PRED_V, ab) * mv - me_v) < 1e-14 * me_v);
+  assert_true(fabs(cld_eps_mse_factor(CLD_PRED_X0, ab) * mx - me_x) < 1e-14 * me_x);
   cld_schedule_destroy(s);
   cld_schedule_destroy(c);
 }
@@ -240,6 +259,13 @@ static void test_ts_select(void **state) {
   assert_int_equal(cld_ts_select(&ts, s, 0.0, 700, 699), 699); /* never at or below the next grid time */
   ts.window = 30; /* vector 10 */
   assert_int_equal(cld_ts_select(&ts, s, 0.47, 250, 0), 247);
+  /* vector 12: the released DPM-Solver path compares var(eps_hat) ~ 1.0, above every 1 - abar, so
+   * it always lands on the window's top: w = 30 (cutoff 300) takes 899 -> 914, 599 -> 614, 400 -> 415 */
+  ts.cutoff = 300;
+  assert_int_equal(cld_ts_select(&ts, s, 1.0, 899, 0), 914);
+  assert_int_equal(cld_ts_select(&ts, s, 1.0, 599, 0), 614);
+  assert_int_equal(cld_ts_select(&ts, s, 1.0, 400, 0), 415);
+  ts.cutoff = 0;
   ts.window = 0;
   assert_int_equal(cld_ts_select(&ts, s, 0.47, 250, 0), 250);
   /* data-aware: var of a state at t with data variance v is ab v + 1 - ab: it picks t itself */
@@ -392,6 +418,8 @@ static void test_ts_target_steps(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+static int run_prediction = CLD_PRED_EPS;
+
 /* trains `steps` steps of the toy MLP on 8gaussians and returns all parameters */
 static float *train_run(cld_ctx *ctx, const cld_dataset *d, int batch, const cld_methods *m, int steps, float *loss) {
   cld_store *s;
@@ -402,6 +430,7 @@ static float *train_run(cld_ctx *ctx, const cld_dataset *d, int batch, const cld
   cld_train_params p = cld_train_params_default();
   p.batch = batch;
   p.seed = 5;
+  p.prediction = run_prediction;
   if (m) p.methods = *m;
   cld_trainer *t;
   TU_OK(ctx, cld_trainer_create(ctx, mod, d, &p, &t));
@@ -458,6 +487,21 @@ static void test_training_identities(void **state) {
     assert_true(isfinite(loss));
     free(v);
   }
+  /* a weighting is on the eps-MSE: Min-SNR with a gamma above every SNR (weight 1) trains an eps
+   * model exactly as the constant weighting, a v model not (its v-MSE is weighted by abar) */
+  m = cld_methods_default();
+  m.weighting = CLD_WEIGHT_MIN_SNR;
+  m.min_snr_gamma = 1e12f;
+  v = train_run(ctx, d, 8, &m, 4, &loss);
+  assert_memory_equal(base, v, bytes);
+  free(v);
+  run_prediction = CLD_PRED_V;
+  float *vconst = train_run(ctx, d, 8, NULL, 4, &loss);
+  v = train_run(ctx, d, 8, &m, 4, &loss);
+  assert_memory_not_equal(vconst, v, bytes);
+  run_prediction = CLD_PRED_EPS;
+  free(vconst);
+  free(v);
   /* EP skips the chain steps past the drawn length (graph gates): the same parameters, bit for
    * bit, as running all K (CLDIFF_EP_FULL_CHAIN), over steps whose lengths are shorter than K */
   m = cld_methods_default();

@@ -276,6 +276,35 @@ static void test_dpm_solver(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* counts the network evaluations of one batch and keeps the first time it was asked for */
+typedef struct { gauss_model gm; int calls; float first_t; } counting_model;
+static cld_status counting_denoise(void *user, const float *x, const float *t, int batch, float *out) {
+  counting_model *c = user;
+  if (c->calls++ == 0) c->first_t = t[0];
+  return gauss_denoise(&c->gm, x, t, batch, out);
+}
+
+/* METHODS.md vector 11's NFE: the released pnm_solver drops the top grid time (S - 1 transitions,
+ * 18 F-PNDM evaluations at S = 10); cldiff walks the whole ddimN grid, S transitions from 900:
+ * 19 (3 Runge-Kutta warm-up steps of 4 + 7), and S-PNDM 11 (one improved-Euler step of 2 + 9) */
+static void test_pndm_nfe(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  float out[8];
+  for (int f = 0; f < 2; f++) {
+    counting_model c = {{cld_schedule_create(CLD_BETA_LINEAR, 1000), 1}, 0, -1};
+    cld_sample_params q = cld_sample_params_default();
+    q.sampler = f ? CLD_SAMPLER_FPNDM : CLD_SAMPLER_SPNDM;
+    q.steps = 10;
+    q.batch = 8;
+    TU_OK(ctx, cld_sample_with(ctx, counting_denoise, &c, 1, 1, 1, &q, 0, 8, out, NULL, NULL));
+    assert_int_equal(c.calls, f ? 19 : 11);
+    assert_true(c.first_t == 900.0f);
+    cld_schedule_destroy(c.gm.s);
+  }
+  cld_ctx_destroy(ctx);
+}
+
 /* METHODS.md vectors 19-20 and PNDM's convergence on Gaussian data */
 static void test_pndm(void **state) {
   (void)state;
@@ -318,6 +347,7 @@ int main(void) {
       cmocka_unit_test(test_parity_with_diffusers),
       cmocka_unit_test(test_gaussian_moments),
       cmocka_unit_test(test_batch_independence),
+      cmocka_unit_test(test_pndm_nfe),
       cmocka_unit_test(test_edm),
       cmocka_unit_test(test_dpm_solver),
       cmocka_unit_test(test_pndm),

@@ -45,8 +45,13 @@ CLD_API double cld_ip_gamma_at(const cld_methods *m, int t, int T);
 CLD_API cld_tensor *cld_ip_noise(cld_graph *g, cld_tensor *eps, cld_tensor *gamma);
 
 /* ---- loss weighting (debias.c) ---- */
-/* The per-sample weight at alpha_bar (for t: the schedule's alpha_bar[t]). */
+/* The per-sample weight at alpha_bar (for t: the schedule's alpha_bar[t]), on the eps-MSE. */
 CLD_API double cld_loss_weight(const cld_methods *m, double alpha_bar);
+/* f with eps-MSE = f * the MSE of the model's own target at alpha_bar (METHODS vector 15): 1 for
+ * eps, alpha_bar = SNR/(SNR+1) for v, SNR for x0 (cld_prediction). The trainer weights a v or x0
+ * model's loss by cld_loss_weight * f, so every weighting means the same on any target (as
+ * Min-SNR's v and x0 forms do); the constant weighting stays the plain MSE of the target. */
+CLD_API double cld_eps_mse_factor(int prediction, double alpha_bar);
 CLD_API int cld_weighting_parse(const char *s); /* "const", "debias", "min-snr", "p2"; -1 if unknown */
 CLD_API const char *cld_weighting_name(int w);
 

@@ -291,7 +291,7 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
     double ab = t->sched->alpha_bar[ti];
     sab[b] = (float)sqrt(ab);
     s1[b] = (float)sqrt(1.0 - ab);
-    if (mt->weighting) wv[b] = (float)(wv[b] * cld_loss_weight(mt, ab));
+    if (mt->weighting) wv[b] = (float)(wv[b] * cld_loss_weight(mt, ab) * cld_eps_mse_factor(t->p.prediction, ab));
     ipg[b] = (float)cld_ip_gamma_at(mt, ti, t->p.T);
     stf_is[b] = (float)(1.0 / sqrt(ab));
     stf_hs[b] = (float)(ab / (2.0 * (1.0 - ab)));

@@ -1,7 +1,8 @@
 /* Loss weightings of the per-sample noise-prediction loss (METHODS.md 6 and decision 4):
  * debias w = 1/sqrt(SNR) (Debias; no clipping unless snr_clamp is set, as third-party ports do),
  * and for comparison Min-SNR-gamma (eps form, min(gamma/SNR, 1)) and P2 (1/(k + SNR)^gamma).
- * SNR = ab/(1 - ab) from the shared schedule, in double precision. */
+ * SNR = ab/(1 - ab) from the shared schedule, in double precision. They are weights of the
+ * eps-MSE; cld_eps_mse_factor carries them to a v or x0 model's loss. */
 #include "cldiff/cldiff.h"
 #include "cldiff/methods.h"
 #include <math.h>
@@ -30,4 +31,12 @@ double cld_loss_weight(const cld_methods *m, double ab) {
   case CLD_WEIGHT_P2: return 1.0 / pow(m->p2_k + snr, m->p2_gamma);
   default: return 1.0;
   }
+}
+
+double cld_eps_mse_factor(int prediction, double ab) {
+  /* eps = (x_t - sqrt(ab) x0) / sqrt(1 - ab) = sqrt(1 - ab) x_t + sqrt(ab) v: an error in x0 is
+   * sqrt(SNR) times one in eps, an error in v is 1/sqrt(ab) times one in eps */
+  if (prediction == CLD_PRED_V) return ab;
+  if (prediction == CLD_PRED_X0) return ab / (1.0 - ab);
+  return 1.0;
 }
