@@ -5,7 +5,8 @@
 # flag named and nothing written; an interrupted run resumed with --resume ends byte-identical to
 # an uninterrupted one (methods on) and its log holds each step once; EP logs its chain length and
 # skipping unused chain steps changes no weight; Time-Shift runs on every
-# sampler that supports it, a window of 0 changes nothing, singlestep DPM-Solver refuses it.
+# sampler that supports it, a window of 0 changes nothing, singlestep DPM-Solver refuses it;
+# --respacing (guided-diffusion's specs and TS-DPM's released grid) runs and refuses bad uses.
 #   Args: <cldiff binary>
 # shellcheck source=tests/cli_common.sh
 source "$(dirname "$0")/cli_common.sh"
@@ -121,13 +122,30 @@ rc=0
 "$B" sample --ckpt "$tmp/base" --n 4 --ts-window -3 --out "$tmp/x.png" >"$tmp/neg.txt" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q -- "--ts-window" "$tmp/neg.txt" || fail "--ts-window -3: exit $rc, $(cat "$tmp/neg.txt")"
 
+# --- --respacing: guided-diffusion's specs give the --steps grids; TS-DPM's released grid (tsdpmS)
+# runs for ddim and PNDM and differs from them; the refusals name the flag
+sample ddim.gd --sampler ddim --respacing ddim10
+cmp -s "$tmp/ddim.npy" "$tmp/ddim.gd.npy" || fail "--respacing ddim10 differs from --steps 10"
+sample ddpm.gd --sampler ddpm --respacing 10
+cmp -s "$tmp/ddpm.npy" "$tmp/ddpm.gd.npy" || fail "ddpm --respacing 10 differs from --steps 10"
+for s in ddim spndm fpndm; do
+  sample "$s.rel" --sampler "$s" --respacing tsdpm10
+  ! cmp -s "$tmp/$s.npy" "$tmp/$s.rel.npy" || fail "$s: --respacing tsdpm10 gives the ddim10 grid's samples"
+done
+for bad in "--sampler ddpm --respacing tsdpm10" "--respacing tsdpm1" "--sampler dpm-solver --respacing 10" "--respacing ddim10x"; do
+  rc=0
+  # shellcheck disable=SC2086
+  "$B" sample --ckpt "$tmp/base" --n 4 $bad --out "$tmp/x.png" >"$tmp/rs.txt" 2>&1 || rc=$?
+  [ "$rc" = 2 ] && grep -q -- "--respacing" "$tmp/rs.txt" || fail "$bad: exit $rc, $(cat "$tmp/rs.txt")"
+done
+
 # --- --help lists every method switch
 "$B" train --help >"$tmp/help.txt"
 for f in --ip-gamma --ip-ramp --weighting --snr-clamp --ep-lambda --ep-k --stf-ref --resume; do
   grep -q -- "$f" "$tmp/help.txt" || fail "train --help does not mention $f"
 done
 "$B" sample --help >"$tmp/help.txt"
-for f in --ts-window --ts-cutoff --ts-coeffs --ts-data-aware; do
+for f in --ts-window --ts-cutoff --ts-coeffs --ts-data-aware --respacing; do
   grep -q -- "$f" "$tmp/help.txt" || fail "sample --help does not mention $f"
 done
 

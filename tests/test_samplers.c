@@ -277,22 +277,24 @@ static void test_dpm_solver(void **state) {
 }
 
 /* counts the network evaluations of one batch and keeps the first time it was asked for */
-typedef struct { gauss_model gm; int calls; float first_t; } counting_model;
+typedef struct { gauss_model gm; int calls; float first_t, last_t; } counting_model;
 static cld_status counting_denoise(void *user, const float *x, const float *t, int batch, float *out) {
   counting_model *c = user;
   if (c->calls++ == 0) c->first_t = t[0];
+  c->last_t = t[0];
   return gauss_denoise(&c->gm, x, t, batch, out);
 }
 
 /* METHODS.md vector 11's NFE: the released pnm_solver drops the top grid time (S - 1 transitions,
- * 18 F-PNDM evaluations at S = 10); cldiff walks the whole ddimN grid, S transitions from 900:
- * 19 (3 Runge-Kutta warm-up steps of 4 + 7), and S-PNDM 11 (one improved-Euler step of 2 + 9) */
+ * 18 F-PNDM evaluations at S = 10), which respacing tsdpmS reproduces; cldiff's default walks the
+ * whole ddimN grid, S transitions from 900: 19 (3 Runge-Kutta warm-up steps of 4 + 7), and
+ * S-PNDM 11 (one improved-Euler step of 2 + 9) */
 static void test_pndm_nfe(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
   float out[8];
   for (int f = 0; f < 2; f++) {
-    counting_model c = {{cld_schedule_create(CLD_BETA_LINEAR, 1000), 1}, 0, -1};
+    counting_model c = {{cld_schedule_create(CLD_BETA_LINEAR, 1000), 1}, 0, -1, -1};
     cld_sample_params q = cld_sample_params_default();
     q.sampler = f ? CLD_SAMPLER_FPNDM : CLD_SAMPLER_SPNDM;
     q.steps = 10;
@@ -300,8 +302,41 @@ static void test_pndm_nfe(void **state) {
     TU_OK(ctx, cld_sample_with(ctx, counting_denoise, &c, 1, 1, 1, &q, 0, 8, out, NULL, NULL));
     assert_int_equal(c.calls, f ? 19 : 11);
     assert_true(c.first_t == 900.0f);
+    /* the released grid (respacing tsdpm10): 9 transitions from 801, F-PNDM 18 evaluations as
+     * vector 11 counts, S-PNDM 10; the last at 1 (the step 1 -> 0) */
+    c.calls = 0;
+    q.respacing = "tsdpm10";
+    TU_OK(ctx, cld_sample_with(ctx, counting_denoise, &c, 1, 1, 1, &q, 0, 8, out, NULL, NULL));
+    assert_int_equal(c.calls, f ? 18 : 10);
+    assert_true(c.first_t == 801.0f && c.last_t == 1.0f);
     cld_schedule_destroy(c.gm.s);
   }
+  /* DDIM on tsdpm10: evaluations at 801, 701, ..., 1 and the last step ends at abar_0 (no step to
+   * x0): a DDIM chain in double on the same exact denoiser */
+  counting_model c = {{cld_schedule_create(CLD_BETA_LINEAR, 1000), 1}, 0, -1, -1};
+  const double *ab = c.gm.s->alpha_bar;
+  float init[8];
+  tu_fill(init, 8, 21, -2, 2);
+  cld_sample_params q = cld_sample_params_default();
+  q.respacing = "tsdpm10";
+  q.batch = 8;
+  q.x_init = init;
+  TU_OK(ctx, cld_sample_with(ctx, counting_denoise, &c, 1, 1, 1, &q, 0, 8, out, NULL, NULL));
+  assert_int_equal(c.calls, 9);
+  assert_true(c.first_t == 801.0f && c.last_t == 1.0f);
+  for (int i = 0; i < 8; i++) {
+    double x = init[i];
+    for (int t = 801; t >= 1; t -= 100) {
+      int tn = t > 1 ? t - 100 : 0;
+      double e = sqrt(1 - ab[t]) * (x - sqrt(ab[t]) * MU) / (ab[t] * SD * SD + 1 - ab[t]);
+      double x0 = (x - sqrt(1 - ab[t]) * e) / sqrt(ab[t]);
+      x = sqrt(ab[tn]) * x0 + sqrt(1 - ab[tn]) * e;
+    }
+    assert_true(fabs(out[i] - x) < 1e-5);
+  }
+  q.sampler = CLD_SAMPLER_DDPM; /* the released code's ddpm is generalised DDIM: ddim --eta */
+  assert_int_equal(cld_sample_with(ctx, counting_denoise, &c, 1, 1, 1, &q, 0, 8, out, NULL, NULL), CLD_ERR_UNSUPPORTED);
+  cld_schedule_destroy(c.gm.s);
   cld_ctx_destroy(ctx);
 }
 

@@ -82,7 +82,21 @@ static void test_respacing(void **state) {
   assert_int_equal(cld_respace(1000, "ddim10", out, 1000), 10);
   for (int i = 0; i < 10; i++) assert_int_equal(out[i], 100 * i);
   assert_int_equal(cld_respace(1000, "1000", out, 1000), 1000);
-  assert_true(cld_respace(1000, "ddim7", out, 1000) > 0 || cld_respace(1000, "ddim7", out, 1000) < 0);
+  assert_int_equal(cld_respace(1000, "ddim7", out, 1000), 7); /* the first stride with 7 steps: 143 */
+  assert_int_equal(out[1], 143);
+  assert_int_equal(out[6], 858);
+  /* vector 11: TS-DPM's pnm_solver grid, 0 then range(0, T, T // S) + 1 without its last element */
+  static const int ts10[] = {0, 1, 101, 201, 301, 401, 501, 601, 701, 801}, ts5[] = {0, 1, 201, 401, 601};
+  assert_int_equal(cld_respace(1000, "tsdpm10", out, 1000), 10);
+  assert_memory_equal(out, ts10, sizeof ts10);
+  assert_int_equal(cld_respace(1000, "tsdpm5", out, 1000), 5); /* (601 -> 401), ..., (201 -> 1), (1 -> 0) */
+  assert_memory_equal(out, ts5, sizeof ts5);
+  assert_int_equal(cld_respace(1000, "tsdpm30", out, 1000), 31); /* skip 33: 1 .. 958, then 0 */
+  assert_int_equal(out[30], 958);
+  assert_true(cld_respace(1000, "tsdpm1", out, 1000) < 0);
+  assert_true(cld_respace(1000, "tsdpm1001", out, 1000) < 0);
+  assert_true(cld_respace(1000, "tsdpm10", out, 5) < 0); /* capacity */
+  assert_true(cld_respace_ends_on_grid("tsdpm10") && !cld_respace_ends_on_grid("ddim10") && !cld_respace_ends_on_grid(NULL));
   assert_true(cld_respace(1000, "1001", out, 1000) < 0);
   assert_true(cld_respace(1000, "abc", out, 1000) < 0);
   assert_true(cld_respace(1000, "ddim0", out, 1000) < 0);

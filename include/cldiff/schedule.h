@@ -46,10 +46,15 @@ CLD_API double cld_schedule_sigma(const cld_schedule *s, int t);   /* EDM-equiva
 CLD_API double cld_schedule_learned_var(const cld_schedule *s, int t, double v);
 
 /* ---- respacing ------------------------------------------------------------------------- */
-/* guided-diffusion space_timesteps: "N", "N1,N2,..." (per-section counts) or "ddimN". Writes
+/* guided-diffusion space_timesteps: "N", "N1,N2,..." (per-section counts) or "ddimN"; or
+ * "tsdpmS", the grid of TS-DPM's released pnm_solver (METHODS 4.2 A, vector 11): 0 followed by
+ * range(0, T, T // S) + 1 without its last element, e.g. tsdpm10 = 0, 1, 101, ..., 801. Writes
  * the kept original indices ascending into out (capacity max); returns their count, or a
  * negative value when the spec is malformed or asks for more steps than T. */
 CLD_API int cld_respace(int T, const char *spec, int *out, int max);
+/* true for a spec whose walk ends at its first grid time (tsdpmS: the last step goes 1 -> 0 and
+ * stops at abar_0, with no step to x0); the others end with a step to x0 */
+CLD_API bool cld_respace_ends_on_grid(const char *spec);
 /* Betas of the respaced chain: beta'_k = 1 - abar[tau_k] / abar[tau_{k-1}], abar[tau_-1] = 1. */
 CLD_API void cld_respaced_betas(const cld_schedule *s, const int *taus, int n, double *beta_out);
 /* diffusers timestep spacings, descending as diffusers returns them: "linspace", "leading"

@@ -140,6 +140,18 @@ static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(co
 
 int cld_respace(int T, const char *spec, int *out, int max) {
   if (!spec || !out || T < 1) return -1;
+  if (!strncmp(spec, "tsdpm", 5)) { /* TS-DPM's pnm_solver: range(0, T, T // S) + 1, the last dropped, then 0 */
+    char *end;
+    long S = strtol(spec + 5, &end, 10);
+    if (*end || S < 2 || S > T) return -1;
+    int skip = T / (int)S, n = 0;
+    out[n++] = 0;
+    for (int t = 0; t + skip < T; t += skip) {
+      if (n >= max) return -1;
+      out[n++] = t + 1;
+    }
+    return n;
+  }
   if (!strncmp(spec, "ddim", 4)) {
     char *end;
     long want = strtol(spec + 4, &end, 10);
@@ -186,6 +198,8 @@ int cld_respace(int T, const char *spec, int *out, int max) {
     if (m == 0 || out[m - 1] != out[i]) out[m++] = out[i];
   return m;
 }
+
+bool cld_respace_ends_on_grid(const char *spec) { return spec && !strncmp(spec, "tsdpm", 5); }
 
 void cld_respaced_betas(const cld_schedule *s, const int *taus, int n, double *beta_out) {
   double last = 1.0;

@@ -1,11 +1,13 @@
 /* S-PNDM and F-PNDM (Liu et al. 2022; TS-DPM pnm_solver.py, METHODS.md 8.3) on the DDIM grid
- * ("ddimN" stride; the step after t = 0 goes to alpha_bar = 1).
+ * ("ddimN" stride; the step after t = 0 goes to alpha_bar = 1), or the grid p->respacing names
+ * (tsdpmS, the released pnm_solver's: S - 1 steps 801 -> ... -> 1 -> 0 at S = 10, ending at
+ * alpha_bar_0).
  *   transfer phi(x, e, t -> t') = sqrt(ab') x0 + sqrt(1 - ab') e, x0 = (x - sqrt(1 - ab) e)/sqrt(ab)
  *     (algebraically PNDM's transfer; equal to DDIM with eta 0)
  *   S-PNDM: first step pseudo improved Euler e = (e1 + e2)/2, storing e1; then (3 e_k - e_{k-1})/2
  *   F-PNDM: first 3 steps pseudo RK4 (t_m = (t + t')/2, alpha_bar at floor(t_m), the model sees t_m),
  *     e = (e1 + 2 e2 + 2 e3 + e4)/6 storing only e1; then (55 e_k - 59 e_{k-1} + 37 e_{k-2} - 9 e_{k-3})/24
- * NFE: S-PNDM steps + 1, F-PNDM steps + 9. Eps/x0/v outputs are converted to eps first.
+ * NFE: S-PNDM steps + 1, F-PNDM steps + 9 (steps = transitions: S, or S - 1 on tsdpmS). Eps/x0/v outputs are converted to eps first.
  * Time-Shift: each image's step starts from its own time t_s (cld_ts_select; the warm-up
  * midpoints are (t_s + t')/2), or with nominal coefficients only the network sees t_s; in target
  * mode the step from the nominal t ends at its own t_s' near t' instead (not on the first step). */
@@ -64,11 +66,17 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   bool fourth = p->sampler == CLD_SAMPLER_FPNDM;
   cld_schedule *sch = cld_schedule_create((cld_beta_schedule)p->schedule, p->T);
   int *taus = sch ? malloc((size_t)p->T * sizeof *taus) : NULL;
-  char spec[32];
+  char spec[64];
   snprintf(spec, sizeof spec, "ddim%d", p->steps);
+  if (p->respacing) snprintf(spec, sizeof spec, "%s", p->respacing);
   int K = taus ? cld_respace(p->T, spec, taus, p->T) : -1;
-  if (K < 1 && taus) { snprintf(spec, sizeof spec, "%d", p->steps); K = cld_respace(p->T, spec, taus, p->T); }
-  if (K < 1) { free(taus); cld_schedule_destroy(sch); return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad PNDM grid"); }
+  if (K < 1 && taus && !p->respacing) { snprintf(spec, sizeof spec, "%d", p->steps); K = cld_respace(p->T, spec, taus, p->T); }
+  if (K < 1) {
+    free(taus);
+    cld_schedule_destroy(sch);
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: PNDM grid '%s' is not valid for T=%d", spec, p->T);
+  }
+  int kend = cld_respace_ends_on_grid(spec) ? 1 : 0; /* tsdpmS: the walk stops at its first time */
   int B = (int)(p->batch < n ? p->batch : n);
   size_t per = (size_t)C * h * w, tot = (size_t)B * per;
   double *x = malloc(tot * sizeof *x), *xt = malloc(tot * sizeof *xt), *ev[4], *hist[4];
@@ -87,7 +95,7 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
     size_t m = (size_t)nb * per;
     cld_sample_start(p, first, b0, nb, per, 1.0, x, z);
     int nh = 0; /* stored eps history, hist[0] oldest */
-    for (int k = K - 1, step = 0; k >= 0 && !st; k--, step++) {
+    for (int k = K - 1, step = 0; k >= kend && !st; k--, step++) {
       double t = taus[k], t2 = k > 0 ? taus[k - 1] : -1.0;
       double *tc = tv[0], *tmod = tv[1], *tmid = tv[2], *tend = tv[3];
       for (int i = 0; i < nb; i++) {
@@ -141,7 +149,7 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
       memcpy(x, xt, m * sizeof *x);
       if (p->trajectory)
         for (size_t q = 0; q < m; q++) p->trajectory[((size_t)(step + 1) * (size_t)n + (size_t)b0) * per + q] = (float)x[q];
-      if (progress) progress(user, step + 1, K, b0, n);
+      if (progress) progress(user, step + 1, K - kend, b0, n);
     }
     for (size_t q = 0; q < m && !st; q++) out[(size_t)b0 * per + q] = (float)x[q];
   }

@@ -174,6 +174,13 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
     cld_schedule_destroy(sch);
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: respacing '%s' is not valid for T=%d", spec, p->T);
   }
+  /* a grid that ends on its first time (tsdpmS) stops there: no step to x0 */
+  int kend = cld_respace_ends_on_grid(spec) ? 1 : 0;
+  if (kend && p->sampler == CLD_SAMPLER_DDPM) {
+    free(taus);
+    cld_schedule_destroy(sch);
+    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: respacing '%s' (TS-DPM's grid) is for ddim, spndm and fpndm, not ddpm", spec);
+  }
   int B = (int)(p->batch < n ? p->batch : n);
   size_t per = (size_t)C * h * w;
   cld_status st = CLD_OK;
@@ -193,7 +200,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
       else cld_rng_normal_host(p->seed, 0x1000, (uint64_t)(first + b0 + src) * per, per, x + (size_t)i * per);
     }
     if (p->trajectory) memcpy(p->trajectory + (size_t)b0 * per, x, (size_t)nb * per * sizeof(float));
-    for (int k = K - 1; k >= 0 && !st; k--) {
+    for (int k = K - 1; k >= kend && !st; k--) {
       int t = taus[k], t_floor = k > 0 ? taus[k - 1] + 1 : 0;
       /* Time-Shift: ts_t = the time each image's network call sees, tn = where its step ends (the
        * grid's next time, -1 = x0); target mode shifts the end instead, from the 2nd step on */
@@ -204,7 +211,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
       }
       for (int i = 0; i < B; i++) tv[i] = (float)ts_t[i];
       if ((st = model(model_user, x, tv, B, o))) break;
-      a.last = k == 0;
+      a.last = k == kend;
       for (int i = 0; i < nb; i++) {
         double ab = sch->alpha_bar[p->ts.coeffs == CLD_TS_NOMINAL ? t : ts_t[i]], sa = sqrt(ab), s1 = sqrt(1.0 - ab);
         a.ab_cur = ab;
@@ -228,7 +235,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
         memcpy(x + (size_t)i * per, xn, per * sizeof(float));
         if (p->trajectory) memcpy(p->trajectory + ((size_t)(K - k) * (size_t)n + (size_t)(b0 + i)) * per, xn, per * sizeof(float));
       }
-      if (progress) progress(user, K - k, K, b0, n);
+      if (progress) progress(user, K - k, K - kend, b0, n);
     }
     if (!st) memcpy(out + (size_t)b0 * per, x, (size_t)nb * per * sizeof(float));
   }

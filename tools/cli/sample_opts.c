@@ -36,7 +36,7 @@ int sample_opts_parse(sample_opts *o, const char *who, int argc, char **argv, in
   if (!strcmp(a, "--ts-data-aware")) { o->ts_data_aware = true; return 1; }
   static const char *const valued[] = {"--sampler", "--var", "--grid", "--schedule", "--prediction", "--steps", "--seed", "--T",
                                        "--order", "--eta", "--churn", "--sigma-min", "--sigma-max", "--rho",
-                                       "--ts-window", "--ts-cutoff", "--ts-coeffs", NULL};
+                                       "--ts-window", "--ts-cutoff", "--ts-coeffs", "--respacing", NULL};
   int known = 0;
   for (int k = 0; valued[k]; k++) known |= !strcmp(a, valued[k]);
   if (!known) return 0;
@@ -52,6 +52,7 @@ int sample_opts_parse(sample_opts *o, const char *who, int argc, char **argv, in
   else if (!strcmp(a, "--ts-window")) return cli_int(a, v, 0, 100000, &o->ts_window) ? -1 : 1;
   else if (!strcmp(a, "--ts-cutoff")) return cli_int(a, v, 0, 100000, &o->ts_cutoff) ? -1 : 1;
   else if (!strcmp(a, "--ts-coeffs")) o->ts_coeffs = v;
+  else if (!strcmp(a, "--respacing")) o->respacing = v;
   else if (!strcmp(a, "--T")) return cli_int(a, v, 2, 100000, &o->T) ? -1 : 1;
   else if (!strcmp(a, "--order")) return cli_int(a, v, 1, 3, &o->order) ? -1 : 1;
   else if (!strcmp(a, "--eta")) return num(who, a, v, 0, 10, &o->eta);
@@ -92,6 +93,24 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
                     "multistep dpm-solver (not %s)\n", who, sk == CLD_SAMPLER_DPM_SOLVER ? "--singlestep" : "euler/heun");
     return 2;
   }
+  if (o->respacing) {
+    if (sk != CLD_SAMPLER_DDPM && sk != CLD_SAMPLER_DDIM && sk != CLD_SAMPLER_SPNDM && sk != CLD_SAMPLER_FPNDM) {
+      fprintf(stderr, "cldiff %s: --respacing: for --sampler ddpm, ddim, spndm and fpndm (not %s)\n", who, o->sampler);
+      return 2;
+    }
+    if (sk == CLD_SAMPLER_DDPM && cld_respace_ends_on_grid(o->respacing)) {
+      fprintf(stderr, "cldiff %s: --respacing: '%s' is TS-DPM's DDIM/PNDM grid: for --sampler ddim, spndm and fpndm\n", who, o->respacing);
+      return 2;
+    }
+    int *taus = malloc((size_t)ci->T * sizeof *taus);
+    int K = taus ? cld_respace(ci->T, o->respacing, taus, ci->T) : -1;
+    free(taus);
+    if (K < 1) {
+      fprintf(stderr, "cldiff %s: --respacing: '%s' is not \"N\", \"N1,N2,...\", \"ddimN\" or \"tsdpmS\" within T = %d\n", who,
+              o->respacing, ci->T);
+      return 2;
+    }
+  }
   if (o->ts_data_aware && !(ci->data_var > 0)) {
     fprintf(stderr, "cldiff %s: --ts-data-aware: the checkpoint records no training-set pixel variance (trainer.json data_pixel_variance)\n", who);
     return 2;
@@ -119,6 +138,7 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   p.ts.coeffs = (cld_ts_coeffs)tc;
   p.ts.data_aware = o->ts_data_aware;
   p.ts.data_var = ci->data_var;
+  p.respacing = o->respacing; /* argv outlives the sampling */
   *sp = p;
   return 0;
 }

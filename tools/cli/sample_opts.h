@@ -7,7 +7,7 @@
 #include <stdbool.h>
 
 typedef struct sample_opts {
-  const char *sampler, *var, *grid, *sched, *pred;
+  const char *sampler, *var, *grid, *sched, *pred, *respacing;
   long steps, seed, T, order;
   float eta, churn, smin, smax, rho;
   bool ema, clip, singlestep;
@@ -26,6 +26,9 @@ typedef struct sample_opts {
   "                    (EDM Algorithm 2: --churn S_churn (default 0), --sigma-min 0.002, --sigma-max 80,\n" \
   "                    --rho 7; --steps is the grid size N, Heun uses 2N-1 evaluations)\n" \
   "  --steps N         sampling steps (default 50; ddim uses the \"ddimN\" stride, ddpm \"N\")\n" \
+  "  --respacing SPEC  the grid instead of --steps (ddpm, ddim, spndm, fpndm): guided-diffusion's \"N\",\n" \
+  "                    \"N1,N2,...\" or \"ddimN\", or \"tsdpmS\", TS-DPM's released pnm_solver grid (not\n" \
+  "                    ddpm): S - 1 steps 801 -> 701 -> ... -> 1 -> 0 at S = 10, ending at abar_0\n" \
   "  --eta E           DDIM eta (default 0)\n" \
   "  --var small|large DDPM fixed-small (default) or fixed-large variance\n" \
   "  --clip            clamp the x0 prediction to [-1, 1]\n" \
