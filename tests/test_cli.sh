@@ -112,6 +112,12 @@ done
 rc=0
 "$B" sample --ckpt "$tmp/base" --n 4 --sampler dpm-solver --ts-window 20 --ts-coeffs target --out "$tmp/x.png" >"$tmp/tg.txt" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q -- "--ts-coeffs target" "$tmp/tg.txt" || fail "dpm-solver with --ts-coeffs target: exit $rc, $(cat "$tmp/tg.txt")"
+sample ddim.adm --sampler ddim --ts-window 200 --ts-cutoff 100 --ts-coeffs adm
+! cmp -s "$tmp/ddim.npy" "$tmp/ddim.adm.npy" || fail "ddim: --ts-coeffs adm changes nothing"
+! cmp -s "$tmp/ddim.tgt.npy" "$tmp/ddim.adm.npy" || fail "ddim: --ts-coeffs adm gives the target-mode samples"
+rc=0
+"$B" sample --ckpt "$tmp/base" --n 4 --sampler fpndm --ts-window 20 --ts-coeffs adm --out "$tmp/x.png" >"$tmp/ta.txt" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--ts-coeffs adm" "$tmp/ta.txt" || fail "fpndm with --ts-coeffs adm: exit $rc, $(cat "$tmp/ta.txt")"
 rc=0
 "$B" sample --ckpt "$tmp/base" --n 4 --ts-window 20 --ts-coeffs later --out "$tmp/x.png" >"$tmp/tl.txt" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q -- "--ts-coeffs" "$tmp/tl.txt" || fail "--ts-coeffs later: exit $rc, $(cat "$tmp/tl.txt")"

@@ -1,4 +1,4 @@
-/* The five methods against METHODS.md section 9 (vectors 6-7, 8-10, 12, 14-18) and their
+/* The five methods against METHODS.md section 9 (vectors 6-7, 8-10, 12-18) and their
  * identity properties: gamma = 0, R = B = 1 and lambda = 0 train bit-identically to the baseline,
  * a Time-Shift window of 1 (and a cutoff above every grid time) samples bit-identically; the MMD
  * gradient against central differences; STF weights against a direct double computation on
@@ -418,6 +418,57 @@ static void test_ts_target_steps(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* ADM mode (METHODS 4.2 D): vector 13 on the cosine schedule, then a 5-step DDIM whose steps from
+ * 600 and 400 end where cld_ts_select_adm puts them (the network at the nominal times), the first
+ * step and those at or below the cutoff plain */
+static void test_ts_adm(void **state) {
+  (void)state;
+  cld_schedule *c = cld_schedule_create(CLD_BETA_COSINE, 1000);
+  cld_time_shift ts = {80, 300, CLD_TS_ADM, false, 0};
+  int tau;
+  assert_int_equal(cld_ts_select_adm(&ts, c, 0.70, 800, 600, 5, &tau), 509);
+  assert_int_equal(tau, 760);
+  assert_int_equal(cld_ts_select_adm(&ts, c, 0.90, 800, 600, 5, &tau), 550);
+  assert_int_equal(tau, 801);
+  assert_int_equal(cld_ts_select_adm(&ts, c, 0.95, 800, 600, 5, &tau), 589);
+  assert_int_equal(tau, 840);
+  const int at[4] = {509, 550, 589, 600};
+  const double want[4] = {0.478265, 0.414775, 0.355659, 0.339333}; /* the last: ddim5's unshifted target */
+  for (int i = 0; i < 4; i++) assert_true(fabs(c->alpha_bar[at[i]] - want[i]) < 1e-6);
+  assert_true(fabs(1 - c->alpha_bar[500] - 0.507715) < 1e-6 && fabs(c->alpha_bar[499] - 0.493844) < 1e-6);
+  assert_int_equal(cld_ts_select_adm(&ts, c, 0.70, 300, 100, 5, NULL), 100); /* t <= cutoff */
+  ts.cutoff = 0; /* the released code's special case: cutoff 0 turns it off */
+  assert_int_equal(cld_ts_select_adm(&ts, c, 0.70, 800, 600, 5, NULL), 600);
+  ts.cutoff = 10; /* t - w/2 <= 0: the window is [0, w]; an end below 0 is abar = 1 */
+  assert_int_equal(cld_ts_select_adm(&ts, c, 0.0, 30, 0, 5, &tau), -1);
+  assert_true(tau >= 0 && tau <= 80);
+  cld_ctx *ctx = tu_ctx();
+  float traj[6 * 16], out[16];
+  double ref[16];
+  cld_sample_params p = cld_sample_params_default();
+  p.schedule = CLD_BETA_COSINE;
+  p.steps = 5; /* ddim5: 0, 200, 400, 600, 800 */
+  p.batch = 1;
+  p.trajectory = traj;
+  p.ts = (cld_time_shift){80, 300, CLD_TS_ADM, false, 0};
+  TU_OK(ctx, cld_sample_with(ctx, gauss_eps, c, 1, 4, 4, &p, 0, 1, out, NULL, NULL));
+  ddim_ref(c, traj, 800, c->alpha_bar[600], ref);
+  for (int i = 0; i < 16; i++) assert_true(fabs(traj[16 + i] - ref[i]) < 1e-5);
+  int e600 = cld_ts_select_adm(&p.ts, c, cld_ts_variance(traj + 16, 16), 600, 400, 5, NULL);
+  assert_true(e600 != 400 && e600 >= 0);
+  ddim_ref(c, traj + 16, 600, c->alpha_bar[e600], ref);
+  for (int i = 0; i < 16; i++) assert_true(fabs(traj[32 + i] - ref[i]) < 1e-5);
+  int e400 = cld_ts_select_adm(&p.ts, c, cld_ts_variance(traj + 32, 16), 400, 200, 5, NULL);
+  ddim_ref(c, traj + 32, 400, e400 >= 0 ? c->alpha_bar[e400] : 1.0, ref);
+  for (int i = 0; i < 16; i++) assert_true(fabs(traj[48 + i] - ref[i]) < 1e-5);
+  ddim_ref(c, traj + 48, 200, c->alpha_bar[0], ref);
+  for (int i = 0; i < 16; i++) assert_true(fabs(traj[64 + i] - ref[i]) < 1e-5);
+  p.sampler = CLD_SAMPLER_FPNDM; /* DDIM only */
+  assert_int_equal(cld_sample_with(ctx, gauss_eps, c, 1, 4, 4, &p, 0, 1, out, NULL, NULL), CLD_ERR_UNSUPPORTED);
+  cld_schedule_destroy(c);
+  cld_ctx_destroy(ctx);
+}
+
 static int run_prediction = CLD_PRED_EPS;
 
 /* trains `steps` steps of the toy MLP on 8gaussians and returns all parameters */
@@ -561,6 +612,7 @@ int main(void) {
       cmocka_unit_test(test_ip),       cmocka_unit_test(test_weighting),   cmocka_unit_test(test_stf),
       cmocka_unit_test(test_mmd),      cmocka_unit_test(test_ts_select),   cmocka_unit_test(test_ts_sampling),
       cmocka_unit_test(test_ts_select_target), cmocka_unit_test(test_ts_target_steps),
+      cmocka_unit_test(test_ts_adm),
       cmocka_unit_test(test_training_identities),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

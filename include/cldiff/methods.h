@@ -70,8 +70,10 @@ CLD_API cld_tensor *cld_mmd2_multi_rbf(cld_graph *g, cld_tensor *x, cld_tensor *
 typedef enum cld_ts_coeffs {
   CLD_TS_SHIFTED = 0, /* network and the step's starting coefficients at t_s (decision 2) */
   CLD_TS_NOMINAL = 1, /* network at t_s, step coefficients at the nominal t (the DEIS path) */
-  CLD_TS_TARGET = 2   /* network and start at the nominal t; the step ends at t_s matched around the
+  CLD_TS_TARGET = 2,  /* network and start at the nominal t; the step ends at t_s matched around the
                          nominal next time (the released DDIM/PNDM code, METHODS 4.2 A) */
+  CLD_TS_ADM = 3      /* the ADM backbone's DDIM (METHODS 4.2 D): network and start at the nominal t,
+                         the end from cld_ts_select_adm; DDIM only */
 } cld_ts_coeffs;
 typedef struct cld_time_shift {
   int window;          /* w: candidates tau in [t - w/2, t + w/2]; 0 = off */
@@ -88,6 +90,15 @@ CLD_API int cld_ts_select(const cld_time_shift *ts, const cld_schedule *s, doubl
  * argmin over tau in [t_next - w/2, t_next + w/2], clamped to [0, t - 1]; t_next itself when off,
  * t_next <= cutoff or t_next >= t. */
 CLD_API int cld_ts_select_target(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_next);
+/* CLD_TS_ADM, as TS-DPM-ADM's ddim_sample does it (METHODS 4.2 D, vector 13), on a grid of S
+ * times: while t > cutoff (cutoff 0: never), tau = argmin over [t - w/2, t + w/2] (or [0, w] when
+ * t - w/2 <= 0; capped at T-1) of |var - abar_{T-1-tau}| (the released code's flipped abar list,
+ * near 1 - abar_tau only for the cosine schedule), and the step ends at abar of
+ * tau - T/(S-1) - 1 (its alphas_cumprod_prev_all offset, which assumes an "S" respacing).
+ * Returns that index, -1 for abar = 1 when it falls below 0 (where the released code's negative
+ * index would wrap around), or t_next when not shifting; *tau_out (optional) gets tau. */
+CLD_API int cld_ts_select_adm(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_next, int S,
+                              int *tau_out);
 CLD_API double cld_ts_variance(const float *x, size_t n); /* unbiased variance */
 CLD_API double cld_ts_variance_d(const double *x, size_t n); /* the same for a double state (PNDM, DPM-Solver) */
 

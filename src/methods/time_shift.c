@@ -5,7 +5,8 @@
  * which time the network sees and which the coefficients use; samplers do not know TS exists.
  * cld_ts_select_target is the released DDIM/PNDM code's reading (METHODS 4.2 A): the same match,
  * for the current state, over the window around the nominal *next* time, which becomes the step's
- * target. */
+ * target. cld_ts_select_adm is the ADM backbone's DDIM reading (METHODS 4.2 D), with its flipped
+ * comparison list and respacing offset kept as released. */
 #include "cldiff/cldiff.h"
 #include "cldiff/methods.h"
 #include <math.h>
@@ -44,4 +45,20 @@ int cld_ts_select(const cld_time_shift *ts, const cld_schedule *s, double var, i
 int cld_ts_select_target(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_next) {
   if (!ts || !s || ts->window <= 0 || t_next <= ts->cutoff || t_next >= t) return t_next;
   return ts_match(ts, s, var, t_next, 0, t - 1 < s->T - 1 ? t - 1 : s->T - 1);
+}
+
+int cld_ts_select_adm(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_next, int S, int *tau_out) {
+  if (tau_out) *tau_out = t;
+  if (!ts || !s || ts->window <= 0 || ts->cutoff <= 0 || t <= ts->cutoff || S < 2) return t_next;
+  int half = ts->window / 2, T = s->T, lo = t - half > 0 ? t - half : 0, hi = t - half > 0 ? t + half : ts->window;
+  if (hi > T - 1) hi = T - 1;
+  int best = lo;
+  double bd = INFINITY;
+  for (int tau = lo; tau <= hi; tau++) {
+    double dd = fabs(var - s->alpha_bar[T - 1 - tau]);
+    if (dd < bd) { bd = dd; best = tau; }
+  }
+  if (tau_out) *tau_out = best;
+  int end = best - T / (S - 1) - 1;
+  return end >= 0 ? end : -1;
 }

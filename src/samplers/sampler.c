@@ -150,7 +150,9 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
                       "sample: Time-Shift is for ddpm, ddim, spndm, fpndm and dpm-solver (not euler/heun: EDM has no discrete steps)");
   if (edm_sampler) return cld_edm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   if (p->ts.window < 0 || p->ts.cutoff < 0) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: Time-Shift window and cutoff must be >= 0");
-  if (p->ts.coeffs < CLD_TS_SHIFTED || p->ts.coeffs > CLD_TS_TARGET) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: ts.coeffs %d unknown", (int)p->ts.coeffs);
+  if (p->ts.coeffs < CLD_TS_SHIFTED || p->ts.coeffs > CLD_TS_ADM) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: ts.coeffs %d unknown", (int)p->ts.coeffs);
+  if (p->ts.window > 0 && p->ts.coeffs == CLD_TS_ADM && p->sampler != CLD_SAMPLER_DDIM)
+    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: Time-Shift ADM mode is the ADM backbone's DDIM code path: ddim only");
   if (p->ts.window > 0 && p->ts.coeffs == CLD_TS_TARGET && p->sampler == CLD_SAMPLER_DPM_SOLVER)
     return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: Time-Shift target mode is the DDIM/PNDM code path (ddpm, ddim, spndm, fpndm), not dpm-solver");
   if (p->sampler == CLD_SAMPLER_SPNDM || p->sampler == CLD_SAMPLER_FPNDM)
@@ -191,7 +193,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   double *eps = malloc(per * sizeof(double)), *x0 = malloc(per * sizeof(double));
   if (!x || !o || !z || !xn || !eps || !x0 || !tv || !ts_t || !tn) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   cld_step_args a = {p, 0, 0, false, NULL};
-  bool ts_on = p->ts.window > 0, target = p->ts.coeffs == CLD_TS_TARGET;
+  bool ts_on = p->ts.window > 0, target = p->ts.coeffs == CLD_TS_TARGET, adm = p->ts.coeffs == CLD_TS_ADM;
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = (int)(n - b0 < B ? n - b0 : B);
     for (int i = 0; i < B; i++) { /* padding rows (last partial batch) repeat image 0's start */
@@ -206,8 +208,9 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
        * grid's next time, -1 = x0); target mode shifts the end instead, from the 2nd step on */
       for (int i = 0; i < B; i++) {
         double var = i < nb && ts_on ? cld_ts_variance(x + (size_t)i * per, per) : 0;
-        ts_t[i] = i < nb && ts_on && !target ? cld_ts_select(&p->ts, sch, var, t, t_floor) : t;
+        ts_t[i] = i < nb && ts_on && !target && !adm ? cld_ts_select(&p->ts, sch, var, t, t_floor) : t;
         tn[i] = k == 0 ? -1 : i < nb && target && k < K - 1 ? cld_ts_select_target(&p->ts, sch, var, t, taus[k - 1]) : taus[k - 1];
+        if (i < nb && ts_on && adm && k < K - 1) tn[i] = cld_ts_select_adm(&p->ts, sch, var, t, tn[i], K, NULL);
       }
       for (int i = 0; i < B; i++) tv[i] = (float)ts_t[i];
       if ((st = model(model_user, x, tv, B, o))) break;

@@ -78,9 +78,13 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   if (o->pred && (ci->prediction = cld_prediction_parse(o->pred)) < 0) { fprintf(stderr, "cldiff %s: --prediction: '%s' unknown\n", who, o->pred); return 2; }
   if (o->T) ci->T = (int)o->T;
   int tc = !o->ts_coeffs || !strcmp(o->ts_coeffs, "shifted") ? CLD_TS_SHIFTED : !strcmp(o->ts_coeffs, "nominal") ? CLD_TS_NOMINAL
-           : !strcmp(o->ts_coeffs, "target") ? CLD_TS_TARGET : -1;
+           : !strcmp(o->ts_coeffs, "target") ? CLD_TS_TARGET : !strcmp(o->ts_coeffs, "adm") ? CLD_TS_ADM : -1;
   if (tc < 0) {
-    fprintf(stderr, "cldiff %s: --ts-coeffs: '%s' is not shifted, nominal or target\n", who, o->ts_coeffs);
+    fprintf(stderr, "cldiff %s: --ts-coeffs: '%s' is not shifted, nominal, target or adm\n", who, o->ts_coeffs);
+    return 2;
+  }
+  if (tc == CLD_TS_ADM && sk != CLD_SAMPLER_DDIM) {
+    fprintf(stderr, "cldiff %s: --ts-coeffs adm is the ADM backbone's DDIM code: for --sampler ddim only\n", who);
     return 2;
   }
   if (tc == CLD_TS_TARGET && sk == CLD_SAMPLER_DPM_SOLVER) {

@@ -38,7 +38,8 @@ typedef struct sample_opts {
   "                    only while t > C (default 0); --ts-coeffs shifted (default: the step starts at the\n" \
   "                    shifted time), nominal (network at t_s, coefficients at t) or target (the released\n" \
   "                    DDIM/PNDM code: network at t, the step ends at the tau around the next grid time\n" \
-  "                    that matches, while that time > C; not dpm-solver); --ts-data-aware\n" \
+  "                    that matches, while that time > C; not dpm-solver) or adm (TS-DPM-ADM's DDIM, as\n" \
+  "                    released: flipped abar list, end offset by T/(S-1); ddim only); --ts-data-aware\n" \
   "                    compares with abar v_data + 1 - abar, v_data from the checkpoint's trainer.json\n" \
   "  --schedule NAME, --T N, --prediction P  override what the checkpoint's trainer.json says\n" \
   "                    (defaults for a plain diffusers directory: linear, 1000, eps)\n"
