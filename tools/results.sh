@@ -142,12 +142,18 @@ export -f fm_job
 
 # Time-Shift settings tried on the first seed's baseline model (PARTS=ts-sweep, after the fmnist
 # part trained it): window:cutoff pairs, each with DDIM 10 and F-PNDM 10, plain and data-aware,
-# DDIM 10 with --ts-coeffs nominal, and DDIM 10 and F-PNDM 10 with --ts-coeffs target
+# DDIM 10 with --ts-coeffs nominal, and DDIM 10 and F-PNDM 10 with --ts-coeffs target, on cldiff's
+# ddim10 grid and on the released code's own (--respacing tsdpm10: 9 steps from 801 to abar_0)
 ts_sweep() {
   local s0 d setting w c sm
   s0=$(echo "$SEEDS" | cut -d' ' -f1)
   d=$W/runs/fm/baseline/s$s0
   [ -d "$d/ckpt-$FM_STEPS" ] || { echo "results: ts-sweep needs the trained $d/ckpt-$FM_STEPS (PARTS=fmnist first)" >&2; return 1; }
+  local rel=("ddim10r|--sampler ddim --respacing tsdpm10" "fpndm10r|--sampler fpndm --respacing tsdpm10")
+  for sm in "${rel[@]}"; do
+    # shellcheck disable=SC2086
+    fm_eval "$d" baseline "$s0" "${sm%%|*}" ${sm#*|}
+  done
   for setting in $TS_SWEEP; do
     w=${setting%%:*} c=${setting#*:} at=@w${w}c$c
     [ "--ts-window $w --ts-cutoff $c" != "$TS" ] || at= # the main setting: the fmnist part's names
@@ -162,6 +168,10 @@ ts_sweep() {
     done
     # the other reading of the paper: network at t_s, the step's coefficients at the nominal t
     fm_eval "$d" baseline "$s0" "ddim10+tsnom@w${w}c$c" --sampler ddim --steps 10 --ts-window "$w" --ts-cutoff "$c" --ts-coeffs nominal
+    for sm in "${rel[@]}"; do # the released path as released: target mode on its grid
+      # shellcheck disable=SC2086
+      fm_eval "$d" baseline "$s0" "${sm%%|*}+tstgt@w${w}c$c" ${sm#*|} --ts-window "$w" --ts-cutoff "$c" --ts-coeffs target
+    done
   done
 }
 

@@ -288,7 +288,7 @@ if fm:
     if len(sweep) > 1:
         s0 = int(setup["seeds"].split()[0])
         cols = [("ddim10", "+ts"), ("ddim10", "+tsda"), ("ddim10", "+tsnom"), ("ddim10", "+tstgt"),
-                ("fpndm10", "+ts"), ("fpndm10", "+tsda"), ("fpndm10", "+tstgt")]
+                ("fpndm10", "+ts"), ("fpndm10", "+tsda"), ("fpndm10", "+tstgt"), ("ddim10r", "+tstgt"), ("fpndm10r", "+tstgt")]
 
         def one(*names):
             for name in names:
@@ -304,9 +304,11 @@ if fm:
         md.append("Time-Shift settings on the baseline model (first seed, FID; the same noise for every row; "
                   "\"nominal\": `--ts-coeffs nominal`, the network at t_s and the step's coefficients at t; "
                   "\"target\": `--ts-coeffs target`, the released DDIM/PNDM code's reading, the network at t and the "
-                  "step ending at the time matched around the next grid time):\n")
+                  "step ending at the time matched around the next grid time; \"released grid\": the same on the released "
+                  "code's own grid, `--respacing tsdpm10`, 9 steps from 801 ending at abar_0, F-PNDM 18 evaluations):\n")
         md.append(table(["setting", "DDIM 10 + TS", "DDIM 10 + TS data-aware", "DDIM 10 + TS nominal", "DDIM 10 + TS target",
-                         "F-PNDM 10 + TS", "F-PNDM 10 + TS data-aware", "F-PNDM 10 + TS target"], body) + "\n")
+                         "F-PNDM 10 + TS", "F-PNDM 10 + TS data-aware", "F-PNDM 10 + TS target",
+                         "DDIM 10 released grid + TS target", "F-PNDM 10 released grid + TS target"], body) + "\n")
     # exposure bias
     exp = [(os.path.join(M, f"fm_exposure.{n}.csv"), lab) for n, lab in
            [("baseline", "baseline"), ("baseline+ts", "baseline+TS"), ("ip", "IP"), ("ip+ts", "IP+TS")]]
