@@ -21,12 +21,13 @@ static void usage(void) {
          "Image i depends only on (seed, i): the same with any --batch.\n");
 }
 
-typedef struct { int64_t batch; double t0; } sample_progress;
+typedef struct { int64_t batch; double t0; int total; } sample_progress; /* total: the steps the sampler reported */
 
 /* "images A-B of N, step s/S, ETA": the fraction done counts finished batches and the steps of the
  * current one */
 static void progress(void *user, int step, int total, int64_t done, int64_t n) {
-  const sample_progress *sp = user;
+  sample_progress *sp = user;
+  sp->total = total;
   int64_t last = done + sp->batch > n ? n : done + sp->batch;
   double frac = ((double)done + (double)(last - done) * step / (total > 0 ? total : 1)) / (double)n;
   double el = cli_now() - sp->t0, eta = frac > 0 ? el / frac - el : 0;
@@ -84,15 +85,15 @@ int cmd_sample(int argc, char **argv) {
   if (!H) H = W = cld_model_sample_size(u);
   if (H < 1) { fprintf(stderr, "cldiff sample: the model has no sample_size; pass --size HxW\n"); rc = 2; goto done; }
   sp.batch = (int)batch;
-  long steps = so.steps;
   const char *sampler = so.sampler;
   size_t per = (size_t)C * H * W;
   imgs = malloc((size_t)n * per * sizeof(float));
   if (!imgs) { fprintf(stderr, "cldiff sample: out of memory for %ld images\n", n); goto done; }
   double t0 = cli_now();
-  sample_progress prog = {batch, t0};
+  sample_progress prog = {batch, t0, (int)so.steps};
   if (cld_sample(ctx, u, &sp, 0, n, H, W, imgs, progress, &prog)) { fprintf(stderr, "\ncldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
-  fprintf(stderr, "\nsampled %ld images with %s, %ld steps in %.1f s (%s)\n", n, sampler, steps, cli_now() - t0, ci.model_dir);
+  fprintf(stderr, "\nsampled %ld images with %s%s%s, %d steps in %.1f s (%s)\n", n, sampler, so.respacing ? " on " : "",
+          so.respacing ? so.respacing : "", prog.total, cli_now() - t0, ci.model_dir);
   bool points = cld_model_get_kind(u) == CLD_MODEL_MLP;
   cld_status wst = points ? cld_png_write_scatter(ctx, out, imgs, (int)n, 4.0f) : cld_png_write_grid(ctx, out, imgs, (int)n, C, H, W, 0);
   if (wst) { fprintf(stderr, "cldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
