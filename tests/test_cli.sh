@@ -90,10 +90,11 @@ rc=0
 [ "$rc" = 2 ] || fail "training into a run directory without --resume: exit $rc, expected 2"
 
 # --- Time-Shift from the command line
-sample() { # name flags...
-  local name=$1
+sample() { # name flags... (10 steps unless the flags give --respacing)
+  local name=$1 steps=(--steps 10)
   shift
-  "$B" sample --ckpt "$tmp/base" --ema --n 32 --batch 16 --seed 1 --steps 10 --npy "$tmp/$name.npy" \
+  [[ " $* " != *" --respacing "* ]] || steps=()
+  "$B" sample --ckpt "$tmp/base" --ema --n 32 --batch 16 --seed 1 "${steps[@]}" --npy "$tmp/$name.npy" \
     --out "$tmp/$name.png" "$@" >"$tmp/$name.txt" 2>&1 || { fail "sample $name $*: exit $?"; cat "$tmp/$name.txt" >&2; }
 }
 for s in ddpm ddim spndm fpndm dpm-solver; do
@@ -138,7 +139,8 @@ for s in ddim spndm fpndm; do
   sample "$s.rel" --sampler "$s" --respacing tsdpm10
   ! cmp -s "$tmp/$s.npy" "$tmp/$s.rel.npy" || fail "$s: --respacing tsdpm10 gives the ddim10 grid's samples"
 done
-for bad in "--sampler ddpm --respacing tsdpm10" "--respacing tsdpm1" "--sampler dpm-solver --respacing 10" "--respacing ddim10x"; do
+for bad in "--sampler ddpm --respacing tsdpm10" "--respacing tsdpm1" "--sampler dpm-solver --respacing 10" "--respacing ddim10x" \
+  "--steps 20 --respacing ddim10"; do
   rc=0
   # shellcheck disable=SC2086
   "$B" sample --ckpt "$tmp/base" --n 4 $bad --out "$tmp/x.png" >"$tmp/rs.txt" 2>&1 || rc=$?

@@ -47,7 +47,7 @@ int sample_opts_parse(sample_opts *o, const char *who, int argc, char **argv, in
   else if (!strcmp(a, "--grid")) o->grid = v;
   else if (!strcmp(a, "--schedule")) o->sched = v;
   else if (!strcmp(a, "--prediction")) o->pred = v;
-  else if (!strcmp(a, "--steps")) return cli_int(a, v, 1, 100000, &o->steps) ? -1 : 1;
+  else if (!strcmp(a, "--steps")) { o->steps_set = true; return cli_int(a, v, 1, 100000, &o->steps) ? -1 : 1; }
   else if (!strcmp(a, "--seed")) return cli_int(a, v, 0, 0x7fffffffffffffffL, &o->seed) ? -1 : 1;
   else if (!strcmp(a, "--ts-window")) return cli_int(a, v, 0, 100000, &o->ts_window) ? -1 : 1;
   else if (!strcmp(a, "--ts-cutoff")) return cli_int(a, v, 0, 100000, &o->ts_cutoff) ? -1 : 1;
@@ -98,6 +98,10 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
     return 2;
   }
   if (o->respacing) {
+    if (o->steps_set) {
+      fprintf(stderr, "cldiff %s: --respacing and --steps both set the grid: give one\n", who);
+      return 2;
+    }
     if (sk != CLD_SAMPLER_DDPM && sk != CLD_SAMPLER_DDIM && sk != CLD_SAMPLER_SPNDM && sk != CLD_SAMPLER_FPNDM) {
       fprintf(stderr, "cldiff %s: --respacing: for --sampler ddpm, ddim, spndm and fpndm (not %s)\n", who, o->sampler);
       return 2;
