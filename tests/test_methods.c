@@ -336,13 +336,16 @@ static void test_ts_sampling(void **state) {
   cld_ctx *ctx = tu_ctx();
   cld_schedule *s = linear();
   float *base = tu_alloc(8 * 16), *o = tu_alloc(8 * 16);
-  const int samplers[6] = {CLD_SAMPLER_DDPM, CLD_SAMPLER_DDIM, CLD_SAMPLER_SPNDM, CLD_SAMPLER_FPNDM,
-                           CLD_SAMPLER_DPM_SOLVER, CLD_SAMPLER_DPM_SOLVER};
-  for (int sk = 0; sk < 6; sk++) {
+  /* ... and DPM-Solver multistep 2 and 3, singlestep 1, 2 and 3 */
+  const int samplers[9] = {CLD_SAMPLER_DDPM, CLD_SAMPLER_DDIM, CLD_SAMPLER_SPNDM, CLD_SAMPLER_FPNDM,
+                           CLD_SAMPLER_DPM_SOLVER, CLD_SAMPLER_DPM_SOLVER, CLD_SAMPLER_DPM_SOLVER, CLD_SAMPLER_DPM_SOLVER,
+                           CLD_SAMPLER_DPM_SOLVER};
+  const int orders[9] = {2, 2, 2, 2, 2, 3, 1, 2, 3};
+  for (int sk = 0; sk < 9; sk++) {
     cld_sample_params p = cld_sample_params_default();
     p.sampler = samplers[sk];
-    p.dpm_multistep = true;
-    p.dpm_order = sk == 5 ? 3 : 2;
+    p.dpm_multistep = sk < 6;
+    p.dpm_order = orders[sk];
     p.steps = 10;
     p.batch = 4;
     ts_identities(ctx, s, p, base, o);
@@ -361,9 +364,30 @@ static void test_ts_sampling(void **state) {
   p.ts.coeffs = CLD_TS_TARGET;
   assert_int_equal(cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, o, NULL, NULL), CLD_ERR_UNSUPPORTED);
   p.ts.coeffs = CLD_TS_SHIFTED;
-  p.dpm_multistep = false; /* singlestep DPM-Solver has no Time-Shift */
-  p.ts.window = 5;
-  assert_int_equal(cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, o, NULL, NULL), CLD_ERR_UNSUPPORTED);
+  /* singlestep order 1, first step: from the start the window picks for the state's variance
+   * (0.9: the window's bottom, 979 of [979, 999]) to the next grid time, eps at that start */
+  float x_init[16], traj[6 * 16], e[16];
+  for (int i = 0; i < 16; i++) x_init[i] = (float)(i % 2 ? 1 : -1) * sqrtf(0.9f * 15.0f / 16.0f);
+  p.dpm_multistep = false;
+  p.dpm_order = 1;
+  p.steps = 5;
+  p.batch = 1;
+  p.ts.window = 40;
+  p.x_init = x_init;
+  p.trajectory = traj;
+  TU_OK(ctx, cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 1, o, NULL, NULL));
+  double grid[6];
+  assert_int_equal(cld_dpm_time_grid(s, CLD_DPM_TIME_UNIFORM, 5, grid), 0);
+  int j = cld_ts_select(&p.ts, s, cld_ts_variance(x_init, 16), 999, (int)lround(grid[1] * 1000));
+  assert_int_equal(j, 979);
+  double si = (j + 1) / 1000.0, t1 = grid[1];
+  float tv = (float)cld_dpm_model_time(s, si);
+  TU_OK(ctx, gauss_eps(s, x_init, &tv, 1, e));
+  double ca = exp(cld_dpm_log_alpha(s, t1) - cld_dpm_log_alpha(s, si));
+  double ce = cld_dpm_sigma(s, t1) * expm1(cld_dpm_lambda(s, t1) - cld_dpm_lambda(s, si));
+  for (int i = 0; i < 16; i++) assert_true(fabs(traj[16 + i] - (ca * x_init[i] - ce * e[i])) < 1e-5);
+  p.trajectory = NULL;
+  p.x_init = NULL;
   p.sampler = CLD_SAMPLER_EULER;
   p.prediction = CLD_PRED_EDM;
   assert_int_equal(cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, o, NULL, NULL), CLD_ERR_UNSUPPORTED);

@@ -45,7 +45,8 @@ typedef struct cld_sample_params {
    * variance exp(f log beta + (1 - f) log beta~), f = (v + 1)/2; other samplers use eps only.
    * cld_sample sets it from the model's output channels. */
   bool learned_sigma;
-  /* Time-Shift (cldiff/methods.h): window 0 = off. Applies to ddpm, ddim, spndm and fpndm. */
+  /* Time-Shift (cldiff/methods.h): window 0 = off. Applies to ddpm, ddim, spndm, fpndm and
+   * dpm-solver (target mode: not dpm-solver; ADM mode: ddim only). */
   cld_time_shift ts;
 } cld_sample_params;
 CLD_API cld_sample_params cld_sample_params_default(void); /* ddim 50 steps, eta 0, batch 16, linear T=1000, eps */

@@ -8,9 +8,10 @@
  *     or r1 = 1/2 (order 2)
  * Grids: time-uniform, logSNR, time-quadratic from t_T = 1 to t_0 = 1/T. Eps/x0/v models are
  * converted to eps with the continuous alpha, sigma; x0 clipping does not apply here.
- * Time-Shift (multistep only): per image, the step starts from the continuous time of the
- * discrete step cld_ts_select picks around the nominal one (index i <-> time (i + 1) / T), with
- * the window kept above the next grid time; the history's lambdas are each image's own. */
+ * Time-Shift: per image, the step starts from the continuous time of the discrete step
+ * cld_ts_select picks around the nominal one (index i <-> time (i + 1) / T), with the window kept
+ * above the next grid time; multistep: the history's lambdas are each image's own; singlestep:
+ * the intermediate times s1, s2 come from each image's own start. */
 #include "samplers/sampler.h"
 #include "cldiff/methods.h"
 #include "runtime/runtime.h"
@@ -66,10 +67,19 @@ static double ts_time(const cld_sample_params *p, const cld_schedule *sch, const
   return j == is ? s : (double)(j + 1) / T;
 }
 
-/* x <- first-order step s -> t with eps_s, plus optional correction terms added by the caller */
-static void step1(const dpm_eval *e, double *x, double s, double t, const double *eps_s) {
+/* x (n values) <- first-order step s -> t with eps_s, plus optional correction terms added by the caller */
+static void step1(const dpm_eval *e, double *x, size_t n, double s, double t, const double *eps_s) {
   double h = L(e, t) - L(e, s), ca = A(e, t) / A(e, s), ce = S(e, t) * expm1(h);
-  for (size_t k = 0; k < (size_t)e->ev.nb * e->ev.per; k++) x[k] = ca * x[k] - ce * eps_s[k];
+  for (size_t k = 0; k < n; k++) x[k] = ca * x[k] - ce * eps_s[k];
+}
+
+/* the per-image model times and alpha, sigma of an evaluation at continuous times tt[i] */
+static void eval_at(dpm_eval *e, const double *tt) {
+  for (int i = 0; i < e->ev.nb; i++) {
+    e->ev.t_model[i] = cld_dpm_model_time(e->s, tt[i]);
+    e->ev.alpha[i] = A(e, tt[i]);
+    e->ev.sigma[i] = S(e, tt[i]);
+  }
 }
 
 cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w,
@@ -107,13 +117,12 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
   double *hist[3], *e1 = malloc(tot * sizeof *e1), *e2 = malloc(tot * sizeof *e2);
   for (int i = 0; i < 3; i++) hist[i] = malloc(tot * sizeof(double));
   double th[3] = {0}, *tsh = calloc((size_t)B * 3, sizeof(double)); /* per-image history times (Time-Shift) */
+  double *tm = malloc((size_t)B * sizeof *tm), *cs = malloc((size_t)B * sizeof *cs); /* singlestep: per-image times */
   bool ts_on = p->ts.window > 0;
   float *z = malloc(per * sizeof *z);
   dpm_eval e = {{0}, sch};
   cld_status st = cld_eps_eval_init(&e.ev, model, model_user, p, B, per);
-  if (ts_on && !p->dpm_multistep)
-    st = cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: Time-Shift with DPM-Solver needs the multistep form (drop --singlestep)");
-  else if (st || !grid || !x || !u || !e1 || !e2 || !hist[0] || !hist[1] || !hist[2] || !z || !tsh || K > 4096)
+  if (st || !grid || !x || !u || !e1 || !e2 || !hist[0] || !hist[1] || !hist[2] || !z || !tsh || !tm || !cs || K > 4096)
     st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   if (!st && cld_dpm_time_grid(sch, (cld_dpm_grid)p->dpm_grid, K, grid)) st = cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad DPM grid");
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
@@ -122,7 +131,7 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
     cld_sample_start(p, first, b0, nb, per, 1.0, x, z);
     int nh = 0; /* multistep history: hist[0] newest */
     for (int k = 0; k < K && !st; k++) {
-      double s = grid[k], t = grid[k + 1], hh = L(&e, t) - L(&e, s);
+      double s = grid[k], t = grid[k + 1];
       int o = orders[k];
       if (p->dpm_multistep) {
         double *tmp = hist[2];
@@ -150,29 +159,45 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
             ms_update(&e, x + (size_t)i * per, hist[0] + (size_t)i * per, hist[1] + (size_t)i * per,
                       hist[2] + (size_t)i * per, per, o, t, tsh + (size_t)i * 3);
         }
-      } else {
-        if ((st = eps_at(&e, x, s, e1))) break;
+      } else { /* singlestep; with Time-Shift each image starts from its own time (cs), the network's
+                  first evaluation at t_s (the start too unless --ts-coeffs nominal) */
+        for (int i = 0; i < nb; i++) {
+          tm[i] = ts_on ? ts_time(p, sch, x + (size_t)i * per, per, s, t) : s;
+          cs[i] = p->ts.coeffs == CLD_TS_NOMINAL ? s : tm[i];
+        }
+        eval_at(&e, tm);
+        if ((st = cld_eps_eval_run_v(&e.ev, x, e.ev.t_model, e.ev.alpha, e.ev.sigma, e1))) break;
         if (o == 1) {
-          step1(&e, x, s, t, e1);
+          for (int i = 0; i < nb; i++) step1(&e, x + (size_t)i * per, per, cs[i], t, e1 + (size_t)i * per);
         } else {
-          double r1 = o == 2 ? 0.5 : 1.0 / 3.0, r2 = 2.0 / 3.0, ls = L(&e, s);
-          double s1 = cld_dpm_inverse_lambda(sch, ls + r1 * hh);
+          double r1 = o == 2 ? 0.5 : 1.0 / 3.0, r2 = 2.0 / 3.0;
           memcpy(u, x, m * sizeof *u);
-          step1(&e, u, s, s1, e1); /* u1 */
-          if ((st = eps_at(&e, u, s1, e2))) break;
-          if (o == 2) {
-            double sg = S(&e, t), ph = expm1(hh);
-            step1(&e, x, s, t, e1);
-            for (size_t q = 0; q < m; q++) x[q] -= 1.0 / (2 * r1) * sg * ph * (e2[q] - e1[q]);
-          } else {
-            double s2 = cld_dpm_inverse_lambda(sch, ls + r2 * hh), sg2 = S(&e, s2), ph2 = expm1(r2 * hh);
+          for (int i = 0; i < nb; i++) { /* u1 */
+            double ls = L(&e, cs[i]);
+            tm[i] = cld_dpm_inverse_lambda(sch, ls + r1 * (L(&e, t) - ls));
+            step1(&e, u + (size_t)i * per, per, cs[i], tm[i], e1 + (size_t)i * per);
+          }
+          eval_at(&e, tm);
+          if ((st = cld_eps_eval_run_v(&e.ev, u, e.ev.t_model, e.ev.alpha, e.ev.sigma, e2))) break;
+          if (o == 3) {
             memcpy(u, x, m * sizeof *u);
-            step1(&e, u, s, s2, e1);
-            for (size_t q = 0; q < m; q++) u[q] -= r2 / r1 * sg2 * (ph2 / (r2 * hh) - 1) * (e2[q] - e1[q]); /* u2 */
-            if ((st = eps_at(&e, u, s2, e2))) break;
-            double sg = S(&e, t), ph = expm1(hh);
-            step1(&e, x, s, t, e1);
-            for (size_t q = 0; q < m; q++) x[q] -= 1.0 / r2 * sg * (ph / hh - 1) * (e2[q] - e1[q]);
+            for (int i = 0; i < nb; i++) { /* u2 */
+              double ls = L(&e, cs[i]), hh = L(&e, t) - ls, *ui = u + (size_t)i * per;
+              const double *a1 = e1 + (size_t)i * per, *a2 = e2 + (size_t)i * per;
+              tm[i] = cld_dpm_inverse_lambda(sch, ls + r2 * hh);
+              double sg2 = S(&e, tm[i]), ph2 = expm1(r2 * hh);
+              step1(&e, ui, per, cs[i], tm[i], a1);
+              for (size_t q = 0; q < per; q++) ui[q] -= r2 / r1 * sg2 * (ph2 / (r2 * hh) - 1) * (a2[q] - a1[q]);
+            }
+            eval_at(&e, tm);
+            if ((st = cld_eps_eval_run_v(&e.ev, u, e.ev.t_model, e.ev.alpha, e.ev.sigma, e2))) break;
+          }
+          for (int i = 0; i < nb; i++) {
+            double hh = L(&e, t) - L(&e, cs[i]), sg = S(&e, t), ph = expm1(hh), *xi = x + (size_t)i * per;
+            const double *a1 = e1 + (size_t)i * per, *a2 = e2 + (size_t)i * per;
+            double c = o == 2 ? 1.0 / (2 * r1) * sg * ph : 1.0 / r2 * sg * (ph / hh - 1);
+            step1(&e, xi, per, cs[i], t, a1);
+            for (size_t q = 0; q < per; q++) xi[q] -= c * (a2[q] - a1[q]);
           }
         }
       }
@@ -182,7 +207,7 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
     }
     for (size_t q = 0; q < m && !st; q++) out[(size_t)b0 * per + q] = (float)x[q];
   }
-  free(grid); free(x); free(u); free(e1); free(e2); free(z); free(tsh);
+  free(grid); free(x); free(u); free(e1); free(e2); free(z); free(tsh); free(tm); free(cs);
   for (int i = 0; i < 3; i++) free(hist[i]);
   cld_eps_eval_free(&e.ev);
   cld_schedule_destroy(sch);

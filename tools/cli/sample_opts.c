@@ -92,9 +92,9 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
                     "and fpndm (not dpm-solver)\n", who);
     return 2;
   }
-  if (o->ts_window && (sk == CLD_SAMPLER_EULER || sk == CLD_SAMPLER_HEUN || (sk == CLD_SAMPLER_DPM_SOLVER && o->singlestep))) {
+  if (o->ts_window && (sk == CLD_SAMPLER_EULER || sk == CLD_SAMPLER_HEUN)) {
     fprintf(stderr, "cldiff %s: --ts-window: Time-Shift is implemented for --sampler ddpm, ddim, spndm, fpndm and "
-                    "multistep dpm-solver (not %s)\n", who, sk == CLD_SAMPLER_DPM_SOLVER ? "--singlestep" : "euler/heun");
+                    "dpm-solver (not euler/heun: EDM models have no discrete time steps)\n", who);
     return 2;
   }
   if (o->respacing) {

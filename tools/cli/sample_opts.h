@@ -33,7 +33,7 @@ typedef struct sample_opts {
   "  --var small|large DDPM fixed-small (default) or fixed-large variance\n" \
   "  --clip            clamp the x0 prediction to [-1, 1]\n" \
   "  --seed S          noise seed (default 0)\n" \
-  "  --ts-window W     Time-Shift (ddpm, ddim, spndm, fpndm, multistep dpm-solver): each image's network time is the tau in [t - W/2, t + W/2]\n" \
+  "  --ts-window W     Time-Shift (ddpm, ddim, spndm, fpndm, dpm-solver): each image's network time is the tau in [t - W/2, t + W/2]\n" \
   "                    whose 1 - abar matches the state's variance (default 0 = off); --ts-cutoff C shifts\n" \
   "                    only while t > C (default 0); --ts-coeffs shifted (default: the step starts at the\n" \
   "                    shifted time), nominal (network at t_s, coefficients at t) or target (the released\n" \
