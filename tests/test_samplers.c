@@ -336,6 +336,9 @@ static void test_pndm_nfe(void **state) {
   }
   q.sampler = CLD_SAMPLER_DDPM; /* the released code's ddpm is generalised DDIM: ddim --eta */
   assert_int_equal(cld_sample_with(ctx, counting_denoise, &c, 1, 1, 1, &q, 0, 8, out, NULL, NULL), CLD_ERR_UNSUPPORTED);
+  q.sampler = CLD_SAMPLER_DPM_SOLVER; /* a respacing is not silently ignored where the grid is the sampler's own */
+  q.respacing = "ddim10";
+  assert_int_equal(cld_sample_with(ctx, counting_denoise, &c, 1, 1, 1, &q, 0, 8, out, NULL, NULL), CLD_ERR_UNSUPPORTED);
   cld_schedule_destroy(c.gm.s);
   cld_ctx_destroy(ctx);
 }

@@ -25,7 +25,8 @@ typedef enum { CLD_VAR_FIXED_SMALL = 0, CLD_VAR_FIXED_LARGE = 1 } cld_var_type;
 typedef struct cld_sample_params {
   int sampler;       /* cld_sampler_kind */
   int steps;         /* respaced steps ("N" spacing for ddpm, "ddimN" for ddim, unless respacing set) */
-  const char *respacing; /* guided-diffusion spec overriding the default, or NULL */
+  const char *respacing; /* grid spec overriding steps (cld_respace: "N", "N1,N2,...", "ddimN", "tsdpmS"), or
+                            NULL; ddpm, ddim, spndm and fpndm (tsdpmS: not ddpm); others refuse it */
   float eta;         /* DDIM */
   int var_type;      /* DDPM: cld_var_type */
   bool clip_x0;      /* clamp the x0 prediction to [-1, 1] */

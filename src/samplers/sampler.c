@@ -148,6 +148,9 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   if (p->ts.window > 0 && edm_sampler)
     return cld_seterr(ctx, CLD_ERR_UNSUPPORTED,
                       "sample: Time-Shift is for ddpm, ddim, spndm, fpndm and dpm-solver (not euler/heun: EDM has no discrete steps)");
+  if (p->respacing && (edm_sampler || p->sampler == CLD_SAMPLER_DPM_SOLVER))
+    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: respacing '%s' is for ddpm, ddim, spndm and fpndm (%s has its own grid)",
+                      p->respacing, edm_sampler ? "euler/heun" : "dpm-solver");
   if (edm_sampler) return cld_edm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   if (p->ts.window < 0 || p->ts.cutoff < 0) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: Time-Shift window and cutoff must be >= 0");
   if (p->ts.coeffs < CLD_TS_SHIFTED || p->ts.coeffs > CLD_TS_ADM) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: ts.coeffs %d unknown", (int)p->ts.coeffs);
