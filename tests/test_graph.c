@@ -232,6 +232,31 @@ static void test_gates(void **state) {
     assert_true(fabs(yv - want) < 1e-4);
   }
   cld_graph_destroy(g);
+  /* a parameter used only under a gate: its gradient lands in the store from the gated branch,
+   * and reads as zeros (not the last full compute's values) while the gate is skipped */
+  cld_store *st;
+  TU_OK(ctx, cld_store_create(ctx, &st));
+  int wid = cld_store_add(st, "w", 1, (int64_t[]){37});
+  float wv[37];
+  tu_fill(wv, 37, 10, -1, 1);
+  TU_OK(ctx, cld_store_write(st, wid, wv));
+  g = cld_graph_create(ctx);
+  x = cld_input(g, "x", 1, (int64_t[]){37});
+  cld_graph_set_gate(g, 1);
+  cld_tensor *wx = cld_mul(g, cld_param(g, st, wid), x);
+  cld_graph_set_gate(g, 0);
+  y = cld_sum_all(g, cld_add(g, cld_scale(g, x, 2.0f), wx));
+  TU_OK(ctx, cld_graph_backward(g, y));
+  TU_OK(ctx, cld_graph_plan(g, NULL));
+  TU_OK(ctx, cld_tensor_write(g, x, xv));
+  for (int k = 0; k < 2; k++) {
+    cld_graph_set_gate_limit(g, k ? 1 : 0);
+    TU_OK(ctx, cld_graph_compute(g));
+    TU_OK(ctx, cld_store_read_grad(st, wid, gv));
+    for (int i = 0; i < 37; i++) assert_true(gv[i] == (k ? 0.0f : xv[i]));
+  }
+  cld_graph_destroy(g);
+  cld_store_destroy(st);
   cld_ctx_destroy(ctx);
 }
 
