@@ -76,8 +76,10 @@ bad batch --ep-lambda 1 --batch 63
 # --- an interrupted run resumed: same bytes as one straight run, each step logged once
 "$B" train --data toy:moons --model toy-mlp --out "$tmp/part" --steps 10 --batch 64 --seed 3 --save-every 10 \
   --log-every 10 --ip-gamma 0.1 --stf-ref 256 --ep-lambda 1 --ep-k 2 >"$tmp/part.txt" 2>&1 || fail "train part"
-# a run killed between checkpoints has logged steps it will train again
+# a run killed between checkpoints has logged steps it will train again, the last one cut off
+# mid-write (no newline)
 echo '{"step":11,"loss":9,"seconds":0,"elapsed":0}' >>"$tmp/part/log.jsonl"
+printf '{"step":1' >>"$tmp/part/log.jsonl"
 "$B" train --data toy:moons --model toy-mlp --out "$tmp/part" --steps 20 --batch 64 --seed 3 --save-every 10 \
   --log-every 10 --ip-gamma 0.1 --stf-ref 256 --ep-lambda 1 --ep-k 2 --resume >>"$tmp/part.txt" 2>&1 || fail "train --resume"
 train whole --ip-gamma 0.1 --stf-ref 256 --ep-lambda 1 --ep-k 2
@@ -85,6 +87,7 @@ same part whole || fail "interrupted + --resume differs from one straight run"
 steps=$(sed -n 's/^{"step":\([0-9]*\),.*/\1/p' "$tmp/part/log.jsonl" | tr '\n' ' ')
 [ "$steps" = "$(seq -s ' ' 1 20) " ] || fail "resumed log steps: $steps"
 ! grep -q '"loss":9,' "$tmp/part/log.jsonl" || fail "the stale step 11 line survived the resume"
+[ "$(grep -c '^{"step":[0-9]*,"loss":[^{]*}$' "$tmp/part/log.jsonl")" = 20 ] || fail "the resumed log has a malformed line"
 rc=0
 "$B" train --data toy:moons --model toy-mlp --out "$tmp/part" --steps 30 --batch 64 >/dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "training into a run directory without --resume: exit $rc, expected 2"

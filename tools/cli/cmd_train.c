@@ -24,23 +24,26 @@ static int trim_log(cld_ctx *ctx, const char *path, long long upto) {
     fprintf(stderr, "cldiff train: %s: %s\n", path, strerror(errno));
     return -1;
   }
-  char line[512], *kept = NULL;
-  size_t len = 0, cap = 0;
+  char *line = NULL, *kept = NULL;
+  size_t lcap = 0, len = 0, cap = 0;
+  ssize_t n;
   bool ok = true;
-  while (ok && fgets(line, sizeof line, in)) {
+  /* a run killed mid-write leaves a last line without its newline: dropped, so that the resumed
+   * run's first line does not run into it; steps after the checkpoint are dropped too */
+  while (ok && (n = getline(&line, &lcap, in)) > 0) {
     long long step;
-    if (sscanf(line, "{\"step\":%lld", &step) == 1 && step > upto) continue;
-    size_t n = strlen(line);
-    if (len + n > cap) {
-      char *nk = realloc(kept, cap = 2 * (len + n) + 4096);
+    if (line[n - 1] != '\n' || (sscanf(line, "{\"step\":%lld", &step) == 1 && step > upto)) continue;
+    if (len + (size_t)n > cap) {
+      char *nk = realloc(kept, cap = 2 * (len + (size_t)n) + 4096);
       if (!nk) { ok = false; break; }
       kept = nk;
     }
-    memcpy(kept + len, line, n);
-    len += n;
+    memcpy(kept + len, line, (size_t)n);
+    len += (size_t)n;
   }
   ok = ok && !ferror(in);
   fclose(in);
+  free(line);
   if (!ok) fprintf(stderr, "cldiff train: %s: cannot read the log to trim it\n", path);
   else if (cld_file_write_atomic(ctx, path, kept ? kept : "", len)) {
     fprintf(stderr, "cldiff train: cannot trim the steps after the checkpoint: %s\n", cld_ctx_errmsg(ctx));
