@@ -278,6 +278,32 @@ static void test_learned_sigma(void **state) {
   for (int i = 0; i < 4 * 64; i++) differ += fabsf(a[i] - b[i]) > 1e-3f;
   assert_true(differ > 100);
   cld_trainer_destroy(t);
+  /* with a weighting, the vb term joins unweighted (Debias's code): from the same start, debias's
+   * per-sample loss is w mse + vb against the constant weighting's mse + vb, not w (mse + vb) */
+  float per[2][8], wts[8], tt[8];
+  for (int k = 0; k < 2; k++) {
+    TU_OK(ctx, cld_model_init(m, 4));
+    p.methods = cld_methods_default();
+    p.methods.weighting = k ? CLD_WEIGHT_DEBIAS : CLD_WEIGHT_CONST;
+    TU_OK(ctx, cld_trainer_create(ctx, m, d, &p, &t));
+    TU_OK(ctx, cld_trainer_step(t, NULL));
+    TU_OK(ctx, cld_tensor_read(t->g, t->per_sample, per[k]));
+    TU_OK(ctx, cld_tensor_read(t->g, t->w, wts)); /* the weights of the whole per-sample loss */
+    for (int i = 0; i < 8; i++) per[k][i] *= wts[i];
+    TU_OK(ctx, cld_tensor_read(t->g, t->tt, tt));
+    if (k) {
+      int vb_seen = 0;
+      for (int i = 0; i < 8; i++) {
+        double w = cld_loss_weight(&p.methods, t->sched->alpha_bar[(int)tt[i]]);
+        if (fabs(w - 1) < 0.05) continue;
+        double mse = (per[1][i] - per[0][i]) / (w - 1), vb = per[0][i] - mse;
+        assert_true(mse > -1e-4 && vb > -1e-4 * (1 + per[0][i]));
+        vb_seen += fabs(per[1][i] - w * per[0][i]) > 1e-3 * fabs(per[1][i]);
+      }
+      assert_true(vb_seen > 0);
+    }
+    cld_trainer_destroy(t);
+  }
   cld_model_destroy(m);
   cld_store_destroy(s);
   cld_dataset_free(d);

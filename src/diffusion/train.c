@@ -180,7 +180,12 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
     cld_vlb_inputs vi = {t->lbt, t->dlog, t->inv_sab, t->s1mab, t->pc1, t->pc2, t->is0, t->m_lo, t->m_hi, t->m_mid};
     cld_tensor *vb = cld_vlb_terms(g, eps_hat, vraw, t->x0, xt, &vi);
     target = eps_target;
-    t->per_sample = cld_add(g, cld_mse_per_sample(g, eps_hat, target), cld_scale(g, vb, (float)p->T / 1000.0f));
+    cld_tensor *mse = cld_mse_per_sample(g, eps_hat, target);
+    if (mt->weighting) { /* the weighting is on the MSE; L_vlb joins unweighted (Debias's code, METHODS 6.1) */
+      t->wm = cld_input(g, "mse_weights", 1, (int64_t[]){B});
+      mse = cld_mul(g, mse, t->wm);
+    }
+    t->per_sample = cld_add(g, mse, cld_scale(g, vb, (float)p->T / 1000.0f));
   } else
     t->per_sample = cld_mse_per_sample(g, pred, target); /* (B) */
   t->loss = cld_mean_all(g, cld_mul(g, t->per_sample, t->w));
@@ -234,7 +239,7 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
   const cld_dataset *d = t->data;
   int B = t->p.batch;
   int64_t per = (int64_t)d->c * d->h * d->w, step = t->step;
-  float tv[4096], sab[4096], s1[4096], uflip[4096], ut[4096], wv[4096], cin[4096], cskip[4096], cout[4096];
+  float tv[4096], sab[4096], s1[4096], uflip[4096], ut[4096], wv[4096], wmv[4096], cin[4096], cskip[4096], cout[4096];
   float lbt[4096], dlog[4096], isab[4096], c1v[4096], c2v[4096], is0[4096];
   float ipg[4096], stf_is[4096], stf_hs[4096], stf_ss[4096];
   const cld_methods *mt = &t->p.methods;
@@ -291,7 +296,11 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
     double ab = t->sched->alpha_bar[ti];
     sab[b] = (float)sqrt(ab);
     s1[b] = (float)sqrt(1.0 - ab);
-    if (mt->weighting) wv[b] = (float)(wv[b] * cld_loss_weight(mt, ab) * cld_eps_mse_factor(t->p.prediction, ab));
+    if (mt->weighting) {
+      double lw = cld_loss_weight(mt, ab) * cld_eps_mse_factor(t->p.prediction, ab);
+      if (t->wm) wmv[b] = (float)lw;
+      else wv[b] = (float)(wv[b] * lw);
+    }
     ipg[b] = (float)cld_ip_gamma_at(mt, ti, t->p.T);
     stf_is[b] = (float)(1.0 / sqrt(ab));
     stf_hs[b] = (float)(ab / (2.0 * (1.0 - ab)));
@@ -301,7 +310,7 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
   free(lsm_w);
   if ((st = cld_tensor_write(t->g, t->x0, t->xb)) || (st = cld_tensor_write(t->g, t->tt, tv)) ||
       (st = cld_tensor_write(t->g, t->sab, sab)) || (st = cld_tensor_write(t->g, t->s1mab, s1)) ||
-      (st = cld_tensor_write(t->g, t->w, wv)))
+      (st = cld_tensor_write(t->g, t->w, wv)) || (t->wm && (st = cld_tensor_write(t->g, t->wm, wmv))))
     return st;
   if (t->p.learn_sigma) {
     size_t tot = (size_t)B * per;

@@ -22,7 +22,10 @@ struct cld_trainer {
   int64_t step;
   int64_t *perm, perm_epoch;
   float *xb;
-  cld_tensor *per_sample;  /* (B) unweighted per-sample losses */
+  cld_tensor *per_sample;  /* (B) per-sample losses before the weights w; with learned sigma and a
+                              weighting the MSE part is already weighted (wm): the vb term stays
+                              unweighted, as in Debias's code (METHODS 6.1) */
+  cld_tensor *wm;          /* learned sigma with a weighting: (B) weights of the MSE term only */
   float *lsm_hist;         /* loss-second-moment: (T, 10) recent losses, lsm_count[t] of them */
   int *lsm_count;
   /* methods: IP gamma (B,1,1,1); STF 1/s and s^2/(2 sigma^2) (B,1), sqrt(SNR) (B,1,1,1), extra
