@@ -94,6 +94,43 @@ static void test_ep_gates(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* STF with --hflip: the reference images beyond the batch are dataset images, each mirrored with
+ * probability 1/2 (augmented like the batch, independently of it) */
+static void test_stf_hflip(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_dataset *d = toy_images();
+  cld_methods m = cld_methods_default();
+  m.stf_ref = 16; /* 12 extra images at batch 4 */
+  rig_methods = &m;
+  rig r = make_rig(ctx, d);
+  rig_methods = NULL;
+  int flipped = 0, plain = 0;
+  for (int step = 0; step < 2; step++) {
+    TU_OK(ctx, cld_trainer_step(r.t, NULL));
+    for (int e = 0; e < 12; e++) {
+      const float *x = r.t->stf_buf + e * 64;
+      int found = 0;
+      for (int i = 0; i < 40 && !found; i++) {
+        const float *y = d->x + i * 64;
+        bool same = true, mirror = true;
+        for (int p = 0; p < 64; p++) {
+          same &= x[p] == y[p];
+          mirror &= x[p] == y[(p / 8) * 8 + 7 - p % 8];
+        }
+        found = same ? 1 : mirror ? 2 : 0;
+      }
+      assert_true(found > 0);
+      plain += found == 1;
+      flipped += found == 2;
+    }
+  }
+  assert_true(plain > 0 && flipped > 0);
+  free_rig(&r);
+  cld_dataset_free(d);
+  cld_ctx_destroy(ctx);
+}
+
 static void test_resume_bit_exact(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
@@ -316,6 +353,7 @@ int main(void) {
       cmocka_unit_test(test_learned_sigma),
       cmocka_unit_test(test_resume_bit_exact),
       cmocka_unit_test(test_ep_gates),
+      cmocka_unit_test(test_stf_hflip),
       cmocka_unit_test(test_damaged_checkpoint),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -217,6 +217,17 @@ static void ensure_perm(cld_trainer *t, int64_t epoch) {
 }
 
 /* loss-second-moment weights, or false while some t has fewer than CLD_LSM_HISTORY losses */
+/* one image of d into dst, mirrored left-right when flip */
+static void copy_image(const cld_dataset *d, const float *src, float *dst, bool flip) {
+  if (!flip) {
+    memcpy(dst, src, (size_t)d->c * d->h * d->w * sizeof(float));
+    return;
+  }
+  for (int c = 0; c < d->c; c++)
+    for (int y = 0; y < d->h; y++)
+      for (int x = 0; x < d->w; x++) dst[((int64_t)c * d->h + y) * d->w + x] = src[((int64_t)c * d->h + y) * d->w + (d->w - 1 - x)];
+}
+
 static bool lsm_weights(const cld_trainer *t, double *w) {
   int T = t->p.T;
   double sum = 0;
@@ -254,16 +265,7 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
     uint64_t pos = pos0 + (uint64_t)b;
     int64_t epoch = (int64_t)(pos / (uint64_t)d->n), k = (int64_t)(pos % (uint64_t)d->n);
     ensure_perm(t, epoch);
-    const float *src = d->x + t->perm[k] * per;
-    float *dst = t->xb + (int64_t)b * per;
-    if (t->p.hflip && uflip[b] < 0.5f) {
-      for (int c = 0; c < d->c; c++)
-        for (int y = 0; y < d->h; y++)
-          for (int x = 0; x < d->w; x++)
-            dst[((int64_t)c * d->h + y) * d->w + x] = src[((int64_t)c * d->h + y) * d->w + (d->w - 1 - x)];
-    } else {
-      memcpy(dst, src, (size_t)per * sizeof(float));
-    }
+    copy_image(d, d->x + t->perm[k] * per, t->xb + (int64_t)b * per, t->p.hflip && uflip[b] < 0.5f);
     if (edm) {
       double sigma = exp(t->p.edm_p_mean + t->p.edm_p_std * (double)ut[b]);
       cld_edm_precond pc = cld_edm_precond_at(sigma, t->p.edm_sigma_data);
@@ -332,15 +334,18 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
   if (t->stf_inv_s && ((st = cld_tensor_write(t->g, t->stf_inv_s, stf_is)) || (st = cld_tensor_write(t->g, t->stf_half_snr, stf_hs)) ||
                        (t->stf_snr_sqrt && (st = cld_tensor_write(t->g, t->stf_snr_sqrt, stf_ss)))))
     return st;
-  if (t->stf_extra) { /* the reference images beyond the batch: Philox(seed, stream 6) picks them */
+  if (t->stf_extra) { /* the reference images beyond the batch: Philox(seed, stream 6) picks them and,
+                         with --hflip, stream 10 flips each with probability 1/2 (augmented
+                         independently of the batch, as STF's code does) */
     int64_t extra = mt->stf_ref - B;
-    float *u = malloc((size_t)extra * sizeof *u);
+    float *u = malloc((size_t)(2 * extra) * sizeof *u), *fl = u + extra;
     if (!u) return cld_seterr(t->ctx, CLD_ERR_NOMEM, "out of host memory");
     cld_rng_uniform_host(t->p.seed, 6, (uint64_t)step * (uint64_t)extra, (size_t)extra, u);
+    if (t->p.hflip) cld_rng_uniform_host(t->p.seed, 10, (uint64_t)step * (uint64_t)extra, (size_t)extra, fl);
     for (int64_t r = 0; r < extra; r++) {
       int64_t idx = (int64_t)(u[r] * (float)d->n);
       if (idx >= d->n) idx = d->n - 1;
-      memcpy(t->stf_buf + r * per, d->x + idx * per, (size_t)per * sizeof(float));
+      copy_image(d, d->x + idx * per, t->stf_buf + r * per, t->p.hflip && fl[r] < 0.5f);
     }
     free(u);
     if ((st = cld_tensor_write(t->g, t->stf_extra, t->stf_buf))) return st;
