@@ -123,6 +123,9 @@ rc=0
 "$B" sample --ckpt "$tmp/base" --n 4 --sampler fpndm --ts-window 20 --ts-coeffs adm --out "$tmp/x.png" >"$tmp/ta.txt" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q -- "--ts-coeffs adm" "$tmp/ta.txt" || fail "fpndm with --ts-coeffs adm: exit $rc, $(cat "$tmp/ta.txt")"
 rc=0
+"$B" sample --ckpt "$tmp/base" --n 4 --ts-window 20 --ts-coeffs adm --ts-data-aware --out "$tmp/x.png" >"$tmp/ta.txt" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--ts-data-aware" "$tmp/ta.txt" || fail "--ts-coeffs adm --ts-data-aware: exit $rc, $(cat "$tmp/ta.txt")"
+rc=0
 "$B" sample --ckpt "$tmp/base" --n 4 --ts-window 20 --ts-coeffs later --out "$tmp/x.png" >"$tmp/tl.txt" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q -- "--ts-coeffs" "$tmp/tl.txt" || fail "--ts-coeffs later: exit $rc, $(cat "$tmp/tl.txt")"
 sample dpm1 --sampler dpm-solver --singlestep --order 2

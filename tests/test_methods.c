@@ -489,6 +489,10 @@ static void test_ts_adm(void **state) {
   for (int i = 0; i < 16; i++) assert_true(fabs(traj[64 + i] - ref[i]) < 1e-5);
   p.sampler = CLD_SAMPLER_FPNDM; /* DDIM only */
   assert_int_equal(cld_sample_with(ctx, gauss_eps, c, 1, 4, 4, &p, 0, 1, out, NULL, NULL), CLD_ERR_UNSUPPORTED);
+  p.sampler = CLD_SAMPLER_DDIM; /* the released comparison list: no data-aware variant */
+  p.ts.data_aware = true;
+  p.ts.data_var = 0.4;
+  assert_int_equal(cld_sample_with(ctx, gauss_eps, c, 1, 4, 4, &p, 0, 1, out, NULL, NULL), CLD_ERR_UNSUPPORTED);
   cld_schedule_destroy(c);
   cld_ctx_destroy(ctx);
 }

@@ -73,7 +73,7 @@ typedef enum cld_ts_coeffs {
   CLD_TS_TARGET = 2,  /* network and start at the nominal t; the step ends at t_s matched around the
                          nominal next time (the released DDIM/PNDM code, METHODS 4.2 A) */
   CLD_TS_ADM = 3      /* the ADM backbone's DDIM (METHODS 4.2 D): network and start at the nominal t,
-                         the end from cld_ts_select_adm; DDIM only */
+                         the end from cld_ts_select_adm; DDIM only, not data_aware */
 } cld_ts_coeffs;
 typedef struct cld_time_shift {
   int window;          /* w: candidates tau in [t - w/2, t + w/2]; 0 = off */

@@ -156,6 +156,8 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   if (p->ts.coeffs < CLD_TS_SHIFTED || p->ts.coeffs > CLD_TS_ADM) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: ts.coeffs %d unknown", (int)p->ts.coeffs);
   if (p->ts.window > 0 && p->ts.coeffs == CLD_TS_ADM && p->sampler != CLD_SAMPLER_DDIM)
     return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: Time-Shift ADM mode is the ADM backbone's DDIM code path: ddim only");
+  if (p->ts.window > 0 && p->ts.coeffs == CLD_TS_ADM && p->ts.data_aware)
+    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: Time-Shift ADM mode compares with the released list; data_aware does not apply");
   if (p->ts.window > 0 && p->ts.coeffs == CLD_TS_TARGET && p->sampler == CLD_SAMPLER_DPM_SOLVER)
     return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: Time-Shift target mode is the DDIM/PNDM code path (ddpm, ddim, spndm, fpndm), not dpm-solver");
   if (p->sampler == CLD_SAMPLER_SPNDM || p->sampler == CLD_SAMPLER_FPNDM)

@@ -87,6 +87,10 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
     fprintf(stderr, "cldiff %s: --ts-coeffs adm is the ADM backbone's DDIM code: for --sampler ddim only\n", who);
     return 2;
   }
+  if (tc == CLD_TS_ADM && o->ts_data_aware) {
+    fprintf(stderr, "cldiff %s: --ts-data-aware does not apply to --ts-coeffs adm (its comparison list is the released one)\n", who);
+    return 2;
+  }
   if (tc == CLD_TS_TARGET && sk == CLD_SAMPLER_DPM_SOLVER) {
     fprintf(stderr, "cldiff %s: --ts-coeffs target is the released DDIM/PNDM code's reading: for --sampler ddpm, ddim, spndm "
                     "and fpndm (not dpm-solver)\n", who);
