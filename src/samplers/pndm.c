@@ -65,18 +65,13 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
                            int64_t first, int64_t n, float *out, cld_sample_progress progress, void *user) {
   bool fourth = p->sampler == CLD_SAMPLER_FPNDM;
   cld_schedule *sch = cld_schedule_create((cld_beta_schedule)p->schedule, p->T);
-  int *taus = sch ? malloc((size_t)p->T * sizeof *taus) : NULL;
-  char spec[64];
-  snprintf(spec, sizeof spec, "ddim%d", p->steps);
-  if (p->respacing) snprintf(spec, sizeof spec, "%s", p->respacing);
-  int K = taus ? cld_respace(p->T, spec, taus, p->T) : -1;
-  if (K < 1 && taus && !p->respacing) { snprintf(spec, sizeof spec, "%d", p->steps); K = cld_respace(p->T, spec, taus, p->T); }
-  if (K < 1) {
-    free(taus);
+  if (!sch) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad schedule %d with T=%d", p->schedule, p->T);
+  int *taus, K, kend; /* kend 1: tsdpmS stops at its first time */
+  cld_status st = cld_sample_grid(ctx, p, &taus, &K, &kend);
+  if (st) {
     cld_schedule_destroy(sch);
-    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: PNDM grid '%s' is not valid for T=%d", spec, p->T);
+    return st;
   }
-  int kend = cld_respace_ends_on_grid(spec) ? 1 : 0; /* tsdpmS: the walk stops at its first time */
   int B = (int)(p->batch < n ? p->batch : n);
   size_t per = (size_t)C * h * w, tot = (size_t)B * per;
   double *x = malloc(tot * sizeof *x), *xt = malloc(tot * sizeof *xt), *ev[4], *hist[4];
@@ -86,7 +81,7 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   pndm_eval e = {{0}, sch};
   double *tv[5]; /* per image: start time for the coefficients, model time, midpoint, end, scratch */
   for (int i = 0; i < 5; i++) tv[i] = malloc((size_t)B * sizeof(double));
-  cld_status st = cld_eps_eval_init(&e.ev, model, model_user, p, B, per);
+  st = cld_eps_eval_init(&e.ev, model, model_user, p, B, per);
   for (int i = 0; i < 5; i++) if (!tv[i]) st = CLD_ERR_NOMEM;
   for (int i = 0; i < 4; i++) if (!ev[i] || !hist[i]) st = CLD_ERR_NOMEM;
   if (st || !x || !xt || !comb || !z) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");

@@ -76,6 +76,33 @@ cld_status cld_eps_eval_run(cld_eps_eval *e, const double *x, double t_model, do
   return cld_eps_eval_run_v(e, x, e->t_model, e->alpha, e->sigma, eps);
 }
 
+cld_status cld_sample_grid(cld_ctx *ctx, const cld_sample_params *p, int **taus_out, int *K, int *kend) {
+  bool ddpm = p->sampler == CLD_SAMPLER_DDPM;
+  int *taus = malloc((size_t)p->T * sizeof *taus);
+  if (!taus) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  char spec[32];
+  snprintf(spec, sizeof spec, ddpm ? "%d" : "ddim%d", p->steps);
+  const char *grid = p->respacing ? p->respacing : spec;
+  int k = cld_respace(p->T, grid, taus, p->T);
+  if (k < 1 && !ddpm && !p->respacing) { /* no exact stride: even spacing */
+    snprintf(spec, sizeof spec, "%d", p->steps);
+    k = cld_respace(p->T, grid, taus, p->T);
+  }
+  /* a grid that ends on its first time (tsdpmS) stops there: no step to x0 */
+  *kend = cld_respace_ends_on_grid(grid) ? 1 : 0;
+  cld_status st = k < 1 ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: grid '%s' is not valid for T=%d", grid, p->T)
+                  : *kend && ddpm ? cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: respacing '%s' (TS-DPM's grid) is for ddim, "
+                                                                          "spndm and fpndm, not ddpm", grid)
+                                  : CLD_OK;
+  if (st) {
+    free(taus);
+    return st;
+  }
+  *taus_out = taus;
+  *K = k;
+  return CLD_OK;
+}
+
 cld_sample_params cld_sample_params_default(void) {
   cld_sample_params p;
   memset(&p, 0, sizeof p);
@@ -167,30 +194,15 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   if (!step) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: unknown sampler %d", p->sampler);
   cld_schedule *sch = cld_schedule_create((cld_beta_schedule)p->schedule, p->T);
   if (!sch) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad schedule %d with T=%d", p->schedule, p->T);
-  char spec[32];
-  if (p->respacing) snprintf(spec, sizeof spec, "%s", p->respacing);
-  else snprintf(spec, sizeof spec, p->sampler == CLD_SAMPLER_DDIM ? "ddim%d" : "%d", p->steps);
-  int *taus = malloc((size_t)p->T * sizeof *taus);
-  int K = taus ? cld_respace(p->T, spec, taus, p->T) : -1;
-  if (K < 1 && p->sampler == CLD_SAMPLER_DDIM && !p->respacing) { /* no exact stride: even spacing */
-    snprintf(spec, sizeof spec, "%d", p->steps);
-    K = taus ? cld_respace(p->T, spec, taus, p->T) : -1;
-  }
-  if (K < 1) {
-    free(taus);
+  int *taus, K, kend;
+  cld_status st = cld_sample_grid(ctx, p, &taus, &K, &kend);
+  if (st) {
     cld_schedule_destroy(sch);
-    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: respacing '%s' is not valid for T=%d", spec, p->T);
-  }
-  /* a grid that ends on its first time (tsdpmS) stops there: no step to x0 */
-  int kend = cld_respace_ends_on_grid(spec) ? 1 : 0;
-  if (kend && p->sampler == CLD_SAMPLER_DDPM) {
-    free(taus);
-    cld_schedule_destroy(sch);
-    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: respacing '%s' (TS-DPM's grid) is for ddim, spndm and fpndm, not ddpm", spec);
+    return st;
   }
   int B = (int)(p->batch < n ? p->batch : n);
   size_t per = (size_t)C * h * w;
-  cld_status st = CLD_OK;
+  st = CLD_OK;
   size_t oper = p->learned_sigma ? 2 * per : per; /* model output per image */
   float *x = malloc(B * per * sizeof(float)), *o = malloc(B * oper * sizeof(float)), *z = malloc(per * sizeof(float));
   float *xn = malloc(per * sizeof(float)), *tv = malloc((size_t)B * sizeof(float));
@@ -214,8 +226,9 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
       for (int i = 0; i < B; i++) {
         double var = i < nb && ts_on ? cld_ts_variance(x + (size_t)i * per, per) : 0;
         ts_t[i] = i < nb && ts_on && !target && !adm ? cld_ts_select(&p->ts, sch, var, t, t_floor) : t;
-        tn[i] = k == 0 ? -1 : i < nb && target && k < K - 1 ? cld_ts_select_target(&p->ts, sch, var, t, taus[k - 1]) : taus[k - 1];
-        if (i < nb && ts_on && adm && k < K - 1) tn[i] = cld_ts_select_adm(&p->ts, sch, var, t, tn[i], K, NULL);
+        tn[i] = k == 0 ? -1 : taus[k - 1];
+        if (i < nb && ts_on && k < K - 1 && (target || adm)) /* these modes move the end, from the 2nd step on */
+          tn[i] = target ? cld_ts_select_target(&p->ts, sch, var, t, tn[i]) : cld_ts_select_adm(&p->ts, sch, var, t, tn[i], K, NULL);
       }
       for (int i = 0; i < B; i++) tv[i] = (float)ts_t[i];
       if ((st = model(model_user, x, tv, B, o))) break;

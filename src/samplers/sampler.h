@@ -29,6 +29,11 @@ typedef struct cld_eps_eval {
  * Philox(seed, stream 0x1000, image offset); also trajectory row 0. z: scratch of per floats. */
 void cld_sample_start(const cld_sample_params *p, int64_t first, int64_t b0, int nb, size_t per, double scale, double *x,
                       float *z);
+/* The grid a DDPM, DDIM or PNDM loop walks, ascending, into *taus (allocated here, T entries):
+ * p->respacing, else "ddimN" for DDIM and PNDM ("N", evenly spaced, when no stride gives exactly
+ * N) or "N" for DDPM. *kend is 1 when the walk stops at taus[0] (tsdpmS, not for DDPM), else 0
+ * (a last step to x0); *K the number of grid times. */
+cld_status cld_sample_grid(cld_ctx *ctx, const cld_sample_params *p, int **taus, int *K, int *kend);
 cld_status cld_eps_eval_init(cld_eps_eval *e, cld_denoiser_fn model, void *user, const cld_sample_params *p, int B, size_t per);
 void cld_eps_eval_free(cld_eps_eval *e);
 cld_status cld_eps_eval_run(cld_eps_eval *e, const double *x, double t_model, double alpha, double sigma, double *eps);
