@@ -216,7 +216,6 @@ static void ensure_perm(cld_trainer *t, int64_t epoch) {
   if (cld_rng_permutation_host(t->p.seed, 0x100u + (uint32_t)epoch, t->data->n, t->perm) == 0) t->perm_epoch = epoch;
 }
 
-/* loss-second-moment weights, or false while some t has fewer than CLD_LSM_HISTORY losses */
 /* one image of d into dst, mirrored left-right when flip */
 static void copy_image(const cld_dataset *d, const float *src, float *dst, bool flip) {
   if (!flip) {
@@ -228,6 +227,7 @@ static void copy_image(const cld_dataset *d, const float *src, float *dst, bool 
       for (int x = 0; x < d->w; x++) dst[((int64_t)c * d->h + y) * d->w + x] = src[((int64_t)c * d->h + y) * d->w + (d->w - 1 - x)];
 }
 
+/* loss-second-moment weights, or false while some t has fewer than CLD_LSM_HISTORY losses */
 static bool lsm_weights(const cld_trainer *t, double *w) {
   int T = t->p.T;
   double sum = 0;
