@@ -18,6 +18,7 @@ M, OUT_MD, IMG, B = sys.argv[1:5]
 ALL_CONFIGS = ["baseline", "ip", "debias", "stf", "ep", "all", "ip+stf+ep", "ip05", "debias+stf+ep"]
 NAMES = {"baseline": "baseline", "ip": "IP", "debias": "debias", "stf": "STF", "ep": "EP", "all": "all four",
          "ip+stf+ep": "IP+STF+EP", "ip05": "IP 0.05", "debias+stf+ep": "debias+STF+EP"}
+FOLLOW_UPS = {"ip+stf+ep": "all but debias", "ip05": "`--ip-gamma 0.05`", "debias+stf+ep": "all but IP"}
 TOYS = ["8gaussians", "25gaussians", "moons", "swissroll", "checkerboard"]
 SAMPLERS = ["ddim10", "ddim20", "ddim50", "ddim100", "fpndm10", "dpm10"]
 SAMPLER_NAMES = {"ddim10": "DDIM 10", "ddim20": "DDIM 20", "ddim50": "DDIM 50", "ddim100": "DDIM 100",
@@ -125,9 +126,7 @@ if fm_setup and fm_setup["ep_k"] != setup["ep_k"]:
 md.append(f"- Methods: IP `--ip-gamma 0.1`; debias `--weighting debias`; STF `--stf-ref` 4 x batch; EP "
           f"{ep}; \"all four\" = all of them in one run. Time-Shift: "
           f"`{(fm_setup or setup)['ts']}` (TS-DPM's CIFAR-10 example), and the data-aware variant `--ts-data-aware`."
-          + (" \"IP+STF+EP\" (all but debias) is a follow-up configuration." if "ip+stf+ep" in CONFIGS else "")
-          + (" \"IP 0.05\" (`--ip-gamma 0.05`) is a follow-up configuration." if "ip05" in CONFIGS else "")
-          + (" \"debias+STF+EP\" (all but IP) is a follow-up configuration." if "debias+stf+ep" in CONFIGS else ""))
+          + "".join(f" \"{NAMES[c]}\" ({what}) is a follow-up configuration." for c, what in FOLLOW_UPS.items() if c in CONFIGS))
 if has_toy and setup.get("note"):
     md.append(f"- {setup['note']}")
 md.append("")
