@@ -77,6 +77,11 @@ static void test_providers(void **state) {
         check_shape(ctx, s, false, ps[p], NULL);
         if (s.batch > 1) check_shape(ctx, s, true, ps[p], NULL);
       }
+  /* a broadcast A above CLBlast's direct-kernel size (its indirect path with padded copies) */
+  for (int t = 0; t < 2; t++) {
+    cld_gemm_shape s = {520, 400, 300, 2, t != 0, false};
+    check_shape(ctx, s, true, CLD_GEMM_CLBLAST, NULL);
+  }
   cld_ctx_destroy(ctx);
 }
 
