@@ -203,10 +203,12 @@ if fm:
         fid_by[c] = vals
         if any(vals):
             body.append([NAMES[c]] + [fmt(v, 1.0, 2) for v in vals])
-    # bold the best per column
+    # bold the best per column, among the configurations with the most seeds (a mean over fewer
+    # seeds is over a different set of training seeds, which moves FID far more than a method)
     for j in range(len(SAMPLERS)):
         col = [fid_by[c][j] for c in CONFIGS if any(fid_by[c])]
-        marks = best_marks(col)
+        most = max(len(v or []) for v in col)
+        marks = best_marks([v if len(v or []) == most else [] for v in col])
         for i, mk in enumerate(marks):
             if mk:
                 body[i][j + 1] = "**" + body[i][j + 1] + "**"
