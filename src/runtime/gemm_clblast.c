@@ -1,7 +1,7 @@
 /* The CLBlast GEMM provider. The only file that includes clblast_c.h. Row-major calls; batched
- * calls use SgemmStridedBatched, broadcast operands (stride 0) too: a loop of one call per batch
+ * calls use SgemmStridedBatched, broadcast A or B (stride 0) too: a loop of one call per batch
  * entry cost 5x PyTorch's time on an H100 for the batch-64 forward (64 launches of tiny GEMMs per
- * shared-weight product); only a broadcast C (never issued) would loop. C is
+ * shared-weight product). C is contiguous (batch stride m * n) and
  * cleared first because CLBlast's beta = 0 still reads C (stale NaNs would leak through).
  * CLBlast's kernels take int offsets: an operand that ends past INT_MAX floats in its buffer (an
  * activation arena over 8 GiB) is handed over as a sub-buffer starting near it. */
@@ -87,27 +87,20 @@ static cld_status run(cld_ctx *ctx, const cld_gemm_call *c) {
   size_t ldc = (size_t)c->n;
   CLBlastTranspose ta = c->trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
   CLBlastTranspose tb = c->trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
+  if (c->batch > 1 && c->c_stride != (size_t)(c->m * c->n)) /* C is cleared as one block below */
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: CLBlast provider needs C's batch stride m*n (got %zu)", c->c_stride);
   float zero = 0.0f;
   cl_int e = clEnqueueFillBuffer(ctx->queue, c->c, &zero, sizeof zero, c->c_off * sizeof(float),
                                  (size_t)(c->batch * c->m * c->n) * sizeof(float), 0, NULL, NULL);
   if (e != CL_SUCCESS) return cld_clerr(ctx, e, "clearing GEMM output");
   cl_command_queue q = ctx->queue;
-  CLBlastStatusCode s;
-  if (c->batch == 1 || c->c_stride) {
-    if (c->batch == 1)
-      s = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, (size_t)c->m, (size_t)c->n, (size_t)c->k, 1.0f, c->a, c->a_off, lda,
-                       c->b, c->b_off, ldb, 0.0f, c->c, c->c_off, ldc, &q, NULL);
-    else
-      s = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, (size_t)c->m, (size_t)c->n, (size_t)c->k, 1.0f,
-                                     c->a, c->a_off, lda, c->a_stride, c->b, c->b_off, ldb, c->b_stride, 0.0f, c->c,
-                                     c->c_off, ldc, c->c_stride, (size_t)c->batch, &q, NULL);
-  } else {
-    s = CLBlastSuccess;
-    for (int64_t b = 0; b < c->batch && s == CLBlastSuccess; b++)
-      s = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, (size_t)c->m, (size_t)c->n, (size_t)c->k, 1.0f, c->a,
-                       c->a_off + (size_t)b * c->a_stride, lda, c->b, c->b_off + (size_t)b * c->b_stride, ldb, 0.0f, c->c,
-                       c->c_off + (size_t)b * c->c_stride, ldc, &q, NULL);
-  }
+  CLBlastStatusCode s =
+      c->batch == 1
+          ? CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, (size_t)c->m, (size_t)c->n, (size_t)c->k, 1.0f, c->a, c->a_off, lda,
+                         c->b, c->b_off, ldb, 0.0f, c->c, c->c_off, ldc, &q, NULL)
+          : CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, (size_t)c->m, (size_t)c->n, (size_t)c->k, 1.0f, c->a,
+                                       c->a_off, lda, c->a_stride, c->b, c->b_off, ldb, c->b_stride, 0.0f, c->c, c->c_off,
+                                       ldc, c->c_stride, (size_t)c->batch, &q, NULL);
   if (s != CLBlastSuccess)
     return cld_seterr(ctx, CLD_ERR_GEMM, "CLBlast SGEMM (m=%lld n=%lld k=%lld batch=%lld) failed: status %d",
                       (long long)c->m, (long long)c->n, (long long)c->k, (long long)c->batch, (int)s);
