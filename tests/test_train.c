@@ -2,7 +2,8 @@
  * (parameters, EMA, moments) as 2N uninterrupted steps; a damaged checkpoint fails with the
  * file named and leaves the model untouched; keep-last-K. Tiny UNet with dropout on. */
 #include "test_util.h"
-#include "diffusion/train_internal.h"
+#include "graph/graph_internal.h"
+#include "train/train_internal.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -106,10 +107,16 @@ static void test_stf_hflip(void **state) {
   rig r = make_rig(ctx, d);
   rig_methods = NULL;
   int flipped = 0, plain = 0;
+  cld_tensor *extra = NULL; /* the STF method's input of the extra reference images */
+  for (int i = 0; i < r.t->g->n && !extra; i++)
+    if (!strcmp(r.t->g->nodes[i]->name, "stf_extra")) extra = r.t->g->nodes[i];
+  assert_non_null(extra);
+  float stf_buf[12 * 64];
   for (int step = 0; step < 2; step++) {
     TU_OK(ctx, cld_trainer_step(r.t, NULL));
+    TU_OK(ctx, cld_tensor_read(r.t->g, extra, stf_buf));
     for (int e = 0; e < 12; e++) {
-      const float *x = r.t->stf_buf + e * 64;
+      const float *x = stf_buf + e * 64;
       int found = 0;
       for (int i = 0; i < 40 && !found; i++) {
         const float *y = d->x + i * 64;

@@ -27,6 +27,8 @@ CLD_API cld_status cld_dataset_open(cld_ctx *ctx, const char *spec, const char *
 CLD_API void cld_dataset_free(cld_dataset *d);
 /* Mean over images of each image's pixel variance (the data-aware Time-Shift statistic). */
 CLD_API double cld_dataset_pixel_variance(const cld_dataset *d);
+/* Image i of d (c * h * w floats) into dst, mirrored left-right when flip. */
+CLD_API void cld_dataset_copy_image(const cld_dataset *d, int64_t i, bool flip, float *dst);
 
 /* Writes n images (n, c, h, w) in [-1, 1] as one PNG grid with cols columns (0: square-ish),
  * 2-pixel gaps; c = 1 gray, 3 RGB. Atomic (temp file + rename). */

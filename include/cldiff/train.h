@@ -43,6 +43,9 @@ typedef struct cld_train_params {
   cld_methods methods;
 } cld_train_params;
 CLD_API cld_train_params cld_train_params_default(void); /* batch 32, lr 2e-4, clip 1, ema 0.999, linear T=1000, eps */
+/* Why p cannot train (a static message naming the field), or NULL: the rules that do not depend on
+ * the model or the data, the methods' included. cld_trainer_create checks them too. */
+CLD_API const char *cld_train_params_check(const cld_train_params *p);
 
 typedef struct cld_trainer cld_trainer;
 /* The trainer keeps pointers to the model and data; they must outlive it. */
@@ -55,6 +58,9 @@ CLD_API int64_t cld_trainer_steps_done(const cld_trainer *t);
 /* the learned-chain steps the error-propagation regulariser ran in the last step: min(L, head),
  * 1..ep_k (its cost grows with it); 0 without the regulariser or before the first step */
 CLD_API int cld_trainer_ep_chain_steps(const cld_trainer *t);
+/* the integer a training method reports after each step under `name` (cld_trainer_ep_chain_steps
+ * is "ep_chain_steps"); 0 when no enabled method reports it */
+CLD_API int cld_trainer_method_stat(const cld_trainer *t, const char *name);
 /* bytes of the training step's activation arena on the device (parameters and optimiser state not
  * included): what a batch size costs in device memory */
 CLD_API size_t cld_trainer_arena_bytes(const cld_trainer *t);

@@ -84,3 +84,15 @@ double cld_dataset_pixel_variance(const cld_dataset *d) {
   }
   return acc / d->n;
 }
+
+void cld_dataset_copy_image(const cld_dataset *d, int64_t i, bool flip, float *dst) {
+  int64_t per = (int64_t)d->c * d->h * d->w;
+  const float *src = d->x + i * per;
+  if (!flip) {
+    memcpy(dst, src, (size_t)per * sizeof(float));
+    return;
+  }
+  for (int c = 0; c < d->c; c++)
+    for (int y = 0; y < d->h; y++)
+      for (int x = 0; x < d->w; x++) dst[((int64_t)c * d->h + y) * d->w + x] = src[((int64_t)c * d->h + y) * d->w + (d->w - 1 - x)];
+}

@@ -4,7 +4,7 @@
  * diffusers UNet2DModel directories. Resume restores parameters, EMA, AdamW moments and the
  * step; with counter-based randomness that is the whole state. */
 #include "graph/graph_internal.h"
-#include "diffusion/train_internal.h"
+#include "train/train_internal.h"
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -182,15 +182,9 @@ cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
     }
     cJSON_AddBoolToObject(r, "learn_sigma", t->p.learn_sigma);
     cJSON_AddStringToObject(r, "timestep_sampling", t->p.timestep_sampling ? "loss-second-moment" : "uniform");
-    const cld_methods *mt = &t->p.methods;
     cJSON *mj = cJSON_AddObjectToObject(r, "methods");
-    cJSON_AddNumberToObject(mj, "ip_gamma", mt->ip_gamma);
-    cJSON_AddBoolToObject(mj, "ip_ramp", mt->ip_ramp);
-    cJSON_AddStringToObject(mj, "weighting", cld_weighting_name(mt->weighting));
-    cJSON_AddNumberToObject(mj, "snr_clamp", mt->snr_clamp);
-    cJSON_AddNumberToObject(mj, "ep_lambda", mt->ep_lambda);
-    cJSON_AddNumberToObject(mj, "ep_k", mt->ep_k);
-    cJSON_AddNumberToObject(mj, "stf_ref", mt->stf_ref);
+    for (int i = 0; cld_train_methods[i]; i++)
+      if (cld_train_methods[i]->record) cld_train_methods[i]->record(&t->p, mj);
     cJSON_AddStringToObject(r, "dataset", t->data->name);
     cJSON_AddNumberToObject(r, "data_pixel_variance", cld_dataset_pixel_variance(t->data));
     snprintf(path, sizeof path, "%s/trainer.json", tmp);

@@ -2,9 +2,10 @@
  * debias w = 1/sqrt(SNR) (Debias; no clipping unless snr_clamp is set, as third-party ports do),
  * and for comparison Min-SNR-gamma (eps form, min(gamma/SNR, 1)) and P2 (1/(k + SNR)^gamma).
  * SNR = ab/(1 - ab) from the shared schedule, in double precision. They are weights of the
- * eps-MSE; cld_eps_mse_factor carries them to a v or x0 model's loss. */
-#include "cldiff/cldiff.h"
-#include "cldiff/methods.h"
+ * eps-MSE; cld_eps_mse_factor carries them to a v or x0 model's loss. As a training method it
+ * fills the weight slot: the trainer multiplies each sample's loss weight by the factor. */
+#include "methods/train_method.h"
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <string.h>
 
@@ -40,3 +41,22 @@ double cld_eps_mse_factor(int prediction, double ab) {
   if (prediction == CLD_PRED_X0) return ab / (1.0 - ab);
   return 1.0;
 }
+
+static const char *w_check(const cld_train_params *p) {
+  int w = p->methods.weighting;
+  return w < 0 || w > CLD_WEIGHT_P2 ? "unknown weighting"
+         : w && p->prediction == CLD_PRED_EDM ? "loss weighting is for eps/x0/v training (EDM has its own lambda(sigma))"
+                                              : NULL;
+}
+static bool w_enabled(const cld_train_params *p) { return p->methods.weighting != CLD_WEIGHT_CONST; }
+static double w_weight(const cld_train_params *p, double ab) {
+  return cld_loss_weight(&p->methods, ab) * cld_eps_mse_factor(p->prediction, ab);
+}
+static void w_record(const cld_train_params *p, cJSON *j) {
+  cJSON_AddStringToObject(j, "weighting", cld_weighting_name(p->methods.weighting));
+  cJSON_AddNumberToObject(j, "snr_clamp", p->methods.snr_clamp);
+}
+
+const cld_train_method cld_method_weighting = {
+  .name = "weighting", .check = w_check, .enabled = w_enabled, .weight = w_weight, .record = w_record,
+};
