@@ -118,7 +118,7 @@ fm_job() { # config seed
       --save-every "$FM_SAVE" --log-every 50 $resume $(flags "$cfg" "$FM_BATCH") >>"$d.train.txt" 2>&1 || {
       echo "fmnist $cfg $seed: training failed, see $d.train.txt" >&2; return 1; }
   fi
-  cp "$d/log.jsonl" "$M/fm_log.$cfg.s$seed.jsonl"
+  python3 "$(dirname "$0")/thin_log.py" "$d/log.jsonl" "$M/fm_log.$cfg.s$seed.jsonl" 20 # the curve, not every step
   { echo "$FM_SAMPLERS_S"; if [ "$cfg" = baseline ] || [ "$cfg" = ip ]; then echo "$FM_TS_SAMPLERS_S"; fi; } |
     while IFS= read -r line; do
       [ -z "${FM_ONLY:-}" ] || [[ " $FM_ONLY " == *" ${line%%|*} "* ]] || continue
