@@ -6,31 +6,12 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-#if defined(CLDIFF_BUILDING_SHARED)
-#define CLD_API __attribute__((visibility("default")))
-#else
-#define CLD_API
-#endif
+#include "cldiff/base.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef int cld_status;
-enum {
-  CLD_OK = 0,
-  CLD_ERR_INVALID_ARG = -1, /* a bad argument: NULL, out of range, unknown name */
-  CLD_ERR_NO_DEVICE = -2,   /* no OpenCL platform/device, or none matches --device */
-  CLD_ERR_UNSUPPORTED = -3, /* the device lacks something cldiff needs (e.g. OpenCL 1.2) */
-  CLD_ERR_BUILD = -4,       /* an OpenCL program failed to build; the message holds the log */
-  CLD_ERR_CL = -5,          /* an OpenCL call failed */
-  CLD_ERR_NOMEM = -6,       /* host or device allocation failed */
-  CLD_ERR_IO = -7,          /* a file could not be read or written */
-  CLD_ERR_SHAPE = -8,       /* tensor shapes do not fit the op */
-  CLD_ERR_FORMAT = -9,      /* a file is truncated, corrupt or foreign */
-  CLD_ERR_STATE = -10,      /* call out of order (e.g. compute before plan) */
-  CLD_ERR_GEMM = -11        /* the GEMM provider failed */
-};
 CLD_API const char *cld_status_str(cld_status s);
 CLD_API const char *cld_version(void);
 

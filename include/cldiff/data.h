@@ -2,6 +2,7 @@
  * context's message naming the file and the problem. */
 #ifndef CLDIFF_DATA_H
 #define CLDIFF_DATA_H
+#include "cldiff/base.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>

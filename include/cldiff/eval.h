@@ -4,6 +4,7 @@
  * eigendecomposition, Gram matrices) goes through LAPACK/BLAS. Errors go to the context's message. */
 #ifndef CLDIFF_EVAL_H
 #define CLDIFF_EVAL_H
+#include "cldiff/base.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>

@@ -2,6 +2,7 @@
  * tuning (`cldiff tune`) and a benchmark entry point. Row-major, C = op(A) op(B), batched. */
 #ifndef CLDIFF_GEMM_H
 #define CLDIFF_GEMM_H
+#include "cldiff/base.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -39,6 +40,10 @@ CLD_API cld_status cld_gemm_bench(cld_ctx *ctx, const cld_gemm_shape *s, cld_gem
 typedef void (*cld_tune_progress)(void *user, const char *line);
 CLD_API cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, bool tune_clblast,
                                  cld_tune_progress progress, void *user);
+/* The same within a time box: once max_seconds (> 0; 0 = none) have passed, the shapes not yet
+ * started are left out (list the important ones first) and what was tuned is stored. */
+CLD_API cld_status cld_gemm_tune_budget(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, bool tune_clblast,
+                                        double max_seconds, cld_tune_progress progress, void *user);
 /* Measures the device's float FMA throughput (GFLOP/s) with a register-only kernel. */
 CLD_API cld_status cld_device_fma_peak(cld_ctx *ctx, double *gflops);
 /* The default benchmark/tuning shapes (fmnist-s UNet forward, backward, attention). */

@@ -7,6 +7,7 @@
  * Tensors are f32, row-major, contiguous, 1 to 4 dimensions; shape[0] is the outermost. */
 #ifndef CLDIFF_GRAPH_H
 #define CLDIFF_GRAPH_H
+#include "cldiff/base.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>

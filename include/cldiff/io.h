@@ -2,6 +2,7 @@
  * and the problem (tensor, field or byte offset) in the context's message. */
 #ifndef CLDIFF_IO_H
 #define CLDIFF_IO_H
+#include "cldiff/base.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -33,9 +34,6 @@ CLD_API const char *cld_safetensors_metadata(const cld_safetensors *st, const ch
 typedef struct cld_st_entry { const char *name; int ndim; const int64_t *shape; const float *data; } cld_st_entry;
 CLD_API cld_status cld_safetensors_write(cld_ctx *ctx, const char *path, const cld_st_entry *entries, int n,
                                          const char *const *metadata);
-
-/* Writes n bytes to path atomically (temp file in the same directory, fsync, rename). */
-CLD_API cld_status cld_file_write_atomic(cld_ctx *ctx, const char *path, const void *data, size_t n);
 
 /* ---- parameter stores ------------------------------------------------------------------- */
 /* Saves every parameter of the store under its name. */

@@ -5,6 +5,7 @@
  * numbers. */
 #ifndef CLDIFF_METHODS_H
 #define CLDIFF_METHODS_H
+#include "cldiff/base.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>

@@ -3,6 +3,7 @@
  * diffusers' config.json keys, with diffusers' parameter names, so checkpoints interoperate. */
 #ifndef CLDIFF_MODELS_H
 #define CLDIFF_MODELS_H
+#include "cldiff/base.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>

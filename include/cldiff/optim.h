@@ -2,6 +2,7 @@
  * All of it runs on the device without host synchronisation; the norm stays on the device. */
 #ifndef CLDIFF_OPTIM_H
 #define CLDIFF_OPTIM_H
+#include "cldiff/base.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>

@@ -2,6 +2,7 @@
  * curves) with axes, ticks, axis labels, a title and a legend. */
 #ifndef CLDIFF_PLOT_H
 #define CLDIFF_PLOT_H
+#include "cldiff/base.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>

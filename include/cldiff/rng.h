@@ -3,6 +3,7 @@
  * function of (seed, stream, offset + i), so results never depend on batch size or device. */
 #ifndef CLDIFF_RNG_H
 #define CLDIFF_RNG_H
+#include "cldiff/base.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>

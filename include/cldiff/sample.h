@@ -3,6 +3,7 @@
  * is the same whatever the batch size. */
 #ifndef CLDIFF_SAMPLE_H
 #define CLDIFF_SAMPLE_H
+#include "cldiff/base.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>

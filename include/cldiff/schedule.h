@@ -4,14 +4,12 @@
  * alpha_bar_t = prod_{s<=t} (1 - beta_s), so alpha_bar_0 = 1 - beta_0. */
 #ifndef CLDIFF_SCHEDULE_H
 #define CLDIFF_SCHEDULE_H
+#include "cldiff/base.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
 #ifdef __cplusplus
 extern "C" {
-#endif
-#ifndef CLD_API
-#define CLD_API
 #endif
 
 typedef enum {

@@ -4,6 +4,7 @@
  * (seed, step) through Philox, so a checkpoint needs no RNG state beyond the step. */
 #ifndef CLDIFF_TRAIN_H
 #define CLDIFF_TRAIN_H
+#include "cldiff/base.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -70,8 +71,6 @@ CLD_API size_t cld_trainer_arena_bytes(const cld_trainer *t);
 CLD_API cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep);
 /* Restores the newest complete checkpoint in DIR (model, EMA, moments, step). */
 CLD_API cld_status cld_trainer_resume(cld_trainer *t, const char *dir);
-/* mkdir -p (0 on success); used for run directories. */
-CLD_API int cld_mkdirs(const char *dir);
 /* Newest complete checkpoint path in DIR into out; CLD_ERR_IO if there is none. */
 CLD_API cld_status cld_checkpoint_latest(cld_ctx *ctx, const char *dir, char *out, size_t n);
 #ifdef __cplusplus

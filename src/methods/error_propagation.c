@@ -50,11 +50,11 @@ typedef struct ep_state {
 
 static const char *ep_check(const cld_train_params *p) {
   const cld_methods *m = &p->methods;
-  return !(m->ep_lambda >= 0) ? "ep_lambda must be >= 0"
-         : m->ep_lambda > 0 && (m->ep_k < 1 || m->ep_k > 50) ? "ep_k must be in 1..50"
-         : m->ep_lambda > 0 && (p->batch < 2 || p->batch % 2) ? "the EP regulariser needs an even batch >= 2"
+  return !(m->ep_lambda >= 0) ? "ep_lambda (--ep-lambda) must be >= 0"
+         : m->ep_lambda > 0 && (m->ep_k < 1 || m->ep_k > 50) ? "ep_k (--ep-k) must be in 1..50"
+         : m->ep_lambda > 0 && (p->batch < 2 || p->batch % 2) ? "the EP regulariser (--ep-lambda) needs an even batch >= 2 (--batch): half of it runs the chain"
          : m->ep_lambda > 0 && (p->prediction == CLD_PRED_EDM || p->learn_sigma)
-             ? "the EP regulariser needs an eps, x0 or v model without learned variance"
+             ? "the EP regulariser (--ep-lambda) needs an eps, x0 or v model without learned variance"
              : NULL;
 }
 static bool ep_enabled(const cld_train_params *p) { return p->methods.ep_lambda > 0; }

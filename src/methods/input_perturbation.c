@@ -28,7 +28,7 @@ typedef struct ip_state {
 } ip_state;
 
 static const char *ip_check(const cld_train_params *p) {
-  return !(p->methods.ip_gamma >= 0 && p->methods.ip_gamma <= 10) ? "ip_gamma must be in [0, 10]" : NULL;
+  return !(p->methods.ip_gamma >= 0 && p->methods.ip_gamma <= 10) ? "ip_gamma (--ip-gamma) must be in [0, 10]" : NULL;
 }
 static bool ip_enabled(const cld_train_params *p) { return p->methods.ip_gamma > 0; }
 

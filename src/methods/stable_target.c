@@ -32,8 +32,8 @@ typedef struct stf_state {
 
 static const char *stf_check(const cld_train_params *p) {
   int r = p->methods.stf_ref;
-  return r < 0 || (r > 0 && r < p->batch) ? "stf_ref must be 0 (off) or at least the batch size"
-         : r > 65536                      ? "stf_ref must be at most 65536"
+  return r < 0 || (r > 0 && r < p->batch) ? "stf_ref (--stf-ref) must be 0 (off) or at least the batch size (--batch): the reference set includes the batch"
+         : r > 65536                      ? "stf_ref (--stf-ref) must be at most 65536"
                                           : NULL;
 }
 static bool stf_enabled(const cld_train_params *p) { return p->methods.stf_ref > 0; }

@@ -44,8 +44,8 @@ double cld_eps_mse_factor(int prediction, double ab) {
 
 static const char *w_check(const cld_train_params *p) {
   int w = p->methods.weighting;
-  return w < 0 || w > CLD_WEIGHT_P2 ? "unknown weighting"
-         : w && p->prediction == CLD_PRED_EDM ? "loss weighting is for eps/x0/v training (EDM has its own lambda(sigma))"
+  return w < 0 || w > CLD_WEIGHT_P2 ? "unknown weighting (--weighting)"
+         : w && p->prediction == CLD_PRED_EDM ? "loss weighting (--weighting) is for eps/x0/v training (EDM has its own lambda(sigma))"
                                               : NULL;
 }
 static bool w_enabled(const cld_train_params *p) { return p->methods.weighting != CLD_WEIGHT_CONST; }

@@ -87,7 +87,7 @@ cld_status cld_model_create(cld_ctx *ctx, const char *name, cld_store *s, cld_mo
     cld_status st = cld_unet_create(ctx, &uc, s, &u);
     return st ? st : wrap_unet(ctx, u, s, out);
   }
-  char *text = cld_read_text(name);
+  char *text = cld_fs_read_text(name);
   if (!text)
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "model '%s' is neither a preset (fmnist-s, fmnist-xs, cifar10-ddpm, tiny, "
                       "toy-mlp) nor a readable config.json", name);
@@ -100,7 +100,7 @@ cld_status cld_model_load(cld_ctx *ctx, const char *dir, cld_store *s, cld_model
   if (!ctx || !dir || !s || !out) return CLD_ERR_INVALID_ARG;
   char path[1200];
   snprintf(path, sizeof path, "%s/config.json", dir);
-  char *text = cld_read_text(path);
+  char *text = cld_fs_read_text(path);
   if (!text) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
   cld_model *m;
   cld_status st = from_config_text(ctx, text, path, s, &m);

@@ -32,7 +32,7 @@ cld_status cld_unet_load(cld_ctx *ctx, const char *dir, cld_store *s, cld_unet *
   if (!ctx || !dir || !s || !out) return CLD_ERR_INVALID_ARG;
   char path[1024];
   snprintf(path, sizeof path, "%s/config.json", dir);
-  char *text = cld_read_text(path);
+  char *text = cld_fs_read_text(path);
   if (!text) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
   cld_unet_config c;
   char err[256];

@@ -61,7 +61,7 @@ void cld_tune_put(struct cld_gemm_tuning *t, const cld_tune_entry *e) {
 
 static void tuning_load(cld_ctx *ctx, struct cld_gemm_tuning *t) {
   t->loaded = true;
-  char *buf = cld_read_text(cld_gemm_tune_file(ctx));
+  char *buf = cld_fs_read_text(cld_gemm_tune_file(ctx));
   if (!buf) return;
   cJSON *root = cJSON_Parse(buf);
   free(buf);

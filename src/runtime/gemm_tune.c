@@ -212,7 +212,13 @@ static const size_t clblast_cands[][CLD_CLBLAST_NPARAMS] = {
 
 cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, bool tune_clblast,
                          cld_tune_progress progress, void *user) {
+  return cld_gemm_tune_budget(ctx, shapes, n_shapes, tune_clblast, 0, progress, user);
+}
+
+cld_status cld_gemm_tune_budget(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, bool tune_clblast,
+                                double max_seconds, cld_tune_progress progress, void *user) {
   if (!ctx) return CLD_ERR_INVALID_ARG;
+  double t_start = now_s();
   cld_gemm_shape defs[32];
   if (!shapes) { n_shapes = cld_gemm_default_shapes(defs, 32); shapes = defs; }
   if (n_shapes <= 0) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "tune: no shapes");
@@ -228,6 +234,15 @@ cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shape
   cld_status st = CLD_OK;
   for (int si = 0; si < n_shapes && !st; si++) {
     const cld_gemm_shape *s = &shapes[si];
+    if (max_seconds > 0 && si > 0 && now_s() - t_start > max_seconds) { /* the time box: keep what is tuned */
+      if (progress) {
+        snprintf(line, sizeof line, "time box of %.0f s reached: %d of %d shapes tuned, the rest take the nearest tuned shape's choice",
+                 max_seconds, si, n_shapes);
+        progress(user, line);
+      }
+      n_shapes = si;
+      break;
+    }
     bench_bufs bb;
     if ((st = make_bufs(ctx, s, &bb))) break;
     cld_gemm_call c = make_call(s, &bb);

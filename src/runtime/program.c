@@ -29,7 +29,7 @@ static const char *find_source(cld_ctx *ctx, const char *name, size_t *len, char
   if (dir && *dir) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.cl", dir, name);
-    char *s = cld_read_text(path);
+    char *s = cld_fs_read_text(path);
     if (s) { *owned = s; *len = strlen(s); return s; }
   }
   for (const struct cld_cl_source *s = cld_cl_sources; s->name; s++)

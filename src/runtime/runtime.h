@@ -2,6 +2,7 @@
  * Only files under src/ include this; no OpenCL type reaches the public headers. */
 #ifndef CLDIFF_RUNTIME_H
 #define CLDIFF_RUNTIME_H
+#include "fs/fs.h"
 #define CL_TARGET_OPENCL_VERSION 120
 #include <CL/cl.h>
 #include "cldiff/cldiff.h"
@@ -44,8 +45,9 @@ const char *cld_cl_errstr(cl_int e);
 /* Wraps a failed OpenCL call: "what: CL_ERROR_NAME (code)". */
 cld_status cld_clerr(cld_ctx *ctx, cl_int e, const char *what);
 
-/* Text files (io/textfile.c): whole-file read (malloc'd, NULL on failure) and atomic write. */
-char *cld_read_text(const char *path);
+/* Atomic writes with the message in the context (files.c, over fs/fs.h: temp file, fsync,
+ * rename, directory fsync); whole-file reads are cld_fs_read_text. */
+cld_status cld_file_write_atomic(cld_ctx *ctx, const char *path, const void *data, size_t n);
 cld_status cld_write_text_atomic(cld_ctx *ctx, const char *path, const char *text);
 
 /* Device enumeration helpers (device.c). */

@@ -14,36 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* mkdir -p; 0 on success */
-int cld_mkdirs(const char *dir) {
-  char tmp[1100];
-  snprintf(tmp, sizeof tmp, "%s", dir);
-  for (char *p = tmp + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = 0;
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-    *p = '/';
-  }
-  return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-static void rm_tree(const char *path) {
-  DIR *d = opendir(path);
-  if (d) {
-    struct dirent *e;
-    while ((e = readdir(d))) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      char sub[1200];
-      snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-      struct stat st;
-      if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode)) rm_tree(sub);
-      else unlink(sub);
-    }
-    closedir(d);
-  }
-  rmdir(path);
-}
-
 /* Every ckpt-N in dir, ascending. Returns the count (<= max). */
 static int list_ckpts(const char *dir, int64_t *steps, int max) {
   DIR *d = opendir(dir);
@@ -111,11 +81,11 @@ static cld_status write_json(cld_ctx *ctx, const char *path, cJSON *root) {
 cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
   if (!t || !dir) return CLD_ERR_INVALID_ARG;
   cld_ctx *ctx = t->ctx;
-  if (cld_mkdirs(dir) != 0) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
+  if (cld_fs_mkdirs(dir) != 0) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
   char tmp[1100], fin[1100], path[1200];
   snprintf(tmp, sizeof tmp, "%s/.ckpt-%lld.tmp", dir, (long long)t->step);
   snprintf(fin, sizeof fin, "%s/ckpt-%lld", dir, (long long)t->step);
-  rm_tree(tmp);
+  cld_fs_rm_tree(tmp);
   if (mkdir(tmp, 0755) != 0) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
   cld_store *s = t->s;
   size_t total = s->total ? s->total : 1;
@@ -204,16 +174,17 @@ cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
   free(a);
   free(b);
   if (!st) {
-    rm_tree(fin);
+    cld_fs_rm_tree(fin);
     if (rename(tmp, fin) != 0) st = cld_seterr(ctx, CLD_ERR_IO, "%s: cannot rename into %s: %s", tmp, fin, strerror(errno));
+    else cld_fs_sync_dir(dir); /* the rename survives a power cut */
   }
-  if (st) { rm_tree(tmp); return st; }
+  if (st) { cld_fs_rm_tree(tmp); return st; }
   if (keep > 0) {
     int64_t steps[4096];
     int k = list_ckpts(dir, steps, 4096);
     for (int i = 0; i + keep < k; i++) {
       snprintf(path, sizeof path, "%s/ckpt-%lld", dir, (long long)steps[i]);
-      rm_tree(path);
+      cld_fs_rm_tree(path);
     }
   }
   return CLD_OK;
@@ -226,7 +197,7 @@ cld_status cld_trainer_resume(cld_trainer *t, const char *dir) {
   cld_status st = cld_checkpoint_latest(ctx, dir, ck, sizeof ck);
   if (st) return st;
   snprintf(path, sizeof path, "%s/trainer.json", ck);
-  char *text = cld_read_text(path);
+  char *text = cld_fs_read_text(path);
   cJSON *r = text ? cJSON_Parse(text) : NULL;
   free(text);
   const cJSON *sv = cJSON_GetObjectItemCaseSensitive(r, "step"), *bv = cJSON_GetObjectItemCaseSensitive(r, "batch");

@@ -64,10 +64,10 @@ void cld_trainer_destroy(cld_trainer *t) {
 
 const char *cld_train_params_check(const cld_train_params *p) {
   if (!p) return "no parameters";
-  if (p->batch < 1) return "batch must be at least 1";
-  if (p->learn_sigma && p->prediction != CLD_PRED_EPS) return "learned variance needs eps prediction";
+  if (p->batch < 1) return "batch (--batch) must be at least 1";
+  if (p->learn_sigma && p->prediction != CLD_PRED_EPS) return "learned variance (--learn-sigma) needs eps prediction (--prediction eps)";
   if (p->prediction == CLD_PRED_EDM && p->timestep_sampling)
-    return "loss-second-moment time-step sampling needs discrete time steps (not edm)";
+    return "loss-second-moment time-step sampling (--timestep-sampling) needs discrete time steps (not --prediction edm)";
   return cld_train_methods_check(p);
 }
 

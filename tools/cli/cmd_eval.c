@@ -1,5 +1,6 @@
 /* `cldiff eval fid|toy|exposure`: the metrics of cldiff/eval.h from the command line. */
 #include "cli.h"
+#include "fs/fs.h"
 #include "ckpt_resolve.h"
 #include "sample_opts.h"
 #include <math.h>
@@ -303,7 +304,7 @@ static int eval_exposure(int argc, char **argv) {
   if (cld_store_create(ctx, &s) || cld_model_load(ctx, ci.model_dir, s, &m)) { fprintf(stderr, "cldiff eval exposure: %s\n", cld_ctx_errmsg(ctx)); goto done; }
   if (cld_dataset_open_sized(ctx, data, "test", cld_model_sample_size(m), &d)) { fprintf(stderr, "cldiff eval exposure: --data %s: %s\n", data, cld_ctx_errmsg(ctx)); goto done; }
   rc = 1;
-  if (cld_mkdirs(out)) { fprintf(stderr, "cldiff eval exposure: --out %s: cannot create the directory\n", out); goto done; }
+  if (cld_fs_mkdirs(out)) { fprintf(stderr, "cldiff eval exposure: --out %s: cannot create the directory\n", out); goto done; }
   double t0 = cli_now();
   if (cld_exposure_measure(ctx, m, d, &sp, n, &rows, &nr)) { fprintf(stderr, "cldiff eval exposure: %s\n", cld_ctx_errmsg(ctx)); goto done; }
   size_t cap = (size_t)nr * 128 + 128;
@@ -322,7 +323,14 @@ static int eval_exposure(int argc, char **argv) {
     t[4 * nr + k] = r->x0err_forward;
   }
   snprintf(path, sizeof path, "%s/exposure.csv", out);
-  cld_status st = cld_file_write_atomic(ctx, path, csv, len);
+  char err[1400];
+  if (cld_fs_write_atomic(path, csv, len, err, sizeof err)) {
+    fprintf(stderr, "cldiff eval exposure: %s\n", err);
+    free(csv);
+    free(t);
+    goto done;
+  }
+  cld_status st = CLD_OK;
   cld_plot_series sv[2] = {{"sampled x_t", t, t + nr, nr, false, NULL}, {"forward x_t (real data)", t, t + 2 * nr, nr, false, NULL}};
   cld_plot_series se[2] = {{"on sampled x_t (vs final sample)", t, t + 3 * nr, nr, false, NULL}, {"on forward x_t (vs real x0)", t, t + 4 * nr, nr, false, NULL}};
   cld_plot_params pv = {"Exposure bias: variance of x_t", "time step t", "per-image variance of x_t", false, 0, 0};

@@ -1,6 +1,7 @@
 /* `cldiff train`: trains a diffusion model with a progress bar, a JSONL log and checkpoints
  * (every --save-every steps, at the end, and on SIGINT/SIGTERM). */
 #include "cli.h"
+#include "fs/fs.h"
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -15,7 +16,7 @@ static void on_signal(int sig) { stop_requested = sig; }
 
 /* On --resume, drops the log lines of steps after the checkpoint (a run killed between checkpoints
  * logged steps that are trained again), so log.jsonl holds each step once. Rewrites the log
- * atomically (cld_file_write_atomic); 0 on success or when there is no log yet, else -1 after
+ * atomically (cld_fs_write_atomic); 0 on success or when there is no log yet, else -1 after
  * printing what failed. */
 static int trim_log(cld_ctx *ctx, const char *path, long long upto) {
   FILE *in = fopen(path, "r");
@@ -44,9 +45,10 @@ static int trim_log(cld_ctx *ctx, const char *path, long long upto) {
   ok = ok && !ferror(in);
   fclose(in);
   free(line);
+  char err[1400];
   if (!ok) fprintf(stderr, "cldiff train: %s: cannot read the log to trim it\n", path);
-  else if (cld_file_write_atomic(ctx, path, kept ? kept : "", len)) {
-    fprintf(stderr, "cldiff train: cannot trim the steps after the checkpoint: %s\n", cld_ctx_errmsg(ctx));
+  else if (cld_fs_write_atomic(path, kept ? kept : "", len, err, sizeof err)) {
+    fprintf(stderr, "cldiff train: cannot trim the steps after the checkpoint: %s\n", err);
     ok = false;
   }
   free(kept);
@@ -140,7 +142,7 @@ int cmd_train(int argc, char **argv) {
     else if (!strcmp(a, "--prediction")) pred = v;
     else if (!strcmp(a, "--timestep-sampling")) tsamp = v;
     else if (!strcmp(a, "--steps")) bad = cli_int(a, v, 1, 1L << 40, &steps);
-    else if (!strcmp(a, "--batch")) bad = cli_int(a, v, 1, 4096, &batch);
+    else if (!strcmp(a, "--batch")) bad = cli_int(a, v, 1, 1 << 20, &batch);
     else if (!strcmp(a, "--save-every")) bad = cli_int(a, v, 1, 1L << 40, &save_every);
     else if (!strcmp(a, "--keep")) bad = cli_int(a, v, 0, 1 << 20, &keep);
     else if (!strcmp(a, "--warmup")) bad = cli_int(a, v, 0, 1L << 40, &warmup);
@@ -174,15 +176,24 @@ int cmd_train(int argc, char **argv) {
     fprintf(stderr, "cldiff train: --prediction: '%s' is not eps, x0, v or edm\n", pred);
     return 2;
   }
-  if (meth.ep_lambda > 0 && batch % 2) {
-    fprintf(stderr, "cldiff train: --batch %ld: --ep-lambda needs an even batch (half of it runs the chain)\n", batch);
-    return 2;
-  }
-  if (meth.stf_ref > 0 && meth.stf_ref < batch) {
-    fprintf(stderr, "cldiff train: --stf-ref %d: the reference set includes the batch, so it is 0 (off) or at least --batch (%ld)\n",
-            meth.stf_ref, batch);
-    return 2;
-  }
+  cld_train_params tp = cld_train_params_default();
+  tp.batch = (int)batch;
+  tp.lr = lr;
+  tp.weight_decay = wd;
+  tp.clip_norm = clip;
+  tp.ema_decay = ema;
+  tp.warmup = (int)warmup;
+  tp.seed = (uint64_t)seed;
+  tp.schedule = sk;
+  tp.T = (int)T;
+  tp.prediction = (cld_prediction)pk;
+  tp.hflip = hflip;
+  tp.timestep_sampling = strcmp(tsamp, "uniform") != 0;
+  tp.methods = meth;
+  tp.edm_sigma_data = sigma_data;
+  tp.learn_sigma = learn_sigma;
+  const char *why = cld_train_params_check(&tp); /* the library's rules, with the flags named */
+  if (why) { fprintf(stderr, "cldiff train: %s\n", why); return 2; }
   cld_ctx *ctx = cli_ctx(&co);
   if (!ctx) return 1;
   int rc = 1;
@@ -213,24 +224,8 @@ int cmd_train(int argc, char **argv) {
   int ss = cld_model_sample_size(u);
   if (ss > 0 && (ss != ds->h || ss != ds->w))
     fprintf(stderr, "cldiff train: note: model sample_size %d, data %dx%d (training at the data size)\n", ss, ds->h, ds->w);
-  cld_train_params tp = cld_train_params_default();
-  tp.batch = (int)batch;
-  tp.lr = lr;
-  tp.weight_decay = wd;
-  tp.clip_norm = clip;
-  tp.ema_decay = ema;
-  tp.warmup = (int)warmup;
-  tp.seed = (uint64_t)seed;
-  tp.schedule = sk;
-  tp.T = (int)T;
-  tp.prediction = (cld_prediction)pk;
-  tp.hflip = hflip;
-  tp.timestep_sampling = strcmp(tsamp, "uniform") != 0;
-  tp.methods = meth;
-  tp.edm_sigma_data = sigma_data;
-  tp.learn_sigma = learn_sigma;
   if (cld_trainer_create(ctx, u, ds, &tp, &t)) { fprintf(stderr, "cldiff train: %s\n", cld_ctx_errmsg(ctx)); goto done; }
-  if (cld_mkdirs(out) != 0) { fprintf(stderr, "cldiff train: --out %s: %s\n", out, strerror(errno)); goto done; }
+  if (cld_fs_mkdirs(out) != 0) { fprintf(stderr, "cldiff train: --out %s: %s\n", out, strerror(errno)); goto done; }
   if (resume && has_ckpt) {
     if (cld_trainer_resume(t, out)) { fprintf(stderr, "cldiff train: --resume: %s\n", cld_ctx_errmsg(ctx)); goto done; }
     fprintf(stderr, "resumed %s at step %lld\n", latest, (long long)cld_trainer_steps_done(t));

@@ -1,6 +1,7 @@
 /* `cldiff tune`: measures GEMM candidates on the device and stores the winners. */
 #include "cli.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void progress(void *user, const char *line) {
@@ -9,13 +10,28 @@ static void progress(void *user, const char *line) {
   fflush(stdout);
 }
 
+/* larger GEMMs first: under a time box they are where tuning pays */
+static int by_flops_desc(const void *a, const void *b) {
+  const cld_gemm_shape *x = a, *y = b;
+  double fx = (double)x->m * (double)x->n * (double)x->k * (double)(x->batch > 0 ? x->batch : 1);
+  double fy = (double)y->m * (double)y->n * (double)y->k * (double)(y->batch > 0 ? y->batch : 1);
+  return fx < fy ? 1 : fx > fy ? -1 : 0;
+}
+
 int cmd_tune(int argc, char **argv) {
   cli_common co = {0};
   bool clblast = true, forward = false;
   cld_gemm_shape shapes[128];
   int ns = 0, batch = 32;
   const char *model = NULL;
+  double max_seconds = 0;
   for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--max-seconds")) {
+      double v;
+      if (i + 1 >= argc || cli_double("--max-seconds", argv[++i], 0, 1e6, &v)) return 2;
+      max_seconds = v;
+      continue;
+    }
     if (!strcmp(argv[i], "--no-clblast")) { clblast = false; continue; }
     if (!strcmp(argv[i], "--forward")) { forward = true; continue; }
     if (!strcmp(argv[i], "--shape")) {
@@ -35,7 +51,7 @@ int cmd_tune(int argc, char **argv) {
     }
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: cldiff tune [--shape M,N,K[,BATCH[,TA,TB[,A_BATCH]]]]... [--model PRESET [--batch B] [--forward]]\n"
-             "                   [--no-clblast] [--device D]\n\n"
+             "                   [--no-clblast] [--max-seconds S] [--device D]\n\n"
              "Times the built-in tiled GEMM (tile sizes, work-group shapes, grid order) and CLBlast\n"
              "Xgemm parameter sets on the chosen device and stores the fastest per shape in the\n"
              "cache directory. Later runs on this device use them (a shape not tuned takes the\n"
@@ -48,7 +64,9 @@ int cmd_tune(int argc, char **argv) {
              "--forward tunes only the forward pass's shapes at batch B: what sampling runs\n"
              "(`cldiff sample --batch B`).\n"
              "--no-clblast skips the CLBlast parameter search (slow: every set recompiles\n"
-             "CLBlast) and compares against the stored set, if any.\n");
+             "CLBlast) and compares against the stored set, if any.\n"
+             "--max-seconds S: a time box; the shapes are tuned largest first (by FLOPs) and\n"
+             "those not started when S seconds have passed keep the nearest tuned choice.\n");
       return 0;
     }
     int k = cli_common_opt(&co, argc, argv, i);
@@ -68,7 +86,8 @@ int cmd_tune(int argc, char **argv) {
   if (!ctx) return 1;
   printf("tuning GEMM on %s (this takes a few minutes)\n", cld_ctx_device(ctx)->name);
   double t0 = cli_now();
-  cld_status st = cld_gemm_tune(ctx, ns ? shapes : NULL, ns, clblast, progress, NULL);
+  if (max_seconds > 0) qsort(shapes, (size_t)ns, sizeof shapes[0], by_flops_desc);
+  cld_status st = cld_gemm_tune_budget(ctx, ns ? shapes : NULL, ns, clblast, max_seconds, progress, NULL);
   if (st) {
     fprintf(stderr, "cldiff tune: %s\n", cld_ctx_errmsg(ctx));
     cld_ctx_destroy(ctx);

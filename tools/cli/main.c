@@ -75,6 +75,18 @@ int cli_int(const char *flag, const char *v, long lo, long hi, long *out) {
   return 0;
 }
 
+int cli_double(const char *flag, const char *v, double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double x = v ? strtod(v, &end) : 0;
+  if (!v || !*v || *end || errno || !(x >= lo && x <= hi)) {
+    fprintf(stderr, "cldiff: %s: '%s' is not a number in [%g, %g]\n", flag, v ? v : "", lo, hi);
+    return 2;
+  }
+  *out = x;
+  return 0;
+}
+
 double cli_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -163,7 +163,7 @@ cld_status cld_classifier_load(cld_ctx *ctx, const char *dir, cld_classifier **o
 
 cld_status cld_classifier_save(cld_classifier *c, const char *dir) {
   if (!c || !dir) return CLD_ERR_INVALID_ARG;
-  if (cld_mkdirs(dir)) return cld_seterr(c->ctx, CLD_ERR_IO, "%s: cannot create the directory", dir);
+  if (cld_fs_mkdirs(dir)) return cld_seterr(c->ctx, CLD_ERR_IO, "%s: cannot create the directory", dir);
   char path[4096], ch[16], sz[16], cl[16];
   snprintf(path, sizeof path, "%s/classifier.safetensors", dir);
   snprintf(ch, sizeof ch, "%d", c->c);

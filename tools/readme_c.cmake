@@ -1,0 +1,17 @@
+# Writes the README's first ```c block to OUT (cmake -DREADME=... -DOUT=... -P readme_c.cmake):
+# the test suite compiles and runs it, so the README's example cannot drift from the library.
+file(READ "${README}" text)
+string(FIND "${text}" "```c\n" start)
+if(start LESS 0)
+  message(FATAL_ERROR "${README}: no ```c block")
+endif()
+math(EXPR start "${start} + 5")
+string(SUBSTRING "${text}" ${start} -1 rest)
+string(FIND "${rest}" "\n```" stop)
+if(stop LESS 0)
+  message(FATAL_ERROR "${README}: the ```c block is not closed")
+endif()
+math(EXPR stop "${stop} + 1")
+string(SUBSTRING "${rest}" 0 ${stop} code)
+file(WRITE "${OUT}.tmp" "${code}")
+file(RENAME "${OUT}.tmp" "${OUT}")
