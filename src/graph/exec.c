@@ -98,7 +98,7 @@ static void contig_strides(const int64_t s[4], int64_t st[4]) {
 /* strided copy: shape, src tensor+extra offset+strides, dst tensor+extra offset+strides */
 static cld_status copy4(cld_graph *g, const int64_t shape[4], const cld_tensor *src, size_t soff, const int64_t ss[4],
                         const cld_tensor *dst, size_t doff, const int64_t ds[4]) {
-  binder b;
+  binder b = {0};
   int64_t n = shape[0] * shape[1] * shape[2] * shape[3];
   char opts[64];
   snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DSS3=%d", shape[3] == 1 ? 1 : inner_known(ss[3]));
@@ -204,327 +204,496 @@ static cld_status lower_gemm(cld_graph *g, cld_tensor *t) {
   return cld_gemm_ensure_scratch(g->ctx, cld_gemm_scratch_floats(c));
 }
 
-static cld_status lower_node(cld_graph *g, cld_tensor *t) {
-  binder b;
+/* OP_INPUT, OP_PARAM, OP_RESHAPE */
+static cld_status lower_input(cld_graph *g, cld_tensor *t) {
+  (void)g;
+  return CLD_OK;
+}
+
+/* OP_AFFINE, OP_COPY, OP_SILU, OP_RELU, OP_TANH, OP_EXP, OP_LOG, OP_SQRT, OP_SQUARE, OP_CLAMP_MIN */
+static cld_status lower_affine(cld_graph *g, cld_tensor *t) {
+  binder b = {0};
+  cld_status st;
+  cld_tensor *x = t->src[0];
+  if ((st = new_launch(g, "elementwise", unary_kernel(t->op), (size_t)t->numel, &b))) return st;
+  arg_t(&b, x);
+  arg_t(&b, t);
+  arg_i(&b, (int)t->numel);
+  arg_f(&b, t->op == OP_AFFINE ? t->fp[0] : 1.0f);
+  arg_f(&b, t->op == OP_AFFINE ? t->fp[1] : t->op == OP_CLAMP_MIN ? t->fp[0] : 0.0f);
+  return done(&b, "binding unary kernel");
+}
+
+/* OP_CLAMP_MIN_BWD */
+static cld_status lower_clamp_min_bwd(cld_graph *g, cld_tensor *t) {
+  binder b = {0};
+  cld_status st;
+  cld_tensor *x = t->src[0], *y = t->src[1];
+  if ((st = new_launch(g, "elementwise", "k_clamp_min_bwd", (size_t)t->numel, &b))) return st;
+  arg_t(&b, x);
+  arg_t(&b, y);
+  arg_t(&b, t);
+  arg_i(&b, (int)t->numel);
+  arg_f(&b, t->fp[0]);
+  return done(&b, "binding clamp backward");
+}
+
+/* OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_SILU_BWD, OP_RELU_BWD, OP_TANH_BWD */
+static cld_status lower_add(cld_graph *g, cld_tensor *t) {
+  binder b = {0};
+  cld_status st;
+  cld_tensor *x = t->src[0], *y = t->src[1];
+  int64_t o4[4];
+  cld_shape4(t, o4);
+  bool bc = !(x->numel == t->numel && y->numel == t->numel);
+  int64_t sa[4], sb[4];
+  bc_strides(x, o4, sa);
+  bc_strides(y, o4, sb);
+  char opts[64] = "-cl-std=CL1.2";
+  if (bc)
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DSA3=%d -DSB3=%d", o4[3] == 1 ? 1 : inner_known(sa[3]),
+             o4[3] == 1 ? 1 : inner_known(sb[3]));
+  if ((st = new_launch_opts(g, "elementwise", opts, binary_kernel(t->op, bc), (size_t)t->numel, &b))) return st;
+  arg_t(&b, x);
+  arg_t(&b, y);
+  arg_t(&b, t);
+  if (bc) {
+    arg_i4(&b, o4);
+    arg_i4(&b, sa);
+    arg_i4(&b, sb);
+    grid4(b.l, o4);
+  } else arg_i(&b, (int)t->numel);
+  return done(&b, "binding binary kernel");
+}
+
+/* OP_PERMUTE */
+static cld_status lower_permute(cld_graph *g, cld_tensor *t) {
+  cld_tensor *x = t->src[0];
+  int64_t o4[4], x4[4], cs[4], xs[4];
+  cld_shape4(t, o4);
+  contig_strides(o4, cs);
+  cld_shape4(x, x4);
+  contig_strides(x4, xs);
+  int64_t ss[4];
+  for (int i = 0; i < 4; i++) ss[i] = xs[t->ip[i]];
+  return copy4(g, o4, x, 0, ss, t, 0, cs);
+}
+
+/* OP_SLICE */
+static cld_status lower_slice(cld_graph *g, cld_tensor *t) {
+  cld_tensor *x = t->src[0];
+  int64_t o4[4], x4[4], cs[4], xs[4];
+  cld_shape4(t, o4);
+  contig_strides(o4, cs);
+  cld_shape4(x, x4);
+  contig_strides(x4, xs);
+  return copy4(g, o4, x, (size_t)(t->ip[1] * xs[t->ip[0]]), xs, t, 0, cs);
+}
+
+/* OP_PAD */
+static cld_status lower_pad(cld_graph *g, cld_tensor *t) {
+  cld_status st;
+  cld_tensor *x = t->src[0];
+  int64_t o4[4], x4[4], cs[4], xs[4];
+  cld_shape4(t, o4);
+  contig_strides(o4, cs);
+  if ((st = fill(g, t, 0.0f, t->numel, false))) return st;
+  cld_shape4(x, x4);
+  contig_strides(x4, xs);
+  return copy4(g, x4, x, 0, xs, t, (size_t)(t->ip[1] * cs[t->ip[0]]), cs);
+}
+
+/* OP_CONCAT */
+static cld_status lower_concat(cld_graph *g, cld_tensor *t) {
   cld_status st;
   cld_tensor *x = t->src[0], *y = t->src[1];
   int64_t o4[4], x4[4], cs[4], xs[4];
   cld_shape4(t, o4);
   contig_strides(o4, cs);
-  switch (t->op) {
-  case OP_INPUT: case OP_PARAM: case OP_RESHAPE:
-    return CLD_OK;
-  case OP_AFFINE: case OP_COPY: case OP_SILU: case OP_RELU: case OP_TANH: case OP_EXP: case OP_LOG:
-  case OP_SQRT: case OP_SQUARE: case OP_CLAMP_MIN:
-    if ((st = new_launch(g, "elementwise", unary_kernel(t->op), (size_t)t->numel, &b))) return st;
+  cld_shape4(x, x4);
+  contig_strides(x4, xs);
+  if ((st = copy4(g, x4, x, 0, xs, t, 0, cs))) return st;
+  int64_t y4[4], ys[4];
+  cld_shape4(y, y4);
+  contig_strides(y4, ys);
+  return copy4(g, y4, y, 0, ys, t, (size_t)(x4[t->ip[0]] * cs[t->ip[0]]), cs);
+}
+
+/* OP_BROADCAST */
+static cld_status lower_broadcast(cld_graph *g, cld_tensor *t) {
+  cld_tensor *x = t->src[0];
+  int64_t o4[4], cs[4];
+  cld_shape4(t, o4);
+  contig_strides(o4, cs);
+  int64_t ss[4];
+  bc_strides(x, o4, ss);
+  return copy4(g, o4, x, 0, ss, t, 0, cs);
+}
+
+/* OP_SUM_TO */
+static cld_status lower_sum_to(cld_graph *g, cld_tensor *t) {
+  binder b = {0};
+  cld_status st;
+  cld_tensor *x = t->src[0];
+  int64_t o4[4], x4[4];
+  cld_shape4(t, o4);
+  cld_shape4(x, x4);
+  /* reduced dims 0 .. lead-1, every later dim kept: a sum over up to 4096 rows of a matrix, one
+   * work-item per four columns (chosen by shape alone, like LONG_REDUCTION) */
+  int lead = 0;
+  while (lead < 4 && o4[lead] == 1) lead++;
+  int64_t K = t->numel, R = x->numel / (K ? K : 1);
+  bool rows = lead > 0 && lead < 4 && R <= 4096;
+  for (int d = lead; d < 4; d++) rows = rows && o4[d] == x4[d];
+  if (rows) {
+    if ((st = new_launch(g, "layout", "k_sum_rows", (size_t)(K + 3) / 4, &b))) return st;
     arg_t(&b, x);
     arg_t(&b, t);
+    arg_i(&b, (int)R);
+    arg_i(&b, (int)K);
+    return done(&b, "binding k_sum_rows");
+  }
+  bool wg = x->numel / (t->numel ? t->numel : 1) >= LONG_REDUCTION;
+  if ((st = new_launch(g, "layout", wg ? "k_sum_to_wg" : "k_sum_to", (size_t)t->numel * (wg ? WG : 1), &b)))
+    return st;
+  arg_t(&b, x);
+  arg_t(&b, t);
+  arg_i4(&b, x4);
+  arg_i4(&b, o4);
+  if (!wg) {
     arg_i(&b, (int)t->numel);
-    arg_f(&b, t->op == OP_AFFINE ? t->fp[0] : 1.0f);
-    arg_f(&b, t->op == OP_AFFINE ? t->fp[1] : t->op == OP_CLAMP_MIN ? t->fp[0] : 0.0f);
-    return done(&b, "binding unary kernel");
-  case OP_CLAMP_MIN_BWD:
-    if ((st = new_launch(g, "elementwise", "k_clamp_min_bwd", (size_t)t->numel, &b))) return st;
-    arg_t(&b, x);
-    arg_t(&b, y);
-    arg_t(&b, t);
-    arg_i(&b, (int)t->numel);
-    arg_f(&b, t->fp[0]);
-    return done(&b, "binding clamp backward");
-  case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_SILU_BWD: case OP_RELU_BWD: case OP_TANH_BWD: {
-    bool bc = !(x->numel == t->numel && y->numel == t->numel);
-    int64_t sa[4], sb[4];
-    bc_strides(x, o4, sa);
-    bc_strides(y, o4, sb);
-    char opts[64] = "-cl-std=CL1.2";
-    if (bc)
-      snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DSA3=%d -DSB3=%d", o4[3] == 1 ? 1 : inner_known(sa[3]),
-               o4[3] == 1 ? 1 : inner_known(sb[3]));
-    if ((st = new_launch_opts(g, "elementwise", opts, binary_kernel(t->op, bc), (size_t)t->numel, &b))) return st;
-    arg_t(&b, x);
-    arg_t(&b, y);
-    arg_t(&b, t);
-    if (bc) {
-      arg_i4(&b, o4);
-      arg_i4(&b, sa);
-      arg_i4(&b, sb);
-      grid4(b.l, o4);
-    } else arg_i(&b, (int)t->numel);
-    return done(&b, "binding binary kernel");
+    return done(&b, "binding k_sum_to");
   }
-  case OP_PERMUTE: {
-    cld_shape4(x, x4);
-    contig_strides(x4, xs);
-    int64_t ss[4];
-    for (int i = 0; i < 4; i++) ss[i] = xs[t->ip[i]];
-    return copy4(g, o4, x, 0, ss, t, 0, cs);
+  int64_t run_n[2] = {1, 1}, run_s[2] = {0, 0}, stride = 1;
+  int runs = 0;
+  bool in_run = false;
+  for (int d = 3; d >= 0; stride *= x4[d], d--) { /* runs of adjacent reduced dims, innermost first */
+    if (o4[d] != 1 || x4[d] == 1) { in_run = false; continue; }
+    if (!in_run) { runs++; run_s[runs - 1] = stride; in_run = true; }
+    run_n[runs - 1] *= x4[d];
   }
-  case OP_SLICE:
-    cld_shape4(x, x4);
-    contig_strides(x4, xs);
-    return copy4(g, o4, x, (size_t)(t->ip[1] * xs[t->ip[0]]), xs, t, 0, cs);
-  case OP_PAD:
-    if ((st = fill(g, t, 0.0f, t->numel, false))) return st;
-    cld_shape4(x, x4);
-    contig_strides(x4, xs);
-    return copy4(g, x4, x, 0, xs, t, (size_t)(t->ip[1] * cs[t->ip[0]]), cs);
-  case OP_CONCAT: {
-    cld_shape4(x, x4);
-    contig_strides(x4, xs);
-    if ((st = copy4(g, x4, x, 0, xs, t, 0, cs))) return st;
-    int64_t y4[4], ys[4];
-    cld_shape4(y, y4);
-    contig_strides(y4, ys);
-    return copy4(g, y4, y, 0, ys, t, (size_t)(x4[t->ip[0]] * cs[t->ip[0]]), cs);
-  }
-  case OP_BROADCAST: {
-    int64_t ss[4];
-    bc_strides(x, o4, ss);
-    return copy4(g, o4, x, 0, ss, t, 0, cs);
-  }
-  case OP_SUM_TO: {
-    cld_shape4(x, x4);
-    /* reduced dims 0 .. lead-1, every later dim kept: a sum over up to 4096 rows of a matrix, one
-     * work-item per four columns (chosen by shape alone, like LONG_REDUCTION) */
-    int lead = 0;
-    while (lead < 4 && o4[lead] == 1) lead++;
-    int64_t K = t->numel, R = x->numel / (K ? K : 1);
-    bool rows = lead > 0 && lead < 4 && R <= 4096;
-    for (int d = lead; d < 4; d++) rows = rows && o4[d] == x4[d];
-    if (rows) {
-      if ((st = new_launch(g, "layout", "k_sum_rows", (size_t)(K + 3) / 4, &b))) return st;
-      arg_t(&b, x);
-      arg_t(&b, t);
-      arg_i(&b, (int)R);
-      arg_i(&b, (int)K);
-      return done(&b, "binding k_sum_rows");
-    }
-    bool wg = x->numel / (t->numel ? t->numel : 1) >= LONG_REDUCTION;
-    if ((st = new_launch(g, "layout", wg ? "k_sum_to_wg" : "k_sum_to", (size_t)t->numel * (wg ? WG : 1), &b)))
-      return st;
-    arg_t(&b, x);
-    arg_t(&b, t);
-    arg_i4(&b, x4);
-    arg_i4(&b, o4);
-    if (!wg) {
-      arg_i(&b, (int)t->numel);
-      return done(&b, "binding k_sum_to");
-    }
-    int64_t run_n[2] = {1, 1}, run_s[2] = {0, 0}, stride = 1;
-    int runs = 0;
-    bool in_run = false;
-    for (int d = 3; d >= 0; stride *= x4[d], d--) { /* runs of adjacent reduced dims, innermost first */
-      if (o4[d] != 1 || x4[d] == 1) { in_run = false; continue; }
-      if (!in_run) { runs++; run_s[runs - 1] = stride; in_run = true; }
-      run_n[runs - 1] *= x4[d];
-    }
-    int inner = run_n[0] >= run_n[1] ? 0 : 1;
-    arg_i(&b, (int)run_n[1 - inner]);
-    arg_i(&b, (int)run_s[1 - inner]);
-    arg_i(&b, (int)run_n[inner]);
-    arg_i(&b, (int)run_s[inner]);
-    return done(&b, "binding k_sum_to_wg");
-  }
-  case OP_UPSAMPLE2X: case OP_UPSAMPLE2X_BWD: {
-    bool fwd = t->op == OP_UPSAMPLE2X;
-    const cld_tensor *small = fwd ? x : t;
-    int64_t SW = small->shape[small->ndim - 1], n = small->numel / SW; /* rows of the small side */
-    if ((st = new_launch(g, "layout", fwd ? "k_upsample2x" : "k_upsample2x_bwd", (size_t)n, &b))) return st;
-    arg_t(&b, x);
-    arg_t(&b, t);
-    arg_i(&b, (int)SW);
-    arg_i(&b, (int)n);
-    return done(&b, "binding upsample");
-  }
-  case OP_MATMUL:
-    return lower_gemm(g, t);
-  case OP_IM2COL: case OP_COL2IM: {
-    bool fwd = t->op == OP_IM2COL;
-    const cld_tensor *img = fwd ? x : t;
-    int N = (int)img->shape[0], C = (int)img->shape[1], H = (int)img->shape[2], W = (int)img->shape[3];
-    int KH = t->ip[0], KW = t->ip[1], S = t->ip[2], P = t->ip[3];
-    int OH = (H + 2 * P - KH) / S + 1, OW = (W + 2 * P - KW) / S + 1;
-    /* im2col: one work-item per (row, image) plane; col2im: one per output row (H, N*C) */
-    if ((st = new_launch(g, "layout", fwd ? "k_im2col" : "k_col2im", fwd ? (size_t)C * KH * KW * N : 0, &b)))
-      return st;
-    arg_t(&b, x);
-    arg_t(&b, t);
-    int v[10] = {N, C, H, W, KH, KW, S, P, OH, OW};
-    for (int i = 0; i < 10; i++) arg_i(&b, v[i]);
-    if (!fwd) {
-      b.l->dim = 3;
-      b.l->gws[0] = (size_t)H;
-      b.l->gws[1] = (size_t)N * C;
-      b.l->gws[2] = 1;
-      pick_lws3(b.l);
-    }
-    return done(&b, "binding im2col");
-  }
-  case OP_WINO_W: case OP_WINO_W_BWD: {
-    const cld_tensor *u = t->op == OP_WINO_W ? t : x; /* (16 or 36, 1, O, C): F(2x2) or F(4x4) */
-    int oc = (int)(u->shape[2] * u->shape[3]);
-    bool f4 = u->shape[0] == 36;
-    const char *kn = t->op == OP_WINO_W ? (f4 ? "k_wino4_w" : "k_wino_w") : (f4 ? "k_wino4_w_bwd" : "k_wino_w_bwd");
-    if ((st = new_launch(g, f4 ? "winograd4" : "winograd", kn, (size_t)oc, &b))) return st;
-    arg_t(&b, x);
-    arg_t(&b, t);
-    arg_i(&b, oc);
-    return done(&b, "binding Winograd weight transform");
-  }
-  case OP_WINO_IN: case OP_WINO_IN_BWD: case OP_WINO_OUT: case OP_WINO_OUT_BWD: {
-    /* img: the (N, C or O, H, W) side; tiles: (16 or 36, P, C, PW), plain (P = 1, PW = T) or
-     * interleaved panels (T_TILES); grid: one work-item per row of tiles of every plane */
-    const cld_tensor *img = (t->op == OP_WINO_IN || t->op == OP_WINO_OUT_BWD) ? x : t;
-    const cld_tensor *tiles = (t->op == OP_WINO_IN || t->op == OP_WINO_OUT_BWD) ? t : x;
-    bool f4 = tiles->shape[0] == 36;
-    int ts = f4 ? 4 : 2, C = (int)img->shape[1], H = (int)img->shape[2], W = (int)img->shape[3];
-    int TH = (H + ts - 1) / ts, TW = (W + ts - 1) / ts, T = (int)img->shape[0] * TH * TW;
-    static const char *const names[2][4] = {{"k_wino_in", "k_wino_in_bwd", "k_wino_out", "k_wino_out_bwd"},
-                                            {"k_wino4_in", "k_wino4_in_bwd", "k_wino4_out", "k_wino4_out_bwd"}};
-    int which = t->op == OP_WINO_IN ? 0 : t->op == OP_WINO_IN_BWD ? 1 : t->op == OP_WINO_OUT ? 2 : 3;
-    char opts[48];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DPW=%d -DTPAD=%d", tiles->flags & T_TILES ? (int)tiles->shape[3] : 0,
-             CLD_TILE_PAD);
-    if ((st = new_launch_opts(g, f4 ? "winograd4" : "winograd", opts, names[f4][which], 0, &b))) return st;
-    arg_t(&b, x);
-    if (t->op == OP_WINO_OUT) {
-      arg_t(&b, y ? y : x); /* bias (any buffer when there is none) */
-      arg_t(&b, t->src[2] ? t->src[2] : x); /* residual, likewise */
-    }
-    arg_t(&b, t);
-    int v[6] = {C, H, W, TH, TW, T};
-    for (int i = 0; i < 6; i++) arg_i(&b, v[i]);
-    if (t->op == OP_WINO_OUT) {
-      arg_i(&b, !y ? 0 : y->numel == t->shape[1] ? 1 : 2); /* bias (O) or (N, O) */
-      arg_i(&b, t->src[2] != NULL);
-    }
+  int inner = run_n[0] >= run_n[1] ? 0 : 1;
+  arg_i(&b, (int)run_n[1 - inner]);
+  arg_i(&b, (int)run_s[1 - inner]);
+  arg_i(&b, (int)run_n[inner]);
+  arg_i(&b, (int)run_s[inner]);
+  return done(&b, "binding k_sum_to_wg");
+}
+
+/* OP_UPSAMPLE2X, OP_UPSAMPLE2X_BWD */
+static cld_status lower_upsample2x(cld_graph *g, cld_tensor *t) {
+  binder b = {0};
+  cld_status st;
+  cld_tensor *x = t->src[0];
+  bool fwd = t->op == OP_UPSAMPLE2X;
+  const cld_tensor *small = fwd ? x : t;
+  int64_t SW = small->shape[small->ndim - 1], n = small->numel / SW; /* rows of the small side */
+  if ((st = new_launch(g, "layout", fwd ? "k_upsample2x" : "k_upsample2x_bwd", (size_t)n, &b))) return st;
+  arg_t(&b, x);
+  arg_t(&b, t);
+  arg_i(&b, (int)SW);
+  arg_i(&b, (int)n);
+  return done(&b, "binding upsample");
+}
+
+/* OP_MATMUL */
+static cld_status lower_matmul(cld_graph *g, cld_tensor *t) {
+  return lower_gemm(g, t);
+}
+
+/* OP_IM2COL, OP_COL2IM */
+static cld_status lower_im2col(cld_graph *g, cld_tensor *t) {
+  binder b = {0};
+  cld_status st;
+  cld_tensor *x = t->src[0];
+  bool fwd = t->op == OP_IM2COL;
+  const cld_tensor *img = fwd ? x : t;
+  int N = (int)img->shape[0], C = (int)img->shape[1], H = (int)img->shape[2], W = (int)img->shape[3];
+  int KH = t->ip[0], KW = t->ip[1], S = t->ip[2], P = t->ip[3];
+  int OH = (H + 2 * P - KH) / S + 1, OW = (W + 2 * P - KW) / S + 1;
+  /* im2col: one work-item per (row, image) plane; col2im: one per output row (H, N*C) */
+  if ((st = new_launch(g, "layout", fwd ? "k_im2col" : "k_col2im", fwd ? (size_t)C * KH * KW * N : 0, &b)))
+    return st;
+  arg_t(&b, x);
+  arg_t(&b, t);
+  int v[10] = {N, C, H, W, KH, KW, S, P, OH, OW};
+  for (int i = 0; i < 10; i++) arg_i(&b, v[i]);
+  if (!fwd) {
     b.l->dim = 3;
-    b.l->gws[0] = 1; /* nothing for PoCL to vectorise across work-items: each walks its row */
-    b.l->gws[1] = (size_t)TH;
-    b.l->gws[2] = (size_t)img->shape[0] * C;
-    pick_lws3(b.l);
-    return done(&b, "binding Winograd tile transform");
-  }
-  case OP_MATMUL_SUM_NT: {
-    int P = (int)x->shape[1], R = (int)x->shape[2], S = (int)y->shape[2], N = (int)x->shape[3];
-    if ((st = new_launch(g, "gemm", "k_gemm_sum_nt", 0, &b))) return st;
-    int v[4] = {P, R, S, N};
-    for (int i = 0; i < 4; i++) arg_i(&b, v[i]);
-    const cld_tensor *ops[2] = {x, y};
-    for (int i = 0; i < 2; i++) { /* group, panel and row strides: row-major (G,P,rows,N) or interleaved */
-      size_t rows = (size_t)ops[i]->shape[2], gs = (size_t)P * rows * (size_t)N, ps = rows * (size_t)N, rs = (size_t)N;
-      if (ops[i]->flags & T_TILES) tile_strides(ops[i], &gs, &ps, &rs);
-      arg_t(&b, ops[i]);
-      arg_u(&b, gs);
-      arg_u(&b, ps);
-      arg_u(&b, rs);
-    }
-    arg_t(&b, t);
-    b.l->dim = 3;
-    b.l->gws[0] = (size_t)(S + 3) / 4;
-    b.l->gws[1] = (size_t)(R + 3) / 4;
-    b.l->gws[2] = (size_t)t->shape[0];
-    /* small groups (1, up to 4, up to 4): with pick_lws3's (32, 8, 1) PoCL ran it at half the speed
-     * (36-50 against 72-86 GFLOP/s at a 128x128, 49-panel Winograd weight gradient) */
-    b.l->lws[0] = 1;
-    b.l->lws[1] = cld_largest_divisor(b.l->gws[1], 4);
-    b.l->lws[2] = cld_largest_divisor(b.l->gws[2], 4);
-    b.l->use_lws = true;
-    return done(&b, "binding summed NT GEMM");
-  }
-  case OP_NORM_ROWS: case OP_NORM_ROWS_BWD: {
-    bool fwd = t->op == OP_NORM_ROWS, wg = t->ip[1] >= LONG_REDUCTION;
-    const char *kn = fwd ? (wg ? "k_norm_rows_wg" : "k_norm_rows") : (wg ? "k_norm_rows_bwd_wg" : "k_norm_rows_bwd");
-    if ((st = new_launch(g, "norm", kn, (size_t)t->ip[0] * (wg ? WG : 1), &b))) return st;
-    arg_t(&b, x);
-    if (!fwd) arg_t(&b, y);
-    arg_t(&b, t);
-    arg_i(&b, t->ip[0]);
-    arg_i(&b, t->ip[1]);
-    arg_f(&b, t->fp[0]);
-    return done(&b, "binding norm");
-  }
-  case OP_GROUP_NORM: case OP_GROUP_NORM_BWD: case OP_GROUP_NORM_BWD_PARAM: {
-    /* one work-group per (sample, group) row; fwd: src0 x, src1 gamma, src2 beta; bwd: x, dy, gamma, beta */
-    bool fwd = t->op == OP_GROUP_NORM, param = t->op == OP_GROUP_NORM_BWD_PARAM;
-    const cld_tensor *gm = fwd ? t->src[1] : t->src[2], *bt = fwd ? t->src[2] : t->src[3];
-    int64_t N = x->shape[0], C = x->shape[1], S = x->numel / (N * C);
-    int G = t->ip[0];
-    const char *kn = fwd ? "k_group_norm" : param ? "k_group_norm_bwd_param" : "k_group_norm_bwd";
-    if ((st = new_launch(g, "norm", kn, (size_t)(N * G) * WG, &b))) return st;
-    arg_t(&b, x);
-    if (!fwd) arg_t(&b, y);
-    arg_t(&b, gm ? gm : x); /* any buffer when there is none (flags say) */
-    arg_t(&b, bt ? bt : x);
-    arg_t(&b, t);
-    arg_i(&b, G);
-    arg_i(&b, (int)(C / G));
-    arg_i(&b, (int)S);
-    arg_f(&b, t->fp[0]);
-    arg_i(&b, t->ip[1]);
-    if (param) arg_i(&b, (int)N);
-    return done(&b, "binding group norm");
-  }
-  case OP_SOFTMAX: case OP_SOFTMAX_BWD: {
-    bool fwd = t->op == OP_SOFTMAX;
-    int64_t len = t->shape[t->ndim - 1], rows = t->numel / len;
-    if ((st = new_launch(g, "norm", fwd ? "k_softmax_rows" : "k_softmax_rows_bwd", (size_t)rows, &b))) return st;
-    arg_t(&b, x);
-    if (!fwd) arg_t(&b, y);
-    arg_t(&b, t);
-    arg_i(&b, (int)rows);
-    arg_i(&b, (int)len);
-    return done(&b, "binding softmax");
-  }
-  case OP_TIMESTEP_EMB: { /* grid (frequencies, blocks of EMB_ROWS rows): see cl/embed.cl */
-    enum { EMB_ROWS = 32 };
-    char opts[48];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DEMB_ROWS=%d", EMB_ROWS);
-    if ((st = new_launch_opts(g, "embed", opts, "k_timestep_emb", 0, &b))) return st;
-    b.l->dim = 3;
-    b.l->gws[0] = (size_t)(t->shape[1] / 2 > 0 ? t->shape[1] / 2 : 1);
-    b.l->gws[1] = (size_t)(t->shape[0] + EMB_ROWS - 1) / EMB_ROWS;
+    b.l->gws[0] = (size_t)H;
+    b.l->gws[1] = (size_t)N * C;
     b.l->gws[2] = 1;
     pick_lws3(b.l);
-    arg_t(&b, x);
-    arg_t(&b, t);
-    arg_i(&b, (int)t->shape[0]);
-    arg_i(&b, t->ip[0]);
-    arg_i(&b, t->ip[1]);
-    arg_f(&b, t->fp[0]);
-    arg_f(&b, t->fp[1]);
-    return done(&b, "binding timestep embedding");
   }
-  case OP_DROPOUT: {
-    if ((st = new_launch(g, "rng", "k_dropout", (size_t)(t->numel + 3) / 4, &b))) return st;
-    arg_t(&b, x);
-    arg_t(&b, t);
-    arg_i(&b, (int)t->numel);
-    b.l->rng_arg = (int)b.arg;
-    b.l->stream = (uint32_t)t->ip[0];
-    cl_uint4 key = {{0, 0, (cl_uint)t->ip[0], 0}};
-    arg_raw(&b, sizeof key, &key);
-    b.l->p_arg = (int)b.arg;
-    b.l->p_value = t->fp[0];
-    arg_f(&b, t->fp[0]);
-    return done(&b, "binding dropout");
+  return done(&b, "binding im2col");
+}
+
+/* OP_WINO_W, OP_WINO_W_BWD */
+static cld_status lower_wino_w(cld_graph *g, cld_tensor *t) {
+  binder b = {0};
+  cld_status st;
+  cld_tensor *x = t->src[0];
+  const cld_tensor *u = t->op == OP_WINO_W ? t : x; /* (16 or 36, 1, O, C): F(2x2) or F(4x4) */
+  int oc = (int)(u->shape[2] * u->shape[3]);
+  bool f4 = u->shape[0] == 36;
+  const char *kn = t->op == OP_WINO_W ? (f4 ? "k_wino4_w" : "k_wino_w") : (f4 ? "k_wino4_w_bwd" : "k_wino_w_bwd");
+  if ((st = new_launch(g, f4 ? "winograd4" : "winograd", kn, (size_t)oc, &b))) return st;
+  arg_t(&b, x);
+  arg_t(&b, t);
+  arg_i(&b, oc);
+  return done(&b, "binding Winograd weight transform");
+}
+
+/* OP_WINO_IN, OP_WINO_IN_BWD, OP_WINO_OUT, OP_WINO_OUT_BWD */
+static cld_status lower_wino_in(cld_graph *g, cld_tensor *t) {
+  binder b = {0};
+  cld_status st;
+  cld_tensor *x = t->src[0], *y = t->src[1];
+  /* img: the (N, C or O, H, W) side; tiles: (16 or 36, P, C, PW), plain (P = 1, PW = T) or
+   * interleaved panels (T_TILES); grid: one work-item per row of tiles of every plane */
+  const cld_tensor *img = (t->op == OP_WINO_IN || t->op == OP_WINO_OUT_BWD) ? x : t;
+  const cld_tensor *tiles = (t->op == OP_WINO_IN || t->op == OP_WINO_OUT_BWD) ? t : x;
+  bool f4 = tiles->shape[0] == 36;
+  int ts = f4 ? 4 : 2, C = (int)img->shape[1], H = (int)img->shape[2], W = (int)img->shape[3];
+  int TH = (H + ts - 1) / ts, TW = (W + ts - 1) / ts, T = (int)img->shape[0] * TH * TW;
+  static const char *const names[2][4] = {{"k_wino_in", "k_wino_in_bwd", "k_wino_out", "k_wino_out_bwd"},
+                                          {"k_wino4_in", "k_wino4_in_bwd", "k_wino4_out", "k_wino4_out_bwd"}};
+  int which = t->op == OP_WINO_IN ? 0 : t->op == OP_WINO_IN_BWD ? 1 : t->op == OP_WINO_OUT ? 2 : 3;
+  char opts[48];
+  snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DPW=%d -DTPAD=%d", tiles->flags & T_TILES ? (int)tiles->shape[3] : 0,
+           CLD_TILE_PAD);
+  if ((st = new_launch_opts(g, f4 ? "winograd4" : "winograd", opts, names[f4][which], 0, &b))) return st;
+  arg_t(&b, x);
+  if (t->op == OP_WINO_OUT) {
+    arg_t(&b, y ? y : x); /* bias (any buffer when there is none) */
+    arg_t(&b, t->src[2] ? t->src[2] : x); /* residual, likewise */
   }
-  case OP_RANDN: case OP_RAND: {
-    if ((st = new_launch(g, "rng", t->op == OP_RANDN ? "k_rng_normal" : "k_rng_uniform", (size_t)(t->numel + 3) / 4, &b)))
-      return st;
-    arg_t(&b, t);
-    arg_i(&b, (int)t->numel);
-    b.l->rng_arg = (int)b.arg;
-    b.l->stream = (uint32_t)t->ip[0];
-    cl_uint4 key = {{0, 0, (cl_uint)t->ip[0], 0}};
-    arg_raw(&b, sizeof key, &key);
-    cl_ulong off = 0;
-    arg_raw(&b, sizeof off, &off);
-    return done(&b, "binding rng");
+  arg_t(&b, t);
+  int v[6] = {C, H, W, TH, TW, T};
+  for (int i = 0; i < 6; i++) arg_i(&b, v[i]);
+  if (t->op == OP_WINO_OUT) {
+    arg_i(&b, !y ? 0 : y->numel == t->shape[1] ? 1 : 2); /* bias (O) or (N, O) */
+    arg_i(&b, t->src[2] != NULL);
   }
-  default:
-    return cld_seterr(g->ctx, CLD_ERR_STATE, "executor: op %d (node %d) cannot be lowered", (int)t->op, t->id);
+  b.l->dim = 3;
+  b.l->gws[0] = 1; /* nothing for PoCL to vectorise across work-items: each walks its row */
+  b.l->gws[1] = (size_t)TH;
+  b.l->gws[2] = (size_t)img->shape[0] * C;
+  pick_lws3(b.l);
+  return done(&b, "binding Winograd tile transform");
+}
+
+/* OP_MATMUL_SUM_NT */
+static cld_status lower_matmul_sum_nt(cld_graph *g, cld_tensor *t) {
+  binder b = {0};
+  cld_status st;
+  cld_tensor *x = t->src[0], *y = t->src[1];
+  int P = (int)x->shape[1], R = (int)x->shape[2], S = (int)y->shape[2], N = (int)x->shape[3];
+  if ((st = new_launch(g, "gemm", "k_gemm_sum_nt", 0, &b))) return st;
+  int v[4] = {P, R, S, N};
+  for (int i = 0; i < 4; i++) arg_i(&b, v[i]);
+  const cld_tensor *ops[2] = {x, y};
+  for (int i = 0; i < 2; i++) { /* group, panel and row strides: row-major (G,P,rows,N) or interleaved */
+    size_t rows = (size_t)ops[i]->shape[2], gs = (size_t)P * rows * (size_t)N, ps = rows * (size_t)N, rs = (size_t)N;
+    if (ops[i]->flags & T_TILES) tile_strides(ops[i], &gs, &ps, &rs);
+    arg_t(&b, ops[i]);
+    arg_u(&b, gs);
+    arg_u(&b, ps);
+    arg_u(&b, rs);
   }
+  arg_t(&b, t);
+  b.l->dim = 3;
+  b.l->gws[0] = (size_t)(S + 3) / 4;
+  b.l->gws[1] = (size_t)(R + 3) / 4;
+  b.l->gws[2] = (size_t)t->shape[0];
+  /* small groups (1, up to 4, up to 4): with pick_lws3's (32, 8, 1) PoCL ran it at half the speed
+   * (36-50 against 72-86 GFLOP/s at a 128x128, 49-panel Winograd weight gradient) */
+  b.l->lws[0] = 1;
+  b.l->lws[1] = cld_largest_divisor(b.l->gws[1], 4);
+  b.l->lws[2] = cld_largest_divisor(b.l->gws[2], 4);
+  b.l->use_lws = true;
+  return done(&b, "binding summed NT GEMM");
+}
+
+/* OP_NORM_ROWS, OP_NORM_ROWS_BWD */
+static cld_status lower_norm_rows(cld_graph *g, cld_tensor *t) {
+  binder b = {0};
+  cld_status st;
+  cld_tensor *x = t->src[0], *y = t->src[1];
+  bool fwd = t->op == OP_NORM_ROWS, wg = t->ip[1] >= LONG_REDUCTION;
+  const char *kn = fwd ? (wg ? "k_norm_rows_wg" : "k_norm_rows") : (wg ? "k_norm_rows_bwd_wg" : "k_norm_rows_bwd");
+  if ((st = new_launch(g, "norm", kn, (size_t)t->ip[0] * (wg ? WG : 1), &b))) return st;
+  arg_t(&b, x);
+  if (!fwd) arg_t(&b, y);
+  arg_t(&b, t);
+  arg_i(&b, t->ip[0]);
+  arg_i(&b, t->ip[1]);
+  arg_f(&b, t->fp[0]);
+  return done(&b, "binding norm");
+}
+
+/* OP_GROUP_NORM, OP_GROUP_NORM_BWD, OP_GROUP_NORM_BWD_PARAM */
+static cld_status lower_group_norm(cld_graph *g, cld_tensor *t) {
+  binder b = {0};
+  cld_status st;
+  cld_tensor *x = t->src[0], *y = t->src[1];
+  /* one work-group per (sample, group) row; fwd: src0 x, src1 gamma, src2 beta; bwd: x, dy, gamma, beta */
+  bool fwd = t->op == OP_GROUP_NORM, param = t->op == OP_GROUP_NORM_BWD_PARAM;
+  const cld_tensor *gm = fwd ? t->src[1] : t->src[2], *bt = fwd ? t->src[2] : t->src[3];
+  int64_t N = x->shape[0], C = x->shape[1], S = x->numel / (N * C);
+  int G = t->ip[0];
+  const char *kn = fwd ? "k_group_norm" : param ? "k_group_norm_bwd_param" : "k_group_norm_bwd";
+  if ((st = new_launch(g, "norm", kn, (size_t)(N * G) * WG, &b))) return st;
+  arg_t(&b, x);
+  if (!fwd) arg_t(&b, y);
+  arg_t(&b, gm ? gm : x); /* any buffer when there is none (flags say) */
+  arg_t(&b, bt ? bt : x);
+  arg_t(&b, t);
+  arg_i(&b, G);
+  arg_i(&b, (int)(C / G));
+  arg_i(&b, (int)S);
+  arg_f(&b, t->fp[0]);
+  arg_i(&b, t->ip[1]);
+  if (param) arg_i(&b, (int)N);
+  return done(&b, "binding group norm");
+}
+
+/* OP_SOFTMAX, OP_SOFTMAX_BWD */
+static cld_status lower_softmax(cld_graph *g, cld_tensor *t) {
+  binder b = {0};
+  cld_status st;
+  cld_tensor *x = t->src[0], *y = t->src[1];
+  bool fwd = t->op == OP_SOFTMAX;
+  int64_t len = t->shape[t->ndim - 1], rows = t->numel / len;
+  if ((st = new_launch(g, "norm", fwd ? "k_softmax_rows" : "k_softmax_rows_bwd", (size_t)rows, &b))) return st;
+  arg_t(&b, x);
+  if (!fwd) arg_t(&b, y);
+  arg_t(&b, t);
+  arg_i(&b, (int)rows);
+  arg_i(&b, (int)len);
+  return done(&b, "binding softmax");
+}
+
+/* OP_TIMESTEP_EMB: grid (frequencies, blocks of EMB_ROWS rows): see cl/embed.cl */
+static cld_status lower_timestep_emb(cld_graph *g, cld_tensor *t) {
+  binder b = {0};
+  cld_status st;
+  cld_tensor *x = t->src[0];
+  enum { EMB_ROWS = 32 };
+  char opts[48];
+  snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DEMB_ROWS=%d", EMB_ROWS);
+  if ((st = new_launch_opts(g, "embed", opts, "k_timestep_emb", 0, &b))) return st;
+  b.l->dim = 3;
+  b.l->gws[0] = (size_t)(t->shape[1] / 2 > 0 ? t->shape[1] / 2 : 1);
+  b.l->gws[1] = (size_t)(t->shape[0] + EMB_ROWS - 1) / EMB_ROWS;
+  b.l->gws[2] = 1;
+  pick_lws3(b.l);
+  arg_t(&b, x);
+  arg_t(&b, t);
+  arg_i(&b, (int)t->shape[0]);
+  arg_i(&b, t->ip[0]);
+  arg_i(&b, t->ip[1]);
+  arg_f(&b, t->fp[0]);
+  arg_f(&b, t->fp[1]);
+  return done(&b, "binding timestep embedding");
+}
+
+/* OP_DROPOUT */
+static cld_status lower_dropout(cld_graph *g, cld_tensor *t) {
+  binder b = {0};
+  cld_status st;
+  cld_tensor *x = t->src[0];
+  if ((st = new_launch(g, "rng", "k_dropout", (size_t)(t->numel + 3) / 4, &b))) return st;
+  arg_t(&b, x);
+  arg_t(&b, t);
+  arg_i(&b, (int)t->numel);
+  b.l->rng_arg = (int)b.arg;
+  b.l->stream = (uint32_t)t->ip[0];
+  cl_uint4 key = {{0, 0, (cl_uint)t->ip[0], 0}};
+  arg_raw(&b, sizeof key, &key);
+  b.l->p_arg = (int)b.arg;
+  b.l->p_value = t->fp[0];
+  arg_f(&b, t->fp[0]);
+  return done(&b, "binding dropout");
+}
+
+/* OP_RANDN, OP_RAND */
+static cld_status lower_randn(cld_graph *g, cld_tensor *t) {
+  binder b = {0};
+  cld_status st;
+  if ((st = new_launch(g, "rng", t->op == OP_RANDN ? "k_rng_normal" : "k_rng_uniform", (size_t)(t->numel + 3) / 4, &b)))
+    return st;
+  arg_t(&b, t);
+  arg_i(&b, (int)t->numel);
+  b.l->rng_arg = (int)b.arg;
+  b.l->stream = (uint32_t)t->ip[0];
+  cl_uint4 key = {{0, 0, (cl_uint)t->ip[0], 0}};
+  arg_raw(&b, sizeof key, &key);
+  cl_ulong off = 0;
+  arg_raw(&b, sizeof off, &off);
+  return done(&b, "binding rng");
+}
+
+typedef cld_status (*lower_fn)(cld_graph *g, cld_tensor *t);
+/* one lowering function per op, as ggml's backends dispatch; NULL: cannot be lowered */
+static const lower_fn lowerers[OP_COUNT] = {
+    [OP_INPUT] = lower_input,
+    [OP_PARAM] = lower_input,
+    [OP_RESHAPE] = lower_input,
+    [OP_AFFINE] = lower_affine,
+    [OP_COPY] = lower_affine,
+    [OP_SILU] = lower_affine,
+    [OP_RELU] = lower_affine,
+    [OP_TANH] = lower_affine,
+    [OP_EXP] = lower_affine,
+    [OP_LOG] = lower_affine,
+    [OP_SQRT] = lower_affine,
+    [OP_SQUARE] = lower_affine,
+    [OP_CLAMP_MIN] = lower_affine,
+    [OP_CLAMP_MIN_BWD] = lower_clamp_min_bwd,
+    [OP_ADD] = lower_add,
+    [OP_SUB] = lower_add,
+    [OP_MUL] = lower_add,
+    [OP_DIV] = lower_add,
+    [OP_SILU_BWD] = lower_add,
+    [OP_RELU_BWD] = lower_add,
+    [OP_TANH_BWD] = lower_add,
+    [OP_PERMUTE] = lower_permute,
+    [OP_SLICE] = lower_slice,
+    [OP_PAD] = lower_pad,
+    [OP_CONCAT] = lower_concat,
+    [OP_BROADCAST] = lower_broadcast,
+    [OP_SUM_TO] = lower_sum_to,
+    [OP_UPSAMPLE2X] = lower_upsample2x,
+    [OP_UPSAMPLE2X_BWD] = lower_upsample2x,
+    [OP_MATMUL] = lower_matmul,
+    [OP_IM2COL] = lower_im2col,
+    [OP_COL2IM] = lower_im2col,
+    [OP_WINO_W] = lower_wino_w,
+    [OP_WINO_W_BWD] = lower_wino_w,
+    [OP_WINO_IN] = lower_wino_in,
+    [OP_WINO_IN_BWD] = lower_wino_in,
+    [OP_WINO_OUT] = lower_wino_in,
+    [OP_WINO_OUT_BWD] = lower_wino_in,
+    [OP_MATMUL_SUM_NT] = lower_matmul_sum_nt,
+    [OP_NORM_ROWS] = lower_norm_rows,
+    [OP_NORM_ROWS_BWD] = lower_norm_rows,
+    [OP_GROUP_NORM] = lower_group_norm,
+    [OP_GROUP_NORM_BWD] = lower_group_norm,
+    [OP_GROUP_NORM_BWD_PARAM] = lower_group_norm,
+    [OP_SOFTMAX] = lower_softmax,
+    [OP_SOFTMAX_BWD] = lower_softmax,
+    [OP_TIMESTEP_EMB] = lower_timestep_emb,
+    [OP_DROPOUT] = lower_dropout,
+    [OP_RANDN] = lower_randn,
+    [OP_RAND] = lower_randn,
+};
+
+/* Binds the kernel launches of node t through its op's lowering function. */
+static cld_status lower_node(cld_graph *g, cld_tensor *t) {
+  lower_fn f = (unsigned)t->op < OP_COUNT ? lowerers[t->op] : NULL;
+  if (f) return f(g, t);
+  return cld_seterr(g->ctx, CLD_ERR_STATE, "executor: op %d (node %d) cannot be lowered", (int)t->op, t->id);
 }
 
 /* Marks the gated tensors whose values outlive a skip of their gate: read by a node of lower gate

@@ -2,6 +2,7 @@
  * (every --save-every steps, at the end, and on SIGINT/SIGTERM). */
 #include "cli.h"
 #include "fs/fs.h"
+#include "opts.h"
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -55,45 +56,6 @@ static int trim_log(cld_ctx *ctx, const char *path, long long upto) {
   return ok ? 0 : -1;
 }
 
-static void usage(void) {
-  printf("usage: cldiff train --data SPEC --model PRESET|config.json --out DIR [options]\n\n"
-         "Trains a diffusion UNet; checkpoints go to DIR/ckpt-STEP (model/ and ema/ are diffusers\n"
-         "UNet2DModel directories), the log to DIR/log.jsonl.\n\n"
-         "  --data SPEC         fmnist[:DIR] (default DIR /usr/share/datasets/fashion-mnist), mnist:DIR,\n"
-         "                      cifar10:DIR (binary batches), png:DIR (resized/cropped to the model),\n"
-         "                      toy:NAME (8gaussians, 25gaussians, moons, swissroll, checkerboard)\n"
-         "  --model M           preset fmnist-s, fmnist-xs, cifar10-ddpm, tiny, toy-mlp; or a config.json\n"
-         "  --out DIR           run directory\n"
-         "  --steps N           total steps of the run (default 1000); with --resume, continue up to N\n"
-         "  --batch B           batch size (default 32)\n"
-         "  --lr LR             AdamW learning rate (default 2e-4), --warmup N steps (default 100)\n"
-         "  --weight-decay W    decoupled weight decay (default 0)\n"
-         "  --clip X            global gradient-norm clip (default 1; 0 disables)\n"
-         "  --ema-decay D       EMA decay (default 0.999), warmed up as min(D, (1+step)/(10+step))\n"
-         "  --seed S            seed of every random choice (default 0)\n"
-         "  --schedule NAME     linear (default), scaled-linear, cosine, sigmoid; --T N (default 1000)\n"
-         "  --prediction P      eps (default), x0, v, or edm (Karras preconditioning, ln sigma ~ N(-1.2, 1.2^2),\n"
-         "                      --sigma-data S (default 0.5); sample with --sampler euler|heun)\n"
-         "  --hflip             random horizontal flips\n"
-         "  --timestep-sampling uniform (default) or loss-second-moment (iDDPM importance sampling)\n"
-         "  --learn-sigma       iDDPM learned-range variance with the hybrid loss (eps prediction; presets\n"
-         "                      get 2x output channels, a config.json must declare them); ddpm sampling\n"
-         "                      then uses the learned variance\n"
-         "methods (shared/METHODS.md; combine freely):\n"
-         "  --ip-gamma G        Input Perturbation: x_t built from eps + G xi, target eps (paper: 0.1; 0.15\n"
-         "                      for CIFAR-10); --ip-ramp uses gamma_t = linspace(0.01 G, G, T)[t]\n"
-         "  --weighting W       const (default), debias (1/sqrt(SNR)), min-snr (min(5/SNR, 1)), p2 (1/(1+SNR));\n"
-         "                      --snr-clamp X clamps SNR at X first (default off)\n"
-         "  --ep-lambda L       error-propagation regulariser weight (default 0 = off; paper code 1);\n"
-         "                      --ep-k K longest bootstrapped chain (default 5); needs an even --batch;\n"
-         "                      a step runs the L ~ U{1..K} chain steps it draws (log: ep_chain_steps)\n"
-         "  --stf-ref R         Stable Target Field with R reference images per step (>= --batch; 0 = off)\n"
-         "  --save-every N      checkpoint every N steps (default 500), --keep K newest (default 3)\n"
-         "  --resume            continue the run in DIR from its newest checkpoint\n"
-         "  --log-every N       progress/log line every N steps (default 1)\n"
-         "  --device D, --gemm P  as for every command\n");
-}
-
 static void fmt_time(double s, char *buf, size_t n) {
   if (!isfinite(s) || s < 0) { snprintf(buf, n, "?"); return; }
   long t = (long)(s + 0.5);
@@ -102,148 +64,125 @@ static void fmt_time(double s, char *buf, size_t n) {
   else snprintf(buf, n, "%lds", t);
 }
 
-static int parse_float(const char *flag, const char *v, double lo, double hi, float *out) {
-  char *end;
-  errno = 0;
-  double x = v ? strtod(v, &end) : 0;
-  if (!v || !*v || *end || errno || !(x >= lo && x <= hi)) {
-    fprintf(stderr, "cldiff train: %s: '%s' is not a number in [%g, %g]\n", flag, v ? v : "", lo, hi);
+/* every option of `cldiff train`, its value and its default */
+typedef struct train_args {
+  cli_common co;
+  const char *data, *model, *out, *sched, *pred, *tsamp, *weighting;
+  long steps, batch, save_every, keep, warmup, T, log_every, seed;
+  float lr, wd, clip, ema, sigma_data;
+  bool resume, hflip, learn_sigma;
+  cld_methods meth;
+} train_args;
+
+static const char TRAIN_SYNOPSIS[] =
+    "usage: cldiff train --data SPEC --model PRESET|config.json --out DIR [options]\n\n"
+    "Trains a diffusion UNet; checkpoints go to DIR/ckpt-STEP (model/ and ema/ are diffusers\n"
+    "UNet2DModel directories), the log to DIR/log.jsonl.\n";
+
+/* parses argv into a (defaults first); 0, 1 after --help, 2 on a bad option */
+static int parse_train(train_args *a, int argc, char **argv) {
+  *a = (train_args){.sched = "linear", .pred = "eps", .tsamp = "uniform", .weighting = "const", .steps = 1000, .batch = 32,
+                    .save_every = 500, .keep = 3, .warmup = 100, .T = 1000, .log_every = 1, .lr = 2e-4f, .clip = 1,
+                    .ema = 0.999f, .sigma_data = 0.5f, .meth = cld_methods_default()};
+  const cli_opt opts[] = {
+      {"--data", "SPEC", CLI_STR, &a->data, 0, 0, "fmnist[:DIR] (default DIR /usr/share/datasets/fashion-mnist), mnist:DIR,\n"
+       "cifar10:DIR (binary batches), png:DIR (resized/cropped to the model),\ntoy:NAME (8gaussians, 25gaussians, moons, swissroll, checkerboard)"},
+      {"--model", "M", CLI_STR, &a->model, 0, 0, "preset fmnist-s, fmnist-xs, cifar10-ddpm, tiny, toy-mlp; or a config.json"},
+      {"--out", "DIR", CLI_STR, &a->out, 0, 0, "run directory"},
+      {"--steps", "N", CLI_LONG, &a->steps, 1, 1099511627776.0, "total steps of the run (default 1000); with --resume, continue up to N"},
+      {"--batch", "B", CLI_LONG, &a->batch, 1, 1 << 20, "batch size (default 32)"},
+      {"--lr", "LR", CLI_FLOAT, &a->lr, 0, 10, "AdamW learning rate (default 2e-4)"},
+      {"--warmup", "N", CLI_LONG, &a->warmup, 0, 1099511627776.0, "linear learning-rate warmup steps (default 100)"},
+      {"--weight-decay", "W", CLI_FLOAT, &a->wd, 0, 10, "decoupled weight decay (default 0)"},
+      {"--clip", "X", CLI_FLOAT, &a->clip, 0, 1e9, "global gradient-norm clip (default 1; 0 disables)"},
+      {"--ema-decay", "D", CLI_FLOAT, &a->ema, 0, 1, "EMA decay (default 0.999), warmed up as min(D, (1+step)/(10+step))"},
+      {"--seed", "S", CLI_LONG, &a->seed, 0, 9.2233720368547748e18, "seed of every random choice (default 0)"},
+      {"--schedule", "NAME", CLI_STR, &a->sched, 0, 0, "linear (default), scaled-linear, cosine, sigmoid"},
+      {"--T", "N", CLI_LONG, &a->T, 2, 100000, "diffusion steps (default 1000)"},
+      {"--prediction", "P", CLI_STR, &a->pred, 0, 0, "eps (default), x0, v, or edm (Karras preconditioning, ln sigma ~ N(-1.2, 1.2^2);\n"
+       "sample with --sampler euler|heun)"},
+      {"--sigma-data", "S", CLI_FLOAT, &a->sigma_data, 1e-6, 1e6, "EDM's sigma_data (default 0.5)"},
+      {"--hflip", NULL, CLI_FLAG, &a->hflip, 0, 0, "random horizontal flips"},
+      {"--timestep-sampling", "S", CLI_STR, &a->tsamp, 0, 0, "uniform (default) or loss-second-moment (iDDPM importance sampling)"},
+      {"--learn-sigma", NULL, CLI_FLAG, &a->learn_sigma, 0, 0, "iDDPM learned-range variance with the hybrid loss (eps prediction; presets\n"
+       "get 2x output channels, a config.json must declare them); ddpm sampling\nthen uses the learned variance"},
+      {"", NULL, CLI_FLAG, NULL, 0, 0, "methods (shared/METHODS.md; combine freely):"},
+      {"--ip-gamma", "G", CLI_FLOAT, &a->meth.ip_gamma, 0, 10, "Input Perturbation: x_t built from eps + G xi, target eps (paper: 0.1; 0.15\nfor CIFAR-10)"},
+      {"--ip-ramp", NULL, CLI_FLAG, &a->meth.ip_ramp, 0, 0, "IP with gamma_t = linspace(0.01 G, G, T)[t]"},
+      {"--weighting", "W", CLI_STR, &a->weighting, 0, 0, "const (default), debias (1/sqrt(SNR)), min-snr (min(5/SNR, 1)), p2 (1/(1+SNR))"},
+      {"--snr-clamp", "X", CLI_FLOAT, &a->meth.snr_clamp, 0, 1e12, "clamps SNR at X before the weighting (default off)"},
+      {"--ep-lambda", "L", CLI_FLOAT, &a->meth.ep_lambda, 0, 1e6, "error-propagation regulariser weight (default 0 = off; paper code 1);\n"
+       "needs an even --batch; a step runs the L ~ U{1..K} chain steps it draws\n(log: ep_chain_steps)"},
+      {"--ep-k", "K", CLI_INT, &a->meth.ep_k, 1, 50, "longest bootstrapped chain (default 5)"},
+      {"--stf-ref", "R", CLI_INT, &a->meth.stf_ref, 0, 65536, "Stable Target Field with R reference images per step (>= --batch; 0 = off)"},
+      {"", NULL, CLI_FLAG, NULL, 0, 0, "run:"},
+      {"--save-every", "N", CLI_LONG, &a->save_every, 1, 1099511627776.0, "checkpoint every N steps (default 500)"},
+      {"--keep", "K", CLI_LONG, &a->keep, 0, 1 << 20, "keep the K newest checkpoints (default 3; 0 keeps all)"},
+      {"--resume", NULL, CLI_FLAG, &a->resume, 0, 0, "continue the run in DIR from its newest checkpoint"},
+      {"--log-every", "N", CLI_LONG, &a->log_every, 1, 1 << 30, "progress line every N steps (default 1)"},
+      {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
+  const cli_opt *const tables[] = {opts, NULL};
+  int rc = cli_parse("train", TRAIN_SYNOPSIS, tables, &a->co, argc, argv);
+  if (rc) return rc;
+  if ((a->meth.weighting = cld_weighting_parse(a->weighting)) < 0) {
+    fprintf(stderr, "cldiff train: --weighting: '%s' is not const, debias, min-snr or p2\n", a->weighting);
     return 2;
   }
-  *out = (float)x;
+  if (strcmp(a->tsamp, "uniform") && strcmp(a->tsamp, "loss-second-moment")) {
+    fprintf(stderr, "cldiff train: --timestep-sampling: '%s' is not uniform or loss-second-moment\n", a->tsamp);
+    return 2;
+  }
+  if (!a->data || !a->model || !a->out) { fprintf(stderr, "cldiff train: --data, --model and --out are required (see --help)\n"); return 2; }
   return 0;
 }
 
-int cmd_train(int argc, char **argv) {
-  cli_common co = {0};
-  const char *data = NULL, *model = NULL, *out = NULL, *sched = "linear", *pred = "eps";
-  long steps = 1000, batch = 32, save_every = 500, keep = 3, warmup = 100, T = 1000, log_every = 1, seed = 0;
-  float lr = 2e-4f, wd = 0, clip = 1, ema = 0.999f, sigma_data = 0.5f;
-  bool resume = false, hflip = false, learn_sigma = false;
-  const char *tsamp = "uniform";
-  cld_methods meth = cld_methods_default();
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); return 0; }
-    if (!strcmp(a, "--resume")) { resume = true; continue; }
-    if (!strcmp(a, "--ip-ramp")) { meth.ip_ramp = true; continue; }
-    if (!strcmp(a, "--hflip")) { hflip = true; continue; }
-    if (!strcmp(a, "--learn-sigma")) { learn_sigma = true; continue; }
-    int k = cli_common_opt(&co, argc, argv, i);
-    if (k < 0) return 2;
-    if (k > 0) { i += k - 1; continue; }
-    if (i + 1 >= argc) { fprintf(stderr, "cldiff train: %s needs a value (or is unknown; see --help)\n", a); return 2; }
-    const char *v = argv[++i];
-    int bad = 0;
-    if (!strcmp(a, "--data")) data = v;
-    else if (!strcmp(a, "--model")) model = v;
-    else if (!strcmp(a, "--out")) out = v;
-    else if (!strcmp(a, "--schedule")) sched = v;
-    else if (!strcmp(a, "--prediction")) pred = v;
-    else if (!strcmp(a, "--timestep-sampling")) tsamp = v;
-    else if (!strcmp(a, "--steps")) bad = cli_int(a, v, 1, 1L << 40, &steps);
-    else if (!strcmp(a, "--batch")) bad = cli_int(a, v, 1, 1 << 20, &batch);
-    else if (!strcmp(a, "--save-every")) bad = cli_int(a, v, 1, 1L << 40, &save_every);
-    else if (!strcmp(a, "--keep")) bad = cli_int(a, v, 0, 1 << 20, &keep);
-    else if (!strcmp(a, "--warmup")) bad = cli_int(a, v, 0, 1L << 40, &warmup);
-    else if (!strcmp(a, "--T")) bad = cli_int(a, v, 2, 100000, &T);
-    else if (!strcmp(a, "--log-every")) bad = cli_int(a, v, 1, 1L << 30, &log_every);
-    else if (!strcmp(a, "--seed")) bad = cli_int(a, v, 0, 0x7fffffffffffffffL, &seed);
-    else if (!strcmp(a, "--lr")) bad = parse_float(a, v, 0, 10, &lr);
-    else if (!strcmp(a, "--weight-decay")) bad = parse_float(a, v, 0, 10, &wd);
-    else if (!strcmp(a, "--clip")) bad = parse_float(a, v, 0, 1e9, &clip);
-    else if (!strcmp(a, "--ema-decay")) bad = parse_float(a, v, 0, 1, &ema);
-    else if (!strcmp(a, "--sigma-data")) bad = parse_float(a, v, 1e-6, 1e6, &sigma_data);
-    else if (!strcmp(a, "--ip-gamma")) bad = parse_float(a, v, 0, 10, &meth.ip_gamma);
-    else if (!strcmp(a, "--snr-clamp")) bad = parse_float(a, v, 0, 1e12, &meth.snr_clamp);
-    else if (!strcmp(a, "--ep-lambda")) bad = parse_float(a, v, 0, 1e6, &meth.ep_lambda);
-    else if (!strcmp(a, "--ep-k")) { long kv; bad = cli_int(a, v, 1, 50, &kv); meth.ep_k = (int)kv; }
-    else if (!strcmp(a, "--stf-ref")) { long rv; bad = cli_int(a, v, 0, 65536, &rv); meth.stf_ref = (int)rv; }
-    else if (!strcmp(a, "--weighting")) {
-      if ((meth.weighting = cld_weighting_parse(v)) < 0) { fprintf(stderr, "cldiff train: --weighting: '%s' is not const, debias, min-snr or p2\n", v); return 2; }
-    }
-    else { fprintf(stderr, "cldiff train: unknown option '%s' (see --help)\n", a); return 2; }
-    if (bad) return 2;
-  }
-  if (strcmp(tsamp, "uniform") && strcmp(tsamp, "loss-second-moment")) {
-    fprintf(stderr, "cldiff train: --timestep-sampling: '%s' is not uniform or loss-second-moment\n", tsamp);
-    return 2;
-  }
-  if (!data || !model || !out) { fprintf(stderr, "cldiff train: --data, --model and --out are required (see --help)\n"); return 2; }
-  int sk = cld_beta_schedule_parse(sched), pk = cld_prediction_parse(pred);
-  if (sk < 0) { fprintf(stderr, "cldiff train: --schedule: '%s' is not linear, scaled-linear, cosine or sigmoid\n", sched); return 2; }
-  if (pk < 0) {
-    fprintf(stderr, "cldiff train: --prediction: '%s' is not eps, x0, v or edm\n", pred);
-    return 2;
-  }
-  cld_train_params tp = cld_train_params_default();
-  tp.batch = (int)batch;
-  tp.lr = lr;
-  tp.weight_decay = wd;
-  tp.clip_norm = clip;
-  tp.ema_decay = ema;
-  tp.warmup = (int)warmup;
-  tp.seed = (uint64_t)seed;
-  tp.schedule = sk;
-  tp.T = (int)T;
-  tp.prediction = (cld_prediction)pk;
-  tp.hflip = hflip;
-  tp.timestep_sampling = strcmp(tsamp, "uniform") != 0;
-  tp.methods = meth;
-  tp.edm_sigma_data = sigma_data;
-  tp.learn_sigma = learn_sigma;
-  const char *why = cld_train_params_check(&tp); /* the library's rules, with the flags named */
+/* the library's parameters from the options; 2 after printing what is wrong */
+static int train_params(const train_args *a, cld_train_params *tp) {
+  int sk = cld_beta_schedule_parse(a->sched), pk = cld_prediction_parse(a->pred);
+  if (sk < 0) { fprintf(stderr, "cldiff train: --schedule: '%s' is not linear, scaled-linear, cosine or sigmoid\n", a->sched); return 2; }
+  if (pk < 0) { fprintf(stderr, "cldiff train: --prediction: '%s' is not eps, x0, v or edm\n", a->pred); return 2; }
+  *tp = cld_train_params_default();
+  tp->batch = (int)a->batch;
+  tp->lr = a->lr;
+  tp->weight_decay = a->wd;
+  tp->clip_norm = a->clip;
+  tp->ema_decay = a->ema;
+  tp->warmup = (int)a->warmup;
+  tp->seed = (uint64_t)a->seed;
+  tp->schedule = sk;
+  tp->T = (int)a->T;
+  tp->prediction = (cld_prediction)pk;
+  tp->hflip = a->hflip;
+  tp->timestep_sampling = strcmp(a->tsamp, "uniform") != 0;
+  tp->methods = a->meth;
+  tp->edm_sigma_data = a->sigma_data;
+  tp->learn_sigma = a->learn_sigma;
+  const char *why = cld_train_params_check(tp); /* the library's rules, with the flags named */
   if (why) { fprintf(stderr, "cldiff train: %s\n", why); return 2; }
-  cld_ctx *ctx = cli_ctx(&co);
-  if (!ctx) return 1;
-  int rc = 1;
-  cld_dataset *ds = NULL;
-  cld_store *s = NULL;
-  cld_model *u = NULL;
-  cld_trainer *t = NULL;
-  FILE *log = NULL;
-  char latest[1100];
-  bool has_ckpt = cld_checkpoint_latest(ctx, out, latest, sizeof latest) == CLD_OK;
-  if (has_ckpt && !resume) {
-    fprintf(stderr, "cldiff train: %s already holds checkpoints (%s); pass --resume to continue it or choose another --out\n", out, latest);
-    cld_ctx_destroy(ctx);
-    return 2;
-  }
-  cld_unet_config pc;
-  bool preset_2x = learn_sigma && cld_unet_preset(model, &pc) == CLD_OK; /* presets get 2C outputs */
-  if (preset_2x) pc.out_channels = 2 * pc.in_channels;
-  if (cld_store_create(ctx, &s) || (preset_2x ? cld_model_from_unet_config(ctx, &pc, s, &u) : cld_model_create(ctx, model, s, &u)) ||
-      cld_model_init(u, (uint64_t)seed)) {
-    fprintf(stderr, "cldiff train: --model: %s\n", cld_ctx_errmsg(ctx));
-    goto done;
-  }
-  if (cld_dataset_open_sized(ctx, data, "train", cld_model_sample_size(u), &ds)) {
-    fprintf(stderr, "cldiff train: --data: %s\n", cld_ctx_errmsg(ctx));
-    goto done;
-  }
-  int ss = cld_model_sample_size(u);
-  if (ss > 0 && (ss != ds->h || ss != ds->w))
-    fprintf(stderr, "cldiff train: note: model sample_size %d, data %dx%d (training at the data size)\n", ss, ds->h, ds->w);
-  if (cld_trainer_create(ctx, u, ds, &tp, &t)) { fprintf(stderr, "cldiff train: %s\n", cld_ctx_errmsg(ctx)); goto done; }
-  if (cld_fs_mkdirs(out) != 0) { fprintf(stderr, "cldiff train: --out %s: %s\n", out, strerror(errno)); goto done; }
-  if (resume && has_ckpt) {
-    if (cld_trainer_resume(t, out)) { fprintf(stderr, "cldiff train: --resume: %s\n", cld_ctx_errmsg(ctx)); goto done; }
-    fprintf(stderr, "resumed %s at step %lld\n", latest, (long long)cld_trainer_steps_done(t));
-  }
-  char logpath[1100];
-  snprintf(logpath, sizeof logpath, "%s/log.jsonl", out);
-  if (resume && has_ckpt && trim_log(ctx, logpath, (long long)cld_trainer_steps_done(t)) != 0) goto done;
-  log = fopen(logpath, "a");
-  if (!log) { fprintf(stderr, "cldiff train: %s: %s\n", logpath, strerror(errno)); goto done; }
-  fprintf(stderr, "training %lld parameters on %s (%lld items %dx%dx%d), device %s\n", (long long)cld_model_param_count(u),
-          ds->name, (long long)ds->n, ds->c, ds->h, ds->w, cld_ctx_device(ctx)->name);
+  return 0;
+}
+
+/* the progress line of a step (the bar, loss, rate, ETA) */
+static void progress_line(bool tty, int64_t done_steps, long steps, float loss, double step_s) {
+  char eta[32], bar[32];
+  fmt_time(step_s * (double)(steps - done_steps), eta, sizeof eta);
+  int width = 24, fill = (int)(width * done_steps / steps);
+  for (int b = 0; b < width; b++) bar[b] = b < fill ? '#' : '.';
+  bar[width] = 0;
+  fprintf(stderr, "%s[%s] step %lld/%ld loss %.4f %.2f it/s ETA %s%s", tty ? "\r" : "", bar, (long long)done_steps, steps, loss,
+          1.0 / step_s, eta, tty ? "   " : "\n");
+  fflush(stderr);
+}
+
+/* the training loop: steps, the log, progress, checkpoints; 0, 1 on failure, 130 after a signal */
+static int train_loop(const train_args *a, cld_ctx *ctx, cld_trainer *t, FILE *log) {
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   bool tty = isatty(2);
   int64_t start = cld_trainer_steps_done(t);
   double t0 = cli_now(), ema_rate = 0;
-  rc = 0;
-  while (cld_trainer_steps_done(t) < steps && !stop_requested) {
+  int rc = 0;
+  while (cld_trainer_steps_done(t) < a->steps && !stop_requested) {
     float loss;
     double ts = cli_now();
     if (cld_trainer_step(t, &loss)) { fprintf(stderr, "\ncldiff train: %s\n", cld_ctx_errmsg(ctx)); rc = 1; break; }
@@ -255,29 +194,77 @@ int cmd_train(int argc, char **argv) {
     fprintf(log, "{\"step\":%lld,\"loss\":%.6g,\"seconds\":%.4f,\"elapsed\":%.2f", (long long)done_steps, loss, dt, cli_now() - t0);
     if (ep_steps > 0) fprintf(log, ",\"ep_chain_steps\":%d", ep_steps);
     fputs("}\n", log);
-    if (done_steps % log_every == 0 || done_steps == steps) {
-      char eta[32];
-      fmt_time(ema_rate * (double)(steps - done_steps), eta, sizeof eta);
-      int width = 24, fill = (int)(width * done_steps / steps);
-      char bar[32];
-      for (int b = 0; b < width; b++) bar[b] = b < fill ? '#' : '.';
-      bar[width] = 0;
-      fprintf(stderr, "%s[%s] step %lld/%ld loss %.4f %.2f it/s ETA %s%s", tty ? "\r" : "", bar, (long long)done_steps, steps, loss,
-              1.0 / ema_rate, eta, tty ? "   " : "\n");
-      fflush(stderr);
-    }
-    if (done_steps % save_every == 0 && done_steps < steps) {
+    if (done_steps % a->log_every == 0 || done_steps == a->steps) progress_line(tty, done_steps, a->steps, loss, ema_rate);
+    if (done_steps % a->save_every == 0 && done_steps < a->steps) {
       fflush(log);
-      if (cld_trainer_save(t, out, (int)keep)) { fprintf(stderr, "\ncldiff train: checkpoint: %s\n", cld_ctx_errmsg(ctx)); rc = 1; break; }
+      if (cld_trainer_save(t, a->out, (int)a->keep)) { fprintf(stderr, "\ncldiff train: checkpoint: %s\n", cld_ctx_errmsg(ctx)); rc = 1; break; }
     }
   }
   if (tty) fprintf(stderr, "\n");
   if (cld_trainer_steps_done(t) > start || (stop_requested && !rc)) {
     fflush(log);
-    if (cld_trainer_save(t, out, (int)keep)) { fprintf(stderr, "cldiff train: checkpoint: %s\n", cld_ctx_errmsg(ctx)); rc = 1; }
-    else fprintf(stderr, "saved %s/ckpt-%lld (%.1f s)\n", out, (long long)cld_trainer_steps_done(t), cli_now() - t0);
+    if (cld_trainer_save(t, a->out, (int)a->keep)) { fprintf(stderr, "cldiff train: checkpoint: %s\n", cld_ctx_errmsg(ctx)); rc = 1; }
+    else fprintf(stderr, "saved %s/ckpt-%lld (%.1f s)\n", a->out, (long long)cld_trainer_steps_done(t), cli_now() - t0);
   }
   if (stop_requested) { fprintf(stderr, "stopped by signal %d; resume with --resume\n", (int)stop_requested); rc = 130; }
+  return rc;
+}
+
+/* the model (presets get 2C outputs with --learn-sigma), initialised from the seed */
+static int make_model(const train_args *a, cld_ctx *ctx, cld_store **s, cld_model **u) {
+  cld_unet_config pc;
+  bool preset_2x = a->learn_sigma && cld_unet_preset(a->model, &pc) == CLD_OK;
+  if (preset_2x) pc.out_channels = 2 * pc.in_channels;
+  if (cld_store_create(ctx, s) || (preset_2x ? cld_model_from_unet_config(ctx, &pc, *s, u) : cld_model_create(ctx, a->model, *s, u)) ||
+      cld_model_init(*u, (uint64_t)a->seed)) {
+    fprintf(stderr, "cldiff train: --model: %s\n", cld_ctx_errmsg(ctx));
+    return 1;
+  }
+  return 0;
+}
+
+int cmd_train(int argc, char **argv) {
+  train_args a;
+  cld_train_params tp;
+  int prc = parse_train(&a, argc, argv);
+  if (prc) return prc == 1 ? 0 : 2;
+  if (train_params(&a, &tp)) return 2;
+  cld_ctx *ctx = cli_ctx(&a.co);
+  if (!ctx) return 1;
+  int rc = 1;
+  cld_dataset *ds = NULL;
+  cld_store *s = NULL;
+  cld_model *u = NULL;
+  cld_trainer *t = NULL;
+  FILE *log = NULL;
+  char latest[1100], logpath[1100];
+  bool has_ckpt = cld_checkpoint_latest(ctx, a.out, latest, sizeof latest) == CLD_OK;
+  if (has_ckpt && !a.resume) {
+    fprintf(stderr, "cldiff train: %s already holds checkpoints (%s); pass --resume to continue it or choose another --out\n", a.out, latest);
+    cld_ctx_destroy(ctx);
+    return 2;
+  }
+  if (make_model(&a, ctx, &s, &u)) goto done;
+  if (cld_dataset_open_sized(ctx, a.data, "train", cld_model_sample_size(u), &ds)) {
+    fprintf(stderr, "cldiff train: --data: %s\n", cld_ctx_errmsg(ctx));
+    goto done;
+  }
+  int ss = cld_model_sample_size(u);
+  if (ss > 0 && (ss != ds->h || ss != ds->w))
+    fprintf(stderr, "cldiff train: note: model sample_size %d, data %dx%d (training at the data size)\n", ss, ds->h, ds->w);
+  if (cld_trainer_create(ctx, u, ds, &tp, &t)) { fprintf(stderr, "cldiff train: %s\n", cld_ctx_errmsg(ctx)); goto done; }
+  if (cld_fs_mkdirs(a.out) != 0) { fprintf(stderr, "cldiff train: --out %s: %s\n", a.out, strerror(errno)); goto done; }
+  if (a.resume && has_ckpt) {
+    if (cld_trainer_resume(t, a.out)) { fprintf(stderr, "cldiff train: --resume: %s\n", cld_ctx_errmsg(ctx)); goto done; }
+    fprintf(stderr, "resumed %s at step %lld\n", latest, (long long)cld_trainer_steps_done(t));
+  }
+  snprintf(logpath, sizeof logpath, "%s/log.jsonl", a.out);
+  if (a.resume && has_ckpt && trim_log(ctx, logpath, (long long)cld_trainer_steps_done(t)) != 0) goto done;
+  log = fopen(logpath, "a");
+  if (!log) { fprintf(stderr, "cldiff train: %s: %s\n", logpath, strerror(errno)); goto done; }
+  fprintf(stderr, "training %lld parameters on %s (%lld items %dx%dx%d), device %s\n", (long long)cld_model_param_count(u),
+          ds->name, (long long)ds->n, ds->c, ds->h, ds->w, cld_ctx_device(ctx)->name);
+  rc = train_loop(&a, ctx, t, log);
 done:
   if (log) fclose(log);
   cld_trainer_destroy(t);
