@@ -100,6 +100,16 @@ CLD_API int cld_ts_select_target(const cld_time_shift *ts, const cld_schedule *s
  * index would wrap around), or t_next when not shifting; *tau_out (optional) gets tau. */
 CLD_API int cld_ts_select_adm(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_next, int S,
                               int *tau_out);
+/* The sampler loop's time hook for one image and step (the one place the loops ask): the time the
+ * network sees (model), the time the step's coefficients start from (coeff) and where the step
+ * ends (end; -1 = x0), for a state of variance var at grid time t with next grid time t_next
+ * (-1 = x0), `step` steps into a walk of S grid times. Off (ts NULL or window 0): (t, t, t_next).
+ * Shifted / nominal: model = cld_ts_select with the next time + 1 as floor, coeff = model or t;
+ * target / adm: model = coeff = t, and from the second step the end from cld_ts_select_target /
+ * cld_ts_select_adm. */
+typedef struct cld_step_times { int model, coeff, end; } cld_step_times;
+CLD_API cld_step_times cld_ts_times(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_next, int step,
+                                    int S);
 CLD_API double cld_ts_variance(const float *x, size_t n); /* unbiased variance */
 CLD_API double cld_ts_variance_d(const double *x, size_t n); /* the same for a double state (PNDM, DPM-Solver) */
 

@@ -52,6 +52,10 @@ typedef struct cld_sample_params {
   cld_time_shift ts;
 } cld_sample_params;
 CLD_API cld_sample_params cld_sample_params_default(void); /* ddim 50 steps, eta 0, batch 16, linear T=1000, eps */
+/* Why p cannot sample (a static message naming the field and its CLI flag), or NULL: which sampler
+ * takes which option. *code (optional) gets CLD_ERR_INVALID_ARG for a bad value,
+ * CLD_ERR_UNSUPPORTED for a combination a sampler does not take. cld_sample checks it too. */
+CLD_API const char *cld_sample_params_check(const cld_sample_params *p, cld_status *code);
 
 typedef void (*cld_sample_progress)(void *user, int step, int total, int64_t images_done, int64_t images);
 /* Any denoiser: out (batch, C, H, W) = model output (eps, x0 or v per the params) for x at the

@@ -62,3 +62,14 @@ int cld_ts_select_adm(const cld_time_shift *ts, const cld_schedule *s, double va
   int end = best - T / (S - 1) - 1;
   return end >= 0 ? end : -1;
 }
+
+cld_step_times cld_ts_times(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_next, int step, int S) {
+  cld_step_times r = {t, t, t_next};
+  if (!ts || !s || ts->window <= 0) return r;
+  bool moves_end = ts->coeffs == CLD_TS_TARGET || ts->coeffs == CLD_TS_ADM;
+  if (!moves_end) r.model = cld_ts_select(ts, s, var, t, t_next >= 0 ? t_next + 1 : 0);
+  r.coeff = ts->coeffs == CLD_TS_NOMINAL ? t : r.model;
+  if (moves_end && step > 0) /* these readings move the step's end, from the second step on */
+    r.end = ts->coeffs == CLD_TS_TARGET ? cld_ts_select_target(ts, s, var, t, t_next) : cld_ts_select_adm(ts, s, var, t, t_next, S, NULL);
+  return r;
+}

@@ -8,10 +8,10 @@
  *     or r1 = 1/2 (order 2)
  * Grids: time-uniform, logSNR, time-quadratic from t_T = 1 to t_0 = 1/T. Eps/x0/v models are
  * converted to eps with the continuous alpha, sigma; x0 clipping does not apply here.
- * Time-Shift: per image, the step starts from the continuous time of the discrete step
- * cld_ts_select picks around the nominal one (index i <-> time (i + 1) / T), with the window kept
- * above the next grid time; multistep: the history's lambdas are each image's own; singlestep:
- * the intermediate times s1, s2 come from each image's own start. */
+ * Per image, the loop's time hook (cld_loop_times, in discrete steps: index i <-> time (i + 1) / T)
+ * gives the network's time and the time the step's coefficients start from; multistep: the
+ * history's lambdas are each image's own; singlestep: the intermediate times s1, s2 come from each
+ * image's own start. */
 #include "samplers/sampler.h"
 #include "cldiff/methods.h"
 #include "runtime/runtime.h"
@@ -27,10 +27,6 @@ typedef struct {
 static double A(const dpm_eval *e, double t) { return exp(cld_dpm_log_alpha(e->s, t)); }
 static double S(const dpm_eval *e, double t) { return cld_dpm_sigma(e->s, t); }
 static double L(const dpm_eval *e, double t) { return cld_dpm_lambda(e->s, t); }
-
-static cld_status eps_at(dpm_eval *e, const double *x, double t, double *eps) {
-  return cld_eps_eval_run(&e->ev, x, cld_dpm_model_time(e->s, t), A(e, t), S(e, t), eps);
-}
 
 /* One multistep update of one image (n values) from its own start time s to t, order o, with the
  * eps history h0 (at th[0] = s), h1 (th[1]), h2 (th[2]); every image shares s and th unless
@@ -57,14 +53,18 @@ static void ms_update(const dpm_eval *e, double *x, const double *h0, const doub
   }
 }
 
-/* Time-Shift for image state x (n values) at grid time s, next grid time t: the continuous time
- * of the discrete step cld_ts_select picks (index i <-> time (i + 1) / T), or s itself */
-static double ts_time(const cld_sample_params *p, const cld_schedule *sch, const double *x, size_t n, double s, double t) {
+/* The loop's time hook for the step s -> t (continuous times): the hook answers in discrete steps
+ * (index i <-> time (i + 1) / T); an answer equal to s's own step is s itself. */
+static void step_times(const cld_sample_params *p, const cld_schedule *sch, const double *x, int nb, int B, size_t per, double s,
+                       double t, int k, int K, cld_step_times *tt, double *model_t, double *coeff_t) {
   int T = sch->T, is = (int)lround(s * T) - 1, it = (int)lround(t * T) - 1;
   if (is < 0) is = 0;
   if (is > T - 1) is = T - 1;
-  int j = cld_ts_select(&p->ts, sch, cld_ts_variance_d(x, n), is, it < 0 ? 0 : it + 1);
-  return j == is ? s : (double)(j + 1) / T;
+  cld_loop_times(p, sch, NULL, x, nb, B, per, is, it, k, K, tt);
+  for (int i = 0; i < B; i++) {
+    model_t[i] = tt[i].model == is ? s : (double)(tt[i].model + 1) / T;
+    coeff_t[i] = tt[i].coeff == is ? s : (double)(tt[i].coeff + 1) / T;
+  }
 }
 
 /* x (n values) <- first-order step s -> t with eps_s, plus optional correction terms added by the caller */
@@ -116,13 +116,13 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
   double *grid = malloc((size_t)(K + 1) * sizeof *grid), *x = malloc(tot * sizeof *x), *u = malloc(tot * sizeof *u);
   double *hist[3], *e1 = malloc(tot * sizeof *e1), *e2 = malloc(tot * sizeof *e2);
   for (int i = 0; i < 3; i++) hist[i] = malloc(tot * sizeof(double));
-  double th[3] = {0}, *tsh = calloc((size_t)B * 3, sizeof(double)); /* per-image history times (Time-Shift) */
+  double *tsh = calloc((size_t)B * 3, sizeof(double)); /* per-image history times (Time-Shift) */
   double *tm = malloc((size_t)B * sizeof *tm), *cs = malloc((size_t)B * sizeof *cs); /* singlestep: per-image times */
-  bool ts_on = p->ts.window > 0;
+  cld_step_times *tt = malloc((size_t)B * sizeof *tt);
   float *z = malloc(per * sizeof *z);
   dpm_eval e = {{0}, sch};
   cld_status st = cld_eps_eval_init(&e.ev, model, model_user, p, B, per);
-  if (st || !grid || !x || !u || !e1 || !e2 || !hist[0] || !hist[1] || !hist[2] || !z || !tsh || !tm || !cs || K > 4096)
+  if (st || !grid || !x || !u || !e1 || !e2 || !hist[0] || !hist[1] || !hist[2] || !z || !tsh || !tm || !cs || !tt || K > 4096)
     st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   if (!st && cld_dpm_time_grid(sch, (cld_dpm_grid)p->dpm_grid, K, grid)) st = cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad DPM grid");
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
@@ -138,33 +138,23 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
         hist[2] = hist[1]; hist[1] = hist[0]; hist[0] = tmp;
         nh = nh < 3 ? nh + 1 : 3;
         if (o > nh) o = nh;
-        if (!ts_on) {
-          th[2] = th[1]; th[1] = th[0]; th[0] = s;
-          if ((st = eps_at(&e, x, s, hist[0]))) break;
-          for (int i = 0; i < nb; i++)
-            ms_update(&e, x + (size_t)i * per, hist[0] + (size_t)i * per, hist[1] + (size_t)i * per,
-                      hist[2] + (size_t)i * per, per, o, t, th);
-        } else { /* Time-Shift: per image, the network at t_s; the coefficients (and the history's
-                    lambdas) at t_s too, or at the nominal s with --ts-coeffs nominal */
-          for (int i = 0; i < B; i++) {
-            double si = i < nb ? ts_time(p, sch, x + (size_t)i * per, per, s, t) : s;
-            double *ti = tsh + (size_t)i * 3;
-            ti[2] = ti[1]; ti[1] = ti[0]; ti[0] = p->ts.coeffs == CLD_TS_NOMINAL ? s : si;
-            e.ev.t_model[i] = cld_dpm_model_time(sch, si);
-            e.ev.alpha[i] = A(&e, si);
-            e.ev.sigma[i] = S(&e, si);
-          }
-          if ((st = cld_eps_eval_run_v(&e.ev, x, e.ev.t_model, e.ev.alpha, e.ev.sigma, hist[0]))) break;
-          for (int i = 0; i < nb; i++)
-            ms_update(&e, x + (size_t)i * per, hist[0] + (size_t)i * per, hist[1] + (size_t)i * per,
-                      hist[2] + (size_t)i * per, per, o, t, tsh + (size_t)i * 3);
+        /* per image: the network at the hook's time, the coefficients (and the history's lambdas)
+           at its coefficient time */
+        step_times(p, sch, x, nb, B, per, s, t, k, K, tt, tm, cs);
+        for (int i = 0; i < B; i++) {
+          double *ti = tsh + (size_t)i * 3;
+          ti[2] = ti[1]; ti[1] = ti[0]; ti[0] = cs[i];
+          e.ev.t_model[i] = cld_dpm_model_time(sch, tm[i]);
+          e.ev.alpha[i] = A(&e, tm[i]);
+          e.ev.sigma[i] = S(&e, tm[i]);
         }
-      } else { /* singlestep; with Time-Shift each image starts from its own time (cs), the network's
-                  first evaluation at t_s (the start too unless --ts-coeffs nominal) */
-        for (int i = 0; i < nb; i++) {
-          tm[i] = ts_on ? ts_time(p, sch, x + (size_t)i * per, per, s, t) : s;
-          cs[i] = p->ts.coeffs == CLD_TS_NOMINAL ? s : tm[i];
-        }
+        if ((st = cld_eps_eval_run_v(&e.ev, x, e.ev.t_model, e.ev.alpha, e.ev.sigma, hist[0]))) break;
+        for (int i = 0; i < nb; i++)
+          ms_update(&e, x + (size_t)i * per, hist[0] + (size_t)i * per, hist[1] + (size_t)i * per,
+                    hist[2] + (size_t)i * per, per, o, t, tsh + (size_t)i * 3);
+      } else { /* singlestep: each image starts from its coefficient time (cs), the network's first
+                  evaluation at its model time */
+        step_times(p, sch, x, nb, B, per, s, t, k, K, tt, tm, cs);
         eval_at(&e, tm);
         if ((st = cld_eps_eval_run_v(&e.ev, x, e.ev.t_model, e.ev.alpha, e.ev.sigma, e1))) break;
         if (o == 1) {
@@ -207,7 +197,7 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
     }
     for (size_t q = 0; q < m && !st; q++) out[(size_t)b0 * per + q] = (float)x[q];
   }
-  free(grid); free(x); free(u); free(e1); free(e2); free(z); free(tsh); free(tm); free(cs);
+  free(grid); free(x); free(u); free(e1); free(e2); free(z); free(tsh); free(tm); free(cs); free(tt);
   for (int i = 0; i < 3; i++) free(hist[i]);
   cld_eps_eval_free(&e.ev);
   cld_schedule_destroy(sch);

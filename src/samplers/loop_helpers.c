@@ -89,3 +89,12 @@ cld_status cld_sample_grid(cld_ctx *ctx, const cld_sample_params *p, int **taus_
   return CLD_OK;
 }
 
+
+void cld_loop_times(const cld_sample_params *p, const cld_schedule *s, const float *xf, const double *xd, int nb, int B, size_t per,
+                    int t, int t_next, int step, int S, cld_step_times *out) {
+  bool on = p->ts.window > 0;
+  for (int i = 0; i < B; i++) {
+    double var = !on || i >= nb ? 0 : xf ? cld_ts_variance(xf + (size_t)i * per, per) : cld_ts_variance_d(xd + (size_t)i * per, per);
+    out[i] = on && i < nb ? cld_ts_times(&p->ts, s, var, t, t_next, step, S) : (cld_step_times){t, t, t_next};
+  }
+}

@@ -8,9 +8,8 @@
  *   F-PNDM: first 3 steps pseudo RK4 (t_m = (t + t')/2, alpha_bar at floor(t_m), the model sees t_m),
  *     e = (e1 + 2 e2 + 2 e3 + e4)/6 storing only e1; then (55 e_k - 59 e_{k-1} + 37 e_{k-2} - 9 e_{k-3})/24
  * NFE: S-PNDM steps + 1, F-PNDM steps + 9 (steps = transitions: S, or S - 1 on tsdpmS). Eps/x0/v outputs are converted to eps first.
- * Time-Shift: each image's step starts from its own time t_s (cld_ts_select; the warm-up
- * midpoints are (t_s + t')/2), or with nominal coefficients only the network sees t_s; in target
- * mode the step from the nominal t ends at its own t_s' near t' instead (not on the first step). */
+ * Per image and step the loop's time hook (cld_loop_times) gives the network's time, the time
+ * the coefficients start from and the end; the warm-up midpoints are (start + end)/2. */
 #include "samplers/sampler.h"
 #include "runtime/runtime.h"
 #include <math.h>
@@ -81,10 +80,11 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   pndm_eval e = {{0}, sch};
   double *tv[5]; /* per image: start time for the coefficients, model time, midpoint, end, scratch */
   for (int i = 0; i < 5; i++) tv[i] = malloc((size_t)B * sizeof(double));
+  cld_step_times *times = malloc((size_t)B * sizeof *times); /* the time hook's answer per image */
   st = cld_eps_eval_init(&e.ev, model, model_user, p, B, per);
   for (int i = 0; i < 5; i++) if (!tv[i]) st = CLD_ERR_NOMEM;
   for (int i = 0; i < 4; i++) if (!ev[i] || !hist[i]) st = CLD_ERR_NOMEM;
-  if (st || !x || !xt || !comb || !z) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (st || !x || !xt || !comb || !z || !times) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = e.ev.nb = (int)(n - b0 < B ? n - b0 : B);
     size_t m = (size_t)nb * per;
@@ -93,16 +93,11 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
     for (int k = K - 1, step = 0; k >= kend && !st; k--, step++) {
       double t = taus[k], t2 = k > 0 ? taus[k - 1] : -1.0;
       double *tc = tv[0], *tmod = tv[1], *tmid = tv[2], *tend = tv[3];
+      cld_loop_times(p, sch, NULL, x, nb, nb, per, (int)t, (int)t2, step, K, times);
       for (int i = 0; i < nb; i++) {
-        int ts = (int)t, te = (int)t2;
-        if (p->ts.window > 0) { /* Time-Shift: from the unbiased variance of this image's state */
-          double var = cld_ts_variance_d(x + (size_t)i * per, per);
-          if (p->ts.coeffs != CLD_TS_TARGET) ts = cld_ts_select(&p->ts, sch, var, (int)t, t2 < 0 ? 0 : (int)t2 + 1);
-          else if (step > 0) te = cld_ts_select_target(&p->ts, sch, var, (int)t, (int)t2); /* the end moves, from the 2nd step */
-        }
-        tmod[i] = ts;
-        tc[i] = p->ts.coeffs == CLD_TS_NOMINAL ? t : ts;
-        tend[i] = te;
+        tmod[i] = times[i].model;
+        tc[i] = times[i].coeff;
+        tend[i] = times[i].end;
         tmid[i] = (tc[i] + tend[i]) / 2;
       }
       if ((st = eps_at(&e, x, tmod, tc, ev[0]))) break;
@@ -152,6 +147,7 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   for (int i = 0; i < 4; i++) { free(ev[i]); free(hist[i]); }
   cld_eps_eval_free(&e.ev);
   for (int i = 0; i < 5; i++) free(tv[i]);
+  free(times);
   cld_schedule_destroy(sch);
   return st;
 }

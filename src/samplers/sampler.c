@@ -81,31 +81,54 @@ cld_status cld_sample(cld_ctx *ctx, cld_model *mod, const cld_sample_params *p, 
   return st;
 }
 
+/* a bad value: CLD_ERR_INVALID_ARG */
+#define BAD(msg) do { if (code) *code = CLD_ERR_INVALID_ARG; return msg; } while (0)
+/* a combination a sampler does not take: CLD_ERR_UNSUPPORTED */
+#define UNSUPPORTED(msg) do { if (code) *code = CLD_ERR_UNSUPPORTED; return msg; } while (0)
+
+const char *cld_sample_params_check(const cld_sample_params *p, cld_status *code) {
+  if (!p) BAD("no parameters");
+  bool edm = p->sampler == CLD_SAMPLER_EULER || p->sampler == CLD_SAMPLER_HEUN, dpm = p->sampler == CLD_SAMPLER_DPM_SOLVER;
+  bool ts = p->ts.window > 0;
+  if (p->sampler < CLD_SAMPLER_DDPM || p->sampler > CLD_SAMPLER_FPNDM) BAD("unknown sampler (--sampler)");
+  if (p->batch < 1 || p->steps < 1) BAD("batch (--batch) and steps (--steps) must be at least 1");
+  if (edm && p->prediction != CLD_PRED_EDM) BAD("euler/heun (--sampler) need an edm-preconditioned model (--prediction edm)");
+  if (!edm && p->prediction == CLD_PRED_EDM) BAD("ddpm/ddim/pndm/dpm-solver (--sampler) need an eps, x0 or v model, not edm");
+  if (edm && p->learned_sigma) BAD("euler/heun (--sampler) cannot use a learned-variance model");
+  if (ts && edm) UNSUPPORTED("Time-Shift (--ts-window) is for ddpm, ddim, spndm, fpndm and dpm-solver (not euler/heun: EDM has no "
+                             "discrete steps)");
+  if (p->respacing && (edm || dpm)) UNSUPPORTED("respacing (--respacing) is for ddpm, ddim, spndm and fpndm (euler/heun and "
+                                                "dpm-solver have their own grids)");
+  if (p->respacing && p->sampler == CLD_SAMPLER_DDPM && cld_respace_ends_on_grid(p->respacing))
+    UNSUPPORTED("respacing (--respacing) tsdpmS is TS-DPM's DDIM/PNDM grid: for ddim, spndm and fpndm, not ddpm");
+  if (p->ts.window < 0 || p->ts.cutoff < 0) BAD("Time-Shift window (--ts-window) and cutoff (--ts-cutoff) must be >= 0");
+  if (p->ts.coeffs < CLD_TS_SHIFTED || p->ts.coeffs > CLD_TS_ADM) BAD("unknown Time-Shift coefficients (--ts-coeffs)");
+  if (ts && p->ts.coeffs == CLD_TS_ADM && p->sampler != CLD_SAMPLER_DDIM)
+    UNSUPPORTED("Time-Shift ADM mode (--ts-coeffs adm) is the ADM backbone's DDIM code path: ddim only");
+  if (ts && p->ts.coeffs == CLD_TS_ADM && p->ts.data_aware)
+    UNSUPPORTED("Time-Shift ADM mode (--ts-coeffs adm) compares with the released list; data_aware (--ts-data-aware) does not apply");
+  if (ts && p->ts.coeffs == CLD_TS_TARGET && dpm)
+    UNSUPPORTED("Time-Shift target mode (--ts-coeffs target) is the DDIM/PNDM code path (ddpm, ddim, spndm, fpndm), not dpm-solver");
+  if (dpm) {
+    int order = p->dpm_order ? p->dpm_order : 2;
+    if (order < 1 || order > 3 || (p->dpm_multistep && order < 2))
+      BAD("DPM-Solver order (--order) must be 2 or 3 multistep, 1 to 3 singlestep (--singlestep)");
+  }
+  return NULL;
+}
+#undef BAD
+#undef UNSUPPORTED
+
 cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w,
                            const cld_sample_params *p, int64_t first, int64_t n, float *out, cld_sample_progress progress,
                            void *user) {
   if (!ctx || !model || !p || !out || n < 1 || first < 0 || p->batch < 1 || p->steps < 1 || C < 1 || h < 1 || w < 1)
     return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad arguments") : CLD_ERR_INVALID_ARG;
+  cld_status code;
+  const char *why = cld_sample_params_check(p, &code);
+  if (why) return cld_seterr(ctx, code, "sample: %s", why);
   bool edm_sampler = p->sampler == CLD_SAMPLER_EULER || p->sampler == CLD_SAMPLER_HEUN;
-  if (edm_sampler != (p->prediction == CLD_PRED_EDM))
-    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: %s needs %s model", edm_sampler ? "euler/heun" : "ddpm/ddim/pndm/dpm-solver",
-                      edm_sampler ? "an edm-preconditioned" : "an eps, x0 or v");
-  if (edm_sampler && p->learned_sigma) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: euler/heun cannot use a learned-variance model");
-  if (p->ts.window > 0 && edm_sampler)
-    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED,
-                      "sample: Time-Shift is for ddpm, ddim, spndm, fpndm and dpm-solver (not euler/heun: EDM has no discrete steps)");
-  if (p->respacing && (edm_sampler || p->sampler == CLD_SAMPLER_DPM_SOLVER))
-    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: respacing '%s' is for ddpm, ddim, spndm and fpndm (%s has its own grid)",
-                      p->respacing, edm_sampler ? "euler/heun" : "dpm-solver");
   if (edm_sampler) return cld_edm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
-  if (p->ts.window < 0 || p->ts.cutoff < 0) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: Time-Shift window and cutoff must be >= 0");
-  if (p->ts.coeffs < CLD_TS_SHIFTED || p->ts.coeffs > CLD_TS_ADM) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: ts.coeffs %d unknown", (int)p->ts.coeffs);
-  if (p->ts.window > 0 && p->ts.coeffs == CLD_TS_ADM && p->sampler != CLD_SAMPLER_DDIM)
-    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: Time-Shift ADM mode is the ADM backbone's DDIM code path: ddim only");
-  if (p->ts.window > 0 && p->ts.coeffs == CLD_TS_ADM && p->ts.data_aware)
-    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: Time-Shift ADM mode compares with the released list; data_aware does not apply");
-  if (p->ts.window > 0 && p->ts.coeffs == CLD_TS_TARGET && p->sampler == CLD_SAMPLER_DPM_SOLVER)
-    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "sample: Time-Shift target mode is the DDIM/PNDM code path (ddpm, ddim, spndm, fpndm), not dpm-solver");
   if (p->sampler == CLD_SAMPLER_SPNDM || p->sampler == CLD_SAMPLER_FPNDM)
     return cld_pndm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   if (p->sampler == CLD_SAMPLER_DPM_SOLVER) return cld_dpm_solver_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
@@ -125,11 +148,10 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   size_t oper = p->learned_sigma ? 2 * per : per; /* model output per image */
   float *x = malloc(B * per * sizeof(float)), *o = malloc(B * oper * sizeof(float)), *z = malloc(per * sizeof(float));
   float *xn = malloc(per * sizeof(float)), *tv = malloc((size_t)B * sizeof(float));
-  int *ts_t = malloc((size_t)B * sizeof(int)), *tn = malloc((size_t)B * sizeof(int));
+  cld_step_times *tt = malloc((size_t)B * sizeof *tt); /* per image: network time, coefficient time, end */
   double *eps = malloc(per * sizeof(double)), *x0 = malloc(per * sizeof(double));
-  if (!x || !o || !z || !xn || !eps || !x0 || !tv || !ts_t || !tn) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!x || !o || !z || !xn || !eps || !x0 || !tv || !tt) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   cld_step_args a = {p, 0, 0, false, NULL};
-  bool ts_on = p->ts.window > 0, target = p->ts.coeffs == CLD_TS_TARGET, adm = p->ts.coeffs == CLD_TS_ADM;
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = (int)(n - b0 < B ? n - b0 : B);
     for (int i = 0; i < B; i++) { /* padding rows (last partial batch) repeat image 0's start */
@@ -139,23 +161,15 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
     }
     if (p->trajectory) memcpy(p->trajectory + (size_t)b0 * per, x, (size_t)nb * per * sizeof(float));
     for (int k = K - 1; k >= kend && !st; k--) {
-      int t = taus[k], t_floor = k > 0 ? taus[k - 1] + 1 : 0;
-      /* Time-Shift: ts_t = the time each image's network call sees, tn = where its step ends (the
-       * grid's next time, -1 = x0); target mode shifts the end instead, from the 2nd step on */
-      for (int i = 0; i < B; i++) {
-        double var = i < nb && ts_on ? cld_ts_variance(x + (size_t)i * per, per) : 0;
-        ts_t[i] = i < nb && ts_on && !target && !adm ? cld_ts_select(&p->ts, sch, var, t, t_floor) : t;
-        tn[i] = k == 0 ? -1 : taus[k - 1];
-        if (i < nb && ts_on && k < K - 1 && (target || adm)) /* these modes move the end, from the 2nd step on */
-          tn[i] = target ? cld_ts_select_target(&p->ts, sch, var, t, tn[i]) : cld_ts_select_adm(&p->ts, sch, var, t, tn[i], K, NULL);
-      }
-      for (int i = 0; i < B; i++) tv[i] = (float)ts_t[i];
+      int t = taus[k];
+      cld_loop_times(p, sch, x, NULL, nb, B, per, t, k == 0 ? -1 : taus[k - 1], K - 1 - k, K, tt);
+      for (int i = 0; i < B; i++) tv[i] = (float)tt[i].model;
       if ((st = model(model_user, x, tv, B, o))) break;
       a.last = k == kend;
       for (int i = 0; i < nb; i++) {
-        double ab = sch->alpha_bar[p->ts.coeffs == CLD_TS_NOMINAL ? t : ts_t[i]], sa = sqrt(ab), s1 = sqrt(1.0 - ab);
+        double ab = sch->alpha_bar[tt[i].coeff], sa = sqrt(ab), s1 = sqrt(1.0 - ab);
         a.ab_cur = ab;
-        a.ab_next = tn[i] >= 0 ? sch->alpha_bar[tn[i]] : 1.0;
+        a.ab_next = tt[i].end >= 0 ? sch->alpha_bar[tt[i].end] : 1.0;
         const float *xi = x + (size_t)i * per, *oi = o + (size_t)i * oper;
         a.v = p->learned_sigma ? oi + per : NULL;
         for (size_t j = 0; j < per; j++) {
@@ -179,7 +193,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
     }
     if (!st) memcpy(out + (size_t)b0 * per, x, (size_t)nb * per * sizeof(float));
   }
-  free(x); free(o); free(z); free(xn); free(eps); free(x0); free(taus); free(tv); free(ts_t); free(tn);
+  free(x); free(o); free(z); free(xn); free(eps); free(x0); free(taus); free(tv); free(tt);
   cld_schedule_destroy(sch);
   return st;
 }

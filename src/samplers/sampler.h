@@ -34,6 +34,11 @@ void cld_sample_start(const cld_sample_params *p, int64_t first, int64_t b0, int
  * N) or "N" for DDPM. *kend is 1 when the walk stops at taus[0] (tsdpmS, not for DDPM), else 0
  * (a last step to x0); *K the number of grid times. */
 cld_status cld_sample_grid(cld_ctx *ctx, const cld_sample_params *p, int **taus, int *K, int *kend);
+/* The time hook of every loop that takes its times from the grid, for the B rows of a batch (the
+ * first nb real): out[i] = cld_ts_times for image i's state (float xf or double xd, per values
+ * each) under p->ts; the nominal (t, t, t_next) for padding rows and without Time-Shift. */
+void cld_loop_times(const cld_sample_params *p, const cld_schedule *s, const float *xf, const double *xd, int nb, int B, size_t per,
+                    int t, int t_next, int step, int S, cld_step_times *out);
 cld_status cld_eps_eval_init(cld_eps_eval *e, cld_denoiser_fn model, void *user, const cld_sample_params *p, int B, size_t per);
 void cld_eps_eval_free(cld_eps_eval *e);
 cld_status cld_eps_eval_run(cld_eps_eval *e, const double *x, double t_model, double alpha, double sigma, double *eps);

@@ -72,7 +72,6 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   int gk = !strcmp(o->grid, "time-uniform") ? CLD_DPM_TIME_UNIFORM : !strcmp(o->grid, "logsnr") ? CLD_DPM_LOGSNR
            : !strcmp(o->grid, "time-quadratic") ? CLD_DPM_TIME_QUADRATIC : -1;
   if (gk < 0) { fprintf(stderr, "cldiff %s: --grid: '%s' is not time-uniform, logsnr or time-quadratic\n", who, o->grid); return 2; }
-  if (!o->singlestep && o->order < 2 && sk == CLD_SAMPLER_DPM_SOLVER) { fprintf(stderr, "cldiff %s: --order 1 needs --singlestep\n", who); return 2; }
   if (strcmp(o->var, "small") && strcmp(o->var, "large")) { fprintf(stderr, "cldiff %s: --var: '%s' is not small or large\n", who, o->var); return 2; }
   if (o->sched && (ci->schedule = cld_beta_schedule_parse(o->sched)) < 0) { fprintf(stderr, "cldiff %s: --schedule: '%s' unknown\n", who, o->sched); return 2; }
   if (o->pred && (ci->prediction = cld_prediction_parse(o->pred)) < 0) { fprintf(stderr, "cldiff %s: --prediction: '%s' unknown\n", who, o->pred); return 2; }
@@ -83,35 +82,9 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
     fprintf(stderr, "cldiff %s: --ts-coeffs: '%s' is not shifted, nominal, target or adm\n", who, o->ts_coeffs);
     return 2;
   }
-  if (tc == CLD_TS_ADM && sk != CLD_SAMPLER_DDIM) {
-    fprintf(stderr, "cldiff %s: --ts-coeffs adm is the ADM backbone's DDIM code: for --sampler ddim only\n", who);
-    return 2;
-  }
-  if (tc == CLD_TS_ADM && o->ts_data_aware) {
-    fprintf(stderr, "cldiff %s: --ts-data-aware does not apply to --ts-coeffs adm (its comparison list is the released one)\n", who);
-    return 2;
-  }
-  if (tc == CLD_TS_TARGET && sk == CLD_SAMPLER_DPM_SOLVER) {
-    fprintf(stderr, "cldiff %s: --ts-coeffs target is the released DDIM/PNDM code's reading: for --sampler ddpm, ddim, spndm "
-                    "and fpndm (not dpm-solver)\n", who);
-    return 2;
-  }
-  if (o->ts_window && (sk == CLD_SAMPLER_EULER || sk == CLD_SAMPLER_HEUN)) {
-    fprintf(stderr, "cldiff %s: --ts-window: Time-Shift is implemented for --sampler ddpm, ddim, spndm, fpndm and "
-                    "dpm-solver (not euler/heun: EDM models have no discrete time steps)\n", who);
-    return 2;
-  }
   if (o->respacing) {
     if (o->steps_set) {
       fprintf(stderr, "cldiff %s: --respacing and --steps both set the grid: give one\n", who);
-      return 2;
-    }
-    if (sk != CLD_SAMPLER_DDPM && sk != CLD_SAMPLER_DDIM && sk != CLD_SAMPLER_SPNDM && sk != CLD_SAMPLER_FPNDM) {
-      fprintf(stderr, "cldiff %s: --respacing: for --sampler ddpm, ddim, spndm and fpndm (not %s)\n", who, o->sampler);
-      return 2;
-    }
-    if (sk == CLD_SAMPLER_DDPM && cld_respace_ends_on_grid(o->respacing)) {
-      fprintf(stderr, "cldiff %s: --respacing: '%s' is TS-DPM's DDIM/PNDM grid: for --sampler ddim, spndm and fpndm\n", who, o->respacing);
       return 2;
     }
     int *taus = malloc((size_t)ci->T * sizeof *taus);
@@ -151,6 +124,8 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   p.ts.data_aware = o->ts_data_aware;
   p.ts.data_var = ci->data_var;
   p.respacing = o->respacing; /* argv outlives the sampling */
+  const char *why = cld_sample_params_check(&p, NULL); /* which sampler takes which option: the library's rules */
+  if (why) { fprintf(stderr, "cldiff %s: %s\n", who, why); return 2; }
   *sp = p;
   return 0;
 }
