@@ -8,6 +8,8 @@ jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCLDIFF_WERROR=ON
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
+# the layout: no call cycle between folders or files (but the dataset readers' registry)
+if command -v python3 >/dev/null; then python3 tools/deps_graph.py build; else echo "python3 missing: layout check skipped"; fi
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCLDIFF_WERROR=ON -DCLDIFF_SANITIZE=ON
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan --output-on-failure -j"$jobs"

@@ -1,6 +1,7 @@
 /* File-system helpers (fs.h): whole-file reads, atomic writes, mkdir -p, tree removal. */
 #include "fs/fs.h"
 #include <dirent.h>
+#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -87,4 +88,12 @@ void cld_fs_rm_tree(const char *path) {
     closedir(d);
   }
   rmdir(path);
+}
+
+/* FNV-1a 64 (h = 0 starts a new hash): cache keys and integrity checks, not cryptography */
+uint64_t cld_hash64(const void *data, size_t n, uint64_t h) {
+  const unsigned char *p = data;
+  if (!h) h = 1469598103934665603ull; /* FNV-1a 64 */
+  for (size_t i = 0; i < n; i++) { h ^= p[i]; h *= 1099511628211ull; }
+  return h;
 }

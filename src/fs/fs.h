@@ -5,6 +5,7 @@
 #ifndef CLDIFF_FS_H
 #define CLDIFF_FS_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* The whole file, NUL-terminated (malloc'd), or NULL. */
 char *cld_fs_read_text(const char *path);
@@ -17,4 +18,6 @@ int cld_fs_mkdirs(const char *dir);
 void cld_fs_rm_tree(const char *path);
 /* fsyncs a directory, so a rename inside it is durable; 0 or -1. */
 int cld_fs_sync_dir(const char *dir);
+/* FNV-1a 64 of n bytes, continuing from h (0: a new hash). */
+uint64_t cld_hash64(const void *data, size_t n, uint64_t h);
 #endif

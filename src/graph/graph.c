@@ -155,11 +155,6 @@ cld_tensor *cld_graph_fail(cld_graph *g, cld_status st, const char *fmt, ...) {
   return NULL;
 }
 
-cld_tensor *cld_view_root(cld_tensor *t) {
-  while (t->op == OP_RESHAPE) t = t->src[0];
-  return t;
-}
-
 cld_tensor *cld_node_new(cld_graph *g, cld_op op, int ndim, const int64_t *shape) {
   if (g->planned) return cld_graph_fail(g, CLD_ERR_STATE, "graph already planned: cannot add nodes");
   if (ndim < 1 || ndim > 4) return cld_graph_fail(g, CLD_ERR_SHAPE, "tensors have 1 to 4 dims, got %d", ndim);
@@ -187,18 +182,6 @@ cld_tensor *cld_node_new(cld_graph *g, cld_op op, int ndim, const int64_t *shape
   t->gate = g->build_gate;
   g->nodes[g->n++] = t;
   return t;
-}
-
-void cld_shape4(const cld_tensor *t, int64_t out[4]) {
-  int pad = 4 - t->ndim;
-  for (int i = 0; i < 4; i++) out[i] = i < pad ? 1 : t->shape[i - pad];
-}
-
-bool cld_same_shape(const cld_tensor *a, const cld_tensor *b) {
-  if (a->ndim != b->ndim) return false;
-  for (int i = 0; i < a->ndim; i++)
-    if (a->shape[i] != b->shape[i]) return false;
-  return true;
 }
 
 cld_tensor *cld_input(cld_graph *g, const char *name, int ndim, const int64_t *shape) {

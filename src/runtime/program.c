@@ -15,13 +15,6 @@
 struct cld_cl_source { const char *name; const char *text; size_t len; };
 extern const struct cld_cl_source cld_cl_sources[];
 
-uint64_t cld_hash64(const void *data, size_t n, uint64_t h) {
-  const unsigned char *p = data;
-  if (!h) h = 1469598103934665603ull; /* FNV-1a 64 */
-  for (size_t i = 0; i < n; i++) { h ^= p[i]; h *= 1099511628211ull; }
-  return h;
-}
-
 /* Returns the source text (malloc'd when read from disk: *owned set). */
 static const char *find_source(cld_ctx *ctx, const char *name, size_t *len, char **owned) {
   *owned = NULL;

@@ -60,7 +60,6 @@ cld_status cld_program_get(cld_ctx *ctx, const char *name, const char *options, 
 /* Creates a kernel from an embedded program. */
 cld_status cld_kernel_create(cld_ctx *ctx, const char *program, const char *options, const char *kernel,
                              cl_kernel *out);
-uint64_t cld_hash64(const void *data, size_t n, uint64_t h);
 /* Keyed binary entries in the cache directory (disk_cache.c): load returns the malloc'd payload or
  * NULL (a miss: absent, damaged or another key); store is best effort and never fails the caller. */
 void *cld_cache_load(cld_ctx *ctx, const char *name, uint64_t key, size_t *len);

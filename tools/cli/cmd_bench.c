@@ -1,6 +1,7 @@
 /* `cldiff bench ops|gemm`: per-op bandwidth and GEMM throughput on the chosen device. Timing
  * is the median of repeated runs after a warm-up, with the queue drained around each run. */
 #include "cli.h"
+#include "opts.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,29 +191,34 @@ int cmd_bench(int argc, char **argv) {
   }
   cli_common co = {0};
   bool json = false;
-  long size = 16777216, reps = 5;
+  long size = 16777216, reps = 5, batch = 32;
   cld_gemm_shape shapes[64];
-  int ns = 0;
-  const char *model = "fmnist-s";
-  long batch = 32;
+  const char *shape_arg[64], *model = "fmnist-s";
+  cli_list shape_list = {shape_arg, 0, 64};
   bool is_model = !strcmp(what, "train") || !strcmp(what, "forward");
-  for (int i = 2; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { bench_usage(); return 0; }
-    if (!strcmp(a, "--json")) { json = true; continue; }
-    int k = cli_common_opt(&co, argc, argv, i);
-    if (k < 0) return 2;
-    if (k > 0) { i += k - 1; continue; }
-    if (i + 1 >= argc) { fprintf(stderr, "cldiff bench: %s needs a value (or is unknown)\n", a); return 2; }
-    if (!strcmp(a, "--size")) { if (cli_int("--size", argv[++i], 1, 1L << 30, &size)) return 2; }
-    else if (!strcmp(a, "--reps")) { if (cli_int("--reps", argv[++i], 1, 64, &reps)) return 2; }
-    else if (!strcmp(a, "--model") && is_model) model = argv[++i];
-    else if (!strcmp(a, "--batch") && is_model) { if (cli_int("--batch", argv[++i], 1, 4096, &batch)) return 2; }
-    else if (!strcmp(a, "--shape") && !strcmp(what, "gemm")) {
-      if (ns == 64) { fprintf(stderr, "cldiff bench gemm: at most 64 --shape\n"); return 2; }
-      if (cli_shape("cldiff bench gemm", argv[++i], &shapes[ns++])) return 2;
-    } else { fprintf(stderr, "cldiff bench %s: unknown option '%s'\n", what, a); return 2; }
-  }
+  const cli_opt common[] = {
+      {"--json", NULL, CLI_FLAG, &json, 0, 0, "one JSON object per line"},
+      {"--reps", "R", CLI_LONG, &reps, 1, 64, "repetitions (default 5)"},
+      {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
+  const cli_opt ops[] = {
+      {"--size", "N", CLI_LONG, &size, 1, 1L << 30, "floats per op (default 16777216)"}, {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
+  const cli_opt models[] = {
+      {"--model", "PRESET", CLI_STR, &model, 0, 0, "the preset (default fmnist-s)"},
+      {"--batch", "B", CLI_LONG, &batch, 1, 4096, "batch (default 32)"},
+      {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
+  const cli_opt gemm[] = {
+      {"--shape", "M,N,K[,BATCH[,TA,TB[,A_BATCH]]]", CLI_LIST, &shape_list, 0, 0, "a shape (repeatable)"},
+      {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
+  const cli_opt *kind = !strcmp(what, "ops") ? ops : is_model ? models : !strcmp(what, "gemm") ? gemm : NULL;
+  const cli_opt *const tables[] = {common, kind, NULL};
+  char who[32];
+  snprintf(who, sizeof who, "bench %s", what);
+  int prc = cli_parse(who, "usage: cldiff bench ops|gemm|peak|train|forward [options] (`cldiff bench --help` describes each)",
+                      tables, &co, argc - 1, argv + 1);
+  if (prc) return prc == 1 ? 0 : 2;
+  int ns = 0;
+  for (int i = 0; i < shape_list.n; i++)
+    if (cli_shape("cldiff bench gemm", shape_arg[i], &shapes[ns++])) return 2;
   if (!strcmp(what, "ops")) return bench_ops(&co, json, size, (int)reps);
   if (is_model) return bench_model(&co, !strcmp(what, "train"), model, (int)batch, (int)reps, json);
   if (!strcmp(what, "peak")) {

@@ -3,6 +3,7 @@
 #include "fs/fs.h"
 #include "ckpt_resolve.h"
 #include "sample_opts.h"
+#include "opts.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,33 +12,10 @@
 
 static void usage(void) {
   printf("usage: cldiff eval fid|toy|exposure [options]\n\n"
-         "cldiff eval fid --features DIR --ref SPEC --samples PATH [--grid RxC] [options]\n"
-         "  FID, KID (unbiased, mean and std over subsets) and improved precision/recall in the feature\n"
-         "  space of a classifier trained with `cldiff train-classifier`.\n"
-         "  --features DIR    the classifier directory\n"
-         "  --ref SPEC        reference dataset (as `cldiff train --data`), --split test|train (default test),\n"
-         "                    --ref-n N: only its first N images (default all)\n"
-         "  --samples PATH    generated images: a .npy (N,C,H,W) in [-1,1] (values outside are clamped, as\n"
-         "                    saving them as images would; the output gives the clamped fraction),\n"
-         "                    a folder of PNGs, or a PNG grid\n"
-         "                    written by `cldiff sample` together with --grid RxC (rows x columns), or\n"
-         "                    data:SPEC[@train|@test] (a dataset split, default train: reference figures);\n"
-         "                    --samples-n N uses only the first N\n"
-         "  --kid-subsets S   (default 100), --kid-size M (default 1000, at most the smaller set), --k K\n"
-         "                    precision/recall neighbourhood (default 3), --seed S (subset draws, default 0)\n"
-         "  --json            print one JSON object instead of text\n"
-         "  The reference set's features are cached in the cache directory (CLDIFF_CACHE_DIR), keyed by the\n"
-         "  classifier's weights, the images and the device.\n\n"
-         "cldiff eval toy --toy NAME --samples FILE.npy [--json] [--seed S]\n"
-         "  Sliced Wasserstein-2 (256 projections against 50000 fresh target points), RBF MMD^2 (median\n"
-         "  bandwidth, on up to 5000 points of each set), the mean NLL under the true density for\n"
-         "  8gaussians/25gaussians and the support fraction for checkerboard.\n\n"
-         "cldiff eval exposure --ckpt DIR --data SPEC --out DIR [sampler options] [--n N]\n"
-         "  For every network evaluation of a sampling run of N images (default 64): the variance of the\n"
-         "  sampled x_t against forward-process x_t from N real images at the same t, and the\n"
-         "  x0-prediction error on both. Writes OUT/exposure.csv, OUT/exposure_var.png, OUT/exposure_x0err.png.\n"
-         SAMPLE_OPTS_HELP
-         "  --device D, --gemm P\n");
+         "  fid       FID, KID and improved precision/recall in a feature classifier's space\n"
+         "  toy       sliced Wasserstein-2, MMD^2, NLL and support for 2-D toy samples\n"
+         "  exposure  the exposure-bias curves of a sampling run\n\n"
+         "`cldiff eval METRIC --help` lists each metric's options.\n");
 }
 
 static bool ends_with(const char *s, const char *suf) {
@@ -117,30 +95,30 @@ static int eval_fid(int argc, char **argv) {
   const char *features = NULL, *ref = NULL, *samples = NULL, *grid = NULL, *split = "test";
   long ref_n = 0, samples_n = 0, subsets = 100, kid_size = 1000, k = 3, seed = 0;
   bool json = false;
-  for (int i = 2; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); return 0; }
-    if (!strcmp(a, "--json")) { json = true; continue; }
-    int kk = cli_common_opt(&co, argc, argv, i);
-    if (kk < 0) return 2;
-    if (kk > 0) { i += kk - 1; continue; }
-    if (i + 1 >= argc) { fprintf(stderr, "cldiff eval fid: %s needs a value (or is unknown; see --help)\n", a); return 2; }
-    const char *v = argv[++i];
-    int bad = 0;
-    if (!strcmp(a, "--features")) features = v;
-    else if (!strcmp(a, "--ref")) ref = v;
-    else if (!strcmp(a, "--samples")) samples = v;
-    else if (!strcmp(a, "--grid")) grid = v;
-    else if (!strcmp(a, "--split")) split = v;
-    else if (!strcmp(a, "--ref-n")) bad = cli_int(a, v, 2, 40000, &ref_n);
-    else if (!strcmp(a, "--samples-n")) bad = cli_int(a, v, 2, 1L << 30, &samples_n);
-    else if (!strcmp(a, "--kid-subsets")) bad = cli_int(a, v, 1, 100000, &subsets);
-    else if (!strcmp(a, "--kid-size")) bad = cli_int(a, v, 2, 40000, &kid_size);
-    else if (!strcmp(a, "--k")) bad = cli_int(a, v, 1, 15, &k);
-    else if (!strcmp(a, "--seed")) bad = cli_int(a, v, 0, 0x7fffffffffffffffL, &seed);
-    else { fprintf(stderr, "cldiff eval fid: unknown option '%s' (see --help)\n", a); return 2; }
-    if (bad) return 2;
-  }
+  const cli_opt opts[] = {
+      {"--features", "DIR", CLI_STR, &features, 0, 0, "the classifier directory (`cldiff train-classifier`)"},
+      {"--ref", "SPEC", CLI_STR, &ref, 0, 0, "reference dataset (as `cldiff train --data`)"},
+      {"--split", "S", CLI_STR, &split, 0, 0, "the reference split: test (default) or train"},
+      {"--ref-n", "N", CLI_LONG, &ref_n, 2, 40000, "only the reference set's first N images (default all)"},
+      {"--samples", "PATH", CLI_STR, &samples, 0, 0, "generated images: a .npy (N,C,H,W) in [-1,1] (values outside are clamped, as\n"
+       "saving them as images would; the output gives the clamped fraction), a folder\n"
+       "of PNGs, a PNG grid written by `cldiff sample` (with --grid RxC), or\n"
+       "data:SPEC[@train|@test] (a dataset split, default train: reference figures)"},
+      {"--grid", "RxC", CLI_STR, &grid, 0, 0, "the rows x columns of a PNG grid given as --samples"},
+      {"--samples-n", "N", CLI_LONG, &samples_n, 2, 1L << 30, "use only the first N samples"},
+      {"--kid-subsets", "S", CLI_LONG, &subsets, 1, 100000, "KID subsets (default 100)"},
+      {"--kid-size", "M", CLI_LONG, &kid_size, 2, 40000, "KID subset size (default 1000, at most the smaller set)"},
+      {"--k", "K", CLI_LONG, &k, 1, 15, "precision/recall neighbourhood (default 3)"},
+      {"--seed", "S", CLI_LONG, &seed, 0, 9.2233720368547748e18, "subset draws (default 0)"},
+      {"--json", NULL, CLI_FLAG, &json, 0, 0, "print one JSON object instead of text"},
+      {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
+  const cli_opt *const tables[] = {opts, NULL};
+  int prc = cli_parse("eval fid", "usage: cldiff eval fid --features DIR --ref SPEC --samples PATH [options]\n\n"
+                      "FID, KID (unbiased, mean and std over subsets) and improved precision/recall in the feature\n"
+                      "space of a classifier trained with `cldiff train-classifier`. The reference set's features are\n"
+                      "cached in the cache directory (CLDIFF_CACHE_DIR), keyed by the classifier's weights, the images\n"
+                      "and the device.\n", tables, &co, argc - 1, argv + 1);
+  if (prc) return prc == 1 ? 0 : 2;
   if (!features || !ref || !samples) { fprintf(stderr, "cldiff eval fid: --features, --ref and --samples are required (see --help)\n"); return 2; }
   if (strcmp(split, "test") && strcmp(split, "train")) { fprintf(stderr, "cldiff eval fid: --split: '%s' is not test or train\n", split); return 2; }
   cld_ctx *ctx = cli_ctx(&co);
@@ -207,20 +185,18 @@ static int eval_toy(int argc, char **argv) {
   const char *toy = NULL, *samples = NULL;
   long seed = 0;
   bool json = false;
-  for (int i = 2; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); return 0; }
-    if (!strcmp(a, "--json")) { json = true; continue; }
-    int kk = cli_common_opt(&co, argc, argv, i);
-    if (kk < 0) return 2;
-    if (kk > 0) { i += kk - 1; continue; }
-    if (i + 1 >= argc) { fprintf(stderr, "cldiff eval toy: %s needs a value (or is unknown; see --help)\n", a); return 2; }
-    const char *v = argv[++i];
-    if (!strcmp(a, "--toy")) toy = v;
-    else if (!strcmp(a, "--samples")) samples = v;
-    else if (!strcmp(a, "--seed")) { if (cli_int(a, v, 0, 0x7fffffffffffffffL, &seed)) return 2; }
-    else { fprintf(stderr, "cldiff eval toy: unknown option '%s' (see --help)\n", a); return 2; }
-  }
+  const cli_opt opts[] = {
+      {"--toy", "NAME", CLI_STR, &toy, 0, 0, "8gaussians, 25gaussians, moons, swissroll or checkerboard"},
+      {"--samples", "FILE.npy", CLI_STR, &samples, 0, 0, "(N, 2) points"},
+      {"--seed", "S", CLI_LONG, &seed, 0, 9.2233720368547748e18, "the target points' draw (default 0)"},
+      {"--json", NULL, CLI_FLAG, &json, 0, 0, "print one JSON object instead of text"},
+      {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
+  const cli_opt *const tables[] = {opts, NULL};
+  int prc = cli_parse("eval toy", "usage: cldiff eval toy --toy NAME --samples FILE.npy [options]\n\n"
+                      "Sliced Wasserstein-2 (256 projections against 50000 fresh target points), RBF MMD^2 (median\n"
+                      "bandwidth, on up to 5000 points of each set), the mean NLL under the true density for\n"
+                      "8gaussians/25gaussians and the support fraction for checkerboard.\n", tables, &co, argc - 1, argv + 1);
+  if (prc) return prc == 1 ? 0 : 2;
   if (!toy || !samples) { fprintf(stderr, "cldiff eval toy: --toy and --samples are required (see --help)\n"); return 2; }
   if (cld_toy_parse(toy) < 0) { fprintf(stderr, "cldiff eval toy: --toy: '%s' is not 8gaussians, 25gaussians, moons, swissroll or checkerboard\n", toy); return 2; }
   cld_ctx *ctx = cli_ctx(&co);
@@ -272,23 +248,20 @@ static int eval_exposure(int argc, char **argv) {
   sample_opts_init(&so);
   const char *ckpt = NULL, *data = NULL, *out = NULL;
   long n = 64;
-  for (int i = 2; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); return 0; }
-    int kk = sample_opts_parse(&so, "eval exposure", argc, argv, &i);
-    if (kk < 0) return 2;
-    if (kk > 0) continue;
-    kk = cli_common_opt(&co, argc, argv, i);
-    if (kk < 0) return 2;
-    if (kk > 0) { i += kk - 1; continue; }
-    if (i + 1 >= argc) { fprintf(stderr, "cldiff eval exposure: %s needs a value (or is unknown; see --help)\n", a); return 2; }
-    const char *v = argv[++i];
-    if (!strcmp(a, "--ckpt")) ckpt = v;
-    else if (!strcmp(a, "--data")) data = v;
-    else if (!strcmp(a, "--out")) out = v;
-    else if (!strcmp(a, "--n")) { if (cli_int(a, v, 2, 4096, &n)) return 2; }
-    else { fprintf(stderr, "cldiff eval exposure: unknown option '%s' (see --help)\n", a); return 2; }
-  }
+  const cli_opt own[] = {
+      {"--ckpt", "DIR", CLI_STR, &ckpt, 0, 0, "a run directory, a ckpt-N directory or a diffusers UNet2DModel directory"},
+      {"--data", "SPEC", CLI_STR, &data, 0, 0, "the real images of the forward process (as `cldiff train --data`)"},
+      {"--out", "DIR", CLI_STR, &out, 0, 0, "writes DIR/exposure.csv, DIR/exposure_var.png, DIR/exposure_x0err.png"},
+      {"--n", "N", CLI_LONG, &n, 2, 4096, "images (default 64)"},
+      {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
+  cli_opt sampler_opts[SAMPLE_OPTS_MAX];
+  sample_opts_table(&so, sampler_opts);
+  const cli_opt *const tables[] = {own, sampler_opts, NULL};
+  int prc = cli_parse("eval exposure", "usage: cldiff eval exposure --ckpt DIR --data SPEC --out DIR [sampler options] [--n N]\n\n"
+                      "For every network evaluation of a sampling run of N images: the variance of the sampled x_t\n"
+                      "against forward-process x_t from N real images at the same t, and the x0-prediction error on\n"
+                      "both.\n", tables, &co, argc - 1, argv + 1);
+  if (prc) return prc == 1 ? 0 : 2;
   if (!ckpt || !data || !out) { fprintf(stderr, "cldiff eval exposure: --ckpt, --data and --out are required (see --help)\n"); return 2; }
   cld_ctx *ctx = cli_ctx(&co);
   if (!ctx) return 1;

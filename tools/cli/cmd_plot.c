@@ -1,5 +1,6 @@
 /* `cldiff plot`: PNG line charts from training logs (JSONL) and metric / exposure CSVs. */
 #include "cli.h"
+#include "opts.h"
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,19 +9,6 @@
 
 #define MAX_FILES 8
 #define MAX_COLS 8
-
-static void usage(void) {
-  printf("usage: cldiff plot --out FILE.png (--log FILE.jsonl ... | --csv FILE.csv ... --x COL --y COL[,COL...]) [options]\n\n"
-         "  --log FILE        a training log (DIR/log.jsonl of `cldiff train`); repeat to overlay runs.\n"
-         "                    --key K picks the field against \"step\" (default loss); --smooth N draws the\n"
-         "                    running mean over N steps (default 1 = raw)\n"
-         "  --csv FILE        a CSV with a header row (e.g. exposure.csv of `cldiff eval exposure`, or a\n"
-         "                    table of metric against steps); repeat to overlay files with the same columns\n"
-         "  --x COL --y COLS  the x column and one or more comma-separated y columns of the CSVs\n"
-         "  --err COLS        error-bar half-widths (e.g. std over seeds): one column per --y column\n"
-         "  --label NAME      legend name of the next file (default: the file name); repeat per file\n"
-         "  --title T, --xlabel T, --ylabel T, --logy (log-scale y axis)\n");
-}
 
 typedef struct { double *x, *y; int n, cap; } series_buf;
 
@@ -121,31 +109,32 @@ static const char *base_name(const char *p) {
 int cmd_plot(int argc, char **argv) {
   const char *logs[MAX_FILES], *csvs[MAX_FILES], *labels[MAX_FILES], *out = NULL, *key = "loss", *xcol = NULL, *ycol = NULL;
   const char *title = NULL, *xlabel = NULL, *ylabel = NULL, *ecol = NULL;
-  int nlog = 0, ncsv = 0, nlab = 0;
   long smooth = 1;
   bool logy = false;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); return 0; }
-    if (!strcmp(a, "--logy")) { logy = true; continue; }
-    if (i + 1 >= argc) { fprintf(stderr, "cldiff plot: %s needs a value (or is unknown; see --help)\n", a); return 2; }
-    const char *v = argv[++i];
-    if (!strcmp(a, "--log") || !strcmp(a, "--csv")) {
-      if (nlog + ncsv == MAX_FILES) { fprintf(stderr, "cldiff plot: at most %d files\n", MAX_FILES); return 2; }
-      if (!strcmp(a, "--log")) logs[nlog++] = v;
-      else csvs[ncsv++] = v;
-    } else if (!strcmp(a, "--label")) { if (nlab < MAX_FILES) labels[nlab++] = v; }
-    else if (!strcmp(a, "--out")) out = v;
-    else if (!strcmp(a, "--key")) key = v;
-    else if (!strcmp(a, "--x")) xcol = v;
-    else if (!strcmp(a, "--y")) ycol = v;
-    else if (!strcmp(a, "--err")) ecol = v;
-    else if (!strcmp(a, "--title")) title = v;
-    else if (!strcmp(a, "--xlabel")) xlabel = v;
-    else if (!strcmp(a, "--ylabel")) ylabel = v;
-    else if (!strcmp(a, "--smooth")) { if (cli_int(a, v, 1, 100000, &smooth)) return 2; }
-    else { fprintf(stderr, "cldiff plot: unknown option '%s' (see --help)\n", a); return 2; }
-  }
+  cli_list log_l = {logs, 0, MAX_FILES}, csv_l = {csvs, 0, MAX_FILES}, lab_l = {labels, 0, MAX_FILES};
+  const cli_opt opts[] = {
+      {"--out", "FILE.png", CLI_STR, &out, 0, 0, "the chart"},
+      {"--log", "FILE", CLI_LIST, &log_l, 0, 0, "a training log (DIR/log.jsonl of `cldiff train`); repeat to overlay runs"},
+      {"--key", "K", CLI_STR, &key, 0, 0, "the log field plotted against \"step\" (default loss)"},
+      {"--smooth", "N", CLI_LONG, &smooth, 1, 100000, "draw the running mean over N points (default 1 = raw)"},
+      {"--csv", "FILE", CLI_LIST, &csv_l, 0, 0, "a CSV with a header row (e.g. exposure.csv of `cldiff eval exposure`, or a\n"
+       "table of metric against steps); repeat to overlay files with the same columns"},
+      {"--x", "COL", CLI_STR, &xcol, 0, 0, "the x column of the CSVs"},
+      {"--y", "COLS", CLI_STR, &ycol, 0, 0, "one or more comma-separated y columns of the CSVs"},
+      {"--err", "COLS", CLI_STR, &ecol, 0, 0, "error-bar half-widths (e.g. std over seeds): one column per --y column"},
+      {"--label", "NAME", CLI_LIST, &lab_l, 0, 0, "legend name of the next file (default: the file name); repeat per file"},
+      {"--title", "T", CLI_STR, &title, 0, 0, "the chart's title"},
+      {"--xlabel", "T", CLI_STR, &xlabel, 0, 0, "the x axis label"},
+      {"--ylabel", "T", CLI_STR, &ylabel, 0, 0, "the y axis label"},
+      {"--logy", NULL, CLI_FLAG, &logy, 0, 0, "log-scale y axis"},
+      {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
+  const cli_opt *const tables[] = {opts, NULL};
+  cli_common co = {0};
+  int prc = cli_parse("plot", "usage: cldiff plot --out FILE.png (--log FILE.jsonl ... | --csv FILE.csv ... --x COL --y COL[,COL...]) "
+                      "[options]\n", tables, &co, argc, argv);
+  if (prc) return prc == 1 ? 0 : 2;
+  int nlog = log_l.n, ncsv = csv_l.n, nlab = lab_l.n;
+  if (nlog + ncsv > MAX_FILES) { fprintf(stderr, "cldiff plot: at most %d files\n", MAX_FILES); return 2; }
   if (!out || (nlog == 0) == (ncsv == 0)) { fprintf(stderr, "cldiff plot: --out and either --log or --csv files are required (see --help)\n"); return 2; }
   if (ncsv && (!xcol || !ycol)) { fprintf(stderr, "cldiff plot: --csv needs --x COL and --y COL[,COL...]\n"); return 2; }
   if (ecol && !ncsv) { fprintf(stderr, "cldiff plot: --err is for --csv files\n"); return 2; }
@@ -188,7 +177,6 @@ int cmd_plot(int argc, char **argv) {
     char deftitle[200];
     snprintf(deftitle, sizeof deftitle, "%s", nlog ? (smooth > 1 ? "training loss (running mean)" : "training loss") : ycol);
     cld_plot_params p = {title ? title : deftitle, xlabel ? xlabel : nlog ? "step" : xcol, ylabel ? ylabel : nlog ? key : ycol, logy, 0, 0};
-    cli_common co = {0};
     cld_ctx *ctx = cli_ctx(&co);
     if (!ctx) rc = 1;
     else {

@@ -2,24 +2,16 @@
 #include "cli.h"
 #include "ckpt_resolve.h"
 #include "sample_opts.h"
+#include "opts.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static void usage(void) {
-  printf("usage: cldiff sample --ckpt DIR --out FILE.png [options]\n\n"
-         "  --ckpt DIR        a run directory (its newest checkpoint), a ckpt-N directory, or a diffusers\n"
-         "                    UNet2DModel directory (config.json + diffusion_pytorch_model.safetensors)\n"
-         SAMPLE_OPTS_HELP
-         "  --n COUNT         images (default 64), --batch B (default 16)\n"
-         "  --size HxW        image size (default the model's sample_size)\n"
-         "  --out FILE.png    the grid (a scatter plot on [-4,4]^2 for 2-D models); --npy FILE all samples as\n"
-         "                    (N,C,H,W) float32 ((N,2) for 2-D models); --dir DIR one PNG per image\n"
-         "  --device D, --gemm P\n\n"
-         "Image i depends only on (seed, i): the same with any --batch.\n");
-}
+static const char SAMPLE_SYNOPSIS[] =
+    "usage: cldiff sample --ckpt DIR --out FILE.png [options]\n\n"
+    "Image i depends only on (seed, i): the same with any --batch.\n";
 
 typedef struct { int64_t batch; double t0; int total; } sample_progress; /* total: the steps the sampler reported */
 
@@ -40,32 +32,25 @@ int cmd_sample(int argc, char **argv) {
   cli_common co = {0};
   sample_opts so;
   sample_opts_init(&so);
-  const char *ckpt = NULL, *out = NULL, *npy = NULL, *dir = NULL;
+  const char *ckpt = NULL, *out = NULL, *npy = NULL, *dir = NULL, *size = NULL;
   long n = 64, batch = 16;
   int H = 0, W = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); return 0; }
-    int k = sample_opts_parse(&so, "sample", argc, argv, &i);
-    if (k < 0) return 2;
-    if (k > 0) continue;
-    k = cli_common_opt(&co, argc, argv, i);
-    if (k < 0) return 2;
-    if (k > 0) { i += k - 1; continue; }
-    if (i + 1 >= argc) { fprintf(stderr, "cldiff sample: %s needs a value (or is unknown; see --help)\n", a); return 2; }
-    const char *v = argv[++i];
-    int bad = 0;
-    if (!strcmp(a, "--ckpt")) ckpt = v;
-    else if (!strcmp(a, "--out")) out = v;
-    else if (!strcmp(a, "--npy")) npy = v;
-    else if (!strcmp(a, "--dir")) dir = v;
-    else if (!strcmp(a, "--n")) bad = cli_int(a, v, 1, 1L << 24, &n);
-    else if (!strcmp(a, "--batch")) bad = cli_int(a, v, 1, 4096, &batch);
-    else if (!strcmp(a, "--size")) {
-      if (sscanf(v, "%dx%d", &H, &W) != 2 || H < 1 || W < 1) { fprintf(stderr, "cldiff sample: --size: '%s' is not HxW\n", v); return 2; }
-    } else { fprintf(stderr, "cldiff sample: unknown option '%s' (see --help)\n", a); return 2; }
-    if (bad) return 2;
-  }
+  const cli_opt own[] = {
+      {"--ckpt", "DIR", CLI_STR, &ckpt, 0, 0, "a run directory (its newest checkpoint), a ckpt-N directory, or a diffusers\n"
+       "UNet2DModel directory (config.json + diffusion_pytorch_model.safetensors)"},
+      {"--out", "FILE.png", CLI_STR, &out, 0, 0, "the grid (a scatter plot on [-4,4]^2 for 2-D models)"},
+      {"--npy", "FILE", CLI_STR, &npy, 0, 0, "all samples as (N,C,H,W) float32 ((N,2) for 2-D models)"},
+      {"--dir", "DIR", CLI_STR, &dir, 0, 0, "one PNG per image"},
+      {"--n", "COUNT", CLI_LONG, &n, 1, 1 << 24, "images (default 64)"},
+      {"--batch", "B", CLI_LONG, &batch, 1, 4096, "images per model call (default 16)"},
+      {"--size", "HxW", CLI_STR, &size, 0, 0, "image size (default the model's sample_size)"},
+      {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
+  cli_opt sampler_opts[SAMPLE_OPTS_MAX];
+  sample_opts_table(&so, sampler_opts);
+  const cli_opt *const tables[] = {own, sampler_opts, NULL};
+  int prc = cli_parse("sample", SAMPLE_SYNOPSIS, tables, &co, argc, argv);
+  if (prc) return prc == 1 ? 0 : 2;
+  if (size && (sscanf(size, "%dx%d", &H, &W) != 2 || H < 1 || W < 1)) { fprintf(stderr, "cldiff sample: --size: '%s' is not HxW\n", size); return 2; }
   if (!ckpt || !out) { fprintf(stderr, "cldiff sample: --ckpt and --out are required (see --help)\n"); return 2; }
   if (cld_sampler_parse(so.sampler) < 0) {
     fprintf(stderr, "cldiff sample: --sampler: '%s' is not ddim, ddpm, spndm, fpndm, dpm-solver, euler or heun\n", so.sampler);

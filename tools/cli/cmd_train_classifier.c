@@ -1,23 +1,10 @@
 /* `cldiff train-classifier`: trains the feature network of `cldiff eval fid` on a labelled
  * dataset with cldiff's own graph and AdamW, reports its test accuracy and saves it. */
 #include "cli.h"
+#include "opts.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void usage(void) {
-  printf("usage: cldiff train-classifier --data SPEC --out DIR [options]\n\n"
-         "Trains a small CNN classifier (4 convolutions, 128-d feature layer, linear head) whose\n"
-         "penultimate layer is the feature space of `cldiff eval fid`.\n\n"
-         "  --data SPEC       a labelled dataset: fmnist[:DIR], mnist:DIR, cifar10:DIR\n"
-         "  --out DIR         writes DIR/classifier.safetensors and DIR/metrics.json (test accuracy)\n"
-         "  --epochs N        passes over the train split (default 6)\n"
-         "  --batch B         batch size (default 128)\n"
-         "  --lr LR           AdamW peak learning rate, cosine decay to 0 (default 2e-3)\n"
-         "  --seed S          initialisation, data order and flips (default 0)\n"
-         "  --hflip           random horizontal flips (off by default; use for CIFAR-10)\n"
-         "  --device D, --gemm P\n");
-}
 
 typedef struct { double t0; } prog_state;
 
@@ -34,28 +21,20 @@ int cmd_train_classifier(int argc, char **argv) {
   long epochs = 6, batch = 128, seed = 0;
   float lr = 2e-3f;
   bool hflip = false;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); return 0; }
-    if (!strcmp(a, "--hflip")) { hflip = true; continue; }
-    int k = cli_common_opt(&co, argc, argv, i);
-    if (k < 0) return 2;
-    if (k > 0) { i += k - 1; continue; }
-    if (i + 1 >= argc) { fprintf(stderr, "cldiff train-classifier: %s needs a value (or is unknown; see --help)\n", a); return 2; }
-    const char *v = argv[++i];
-    int bad = 0;
-    if (!strcmp(a, "--data")) data = v;
-    else if (!strcmp(a, "--out")) out = v;
-    else if (!strcmp(a, "--epochs")) bad = cli_int(a, v, 1, 1000, &epochs);
-    else if (!strcmp(a, "--batch")) bad = cli_int(a, v, 1, 4096, &batch);
-    else if (!strcmp(a, "--seed")) bad = cli_int(a, v, 0, 0x7fffffffffffffffL, &seed);
-    else if (!strcmp(a, "--lr")) {
-      char *end;
-      lr = strtof(v, &end);
-      if (*end || !(lr > 0 && lr < 1)) { fprintf(stderr, "cldiff train-classifier: --lr: '%s' is not a number in (0, 1)\n", v); return 2; }
-    } else { fprintf(stderr, "cldiff train-classifier: unknown option '%s' (see --help)\n", a); return 2; }
-    if (bad) return 2;
-  }
+  const cli_opt opts[] = {
+      {"--data", "SPEC", CLI_STR, &data, 0, 0, "a labelled dataset: fmnist[:DIR], mnist:DIR, cifar10:DIR"},
+      {"--out", "DIR", CLI_STR, &out, 0, 0, "writes DIR/classifier.safetensors and DIR/metrics.json (test accuracy)"},
+      {"--epochs", "N", CLI_LONG, &epochs, 1, 1000, "passes over the train split (default 6)"},
+      {"--batch", "B", CLI_LONG, &batch, 1, 4096, "batch size (default 128)"},
+      {"--lr", "LR", CLI_FLOAT, &lr, 1e-9, 0.999999, "AdamW peak learning rate, cosine decay to 0 (default 2e-3)"},
+      {"--seed", "S", CLI_LONG, &seed, 0, 9.2233720368547748e18, "initialisation, data order and flips (default 0)"},
+      {"--hflip", NULL, CLI_FLAG, &hflip, 0, 0, "random horizontal flips (off by default; use for CIFAR-10)"},
+      {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
+  const cli_opt *const tables[] = {opts, NULL};
+  int prc = cli_parse("train-classifier", "usage: cldiff train-classifier --data SPEC --out DIR [options]\n\n"
+                      "Trains a small CNN classifier (4 convolutions, 128-d feature layer, linear head) whose\n"
+                      "penultimate layer is the feature space of `cldiff eval fid`.\n", tables, &co, argc, argv);
+  if (prc) return prc == 1 ? 0 : 2;
   if (!data || !out) { fprintf(stderr, "cldiff train-classifier: --data and --out are required (see --help)\n"); return 2; }
   cld_ctx *ctx = cli_ctx(&co);
   if (!ctx) return 1;

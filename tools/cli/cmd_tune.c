@@ -1,5 +1,6 @@
 /* `cldiff tune`: measures GEMM candidates on the device and stores the winners. */
 #include "cli.h"
+#include "opts.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,68 +19,50 @@ static int by_flops_desc(const void *a, const void *b) {
   return fx < fy ? 1 : fx > fy ? -1 : 0;
 }
 
+static const char TUNE_SYNOPSIS[] =
+    "usage: cldiff tune [--shape M,N,K[,BATCH[,TA,TB[,A_BATCH]]]]... [--model PRESET [--batch B] [--forward]]\n"
+    "                   [--no-clblast] [--max-seconds S] [--device D]\n\n"
+    "Times the built-in tiled GEMM (tile sizes, work-group shapes, grid order) and CLBlast\n"
+    "Xgemm parameter sets on the chosen device and stores the fastest per shape in the\n"
+    "cache directory. Later runs on this device use them (a shape not tuned takes the\n"
+    "nearest tuned shape's choice); without a tuning file the defaults apply.\n"
+    "Shapes: the UNet/attention shapes `cldiff bench gemm` uses, unless --shape or\n"
+    "--model name others (added to the stored table). --model fmnist-s --no-clblast takes\n"
+    "9-13 minutes on a 2-core CPU.\n";
+
 int cmd_tune(int argc, char **argv) {
   cli_common co = {0};
-  bool clblast = true, forward = false;
+  bool no_clblast = false, forward = false;
   cld_gemm_shape shapes[128];
-  int ns = 0, batch = 32;
+  int ns = 0;
+  long batch = 32;
   const char *model = NULL;
-  double max_seconds = 0;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--max-seconds")) {
-      double v;
-      if (i + 1 >= argc || cli_double("--max-seconds", argv[++i], 0, 1e6, &v)) return 2;
-      max_seconds = v;
-      continue;
-    }
-    if (!strcmp(argv[i], "--no-clblast")) { clblast = false; continue; }
-    if (!strcmp(argv[i], "--forward")) { forward = true; continue; }
-    if (!strcmp(argv[i], "--shape")) {
-      if (i + 1 >= argc || ns == 64 || cli_shape("cldiff tune", argv[++i], &shapes[ns++])) return 2;
-      continue;
-    }
-    if (!strcmp(argv[i], "--model")) {
-      if (i + 1 >= argc) { fprintf(stderr, "cldiff tune: --model needs a preset name\n"); return 2; }
-      model = argv[++i];
-      continue;
-    }
-    if (!strcmp(argv[i], "--batch")) {
-      long v;
-      if (i + 1 >= argc || cli_int("--batch", argv[++i], 1, 4096, &v)) return 2;
-      batch = (int)v;
-      continue;
-    }
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: cldiff tune [--shape M,N,K[,BATCH[,TA,TB[,A_BATCH]]]]... [--model PRESET [--batch B] [--forward]]\n"
-             "                   [--no-clblast] [--max-seconds S] [--device D]\n\n"
-             "Times the built-in tiled GEMM (tile sizes, work-group shapes, grid order) and CLBlast\n"
-             "Xgemm parameter sets on the chosen device and stores the fastest per shape in the\n"
-             "cache directory. Later runs on this device use them (a shape not tuned takes the\n"
-             "nearest tuned shape's choice); without a tuning file the defaults apply.\n"
-             "Shapes: the UNet/attention shapes `cldiff bench gemm` uses, unless --shape or\n"
-             "--model name others (added to the stored table).\n"
-             "--model tunes every GEMM shape of one training step of that preset (fmnist-s,\n"
-             "fmnist-xs, cifar10-ddpm, toy-mlp, ...) at batch B (default 32), forward pass\n"
-             "included: 79 shapes for fmnist-s, 9-13 minutes with --no-clblast on a 2-core CPU.\n"
-             "--forward tunes only the forward pass's shapes at batch B: what sampling runs\n"
-             "(`cldiff sample --batch B`).\n"
-             "--no-clblast skips the CLBlast parameter search (slow: every set recompiles\n"
-             "CLBlast) and compares against the stored set, if any.\n"
-             "--max-seconds S: a time box; the shapes are tuned largest first (by FLOPs) and\n"
-             "those not started when S seconds have passed keep the nearest tuned choice.\n");
-      return 0;
-    }
-    int k = cli_common_opt(&co, argc, argv, i);
-    if (k < 0) return 2;
-    if (k == 0) { fprintf(stderr, "cldiff tune: unknown option '%s'\n", argv[i]); return 2; }
-    i += k - 1;
-  }
+  float max_seconds = 0;
+  const char *shape_arg[64];
+  cli_list shape_list = {shape_arg, 0, 64};
+  const cli_opt opts[] = {
+      {"--model", "PRESET", CLI_STR, &model, 0, 0, "tunes every GEMM shape of one training step of that preset (fmnist-s,\n"
+       "fmnist-xs, cifar10-ddpm, toy-mlp, ...), forward pass included: 79 shapes for\nfmnist-s"},
+      {"--batch", "B", CLI_LONG, &batch, 1, 4096, "the batch of --model (default 32)"},
+      {"--forward", NULL, CLI_FLAG, &forward, 0, 0, "with --model: only the forward pass's shapes (what `cldiff sample --batch B` runs)"},
+      {"--no-clblast", NULL, CLI_FLAG, &no_clblast, 0, 0, "skip the CLBlast parameter search (slow: every set recompiles CLBlast) and\n"
+       "compare against the stored set, if any"},
+      {"--max-seconds", "S", CLI_FLOAT, &max_seconds, 0, 1e6, "a time box: the shapes are tuned largest first (by FLOPs) and those not\n"
+       "started when S seconds have passed keep the nearest tuned choice"},
+      {"--shape", "M,N,K[,BATCH[,TA,TB[,A_BATCH]]]", CLI_LIST, &shape_list, 0, 0, "a shape to tune (repeatable)"},
+      {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
+  const cli_opt *const tables[] = {opts, NULL};
+  int prc = cli_parse("tune", TUNE_SYNOPSIS, tables, &co, argc, argv);
+  if (prc) return prc == 1 ? 0 : 2;
+  for (int i = 0; i < shape_list.n; i++)
+    if (cli_shape("cldiff tune", shape_arg[i], &shapes[ns++])) return 2;
+  bool clblast = !no_clblast;
   if (forward && !model) { fprintf(stderr, "cldiff tune: --forward goes with --model\n"); return 2; }
   if (model) {
     int nm = 0;
-    int rc = model_gemm_shapes(&co, model, batch, forward, shapes + ns, 128 - ns, &nm);
+    int rc = model_gemm_shapes(&co, model, (int)batch, forward, shapes + ns, 128 - ns, &nm);
     if (rc) return rc;
-    printf("%s %s at batch %d: %d GEMM shapes\n", model, forward ? "forward pass" : "training step", batch, nm);
+    printf("%s %s at batch %ld: %d GEMM shapes\n", model, forward ? "forward pass" : "training step", batch, nm);
     ns += nm;
   }
   cld_ctx *ctx = cli_ctx(&co);

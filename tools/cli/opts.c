@@ -17,6 +17,12 @@ int cli_set(const char *cmd, const cli_opt *o, const char *v) {
   switch (o->kind) {
   case CLI_FLAG: *(bool *)o->dst = true; return 0;
   case CLI_STR: *(const char **)o->dst = v; return 0;
+  case CLI_LIST: {
+    cli_list *l = o->dst;
+    if (l->n == l->max) { fprintf(stderr, "cldiff %s: %s: at most %d of them\n", cmd, o->name, l->max); return 2; }
+    l->v[l->n++] = v;
+    return 0;
+  }
   case CLI_LONG: case CLI_INT: {
     long x = strtol(v, &end, 10);
     if (!*v || *end || errno || x < o->lo || x > o->hi) {

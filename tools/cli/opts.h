@@ -6,13 +6,15 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-typedef enum { CLI_FLAG, CLI_STR, CLI_LONG, CLI_INT, CLI_FLOAT } cli_kind;
+typedef enum { CLI_FLAG, CLI_STR, CLI_LONG, CLI_INT, CLI_FLOAT, CLI_LIST } cli_kind;
+/* a repeatable option's values, in order (CLI_LIST): at most max of them */
+typedef struct cli_list { const char **v; int n, max; } cli_list;
 
 typedef struct cli_opt {
   const char *name; /* "--steps"; NULL ends a table; "" is a section heading (help only) */
   const char *meta; /* the value's name in --help ("N"), NULL for flags */
   cli_kind kind;
-  void *dst;        /* bool *, const char **, long *, int *, float * by kind */
+  void *dst;        /* bool *, const char **, long *, int *, float *, cli_list * by kind */
   double lo, hi;    /* the accepted range of numbers */
   const char *help; /* the help text; '\n' starts an aligned continuation line */
 } cli_opt;

@@ -10,60 +10,53 @@ void sample_opts_init(sample_opts *o) {
   o->sampler = "ddim";
   o->var = "small";
   o->grid = "time-uniform";
-  o->steps = 50;
+  o->steps = 0; /* 0: not given (50, unless --respacing sets the grid) */
   o->order = 2;
   o->smin = 0.002f;
   o->smax = 80.0f;
   o->rho = 7.0f;
 }
 
-static int num(const char *who, const char *flag, const char *v, float lo, float hi, float *out) {
-  char *end;
-  float f = strtof(v, &end);
-  if (!*v || *end || !(f >= lo && f <= hi)) {
-    fprintf(stderr, "cldiff %s: %s: '%s' is not a number in [%g, %g]\n", who, flag, v, lo, hi);
-    return -1;
-  }
-  *out = f;
-  return 1;
-}
-
-int sample_opts_parse(sample_opts *o, const char *who, int argc, char **argv, int *i) {
-  const char *a = argv[*i];
-  if (!strcmp(a, "--ema")) { o->ema = true; return 1; }
-  if (!strcmp(a, "--clip")) { o->clip = true; return 1; }
-  if (!strcmp(a, "--singlestep")) { o->singlestep = true; return 1; }
-  if (!strcmp(a, "--ts-data-aware")) { o->ts_data_aware = true; return 1; }
-  static const char *const valued[] = {"--sampler", "--var", "--grid", "--schedule", "--prediction", "--steps", "--seed", "--T",
-                                       "--order", "--eta", "--churn", "--sigma-min", "--sigma-max", "--rho",
-                                       "--ts-window", "--ts-cutoff", "--ts-coeffs", "--respacing", NULL};
-  int known = 0;
-  for (int k = 0; valued[k]; k++) known |= !strcmp(a, valued[k]);
-  if (!known) return 0;
-  if (*i + 1 >= argc) { fprintf(stderr, "cldiff %s: %s needs a value\n", who, a); return -1; }
-  const char *v = argv[++*i];
-  if (!strcmp(a, "--sampler")) o->sampler = v;
-  else if (!strcmp(a, "--var")) o->var = v;
-  else if (!strcmp(a, "--grid")) o->grid = v;
-  else if (!strcmp(a, "--schedule")) o->sched = v;
-  else if (!strcmp(a, "--prediction")) o->pred = v;
-  else if (!strcmp(a, "--steps")) { o->steps_set = true; return cli_int(a, v, 1, 100000, &o->steps) ? -1 : 1; }
-  else if (!strcmp(a, "--seed")) return cli_int(a, v, 0, 0x7fffffffffffffffL, &o->seed) ? -1 : 1;
-  else if (!strcmp(a, "--ts-window")) return cli_int(a, v, 0, 100000, &o->ts_window) ? -1 : 1;
-  else if (!strcmp(a, "--ts-cutoff")) return cli_int(a, v, 0, 100000, &o->ts_cutoff) ? -1 : 1;
-  else if (!strcmp(a, "--ts-coeffs")) o->ts_coeffs = v;
-  else if (!strcmp(a, "--respacing")) o->respacing = v;
-  else if (!strcmp(a, "--T")) return cli_int(a, v, 2, 100000, &o->T) ? -1 : 1;
-  else if (!strcmp(a, "--order")) return cli_int(a, v, 1, 3, &o->order) ? -1 : 1;
-  else if (!strcmp(a, "--eta")) return num(who, a, v, 0, 10, &o->eta);
-  else if (!strcmp(a, "--churn")) return num(who, a, v, 0, 1e6f, &o->churn);
-  else if (!strcmp(a, "--sigma-min")) return num(who, a, v, 0, 1e6f, &o->smin);
-  else if (!strcmp(a, "--sigma-max")) return num(who, a, v, 0, 1e6f, &o->smax);
-  else if (!strcmp(a, "--rho")) return num(who, a, v, 0, 1e6f, &o->rho);
-  return 1;
+void sample_opts_table(sample_opts *o, cli_opt *out) {
+  const cli_opt t[] = {
+      {"", NULL, CLI_FLAG, NULL, 0, 0, "sampler:"},
+      {"--ema", NULL, CLI_FLAG, &o->ema, 0, 0, "use the EMA weights of a cldiff checkpoint"},
+      {"--sampler", "S", CLI_STR, &o->sampler, 0, 0, "ddim (default), ddpm, spndm, fpndm or dpm-solver for eps/x0/v models; euler or\n"
+       "heun for edm models. PNDM runs on the ddimN grid (F-PNDM: steps + 9 evaluations)"},
+      {"--steps", "N", CLI_LONG, &o->steps, 1, 100000, "sampling steps (default 50; ddim uses the \"ddimN\" stride, ddpm \"N\"; dpm-solver:\n"
+       "model evaluations; euler/heun: the grid size N, Heun uses 2N-1 evaluations)"},
+      {"--respacing", "SPEC", CLI_STR, &o->respacing, 0, 0, "the grid instead of --steps (ddpm, ddim, spndm, fpndm): guided-diffusion's \"N\",\n"
+       "\"N1,N2,...\" or \"ddimN\", or \"tsdpmS\", TS-DPM's released pnm_solver grid (not\n"
+       "ddpm): S - 1 steps 801 -> 701 -> ... -> 1 -> 0 at S = 10, ending at abar_0"},
+      {"--eta", "E", CLI_FLOAT, &o->eta, 0, 10, "DDIM eta (default 0)"},
+      {"--var", "small|large", CLI_STR, &o->var, 0, 0, "DDPM fixed-small (default) or fixed-large variance"},
+      {"--clip", NULL, CLI_FLAG, &o->clip, 0, 0, "clamp the x0 prediction to [-1, 1]"},
+      {"--seed", "S", CLI_LONG, &o->seed, 0, 9.2233720368547748e18, "noise seed (default 0)"},
+      {"--order", "K", CLI_LONG, &o->order, 1, 3, "DPM-Solver (noise-prediction form) order: 2|3 multistep (default 2), 1-3 with\n--singlestep"},
+      {"--singlestep", NULL, CLI_FLAG, &o->singlestep, 0, 0, "singlestep DPM-Solver"},
+      {"--grid", "G", CLI_STR, &o->grid, 0, 0, "DPM-Solver's grid: time-uniform (default), logsnr or time-quadratic"},
+      {"--churn", "S", CLI_FLOAT, &o->churn, 0, 1e6, "EDM Algorithm 2's S_churn (default 0)"},
+      {"--sigma-min", "S", CLI_FLOAT, &o->smin, 0, 1e6, "EDM grid's smallest sigma (default 0.002)"},
+      {"--sigma-max", "S", CLI_FLOAT, &o->smax, 0, 1e6, "EDM grid's largest sigma (default 80)"},
+      {"--rho", "R", CLI_FLOAT, &o->rho, 0, 1e6, "EDM grid's rho (default 7)"},
+      {"--ts-window", "W", CLI_LONG, &o->ts_window, 0, 100000, "Time-Shift (ddpm, ddim, spndm, fpndm, dpm-solver): each image's network time is\n"
+       "the tau in [t - W/2, t + W/2] whose 1 - abar matches the state's variance\n(default 0 = off)"},
+      {"--ts-cutoff", "C", CLI_LONG, &o->ts_cutoff, 0, 100000, "shift only while t > C (default 0)"},
+      {"--ts-coeffs", "M", CLI_STR, &o->ts_coeffs, 0, 0, "shifted (default: the step starts at the shifted time), nominal (network at\n"
+       "t_s, coefficients at t), target (the released DDIM/PNDM code: network at t, the\n"
+       "step ends at the tau around the next grid time that matches, while that time\n"
+       "> C; not dpm-solver) or adm (TS-DPM-ADM's DDIM, as released: flipped abar list,\nend offset by T/(S-1); ddim only)"},
+      {"--ts-data-aware", NULL, CLI_FLAG, &o->ts_data_aware, 0, 0, "compare with abar v_data + 1 - abar, v_data from the checkpoint's trainer.json"},
+      {"--schedule", "NAME", CLI_STR, &o->sched, 0, 0, "override the checkpoint's schedule (a plain diffusers directory: linear)"},
+      {"--T", "N", CLI_LONG, &o->T, 2, 100000, "override the checkpoint's T (a plain diffusers directory: 1000)"},
+      {"--prediction", "P", CLI_STR, &o->pred, 0, 0, "override the checkpoint's prediction (a plain diffusers directory: eps)"},
+      {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
+  _Static_assert(sizeof t / sizeof t[0] <= SAMPLE_OPTS_MAX, "SAMPLE_OPTS_MAX too small");
+  memcpy(out, t, sizeof t);
 }
 
 int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_sample_params *sp) {
+  bool steps_set = o->steps > 0;
   int sk = cld_sampler_parse(o->sampler);
   if (sk < 0) {
     fprintf(stderr, "cldiff %s: --sampler: '%s' is not ddim, ddpm, spndm, fpndm, dpm-solver, euler or heun\n", who, o->sampler);
@@ -83,7 +76,7 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
     return 2;
   }
   if (o->respacing) {
-    if (o->steps_set) {
+    if (steps_set) {
       fprintf(stderr, "cldiff %s: --respacing and --steps both set the grid: give one\n", who);
       return 2;
     }
@@ -102,7 +95,7 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   }
   cld_sample_params p = cld_sample_params_default();
   p.sampler = sk;
-  p.steps = (int)o->steps;
+  p.steps = steps_set ? (int)o->steps : 50;
   p.eta = o->eta;
   p.var_type = !strcmp(o->var, "large") ? CLD_VAR_FIXED_LARGE : CLD_VAR_FIXED_SMALL;
   p.clip_x0 = o->clip;

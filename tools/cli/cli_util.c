@@ -1,0 +1,72 @@
+/* The CLI's shared helpers (cli.h): the common --device/--gemm options, the context they make,
+ * strict number parsing, a monotonic clock. Every command file uses them; they call no command. */
+#include "cli.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int cli_common_opt(cli_common *c, int argc, char **argv, int i) {
+  const char *a = argv[i];
+  if (strcmp(a, "--device") && strcmp(a, "--gemm")) return 0;
+  if (i + 1 >= argc) {
+    fprintf(stderr, "cldiff: %s needs a value\n", a);
+    return -1;
+  }
+  if (!strcmp(a, "--device")) c->device = argv[i + 1];
+  else {
+    const char *v = argv[i + 1];
+    if (strcmp(v, "auto") && strcmp(v, "tiled") && strcmp(v, "clblast")) {
+      fprintf(stderr, "cldiff: --gemm: '%s' is not one of auto, tiled, clblast\n", v);
+      return -1;
+    }
+    c->gemm = v;
+  }
+  return 2;
+}
+
+cld_ctx *cli_ctx(const cli_common *c) {
+  cld_ctx_params p = cld_ctx_params_default();
+  p.device = c->device;
+  if (c->gemm) p.gemm_provider = c->gemm;
+  cld_ctx *ctx = NULL;
+  char err[512];
+  cld_status st = cld_ctx_create(&p, &ctx, err, sizeof err);
+  if (st) {
+    fprintf(stderr, "cldiff: %s\n", err);
+    return NULL;
+  }
+  return ctx;
+}
+
+int cli_int(const char *flag, const char *v, long lo, long hi, long *out) {
+  char *end;
+  errno = 0;
+  long x = v ? strtol(v, &end, 10) : 0;
+  if (!v || !*v || *end || errno || x < lo || x > hi) {
+    fprintf(stderr, "cldiff: %s: '%s' is not an integer in [%ld, %ld]\n", flag, v ? v : "", lo, hi);
+    return 2;
+  }
+  *out = x;
+  return 0;
+}
+
+int cli_double(const char *flag, const char *v, double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double x = v ? strtod(v, &end) : 0;
+  if (!v || !*v || *end || errno || !(x >= lo && x <= hi)) {
+    fprintf(stderr, "cldiff: %s: '%s' is not a number in [%g, %g]\n", flag, v ? v : "", lo, hi);
+    return 2;
+  }
+  *out = x;
+  return 0;
+}
+
+double cli_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
