@@ -71,12 +71,11 @@ static cld_tensor *group_norm_bwd(cld_graph *g, const cld_tensor *t, cld_tensor 
   return d;
 }
 
-static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
+/* The gradients of the pointwise ops (arithmetic and activations); false for any other op. */
+static bool backward_pointwise(cld_graph *g, cld_tensor *t, const bool *needs) {
   cld_tensor *gr = t->grad, *a = t->src[0], *b = t->src[1];
   bool na = a && needs[a->id], nb = b && needs[b->id];
   switch (t->op) {
-  case OP_INPUT: case OP_PARAM: case OP_RANDN: case OP_RAND: case OP_TIMESTEP_EMB:
-    break;
   case OP_ADD:
     if (na) acc(g, a, gr);
     if (nb) acc(g, b, gr);
@@ -109,6 +108,19 @@ static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
   case OP_LOG: if (na) acc(g, a, cld_div(g, gr, a)); break;
   case OP_SQRT: if (na) acc(g, a, cld_div(g, cld_scale(g, gr, 0.5f), t)); break;
   case OP_SQUARE: if (na) acc(g, a, cld_mul(g, gr, cld_scale(g, a, 2.0f))); break;
+  default:
+    return false;
+  }
+  return true;
+}
+
+static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
+  if (backward_pointwise(g, t, needs)) return g->status;
+  cld_tensor *gr = t->grad, *a = t->src[0], *b = t->src[1];
+  bool na = a && needs[a->id], nb = b && needs[b->id];
+  switch (t->op) {
+  case OP_INPUT: case OP_PARAM: case OP_RANDN: case OP_RAND: case OP_TIMESTEP_EMB:
+    break;
   case OP_RESHAPE: if (na) acc(g, a, cld_reshape(g, gr, a->ndim, a->shape)); break;
   case OP_PERMUTE:
     if (na) {

@@ -85,19 +85,8 @@ cld_plan_params cld_plan_params_default(void) {
 
 static bool is_arena(const cld_tensor *t) { return t->storage == ST_ARENA; }
 
-cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
-  if (!g) return CLD_ERR_INVALID_ARG;
-  if (g->status) return g->status;
-  if (g->planned) return cld_seterr(g->ctx, CLD_ERR_STATE, "graph already planned");
-  cld_plan_params def = cld_plan_params_default();
-  if (!pp) pp = &def;
-  bool reuse = pp->reuse_memory && pp->guard_floats <= 0;
-  size_t guard = pp->guard_floats > 0 ? align_up((size_t)pp->guard_floats) : 0;
-  g->guard = (int)guard;
-  cld_status st;
-  if (g->store && (st = cld_store_alloc(g->store))) return st;
-
-  /* storage classes */
+/* each node's storage class, and its last use (liveness on view roots; kept tensors live forever) */
+static void classify(cld_graph *g) {
   for (int i = 0; i < g->n; i++) {
     cld_tensor *t = g->nodes[i];
     t->last_use = i;
@@ -107,7 +96,6 @@ cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
     else if (t->store_id >= 0) t->storage = ST_STORE_GRAD;
     else t->storage = ST_ARENA;
   }
-  /* liveness, on roots */
   for (int i = 0; i < g->n; i++) {
     cld_tensor *t = g->nodes[i];
     for (int s = 0; s < CLD_NSRC; s++)
@@ -117,6 +105,11 @@ cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
       }
     if (t->flags & T_KEEP) cld_view_root(t)->last_use = INT_MAX;
   }
+}
+
+/* arena offsets for every arena tensor (reusing what died when reuse is on), the arena's size and
+ * chunk size; a tensor larger than a chunk fails with the numbers */
+static cld_status place_arena(cld_graph *g, const cld_plan_params *pp, bool reuse, size_t guard) {
   /* free lists per node index */
   int *next_free = malloc((size_t)g->n * sizeof(int)), *head = malloc((size_t)g->n * sizeof(int));
   freelist fl = {0};
@@ -156,7 +149,11 @@ cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
     return cld_seterr(g->ctx, CLD_ERR_NOMEM, "node %d (op %d, '%s') needs %zu MiB, more than the %zu MiB the device allows per buffer",
                       g->nodes[big]->id, (int)g->nodes[big]->op, g->nodes[big]->name,
                       (size_t)STORED_NUMEL(g->nodes[big]) * sizeof(float) >> 20, fl.chunk * sizeof(float) >> 20);
+  return CLD_OK;
+}
 
+/* the arena's device buffers, one per chunk, filled with the guard pattern in guard mode */
+static cld_status alloc_arena(cld_graph *g, size_t guard) {
   cl_int e;
   int nch = (int)((g->arena_floats + g->arena_chunk - 1) / g->arena_chunk);
   g->arena = calloc((size_t)nch, sizeof *g->arena);
@@ -177,7 +174,12 @@ cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
       if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "filling guard bands");
     }
   }
-  /* inputs */
+  return CLD_OK;
+}
+
+/* every node's buffer and offset: arena chunks, its own input buffer, the store, a view's root */
+static cld_status bind_storage(cld_graph *g) {
+  cl_int e;
   g->inputs = calloc((size_t)g->n, sizeof *g->inputs);
   if (!g->inputs) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory");
   for (int i = 0; i < g->n; i++) {
@@ -203,6 +205,22 @@ cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
       t->off = r->off;
     }
   }
+  return CLD_OK;
+}
+
+cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
+  if (!g) return CLD_ERR_INVALID_ARG;
+  if (g->status) return g->status;
+  if (g->planned) return cld_seterr(g->ctx, CLD_ERR_STATE, "graph already planned");
+  cld_plan_params def = cld_plan_params_default();
+  if (!pp) pp = &def;
+  bool reuse = pp->reuse_memory && pp->guard_floats <= 0;
+  size_t guard = pp->guard_floats > 0 ? align_up((size_t)pp->guard_floats) : 0;
+  g->guard = (int)guard;
+  cld_status st;
+  if (g->store && (st = cld_store_alloc(g->store))) return st;
+  classify(g);
+  if ((st = place_arena(g, pp, reuse, guard)) || (st = alloc_arena(g, guard)) || (st = bind_storage(g))) return st;
   g->planned = true;
   st = cld_exec_lower(g);
   if (st) g->planned = false;

@@ -210,6 +210,32 @@ static const size_t clblast_cands[][CLD_CLBLAST_NPARAMS] = {
     {0, 1, 32, 2, 16, 16, 128, 16, 16, 128, 0, 0, 0, 0, 8, 8},
 };
 
+/* the fastest correct tiled configuration for shape s into *best */
+static cld_status tune_tiled_shape(cld_ctx *ctx, const cld_gemm_shape *s, const cld_gemm_call *c, bench_bufs *bb,
+                                   cld_tune_entry *best) {
+  static const int tms[] = {4, 6, 8}, nvs[] = {1, 2, 4};
+  /* work-groups (lws0, lws1, batch); those spanning the batch only for batches of 16 or more */
+  static const int lws[][3] = {{0, 0, 1}, {4, 4, 1}, {16, 1, 1}, {1, 16, 1}, {1, 1, 16}, {2, 1, 8}};
+  cld_status st = CLD_OK;
+  best->shape = *s;
+  best->provider = CLD_GEMM_TILED;
+  for (size_t a = 0; a < 3 && !st; a++)
+    for (size_t b = 0; b < 3 && !st; b++) {
+      if (tms[a] * nvs[b] > 16 || tms[a] * nvs[b] < 4) continue;
+      for (int mf = 0; mf < 2 && !st; mf++)
+        for (size_t l = 0; l < sizeof lws / sizeof lws[0] && !st; l++) {
+          if (lws[l][2] > 1 && s->batch < 16) continue;
+          cld_tiled_cfg cfg = {tms[a], nvs[b], lws[l][0], lws[l][1], mf, lws[l][2]};
+          double sec = 1.0;
+          if ((st = time_call(ctx, c, CLD_GEMM_TILED, &cfg, 3, &sec))) break;
+          double gf = flops(s) / sec * 1e-9;
+          if (check(ctx, s, bb) > 1e-4) continue; /* a wrong result never wins */
+          if (gf > best->gflops) { best->gflops = gf; best->tiled = cfg; }
+        }
+    }
+  return st;
+}
+
 cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, bool tune_clblast,
                          cld_tune_progress progress, void *user) {
   return cld_gemm_tune_budget(ctx, shapes, n_shapes, tune_clblast, 0, progress, user);
@@ -228,9 +254,6 @@ cld_status cld_gemm_tune_budget(cld_ctx *ctx, const cld_gemm_shape *shapes, int 
   cld_tune_entry *best = calloc((size_t)n_shapes, sizeof *best);
   double *cb_best = calloc((size_t)n_shapes, sizeof *cb_best);
   if (!best || !cb_best) { free(best); free(cb_best); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
-  static const int tms[] = {4, 6, 8}, nvs[] = {1, 2, 4};
-  /* work-groups (lws0, lws1, batch); those spanning the batch only for batches of 16 or more */
-  static const int lws[][3] = {{0, 0, 1}, {4, 4, 1}, {16, 1, 1}, {1, 16, 1}, {1, 1, 16}, {2, 1, 8}};
   cld_status st = CLD_OK;
   for (int si = 0; si < n_shapes && !st; si++) {
     const cld_gemm_shape *s = &shapes[si];
@@ -247,22 +270,7 @@ cld_status cld_gemm_tune_budget(cld_ctx *ctx, const cld_gemm_shape *shapes, int 
     if ((st = make_bufs(ctx, s, &bb))) break;
     cld_gemm_call c = make_call(s, &bb);
     if ((st = cld_gemm_ensure_scratch(ctx, cld_gemm_scratch_floats(&c)))) { free_bufs(&bb); break; }
-    best[si].shape = *s;
-    best[si].provider = CLD_GEMM_TILED;
-    for (size_t a = 0; a < 3 && !st; a++)
-      for (size_t b = 0; b < 3 && !st; b++) {
-        if (tms[a] * nvs[b] > 16 || tms[a] * nvs[b] < 4) continue;
-        for (int mf = 0; mf < 2 && !st; mf++)
-          for (size_t l = 0; l < sizeof lws / sizeof lws[0] && !st; l++) {
-            if (lws[l][2] > 1 && s->batch < 16) continue;
-            cld_tiled_cfg cfg = {tms[a], nvs[b], lws[l][0], lws[l][1], mf, lws[l][2]};
-            double sec = 1.0;
-            if ((st = time_call(ctx, &c, CLD_GEMM_TILED, &cfg, 3, &sec))) break;
-            double gf = flops(s) / sec * 1e-9;
-            if (check(ctx, s, &bb) > 1e-4) continue; /* a wrong result never wins */
-            if (gf > best[si].gflops) { best[si].gflops = gf; best[si].tiled = cfg; }
-          }
-      }
+    st = tune_tiled_shape(ctx, s, &c, &bb, &best[si]);
     free_bufs(&bb);
     if (!st && progress) {
       char cs[64];
