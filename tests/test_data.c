@@ -56,6 +56,46 @@ static void test_idx(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* hostile IDX headers: dims whose product wraps a 64-bit size, a payload promised but absent,
+ * trailing bytes; each fails with the file named and no large allocation */
+static void test_idx_hostile(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  char path[128];
+  snprintf(path, sizeof path, "%s/hostile.idx", tmpdir);
+  const uint32_t dims[][3] = {{1u << 24, 1u << 24, 1u << 24}, /* 2^72 bytes: wrapped to 0 before */
+                              {16000000, 16000000, 3},       /* 7.7e14 bytes, over the bound */
+                              {1000, 28, 28}};                 /* 784000 bytes promised, 10 present */
+  const char *want[] = {"payload bytes", "payload bytes", "truncated"};
+  for (int k = 0; k < 3; k++) {
+    unsigned char hdr[16], px[10] = {0};
+    put_u32(hdr, 0x803);
+    for (int i = 0; i < 3; i++) put_u32(hdr + 4 + 4 * i, dims[k][i]);
+    FILE *f = fopen(path, "wb");
+    fwrite(hdr, 1, 16, f);
+    fwrite(px, 1, sizeof px, f);
+    fclose(f);
+    cld_dataset *d = NULL;
+    assert_int_equal(cld_idx_load(ctx, path, NULL, &d), CLD_ERR_FORMAT);
+    assert_null(d);
+    assert_non_null(strstr(cld_ctx_errmsg(ctx), path));
+    assert_non_null(strstr(cld_ctx_errmsg(ctx), want[k]));
+  }
+  unsigned char hdr[16], px[7] = {0}; /* 2x1x3 = 6 payload bytes, one extra */
+  put_u32(hdr, 0x803);
+  put_u32(hdr + 4, 2);
+  put_u32(hdr + 8, 1);
+  put_u32(hdr + 12, 3);
+  FILE *f = fopen(path, "wb");
+  fwrite(hdr, 1, 16, f);
+  fwrite(px, 1, sizeof px, f);
+  fclose(f);
+  cld_dataset *d = NULL;
+  assert_int_equal(cld_idx_load(ctx, path, NULL, &d), CLD_ERR_FORMAT);
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "after the 6-byte payload"));
+  cld_ctx_destroy(ctx);
+}
+
 static void test_cifar(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
@@ -152,7 +192,7 @@ static void test_npy(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_idx), cmocka_unit_test(test_cifar), cmocka_unit_test(test_png_folder), cmocka_unit_test(test_npy),
+      cmocka_unit_test(test_idx), cmocka_unit_test(test_idx_hostile), cmocka_unit_test(test_cifar), cmocka_unit_test(test_png_folder), cmocka_unit_test(test_npy),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -14,6 +14,39 @@ static int read_u32be(gzFile f, uint32_t *v) {
   return 0;
 }
 
+/* the most payload an IDX file may declare (8 GiB): dims multiply without wrapping below it */
+#define CLD_IDX_MAX_BYTES (1ull << 33)
+
+/* exactly total payload bytes into *data (malloc'd), grown as they arrive so that a header
+ * promising more than the file holds costs no more memory than the file; trailing bytes fail */
+static cld_status read_payload(cld_ctx *ctx, gzFile f, const char *path, size_t total, unsigned char **data) {
+  size_t have = 0, cap = total < (1u << 20) ? total : (1u << 20);
+  unsigned char *buf = malloc(cap ? cap : 1);
+  while (buf && have < total) {
+    if (have == cap) {
+      size_t ncap = cap * 2 < total ? cap * 2 : total;
+      unsigned char *nb = realloc(buf, ncap);
+      if (!nb) { free(buf); buf = NULL; break; }
+      buf = nb;
+      cap = ncap;
+    }
+    size_t want = cap - have < (1u << 30) ? cap - have : (1u << 30);
+    int got = gzread(f, buf + have, (unsigned)want);
+    if (got <= 0) {
+      free(buf);
+      return cld_seterr(ctx, CLD_ERR_FORMAT, "%s: truncated: %zu of %zu payload bytes", path, have, total);
+    }
+    have += (size_t)got;
+  }
+  if (!buf) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory for %zu payload bytes", path, total);
+  if (gzgetc(f) != -1) {
+    free(buf);
+    return cld_seterr(ctx, CLD_ERR_FORMAT, "%s: bytes after the %zu-byte payload the header declares", path, total);
+  }
+  *data = buf;
+  return CLD_OK;
+}
+
 /* Reads header + payload of an IDX file of unsigned bytes; dims has room for 3. */
 static cld_status read_idx(cld_ctx *ctx, const char *path, int want_ndim, uint32_t *dims, unsigned char **data) {
   gzFile f = gzopen(path, "rb");
@@ -24,21 +57,15 @@ static cld_status read_idx(cld_ctx *ctx, const char *path, int want_ndim, uint32
   else if ((magic >> 8) != 0x08 || (int)(magic & 0xff) != want_ndim)
     st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: IDX magic 0x%08x: expected unsigned bytes in %d dims (0x%08x)", path, magic,
                     want_ndim, 0x800u | (unsigned)want_ndim);
-  size_t total = 1;
+  uint64_t total = 1;
   for (int i = 0; i < want_ndim && !st; i++) {
     if (read_u32be(f, &dims[i])) st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: truncated in the header (dim %d)", path, i);
     else if (dims[i] == 0 || dims[i] > (1u << 24)) st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: dim %d is %u", path, i, dims[i]);
-    else total *= dims[i];
+    else if ((total *= dims[i]) > CLD_IDX_MAX_BYTES) /* each factor < 2^25 and total <= 2^33 before it: no wrap */
+      st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: the header's dims make more than %llu payload bytes", path,
+                      (unsigned long long)CLD_IDX_MAX_BYTES);
   }
-  if (!st && !(*data = malloc(total))) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
-  if (!st) {
-    int got = gzread(f, *data, (unsigned)total);
-    if (got != (int)total) {
-      free(*data);
-      *data = NULL;
-      st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: truncated: %d of %zu payload bytes", path, got < 0 ? 0 : got, total);
-    }
-  }
+  if (!st) st = read_payload(ctx, f, path, (size_t)total, data);
   gzclose(f);
   return st;
 }

@@ -205,13 +205,14 @@ cld_status cld_trainer_resume(cld_trainer *t, const char *dir) {
     cJSON_Delete(r);
     return cld_seterr(ctx, CLD_ERR_FORMAT, "%s: no valid \"step\"", path);
   }
-  if (cJSON_IsNumber(bv) && (int)bv->valuedouble != t->p.batch) {
-    cJSON_Delete(r);
-    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "%s: trained with batch %d, resuming with %d would change the data order",
-                      path, (int)bv->valuedouble, t->p.batch);
-  }
-  int64_t step = (int64_t)sv->valuedouble;
+  double saved_batch = cJSON_IsNumber(bv) ? bv->valuedouble : (double)t->p.batch; /* read before r is freed */
+  double saved_step = sv->valuedouble;
   cJSON_Delete(r);
+  if (!(saved_step <= 9.0e15)) return cld_seterr(ctx, CLD_ERR_FORMAT, "%s: \"step\" %g is out of range", path, saved_step);
+  if (saved_batch != (double)t->p.batch)
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "%s: trained with batch %.0f, resuming with %d would change the data order",
+                      path, saved_batch, t->p.batch);
+  int64_t step = (int64_t)saved_step;
   cld_store *s = t->s;
   size_t total = s->total ? s->total : 1;
   float *a = calloc(total, sizeof(float)), *b = calloc(total, sizeof(float));
