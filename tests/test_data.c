@@ -187,6 +187,34 @@ static void test_npy(void **state) {
   assert_int_equal(buf[8] + 256 * buf[9], 118); /* header padded so data starts at 128 */
   assert_non_null(memmem(buf, 128, "'shape': (3, 2)", 15));
   assert_memory_equal(buf + 128, v, 24);
+  float *r = NULL;
+  int nd = 0;
+  int64_t sh[8];
+  TU_OK(ctx, cld_npy_read(ctx, path, &r, &nd, sh));
+  assert_int_equal(nd, 2);
+  assert_memory_equal(r, v, 24);
+  free(r);
+  /* hostile headers: a shape whose product wraps to 4 (16 bytes present), one that needs far
+   * more data than the file holds (it asked malloc for 64 GiB before), and trailing bytes */
+  const char *shapes[] = {"(4, 4611686018427387905)", "(4, 1073741824)", "(3, 1)"};
+  const char *want[] = {"more than", "bytes of data", "bytes of data"};
+  for (int k = 0; k < 3; k++) {
+    char hdr[128];
+    int hl = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shapes[k]);
+    while (hl < 117) hdr[hl++] = ' ';
+    hdr[hl++] = '\n';
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)hl, 0};
+    f = fopen(path, "wb");
+    fwrite(pre, 1, 10, f);
+    fwrite(hdr, 1, (size_t)hl, f);
+    fwrite(v, sizeof(float), 4, f);
+    fclose(f);
+    r = NULL;
+    assert_int_equal(cld_npy_read(ctx, path, &r, &nd, sh), CLD_ERR_FORMAT);
+    assert_null(r);
+    assert_non_null(strstr(cld_ctx_errmsg(ctx), path));
+    assert_non_null(strstr(cld_ctx_errmsg(ctx), want[k]));
+  }
   cld_ctx_destroy(ctx);
 }
 

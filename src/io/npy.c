@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+
+/* the most elements a .npy may declare (2^34, 64 GiB of float32) */
+#define CLD_NPY_MAX_ELEMS (1ull << 34)
 
 cld_status cld_npy_write(cld_ctx *ctx, const char *path, const float *data, int ndim, const int64_t *shape) {
   if (!ctx || !path || !data || ndim < 1 || ndim > 8 || !shape) return CLD_ERR_INVALID_ARG;
@@ -71,11 +75,24 @@ cld_status cld_npy_read(cld_ctx *ctx, const char *path, float **data, int *ndim,
     char *end;
     long long v = strtoll(q, &end, 10);
     if (end == q || v < 0 || nd == 8) { st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: bad shape in header", path); goto done; }
+    if (v > 0 && n > CLD_NPY_MAX_ELEMS / (size_t)v) { /* checked before it multiplies: no wrap */
+      st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: the header's shape has more than %llu elements", path, (unsigned long long)CLD_NPY_MAX_ELEMS);
+      goto done;
+    }
     shape[nd++] = v;
     n *= (size_t)v;
     q = end;
   }
-  if (nd == 0 || n > ((size_t)1 << 34)) { st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: unsupported shape", path); goto done; }
+  if (nd == 0) { st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: unsupported shape", path); goto done; }
+  /* the data must be exactly what the shape says, before anything is allocated for it */
+  struct stat fs;
+  long pos = ftell(f);
+  size_t need = n * (f8 ? sizeof(double) : sizeof(float));
+  if (pos < 0 || fstat(fileno(f), &fs) != 0 || (uint64_t)fs.st_size < (uint64_t)pos || (uint64_t)fs.st_size - (uint64_t)pos != need) {
+    st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: %lld bytes of data, the header's shape needs %zu", path,
+                    pos < 0 ? -1LL : (long long)fs.st_size - pos, need);
+    goto done;
+  }
   if (!(out = malloc((n ? n : 1) * sizeof *out))) { st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", path); goto done; }
   if (f8) {
     double buf[1024];
