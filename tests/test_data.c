@@ -218,9 +218,60 @@ static void test_npy(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* writes 8-byte length + header + n data bytes */
+static void put_st(const char *path, const char *header, size_t n) {
+  FILE *f = fopen(path, "wb");
+  uint64_t hl = strlen(header);
+  unsigned char len[8];
+  for (int i = 0; i < 8; i++) len[i] = (unsigned char)(hl >> (8 * i));
+  fwrite(len, 1, 8, f);
+  fwrite(header, 1, hl, f);
+  for (size_t i = 0; i < n; i++) fputc(0, f);
+  fclose(f);
+}
+
+/* safetensors as strict as the reference: a valid file opens; overflowing shapes, huge or
+ * fractional numbers, holes, overlaps, trailing bytes, a second __metadata__ and repeated names
+ * are refused with the file named */
+static void test_safetensors_strict(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  char path[128];
+  snprintf(path, sizeof path, "%s/x.safetensors", tmpdir);
+  cld_safetensors *st = NULL;
+  put_st(path, "{\"__metadata__\":{\"format\":\"pt\"},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+               "\"b\":{\"dtype\":\"F16\",\"shape\":[1,2],\"data_offsets\":[8,12]}}  ", 12);
+  TU_OK(ctx, cld_safetensors_open(ctx, path, &st));
+  cld_safetensors_close(st);
+  const struct { const char *hdr; size_t n; const char *want; } bad[] = {
+      {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904,4],\"data_offsets\":[0,0]}}", 0, "do not fit"},
+      {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1e300],\"data_offsets\":[0,4]}}", 4, "do not fit"},
+      {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,1e20]}}", 4, "do not fit"},
+      {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4, "do not fit"},
+      {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "belong to no tensor"},
+      {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 8, "after the last tensor"},
+      {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],"
+       "\"data_offsets\":[4,8]}}", 8, "overlap"},
+      {"{\"__metadata__\":{},\"__metadata__\":{}}", 0, "__metadata__"},
+      {"{\"__metadata__\":{\"k\":1}}", 0, "__metadata__"},
+      {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],"
+       "\"data_offsets\":[4,8]}}", 8, "twice"},
+      {"{} trailing", 0, "not a JSON object"},
+  };
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    put_st(path, bad[k].hdr, bad[k].n);
+    st = NULL;
+    assert_int_equal(cld_safetensors_open(ctx, path, &st), CLD_ERR_FORMAT);
+    assert_null(st);
+    if (!strstr(cld_ctx_errmsg(ctx), bad[k].want) || !strstr(cld_ctx_errmsg(ctx), path))
+      fail_msg("case %zu: '%s'", k, cld_ctx_errmsg(ctx));
+  }
+  cld_ctx_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_idx), cmocka_unit_test(test_idx_hostile), cmocka_unit_test(test_cifar), cmocka_unit_test(test_png_folder), cmocka_unit_test(test_npy),
+      cmocka_unit_test(test_idx), cmocka_unit_test(test_idx_hostile), cmocka_unit_test(test_cifar), cmocka_unit_test(test_png_folder), cmocka_unit_test(test_npy), cmocka_unit_test(test_safetensors_strict),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -59,6 +59,76 @@ static int cmp_begin(const void *a, const void *b) {
   return x->begin < y->begin ? -1 : x->begin > y->begin;
 }
 
+/* an integer-valued JSON number in [0, max] into *out (no float-to-integer conversion outside it) */
+static bool json_uint(const cJSON *v, double max, uint64_t *out) {
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= max) || v->valuedouble != floor(v->valuedouble)) return false;
+  *out = (uint64_t)v->valuedouble;
+  return true;
+}
+
+static bool metadata_ok(const cJSON *m) {
+  if (!cJSON_IsObject(m)) return false;
+  const cJSON *v;
+  cJSON_ArrayForEach(v, m) if (!cJSON_IsString(v)) return false;
+  return true;
+}
+
+static int find_tensor(const cld_safetensors *st, const char *name) {
+  for (int i = 0; i < st->n; i++)
+    if (!strcmp(st->t[i].name, name)) return i;
+  return -1;
+}
+
+/* shape, element count (overflow-checked) and data_offsets of tensor e, which must fit the data
+ * buffer exactly as numel * dtype size */
+static cld_status tensor_extent(cld_safetensors *st, const cJSON *e, const cJSON *of, const cJSON *sh, size_t data_size,
+                                st_tensor *t) {
+  const double max_bytes = (double)data_size;
+  uint64_t numel = 1, b = 0, en = 0;
+  const cJSON *d;
+  bool ok = true;
+  cJSON_ArrayForEach(d, sh) {
+    uint64_t v;
+    if (!json_uint(d, 9007199254740992.0, &v)) { ok = false; break; }
+    if (v && numel > (UINT64_C(1) << 62) / v) { ok = false; break; } /* checked before it multiplies */
+    t->shape[t->ndim++] = (int64_t)v;
+    numel *= v;
+  }
+  ok = ok && json_uint(cJSON_GetArrayItem(of, 0), max_bytes, &b) && json_uint(cJSON_GetArrayItem(of, 1), max_bytes, &en);
+  t->numel = (int64_t)numel;
+  t->begin = b;
+  t->end = en;
+  if (!ok || en < b || en - b != numel * dtype_size(t->dtype) || numel > (UINT64_C(1) << 62) / 8)
+    return cld_seterr(st->ctx, CLD_ERR_FORMAT, "%s: tensor '%s': shape or data_offsets [%llu, %llu) do not fit %llu elements in "
+                      "a %zu-byte buffer: truncated or corrupt", st->path, e->string, (unsigned long long)b,
+                      (unsigned long long)en, (unsigned long long)numel, data_size);
+  return CLD_OK;
+}
+
+/* the tensors tile the data buffer: sorted by offset each starts where the previous ends, from 0
+ * to the end of the file (no overlaps, no holes, no trailing bytes), as the reference requires */
+static cld_status check_layout(cld_safetensors *st, size_t data_size) {
+  st_tensor *sorted = malloc((size_t)(st->n ? st->n : 1) * sizeof *sorted);
+  if (!sorted) return cld_seterr(st->ctx, CLD_ERR_NOMEM, "out of host memory");
+  memcpy(sorted, st->t, (size_t)st->n * sizeof *sorted);
+  qsort(sorted, (size_t)st->n, sizeof *sorted, cmp_begin);
+  cld_status rc = CLD_OK;
+  uint64_t at = 0;
+  for (int i = 0; i < st->n && !rc; i++) {
+    if (sorted[i].begin < at)
+      rc = cld_seterr(st->ctx, CLD_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap", st->path, sorted[i - 1].name, sorted[i].name);
+    else if (sorted[i].begin > at)
+      rc = cld_seterr(st->ctx, CLD_ERR_FORMAT, "%s: %llu bytes before tensor '%s' belong to no tensor", st->path,
+                      (unsigned long long)(sorted[i].begin - at), sorted[i].name);
+    at = sorted[i].end;
+  }
+  if (!rc && at != data_size)
+    rc = cld_seterr(st->ctx, CLD_ERR_FORMAT, "%s: %llu bytes after the last tensor belong to no tensor", st->path,
+                    (unsigned long long)(data_size - at));
+  free(sorted);
+  return rc;
+}
+
 cld_status cld_safetensors_open(cld_ctx *ctx, const char *path, cld_safetensors **out) {
   if (!ctx || !path || !out) return CLD_ERR_INVALID_ARG;
   FILE *f = fopen(path, "rb");
@@ -93,7 +163,8 @@ cld_status cld_safetensors_open(cld_ctx *ctx, const char *path, cld_safetensors 
   if (!hdr) { cld_safetensors_close(st); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
   memcpy(hdr, st->file + 8, (size_t)hl);
   hdr[hl] = 0;
-  cJSON *root = cJSON_Parse(hdr);
+  const char *hdr_end = NULL;
+  cJSON *root = hdr[0] == '{' ? cJSON_ParseWithOpts(hdr, &hdr_end, 1) : NULL; /* nothing but padding after the object */
   free(hdr);
   if (!cJSON_IsObject(root)) {
     cJSON_Delete(root);
@@ -107,8 +178,17 @@ cld_status cld_safetensors_open(cld_ctx *ctx, const char *path, cld_safetensors 
   cJSON_ArrayForEach(e, root) {
     if (rc) break;
     if (!strcmp(e->string, "__metadata__")) {
+      if (st->metadata || !metadata_ok(e)) {
+        rc = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: %s __metadata__ (it must be one object of strings)", path,
+                        st->metadata ? "a second" : "a malformed");
+        break;
+      }
       st->metadata = cJSON_Duplicate(e, 1);
       continue;
+    }
+    if (find_tensor(st, e->string) >= 0) {
+      rc = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: tensor '%s' appears twice in the header", path, e->string);
+      break;
     }
     st_tensor *t = &st->t[st->n];
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype"), *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
@@ -122,36 +202,12 @@ cld_status cld_safetensors_open(cld_ctx *ctx, const char *path, cld_safetensors 
       rc = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: tensor '%s': bad shape or data_offsets", path, e->string);
       break;
     }
-    t->numel = 1;
-    const cJSON *d;
-    cJSON_ArrayForEach(d, sh) {
-      if (!cJSON_IsNumber(d) || d->valuedouble < 0) { rc = CLD_ERR_FORMAT; break; }
-      t->shape[t->ndim++] = (int64_t)d->valuedouble;
-      t->numel *= (int64_t)d->valuedouble;
-    }
-    double b = cJSON_GetArrayItem(of, 0)->valuedouble, en = cJSON_GetArrayItem(of, 1)->valuedouble;
-    t->begin = (uint64_t)b;
-    t->end = (uint64_t)en;
-    if (rc || b < 0 || en < b || t->end > data_size || t->end - t->begin != (uint64_t)t->numel * dtype_size(t->dtype)) {
-      rc = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: tensor '%s': data_offsets [%.0f, %.0f) do not fit %lld elements in a %zu-byte "
-                      "buffer: truncated or corrupt", path, e->string, b, en, (long long)t->numel, data_size);
-      break;
-    }
+    if ((rc = tensor_extent(st, e, of, sh, data_size, t))) break;
     t->name = strdup(e->string);
     st->n++;
   }
   cJSON_Delete(root);
-  if (!rc) { /* no overlaps */
-    st_tensor *sorted = malloc((size_t)(st->n ? st->n : 1) * sizeof *sorted);
-    if (sorted) {
-      memcpy(sorted, st->t, (size_t)st->n * sizeof *sorted);
-      qsort(sorted, (size_t)st->n, sizeof *sorted, cmp_begin);
-      for (int i = 1; i < st->n && !rc; i++)
-        if (sorted[i].begin < sorted[i - 1].end)
-          rc = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap", path, sorted[i - 1].name, sorted[i].name);
-      free(sorted);
-    }
-  }
+  if (!rc) rc = check_layout(st, data_size);
   if (rc) { cld_safetensors_close(st); return rc; }
   *out = st;
   return CLD_OK;
