@@ -161,6 +161,22 @@ for bad in "--sampler ddpm --respacing tsdpm10" "--respacing tsdpm1" "--sampler 
   [ "$rc" = 2 ] && grep -q -- "--respacing" "$tmp/rs.txt" || fail "$bad: exit $rc, $(cat "$tmp/rs.txt")"
 done
 
+# --- a model whose weights hold a NaN is refused on load, the tensor named; a directory given
+# where the weights file should be is named as such
+mkdir -p "$tmp/nan"
+cp "$tmp/base/ckpt-20/model/config.json" "$(weights base)" "$tmp/nan/"
+hl=$(od -An -t u4 -N 4 "$tmp/nan/diffusion_pytorch_model.safetensors" | tr -d ' ')
+printf '\377\377\377\177' | dd of="$tmp/nan/diffusion_pytorch_model.safetensors" bs=1 seek=$((8 + hl + 16)) conv=notrunc 2>/dev/null
+rc=0
+"$B" sample --ckpt "$tmp/nan" --n 4 --out "$tmp/x.png" >"$tmp/nan.txt" 2>&1 || rc=$?
+[ "$rc" != 0 ] && grep -q "holds NaN" "$tmp/nan.txt" && grep -q "parameter '" "$tmp/nan.txt" || fail "NaN weights: exit $rc, $(cat "$tmp/nan.txt")"
+[ ! -e "$tmp/x.png" ] || fail "NaN weights: a grid was written"
+mkdir -p "$tmp/dirw/diffusion_pytorch_model.safetensors"
+cp "$tmp/base/ckpt-20/model/config.json" "$tmp/dirw/"
+rc=0
+"$B" sample --ckpt "$tmp/dirw" --n 4 --out "$tmp/x.png" >"$tmp/dirw.txt" 2>&1 || rc=$?
+[ "$rc" != 0 ] && grep -q "a directory" "$tmp/dirw.txt" || fail "a directory as the weights: exit $rc, $(cat "$tmp/dirw.txt")"
+
 # --- --help lists every method switch
 "$B" train --help >"$tmp/help.txt"
 for f in --ip-gamma --ip-ramp --weighting --snr-clamp --ep-lambda --ep-k --stf-ref --resume; do

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 char *cld_fs_read_text(const char *path) {
+  struct stat sb;
+  if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) { errno = EISDIR; return NULL; } /* a directory reads as garbage */
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
   char *t = NULL;

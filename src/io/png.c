@@ -16,9 +16,10 @@ cld_status cld_png_read(cld_ctx *ctx, const char *path, float **pixels, int *w, 
   if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8)) { fclose(f); return cld_seterr(ctx, CLD_ERR_FORMAT, "%s: not a PNG file", path); }
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
   png_infop info = png ? png_create_info_struct(png) : NULL;
-  png_bytep *rows = NULL;
-  unsigned char *buf = NULL;
-  cld_status st = CLD_OK;
+  /* assigned after setjmp and read after libpng's longjmp: volatile, as C11 7.13.2.1 requires */
+  png_bytep *volatile rows = NULL;
+  unsigned char *volatile buf = NULL;
+  volatile cld_status st = CLD_OK;
   if (!png || !info) st = cld_seterr(ctx, CLD_ERR_NOMEM, "png: cannot create reader");
   else if (setjmp(png_jmpbuf(png))) st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: corrupt or truncated PNG", path);
   else {
@@ -36,23 +37,21 @@ cld_status cld_png_read(cld_ctx *ctx, const char *path, float **pixels, int *w, 
     else {
       for (int y = 0; y < H; y++) rows[y] = buf + rb * (size_t)y;
       png_read_image(png, rows);
-      *w = W;
-      *h = H;
-      *c = C;
-      if (pixels) {
-        float *px = malloc((size_t)W * H * C * sizeof *px);
-        if (!px) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
-        else {
-          for (int y = 0; y < H; y++)
-            for (int k = 0; k < W * C; k++) px[(size_t)y * W * C + k] = rows[y][k];
-          *pixels = px;
-        }
+      float *px = pixels ? malloc((size_t)W * H * C * sizeof *px) : NULL;
+      if (pixels && !px) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+      else { /* out-parameters only on success */
+        for (int y = 0; px && y < H; y++)
+          for (int k = 0; k < W * C; k++) px[(size_t)y * W * C + k] = rows[y][k];
+        if (pixels) *pixels = px;
+        *w = W;
+        *h = H;
+        *c = C;
       }
     }
   }
   png_destroy_read_struct(&png, &info, NULL);
-  free(rows);
-  free(buf);
+  free((void *)rows);
+  free((void *)buf);
   fclose(f);
   return st;
 }

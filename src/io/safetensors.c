@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 typedef enum { DT_F32, DT_F16, DT_BF16, DT_F64 } st_dtype;
 
@@ -131,6 +132,9 @@ static cld_status check_layout(cld_safetensors *st, size_t data_size) {
 
 cld_status cld_safetensors_open(cld_ctx *ctx, const char *path, cld_safetensors **out) {
   if (!ctx || !path || !out) return CLD_ERR_INVALID_ARG;
+  struct stat sb;
+  if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+    return cld_seterr(ctx, CLD_ERR_IO, "%s: not a regular file (%s)", path, S_ISDIR(sb.st_mode) ? "a directory" : "a device or pipe");
   FILE *f = fopen(path, "rb");
   if (!f) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   cld_safetensors *st = calloc(1, sizeof *st);
@@ -365,6 +369,13 @@ cld_status cld_store_load(cld_store *s, const char *path, int *n_unused) {
   float *buf = st ? NULL : malloc((s->total ? s->total : 1) * sizeof(float));
   if (!st && !buf) st = cld_seterr(s->ctx, CLD_ERR_NOMEM, "out of host memory");
   for (int i = 0; i < s->n && !st; i++) st = cld_safetensors_read(f, cld_safetensors_find(f, s->p[i].name), buf + s->p[i].off);
+  for (int i = 0; i < s->n && !st; i++) /* a model holding NaN or Inf samples garbage: refuse it by name */
+    for (int64_t k = 0; k < s->p[i].numel; k++)
+      if (!isfinite(buf[s->p[i].off + (size_t)k])) {
+        st = cld_seterr(s->ctx, CLD_ERR_FORMAT, "%s: parameter '%s' holds %s at element %lld", path, s->p[i].name,
+                        isnan(buf[s->p[i].off + (size_t)k]) ? "NaN" : "Inf", (long long)k);
+        break;
+      }
   for (int i = 0; i < s->n && !st; i++) st = cld_store_write(s, i, buf + s->p[i].off);
   if (!st && n_unused) *n_unused = cld_safetensors_count(f) - used;
   free(buf);
