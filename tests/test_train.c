@@ -212,6 +212,48 @@ static void test_damaged_checkpoint(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* --resume falls back: the newest checkpoint's optimizer file truncated, the one before resumes
+ * and the note names the damaged file; a directory being pruned (.ckpt-N.del) is never listed */
+static void test_resume_fallback(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_dataset *d = toy_images();
+  char dir[] = "/tmp/cldiff-train-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  rig a = make_rig(ctx, d);
+  for (int i = 0; i < 2; i++) TU_OK(ctx, cld_trainer_step(a.t, NULL));
+  TU_OK(ctx, cld_trainer_save(a.t, dir, 0));
+  size_t n2;
+  float *at2 = snapshot(&a, &n2);
+  for (int i = 0; i < 2; i++) TU_OK(ctx, cld_trainer_step(a.t, NULL));
+  TU_OK(ctx, cld_trainer_save(a.t, dir, 0));
+  char path[1200];
+  snprintf(path, sizeof path, "%s/ckpt-4/optimizer.safetensors", dir);
+  assert_int_equal(truncate(path, 100), 0);
+  snprintf(path, sizeof path, "%s/.ckpt-9.del", dir); /* a kill mid-prune left this behind */
+  assert_int_equal(mkdir(path, 0755), 0);
+  snprintf(path, sizeof path, "%s/.ckpt-9.del/trainer.json", dir);
+  FILE *f = fopen(path, "w");
+  fputs("{\"step\": 9}", f);
+  fclose(f);
+  rig b = make_rig(ctx, d);
+  TU_OK(ctx, cld_trainer_resume(b.t, dir));
+  assert_int_equal(cld_trainer_steps_done(b.t), 2);
+  assert_non_null(strstr(cld_trainer_resumed_from(b.t), "ckpt-2"));
+  assert_non_null(strstr(cld_trainer_resume_note(b.t), "ckpt-4/optimizer.safetensors"));
+  size_t nb;
+  float *got = snapshot(&b, &nb);
+  assert_int_equal(n2, nb);
+  assert_memory_equal(at2, got, n2 * sizeof(float)); /* exactly the state saved at step 2 */
+  free(at2);
+  free(got);
+  free_rig(&a);
+  free_rig(&b);
+  assert_int_equal(tu_rmtree(dir), 0);
+  cld_dataset_free(d);
+  cld_ctx_destroy(ctx);
+}
+
 /* loss-second-moment sampling (T = 20 so every t has 10 losses early): the importance sampler is
  * warm before the checkpoint, and resume stays bit-exact with its history restored */
 static void test_lsm_resume(void **state) {
@@ -362,6 +404,7 @@ int main(void) {
       cmocka_unit_test(test_ep_gates),
       cmocka_unit_test(test_stf_hflip),
       cmocka_unit_test(test_damaged_checkpoint),
+      cmocka_unit_test(test_resume_fallback),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,8 +69,14 @@ CLD_API size_t cld_trainer_arena_bytes(const cld_trainer *t);
  * ema/ as diffusers UNet2DModel directories, optimizer.safetensors (AdamW moments) and
  * trainer.json (step, parameters). (For the MLP, model/ and ema/ hold cldiff's MLPDenoiser.) Keeps the newest `keep` checkpoints (0: all). */
 CLD_API cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep);
-/* Restores the newest complete checkpoint in DIR (model, EMA, moments, step). */
+/* Restores the newest complete checkpoint in DIR (model, EMA, moments, step). One that fails to
+ * read (truncated, corrupt, NaN weights) is skipped for the one before it, and
+ * cld_trainer_resume_note says so; a checkpoint of another batch size is refused (no fallback).
+ * A failure leaves the trainer as it was. */
 CLD_API cld_status cld_trainer_resume(cld_trainer *t, const char *dir);
+/* After a resume: the checkpoint restored, and what was skipped to get there ("" if nothing). */
+CLD_API const char *cld_trainer_resumed_from(const cld_trainer *t);
+CLD_API const char *cld_trainer_resume_note(const cld_trainer *t);
 /* Newest complete checkpoint path in DIR into out; CLD_ERR_IO if there is none. */
 CLD_API cld_status cld_checkpoint_latest(cld_ctx *ctx, const char *dir, char *out, size_t n);
 #ifdef __cplusplus

@@ -183,80 +183,127 @@ cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
     int64_t steps[4096];
     int k = list_ckpts(dir, steps, 4096);
     for (int i = 0; i + keep < k; i++) {
+      /* out of the listing first (one rename), then removed: a kill in between leaves a
+       * .ckpt-N.del directory that no listing takes for a checkpoint */
+      char del[1200];
       snprintf(path, sizeof path, "%s/ckpt-%lld", dir, (long long)steps[i]);
-      cld_fs_rm_tree(path);
+      snprintf(del, sizeof del, "%s/.ckpt-%lld.del", dir, (long long)steps[i]);
+      cld_fs_rm_tree(del);
+      if (rename(path, del) == 0) cld_fs_rm_tree(del);
     }
   }
   return CLD_OK;
 }
 
-cld_status cld_trainer_resume(cld_trainer *t, const char *dir) {
-  if (!t || !dir) return CLD_ERR_INVALID_ARG;
+/* trainer.json's step, after checking the batch it was trained with */
+static cld_status read_trainer_json(cld_trainer *t, const char *ck, int64_t *step) {
   cld_ctx *ctx = t->ctx;
-  char ck[1100], path[1200];
-  cld_status st = cld_checkpoint_latest(ctx, dir, ck, sizeof ck);
-  if (st) return st;
+  char path[1200];
   snprintf(path, sizeof path, "%s/trainer.json", ck);
   char *text = cld_fs_read_text(path);
   cJSON *r = text ? cJSON_Parse(text) : NULL;
   free(text);
   const cJSON *sv = cJSON_GetObjectItemCaseSensitive(r, "step"), *bv = cJSON_GetObjectItemCaseSensitive(r, "batch");
-  if (!cJSON_IsNumber(sv) || sv->valuedouble < 0) {
+  if (!cJSON_IsNumber(sv) || !(sv->valuedouble >= 0 && sv->valuedouble <= 9.0e15)) {
     cJSON_Delete(r);
     return cld_seterr(ctx, CLD_ERR_FORMAT, "%s: no valid \"step\"", path);
   }
   double saved_batch = cJSON_IsNumber(bv) ? bv->valuedouble : (double)t->p.batch; /* read before r is freed */
-  double saved_step = sv->valuedouble;
+  *step = (int64_t)sv->valuedouble;
   cJSON_Delete(r);
-  if (!(saved_step <= 9.0e15)) return cld_seterr(ctx, CLD_ERR_FORMAT, "%s: \"step\" %g is out of range", path, saved_step);
   if (saved_batch != (double)t->p.batch)
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "%s: trained with batch %.0f, resuming with %d would change the data order",
                       path, saved_batch, t->p.batch);
-  int64_t step = (int64_t)saved_step;
+  return CLD_OK;
+}
+
+/* the importance sampler's loss history of checkpoint ck into hist (T, 10) and cnt (T) */
+static cld_status read_lsm(cld_trainer *t, const char *ck, float *hist, float *cnt) {
+  cld_ctx *ctx = t->ctx;
+  char path[1200];
+  cld_safetensors *fh = NULL;
+  snprintf(path, sizeof path, "%s/timestep_sampler.safetensors", ck);
+  cld_status st = cld_safetensors_open(ctx, path, &fh);
+  int ih = fh ? cld_safetensors_find(fh, "loss_history") : -1, ic = fh ? cld_safetensors_find(fh, "loss_history_count") : -1;
+  if (!st && (ih < 0 || ic < 0 || cld_safetensors_numel(fh, ih) != (int64_t)t->p.T * CLD_LSM_HISTORY ||
+              cld_safetensors_numel(fh, ic) != t->p.T))
+    st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: loss history missing or for another T", path);
+  if (!st) st = cld_safetensors_read(fh, ih, hist);
+  if (!st) st = cld_safetensors_read(fh, ic, cnt);
+  for (int i = 0; !st && i < t->p.T; i++)
+    if (!(cnt[i] >= 0 && cnt[i] <= CLD_LSM_HISTORY && cnt[i] == (float)(int)cnt[i]))
+      st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: loss_history_count[%d] is %g, not 0..%d", path, i, cnt[i], CLD_LSM_HISTORY);
+  cld_safetensors_close(fh);
+  return st;
+}
+
+/* Restores checkpoint ck: everything is read and checked first, then installed, so a failure
+ * leaves the trainer as it was. */
+static cld_status resume_from(cld_trainer *t, const char *ck) {
+  cld_ctx *ctx = t->ctx;
+  char path[1200], opath[1200];
+  int64_t step = 0;
+  cld_status st = read_trainer_json(t, ck, &step);
+  if (st) return st;
   cld_store *s = t->s;
-  size_t total = s->total ? s->total : 1;
-  float *a = calloc(total, sizeof(float)), *b = calloc(total, sizeof(float));
-  if (!a || !b) { free(a); free(b); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
-  /* read and check everything, then install */
+  size_t total = s->total ? s->total : 1, T = (size_t)t->p.T;
+  float *a = calloc(total, sizeof(float)), *m = calloc(total, sizeof(float)), *v = calloc(total, sizeof(float));
+  float *hist = t->p.timestep_sampling ? malloc(T * CLD_LSM_HISTORY * sizeof *hist) : NULL;
+  float *cnt = t->p.timestep_sampling ? malloc(T * sizeof *cnt) : NULL;
+  if (!a || !m || !v || (t->p.timestep_sampling && (!hist || !cnt))) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   cld_safetensors *fe = NULL, *fo = NULL;
   snprintf(path, sizeof path, "%s/ema/diffusion_pytorch_model.safetensors", ck);
-  st = cld_safetensors_open(ctx, path, &fe);
-  if (!st) st = read_named(s, fe, path, "", a);
-  char opath[1200];
   snprintf(opath, sizeof opath, "%s/optimizer.safetensors", ck);
-  float *m = NULL, *v = NULL;
+  if (!st) st = cld_safetensors_open(ctx, path, &fe);
+  if (!st) st = read_named(s, fe, path, "", a);
   if (!st) st = cld_safetensors_open(ctx, opath, &fo);
-  if (!st && (!(m = calloc(total, sizeof(float))) || !(v = calloc(total, sizeof(float))))) st = cld_seterr(ctx, CLD_ERR_NOMEM, "oom");
   if (!st) st = read_named(s, fo, opath, "m.", m);
   if (!st) st = read_named(s, fo, opath, "v.", v);
+  if (!st && t->p.timestep_sampling) st = read_lsm(t, ck, hist, cnt);
   snprintf(path, sizeof path, "%s/model/diffusion_pytorch_model.safetensors", ck);
-  if (!st) st = cld_store_load(s, path, NULL);
-  float *hist = NULL, *cnt = NULL;
-  if (!st && t->p.timestep_sampling) {
-    cld_safetensors *fh = NULL;
-    snprintf(path, sizeof path, "%s/timestep_sampler.safetensors", ck);
-    st = cld_safetensors_open(ctx, path, &fh);
-    int ih = fh ? cld_safetensors_find(fh, "loss_history") : -1, ic = fh ? cld_safetensors_find(fh, "loss_history_count") : -1;
-    if (!st && (ih < 0 || ic < 0 || cld_safetensors_numel(fh, ih) != (int64_t)t->p.T * CLD_LSM_HISTORY ||
-                cld_safetensors_numel(fh, ic) != t->p.T))
-      st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: loss history missing or for another T", path);
-    if (!st && (!(hist = malloc((size_t)t->p.T * CLD_LSM_HISTORY * sizeof *hist)) || !(cnt = malloc((size_t)t->p.T * sizeof *cnt))))
-      st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
-    if (!st) st = cld_safetensors_read(fh, ih, hist);
-    if (!st) st = cld_safetensors_read(fh, ic, cnt);
-    cld_safetensors_close(fh);
-  }
+  if (!st) st = cld_store_load(s, path, NULL); /* checks every tensor before it writes the store */
   if (!st) st = cld_ema_write(t->ema, a);
   if (!st) st = cld_optim_write_moments(t->opt, m, v, step);
   if (!st) t->step = step;
   if (!st && hist) {
-    memcpy(t->lsm_hist, hist, (size_t)t->p.T * CLD_LSM_HISTORY * sizeof *hist);
-    for (int i = 0; i < t->p.T; i++) t->lsm_count[i] = (int)cnt[i];
+    memcpy(t->lsm_hist, hist, T * CLD_LSM_HISTORY * sizeof *hist);
+    for (size_t i = 0; i < T; i++) t->lsm_count[i] = (int)cnt[i];
   }
   free(hist);
   free(cnt);
   cld_safetensors_close(fe);
   cld_safetensors_close(fo);
-  free(a); free(b); free(m); free(v);
+  free(a); free(m); free(v);
   return st;
 }
+
+cld_status cld_trainer_resume(cld_trainer *t, const char *dir) {
+  if (!t || !dir) return CLD_ERR_INVALID_ARG;
+  cld_ctx *ctx = t->ctx;
+  int64_t steps[4096];
+  int k = list_ckpts(dir, steps, 4096);
+  if (k == 0) return cld_seterr(ctx, CLD_ERR_IO, "%s: no complete checkpoint (ckpt-N/trainer.json)", dir);
+  t->resume_note[0] = 0;
+  char first_err[1024] = "";
+  cld_status first_st = CLD_OK;
+  for (int i = k - 1; i >= 0; i--) { /* newest first; a damaged one falls back to the one before */
+    char ck[1100];
+    snprintf(ck, sizeof ck, "%s/ckpt-%lld", dir, (long long)steps[i]);
+    cld_status st = resume_from(t, ck);
+    if (!st) {
+      snprintf(t->resumed_from, sizeof t->resumed_from, "%s", ck);
+      if (first_st)
+        snprintf(t->resume_note, sizeof t->resume_note, "skipped %d damaged newer checkpoint(s); the newest: %s", k - 1 - i, first_err);
+      return CLD_OK;
+    }
+    if (st == CLD_ERR_INVALID_ARG || st == CLD_ERR_NOMEM) return st; /* the caller's setup, not damage: no fallback */
+    if (!first_st) {
+      first_st = st;
+      snprintf(first_err, sizeof first_err, "%s", cld_ctx_errmsg(ctx));
+    }
+  }
+  return cld_seterr(ctx, first_st, "%s (and no older checkpoint in %s resumes)", first_err, dir);
+}
+
+const char *cld_trainer_resume_note(const cld_trainer *t) { return t ? t->resume_note : ""; }
+const char *cld_trainer_resumed_from(const cld_trainer *t) { return t ? t->resumed_from : ""; }

@@ -49,6 +49,8 @@ struct cld_trainer {
   bool weighted;           /* some enabled method has a weight slot */
   void *host_buf;
   cld_step_host h;
+  char resumed_from[1100]; /* the checkpoint cld_trainer_resume restored */
+  char resume_note[1400];  /* what it skipped to get there ("" when the newest resumed) */
 };
 
 /* builds t->g, the one step graph (train_graph.c) */

@@ -256,7 +256,8 @@ int cmd_train(int argc, char **argv) {
   if (cld_fs_mkdirs(a.out) != 0) { fprintf(stderr, "cldiff train: --out %s: %s\n", a.out, strerror(errno)); goto done; }
   if (a.resume && has_ckpt) {
     if (cld_trainer_resume(t, a.out)) { fprintf(stderr, "cldiff train: --resume: %s\n", cld_ctx_errmsg(ctx)); goto done; }
-    fprintf(stderr, "resumed %s at step %lld\n", latest, (long long)cld_trainer_steps_done(t));
+    fprintf(stderr, "resumed %s at step %lld\n", cld_trainer_resumed_from(t), (long long)cld_trainer_steps_done(t));
+    if (*cld_trainer_resume_note(t)) fprintf(stderr, "cldiff train: warning: --resume %s\n", cld_trainer_resume_note(t));
   }
   snprintf(logpath, sizeof logpath, "%s/log.jsonl", a.out);
   if (a.resume && has_ckpt && trim_log(ctx, logpath, (long long)cld_trainer_steps_done(t)) != 0) goto done;
