@@ -230,6 +230,36 @@ static void test_tune_table(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* a hostile tuning table: huge, fractional or negative numbers drop their entry (no undefined
+ * float-to-int conversion), a sane entry beside them survives, and GEMMs still run */
+static void test_tune_table_hostile(void **state) {
+  (void)state;
+  char dir[] = "/tmp/cldiff-test-tune-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  cld_ctx *ctx = ctx_in(dir);
+  FILE *f = fopen(cld_gemm_tune_file(ctx), "w");
+  assert_non_null(f);
+  fputs("{\"entries\": [{\"m\": 1e300, \"n\": 19, \"k\": 17, \"tm\": 4, \"nv\": 1},"
+        " {\"m\": 13, \"n\": 19, \"k\": 17, \"tm\": 4.5, \"nv\": 1},"
+        " {\"m\": 13, \"n\": 19, \"k\": 17, \"tm\": 4, \"nv\": 1, \"lws0\": 1e20},"
+        " {\"m\": 13, \"n\": 19, \"k\": 17, \"batch\": -2, \"tm\": 4, \"nv\": 1},"
+        " {\"m\": 8, \"n\": 8, \"k\": 8, \"tm\": 4, \"nv\": 1}],"
+        " \"clblast_xgemm\": {\"KWG\": 1e300}}", f);
+  fclose(f);
+  struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
+  assert_non_null(t);
+  assert_int_equal(t->n, 1);
+  assert_int_equal((int)t->e[0].shape.m, 8);
+  assert_false(t->clblast.set);
+  cld_gemm_result r;
+  cld_gemm_shape s = {13, 19, 17, 1, false, false, 0};
+  TU_OK(ctx, cld_gemm_bench(ctx, &s, CLD_GEMM_AUTO, 1, &r));
+  cld_ctx_destroy(ctx);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 /* cld_gemm_record: distinct shapes in first-run order, at most cap, nothing after it is stopped */
 static void test_record(void **state) {
   (void)state;
@@ -259,7 +289,7 @@ int main(void) {
       cmocka_unit_test(test_tile_variants),
       cmocka_unit_test(test_clblast_rebase),
       cmocka_unit_test(test_interleaved),
-      cmocka_unit_test(test_tune_table),
+      cmocka_unit_test(test_tune_table), cmocka_unit_test(test_tune_table_hostile),
       cmocka_unit_test(test_record),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -228,6 +228,17 @@ static void test_config_errors(void **state) {
                                          &c, err, sizeof err), CLD_ERR_FORMAT);
   assert_non_null(strstr(err, "CrossAttnDownBlock2D"));
   assert_int_equal(cld_unet_config_parse("not json", &c, err, sizeof err), CLD_ERR_FORMAT);
+  /* numbers that would become sizes are range-checked integers (1e300 was accepted for heads) */
+  const char *huge[][2] = {{"{\"attention_head_dim\": 1e300}", "attention_head_dim"},
+                           {"{\"attention_head_dim\": 8.5}", "attention_head_dim"},
+                           {"{\"block_out_channels\": [1e20, 64, 64, 64]}", "block_out_channels"},
+                           {"{\"sample_size\": 1e300}", "sample_size"},
+                           {"{\"layers_per_block\": 1.5}", "layers_per_block"},
+                           {"{\"norm_num_groups\": -3}", "norm_num_groups"}};
+  for (size_t k = 0; k < sizeof huge / sizeof huge[0]; k++) {
+    assert_int_equal(cld_unet_config_parse(huge[k][0], &c, err, sizeof err), CLD_ERR_FORMAT);
+    assert_non_null(strstr(err, huge[k][1]));
+  }
   /* a shape mismatch between file and model names the parameter */
   cld_ctx *ctx = tu_ctx();
   cld_store *s;

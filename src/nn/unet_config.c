@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 static void defaults(cld_unet_config *c) {
@@ -94,6 +95,9 @@ cld_status cld_unet_preset(const char *name, cld_unet_config *c) {
   return CLD_ERR_INVALID_ARG;
 }
 
+/* the widest level cldiff builds (diffusers models use up to 1280) */
+#define CLD_UNET_MAX_CHANNELS 8192
+
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); cJSON_Delete(root); return CLD_ERR_FORMAT; } while (0)
 
 cld_status cld_unet_config_parse(const char *json, cld_unet_config *out, char *err, size_t errlen) {
@@ -111,6 +115,14 @@ cld_status cld_unet_config_parse(const char *json, cld_unet_config *out, char *e
       FAIL("config.json: \"%s\" must be a number in [%g, %g]", key, (double)(lo), (double)(hi)); \
     c.field = (__typeof__(c.field))v->valuedouble;                                              \
   }
+/* an integer-valued number in [lo, hi]: checked before it becomes a size (no 1e300 -> int) */
+#define INT(key, field, lo, hi)                                                                 \
+  if ((v = cJSON_GetObjectItemCaseSensitive(root, key)) && !cJSON_IsNull(v)) {                  \
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= (lo) && v->valuedouble <= (hi)) ||             \
+        v->valuedouble != floor(v->valuedouble))                                                \
+      FAIL("config.json: \"%s\" must be an integer in [%d, %d]", key, (int)(lo), (int)(hi));     \
+    c.field = (int)v->valuedouble;                                                              \
+  }
 #define BOOL(key, field)                                                                        \
   if ((v = cJSON_GetObjectItemCaseSensitive(root, key)) && !cJSON_IsNull(v)) {                  \
     if (!cJSON_IsBool(v)) FAIL("config.json: \"%s\" must be true or false", key);               \
@@ -124,17 +136,17 @@ cld_status cld_unet_config_parse(const char *json, cld_unet_config *out, char *e
   const cJSON *cls = cJSON_GetObjectItemCaseSensitive(root, "_class_name");
   if (cls && (!cJSON_IsString(cls) || strcmp(cls->valuestring, "UNet2DModel")))
     FAIL("config.json: _class_name %s is not UNet2DModel", cJSON_IsString(cls) ? cls->valuestring : "?");
-  NUM("sample_size", sample_size, 0, 4096)
-  NUM("in_channels", in_channels, 1, 64)
-  NUM("out_channels", out_channels, 1, 64)
+  INT("sample_size", sample_size, 0, 4096)
+  INT("in_channels", in_channels, 1, 64)
+  INT("out_channels", out_channels, 1, 64)
   BOOL("center_input_sample", center_input_sample)
   BOOL("flip_sin_to_cos", flip_sin_to_cos)
   NUM("freq_shift", freq_shift, -1e6, 1e6)
-  NUM("layers_per_block", layers_per_block, 1, 16)
+  INT("layers_per_block", layers_per_block, 1, 16)
   NUM("mid_block_scale_factor", mid_block_scale_factor, 1e-6, 1e6)
-  NUM("downsample_padding", downsample_padding, 0, 1)
+  INT("downsample_padding", downsample_padding, 0, 1)
   NUM("dropout", dropout, 0, 0.99)
-  NUM("norm_num_groups", norm_num_groups, 1, 1024)
+  INT("norm_num_groups", norm_num_groups, 1, 1024)
   NUM("norm_eps", norm_eps, 0, 1)
   BOOL("add_attention", add_attention)
   STR_ONLY("act_fn", "silu")
@@ -143,8 +155,9 @@ cld_status cld_unet_config_parse(const char *json, cld_unet_config *out, char *e
   STR_ONLY("upsample_type", "conv")
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "attention_head_dim"))) {
     if (cJSON_IsNull(v)) c.attention_head_dim = 0;
-    else if (cJSON_IsNumber(v) && v->valuedouble >= 1) c.attention_head_dim = (int)v->valuedouble;
-    else FAIL("config.json: \"attention_head_dim\" must be a positive number or null");
+    else if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= CLD_UNET_MAX_CHANNELS && v->valuedouble == floor(v->valuedouble))
+      c.attention_head_dim = (int)v->valuedouble;
+    else FAIL("config.json: \"attention_head_dim\" must be an integer in [1, %d] or null", CLD_UNET_MAX_CHANNELS);
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "resnet_time_scale_shift")) && !cJSON_IsNull(v)) {
     if (cJSON_IsString(v) && !strcmp(v->valuestring, "default")) c.scale_shift = false;
@@ -161,7 +174,8 @@ cld_status cld_unet_config_parse(const char *json, cld_unet_config *out, char *e
     c.n_levels = n;
     for (int i = 0; i < n; i++) {
       const cJSON *e = cJSON_GetArrayItem(v, i);
-      if (!cJSON_IsNumber(e) || e->valuedouble < 1) FAIL("config.json: \"block_out_channels\"[%d] is not a positive number", i);
+      if (!cJSON_IsNumber(e) || !(e->valuedouble >= 1 && e->valuedouble <= CLD_UNET_MAX_CHANNELS) || e->valuedouble != floor(e->valuedouble))
+        FAIL("config.json: \"block_out_channels\"[%d] must be an integer in [1, %d]", i, CLD_UNET_MAX_CHANNELS);
       c.block_out_channels[i] = (int)e->valuedouble;
     }
   }

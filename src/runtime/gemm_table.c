@@ -3,6 +3,7 @@
  * dispatch (gemm.c) and the providers, which read them. */
 #include "runtime/gemm.h"
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,9 +41,15 @@ const char *cld_gemm_tune_file(cld_ctx *ctx) {
   return ctx->tune_file;
 }
 
+/* key k of o as an int: def when absent, INT_MIN (which no check accepts) when it is not an
+ * integer within int's range (no undefined float-to-int conversion of 1e300) */
 static int jint(const cJSON *o, const char *k, int def) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsNumber(v) ? (int)v->valuedouble : def;
+  if (!v) return def;
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= -2147483647.0 && v->valuedouble <= 2147483647.0) ||
+      v->valuedouble != floor(v->valuedouble))
+    return INT_MIN;
+  return (int)v->valuedouble;
 }
 
 bool cld_gemm_shape_eq(const cld_gemm_shape *a, const cld_gemm_shape *b) {
@@ -76,7 +83,8 @@ static void tuning_load(cld_ctx *ctx, struct cld_gemm_tuning *t) {
     x->tiled = (cld_tiled_cfg){jint(e, "tm", 8), jint(e, "nv", 2), jint(e, "lws0", 0), jint(e, "lws1", 0), jint(e, "mf", 0) != 0,
                               jint(e, "lb", 1)};
     if (!(x->shape.m > 0 && x->shape.n > 0 && x->shape.k > 0 && x->tiled.tm >= 1 && x->tiled.tm <= 8 &&
-          x->tiled.nv >= 1 && x->tiled.nv <= 4 && x->tiled.lb >= 1 && x->tiled.lb <= 64 && x->shape.a_batch >= 0))
+          x->tiled.nv >= 1 && x->tiled.nv <= 4 && x->tiled.lb >= 1 && x->tiled.lb <= 64 && x->shape.a_batch >= 0 &&
+          x->shape.batch >= 1 && x->tiled.lws0 >= 0 && x->tiled.lws0 <= 256 && x->tiled.lws1 >= 0 && x->tiled.lws1 <= 256))
       continue;
     cld_tune_put(t, x); /* a shape listed twice (tables written before merging compared fields): the later entry */
   }
@@ -85,7 +93,7 @@ static void tuning_load(cld_ctx *ctx, struct cld_gemm_tuning *t) {
     t->clblast.set = true;
     for (int i = 0; i < CLD_CLBLAST_NPARAMS; i++) {
       int v = jint(cb, cld_clblast_param_names[i], -1);
-      if (v < 0) t->clblast.set = false;
+      if (v < 0 || v > 4096) t->clblast.set = false; /* no parameter set of CLBlast's goes near that */
       else t->clblast.v[i] = (size_t)v;
     }
   }

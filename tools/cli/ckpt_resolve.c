@@ -43,9 +43,13 @@ int ckpt_resolve(cld_ctx *ctx, const char *arg, bool ema, ckpt_info *out) {
   if (!r) { fprintf(stderr, "cldiff: %s: not valid JSON\n", tj); return 2; }
   const cJSON *v;
   if ((v = cJSON_GetObjectItemCaseSensitive(r, "schedule")) && cJSON_IsString(v)) out->schedule = cld_beta_schedule_parse(v->valuestring);
-  if ((v = cJSON_GetObjectItemCaseSensitive(r, "T")) && cJSON_IsNumber(v)) out->T = (int)v->valuedouble;
+  if ((v = cJSON_GetObjectItemCaseSensitive(r, "T")) && cJSON_IsNumber(v)) { /* range-checked before it becomes an int */
+    if (!(v->valuedouble >= 2 && v->valuedouble <= 100000)) { fprintf(stderr, "cldiff: %s: \"T\" %g is not in [2, 100000]\n", tj, v->valuedouble); cJSON_Delete(r); return 2; }
+    out->T = (int)v->valuedouble;
+  }
   if ((v = cJSON_GetObjectItemCaseSensitive(r, "prediction")) && cJSON_IsString(v)) out->prediction = cld_prediction_parse(v->valuestring);
-  if ((v = cJSON_GetObjectItemCaseSensitive(r, "step")) && cJSON_IsNumber(v)) out->step = (long long)v->valuedouble;
+  if ((v = cJSON_GetObjectItemCaseSensitive(r, "step")) && cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 9e15)
+    out->step = (long long)v->valuedouble;
   if ((v = cJSON_GetObjectItemCaseSensitive(r, "dataset")) && cJSON_IsString(v)) snprintf(out->dataset, sizeof out->dataset, "%s", v->valuestring);
   if ((v = cJSON_GetObjectItemCaseSensitive(r, "data_pixel_variance")) && cJSON_IsNumber(v)) out->data_var = v->valuedouble;
   if ((v = cJSON_GetObjectItemCaseSensitive(r, "edm_sigma_data")) && cJSON_IsNumber(v)) out->sigma_data = v->valuedouble;
