@@ -161,6 +161,15 @@ for bad in "--sampler ddpm --respacing tsdpm10" "--respacing tsdpm1" "--sampler 
   [ "$rc" = 2 ] && grep -q -- "--respacing" "$tmp/rs.txt" || fail "$bad: exit $rc, $(cat "$tmp/rs.txt")"
 done
 
+# --- a diverging run (--lr 10 --clip 0) is warned about from its logged loss, and from then on no
+# checkpoint is pruned, so the ones from before the divergence stay
+"$B" train --data toy:moons --model toy-mlp --out "$tmp/div" --steps 60 --batch 64 --lr 10 --clip 0 --save-every 10 \
+  --keep 2 --log-every 60 >"$tmp/div.txt" 2>&1 || fail "diverging run: exit $?"
+grep -q "warning: the loss diverges" "$tmp/div.txt" || fail "no divergence warning: $(cat "$tmp/div.txt")"
+[ "$(ls -d "$tmp/div"/ckpt-* | wc -l)" -gt 2 ] || fail "a diverging run pruned to --keep 2"
+train calm --lr 1e-3
+! grep -q "diverges" "$tmp/calm.txt" || fail "a calm run was warned about divergence"
+
 # --- a model whose weights hold a NaN is refused on load, the tensor named; a directory given
 # where the weights file should be is named as such
 mkdir -p "$tmp/nan"

@@ -180,13 +180,29 @@ static int train_loop(const train_args *a, cld_ctx *ctx, cld_trainer *t, FILE *l
   signal(SIGTERM, on_signal);
   bool tty = isatty(2);
   int64_t start = cld_trainer_steps_done(t);
-  double t0 = cli_now(), ema_rate = 0;
-  int rc = 0;
+  double t0 = cli_now(), ema_rate = 0, loss_ema = 0, best_ema = INFINITY;
+  int rc = 0, keep = (int)a->keep;
+  bool diverged = false, nonfinite = false;
   while (cld_trainer_steps_done(t) < a->steps && !stop_requested) {
     float loss;
     double ts = cli_now();
     if (cld_trainer_step(t, &loss)) { fprintf(stderr, "\ncldiff train: %s\n", cld_ctx_errmsg(ctx)); rc = 1; break; }
-    if (!isfinite(loss)) { fprintf(stderr, "\ncldiff train: loss is %f at step %lld; stopping\n", loss, (long long)cld_trainer_steps_done(t)); rc = 1; break; }
+    if (!isfinite(loss)) { /* the weights took that step: nothing is saved, the last checkpoint stays the newest */
+      fprintf(stderr, "\ncldiff train: loss is %f at step %lld; stopping without saving (the last checkpoint is the newest "
+              "good one)\n", loss, (long long)cld_trainer_steps_done(t));
+      rc = 1;
+      nonfinite = true;
+      break;
+    }
+    /* divergence, from the logged loss: its running mean 100x above the lowest it reached */
+    loss_ema = loss_ema == 0 ? loss : 0.9 * loss_ema + 0.1 * loss;
+    if (loss_ema < best_ema) best_ema = loss_ema;
+    if (!diverged && loss_ema > 100 * best_ema) {
+      diverged = true;
+      keep = 0; /* from here on nothing is pruned: the checkpoints from before the divergence stay */
+      fprintf(stderr, "\ncldiff train: warning: the loss diverges (running mean %.3g at step %lld, %.3g at its lowest); no "
+              "checkpoint is pruned from here on (lower --lr, or --clip)\n", loss_ema, (long long)cld_trainer_steps_done(t), best_ema);
+    }
     double dt = cli_now() - ts;
     ema_rate = ema_rate == 0 ? dt : 0.9 * ema_rate + 0.1 * dt;
     int64_t done_steps = cld_trainer_steps_done(t);
@@ -197,13 +213,13 @@ static int train_loop(const train_args *a, cld_ctx *ctx, cld_trainer *t, FILE *l
     if (done_steps % a->log_every == 0 || done_steps == a->steps) progress_line(tty, done_steps, a->steps, loss, ema_rate);
     if (done_steps % a->save_every == 0 && done_steps < a->steps) {
       fflush(log);
-      if (cld_trainer_save(t, a->out, (int)a->keep)) { fprintf(stderr, "\ncldiff train: checkpoint: %s\n", cld_ctx_errmsg(ctx)); rc = 1; break; }
+      if (cld_trainer_save(t, a->out, keep)) { fprintf(stderr, "\ncldiff train: checkpoint: %s\n", cld_ctx_errmsg(ctx)); rc = 1; break; }
     }
   }
   if (tty) fprintf(stderr, "\n");
-  if (cld_trainer_steps_done(t) > start || (stop_requested && !rc)) {
+  if (!nonfinite && (cld_trainer_steps_done(t) > start || (stop_requested && !rc))) {
     fflush(log);
-    if (cld_trainer_save(t, a->out, (int)a->keep)) { fprintf(stderr, "cldiff train: checkpoint: %s\n", cld_ctx_errmsg(ctx)); rc = 1; }
+    if (cld_trainer_save(t, a->out, keep)) { fprintf(stderr, "cldiff train: checkpoint: %s\n", cld_ctx_errmsg(ctx)); rc = 1; }
     else fprintf(stderr, "saved %s/ckpt-%lld (%.1f s)\n", a->out, (long long)cld_trainer_steps_done(t), cli_now() - t0);
   }
   if (stop_requested) { fprintf(stderr, "stopped by signal %d; resume with --resume\n", (int)stop_requested); rc = 130; }
