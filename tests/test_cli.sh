@@ -186,6 +186,12 @@ rc=0
 "$B" sample --ckpt "$tmp/dirw" --n 4 --out "$tmp/x.png" >"$tmp/dirw.txt" 2>&1 || rc=$?
 [ "$rc" != 0 ] && grep -q "a directory" "$tmp/dirw.txt" || fail "a directory as the weights: exit $rc, $(cat "$tmp/dirw.txt")"
 
+# --- outputs are checked before sampling: --npy naming a directory fails with nothing written
+rc=0
+"$B" sample --ckpt "$tmp/base" --n 4 --out "$tmp/early.png" --npy "$tmp" >"$tmp/early.txt" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--npy" "$tmp/early.txt" || fail "--npy DIR: exit $rc, $(cat "$tmp/early.txt")"
+[ ! -e "$tmp/early.png" ] || fail "--npy DIR: the grid was written before the failure"
+
 # --- --help lists every method switch
 "$B" train --help >"$tmp/help.txt"
 for f in --ip-gamma --ip-ramp --weighting --snr-clamp --ep-lambda --ep-k --stf-ref --resume; do

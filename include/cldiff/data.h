@@ -17,6 +17,8 @@ typedef struct cld_dataset {
   float *x;           /* (n, c, h, w) in [-1, 1] */
   int *labels;        /* (n) or NULL */
   char name[128];
+  int n_skipped;      /* folder readers: files skipped as unreadable (corrupt, truncated), and the first */
+  char skipped_first[256];
 } cld_dataset;
 
 /* Reads an IDX image file (raw or .gz), optionally its labels file (NULL to skip). */

@@ -51,15 +51,28 @@ cld_status cld_png_folder_load(cld_ctx *ctx, const char *dir, int size, cld_data
   if (n == 0) { free(names); return cld_seterr(ctx, CLD_ERR_IO, "png:%s: no .png files", dir); }
   qsort(names, (size_t)n, sizeof *names, cmp_str);
   cld_status st = CLD_OK;
-  /* first pass: channels (RGB if any image has color) */
-  int channels = 1;
-  for (int i = 0; i < n && !st; i++) {
+  /* first pass: channels (RGB if any image has color); an unreadable file is skipped, not fatal */
+  int channels = 1, skipped = 0;
+  char first_bad[256] = "";
+  for (int i = 0; i < n; i++) {
     char path[2048];
     snprintf(path, sizeof path, "%s/%s", dir, names[i]);
     int w, h, c;
-    st = cld_png_read(ctx, path, NULL, &w, &h, &c);
-    if (!st && c >= 3) channels = 3;
+    cld_status r = cld_png_read(ctx, path, NULL, &w, &h, &c);
+    if (r == CLD_ERR_NOMEM) { st = r; break; }
+    if (r) {
+      if (!skipped++) snprintf(first_bad, sizeof first_bad, "%s", cld_ctx_errmsg(ctx));
+      free(names[i]);
+      names[i] = NULL;
+      continue;
+    }
+    if (c >= 3) channels = 3;
   }
+  int kept = 0; /* the readable names, in order */
+  for (int i = 0; i < n; i++)
+    if (names[i]) names[kept++] = names[i];
+  if (!st && kept == 0) st = cld_seterr(ctx, CLD_ERR_FORMAT, "png:%s: none of the %d .png files reads (%s)", dir, n, first_bad);
+  n = kept;
   cld_dataset *d = st ? NULL : calloc(1, sizeof *d);
   if (!st && (!d || !(d->x = malloc((size_t)n * channels * size * size * sizeof(float))))) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
   for (int i = 0; i < n && !st; i++) {
@@ -89,6 +102,8 @@ cld_status cld_png_folder_load(cld_ctx *ctx, const char *dir, int size, cld_data
   free(names);
   if (st) { cld_dataset_free(d); return st; }
   d->n = n;
+  d->n_skipped = skipped;
+  snprintf(d->skipped_first, sizeof d->skipped_first, "%s", first_bad);
   d->c = channels;
   d->h = d->w = size;
   snprintf(d->name, sizeof d->name, "png:%s", dir);

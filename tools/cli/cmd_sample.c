@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char SAMPLE_SYNOPSIS[] =
     "usage: cldiff sample --ckpt DIR --out FILE.png [options]\n\n"
@@ -26,6 +27,21 @@ static void progress(void *user, int step, int total, int64_t done, int64_t n) {
   fprintf(stderr, "\rsampling: images %lld-%lld of %lld, step %d/%d, ETA %.0f s   ", (long long)done + 1, (long long)last,
           (long long)n, step, total, eta);
   fflush(stderr);
+}
+
+/* an output file path is usable: not a directory, in a directory that exists and is writable;
+ * checked before sampling, so that a bad --npy does not fail after the grid was written */
+static int check_out_file(const char *flag, const char *path) {
+  struct stat sb;
+  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) { fprintf(stderr, "cldiff sample: %s %s: is a directory (give a file name)\n", flag, path); return 2; }
+  char dir[1100];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (!slash) snprintf(dir, sizeof dir, ".");
+  else if (slash == dir) dir[1] = 0;
+  else *slash = 0;
+  if (access(dir, W_OK) != 0) { fprintf(stderr, "cldiff sample: %s %s: cannot write into %s: %s\n", flag, path, dir, strerror(errno)); return 2; }
+  return 0;
 }
 
 int cmd_sample(int argc, char **argv) {
@@ -51,6 +67,9 @@ int cmd_sample(int argc, char **argv) {
   int prc = cli_parse("sample", SAMPLE_SYNOPSIS, tables, &co, argc, argv);
   if (prc) return prc == 1 ? 0 : 2;
   if (size && (sscanf(size, "%dx%d", &H, &W) != 2 || H < 1 || W < 1)) { fprintf(stderr, "cldiff sample: --size: '%s' is not HxW\n", size); return 2; }
+  if ((out && check_out_file("--out", out)) || (npy && check_out_file("--npy", npy))) return 2;
+  struct stat dsb;
+  if (dir && stat(dir, &dsb) == 0 && !S_ISDIR(dsb.st_mode)) { fprintf(stderr, "cldiff sample: --dir %s: exists and is not a directory\n", dir); return 2; }
   if (!ckpt || !out) { fprintf(stderr, "cldiff sample: --ckpt and --out are required (see --help)\n"); return 2; }
   if (cld_sampler_parse(so.sampler) < 0) {
     fprintf(stderr, "cldiff sample: --sampler: '%s' is not ddim, ddpm, spndm, fpndm, dpm-solver, euler or heun\n", so.sampler);

@@ -265,6 +265,9 @@ int cmd_train(int argc, char **argv) {
     fprintf(stderr, "cldiff train: --data: %s\n", cld_ctx_errmsg(ctx));
     goto done;
   }
+  if (ds->n_skipped)
+    fprintf(stderr, "cldiff train: warning: --data %s: %d unreadable file(s) skipped, the first: %s\n", a.data, ds->n_skipped,
+            ds->skipped_first);
   int ss = cld_model_sample_size(u);
   if (ss > 0 && (ss != ds->h || ss != ds->w))
     fprintf(stderr, "cldiff train: note: model sample_size %d, data %dx%d (training at the data size)\n", ss, ds->h, ds->w);
