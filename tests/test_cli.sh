@@ -93,12 +93,20 @@ rc=0
 [ "$rc" = 2 ] || fail "training into a run directory without --resume: exit $rc, expected 2"
 # resuming at another batch is refused with both batches named (the message once read freed
 # memory: ASan catches a relapse) and the checkpoint is left as it was
-before=$(find "$tmp/part" -type f -exec sha256sum {} + | sort)
+before=$(find "$tmp/part" -type f -not -name .lock -exec sha256sum {} + | sort)
 rc=0
 "$B" train --data toy:moons --model toy-mlp --out "$tmp/part" --steps 30 --batch 32 --seed 3 --ip-gamma 0.1 --stf-ref 256 \
   --ep-lambda 1 --ep-k 2 --resume >"$tmp/rb.txt" 2>&1 || rc=$?
 [ "$rc" != 0 ] && grep -q "trained with batch 64, resuming with 32" "$tmp/rb.txt" || fail "--resume --batch 32: exit $rc, $(cat "$tmp/rb.txt")"
-[ "$before" = "$(find "$tmp/part" -type f -exec sha256sum {} + | sort)" ] || fail "a refused --resume changed the run directory"
+[ "$before" = "$(find "$tmp/part" -type f -not -name .lock -exec sha256sum {} + | sort)" ] || fail "a refused --resume changed the run directory"
+# two runs on one directory: the second is refused while the first holds it
+"$B" train --data toy:moons --model toy-mlp --out "$tmp/busy" --steps 100000 --batch 64 --save-every 100000 >/dev/null 2>&1 &
+busy=$!
+for _ in $(seq 50); do [ -s "$tmp/busy/.lock" ] && break; sleep 0.2; done
+rc=0
+"$B" train --data toy:moons --model toy-mlp --out "$tmp/busy" --steps 10 --batch 64 --resume >"$tmp/busy.txt" 2>&1 || rc=$?
+kill -TERM "$busy" 2>/dev/null; wait "$busy" 2>/dev/null || true
+[ "$rc" = 2 ] && grep -q "another cldiff train is running there" "$tmp/busy.txt" || fail "a second run on a busy directory: exit $rc, $(cat "$tmp/busy.txt")"
 
 # --- Time-Shift from the command line
 sample() { # name flags... (10 steps unless the flags give --respacing)

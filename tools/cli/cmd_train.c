@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/file.h>
 
 static volatile sig_atomic_t stop_requested = 0;
 static void on_signal(int sig) { stop_requested = sig; }
@@ -239,6 +241,29 @@ static int make_model(const train_args *a, cld_ctx *ctx, cld_store **s, cld_mode
   return 0;
 }
 
+/* One run per directory: an exclusive lock on DIR/.lock held for the whole run (released by the
+ * kernel when the process ends, also on SIGKILL). Returns the descriptor, or -1 after printing
+ * why (another run holds it, or the directory cannot take the file). */
+static int lock_run_dir(const char *out) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/.lock", out);
+  int fd = open(path, O_RDWR | O_CREAT, 0644);
+  if (fd < 0) { fprintf(stderr, "cldiff train: %s: %s\n", path, strerror(errno)); return -1; }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = "";
+    ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+    pid[n > 0 ? n : 0] = 0;
+    fprintf(stderr, "cldiff train: --out %s: another cldiff train is running there (pid %s); one run per directory\n", out,
+            *pid ? strtok(pid, "\n") : "?");
+    close(fd);
+    return -1;
+  }
+  char pid[32];
+  int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) != n) { /* the pid is informative only */ }
+  return fd;
+}
+
 int cmd_train(int argc, char **argv) {
   train_args a;
   cld_train_params tp;
@@ -253,6 +278,7 @@ int cmd_train(int argc, char **argv) {
   cld_model *u = NULL;
   cld_trainer *t = NULL;
   FILE *log = NULL;
+  int lock_fd = -1;
   char latest[1100], logpath[1100];
   bool has_ckpt = cld_checkpoint_latest(ctx, a.out, latest, sizeof latest) == CLD_OK;
   if (has_ckpt && !a.resume) {
@@ -273,6 +299,7 @@ int cmd_train(int argc, char **argv) {
     fprintf(stderr, "cldiff train: note: model sample_size %d, data %dx%d (training at the data size)\n", ss, ds->h, ds->w);
   if (cld_trainer_create(ctx, u, ds, &tp, &t)) { fprintf(stderr, "cldiff train: %s\n", cld_ctx_errmsg(ctx)); goto done; }
   if (cld_fs_mkdirs(a.out) != 0) { fprintf(stderr, "cldiff train: --out %s: %s\n", a.out, strerror(errno)); goto done; }
+  if ((lock_fd = lock_run_dir(a.out)) < 0) { rc = 2; goto done; }
   if (a.resume && has_ckpt) {
     if (cld_trainer_resume(t, a.out)) { fprintf(stderr, "cldiff train: --resume: %s\n", cld_ctx_errmsg(ctx)); goto done; }
     fprintf(stderr, "resumed %s at step %lld\n", cld_trainer_resumed_from(t), (long long)cld_trainer_steps_done(t));
@@ -287,6 +314,7 @@ int cmd_train(int argc, char **argv) {
   rc = train_loop(&a, ctx, t, log);
 done:
   if (log) fclose(log);
+  if (lock_fd >= 0) close(lock_fd);
   cld_trainer_destroy(t);
   cld_model_destroy(u);
   cld_store_destroy(s);
