@@ -184,7 +184,7 @@ static int train_loop(const train_args *a, cld_ctx *ctx, cld_trainer *t, FILE *l
   int64_t start = cld_trainer_steps_done(t);
   double t0 = cli_now(), ema_rate = 0, loss_ema = 0, best_ema = INFINITY;
   int rc = 0, keep = (int)a->keep;
-  bool diverged = false, nonfinite = false;
+  bool diverged = false, nonfinite = false; /* nonfinite: no final save (a non-finite loss, or a save that failed) */
   while (cld_trainer_steps_done(t) < a->steps && !stop_requested) {
     float loss;
     double ts = cli_now();
@@ -215,7 +215,12 @@ static int train_loop(const train_args *a, cld_ctx *ctx, cld_trainer *t, FILE *l
     if (done_steps % a->log_every == 0 || done_steps == a->steps) progress_line(tty, done_steps, a->steps, loss, ema_rate);
     if (done_steps % a->save_every == 0 && done_steps < a->steps) {
       fflush(log);
-      if (cld_trainer_save(t, a->out, keep)) { fprintf(stderr, "\ncldiff train: checkpoint: %s\n", cld_ctx_errmsg(ctx)); rc = 1; break; }
+      if (cld_trainer_save(t, a->out, keep)) {
+        fprintf(stderr, "\ncldiff train: checkpoint: %s\n", cld_ctx_errmsg(ctx));
+        rc = 1;
+        nonfinite = true; /* not saved again on the way out: the same write would fail the same way */
+        break;
+      }
     }
   }
   if (tty) fprintf(stderr, "\n");
