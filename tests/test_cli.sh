@@ -194,6 +194,14 @@ rc=0
 "$B" sample --ckpt "$tmp/dirw" --n 4 --out "$tmp/x.png" >"$tmp/dirw.txt" 2>&1 || rc=$?
 [ "$rc" != 0 ] && grep -q "a directory" "$tmp/dirw.txt" || fail "a directory as the weights: exit $rc, $(cat "$tmp/dirw.txt")"
 
+# --- a folder with only pickle weights is refused on purpose, and says so
+mkdir -p "$tmp/pickle"
+cp "$tmp/base/ckpt-20/model/config.json" "$tmp/pickle/"
+echo "not really a pickle" >"$tmp/pickle/diffusion_pytorch_model.bin"
+rc=0
+"$B" sample --ckpt "$tmp/pickle" --n 4 --out "$tmp/x.png" >"$tmp/pk.txt" 2>&1 || rc=$?
+[ "$rc" != 0 ] && grep -q "refused on purpose" "$tmp/pk.txt" || fail "pickle weights: exit $rc, $(cat "$tmp/pk.txt")"
+
 # --- outputs are checked before sampling: --npy naming a directory fails with nothing written
 rc=0
 "$B" sample --ckpt "$tmp/base" --n 4 --out "$tmp/early.png" --npy "$tmp" >"$tmp/early.txt" 2>&1 || rc=$?

@@ -107,6 +107,14 @@ cld_status cld_model_load(cld_ctx *ctx, const char *dir, cld_store *s, cld_model
   free(text);
   if (st) return st;
   snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", dir);
+  char bin[1200];
+  snprintf(bin, sizeof bin, "%s/diffusion_pytorch_model.bin", dir);
+  if (access(path, F_OK) != 0 && access(bin, F_OK) == 0) { /* refused on purpose: unpickling runs code from the file */
+    cld_model_destroy(m);
+    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "%s: PyTorch pickle weights are refused on purpose (loading a pickle can run "
+                      "code); convert them once with diffusers: UNet2DModel.from_pretrained(DIR).save_pretrained(DIR, "
+                      "safe_serialization=True)", bin);
+  }
   if ((st = cld_store_load(s, path, NULL))) { cld_model_destroy(m); return st; }
   *out = m;
   return CLD_OK;
