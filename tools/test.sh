@@ -14,4 +14,6 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCLDIFF_WERROR=ON -DCLDIFF_SA
 cmake --build build-asan -j"$jobs"
 # LeakSanitizer on: the suite is leak-free, the OpenCL driver included (no suppressions needed on PoCL 3.1)
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan --output-on-failure -j"$jobs"
-echo "all tests passed (Release and ASan+UBSan)"
+# every parser under libFuzzer for a short fixed time, on its seed and regression corpora
+tools/fuzz.sh 30
+echo "all tests passed (Release, ASan+UBSan+LSan, fuzzing)"
