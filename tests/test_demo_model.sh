@@ -7,7 +7,7 @@
 # FID_MAX, so the check can fail. Usage: test_demo_model.sh CLDIFF TOOLS_DEMO_DIR
 source "$(dirname "$0")/cli_common.sh" "$1"
 demo=$2
-FID_MAX=${FID_MAX:-40}
+FID_MAX=${FID_MAX:-60} # measured 37.3 on PoCL (tools/demo/README.md); 1-step DDIM: 880
 fid_of() { # samples.npy -> FID
   "$B" eval fid --features "$demo/classifier" --ref fmnist --ref-n 2000 --samples "$1" --json |
     sed -n 's/.*"fid": *\([0-9.eE+-]*\).*/\1/p'
