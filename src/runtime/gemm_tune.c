@@ -210,9 +210,11 @@ static const size_t clblast_cands[][CLD_CLBLAST_NPARAMS] = {
     {0, 1, 32, 2, 16, 16, 128, 16, 16, 128, 0, 0, 0, 0, 8, 8},
 };
 
-/* the fastest correct tiled configuration for shape s into *best */
+/* the fastest correct tiled configuration for shape s into *best; past the deadline (> 0, in
+ * now_s() time) the search stops at the best found so far (every candidate compiles a program,
+ * so one shape can take longer than a whole time box) */
 static cld_status tune_tiled_shape(cld_ctx *ctx, const cld_gemm_shape *s, const cld_gemm_call *c, bench_bufs *bb,
-                                   cld_tune_entry *best) {
+                                   double deadline, cld_tune_entry *best) {
   static const int tms[] = {4, 6, 8}, nvs[] = {1, 2, 4};
   /* work-groups (lws0, lws1, batch); those spanning the batch only for batches of 16 or more */
   static const int lws[][3] = {{0, 0, 1}, {4, 4, 1}, {16, 1, 1}, {1, 16, 1}, {1, 1, 16}, {2, 1, 8}};
@@ -225,6 +227,7 @@ static cld_status tune_tiled_shape(cld_ctx *ctx, const cld_gemm_shape *s, const 
       for (int mf = 0; mf < 2 && !st; mf++)
         for (size_t l = 0; l < sizeof lws / sizeof lws[0] && !st; l++) {
           if (lws[l][2] > 1 && s->batch < 16) continue;
+          if (deadline > 0 && best->gflops > 0 && now_s() > deadline) return st;
           cld_tiled_cfg cfg = {tms[a], nvs[b], lws[l][0], lws[l][1], mf, lws[l][2]};
           double sec = 1.0;
           if ((st = time_call(ctx, c, CLD_GEMM_TILED, &cfg, 3, &sec))) break;
@@ -270,7 +273,7 @@ cld_status cld_gemm_tune_budget(cld_ctx *ctx, const cld_gemm_shape *shapes, int 
     if ((st = make_bufs(ctx, s, &bb))) break;
     cld_gemm_call c = make_call(s, &bb);
     if ((st = cld_gemm_ensure_scratch(ctx, cld_gemm_scratch_floats(&c)))) { free_bufs(&bb); break; }
-    st = tune_tiled_shape(ctx, s, &c, &bb, &best[si]);
+    st = tune_tiled_shape(ctx, s, &c, &bb, max_seconds > 0 ? t_start + max_seconds : 0, &best[si]);
     free_bufs(&bb);
     if (!st && progress) {
       char cs[64];
