@@ -163,7 +163,7 @@ __kernel void k_transpose(__global const float *in, ulong io, ulong sin, __globa
  * weight gradient over its tile panels), read in place instead of permuting both operands first.
  * Each work-item owns a 4x4 block of out and keeps 16-wide partial sums along N (four row loads of
  * each side feed 16 FMAs), summed across lanes at the end. Grid (ceil(S/4), ceil(R/4), G).
- * (Splitting P into cache-sized chunks with a second summing pass measured no faster on PoCL.) */
+ * (Splitting P into cache-sized chunks with a second summing pass was no faster on PoCL.) */
 __kernel void k_gemm_sum_nt(int P, int R, int S, int N, __global const float *x, ulong xo, ulong xg, ulong xp,
                             ulong xr, __global const float *y, ulong yo, ulong yg, ulong yp, ulong yr,
                             __global float *out, ulong oo) {

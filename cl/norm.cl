@@ -6,7 +6,7 @@
  *   k_softmax_rows_bwd (y, yo, dy, dyo, dx, dxo, rows, len)   dx = y * (dy - sum(dy * y))
  *   k_norm_rows_wg, k_norm_rows_bwd_wg: the same with one work-group of RW (64) items per row,
  *       for long rows (the executor picks them by row length alone, so every device sums in
- *       the same order); a GPU runs the one-item-per-row form at a few GB/s on long rows.
+ *       the same order); one item per long row starves a GPU.
  * layer_norm uses the row kernels over the last dim; group_norm has its own fused kernels below.
  * No -D parameters. */
 #define RW 64

@@ -15,8 +15,8 @@
  * for the tile kernels, each work-item a row of tiles that it walks four tiles at a time with
  * float4 lanes = tiles (contiguous vector loads and stores; the last group overlaps the one before
  * it, recomputing up to three tiles, so no store is masked), with checked loads and stores only
- * where a group touches the image's edge; rows narrower than four tiles take a scalar path. One
- * item per tile, scalar, ran at 2-4 GB/s on PoCL. (O*C) items for the weight kernels. */
+ * where a group touches the image's edge; rows narrower than four tiles take a scalar path (one
+ * scalar item per tile was far slower on PoCL). (O*C) items for the weight kernels. */
 
 /* B^T v and B v (B^T rows: 1 0 -1 0 / 0 1 1 0 / 0 -1 1 0 / 0 1 0 -1) */
 static inline float4 bt4(float4 v) { return (float4)(v.x - v.z, v.y + v.z, v.z - v.y, v.y - v.w); }

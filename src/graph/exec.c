@@ -506,8 +506,7 @@ static cld_status lower_matmul_sum_nt(cld_graph *g, cld_tensor *t) {
   b.l->gws[0] = (size_t)(S + 3) / 4;
   b.l->gws[1] = (size_t)(R + 3) / 4;
   b.l->gws[2] = (size_t)t->shape[0];
-  /* small groups (1, up to 4, up to 4): with pick_lws3's (32, 8, 1) PoCL ran it at half the speed
-   * (36-50 against 72-86 GFLOP/s at a 128x128, 49-panel Winograd weight gradient) */
+  /* small groups (1, up to 4, up to 4): pick_lws3's (32, 8, 1) halved PoCL's speed here */
   b.l->lws[0] = 1;
   b.l->lws[1] = cld_largest_divisor(b.l->gws[1], 4);
   b.l->lws[2] = cld_largest_divisor(b.l->gws[2], 4);

@@ -108,8 +108,8 @@ cld_graph *cld_graph_create(cld_ctx *ctx) {
   const char *algo = getenv("CLDIFF_CONV");
   if (algo && !strcmp(algo, "im2col")) g->conv_algo = CLD_CONV_IM2COL;
   else if (algo && !strcmp(algo, "winograd")) g->conv_algo = CLD_CONV_WINOGRAD;
-  /* Winograd's tile panels make each GEMM operand block contiguous: 1.3-1.6x faster GEMMs on
-   * PoCL; GPUs keep the plain layout, one large GEMM per transform component (CLBlast) */
+  /* Winograd's tile panels make each GEMM operand block contiguous, which CPUs reward; GPUs keep
+   * the plain layout, one large GEMM per transform component (CLBlast) */
   g->wino_panel = ctx->info.is_gpu ? 0 : 32;
   const char *panel = getenv("CLDIFF_WINO_PANEL");
   if (panel && !strcmp(panel, "0")) g->wino_panel = 0;

@@ -404,7 +404,7 @@ static cld_tensor *conv2d_any(cld_graph *g, cld_tensor *x, cld_tensor *w, cld_te
   int64_t bs[4] = {per_image ? N : 1, O, 1, 1};
   bool wino_fits = KH == 3 && KW == 3 && stride == 1 && padding == 1;
   /* Winograd also for few output channels (a UNet's last convolution): its transformed input is
-   * 2.25x the input where im2col's columns are 9x, and the m = 1 GEMM on them ran at 8 GFLOP/s */
+   * 2.25x the input where im2col's columns are 9x, and an m = 1 GEMM over those columns is slow */
   if (wino_fits && (g->conv_algo == CLD_CONV_WINOGRAD || (g->conv_algo == CLD_CONV_AUTO && C >= 8)))
     return conv2d_winograd(g, x, w, b, r);
   cld_tensor *y = conv2d_gemm(g, x, w, stride, padding, OH, OW);

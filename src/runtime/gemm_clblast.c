@@ -1,7 +1,6 @@
 /* The CLBlast GEMM provider. The only file that includes clblast_c.h. Row-major calls; batched
- * calls use SgemmStridedBatched, broadcast A or B (stride 0) too: a loop of one call per batch
- * entry cost 5x PyTorch's time on an H100 for the batch-64 forward (64 launches of tiny GEMMs per
- * shared-weight product). C is contiguous (batch stride m * n) and
+ * calls use SgemmStridedBatched, broadcast A or B (stride 0) too: one launch instead of one tiny
+ * GEMM per batch entry of a shared-weight product (docs/PERFORMANCE.md). C is contiguous (batch stride m * n) and
  * cleared first because CLBlast's beta = 0 still reads C (stale NaNs would leak through).
  * CLBlast's kernels take int offsets: an operand that ends past INT_MAX floats in its buffer (an
  * activation arena over 8 GiB) is handed over as a sub-buffer starting near it. */
