@@ -32,6 +32,10 @@ struct cld_gemm_tuning {
   cl_kernel transpose;
   cl_kernel dot_nt; /* k_gemm_sum_nt, for narrow NT products */
 };
+/* The entries and CLBlast set of a tuning table's JSON text into t (which starts empty): entries
+ * with missing, non-integer or out-of-range values are dropped, an unparsable text adds nothing. */
+void cld_gemm_tuning_parse(struct cld_gemm_tuning *t, const char *text);
+
 
 cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_tiled_cfg *cfg);
 cld_status cld_gemm_clblast_run(cld_ctx *ctx, const cld_gemm_call *c);

@@ -68,8 +68,12 @@ static void tuning_load(cld_ctx *ctx, struct cld_gemm_tuning *t) {
   t->loaded = true;
   char *buf = cld_fs_read_text(cld_gemm_tune_file(ctx));
   if (!buf) return;
-  cJSON *root = cJSON_Parse(buf);
+  cld_gemm_tuning_parse(t, buf);
   free(buf);
+}
+
+void cld_gemm_tuning_parse(struct cld_gemm_tuning *t, const char *text) {
+  cJSON *root = cJSON_Parse(text);
   if (!root) return; /* unreadable table: defaults (tune again to replace it) */
   const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "entries"), *e;
   int cnt = cJSON_GetArraySize(arr);
