@@ -23,18 +23,6 @@ static void entry_path(const cld_ctx *ctx, const char *name, uint64_t key, char 
   snprintf(out, n, "%s/%s-%016llx.bin", ctx->cache_dir, name, (unsigned long long)key);
 }
 
-static int mkdir_p(const char *dir) {
-  char tmp[600];
-  snprintf(tmp, sizeof tmp, "%s", dir);
-  for (char *p = tmp + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = 0;
-    if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-    *p = '/';
-  }
-  return (mkdir(tmp, 0755) && errno != EEXIST) ? -1 : 0;
-}
-
 void *cld_cache_load(cld_ctx *ctx, const char *name, uint64_t key, size_t *len) {
   if (ctx->no_disk_cache) return NULL;
   char path[700];
@@ -55,7 +43,7 @@ void *cld_cache_load(cld_ctx *ctx, const char *name, uint64_t key, size_t *len) 
 }
 
 void cld_cache_store(cld_ctx *ctx, const char *name, uint64_t key, const void *data, size_t len) {
-  if (ctx->no_disk_cache || !len || mkdir_p(ctx->cache_dir)) return;
+  if (ctx->no_disk_cache || !len || cld_fs_mkdirs(ctx->cache_dir)) return;
   cache_header h = {CACHE_MAGIC, CACHE_FORMAT, key, len, cld_hash64(data, len, 0)};
   unsigned char *buf = malloc(sizeof h + len);
   if (!buf) return;
