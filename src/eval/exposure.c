@@ -3,6 +3,7 @@
  * from it. The same network is then evaluated at the same times on forward-process states built
  * from real images. Works with every discrete-time sampler (DDPM, DDIM, S/F-PNDM, DPM-Solver);
  * fractional model times (PNDM midpoints, DPM-Solver) read alpha_bar at the nearest index. */
+#include "diffusion/prediction.h"
 #include "runtime/runtime.h"
 #include "samplers/sampler.h"
 #include "cldiff/eval.h"
@@ -36,8 +37,9 @@ static void x0_from_output(const rec *r, const float *x, const float *o, double 
   double ab = r->sch->alpha_bar[ti], sa = sqrt(ab), s1 = sqrt(1 - ab);
   for (int i = 0; i < r->n; i++)
     for (size_t j = 0; j < r->per; j++) {
-      double xv = x[i * r->per + j], ov = o[i * r->oper + j];
-      x0[i * r->per + j] = (float)(r->prediction == CLD_PRED_X0 ? ov : r->prediction == CLD_PRED_V ? sa * xv - s1 * ov : (xv - s1 * ov) / sa);
+      double e, x0v;
+      cld_output_eps_x0(r->prediction, sa, s1, x[i * r->per + j], o[i * r->oper + j], &e, &x0v);
+      x0[i * r->per + j] = (float)x0v;
     }
 }
 

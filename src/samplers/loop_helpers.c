@@ -1,6 +1,7 @@
 /* Loop helpers every sampler loop shares (the DDPM/DDIM driver in sampler.c, PNDM, DPM-Solver,
  * EDM): starting states, the batch evaluator that turns a model's output into eps, and the grid a
  * discrete-time loop walks. They live below the loops, so no loop calls back into the driver. */
+#include "diffusion/prediction.h"
 #include "samplers/sampler.h"
 #include "runtime/runtime.h"
 #include <math.h>
@@ -51,8 +52,8 @@ cld_status cld_eps_eval_run_v(cld_eps_eval *e, const double *x, const double *t_
   if (st) return st;
   for (size_t k = 0; k < (size_t)e->nb * e->per; k++) {
     size_t i = k / e->per;
-    double o = e->out[i * e->oper + k % e->per], xv = x[k], al = alpha[i], sg = sigma[i];
-    eps[k] = e->prediction == CLD_PRED_X0 ? (xv - al * o) / sg : e->prediction == CLD_PRED_V ? al * o + sg * xv : o;
+    double x0;
+    cld_output_eps_x0(e->prediction, alpha[i], sigma[i], x[k], e->out[i * e->oper + k % e->per], &eps[k], &x0);
   }
   return CLD_OK;
 }

@@ -3,6 +3,7 @@
  * double precision (clipping x0 when asked and re-deriving eps from it), and calls the chosen
  * sampler's update. Image i starts from Philox(seed, stream 0x1000, offset i*C*H*W) and its
  * step-k noise is Philox(seed, stream 0x2000 + k, same offset): independent of batch size. */
+#include "diffusion/prediction.h"
 #include "samplers/sampler.h"
 #include "runtime/runtime.h"
 #include <math.h>
@@ -174,9 +175,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
         a.v = p->learned_sigma ? oi + per : NULL;
         for (size_t j = 0; j < per; j++) {
           double e, x0v;
-          if (p->prediction == CLD_PRED_X0) { x0v = oi[j]; e = (xi[j] - sa * x0v) / s1; }
-          else if (p->prediction == CLD_PRED_V) { x0v = sa * xi[j] - s1 * oi[j]; e = s1 * xi[j] + sa * oi[j]; }
-          else { e = oi[j]; x0v = (xi[j] - s1 * e) / sa; }
+          cld_output_eps_x0(p->prediction, sa, s1, xi[j], oi[j], &e, &x0v);
           if (p->clip_x0) {
             double cl = x0v < -1 ? -1 : x0v > 1 ? 1 : x0v;
             if (cl != x0v) { x0v = cl; e = (xi[j] - sa * x0v) / s1; }
