@@ -33,8 +33,7 @@ int cld_fs_sync_dir(const char *dir) {
   return r;
 }
 
-/* the directory part of path ("." when there is none) */
-static void dir_of(const char *path, char *out, size_t n) {
+void cld_fs_dirname(const char *path, char *out, size_t n) {
   const char *slash = strrchr(path, '/');
   if (!slash) snprintf(out, n, ".");
   else if (slash == path) snprintf(out, n, "/");
@@ -58,7 +57,7 @@ int cld_fs_write_atomic(const char *path, const void *data, size_t n, char *err,
     errno = e;
     return -1;
   }
-  dir_of(path, dir, sizeof dir);
+  cld_fs_dirname(path, dir, sizeof dir);
   cld_fs_sync_dir(dir); /* durability of the rename; a failure here loses nothing already written */
   return 0;
 }

@@ -16,6 +16,8 @@ int cld_fs_write_atomic(const char *path, const void *data, size_t n, char *err,
 int cld_fs_mkdirs(const char *dir);
 /* Removes a directory tree (best effort; symlinks are removed, not followed). */
 void cld_fs_rm_tree(const char *path);
+/* The directory part of path into out: "." when it has none, "/" for a file at the root. */
+void cld_fs_dirname(const char *path, char *out, size_t n);
 /* fsyncs a directory, so a rename inside it is durable; 0 or -1. */
 int cld_fs_sync_dir(const char *dir);
 /* FNV-1a 64 of n bytes, continuing from h (0: a new hash). */

@@ -74,12 +74,6 @@ static bool metadata_ok(const cJSON *m) {
   return true;
 }
 
-static int find_tensor(const cld_safetensors *st, const char *name) {
-  for (int i = 0; i < st->n; i++)
-    if (!strcmp(st->t[i].name, name)) return i;
-  return -1;
-}
-
 /* shape, element count (overflow-checked) and data_offsets of tensor e, which must fit the data
  * buffer exactly as numel * dtype size */
 static cld_status tensor_extent(cld_safetensors *st, const cJSON *e, const cJSON *of, const cJSON *sh, size_t data_size,
@@ -190,7 +184,7 @@ cld_status cld_safetensors_open(cld_ctx *ctx, const char *path, cld_safetensors 
       st->metadata = cJSON_Duplicate(e, 1);
       continue;
     }
-    if (find_tensor(st, e->string) >= 0) {
+    if (cld_safetensors_find(st, e->string) >= 0) {
       rc = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: tensor '%s' appears twice in the header", path, e->string);
       break;
     }

@@ -20,9 +20,6 @@ typedef struct cli_common { const char *device; const char *gemm; } cli_common;
 int cli_common_opt(cli_common *c, int argc, char **argv, int i);
 /* Creates a context from the common options, printing the error on failure. */
 cld_ctx *cli_ctx(const cli_common *c);
-/* Strict number parsing: 0 on success, prints "flag: ..." and returns 2 on failure. */
-int cli_int(const char *flag, const char *v, long lo, long hi, long *out);
-int cli_double(const char *flag, const char *v, double lo, double hi, double *out);
 double cli_now(void);
 /* Parses M,N,K[,BATCH[,TA,TB]]; prints an error naming `who` and returns 2 when malformed. */
 int cli_shape(const char *who, const char *v, cld_gemm_shape *s);

@@ -1,5 +1,5 @@
 /* The CLI's shared helpers (cli.h): the common --device/--gemm options, the context they make,
- * strict number parsing, a monotonic clock. Every command file uses them; they call no command. */
+ * a monotonic clock (numbers are parsed by the option table, opts.c). Every command file uses them; they call no command. */
 #include "cli.h"
 #include <errno.h>
 #include <stdio.h>
@@ -38,30 +38,6 @@ cld_ctx *cli_ctx(const cli_common *c) {
     return NULL;
   }
   return ctx;
-}
-
-int cli_int(const char *flag, const char *v, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  long x = v ? strtol(v, &end, 10) : 0;
-  if (!v || !*v || *end || errno || x < lo || x > hi) {
-    fprintf(stderr, "cldiff: %s: '%s' is not an integer in [%ld, %ld]\n", flag, v ? v : "", lo, hi);
-    return 2;
-  }
-  *out = x;
-  return 0;
-}
-
-int cli_double(const char *flag, const char *v, double lo, double hi, double *out) {
-  char *end;
-  errno = 0;
-  double x = v ? strtod(v, &end) : 0;
-  if (!v || !*v || *end || errno || !(x >= lo && x <= hi)) {
-    fprintf(stderr, "cldiff: %s: '%s' is not a number in [%g, %g]\n", flag, v ? v : "", lo, hi);
-    return 2;
-  }
-  *out = x;
-  return 0;
 }
 
 double cli_now(void) {

@@ -1,5 +1,6 @@
 /* `cldiff sample`: images from a checkpoint into a PNG grid, optionally per-image PNGs and .npy. */
 #include "cli.h"
+#include "fs/fs.h"
 #include "ckpt_resolve.h"
 #include "sample_opts.h"
 #include "opts.h"
@@ -35,11 +36,7 @@ static int check_out_file(const char *flag, const char *path) {
   struct stat sb;
   if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) { fprintf(stderr, "cldiff sample: %s %s: is a directory (give a file name)\n", flag, path); return 2; }
   char dir[1100];
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (!slash) snprintf(dir, sizeof dir, ".");
-  else if (slash == dir) dir[1] = 0;
-  else *slash = 0;
+  cld_fs_dirname(path, dir, sizeof dir);
   if (access(dir, W_OK) != 0) { fprintf(stderr, "cldiff sample: %s %s: cannot write into %s: %s\n", flag, path, dir, strerror(errno)); return 2; }
   return 0;
 }

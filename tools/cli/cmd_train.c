@@ -184,7 +184,7 @@ static int train_loop(const train_args *a, cld_ctx *ctx, cld_trainer *t, FILE *l
   int64_t start = cld_trainer_steps_done(t);
   double t0 = cli_now(), ema_rate = 0, loss_ema = 0, best_ema = INFINITY;
   int rc = 0, keep = (int)a->keep;
-  bool diverged = false, nonfinite = false; /* nonfinite: no final save (a non-finite loss, or a save that failed) */
+  bool diverged = false, no_final_save = false; /* after a non-finite loss or a failed save */
   while (cld_trainer_steps_done(t) < a->steps && !stop_requested) {
     float loss;
     double ts = cli_now();
@@ -193,7 +193,7 @@ static int train_loop(const train_args *a, cld_ctx *ctx, cld_trainer *t, FILE *l
       fprintf(stderr, "\ncldiff train: loss is %f at step %lld; stopping without saving (the last checkpoint is the newest "
               "good one)\n", loss, (long long)cld_trainer_steps_done(t));
       rc = 1;
-      nonfinite = true;
+      no_final_save = true;
       break;
     }
     /* divergence, from the logged loss: its running mean 100x above the lowest it reached */
@@ -218,13 +218,13 @@ static int train_loop(const train_args *a, cld_ctx *ctx, cld_trainer *t, FILE *l
       if (cld_trainer_save(t, a->out, keep)) {
         fprintf(stderr, "\ncldiff train: checkpoint: %s\n", cld_ctx_errmsg(ctx));
         rc = 1;
-        nonfinite = true; /* not saved again on the way out: the same write would fail the same way */
+        no_final_save = true; /* not saved again on the way out: the same write would fail the same way */
         break;
       }
     }
   }
   if (tty) fprintf(stderr, "\n");
-  if (!nonfinite && (cld_trainer_steps_done(t) > start || (stop_requested && !rc))) {
+  if (!no_final_save && (cld_trainer_steps_done(t) > start || (stop_requested && !rc))) {
     fflush(log);
     if (cld_trainer_save(t, a->out, keep)) { fprintf(stderr, "cldiff train: checkpoint: %s\n", cld_ctx_errmsg(ctx)); rc = 1; }
     else fprintf(stderr, "saved %s/ckpt-%lld (%.1f s)\n", a->out, (long long)cld_trainer_steps_done(t), cli_now() - t0);
