@@ -178,6 +178,25 @@ grep -q "warning: the loss diverges" "$tmp/div.txt" || fail "no divergence warni
 train calm --lr 1e-3
 ! grep -q "diverges" "$tmp/calm.txt" || fail "a calm run was warned about divergence"
 
+# --- a step whose loss is not finite is never applied: training stops naming the step and saves
+# nothing, or, with --skip-nonfinite, skips such steps (logged) and the weights stay the last good
+# ones. A first weight of 1e38 makes every loss inf.
+for m in stop skip; do
+  cp -r "$tmp/base" "$tmp/inf$m"
+  f="$tmp/inf$m/ckpt-20/model/diffusion_pytorch_model.safetensors"
+  hl=$(od -An -t u4 -N 4 "$f" | tr -d ' ')
+  printf '\231\166\226\176' | dd of="$f" bs=1 seek=$((8 + hl)) conv=notrunc 2>/dev/null
+done
+rc=0; "$B" train --data toy:moons --model toy-mlp --out "$tmp/infstop" --steps 30 --batch 64 --seed 3 --resume \
+  >"$tmp/infstop.txt" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "step 21: the loss is inf; the step was not applied" "$tmp/infstop.txt" || fail "inf loss: exit $rc, $(cat "$tmp/infstop.txt")"
+[ ! -e "$tmp/infstop/ckpt-30" ] || fail "inf loss: a checkpoint was written after it"
+"$B" train --data toy:moons --model toy-mlp --out "$tmp/infskip" --steps 30 --batch 64 --seed 3 --resume --skip-nonfinite \
+  >"$tmp/infskip.txt" 2>&1 || fail "--skip-nonfinite: exit $?, $(cat "$tmp/infskip.txt")"
+grep -q "step 21 skipped" "$tmp/infskip.txt" && grep -q '"step":30,"skipped"' "$tmp/infskip/log.jsonl" || fail "--skip-nonfinite: no warning or log line"
+cmp -s "$tmp/infskip/ckpt-20/model/diffusion_pytorch_model.safetensors" "$tmp/infskip/ckpt-30/model/diffusion_pytorch_model.safetensors" ||
+  fail "--skip-nonfinite: a skipped step changed the weights"
+
 # --- a model whose weights hold a NaN is refused on load, the tensor named; a directory given
 # where the weights file should be is named as such
 mkdir -p "$tmp/nan"

@@ -22,6 +22,7 @@ typedef struct { cld_ctx *ctx; cld_store *s; cld_model *u; cld_trainer *t; } rig
 
 static int rig_lsm = 0, rig_T = 1000, rig_sched = CLD_BETA_LINEAR;
 static cld_methods *rig_methods = NULL;
+static int rig_skip = 0;
 
 static rig make_rig(cld_ctx *ctx, cld_dataset *d) {
   rig r = {ctx, NULL, NULL, NULL};
@@ -43,6 +44,7 @@ static rig make_rig(cld_ctx *ctx, cld_dataset *d) {
   p.T = rig_T;
   p.schedule = rig_sched;
   if (rig_methods) p.methods = *rig_methods;
+  p.skip_nonfinite = rig_skip;
   TU_OK(ctx, cld_trainer_create(ctx, r.u, d, &p, &r.t));
   return r;
 }
@@ -396,8 +398,48 @@ static void test_learned_sigma(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* a step whose loss is NaN (one image of the data is NaN) is never applied: by default the step
+ * fails with CLD_ERR_NONFINITE and the step named, with skip_nonfinite it is skipped; either way
+ * the parameters are bit-identical to before it */
+static void test_nonfinite_step(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_dataset *d = toy_images();
+  for (int skip = 0; skip < 2; skip++) {
+    rig_skip = skip;
+    rig r = make_rig(ctx, d);
+    float loss;
+    TU_OK(ctx, cld_trainer_step(r.t, &loss));
+    size_t n0, n1;
+    float *before = snapshot(&r, &n0);
+    for (size_t i = 0; i < (size_t)d->n * 64; i++) d->x[i] = NAN;
+    cld_status st = cld_trainer_step(r.t, &loss);
+    if (skip) {
+      assert_int_equal(st, CLD_OK);
+      assert_true(isnan(loss));
+      assert_int_equal(cld_trainer_skipped_steps(r.t), 1);
+      assert_int_equal(cld_trainer_steps_done(r.t), 2);
+    } else {
+      assert_int_equal(st, CLD_ERR_NONFINITE);
+      assert_non_null(strstr(cld_ctx_errmsg(ctx), "step 2"));
+      assert_int_equal(cld_trainer_steps_done(r.t), 1);
+    }
+    float *after = snapshot(&r, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0 * sizeof(float));
+    tu_fill(d->x, (size_t)d->n * 64, 77, -1, 1);
+    free(before);
+    free(after);
+    free_rig(&r);
+  }
+  rig_skip = 0;
+  cld_dataset_free(d);
+  cld_ctx_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_nonfinite_step),
       cmocka_unit_test(test_lsm_resume),
       cmocka_unit_test(test_learned_sigma),
       cmocka_unit_test(test_resume_bit_exact),

@@ -31,7 +31,8 @@ enum {
   CLD_ERR_SHAPE = -8,       /* tensor shapes do not fit the op */
   CLD_ERR_FORMAT = -9,      /* a file is truncated, corrupt or foreign */
   CLD_ERR_STATE = -10,      /* call out of order (e.g. compute before plan) */
-  CLD_ERR_GEMM = -11        /* the GEMM provider failed */
+  CLD_ERR_GEMM = -11,       /* the GEMM provider failed */
+  CLD_ERR_NONFINITE = -12   /* a training step's loss or gradient is NaN or Inf: the step was not applied */
 };
 
 /* opaque handles (each module's header documents its own) */

@@ -20,8 +20,14 @@ CLD_API cld_adamw_params cld_adamw_params_default(void); /* 1e-4, 0.9, 0.999, 1e
 
 CLD_API cld_status cld_optim_create(cld_store *s, const cld_adamw_params *p, cld_optim **out);
 CLD_API void cld_optim_destroy(cld_optim *o);
-/* One AdamW step with the given learning rate (the schedule is the caller's). */
+/* One AdamW step with the given learning rate (the schedule is the caller's): the two halves
+ * below, back to back. */
 CLD_API cld_status cld_optim_step(cld_optim *o, float lr);
+/* The step in two halves, so a caller can look at the gradient norm (cld_optim_last_grad_norm)
+ * before deciding to apply it: the global gradient norm of the store's gradients, then the
+ * clipped AdamW update (which counts as a step for the bias correction). */
+CLD_API cld_status cld_optim_grad_norm(cld_optim *o);
+CLD_API cld_status cld_optim_apply(cld_optim *o, float lr);
 /* Reads the global gradient norm computed by the last step (synchronises). */
 CLD_API cld_status cld_optim_last_grad_norm(cld_optim *o, float *norm);
 CLD_API int64_t cld_optim_step_count(const cld_optim *o);

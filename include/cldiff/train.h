@@ -42,6 +42,10 @@ typedef struct cld_train_params {
   /* the methods (cldiff/methods.h): Input Perturbation, loss weighting, error-propagation
    * regulariser, Stable Target Field; all off in the defaults */
   cld_methods methods;
+  /* a step whose loss or gradient norm is NaN or Inf is never applied; by default cld_trainer_step
+   * then fails with CLD_ERR_NONFINITE, with this set it skips the step instead (the step counts, the
+   * weights, moments and EMA stay as they were, *loss is NaN; cld_trainer_skipped_steps counts them) */
+  bool skip_nonfinite;
 } cld_train_params;
 CLD_API cld_train_params cld_train_params_default(void); /* batch 32, lr 2e-4, clip 1, ema 0.999, linear T=1000, eps */
 /* Why p cannot train (a static message naming the field), or NULL: the rules that do not depend on
@@ -53,8 +57,11 @@ typedef struct cld_trainer cld_trainer;
 CLD_API cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *data, const cld_train_params *p,
                                       cld_trainer **out);
 CLD_API void cld_trainer_destroy(cld_trainer *t);
-/* One optimisation step; *loss (optional) gets the batch loss (reading it waits for the device). */
+/* One optimisation step; *loss (optional) gets the batch loss. The loss and the gradient norm are
+ * read (waiting for the device) before the update, which is applied only when both are finite. */
 CLD_API cld_status cld_trainer_step(cld_trainer *t, float *loss);
+/* steps skipped as non-finite under skip_nonfinite, since the trainer was made */
+CLD_API int64_t cld_trainer_skipped_steps(const cld_trainer *t);
 CLD_API int64_t cld_trainer_steps_done(const cld_trainer *t);
 /* the learned-chain steps the error-propagation regulariser ran in the last step: min(L, head),
  * 1..ep_k (its cost grows with it); 0 without the regulariser or before the first step */

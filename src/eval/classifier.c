@@ -57,7 +57,7 @@ static void forward(cld_classifier *c, cld_graph *g, cld_tensor *x, cld_tensor *
 static cld_status build(cld_classifier *c, net_graph *ng, int B, bool train) {
   ng->B = B;
   cld_graph *g = ng->g = cld_graph_create(c->ctx);
-  if (!g) return cld_seterr(c->ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!g) return cld_seterr(c->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   ng->x = cld_input_4d(g, "x", B, c->c, c->size, c->size);
   forward(c, g, ng->x, &ng->feat, &ng->logits);
   cld_graph_keep(g, ng->feat);
@@ -102,7 +102,7 @@ static cld_status make(cld_ctx *ctx, int channels, int size, int classes, cld_cl
   if (size < 8 || size > 256) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "classifier: image size %d out of range 8..256", size);
   if (classes < 2 || classes > 1000) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "classifier: classes %d out of range 2..1000", classes);
   cld_classifier *c = calloc(1, sizeof *c);
-  if (!c) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!c) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   c->ctx = ctx;
   c->c = channels;
   c->size = size;
@@ -124,7 +124,7 @@ cld_status cld_classifier_create(cld_ctx *ctx, int channels, int size, int class
     int64_t shape[4], n = cld_store_numel(c->s, id);
     int nd = cld_store_shape(c->s, id, shape);
     float *v = malloc((size_t)n * sizeof *v);
-    if (!v) { st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); break; }
+    if (!v) { st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__); break; }
     if (nd == 1) memset(v, 0, (size_t)n * sizeof *v);
     else {
       double fan_in = (double)(n / shape[0]), bound = nd == 4 ? sqrt(6.0 / fan_in) : 1.0 / sqrt(fan_in);
@@ -222,12 +222,12 @@ cld_status cld_classifier_train(cld_classifier *c, const cld_dataset *d, const c
   float *xb = malloc((size_t)(B * per) * sizeof *xb), *oh = malloc((size_t)(B * c->classes) * sizeof *oh);
   float *uf = malloc((size_t)B * sizeof *uf);
   int64_t *perm = malloc((size_t)d->n * sizeof *perm);
-  if (!xb || !oh || !uf || !perm) st = cld_seterr(c->ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!xb || !oh || !uf || !perm) st = cld_seterr(c->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   if (!st) st = cld_optim_create(c->s, &ap, &opt);
   for (int64_t step = 0; step < total && !st; step++) {
     int64_t e = step / steps_per_epoch, k0 = (step % steps_per_epoch) * B;
     if (k0 == 0 && cld_rng_permutation_host(p->seed, 0x200u + (uint32_t)e, d->n, perm)) { /* new epoch */
-      st = cld_seterr(c->ctx, CLD_ERR_NOMEM, "out of host memory");
+      st = cld_seterr(c->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
       break;
     }
     cld_rng_uniform_host(p->seed, 0x201u, (uint64_t)step * (uint64_t)B, (size_t)B, uf);
@@ -268,7 +268,7 @@ static cld_status run_eval(cld_classifier *c, const float *x, int64_t n, batch_f
   int64_t per = (int64_t)c->c * c->size * c->size, B = c->eval.B;
   float *xb = malloc((size_t)(B * per) * sizeof *xb), *f = malloc((size_t)B * CLD_CLASSIFIER_FEATURES * sizeof *f);
   float *lg = malloc((size_t)(B * c->classes) * sizeof *lg);
-  if (!xb || !f || !lg) st = cld_seterr(c->ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!xb || !f || !lg) st = cld_seterr(c->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = (int)(n - b0 < B ? n - b0 : B);
     memcpy(xb, x + b0 * per, (size_t)(nb * per) * sizeof *xb);

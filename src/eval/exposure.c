@@ -90,14 +90,14 @@ cld_status cld_exposure_measure(cld_ctx *ctx, cld_model *m, const cld_dataset *r
   cld_status st = sch ? cld_model_denoiser_init(ctx, m, (int)n, S, S, &r.net) : cld_seterr(ctx, CLD_ERR_INVALID_ARG, "exposure: bad schedule");
   float *final = malloc(n * r.per * sizeof *final), *xt = malloc(n * r.per * sizeof *xt), *eps = malloc(n * r.per * sizeof *eps);
   float *o = malloc(n * r.oper * sizeof *o), *x0h = malloc(n * r.per * sizeof *x0h), *tv = malloc((size_t)n * sizeof *tv);
-  if (!st && (!final || !xt || !eps || !o || !x0h || !tv)) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!st && (!final || !xt || !eps || !o || !x0h || !tv)) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   cld_sample_params q = *p;
   q.batch = (int)n;
   q.learned_sigma = r.oper == 2 * r.per;
   if (!st) st = cld_sample_with(ctx, recording_denoiser, &r, C, S, S, &q, 0, n, final, NULL, NULL);
   if (r.err) st = cld_seterr(ctx, r.err, "exposure: out of host memory");
   cld_exposure_row *rows = NULL;
-  if (!st && !(rows = calloc((size_t)r.calls, sizeof *rows))) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!st && !(rows = calloc((size_t)r.calls, sizeof *rows))) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   const float *x0 = real->x; /* the first n real images */
   for (int k = 0; k < r.calls && !st; k++) {
     double t = r.t_at[k], e_s = 0, e_f = 0, v_f = 0;

@@ -23,7 +23,7 @@ cld_status cld_sliced_w2(cld_ctx *ctx, const float *a, int64_t na, const float *
   if (!ctx || !a || !b || !out || na < 1 || nb < 1 || projections < 1) return CLD_ERR_INVALID_ARG;
   double *pa = malloc((size_t)na * sizeof *pa), *pb = malloc((size_t)nb * sizeof *pb);
   float *dir = malloc((size_t)projections * 2 * sizeof *dir);
-  if (!pa || !pb || !dir) { free(pa); free(pb); free(dir); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  if (!pa || !pb || !dir) { free(pa); free(pb); free(dir); return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__); }
   cld_rng_normal_host(seed, 0x3100, 0, (size_t)projections * 2, dir);
   int64_t K = na > nb ? na : nb; /* quantile levels (k + 0.5)/K */
   double total = 0;
@@ -54,7 +54,7 @@ cld_status cld_mmd_rbf(cld_ctx *ctx, const float *a, int64_t na, const float *b,
   if (bw <= 0) { /* median pairwise distance over (a subsample of) the union */
     int64_t n = na + nb, m = n < 1000 ? n : 1000, cnt = 0;
     double *dist = malloc((size_t)(m * (m - 1) / 2 + 1) * sizeof *dist);
-    if (!dist) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+    if (!dist) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
     for (int64_t i = 0; i < m; i++)
       for (int64_t j = i + 1; j < m; j++) {
         int64_t ii = i * n / m, jj = j * n / m;

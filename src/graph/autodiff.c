@@ -229,7 +229,7 @@ cld_status cld_graph_backward(cld_graph *g, cld_tensor *loss) {
   }
   int n = loss->id + 1;
   bool *needs = calloc((size_t)n, sizeof *needs);
-  if (!needs) { cld_graph_fail(g, CLD_ERR_NOMEM, "out of host memory"); return g->status; }
+  if (!needs) { cld_graph_fail(g, CLD_ERR_NOMEM, "%s: out of host memory", __func__); return g->status; }
   for (int i = 0; i < n; i++) {
     cld_tensor *t = g->nodes[i];
     needs[i] = (t->flags & T_REQ_GRAD) != 0;

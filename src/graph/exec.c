@@ -40,7 +40,7 @@ static cld_status new_launch_opts(cld_graph *g, const char *prog, const char *op
   if (g->n_launches == g->cap_launches) {
     int cap = g->cap_launches ? 2 * g->cap_launches : 256;
     cld_launch *nl = realloc(g->launches, (size_t)cap * sizeof *nl);
-    if (!nl) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory");
+    if (!nl) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
     g->launches = nl;
     g->cap_launches = cap;
   }
@@ -714,7 +714,7 @@ static bool *outlived_gates(cld_graph *g) {
 
 cld_status cld_exec_lower(cld_graph *g) {
   bool *zero = outlived_gates(g);
-  if (!zero) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!zero) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   cld_status st = CLD_OK;
   for (int i = 0; i < g->n && !st; i++) {
     g->lowering_node = i;

@@ -12,7 +12,7 @@
 cld_status cld_store_create(cld_ctx *ctx, cld_store **out) {
   if (!ctx || !out) return CLD_ERR_INVALID_ARG;
   cld_store *s = calloc(1, sizeof *s);
-  if (!s) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!s) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   s->ctx = ctx;
   *out = s;
   return CLD_OK;
@@ -34,7 +34,7 @@ int cld_store_add(cld_store *s, const char *name, int ndim, const int64_t *shape
   if (s->n == s->cap) {
     int cap = s->cap ? s->cap * 2 : 64;
     void *np = realloc(s->p, (size_t)cap * sizeof *s->p);
-    if (!np) return cld_seterr(s->ctx, CLD_ERR_NOMEM, "out of host memory");
+    if (!np) return cld_seterr(s->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
     s->p = np;
     s->cap = cap;
   }
@@ -167,12 +167,12 @@ cld_tensor *cld_node_new(cld_graph *g, cld_op op, int ndim, const int64_t *shape
   if (g->n == g->cap) {
     int cap = g->cap ? g->cap * 2 : 256;
     void *nn = realloc(g->nodes, (size_t)cap * sizeof *g->nodes);
-    if (!nn) return cld_graph_fail(g, CLD_ERR_NOMEM, "out of host memory");
+    if (!nn) return cld_graph_fail(g, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
     g->nodes = nn;
     g->cap = cap;
   }
   cld_tensor *t = calloc(1, sizeof *t);
-  if (!t) return cld_graph_fail(g, CLD_ERR_NOMEM, "out of host memory");
+  if (!t) return cld_graph_fail(g, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   t->id = g->n;
   t->op = op;
   t->ndim = ndim;

@@ -117,7 +117,7 @@ static cld_status place_arena(cld_graph *g, const cld_plan_params *pp, bool reus
   fl.chunk = pp->chunk_floats > 0 && pp->chunk_floats < max_floats ? pp->chunk_floats : max_floats;
   fl.chunk = fl.chunk / ALIGN_FLOATS * ALIGN_FLOATS;
   if (fl.chunk == 0) fl.chunk = ALIGN_FLOATS;
-  if (!next_free || !head) { free(next_free); free(head); return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  if (!next_free || !head) { free(next_free); free(head); return cld_seterr(g->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__); }
   for (int i = 0; i < g->n; i++) head[i] = -1;
   for (int i = 0; i < g->n; i++) {
     cld_tensor *t = g->nodes[i];
@@ -144,7 +144,7 @@ static cld_status place_arena(cld_graph *g, const cld_plan_params *pp, bool reus
   free(fl.b);
   free(next_free);
   free(head);
-  if (oom) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (oom) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   if (big >= 0)
     return cld_seterr(g->ctx, CLD_ERR_NOMEM, "node %d (op %d, '%s') needs %zu MiB, more than the %zu MiB the device allows per buffer",
                       g->nodes[big]->id, (int)g->nodes[big]->op, g->nodes[big]->name,
@@ -157,7 +157,7 @@ static cld_status alloc_arena(cld_graph *g, size_t guard) {
   cl_int e;
   int nch = (int)((g->arena_floats + g->arena_chunk - 1) / g->arena_chunk);
   g->arena = calloc((size_t)nch, sizeof *g->arena);
-  if (!g->arena) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!g->arena) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   for (int c = 0; c < nch; c++) {
     size_t floats = c + 1 < nch ? g->arena_chunk : g->arena_floats - (size_t)c * g->arena_chunk;
     g->arena[c] = clCreateBuffer(g->ctx->context, CL_MEM_READ_WRITE, floats * sizeof(float), NULL, &e);
@@ -181,7 +181,7 @@ static cld_status alloc_arena(cld_graph *g, size_t guard) {
 static cld_status bind_storage(cld_graph *g) {
   cl_int e;
   g->inputs = calloc((size_t)g->n, sizeof *g->inputs);
-  if (!g->inputs) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!g->inputs) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   for (int i = 0; i < g->n; i++) {
     cld_tensor *t = g->nodes[i];
     switch (t->storage) {
@@ -234,7 +234,7 @@ cld_status cld_graph_check_guards(cld_graph *g) {
   if (!g->guard) return CLD_OK;
   size_t n = g->arena_floats;
   uint32_t *buf = malloc(n * sizeof *buf);
-  if (!buf) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!buf) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   for (int c = 0; c < g->n_arena; c++) { /* the chunks back to back: global offsets again */
     size_t o = (size_t)c * g->arena_chunk, floats = c + 1 < g->n_arena ? g->arena_chunk : n - o;
     cl_int e = clEnqueueReadBuffer(g->ctx->queue, g->arena[c], CL_TRUE, 0, floats * sizeof *buf, buf + o, 0, NULL, NULL);

@@ -24,7 +24,7 @@ static cld_status load_file(cld_ctx *ctx, const char *path, cld_dataset *d) {
   int *lab = realloc(d->labels, (size_t)(d->n + n) * sizeof(int));
   if (x) d->x = x;
   if (lab) d->labels = lab;
-  if (!x || !lab) { fclose(f); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  if (!x || !lab) { fclose(f); return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__); }
   unsigned char rec[REC];
   for (int64_t i = 0; i < n; i++) {
     if (fread(rec, 1, REC, f) != REC) { fclose(f); return cld_seterr(ctx, CLD_ERR_FORMAT, "%s: truncated at record %lld", path, (long long)i); }
@@ -43,7 +43,7 @@ cld_status cld_cifar10_load(cld_ctx *ctx, const char *dir, bool train, cld_datas
   snprintf(base, sizeof base, "%s/cifar-10-batches-bin", dir);
   if (access(base, R_OK) != 0) snprintf(base, sizeof base, "%s", dir);
   cld_dataset *d = calloc(1, sizeof *d);
-  if (!d) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!d) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   d->c = 3;
   d->h = d->w = 32;
   snprintf(d->name, sizeof d->name, "cifar10:%s (%s)", dir, train ? "train" : "test");

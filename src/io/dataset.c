@@ -57,7 +57,7 @@ cld_status cld_dataset_open_sized(cld_ctx *ctx, const char *spec, const char *sp
   if (kl == 3 && !strncmp(spec, "toy", 3)) {
     const size_t n = 100000;
     cld_dataset *d = calloc(1, sizeof *d);
-    if (!d || !(d->x = malloc(2 * n * sizeof(float)))) { free(d); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+    if (!d || !(d->x = malloc(2 * n * sizeof(float)))) { free(d); return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__); }
     cld_status st = cld_toy_sample(ctx, dir, 0, train ? 0 : 1, n, d->x);
     if (st) { cld_dataset_free(d); return st; }
     d->n = (int64_t)n;

@@ -81,7 +81,7 @@ cld_status cld_idx_load(cld_ctx *ctx, const char *images, const char *labels, cl
   if (!ds || !(ds->x = malloc(n * sizeof(float)))) {
     free(px);
     if (ds) free(ds);
-    return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+    return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   }
   ds->n = d[0];
   ds->c = 1;

@@ -33,12 +33,12 @@ cld_status cld_png_read(cld_ctx *ctx, const char *path, float **pixels, int *w, 
     int C = png_get_channels(png, info);
     size_t rb = png_get_rowbytes(png, info);
     if (W < 1 || H < 1 || W > 1 << 15 || H > 1 << 15 || C < 1 || C > 4) st = cld_seterr(ctx, CLD_ERR_FORMAT, "%s: unsupported size or channels", path);
-    else if (!(buf = malloc(rb * (size_t)H)) || !(rows = malloc((size_t)H * sizeof *rows))) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+    else if (!(buf = malloc(rb * (size_t)H)) || !(rows = malloc((size_t)H * sizeof *rows))) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
     else {
       for (int y = 0; y < H; y++) rows[y] = buf + rb * (size_t)y;
       png_read_image(png, rows);
       float *px = pixels ? malloc((size_t)W * H * C * sizeof *px) : NULL;
-      if (pixels && !px) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+      if (pixels && !px) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
       else { /* out-parameters only on success */
         for (int y = 0; px && y < H; y++)
           for (int k = 0; k < W * C; k++) px[(size_t)y * W * C + k] = rows[y][k];
@@ -60,7 +60,7 @@ cld_status cld_png_write_scatter(cld_ctx *ctx, const char *path, const float *xy
   if (!ctx || !path || !xy || n < 1 || !(range > 0)) return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "png: bad scatter arguments") : CLD_ERR_INVALID_ARG;
   const int S = 512;
   unsigned char *img = malloc((size_t)S * S);
-  if (!img) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!img) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   memset(img, 255, (size_t)S * S);
   for (int i = 0; i < S; i++) img[(size_t)(S / 2) * S + i] = img[(size_t)i * S + S / 2] = 200; /* axes */
   for (int i = 0; i < n; i++) {
@@ -84,7 +84,7 @@ cld_status cld_png_write_grid(cld_ctx *ctx, const char *path, const float *x, in
   int rows = (n + cols - 1) / cols, gap = 2;
   int W = cols * w + (cols + 1) * gap, H = rows * h + (rows + 1) * gap;
   unsigned char *img = calloc((size_t)W * H * c, 1);
-  if (!img) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!img) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   for (int i = 0; i < n; i++) {
     int gy = i / cols, gx = i % cols, oy = gap + gy * (h + gap), ox = gap + gx * (w + gap);
     for (int ch = 0; ch < c; ch++)
@@ -104,7 +104,7 @@ cld_status cld_png_write_grid(cld_ctx *ctx, const char *path, const float *x, in
 /* img (H, W, c) bytes -> path, atomically */
 static cld_status write_png(cld_ctx *ctx, const char *path, unsigned char *img, int W, int H, int c) {
   png_bytep *rowp = malloc((size_t)H * sizeof *rowp);
-  if (!rowp) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!rowp) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   for (int y = 0; y < H; y++) rowp[y] = img + (size_t)y * W * c;
   char tmp[1100];
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -149,7 +149,7 @@ cld_status cld_png_read_grid(cld_ctx *ctx, const char *path, int rows, int cols,
                       rows, cols);
   }
   float *x = malloc((size_t)rows * cols * oc * th * tw * sizeof *x);
-  if (!x) { free(px); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  if (!x) { free(px); return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__); }
   for (int i = 0; i < rows * cols; i++) {
     int oy = gap + (i / cols) * (th + gap), ox = gap + (i % cols) * (tw + gap);
     for (int ch = 0; ch < oc; ch++)

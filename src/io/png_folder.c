@@ -74,7 +74,7 @@ cld_status cld_png_folder_load(cld_ctx *ctx, const char *dir, int size, cld_data
   if (!st && kept == 0) st = cld_seterr(ctx, CLD_ERR_FORMAT, "png:%s: none of the %d .png files reads (%s)", dir, n, first_bad);
   n = kept;
   cld_dataset *d = st ? NULL : calloc(1, sizeof *d);
-  if (!st && (!d || !(d->x = malloc((size_t)n * channels * size * size * sizeof(float))))) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!st && (!d || !(d->x = malloc((size_t)n * channels * size * size * sizeof(float))))) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   for (int i = 0; i < n && !st; i++) {
     char path[2048];
     snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -84,7 +84,7 @@ cld_status cld_png_folder_load(cld_ctx *ctx, const char *dir, int size, cld_data
     /* shorter side -> size, then center crop */
     int rh = h <= w ? size : (int)lround((double)h * size / w), rw = w <= h ? size : (int)lround((double)w * size / h);
     float *plane = malloc((size_t)h * w * sizeof *plane), *rs = malloc((size_t)rh * rw * sizeof *rs);
-    if (!plane || !rs) { free(plane); free(rs); free(img); st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); break; }
+    if (!plane || !rs) { free(plane); free(rs); free(img); st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__); break; }
     int oy = (rh - size) / 2, ox = (rw - size) / 2;
     for (int ch = 0; ch < channels; ch++) {
       int src_ch = c >= 3 ? ch : 0; /* gray repeats into RGB; alpha (c = 2 or 4) is dropped */

@@ -104,7 +104,7 @@ static cld_status tensor_extent(cld_safetensors *st, const cJSON *e, const cJSON
  * to the end of the file (no overlaps, no holes, no trailing bytes), as the reference requires */
 static cld_status check_layout(cld_safetensors *st, size_t data_size) {
   st_tensor *sorted = malloc((size_t)(st->n ? st->n : 1) * sizeof *sorted);
-  if (!sorted) return cld_seterr(st->ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!sorted) return cld_seterr(st->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   memcpy(sorted, st->t, (size_t)st->n * sizeof *sorted);
   qsort(sorted, (size_t)st->n, sizeof *sorted, cmp_begin);
   cld_status rc = CLD_OK;
@@ -132,7 +132,7 @@ cld_status cld_safetensors_open(cld_ctx *ctx, const char *path, cld_safetensors 
   FILE *f = fopen(path, "rb");
   if (!f) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   cld_safetensors *st = calloc(1, sizeof *st);
-  if (!st) { fclose(f); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  if (!st) { fclose(f); return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__); }
   st->ctx = ctx;
   snprintf(st->path, sizeof st->path, "%s", path);
   cld_status rc = CLD_OK;
@@ -158,7 +158,7 @@ cld_status cld_safetensors_open(cld_ctx *ctx, const char *path, cld_safetensors 
   }
   st->data_start = 8 + (size_t)hl;
   char *hdr = malloc((size_t)hl + 1);
-  if (!hdr) { cld_safetensors_close(st); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  if (!hdr) { cld_safetensors_close(st); return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__); }
   memcpy(hdr, st->file + 8, (size_t)hl);
   hdr[hl] = 0;
   const char *hdr_end = NULL;
@@ -171,6 +171,7 @@ cld_status cld_safetensors_open(cld_ctx *ctx, const char *path, cld_safetensors 
   }
   int cnt = cJSON_GetArraySize(root);
   st->t = calloc((size_t)(cnt > 0 ? cnt : 1), sizeof *st->t);
+  if (!st->t) rc = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory for %d header entries", path, cnt);
   size_t data_size = st->size - st->data_start;
   cJSON *e;
   cJSON_ArrayForEach(e, root) {
@@ -201,7 +202,7 @@ cld_status cld_safetensors_open(cld_ctx *ctx, const char *path, cld_safetensors 
       break;
     }
     if ((rc = tensor_extent(st, e, of, sh, data_size, t))) break;
-    t->name = strdup(e->string);
+    if (!(t->name = strdup(e->string))) { rc = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", path); break; }
     st->n++;
   }
   cJSON_Delete(root);
@@ -297,7 +298,7 @@ cld_status cld_safetensors_write(cld_ctx *ctx, const char *path, const cld_st_en
   }
   char *hdr = cJSON_PrintUnformatted(root);
   cJSON_Delete(root);
-  if (!hdr) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!hdr) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   size_t hl = strlen(hdr), padded = (hl + 7) / 8 * 8;
   char tmp[1024];
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -326,7 +327,7 @@ cld_status cld_store_save(cld_store *s, const char *path, const char *const *met
   if (!s || !path) return CLD_ERR_INVALID_ARG;
   cld_st_entry *e = calloc((size_t)(s->n ? s->n : 1), sizeof *e);
   float *all = malloc((s->total ? s->total : 1) * sizeof(float));
-  cld_status st = (!e || !all) ? cld_seterr(s->ctx, CLD_ERR_NOMEM, "out of host memory") : CLD_OK;
+  cld_status st = (!e || !all) ? cld_seterr(s->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__) : CLD_OK;
   for (int i = 0; i < s->n && !st; i++) {
     st = cld_store_read(s, i, all + s->p[i].off);
     e[i] = (cld_st_entry){s->p[i].name, s->p[i].ndim, s->p[i].shape, all + s->p[i].off};
@@ -361,7 +362,7 @@ cld_status cld_store_load(cld_store *s, const char *path, int *n_unused) {
     used++;
   }
   float *buf = st ? NULL : malloc((s->total ? s->total : 1) * sizeof(float));
-  if (!st && !buf) st = cld_seterr(s->ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!st && !buf) st = cld_seterr(s->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   for (int i = 0; i < s->n && !st; i++) st = cld_safetensors_read(f, cld_safetensors_find(f, s->p[i].name), buf + s->p[i].off);
   for (int i = 0; i < s->n && !st; i++) /* a model holding NaN or Inf samples garbage: refuse it by name */
     for (int64_t k = 0; k < s->p[i].numel; k++)

@@ -31,7 +31,7 @@ cld_status cld_toy_sample(cld_ctx *ctx, const char *name, uint64_t seed, uint32_
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "toy '%s' unknown (8gaussians, 25gaussians, moons, swissroll, checkerboard)",
                       name ? name : "");
   float *u = malloc(4 * n * sizeof *u), *z = malloc(2 * n * sizeof *z);
-  if (!u || !z) { free(u); free(z); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  if (!u || !z) { free(u); free(z); return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__); }
   cld_rng_uniform_host(seed, stream, 0, 4 * n, u);
   cld_rng_normal_host(seed, stream + 0x10000u, 0, 2 * n, z);
   for (size_t i = 0; i < n; i++) {

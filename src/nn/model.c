@@ -16,7 +16,7 @@ static cld_status mlp_create(cld_ctx *ctx, const cld_mlp_config *c, cld_store *s
   if (c->dim < 1 || c->hidden < 1 || c->layers < 1 || c->temb_dim < 2)
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "mlp: dim, hidden, layers and temb_dim must be positive");
   cld_model *m = calloc(1, sizeof *m);
-  if (!m) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!m) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   *m = (cld_model){ctx, CLD_MODEL_MLP, s, NULL, *c, 0};
   cld_status st = CLD_OK;
   cld_mlp_walk(m, NULL, NULL, NULL, &st);
@@ -27,7 +27,7 @@ static cld_status mlp_create(cld_ctx *ctx, const cld_mlp_config *c, cld_store *s
 
 static cld_status wrap_unet(cld_ctx *ctx, cld_unet *u, cld_store *s, cld_model **out) {
   cld_model *m = calloc(1, sizeof *m);
-  if (!m) { cld_unet_destroy(u); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  if (!m) { cld_unet_destroy(u); return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__); }
   *m = (cld_model){ctx, CLD_MODEL_UNET, s, u, {0}, cld_unet_param_count(u)};
   *out = m;
   return CLD_OK;
@@ -143,7 +143,7 @@ cld_status cld_model_save(cld_model *m, const char *dir) {
   cld_status st = cld_store_save(m->store, path, NULL);
   if (st) return st;
   char *json = cld_model_config_json(m);
-  if (!json) return cld_seterr(m->ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!json) return cld_seterr(m->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   snprintf(path, sizeof path, "%s/config.json", dir);
   st = cld_write_text_atomic(m->ctx, path, json);
   free(json);
@@ -188,7 +188,7 @@ cld_status cld_model_init(cld_model *m, uint64_t seed) {
       fan_in = wid >= 0 && cld_store_shape(s, wid, ws) == 2 ? ws[1] : 1;
     }
     float *v = malloc((size_t)n * sizeof *v), bound = 1.0f / sqrtf((float)(fan_in > 0 ? fan_in : 1));
-    if (!v) return cld_seterr(m->ctx, CLD_ERR_NOMEM, "out of host memory");
+    if (!v) return cld_seterr(m->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
     cld_rng_uniform_host(seed, (uint32_t)id, 0, (size_t)n, v);
     for (int64_t i = 0; i < n; i++) v[i] = (2.0f * v[i] - 1.0f) * bound;
     cld_status st = cld_store_write(s, id, v);

@@ -265,7 +265,7 @@ cld_status cld_unet_create(cld_ctx *ctx, const cld_unet_config *c, cld_store *st
       return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "unet: block_out_channels[%d] = %d is not divisible by norm_num_groups %d", i,
                         c->block_out_channels[i], c->norm_num_groups);
   cld_unet *u = calloc(1, sizeof *u);
-  if (!u) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!u) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   u->ctx = ctx;
   u->cfg = *c;
   u->store = store;
@@ -306,7 +306,7 @@ cld_status cld_unet_init(cld_unet *u, uint64_t seed) {
     int64_t shape[4], n = cld_store_numel(s, id);
     int nd = cld_store_shape(s, id, shape);
     float *v = malloc((size_t)n * sizeof *v);
-    if (!v) return cld_seterr(u->ctx, CLD_ERR_NOMEM, "out of host memory");
+    if (!v) return cld_seterr(u->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
     bool is_norm = strstr(name, "norm") != NULL;
     const char *last = strrchr(name, '.');
     bool is_bias = last && !strcmp(last, ".bias");

@@ -56,7 +56,7 @@ cld_status cld_optim_create(cld_store *s, const cld_adamw_params *p, cld_optim *
   cld_status st = cld_store_alloc(s);
   if (st) return st;
   cld_optim *o = calloc(1, sizeof *o);
-  if (!o) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!o) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   o->s = s;
   o->p = *p;
   size_t n = s->total ? s->total : 16;
@@ -77,11 +77,10 @@ cld_status cld_optim_create(cld_store *s, const cld_adamw_params *p, cld_optim *
   return CLD_OK;
 }
 
-cld_status cld_optim_step(cld_optim *o, float lr) {
+cld_status cld_optim_grad_norm(cld_optim *o) {
   if (!o) return CLD_ERR_INVALID_ARG;
   cld_ctx *ctx = o->s->ctx;
   cl_int n = (cl_int)o->s->total, parts = NORM_PARTS, e = CL_SUCCESS;
-  o->t++;
   e |= clSetKernelArg(o->k_partial, 0, sizeof(cl_mem), &o->s->grads);
   e |= clSetKernelArg(o->k_partial, 1, sizeof n, &n);
   e |= clSetKernelArg(o->k_partial, 2, sizeof(cl_mem), &o->partial);
@@ -93,7 +92,14 @@ cld_status cld_optim_step(cld_optim *o, float lr) {
     e |= clSetKernelArg(o->k_final, 2, sizeof(cl_mem), &o->norm);
     if (e == CL_SUCCESS) e = clEnqueueNDRangeKernel(ctx->queue, o->k_final, 1, NULL, &one, NULL, 0, NULL, NULL);
   }
-  if (e != CL_SUCCESS) return cld_clerr(ctx, e, "gradient norm");
+  return e == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, e, "gradient norm");
+}
+
+cld_status cld_optim_apply(cld_optim *o, float lr) {
+  if (!o) return CLD_ERR_INVALID_ARG;
+  cld_ctx *ctx = o->s->ctx;
+  cl_int n = (cl_int)o->s->total, e = CL_SUCCESS;
+  o->t++;
   float bc1 = (float)(1.0 - pow(o->p.beta1, (double)o->t)), bc2 = (float)(1.0 - pow(o->p.beta2, (double)o->t));
   cl_kernel k = o->k_adamw;
   cl_uint a = 0;
@@ -109,6 +115,11 @@ cld_status cld_optim_step(cld_optim *o, float lr) {
   size_t gws = ((size_t)n + 255) / 256 * 256, lws = 256;
   if (e == CL_SUCCESS) e = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &gws, &lws, 0, NULL, NULL);
   return e == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, e, "adamw step");
+}
+
+cld_status cld_optim_step(cld_optim *o, float lr) {
+  cld_status st = cld_optim_grad_norm(o);
+  return st ? st : cld_optim_apply(o, lr);
 }
 
 cld_status cld_optim_last_grad_norm(cld_optim *o, float *norm) {
@@ -144,7 +155,7 @@ cld_status cld_ema_create(cld_store *s, cld_ema **out) {
   cld_status st = cld_store_alloc(s);
   if (st) return st;
   cld_ema *e = calloc(1, sizeof *e);
-  if (!e) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!e) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   e->s = s;
   size_t bytes = (s->total ? s->total : 16) * sizeof(float);
   cl_int err;

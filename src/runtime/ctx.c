@@ -44,7 +44,7 @@ cld_status cld_ctx_create(const cld_ctx_params *p, cld_ctx **out, char *errbuf, 
     }
   }
   cld_ctx *ctx = calloc(1, sizeof *ctx);
-  if (!ctx) { snprintf(errbuf, errlen, "out of host memory"); return CLD_ERR_NOMEM; }
+  if (!ctx) { snprintf(errbuf, errlen, "cld_ctx_create: out of host memory"); return CLD_ERR_NOMEM; }
   ctx->gemm_pref = pref;
   const char *want = p->device;
   if (!want || !*want) want = getenv("CLDIFF_DEVICE");

@@ -19,6 +19,7 @@ const char *cld_status_str(cld_status s) {
   case CLD_ERR_FORMAT: return "bad file format";
   case CLD_ERR_STATE: return "bad state";
   case CLD_ERR_GEMM: return "GEMM failed";
+  case CLD_ERR_NONFINITE: return "non-finite loss or gradient";
   default: return "unknown status";
   }
 }

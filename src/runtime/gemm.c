@@ -55,7 +55,7 @@ static void record(cld_ctx *ctx, const cld_gemm_call *c) {
 cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *c, cld_gemm_provider p) {
   if (ctx->rec) record(ctx, c);
   struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
-  if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   cld_tiled_cfg cfg = cld_tiled_default();
   /* untuned grouped GEMMs (N = 32 panels): 8x32 tiles, a work-group over 16 panels sharing A */
   if (c->a_div > 1) cfg = (cld_tiled_cfg){8, 2, 1, 1, 1, 16};

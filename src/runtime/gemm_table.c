@@ -115,7 +115,7 @@ struct cld_gemm_tuning *cld_gemm_tuning_get(cld_ctx *ctx) {
 
 cld_status cld_gemm_tuning_save(cld_ctx *ctx) {
   struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
-  if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray();
   cJSON_AddStringToObject(root, "device", ctx->info.name);
   cJSON_AddStringToObject(root, "driver", ctx->info.driver);
@@ -147,7 +147,7 @@ cld_status cld_gemm_tuning_save(cld_ctx *ctx) {
   }
   char *text = cJSON_Print(root);
   cJSON_Delete(root);
-  if (!text) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!text) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   cld_status st = cld_write_text_atomic(ctx, cld_gemm_tune_file(ctx), text);
   free(text);
   return st;

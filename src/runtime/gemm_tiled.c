@@ -9,7 +9,7 @@
 
 static cld_status get_kernel(cld_ctx *ctx, const cld_tiled_cfg *cfg, int ta, int tc, cl_kernel *out) {
   struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
-  if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   int key = (((cfg->tm * 8 + cfg->nv) * 2 + ta) * 2 + tc) * 2 + (cfg->mf != 0);
   for (int i = 0; i < t->n_tiled; i++)
     if (t->tiled_keys[i] == key) { *out = t->tiled_kernels[i]; return CLD_OK; }

@@ -65,7 +65,7 @@ static cld_status make_bufs(cld_ctx *ctx, const cld_gemm_shape *s, bench_bufs *b
   }
   bb->ha = malloc(bb->na * sizeof(float));
   bb->hb = malloc(bb->nb * sizeof(float));
-  if (!bb->ha || !bb->hb) { free_bufs(bb); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  if (!bb->ha || !bb->hb) { free_bufs(bb); return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__); }
   cld_rng_uniform_host(1, 1, 0, bb->na, bb->ha);
   cld_rng_uniform_host(1, 2, 0, bb->nb, bb->hb);
   for (size_t i = 0; i < bb->na; i++) bb->ha[i] -= 0.5f;
@@ -252,11 +252,11 @@ cld_status cld_gemm_tune_budget(cld_ctx *ctx, const cld_gemm_shape *shapes, int 
   if (!shapes) { n_shapes = cld_gemm_default_shapes(defs, 32); shapes = defs; }
   if (n_shapes <= 0) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "tune: no shapes");
   struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
-  if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   char line[256];
   cld_tune_entry *best = calloc((size_t)n_shapes, sizeof *best);
   double *cb_best = calloc((size_t)n_shapes, sizeof *cb_best);
-  if (!best || !cb_best) { free(best); free(cb_best); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+  if (!best || !cb_best) { free(best); free(cb_best); return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__); }
   cld_status st = CLD_OK;
   for (int si = 0; si < n_shapes && !st; si++) {
     const cld_gemm_shape *s = &shapes[si];
@@ -342,7 +342,7 @@ cld_status cld_gemm_tune_budget(cld_ctx *ctx, const cld_gemm_shape *shapes, int 
     }
     /* merge into the table: replace entries of the same shape */
     cld_tune_entry *ne = realloc(t->e, (size_t)(t->n + n_shapes) * sizeof *ne);
-    if (!ne) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+    if (!ne) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
     else {
       t->e = ne;
       for (int si = 0; si < n_shapes; si++) cld_tune_put(t, &best[si]);

@@ -54,7 +54,7 @@ static cld_status splice_includes(cld_ctx *ctx, const char *name, const char **s
       }
     }
     char *nb = realloc(buf, n + head + ilen + 1);
-    if (!nb) { free(buf); free(owned); return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory"); }
+    if (!nb) { free(buf); free(owned); return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__); }
     buf = nb;
     memcpy(buf + n, p, head);
     memcpy(buf + n + head, inc ? inc : "", ilen);

@@ -123,7 +123,7 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
   dpm_eval e = {{0}, sch};
   cld_status st = cld_eps_eval_init(&e.ev, model, model_user, p, B, per);
   if (st || !grid || !x || !u || !e1 || !e2 || !hist[0] || !hist[1] || !hist[2] || !z || !tsh || !tm || !cs || !tt || K > 4096)
-    st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+    st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   if (!st && cld_dpm_time_grid(sch, (cld_dpm_grid)p->dpm_grid, K, grid)) st = cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad DPM grid");
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = e.ev.nb = (int)(n - b0 < B ? n - b0 : B);

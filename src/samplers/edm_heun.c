@@ -47,7 +47,7 @@ cld_status cld_edm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user,
   edm_eval e = {model, model_user, malloc(nbper * sizeof(float)), malloc(nbper * sizeof(float)), malloc((size_t)B * sizeof(float)),
                 B, per, p->sigma_data};
   cld_status st = CLD_OK;
-  if (!sig || !x || !xh || !D || !d || !xn || !z || !e.in || !e.out || !e.tv) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!sig || !x || !xh || !D || !d || !xn || !z || !e.in || !e.out || !e.tv) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   if (!st) cld_edm_sigmas(N, p->edm_sigma_min, p->edm_sigma_max, p->edm_rho, sig);
   bool heun = p->sampler == CLD_SAMPLER_HEUN;
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {

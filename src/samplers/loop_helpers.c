@@ -66,7 +66,7 @@ cld_status cld_eps_eval_run(cld_eps_eval *e, const double *x, double t_model, do
 cld_status cld_sample_grid(cld_ctx *ctx, const cld_sample_params *p, int **taus_out, int *K, int *kend) {
   bool ddpm = p->sampler == CLD_SAMPLER_DDPM;
   int *taus = malloc((size_t)p->T * sizeof *taus);
-  if (!taus) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!taus) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   char spec[32];
   snprintf(spec, sizeof spec, ddpm ? "%d" : "ddim%d", p->steps);
   const char *grid = p->respacing ? p->respacing : spec;

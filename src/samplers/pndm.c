@@ -84,7 +84,7 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   st = cld_eps_eval_init(&e.ev, model, model_user, p, B, per);
   for (int i = 0; i < 5; i++) if (!tv[i]) st = CLD_ERR_NOMEM;
   for (int i = 0; i < 4; i++) if (!ev[i] || !hist[i]) st = CLD_ERR_NOMEM;
-  if (st || !x || !xt || !comb || !z || !times) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (st || !x || !xt || !comb || !z || !times) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = e.ev.nb = (int)(n - b0 < B ? n - b0 : B);
     size_t m = (size_t)nb * per;

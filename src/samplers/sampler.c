@@ -47,7 +47,7 @@ cld_sample_params cld_sample_params_default(void) {
 cld_status cld_model_denoiser_init(cld_ctx *ctx, cld_model *mod, int B, int h, int w, cld_model_denoiser *m) {
   memset(m, 0, sizeof *m);
   m->g = cld_graph_create(ctx);
-  if (!m->g) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!m->g) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   m->x = cld_input_4d(m->g, "x", B, cld_model_channels(mod), h, w);
   m->t = cld_input(m->g, "t", 1, (int64_t[]){B});
   m->y = cld_model_forward(mod, m->g, m->x, m->t);
@@ -151,7 +151,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   float *xn = malloc(per * sizeof(float)), *tv = malloc((size_t)B * sizeof(float));
   cld_step_times *tt = malloc((size_t)B * sizeof *tt); /* per image: network time, coefficient time, end */
   double *eps = malloc(per * sizeof(double)), *x0 = malloc(per * sizeof(double));
-  if (!x || !o || !z || !xn || !eps || !x0 || !tv || !tt) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!x || !o || !z || !xn || !eps || !x0 || !tv || !tt) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   cld_step_args a = {p, 0, 0, false, NULL};
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = (int)(n - b0 < B ? n - b0 : B);

@@ -46,7 +46,7 @@ cld_status cld_checkpoint_latest(cld_ctx *ctx, const char *dir, char *out, size_
 static cld_status write_named(cld_store *s, const char *path, const char *prefix, const float *all) {
   cld_st_entry *e = calloc((size_t)(s->n ? s->n : 1), sizeof *e);
   char (*names)[112] = calloc((size_t)(s->n ? s->n : 1), sizeof *names);
-  cld_status st = (!e || !names) ? cld_seterr(s->ctx, CLD_ERR_NOMEM, "out of host memory") : CLD_OK;
+  cld_status st = (!e || !names) ? cld_seterr(s->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__) : CLD_OK;
   for (int i = 0; i < s->n && !st; i++) {
     snprintf(names[i], sizeof names[i], "%s%s", prefix, s->p[i].name);
     e[i] = (cld_st_entry){names[i], s->p[i].ndim, s->p[i].shape, all + s->p[i].off};
@@ -72,7 +72,7 @@ static cld_status read_named(cld_store *s, cld_safetensors *f, const char *path,
 
 static cld_status write_json(cld_ctx *ctx, const char *path, cJSON *root) {
   char *text = cJSON_Print(root);
-  if (!text) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!text) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   cld_status st = cld_write_text_atomic(ctx, path, text);
   free(text);
   return st;
@@ -90,7 +90,7 @@ cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
   cld_store *s = t->s;
   size_t total = s->total ? s->total : 1;
   float *a = malloc(total * sizeof(float)), *b = malloc(total * sizeof(float));
-  cld_status st = (!a || !b) ? cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory") : CLD_OK;
+  cld_status st = (!a || !b) ? cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__) : CLD_OK;
   snprintf(path, sizeof path, "%s/model", tmp);
   if (!st) st = cld_model_save(t->m, path);
   /* ema/: a diffusers directory too */
@@ -108,7 +108,7 @@ cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
     cJSON *cfg = json ? cJSON_Parse(json) : NULL;
     free(json);
     snprintf(path, sizeof path, "%s/ema/config.json", tmp);
-    st = cfg ? write_json(ctx, path, cfg) : cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+    st = cfg ? write_json(ctx, path, cfg) : cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
     cJSON_Delete(cfg);
   }
   if (!st) st = cld_optim_read_moments(t->opt, a, b);
@@ -116,7 +116,7 @@ cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
     /* m and v in one file: write both name sets */
     cld_st_entry *e = calloc((size_t)(2 * s->n + 1), sizeof *e);
     char (*names)[112] = calloc((size_t)(2 * s->n + 1), sizeof *names);
-    if (!e || !names) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+    if (!e || !names) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
     for (int i = 0; i < s->n && !st; i++) {
       snprintf(names[2 * i], sizeof names[0], "m.%s", s->p[i].name);
       snprintf(names[2 * i + 1], sizeof names[0], "v.%s", s->p[i].name);
@@ -163,7 +163,7 @@ cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
   }
   if (!st && t->p.timestep_sampling) { /* the importance sampler's loss history */
     float *cnt = malloc((size_t)t->p.T * sizeof *cnt);
-    if (!cnt) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+    if (!cnt) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
     for (int i = 0; cnt && i < t->p.T; i++) cnt[i] = (float)t->lsm_count[i];
     int64_t hs[2] = {t->p.T, CLD_LSM_HISTORY}, cs[1] = {t->p.T};
     cld_st_entry e[2] = {{"loss_history", 2, hs, t->lsm_hist}, {"loss_history_count", 1, cs, cnt}};
@@ -250,7 +250,7 @@ static cld_status resume_from(cld_trainer *t, const char *ck) {
   float *a = calloc(total, sizeof(float)), *m = calloc(total, sizeof(float)), *v = calloc(total, sizeof(float));
   float *hist = t->p.timestep_sampling ? malloc(T * CLD_LSM_HISTORY * sizeof *hist) : NULL;
   float *cnt = t->p.timestep_sampling ? malloc(T * sizeof *cnt) : NULL;
-  if (!a || !m || !v || (t->p.timestep_sampling && (!hist || !cnt))) st = cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!a || !m || !v || (t->p.timestep_sampling && (!hist || !cnt))) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   cld_safetensors *fe = NULL, *fo = NULL;
   snprintf(path, sizeof path, "%s/ema/diffusion_pytorch_model.safetensors", ck);
   snprintf(opath, sizeof opath, "%s/optimizer.safetensors", ck);

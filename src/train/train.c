@@ -143,7 +143,7 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
   cld_status st = check_setup(ctx, m, data, p);
   if (st) return st;
   cld_trainer *t = calloc(1, sizeof *t);
-  if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   t->ctx = ctx;
   t->m = m;
   t->s = cld_model_store(m);
@@ -318,11 +318,23 @@ static cld_status record_lsm(cld_trainer *t) {
   return CLD_OK;
 }
 
+/* a step whose loss or gradient norm is not finite: not applied; skipped (it counts, nothing
+ * changes) under skip_nonfinite, else an error naming the step */
+static cld_status nonfinite_step(cld_trainer *t, float l, float norm, float *loss) {
+  if (!t->p.skip_nonfinite)
+    return cld_seterr(t->ctx, CLD_ERR_NONFINITE, "train: step %lld: the %s is %g; the step was not applied",
+                      (long long)t->step + 1, isfinite(l) ? "gradient norm" : "loss", isfinite(l) ? (double)norm : (double)l);
+  if (loss) *loss = NAN;
+  t->step++;
+  t->skipped++;
+  return CLD_OK;
+}
+
 cld_status cld_trainer_step(cld_trainer *t, float *loss) {
   if (!t) return CLD_ERR_INVALID_ARG;
   int64_t step = t->step;
   double *lsm_w = t->p.timestep_sampling ? malloc((size_t)t->p.T * sizeof *lsm_w) : NULL;
-  if (t->p.timestep_sampling && !lsm_w) return cld_seterr(t->ctx, CLD_ERR_NOMEM, "out of host memory");
+  if (t->p.timestep_sampling && !lsm_w) return cld_seterr(t->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   bool lsm_ready = lsm_w && lsm_weights(t, lsm_w);
   draw_batch(t, lsm_ready ? lsm_w : NULL);
   free(lsm_w);
@@ -330,17 +342,24 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
   if (st) return st;
   cld_graph_set_run_counter(t->g, (uint64_t)step);
   if ((st = cld_graph_compute(t->g))) return st;
+  float l = 0, norm = 0;
+  if ((st = cld_optim_grad_norm(t->opt)) || (st = cld_tensor_read(t->g, t->loss, &l)) ||
+      (st = cld_optim_last_grad_norm(t->opt, &norm)))
+    return st;
+  if (loss) *loss = l;
+  if (!isfinite(l) || !isfinite(norm)) return nonfinite_step(t, l, norm, loss);
   float lr = t->p.lr * (t->p.warmup > 0 && step < t->p.warmup ? (float)(step + 1) / (float)t->p.warmup : 1.0f);
-  if ((st = cld_optim_step(t->opt, lr))) return st;
+  if ((st = cld_optim_apply(t->opt, lr))) return st;
   /* EMA warm-up as diffusers' EMAModel: decay min(d, (1 + step)/(10 + step)), so a short run's EMA
    * is not dominated by the random initial weights */
   float decay = fminf(t->p.ema_decay, (float)(1 + step) / (float)(10 + step));
   if ((st = cld_ema_update(t->ema, decay))) return st;
   t->step++;
   if (t->p.timestep_sampling && (st = record_lsm(t))) return st;
-  if (loss && (st = cld_tensor_read(t->g, t->loss, loss))) return st;
   return CLD_OK;
 }
+
+int64_t cld_trainer_skipped_steps(const cld_trainer *t) { return t ? t->skipped : 0; }
 
 int cld_trainer_method_stat(const cld_trainer *t, const char *name) {
   for (int i = 0; t && name && i < t->n_methods; i++)

@@ -35,6 +35,7 @@ struct cld_trainer {
   cld_optim *opt;
   cld_ema *ema;
   int64_t step;
+  int64_t skipped; /* non-finite steps skipped (skip_nonfinite) */
   int64_t *perm, perm_epoch;
   float *xb;
   cld_tensor *per_sample;  /* (B) per-sample losses before the weights w; with learned sigma and a

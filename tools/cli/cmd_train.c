@@ -72,7 +72,7 @@ typedef struct train_args {
   const char *data, *model, *out, *sched, *pred, *tsamp, *weighting;
   long steps, batch, save_every, keep, warmup, T, log_every, seed;
   float lr, wd, clip, ema, sigma_data;
-  bool resume, hflip, learn_sigma;
+  bool resume, hflip, learn_sigma, skip_nonfinite;
   cld_methods meth;
 } train_args;
 
@@ -122,6 +122,8 @@ static int parse_train(train_args *a, int argc, char **argv) {
       {"--keep", "K", CLI_LONG, &a->keep, 0, 1 << 20, "keep the K newest checkpoints (default 3; 0 keeps all)"},
       {"--resume", NULL, CLI_FLAG, &a->resume, 0, 0, "continue the run in DIR from its newest checkpoint"},
       {"--log-every", "N", CLI_LONG, &a->log_every, 1, 1 << 30, "progress line every N steps (default 1)"},
+      {"--skip-nonfinite", NULL, CLI_FLAG, &a->skip_nonfinite, 0, 0, "skip a step whose loss or gradient is NaN/Inf (logged, warned)\n"
+       "instead of stopping; no such step is ever applied"},
       {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
   const cli_opt *const tables[] = {opts, NULL};
   int rc = cli_parse("train", TRAIN_SYNOPSIS, tables, &a->co, argc, argv);
@@ -155,6 +157,7 @@ static int train_params(const train_args *a, cld_train_params *tp) {
   tp->T = (int)a->T;
   tp->prediction = (cld_prediction)pk;
   tp->hflip = a->hflip;
+  tp->skip_nonfinite = a->skip_nonfinite;
   tp->timestep_sampling = strcmp(a->tsamp, "uniform") != 0;
   tp->methods = a->meth;
   tp->edm_sigma_data = a->sigma_data;
@@ -176,42 +179,68 @@ static void progress_line(bool tty, int64_t done_steps, long steps, float loss, 
   fflush(stderr);
 }
 
+/* divergence, from the logged loss: its running mean 100x above the lowest it reached; true (and
+ * a warning) the first time */
+typedef struct { double ema, best; bool diverged; } loss_watch;
+static bool watch_loss(loss_watch *w, float loss, int64_t step) {
+  w->ema = w->ema == 0 ? loss : 0.9 * w->ema + 0.1 * loss;
+  if (w->ema < w->best) w->best = w->ema;
+  if (w->diverged || w->ema <= 100 * w->best) return false;
+  w->diverged = true;
+  fprintf(stderr, "\ncldiff train: warning: the loss diverges (running mean %.3g at step %lld, %.3g at its lowest); no "
+          "checkpoint is pruned from here on (lower --lr, or --clip)\n", w->ema, (long long)step, w->best);
+  return true;
+}
+
+/* one line of loss.jsonl */
+static void log_step(FILE *log, const cld_trainer *t, float loss, double dt, double elapsed) {
+  int ep_steps = cld_trainer_ep_chain_steps(t);
+  fprintf(log, "{\"step\":%lld,\"loss\":%.6g,\"seconds\":%.4f,\"elapsed\":%.2f", (long long)cld_trainer_steps_done(t), loss,
+          dt, elapsed);
+  if (ep_steps > 0) fprintf(log, ",\"ep_chain_steps\":%d", ep_steps);
+  fputs("}\n", log);
+}
+
+/* a step skipped as non-finite under --skip-nonfinite: logged, and warned about on the 1st, 2nd,
+ * 4th, 8th, ... */
+static void skipped_step(FILE *log, const cld_trainer *t) {
+  long long step = (long long)cld_trainer_steps_done(t), k = (long long)cld_trainer_skipped_steps(t);
+  fprintf(log, "{\"step\":%lld,\"skipped\":\"non-finite loss or gradient\"}\n", step);
+  if ((k & (k - 1)) == 0)
+    fprintf(stderr, "\ncldiff train: warning: step %lld skipped: non-finite loss or gradient (%lld skipped so far)\n", step, k);
+}
+
 /* the training loop: steps, the log, progress, checkpoints; 0, 1 on failure, 130 after a signal */
 static int train_loop(const train_args *a, cld_ctx *ctx, cld_trainer *t, FILE *log) {
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   bool tty = isatty(2);
   int64_t start = cld_trainer_steps_done(t);
-  double t0 = cli_now(), ema_rate = 0, loss_ema = 0, best_ema = INFINITY;
+  double t0 = cli_now(), ema_rate = 0;
+  loss_watch lw = {0, INFINITY, false};
   int rc = 0, keep = (int)a->keep;
-  bool diverged = false, no_final_save = false; /* after a non-finite loss or a failed save */
+  bool no_final_save = false; /* after a non-finite step or a failed save */
   while (cld_trainer_steps_done(t) < a->steps && !stop_requested) {
     float loss;
     double ts = cli_now();
-    if (cld_trainer_step(t, &loss)) { fprintf(stderr, "\ncldiff train: %s\n", cld_ctx_errmsg(ctx)); rc = 1; break; }
-    if (!isfinite(loss)) { /* the weights took that step: nothing is saved, the last checkpoint stays the newest */
-      fprintf(stderr, "\ncldiff train: loss is %f at step %lld; stopping without saving (the last checkpoint is the newest "
-              "good one)\n", loss, (long long)cld_trainer_steps_done(t));
+    cld_status st = cld_trainer_step(t, &loss);
+    if (st == CLD_ERR_NONFINITE) { /* not applied; stopping without a save keeps the last checkpoint the newest */
+      fprintf(stderr, "\ncldiff train: %s; stopping without saving (the last checkpoint is the newest good one; "
+              "--skip-nonfinite skips such steps)\n", cld_ctx_errmsg(ctx));
       rc = 1;
       no_final_save = true;
       break;
     }
-    /* divergence, from the logged loss: its running mean 100x above the lowest it reached */
-    loss_ema = loss_ema == 0 ? loss : 0.9 * loss_ema + 0.1 * loss;
-    if (loss_ema < best_ema) best_ema = loss_ema;
-    if (!diverged && loss_ema > 100 * best_ema) {
-      diverged = true;
-      keep = 0; /* from here on nothing is pruned: the checkpoints from before the divergence stay */
-      fprintf(stderr, "\ncldiff train: warning: the loss diverges (running mean %.3g at step %lld, %.3g at its lowest); no "
-              "checkpoint is pruned from here on (lower --lr, or --clip)\n", loss_ema, (long long)cld_trainer_steps_done(t), best_ema);
-    }
+    if (st) { fprintf(stderr, "\ncldiff train: %s\n", cld_ctx_errmsg(ctx)); rc = 1; break; }
     double dt = cli_now() - ts;
     ema_rate = ema_rate == 0 ? dt : 0.9 * ema_rate + 0.1 * dt;
     int64_t done_steps = cld_trainer_steps_done(t);
-    int ep_steps = cld_trainer_ep_chain_steps(t);
-    fprintf(log, "{\"step\":%lld,\"loss\":%.6g,\"seconds\":%.4f,\"elapsed\":%.2f", (long long)done_steps, loss, dt, cli_now() - t0);
-    if (ep_steps > 0) fprintf(log, ",\"ep_chain_steps\":%d", ep_steps);
-    fputs("}\n", log);
+    if (isfinite(loss)) {
+      if (!lw.diverged && watch_loss(&lw, loss, done_steps)) keep = 0; /* the checkpoints from before it stay */
+      log_step(log, t, loss, dt, cli_now() - t0);
+    } else {
+      skipped_step(log, t);
+    }
     if (done_steps % a->log_every == 0 || done_steps == a->steps) progress_line(tty, done_steps, a->steps, loss, ema_rate);
     if (done_steps % a->save_every == 0 && done_steps < a->steps) {
       fflush(log);

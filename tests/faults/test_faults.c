@@ -1,0 +1,196 @@
+/* Driver and allocation faults, SQLite-style: for every N, the Nth host allocation (malloc,
+ * calloc, realloc, strdup in cldiff's own code) or the Nth OpenCL call (context, queue, buffer,
+ * program, kernel creation, program build, every enqueue, clFinish) fails, over each workload:
+ * context creation, a checkpoint load, a sampling run and a training run (two steps, a save, a
+ * resume). Each run must end in CLD_OK with output bit-identical to the fault-free run (the
+ * failure was absorbed, e.g. the disk cache falls back to a build) or in an error with a
+ * message; never a crash. After an error the context, when one was made, must still run the
+ * workload to the fault-free result; then everything is destroyed (LeakSanitizer at exit in the
+ * sanitizer build checks that nothing leaked).
+ *   test_faults [STRIDE] [WORKLOAD...]   STRIDE k runs N = 1, 1+k, 1+2k, ... (default 1: every N) */
+#include "cldiff/cldiff.h"
+#include "fault_shim.h"
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IMG 8
+typedef struct {
+  cld_ctx *ctx;
+  float out[64 * IMG * IMG]; /* the workload's result (samples, or parameters after training) */
+  size_t n_out;
+} run;
+
+static const char *tmpdir;
+
+static cld_status tiny_model(cld_ctx *ctx, cld_store **s, cld_model **m) {
+  cld_unet_config c;
+  cld_status st = cld_unet_preset("tiny", &c);
+  c.in_channels = c.out_channels = 1;
+  c.sample_size = IMG;
+  if (!st) st = cld_store_create(ctx, s);
+  if (!st) st = cld_model_from_unet_config(ctx, &c, *s, m);
+  if (!st) st = cld_model_init(*m, 5);
+  return st;
+}
+
+/* ---- the workloads: each works on r->ctx and fills r->out ---- */
+static cld_status w_ctx(run *r) { (void)r; return CLD_OK; }
+
+static cld_status w_load(run *r) {
+  cld_store *s = NULL;
+  cld_model *m = NULL;
+  cld_status st = cld_store_create(r->ctx, &s);
+  if (!st) st = cld_model_load(r->ctx, CLDIFF_SOURCE_DIR "/tools/demo/fmnist-xs", s, &m);
+  if (!st) { r->n_out = 64; st = cld_store_read(s, 0, r->out); }
+  cld_model_destroy(m);
+  cld_store_destroy(s);
+  return st;
+}
+
+static cld_status w_sample(run *r) {
+  cld_store *s = NULL;
+  cld_model *m = NULL;
+  cld_status st = tiny_model(r->ctx, &s, &m);
+  cld_sample_params p = cld_sample_params_default();
+  p.steps = 3;
+  p.batch = 2;
+  r->n_out = 3 * IMG * IMG;
+  if (!st) st = cld_sample(r->ctx, m, &p, 0, 3, IMG, IMG, r->out, NULL, NULL);
+  cld_model_destroy(m);
+  cld_store_destroy(s);
+  return st;
+}
+
+static cld_dataset *toy_data(void) {
+  cld_dataset *d = calloc(1, sizeof *d);
+  if (!d) return NULL;
+  d->n = 8;
+  d->c = 1;
+  d->h = d->w = IMG;
+  if (!(d->x = malloc(8 * IMG * IMG * sizeof(float)))) { free(d); return NULL; }
+  cld_rng_uniform_host(9, 1, 0, 8 * IMG * IMG, d->x);
+  snprintf(d->name, sizeof d->name, "toy");
+  return d;
+}
+
+static cld_status w_train(run *r) {
+  cld_store *s = NULL, *s2 = NULL;
+  cld_model *m = NULL, *m2 = NULL;
+  cld_trainer *t = NULL, *t2 = NULL;
+  cld_dataset *d = toy_data();
+  float loss = 0;
+  cld_status st = d ? tiny_model(r->ctx, &s, &m) : CLD_ERR_NOMEM;
+  cld_train_params p = cld_train_params_default();
+  p.batch = 2;
+  p.seed = 3;
+  char dir[600];
+  snprintf(dir, sizeof dir, "%s/run", tmpdir);
+  if (!st) st = cld_trainer_create(r->ctx, m, d, &p, &t);
+  for (int i = 0; i < 2 && !st; i++) st = cld_trainer_step(t, &loss);
+  if (!st) st = cld_trainer_save(t, dir, 2);
+  if (!st) st = tiny_model(r->ctx, &s2, &m2);
+  if (!st) st = cld_trainer_create(r->ctx, m2, d, &p, &t2);
+  if (!st) st = cld_trainer_resume(t2, dir);
+  if (!st) st = cld_trainer_step(t2, &loss);
+  r->n_out = 64;
+  if (!st) st = cld_store_read(s2, 0, r->out);
+  cld_trainer_destroy(t2);
+  cld_trainer_destroy(t);
+  cld_model_destroy(m2);
+  cld_model_destroy(m);
+  cld_store_destroy(s2);
+  cld_store_destroy(s);
+  cld_dataset_free(d);
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd)) return CLD_ERR_IO;
+  return st;
+}
+
+typedef struct { const char *name; cld_status (*fn)(run *); } workload;
+static const workload workloads[] = {{"ctx", w_ctx}, {"load", w_load}, {"sample", w_sample}, {"train", w_train}};
+
+/* a context, then the workload; the status and, on failure, the message */
+static cld_status attempt(const workload *w, run *r, char *msg, size_t n) {
+  char err[512] = "";
+  r->ctx = NULL;
+  cld_status st = cld_ctx_create(NULL, &r->ctx, err, sizeof err);
+  if (st) { snprintf(msg, n, "%s", err); return st; }
+  st = w->fn(r);
+  if (st) snprintf(msg, n, "%s", cld_ctx_errmsg(r->ctx));
+  return st;
+}
+
+typedef struct { long runs, errors, absorbed, bad; } tally;
+
+/* one workload under one kind of fault for N = 1, 1+stride, ...: the bad outcomes counted */
+static void sweep(const workload *w, fault_kind k, long stride, const run *ref, long total, tally *tl) {
+  static run r, again;
+  for (long nth = 1; nth <= total; nth += stride) {
+    char msg[512] = "";
+    fault_arm(k, nth);
+    cld_status st = attempt(w, &r, msg, sizeof msg);
+    fault_disarm();
+    tl->runs++;
+    const char *what = fault_what();
+    if (!st) {
+      tl->absorbed++;
+      if (r.n_out != ref->n_out || memcmp(r.out, ref->out, ref->n_out * sizeof(float))) {
+        fprintf(stderr, "%s: %s #%ld failed, the run returned OK with a different result\n", w->name, what, nth);
+        tl->bad++;
+      }
+    } else {
+      tl->errors++;
+      if (!msg[0]) { fprintf(stderr, "%s: %s #%ld: error %d with no message\n", w->name, what, nth, st); tl->bad++; }
+      if (r.ctx) { /* the context survived: it must still do the work */
+        again.ctx = r.ctx;
+        cld_status st2 = w->fn(&again);
+        if (st2 || again.n_out != ref->n_out || memcmp(again.out, ref->out, ref->n_out * sizeof(float))) {
+          fprintf(stderr, "%s: after %s #%ld failed (%s), the context no longer works (%s)\n", w->name, what, nth, msg,
+                  st2 ? cld_ctx_errmsg(r.ctx) : "different result");
+          tl->bad++;
+        }
+      }
+      if (getenv("FAULTS_VERBOSE")) printf("  %s %s #%ld (%s): %s\n", w->name, k == FAULT_HOST ? "host" : "cl", nth, what, msg);
+    }
+    cld_ctx_destroy(r.ctx);
+  }
+}
+
+int main(int argc, char **argv) {
+  long stride = argc > 1 ? atol(argv[1]) : 1;
+  if (stride < 1) stride = 1;
+  char tmpl[] = "/tmp/cldiff-faults-XXXXXX";
+  if (!(tmpdir = mkdtemp(tmpl))) { perror("mkdtemp"); return 1; }
+  int bad = 0;
+  for (size_t i = 0; i < sizeof workloads / sizeof *workloads; i++) {
+    const workload *w = &workloads[i];
+    bool chosen = argc <= 2;
+    for (int a = 2; a < argc; a++) chosen |= !strcmp(argv[a], w->name);
+    if (!chosen) continue;
+    static run ref;
+    char msg[512];
+    long total[FAULT_KINDS];
+    for (int k = 0; k < FAULT_KINDS; k++) { /* the fault-free run: its result and its call counts */
+      fault_arm((fault_kind)k, 0);
+      cld_status st = attempt(w, &ref, msg, sizeof msg);
+      total[k] = fault_count((fault_kind)k);
+      fault_disarm();
+      cld_ctx_destroy(ref.ctx);
+      if (st) { fprintf(stderr, "%s: the fault-free run failed: %s\n", w->name, msg); return 1; }
+    }
+    for (int k = 0; k < FAULT_KINDS; k++) {
+      tally tl = {0};
+      sweep(w, (fault_kind)k, stride, &ref, total[k], &tl);
+      printf("%-6s %-4s calls %6ld, runs %5ld: %5ld errors, %4ld absorbed, %ld bad\n", w->name,
+             k == FAULT_HOST ? "host" : "cl", total[k], tl.runs, tl.errors, tl.absorbed, tl.bad);
+      bad += tl.bad > 0;
+    }
+  }
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  if (system(cmd)) return 1;
+  return bad ? 1 : 0;
+}
