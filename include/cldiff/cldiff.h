@@ -63,6 +63,10 @@ CLD_API cld_status cld_ctx_build_program(cld_ctx *ctx, const char *name, const c
 /* Builds a program from the given source text (tests of the error path, user kernels). */
 CLD_API cld_status cld_ctx_build_source(cld_ctx *ctx, const char *source, const char *options);
 CLD_API const char *cld_ctx_cache_dir(const cld_ctx *ctx);
+/* Reads every entry of the cache directory (compiled programs, features, GEMM tuning tables) and
+ * counts the damaged ones (a damaged entry is only ever a miss, rebuilt on use); first_bad
+ * (optional) gets the first one's path. A cache directory that does not exist has 0 entries. */
+CLD_API cld_status cld_ctx_cache_verify(cld_ctx *ctx, int *entries, int *bad, char *first_bad, size_t n);
 
 #ifdef __cplusplus
 }

@@ -17,8 +17,10 @@ char *cld_fs_read_text(const char *path) {
   if (!f) return NULL;
   char *t = NULL;
   long n;
-  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 && (t = malloc((size_t)n + 1))) {
-    if (fread(t, 1, (size_t)n, f) != (size_t)n) { free(t); t = NULL; }
+  errno = EIO; /* a short read or a failed seek says so, not a stale errno */
+  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+    if (!(t = malloc((size_t)n + 1))) errno = ENOMEM;
+    else if (fread(t, 1, (size_t)n, f) != (size_t)n) { free(t); t = NULL; errno = EIO; }
     else t[n] = 0;
   }
   fclose(f);

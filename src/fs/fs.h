@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 /* The whole file, NUL-terminated (malloc'd), or NULL. */
-char *cld_fs_read_text(const char *path);
+char *cld_fs_read_text(const char *path); /* NULL with errno set (EISDIR for a directory, ENOMEM) */
 /* Writes n bytes to path atomically: a temp file in the same directory, fsync, rename, then fsync
  * of the directory, so a reader (or a crash) never sees half a file. 0 or -1 (err gets why). */
 int cld_fs_write_atomic(const char *path, const void *data, size_t n, char *err, size_t errlen);

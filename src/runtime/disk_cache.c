@@ -5,6 +5,9 @@
  * caller recomputes and stores again. ctx->no_disk_cache turns both off. */
 #include "runtime/runtime.h"
 #include "cldiff/io.h"
+#include "fs/fs.h"
+#include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,4 +57,52 @@ void cld_cache_store(cld_ctx *ctx, const char *name, uint64_t key, const void *d
   memcpy(keep, ctx->errmsg, sizeof keep); /* best effort: a failed write leaves the context's message alone */
   if (cld_file_write_atomic(ctx, path, buf, sizeof h + len)) memcpy(ctx->errmsg, keep, sizeof keep);
   free(buf);
+}
+
+/* one entry file: its header whole, the key its name says, the length the file has, the hash */
+static bool entry_ok(const char *path) {
+  const char *dash = strrchr(path, '-');
+  FILE *f = fopen(path, "rb");
+  if (!f || !dash) { if (f) fclose(f); return false; }
+  cache_header h;
+  bool ok = fread(&h, sizeof h, 1, f) == 1 && h.magic == CACHE_MAGIC && h.format == CACHE_FORMAT &&
+            h.key == strtoull(dash + 1, NULL, 16) && h.len > 0 && h.len < ((uint64_t)1 << 40);
+  void *data = ok ? malloc((size_t)h.len) : NULL;
+  ok = data && fread(data, 1, (size_t)h.len, f) == (size_t)h.len && fgetc(f) == EOF &&
+       cld_hash64(data, (size_t)h.len, 0) == h.hash;
+  free(data);
+  fclose(f);
+  return ok;
+}
+
+/* a tuning table: a JSON object */
+static bool table_ok(const char *path) {
+  char *text = cld_fs_read_text(path);
+  cJSON *r = text ? cJSON_Parse(text) : NULL;
+  bool ok = cJSON_IsObject(r);
+  cJSON_Delete(r);
+  free(text);
+  return ok;
+}
+
+cld_status cld_ctx_cache_verify(cld_ctx *ctx, int *entries, int *bad, char *first_bad, size_t n) {
+  if (!ctx || !entries || !bad) return CLD_ERR_INVALID_ARG;
+  *entries = *bad = 0;
+  if (first_bad && n) first_bad[0] = 0;
+  DIR *d = opendir(ctx->cache_dir);
+  if (!d) return errno == ENOENT ? CLD_OK : cld_seterr(ctx, CLD_ERR_IO, "%s: %s", ctx->cache_dir, strerror(errno));
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    size_t len = strlen(e->d_name);
+    bool bin = len > 4 && !strcmp(e->d_name + len - 4, ".bin"), table = !strncmp(e->d_name, "gemm-tune-", 10) &&
+                                                                          len > 5 && !strcmp(e->d_name + len - 5, ".json");
+    if (!bin && !table) continue; /* temp files of a writer at work, and anything else */
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", ctx->cache_dir, e->d_name);
+    ++*entries;
+    if (bin ? entry_ok(path) : table_ok(path)) continue;
+    if (!(*bad)++ && first_bad && n) snprintf(first_bad, n, "%s", path);
+  }
+  closedir(d);
+  return CLD_OK;
 }

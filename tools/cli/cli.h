@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 int cmd_devices(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_train(int argc, char **argv);

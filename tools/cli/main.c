@@ -16,7 +16,8 @@ static void usage(FILE *f) {
           "  plot                 PNG charts of training logs and metric / exposure CSVs\n"
           "  devices              list OpenCL platforms and devices and what cldiff can use\n"
           "  bench ops|gemm|peak  time ops (GB/s), GEMM shapes (GFLOP/s) or the device FMA peak\n"
-          "  tune                 measure GEMM candidates on this device and store the winners\n\n"
+          "  tune                 measure GEMM candidates on this device and store the winners\n"
+          "  cache                the kernel and tuning cache: where it is, --verify, --clear\n\n"
           "common options:\n"
           "  --device D         device index or name substring (default: $CLDIFF_DEVICE, else a GPU,\n"
           "                     else the first usable device)\n"
@@ -44,6 +45,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
   if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
+  if (!strcmp(cmd, "cache")) return cmd_cache(argc - 1, argv + 1);
   if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
   if (!strcmp(cmd, "sample")) return cmd_sample(argc - 1, argv + 1);
   if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
