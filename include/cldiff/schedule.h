@@ -30,9 +30,10 @@ typedef struct cld_schedule {
 /* Parses "linear", "scaled-linear", "cosine", "sigmoid"; returns -1 if unknown. */
 CLD_API int cld_beta_schedule_parse(const char *name);
 CLD_API const char *cld_beta_schedule_name(cld_beta_schedule kind);
-/* Builds a schedule of T steps (T >= 2). NULL on bad arguments or out of memory. */
+/* Builds a schedule of T steps (T >= 2). NULL with errno EINVAL on bad arguments (a kind, a T, or
+ * betas outside (0, 1): linear needs T > 20), ENOMEM when out of memory. */
 CLD_API cld_schedule *cld_schedule_create(cld_beta_schedule kind, int T);
-/* A schedule from explicit betas (each in (0, 1)). */
+/* A schedule from explicit betas (each in (0, 1)); NULL with errno as cld_schedule_create. */
 CLD_API cld_schedule *cld_schedule_from_betas(const double *beta, int T);
 CLD_API void cld_schedule_destroy(cld_schedule *s);
 

@@ -5,6 +5,7 @@
 #include "cldiff/cldiff.h"
 #include "cldiff/schedule.h"
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,9 +40,11 @@ static double cosine_f(double u) {
 static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 
 cld_schedule *cld_schedule_from_betas(const double *beta, int T) {
+  errno = EINVAL;
   if (!beta || T < 2) return NULL;
   for (int t = 0; t < T; t++)
     if (!(beta[t] > 0.0 && beta[t] < 1.0)) return NULL;
+  errno = ENOMEM;
   cld_schedule *s = calloc(1, sizeof *s);
   double *buf = calloc((size_t)T * 6, sizeof(double));
   if (!s || !buf) { free(s); free(buf); return NULL; }
@@ -69,9 +72,10 @@ cld_schedule *cld_schedule_from_betas(const double *beta, int T) {
 }
 
 cld_schedule *cld_schedule_create(cld_beta_schedule kind, int T) {
+  errno = EINVAL;
   if (T < 2) return NULL;
   double *b = malloc((size_t)T * sizeof *b);
-  if (!b) return NULL;
+  if (!b) { errno = ENOMEM; return NULL; }
   switch (kind) {
   case CLD_BETA_LINEAR: {
     double scale = 1000.0 / T, b0 = 1e-4 * scale, b1 = 0.02 * scale;
@@ -102,6 +106,7 @@ cld_schedule *cld_schedule_create(cld_beta_schedule kind, int T) {
   }
   default:
     free(b);
+    errno = EINVAL;
     return NULL;
   }
   cld_schedule *s = cld_schedule_from_betas(b, T);

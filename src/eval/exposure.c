@@ -3,6 +3,7 @@
  * from it. The same network is then evaluated at the same times on forward-process states built
  * from real images. Works with every discrete-time sampler (DDPM, DDIM, S/F-PNDM, DPM-Solver);
  * fractional model times (PNDM midpoints, DPM-Solver) read alpha_bar at the nearest index. */
+#include "diffusion/schedule_make.h"
 #include "diffusion/prediction.h"
 #include "runtime/runtime.h"
 #include "samplers/sampler.h"
@@ -85,9 +86,10 @@ cld_status cld_exposure_measure(cld_ctx *ctx, cld_model *m, const cld_dataset *r
   r.n = (int)n;
   r.per = (size_t)C * S * S;
   r.oper = (size_t)cld_model_out_channels(m) * S * S;
-  cld_schedule *sch = cld_schedule_create((cld_beta_schedule)p->schedule, p->T);
+  cld_schedule *sch = NULL;
+  cld_status st = cld_schedule_make(ctx, "exposure", p->schedule, p->T, &sch);
   r.sch = sch;
-  cld_status st = sch ? cld_model_denoiser_init(ctx, m, (int)n, S, S, &r.net) : cld_seterr(ctx, CLD_ERR_INVALID_ARG, "exposure: bad schedule");
+  if (!st) st = cld_model_denoiser_init(ctx, m, (int)n, S, S, &r.net);
   float *final = malloc(n * r.per * sizeof *final), *xt = malloc(n * r.per * sizeof *xt), *eps = malloc(n * r.per * sizeof *eps);
   float *o = malloc(n * r.oper * sizeof *o), *x0h = malloc(n * r.per * sizeof *x0h), *tv = malloc((size_t)n * sizeof *tv);
   if (!st && (!final || !xt || !eps || !o || !x0h || !tv)) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);

@@ -12,6 +12,7 @@
  * gives the network's time and the time the step's coefficients start from; multistep: the
  * history's lambdas are each image's own; singlestep: the intermediate times s1, s2 come from each
  * image's own start. */
+#include "diffusion/schedule_make.h"
 #include "samplers/sampler.h"
 #include "cldiff/methods.h"
 #include "runtime/runtime.h"
@@ -89,8 +90,9 @@ cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *mode
   if (order < 1 || order > 3 || (p->dpm_multistep && order < 2))
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: DPM-Solver order %d (%s supports %s)", order,
                       p->dpm_multistep ? "multistep" : "singlestep", p->dpm_multistep ? "2, 3" : "1, 2, 3");
-  cld_schedule *sch = cld_schedule_create((cld_beta_schedule)p->schedule, p->T);
-  if (!sch) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad schedule");
+  cld_schedule *sch;
+  cld_status sst = cld_schedule_make(ctx, "sample", p->schedule, p->T, &sch);
+  if (sst) return sst;
   size_t per = (size_t)C * h * w, tot = (size_t)B * per;
   /* singlestep "fast": outer steps and their orders */
   int K = steps, orders[4096];

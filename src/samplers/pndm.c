@@ -10,6 +10,7 @@
  * NFE: S-PNDM steps + 1, F-PNDM steps + 9 (steps = transitions: S, or S - 1 on tsdpmS). Eps/x0/v outputs are converted to eps first.
  * Per image and step the loop's time hook (cld_loop_times) gives the network's time, the time
  * the coefficients start from and the end; the warm-up midpoints are (start + end)/2. */
+#include "diffusion/schedule_make.h"
 #include "samplers/sampler.h"
 #include "runtime/runtime.h"
 #include <math.h>
@@ -63,8 +64,9 @@ static void transfer(const pndm_eval *e, const double *x, const double *eps, con
 cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w, const cld_sample_params *p,
                            int64_t first, int64_t n, float *out, cld_sample_progress progress, void *user) {
   bool fourth = p->sampler == CLD_SAMPLER_FPNDM;
-  cld_schedule *sch = cld_schedule_create((cld_beta_schedule)p->schedule, p->T);
-  if (!sch) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad schedule %d with T=%d", p->schedule, p->T);
+  cld_schedule *sch;
+  cld_status sst = cld_schedule_make(ctx, "sample", p->schedule, p->T, &sch);
+  if (sst) return sst;
   int *taus, K, kend; /* kend 1: tsdpmS stops at its first time */
   cld_status st = cld_sample_grid(ctx, p, &taus, &K, &kend);
   if (st) {

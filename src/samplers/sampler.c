@@ -3,6 +3,7 @@
  * double precision (clipping x0 when asked and re-deriving eps from it), and calls the chosen
  * sampler's update. Image i starts from Philox(seed, stream 0x1000, offset i*C*H*W) and its
  * step-k noise is Philox(seed, stream 0x2000 + k, same offset): independent of batch size. */
+#include "diffusion/schedule_make.h"
 #include "diffusion/prediction.h"
 #include "samplers/sampler.h"
 #include "runtime/runtime.h"
@@ -135,8 +136,9 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   if (p->sampler == CLD_SAMPLER_DPM_SOLVER) return cld_dpm_solver_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   cld_step_fn step = p->sampler == CLD_SAMPLER_DDPM ? cld_ddpm_step : p->sampler == CLD_SAMPLER_DDIM ? cld_ddim_step : NULL;
   if (!step) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: unknown sampler %d", p->sampler);
-  cld_schedule *sch = cld_schedule_create((cld_beta_schedule)p->schedule, p->T);
-  if (!sch) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad schedule %d with T=%d", p->schedule, p->T);
+  cld_schedule *sch;
+  cld_status sst = cld_schedule_make(ctx, "sample", p->schedule, p->T, &sch);
+  if (sst) return sst;
   int *taus, K, kend;
   cld_status st = cld_sample_grid(ctx, p, &taus, &K, &kend);
   if (st) {

@@ -5,6 +5,7 @@
  *   timesteps:  Philox(seed, stream 2) at the sample's global position
  *   noise:      graph randn, stream 3, run counter = step; dropout: run counter = step
  * Checkpoints are in checkpoint.c. */
+#include "diffusion/schedule_make.h"
 #include "graph/graph_internal.h"
 #include "train/train_internal.h"
 #include "diffusion/objective.h"
@@ -124,7 +125,6 @@ static cld_status check_setup(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
 static bool alloc_host(cld_trainer *t) {
   const cld_train_params *p = &t->p;
   size_t per = (size_t)t->data->c * t->data->h * t->data->w;
-  t->sched = cld_schedule_create((cld_beta_schedule)p->schedule, p->T);
   t->perm = malloc((size_t)t->data->n * sizeof *t->perm);
   t->xb = malloc((size_t)p->batch * per * sizeof(float));
   t->perm_epoch = -1;
@@ -134,7 +134,7 @@ static bool alloc_host(cld_trainer *t) {
     t->lsm_count = calloc((size_t)p->T, sizeof(int));
     if (!t->lsm_hist || !t->lsm_count) return false;
   }
-  return t->sched && t->perm && t->xb && alloc_step_host(t);
+  return t->perm && t->xb && alloc_step_host(t);
 }
 
 cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *data, const cld_train_params *p,
@@ -149,7 +149,8 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
   t->s = cld_model_store(m);
   t->data = data;
   t->p = *p;
-  if (!alloc_host(t)) st = cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: bad schedule or out of memory");
+  st = cld_schedule_make(ctx, "train", p->schedule, p->T, &t->sched);
+  if (!st && !alloc_host(t)) st = cld_seterr(ctx, CLD_ERR_NOMEM, "train: out of host memory for the batch's buffers");
   if (!st) st = add_methods(t);
   if (!st) st = cld_trainer_build_graph(t);
   cld_adamw_params ap = cld_adamw_params_default();

@@ -3,6 +3,7 @@
 #include "fault_shim.h"
 #define CL_TARGET_OPENCL_VERSION 120
 #include <CL/cl.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +26,13 @@ long fault_count(fault_kind k) { return counts[k]; }
 bool fault_fired(void) { return fired; }
 const char *fault_what(void) { return fired_what; }
 
-/* true when this call is the one to fail */
+/* true when this call is the one to fail (a failing allocation sets errno as the real one does) */
 static bool hit(fault_kind k, const char *what) {
   if (armed_kind != k) return false;
   if (++counts[k] != armed_at[k]) return false;
   fired = true;
   fired_what = what;
+  if (k == FAULT_HOST) errno = ENOMEM;
   return true;
 }
 

@@ -7,7 +7,8 @@
  * message that says what ran out (host memory, or the OpenCL call's CL_ error); never a crash. After an error the context, when one was made, must still run the
  * workload to the fault-free result; then everything is destroyed (LeakSanitizer at exit in the
  * sanitizer build checks that nothing leaked).
- *   test_faults [STRIDE] [WORKLOAD...]   STRIDE k runs N = 1, 1+k, 1+2k, ... (default 1: every N) */
+ *   test_faults [RUNS] [WORKLOAD...]   at most RUNS values of N per workload and kind, evenly spread
+ *   (N = 1, 1+k, 1+2k, ... for the stride k that fits); 0 or absent: every N */
 #include "cldiff/cldiff.h"
 #include "fault_shim.h"
 #include <stdint.h>
@@ -132,7 +133,8 @@ static bool names_fault(fault_kind k, const char *msg) {
 }
 
 /* one workload under one kind of fault for N = 1, 1+stride, ...: the bad outcomes counted */
-static void sweep(const workload *w, fault_kind k, long stride, const run *ref, long total, tally *tl) {
+static void sweep(const workload *w, fault_kind k, long max_runs, const run *ref, long total, tally *tl) {
+  long stride = max_runs > 0 && total > max_runs ? (total + max_runs - 1) / max_runs : 1;
   static run r, again;
   for (long nth = 1; nth <= total; nth += stride) {
     char msg[512] = "";
@@ -169,8 +171,8 @@ static void sweep(const workload *w, fault_kind k, long stride, const run *ref, 
 }
 
 int main(int argc, char **argv) {
-  long stride = argc > 1 ? atol(argv[1]) : 1;
-  if (stride < 1) stride = 1;
+  long max_runs = argc > 1 ? atol(argv[1]) : 0;
+  setvbuf(stdout, NULL, _IOLBF, 0); /* a line per sweep as it ends: the full sweep takes hours */
   char tmpl[] = "/tmp/cldiff-faults-XXXXXX";
   if (!(tmpdir = mkdtemp(tmpl))) { perror("mkdtemp"); return 1; }
   int bad = 0;
@@ -192,7 +194,7 @@ int main(int argc, char **argv) {
     }
     for (int k = 0; k < FAULT_KINDS; k++) {
       tally tl = {0};
-      sweep(w, (fault_kind)k, stride, &ref, total[k], &tl);
+      sweep(w, (fault_kind)k, max_runs, &ref, total[k], &tl);
       printf("%-6s %-4s calls %6ld, runs %5ld: %5ld errors, %4ld absorbed, %ld bad\n", w->name,
              k == FAULT_HOST ? "host" : "cl", total[k], tl.runs, tl.errors, tl.absorbed, tl.bad);
       bad += tl.bad > 0;
