@@ -5,7 +5,8 @@
  *   u1 = ((x0 >> 8) + 1) * 2^-24 in (0, 1], u2 = (x1 >> 8) * 2^-24, r = sqrt(-2 ln u1),
  *   z0 = r cos(2 pi u2), z1 = r sin(2 pi u2).
  *   k_rng_uniform / k_rng_normal (y, yo, n, key = (seed lo, seed hi, stream, substream), offset)
- *   k_dropout (x, xo, y, yo, n, key, p)    inverted dropout: keep when uniform >= p
+ *   k_dropout (x, xo, y, yo, n, key, p, boff)  inverted dropout: keep when uniform >= p; blocks of 4
+ *                                         numbered from boff
  * One work-item per 4-element block. No -D parameters. */
 
 #define PHILOX_M0 0xD2511F53u
@@ -61,9 +62,11 @@ float4 normal4(uint4 key, uint blo, uint bhi) {
 RNG_KERNEL(k_rng_uniform, uniform4)
 RNG_KERNEL(k_rng_normal, normal4)
 
-__kernel void k_dropout(__global const float *x, ulong xo, __global float *y, ulong yo, int n, uint4 key, float p) {
+__kernel void k_dropout(__global const float *x, ulong xo, __global float *y, ulong yo, int n, uint4 key, float p,
+                        ulong boff) {
   int b = get_global_id(0);
-  float4 u = uniform4(key, (uint)b, 0u);
+  ulong block = boff + (ulong)b;
+  float4 u = uniform4(key, (uint)block, (uint)(block >> 32));
   float us[4] = {u.x, u.y, u.z, u.w};
   float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
   for (int l = 0; l < 4; l++) {

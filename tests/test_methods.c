@@ -622,7 +622,7 @@ static void test_training_identities(void **state) {
   p.batch = 7;
   p.methods.ep_lambda = 1;
   assert_int_equal(cld_trainer_create(ctx, mod, d, &p, &t), CLD_ERR_INVALID_ARG);
-  assert_non_null(strstr(cld_ctx_errmsg(ctx), "even batch"));
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "even micro-batch"));
   p.batch = 8;
   p.methods = cld_methods_default();
   p.methods.stf_ref = 4;

@@ -162,6 +162,11 @@ CLD_API void cld_graph_set_training(cld_graph *g, bool training);
 CLD_API cld_status cld_graph_compute(cld_graph *g);
 CLD_API uint64_t cld_graph_run_counter(const cld_graph *g);
 CLD_API void cld_graph_set_run_counter(cld_graph *g, uint64_t counter);
+/* RNG ops (randn, rand, dropout) draw as if their tensor were slab `slab` of a larger one stacked
+ * along a new leading dimension: element i reads the stream at slab * numel + i (dropout: in blocks
+ * of 4). The micro-batches of one global batch (gradient accumulation, data-parallel ranks) so draw
+ * what one graph over the whole batch would. 0 (the default) is the tensor alone. */
+CLD_API void cld_graph_set_rng_slab(cld_graph *g, uint64_t slab);
 /* Gates: parts of a static graph that a compute can skip. Nodes built after
  * cld_graph_set_gate(g, n) carry gate n (0, the default, is always computed); cld_graph_backward
  * gives a node's backward nodes its gate and each gradient accumulation the gate of the tensor

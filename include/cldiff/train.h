@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include "cldiff/methods.h"
+#include "cldiff/comm.h"
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -46,7 +47,22 @@ typedef struct cld_train_params {
    * then fails with CLD_ERR_NONFINITE, with this set it skips the step instead (the step counts, the
    * weights, moments and EMA stay as they were, *loss is NaN; cld_trainer_skipped_steps counts them) */
   bool skip_nonfinite;
+  /* data parallelism: batch is the global batch of one optimizer step, split into accum x
+   * comm->size micro-batches of batch / (accum x size) (which must divide); rank r runs
+   * micro-batches r*accum .. r*accum + accum - 1. Gradients are summed on the device over a rank's
+   * micro-batches, then over the ranks in rank order, and scaled by 1 / (accum x size) before
+   * clipping, AdamW and EMA. Every random draw is keyed by the global sample index, and STF's
+   * reference set is the global batch; EP's chain halves and MMD are per micro-batch. So N ranks
+   * give, bit for bit, what one process gives with accum N. accum 1 and no comm (NULL or size 1) is
+   * the plain step. */
+  int accum;
+  const cld_comm *comm;
 } cld_train_params;
+/* the micro-batch one graph runs: batch / (accum x ranks) */
+static inline int cld_train_micro_batch(const cld_train_params *p) {
+  int parts = (p->accum > 0 ? p->accum : 1) * (p->comm && p->comm->size > 0 ? p->comm->size : 1);
+  return p->batch / parts;
+}
 CLD_API cld_train_params cld_train_params_default(void); /* batch 32, lr 2e-4, clip 1, ema 0.999, linear T=1000, eps */
 /* Why p cannot train (a static message naming the field), or NULL: the rules that do not depend on
  * the model or the data, the methods' included. cld_trainer_create checks them too. */

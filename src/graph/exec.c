@@ -46,7 +46,7 @@ static cld_status new_launch_opts(cld_graph *g, const char *prog, const char *op
   }
   cld_launch *l = &g->launches[g->n_launches];
   memset(l, 0, sizeof *l);
-  l->rng_arg = l->p_arg = -1;
+  l->rng_arg = l->p_arg = l->off_arg = -1;
   l->node = g->n > 0 ? g->lowering_node : -1;
   l->gate = l->node >= 0 ? g->nodes[l->node]->gate : 0;
   if (prog) {
@@ -613,6 +613,10 @@ static cld_status lower_dropout(cld_graph *g, cld_tensor *t) {
   b.l->p_arg = (int)b.arg;
   b.l->p_value = t->fp[0];
   arg_f(&b, t->fp[0]);
+  b.l->off_arg = (int)b.arg; /* in blocks of 4 */
+  b.l->off_per_slab = (uint64_t)(t->numel + 3) / 4;
+  cl_ulong off = 0;
+  arg_raw(&b, sizeof off, &off);
   return done(&b, "binding dropout");
 }
 
@@ -628,6 +632,8 @@ static cld_status lower_randn(cld_graph *g, cld_tensor *t) {
   b.l->stream = (uint32_t)t->ip[0];
   cl_uint4 key = {{0, 0, (cl_uint)t->ip[0], 0}};
   arg_raw(&b, sizeof key, &key);
+  b.l->off_arg = (int)b.arg; /* in elements */
+  b.l->off_per_slab = (uint64_t)t->numel;
   cl_ulong off = 0;
   arg_raw(&b, sizeof off, &off);
   return done(&b, "binding rng");
@@ -783,6 +789,10 @@ cld_status cld_graph_compute(cld_graph *g) {
     if (l->rng_arg >= 0) {
       cl_uint4 key = {{(cl_uint)g->seed, (cl_uint)(g->seed >> 32), l->stream, (cl_uint)g->run}};
       e = clSetKernelArg(l->kernel, (cl_uint)l->rng_arg, sizeof key, &key);
+    }
+    if (e == CL_SUCCESS && l->off_arg >= 0) {
+      cl_ulong off = (cl_ulong)(g->rng_slab * l->off_per_slab);
+      e = clSetKernelArg(l->kernel, (cl_uint)l->off_arg, sizeof off, &off);
     }
     if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "setting RNG key");
     if (l->p_arg >= 0) {

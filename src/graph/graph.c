@@ -232,3 +232,4 @@ void cld_graph_set_seed(cld_graph *g, uint64_t seed) { if (g) g->seed = seed; }
 void cld_graph_set_training(cld_graph *g, bool training) { if (g) g->training = training; }
 uint64_t cld_graph_run_counter(const cld_graph *g) { return g ? g->run : 0; }
 void cld_graph_set_run_counter(cld_graph *g, uint64_t counter) { if (g) g->run = counter; }
+void cld_graph_set_rng_slab(cld_graph *g, uint64_t slab) { if (g) g->rng_slab = slab; }

@@ -100,6 +100,8 @@ typedef struct cld_launch {
   uint32_t stream;
   int p_arg;              /* >= 0: dropout probability arg (0 when not training) */
   float p_value;
+  int off_arg;            /* >= 0: arg index of the stream offset (ulong): rng_slab * off_per_slab */
+  uint64_t off_per_slab;
   cld_gemm_call gemm;
   bool is_gemm;
   int node;               /* the node this launch belongs to (profiling) */
@@ -125,6 +127,7 @@ struct cld_graph {
   int n_launches, cap_launches;
   cld_store *store;     /* the store the params come from (one per graph) */
   uint64_t seed, run;
+  uint64_t rng_slab; /* cld_graph_set_rng_slab */
   bool training;
   int lowering_node;
   int build_gate;       /* the gate of nodes created now (cld_graph_set_gate) */

@@ -52,7 +52,8 @@ static const char *ep_check(const cld_train_params *p) {
   const cld_methods *m = &p->methods;
   return !(m->ep_lambda >= 0) ? "ep_lambda (--ep-lambda) must be >= 0"
          : m->ep_lambda > 0 && (m->ep_k < 1 || m->ep_k > 50) ? "ep_k (--ep-k) must be in 1..50"
-         : m->ep_lambda > 0 && (p->batch < 2 || p->batch % 2) ? "the EP regulariser (--ep-lambda) needs an even batch >= 2 (--batch): half of it runs the chain"
+         : m->ep_lambda > 0 && (cld_train_micro_batch(p) < 2 || cld_train_micro_batch(p) % 2)
+             ? "the EP regulariser (--ep-lambda) needs an even micro-batch >= 2 (--batch / (--accum x ranks)): half of it runs the chain"
          : m->ep_lambda > 0 && (p->prediction == CLD_PRED_EDM || p->learn_sigma)
              ? "the EP regulariser (--ep-lambda) needs an eps, x0 or v model without learned variance"
              : NULL;
@@ -75,7 +76,7 @@ static void *ep_create(const cld_train_params *p, const int64_t shape[4]) {
   if (!e) return NULL;
   size_t K = (size_t)p->methods.ep_k;
   e->K = (int)K;
-  e->H = p->batch / 2;
+  e->H = (int)(shape[0] / 2); /* the micro-batch */
   const char *full = getenv("CLDIFF_EP_FULL_CHAIN");
   e->full = full && *full && strcmp(full, "0") != 0;
   e->tl = calloc(K, sizeof(cld_tensor *));

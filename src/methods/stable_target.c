@@ -2,14 +2,16 @@
  * target of a sample becomes the posterior-weighted average of a reference batch,
  * w_ij = softmax_j(-||x_i - s_i y_j||^2 / (2 sigma_i^2)), computed as one GEMM through the
  * pairwise-distance op on x_i / s_i, max-subtracted by the softmax, fp32, no gradient.
- * As a training method it fills the target slot: the reference set is the batch plus
- * stf_ref - B extra dataset images per step (Philox(seed, stream 6) picks them; with hflip,
+ * As a training method it fills the target slot: the reference set is the (global) batch plus
+ * stf_ref - B extra dataset images per step (a micro-batch's graph takes the batch's other images
+ * as extra references first) (Philox(seed, stream 6) picks them; with hflip,
  * stream 10 mirrors each with probability 1/2, independently of the batch, as STF's code does);
  * the eps (and so v) target follows from the x0 target, so IP's xi stays out of it. */
 #include "methods/train_method.h"
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 cld_tensor *cld_stf_x0_target(cld_graph *g, cld_tensor *x, cld_tensor *y, cld_tensor *inv_s, cld_tensor *half_snr) {
   x = cld_detach(g, x);
@@ -21,13 +23,14 @@ cld_tensor *cld_stf_x0_target(cld_graph *g, cld_tensor *x, cld_tensor *y, cld_te
 }
 
 typedef struct stf_state {
-  cld_tensor *extra;      /* (R - B, D) reference images beyond the batch, or NULL when R = B */
+  cld_tensor *extra;      /* (R - Bm, D) references beyond the micro-batch: the rest of the global
+                             batch, then the picks; NULL when R = Bm */
   cld_tensor *inv_s;      /* (B, 1) 1/s */
   cld_tensor *half_snr;   /* (B, 1) s^2 / (2 sigma^2) */
   cld_tensor *snr_sqrt;   /* (B, 1, 1, 1) sqrt(SNR), VP only */
-  float *extra_buf;       /* (R - B, D) */
+  float *extra_buf;       /* (R - Bm, D) */
   float *host;            /* (3B): the three per-sample inputs */
-  float *u;               /* (2 (R - B)): picks and flips */
+  float *u;               /* (2 (R - B)): picks and flips (B: the global batch) */
 } stf_state;
 
 static const char *stf_check(const cld_train_params *p) {
@@ -45,9 +48,11 @@ static void stf_destroy(void *self) {
 }
 static void *stf_create(const cld_train_params *p, const int64_t shape[4]) {
   stf_state *s = calloc(1, sizeof *s);
-  size_t extra = (size_t)(p->methods.stf_ref - p->batch), D = (size_t)(shape[1] * shape[2] * shape[3]);
+  size_t extra = (size_t)(p->methods.stf_ref - shape[0]), D = (size_t)(shape[1] * shape[2] * shape[3]); /* beyond the micro-batch */
+  size_t picks = (size_t)(p->methods.stf_ref - p->batch);
   if (s && (!(s->host = malloc((size_t)3 * (size_t)p->batch * sizeof(float))) ||
-            (extra && (!(s->u = malloc(2 * extra * sizeof(float))) || !(s->extra_buf = malloc(extra * D * sizeof(float))))))) {
+            (picks && !(s->u = malloc(2 * picks * sizeof(float)))) ||
+            (extra && !(s->extra_buf = malloc(extra * D * sizeof(float)))))) {
     stf_destroy(s);
     return NULL;
   }
@@ -72,18 +77,23 @@ static void stf_target(void *self, const cld_method_graph *b, cld_tensor **x0_ta
   }
 }
 
-/* the reference images beyond the batch into extra_buf */
+/* the references beyond the micro-batch into extra_buf: the global batch's other images in
+ * order, then the R - B picks of this step */
 static void stf_pick_extra(stf_state *s, const cld_method_step *st) {
   const cld_dataset *d = st->data;
-  int64_t extra = st->p->methods.stf_ref - st->batch, per = (int64_t)d->c * d->h * d->w;
-  float *u = s->u, *fl = u + extra;
+  int64_t extra = st->p->methods.stf_ref - st->global_batch, per = (int64_t)d->c * d->h * d->w;
+  int64_t others = (int64_t)st->global_batch - st->batch, before = (int64_t)st->micro * st->batch;
+  memcpy(s->extra_buf, st->batch_x, (size_t)(before * per) * sizeof(float));
+  memcpy(s->extra_buf + before * per, st->batch_x + (before + st->batch) * per, (size_t)((others - before) * per) * sizeof(float));
+  if (extra == 0) return;
+  float *u = s->u, *fl = u + extra, *picks = s->extra_buf + others * per;
   uint64_t pos = (uint64_t)st->step * (uint64_t)extra;
   cld_rng_uniform_host(st->p->seed, 6, pos, (size_t)extra, u);
   if (st->p->hflip) cld_rng_uniform_host(st->p->seed, 10, pos, (size_t)extra, fl);
   for (int64_t r = 0; r < extra; r++) {
     int64_t idx = (int64_t)(u[r] * (float)d->n);
     if (idx >= d->n) idx = d->n - 1;
-    cld_dataset_copy_image(d, idx, st->p->hflip && fl[r] < 0.5f, s->extra_buf + r * per);
+    cld_dataset_copy_image(d, idx, st->p->hflip && fl[r] < 0.5f, picks + r * per);
   }
 }
 

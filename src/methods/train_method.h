@@ -37,10 +37,13 @@ typedef struct cld_method_step {
   const cld_schedule *sched;
   const cld_dataset *data;
   int64_t step;            /* the step about to run (0-based) */
-  int batch;
-  const int *t;            /* (B) discrete times; NULL for EDM */
-  const double *alpha_bar; /* (B) alpha_bar at t; NULL for EDM */
-  const double *sigma;     /* (B) EDM noise levels; NULL otherwise */
+  int batch;               /* the micro-batch this graph runs (the global batch without accumulation) */
+  int micro;               /* its index in the global batch: samples micro*batch .. (micro+1)*batch - 1 */
+  int global_batch;
+  const float *batch_x;    /* (global_batch, C, H, W): the step's whole batch of images */
+  const int *t;            /* (batch) discrete times of this micro-batch; NULL for EDM */
+  const double *alpha_bar; /* (batch) alpha_bar at t; NULL for EDM */
+  const double *sigma;     /* (batch) EDM noise levels; NULL otherwise */
 } cld_method_step;
 
 typedef struct cld_train_method {

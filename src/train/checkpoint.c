@@ -78,8 +78,7 @@ static cld_status write_json(cld_ctx *ctx, const char *path, cJSON *root) {
   return st;
 }
 
-cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
-  if (!t || !dir) return CLD_ERR_INVALID_ARG;
+static cld_status save_here(cld_trainer *t, const char *dir, int keep) {
   cld_ctx *ctx = t->ctx;
   if (cld_fs_mkdirs(dir) != 0) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
   char tmp[1100], fin[1100], path[1200];
@@ -136,6 +135,8 @@ cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)t->p.seed);
     cJSON_AddStringToObject(r, "seed", seed);
     cJSON_AddNumberToObject(r, "batch", t->p.batch);
+    cJSON_AddNumberToObject(r, "accum", t->p.accum); /* how the batch was split: informational, any split resumes */
+    cJSON_AddNumberToObject(r, "ranks", t->p.comm ? t->p.comm->size : 1);
     cJSON_AddNumberToObject(r, "lr", t->p.lr);
     cJSON_AddNumberToObject(r, "weight_decay", t->p.weight_decay);
     cJSON_AddNumberToObject(r, "clip_norm", t->p.clip_norm);
@@ -193,6 +194,18 @@ cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
     }
   }
   return CLD_OK;
+}
+
+/* Under a communicator rank 0 writes and every rank returns its status and message. */
+cld_status cld_trainer_save(cld_trainer *t, const char *dir, int keep) {
+  if (!t || !dir) return CLD_ERR_INVALID_ARG;
+  const cld_comm *c = t->p.comm;
+  if (!c || c->size <= 1) return save_here(t, dir, keep);
+  int st = c->rank == 0 ? (int)save_here(t, dir, keep) : 0;
+  char *msg = t->ctx->errmsg;
+  if (c->broadcast(c->user, &st, sizeof st, 0) || (st && c->broadcast(c->user, msg, sizeof t->ctx->errmsg, 0)))
+    return cld_seterr(t->ctx, CLD_ERR_IO, "train: broadcasting the checkpoint's status from rank 0 failed");
+  return (cld_status)st;
 }
 
 /* trainer.json's step, after checking the batch it was trained with */

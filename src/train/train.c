@@ -9,6 +9,7 @@
 #include "graph/graph_internal.h"
 #include "train/train_internal.h"
 #include "diffusion/objective.h"
+#include "train/grad_accum.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@ cld_train_params cld_train_params_default(void) {
   p.edm_p_std = 1.2f;
   p.edm_sigma_data = 0.5f;
   p.methods = cld_methods_default();
+  p.accum = 1;
   return p;
 }
 
@@ -58,6 +60,8 @@ void cld_trainer_destroy(cld_trainer *t) {
   free(t->lsm_count);
   free(t->mask_buf);
   free(t->host_buf);
+  free(t->micro_loss);
+  cld_grad_accum_destroy(t->acc);
   for (int i = 0; i < t->n_methods; i++)
     if (t->method[i]->destroy) t->method[i]->destroy(t->method_state[i]);
   free(t);
@@ -66,6 +70,12 @@ void cld_trainer_destroy(cld_trainer *t) {
 const char *cld_train_params_check(const cld_train_params *p) {
   if (!p) return "no parameters";
   if (p->batch < 1) return "batch (--batch) must be at least 1";
+  int ranks = p->comm ? p->comm->size : 1;
+  if (p->accum < 1 || p->accum > 4096) return "accum (--accum) must be in 1..4096";
+  if (ranks < 1 || (p->comm && !(p->comm->allreduce_sum && p->comm->broadcast && p->comm->rank >= 0 && p->comm->rank < ranks)))
+    return "comm: a communicator needs rank in 0..size-1, allreduce_sum and broadcast";
+  if (p->batch % (p->accum * ranks))
+    return "batch (--batch) must be a multiple of accum (--accum) x the number of ranks: each rank's micro-batches are equal";
   if (p->learn_sigma && p->prediction != CLD_PRED_EPS) return "learned variance (--learn-sigma) needs eps prediction (--prediction eps)";
   if (p->prediction == CLD_PRED_EDM && p->timestep_sampling)
     return "loss-second-moment time-step sampling (--timestep-sampling) needs discrete time steps (not --prediction edm)";
@@ -91,7 +101,7 @@ static bool alloc_step_host(cld_trainer *t) {
 
 /* the enabled methods, in registry order, each with its state */
 static cld_status add_methods(cld_trainer *t) {
-  int64_t shape[4] = {t->p.batch, t->data->c, t->data->h, t->data->w};
+  int64_t shape[4] = {t->Bm, t->data->c, t->data->h, t->data->w};
   for (int i = 0; cld_train_methods[i]; i++) {
     const cld_train_method *m = cld_train_methods[i];
     if (!m->enabled(&t->p)) continue;
@@ -149,6 +159,9 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
   t->s = cld_model_store(m);
   t->data = data;
   t->p = *p;
+  t->n_micro = p->accum * (p->comm ? p->comm->size : 1);
+  t->Bm = p->batch / t->n_micro;
+  t->micro0 = (p->comm ? p->comm->rank : 0) * p->accum;
   st = cld_schedule_make(ctx, "train", p->schedule, p->T, &t->sched);
   if (!st && !alloc_host(t)) st = cld_seterr(ctx, CLD_ERR_NOMEM, "train: out of host memory for the batch's buffers");
   if (!st) st = add_methods(t);
@@ -159,6 +172,9 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
   ap.clip_norm = p->clip_norm;
   if (!st) st = cld_optim_create(t->s, &ap, &t->opt);
   if (!st) st = cld_ema_create(t->s, &t->ema);
+  if (!st && t->n_micro > 1 && !(t->micro_loss = calloc((size_t)t->n_micro, sizeof(float))))
+    st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
+  if (!st && t->n_micro > 1) st = cld_grad_accum_create(t->s, &t->acc);
   if (st) {
     cld_trainer_destroy(t);
     return st;
@@ -263,60 +279,95 @@ static void draw_batch(cld_trainer *t, const double *lsm_w) {
   }
 }
 
-/* iDDPM's learned-variance inputs: per-sample values and the decoder-branch masks */
-static cld_status write_learned_sigma(cld_trainer *t) {
+/* iDDPM's learned-variance inputs of micro-batch mk: per-sample values and the decoder-branch masks */
+static cld_status write_learned_sigma(cld_trainer *t, int mk) {
   const cld_step_host *h = &t->h;
-  size_t tot = (size_t)t->p.batch * t->data->c * t->data->h * t->data->w;
+  size_t per = (size_t)t->data->c * t->data->h * t->data->w, tot = (size_t)t->Bm * per, o = (size_t)mk * (size_t)t->Bm;
   float *lo = t->mask_buf, *hi = lo + tot, *mid = hi + tot;
   for (size_t i = 0; i < tot; i++) {
-    float v = t->xb[i];
+    float v = t->xb[o * per + i];
     lo[i] = v < -0.999f;
     hi[i] = v > 0.999f;
     mid[i] = !(lo[i] || hi[i]);
   }
   cld_graph *g = t->g;
   cld_status st;
-  if ((st = cld_tensor_write(g, t->lbt, h->lbt)) || (st = cld_tensor_write(g, t->dlog, h->dlog)) ||
-      (st = cld_tensor_write(g, t->inv_sab, h->isab)) || (st = cld_tensor_write(g, t->pc1, h->c1)) ||
-      (st = cld_tensor_write(g, t->pc2, h->c2)) || (st = cld_tensor_write(g, t->is0, h->is0)) ||
+  if ((st = cld_tensor_write(g, t->lbt, h->lbt + o)) || (st = cld_tensor_write(g, t->dlog, h->dlog + o)) ||
+      (st = cld_tensor_write(g, t->inv_sab, h->isab + o)) || (st = cld_tensor_write(g, t->pc1, h->c1 + o)) ||
+      (st = cld_tensor_write(g, t->pc2, h->c2 + o)) || (st = cld_tensor_write(g, t->is0, h->is0 + o)) ||
       (st = cld_tensor_write(g, t->m_lo, lo)) || (st = cld_tensor_write(g, t->m_hi, hi)) || (st = cld_tensor_write(g, t->m_mid, mid)))
     return st;
   return CLD_OK;
 }
 
-/* the trainer's inputs, then each method's per-step inputs */
-static cld_status write_inputs(cld_trainer *t) {
+/* the trainer's inputs of micro-batch mk (samples mk*Bm ..), then each method's */
+static cld_status write_inputs(cld_trainer *t, int mk) {
   const cld_step_host *h = &t->h;
   cld_graph *g = t->g;
   bool edm = t->p.prediction == CLD_PRED_EDM;
+  size_t o = (size_t)mk * (size_t)t->Bm, per = (size_t)t->data->c * t->data->h * t->data->w;
   cld_status st;
-  if ((st = cld_tensor_write(g, t->x0, t->xb)) || (st = cld_tensor_write(g, t->tt, h->t)) ||
-      (st = cld_tensor_write(g, t->sab, h->sab)) || (st = cld_tensor_write(g, t->s1mab, h->s1)) ||
-      (st = cld_tensor_write(g, t->w, h->w)) || (t->wm && (st = cld_tensor_write(g, t->wm, h->wm))))
+  if ((st = cld_tensor_write(g, t->x0, t->xb + o * per)) || (st = cld_tensor_write(g, t->tt, h->t + o)) ||
+      (st = cld_tensor_write(g, t->sab, h->sab + o)) || (st = cld_tensor_write(g, t->s1mab, h->s1 + o)) ||
+      (st = cld_tensor_write(g, t->w, h->w + o)) || (t->wm && (st = cld_tensor_write(g, t->wm, h->wm + o))))
     return st;
-  if (t->p.learn_sigma && (st = write_learned_sigma(t))) return st;
-  cld_method_step ms = {t->ctx, g, &t->p, t->sched, t->data, t->step, t->p.batch,
-                        edm ? NULL : h->ti, edm ? NULL : h->alpha_bar, edm ? h->sigma : NULL};
+  if (t->p.learn_sigma && (st = write_learned_sigma(t, mk))) return st;
+  cld_method_step ms = {t->ctx, g, &t->p, t->sched, t->data, t->step, t->Bm, mk, t->p.batch, t->xb,
+                        edm ? NULL : h->ti + o, edm ? NULL : h->alpha_bar + o, edm ? h->sigma + o : NULL};
   for (int i = 0; i < t->n_methods; i++)
     if (t->method[i]->feed && (st = t->method[i]->feed(t->method_state[i], &ms))) return st;
-  if (edm && ((st = cld_tensor_write(g, t->c_in, h->c_in)) || (st = cld_tensor_write(g, t->c_skip, h->c_skip)) ||
-              (st = cld_tensor_write(g, t->c_out, h->c_out))))
+  if (edm && ((st = cld_tensor_write(g, t->c_in, h->c_in + o)) || (st = cld_tensor_write(g, t->c_skip, h->c_skip + o)) ||
+              (st = cld_tensor_write(g, t->c_out, h->c_out + o))))
     return st;
   return CLD_OK;
 }
 
-/* record each sample's loss at its t (FIFO of CLD_LSM_HISTORY) */
-static cld_status record_lsm(cld_trainer *t) {
+/* record each sample's loss at its t (FIFO of CLD_LSM_HISTORY), from the global batch's
+ * per-sample losses (read per micro-batch, summed over the ranks) */
+static void record_lsm(cld_trainer *t) {
   float *ps = t->h.per_sample;
-  cld_status st = cld_tensor_read(t->g, t->per_sample, ps);
-  if (st) return st;
   for (int b = 0; b < t->p.batch; b++) {
     int ti = t->h.ti[b], *cnt = &t->lsm_count[ti];
     float *h = t->lsm_hist + (size_t)ti * CLD_LSM_HISTORY;
     if (*cnt < CLD_LSM_HISTORY) h[(*cnt)++] = ps[b];
     else { memmove(h, h + 1, (CLD_LSM_HISTORY - 1) * sizeof *h); h[CLD_LSM_HISTORY - 1] = ps[b]; }
   }
-  return CLD_OK;
+}
+
+/* micro-batch mk (this rank's j-th) of the step: its inputs, the graph (its RNG draws those of
+ * samples mk*Bm .. of the global batch), its gradients into the accumulator, its loss (and
+ * per-sample losses) read back */
+static cld_status run_micro(cld_trainer *t, int mk, int j, float *l) {
+  cld_status st = write_inputs(t, mk);
+  if (st) return st;
+  cld_graph_set_run_counter(t->g, (uint64_t)t->step);
+  cld_graph_set_rng_slab(t->g, (uint64_t)mk);
+  if ((st = cld_graph_compute(t->g)) || (t->acc && (st = cld_grad_accum_add(t->acc, j == 0))) ||
+      (st = cld_tensor_read(t->g, t->loss, l)))
+    return st;
+  return t->p.timestep_sampling ? cld_tensor_read(t->g, t->per_sample, t->h.per_sample + (size_t)mk * (size_t)t->Bm) : CLD_OK;
+}
+
+/* the step's gradients into the store and its loss: the one graph, or this rank's micro-batches
+ * summed, then summed over the ranks (the losses too: each rank fills its own slots, zeros
+ * elsewhere, so the sum is exact), scaled to the mean over the global batch */
+static cld_status run_micros(cld_trainer *t, float *l) {
+  if (!t->acc) return run_micro(t, 0, 0, l);
+  const cld_comm *c = t->p.comm;
+  bool ranks = c && c->size > 1;
+  cld_status st = CLD_OK;
+  memset(t->micro_loss, 0, (size_t)t->n_micro * sizeof(float));
+  if (ranks && t->p.timestep_sampling) memset(t->h.per_sample, 0, (size_t)t->p.batch * sizeof(float));
+  for (int j = 0; j < t->p.accum && !st; j++) st = run_micro(t, t->micro0 + j, j, &t->micro_loss[t->micro0 + j]);
+  if (!st && ranks && (st = cld_grad_accum_allreduce(t->acc, c))) return st;
+  if (!st && ranks && (c->allreduce_sum(c->user, t->micro_loss, (size_t)t->n_micro) ||
+                       (t->p.timestep_sampling && c->allreduce_sum(c->user, t->h.per_sample, (size_t)t->p.batch))))
+    return cld_seterr(t->ctx, CLD_ERR_IO, "train: the loss all-reduce over %d ranks failed", c->size);
+  if (st) return st;
+  float sum = 0;
+  for (int k = 0; k < t->n_micro; k++) sum += t->micro_loss[k];
+  *l = sum / (float)t->n_micro;
+  return cld_grad_accum_finish(t->acc, 1.0f / (float)t->n_micro);
 }
 
 /* a step whose loss or gradient norm is not finite: not applied; skipped (it counts, nothing
@@ -339,13 +390,9 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
   bool lsm_ready = lsm_w && lsm_weights(t, lsm_w);
   draw_batch(t, lsm_ready ? lsm_w : NULL);
   free(lsm_w);
-  cld_status st = write_inputs(t);
-  if (st) return st;
-  cld_graph_set_run_counter(t->g, (uint64_t)step);
-  if ((st = cld_graph_compute(t->g))) return st;
   float l = 0, norm = 0;
-  if ((st = cld_optim_grad_norm(t->opt)) || (st = cld_tensor_read(t->g, t->loss, &l)) ||
-      (st = cld_optim_last_grad_norm(t->opt, &norm)))
+  cld_status st;
+  if ((st = run_micros(t, &l)) || (st = cld_optim_grad_norm(t->opt)) || (st = cld_optim_last_grad_norm(t->opt, &norm)))
     return st;
   if (loss) *loss = l;
   if (!isfinite(l) || !isfinite(norm)) return nonfinite_step(t, l, norm, loss);
@@ -356,7 +403,7 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
   float decay = fminf(t->p.ema_decay, (float)(1 + step) / (float)(10 + step));
   if ((st = cld_ema_update(t->ema, decay))) return st;
   t->step++;
-  if (t->p.timestep_sampling && (st = record_lsm(t))) return st;
+  if (t->p.timestep_sampling) record_lsm(t);
   return CLD_OK;
 }
 

@@ -1,7 +1,8 @@
 /* The one training-step graph: q_sample -> model -> target -> per-sample (weighted) loss ->
  * backward. The enabled methods plug in through their slots (methods/train_method.h): the noise
  * that enters x_t, the targets, an extra loss term; the trainer's own branches are the objective
- * (eps/x0/v, EDM preconditioning, iDDPM's learned variance). */
+ * (eps/x0/v, EDM preconditioning, iDDPM's learned variance). The graph runs one micro-batch
+ * (t->Bm samples: the whole batch without gradient accumulation or ranks). */
 #include "graph/graph_internal.h"
 #include "train/train_internal.h"
 #include "diffusion/objective.h"
@@ -25,7 +26,7 @@ static cld_tensor *method_regularisers(cld_trainer *t, cld_method_graph *b, cld_
 /* ADM's hybrid loss per sample: L_simple (weighted by wm under a method weight) + L_vlb * T/1000 */
 static cld_tensor *learned_sigma_loss(cld_trainer *t, cld_tensor *pred, cld_tensor *eps_target, cld_tensor *xt) {
   cld_graph *g = t->g;
-  int64_t B = t->p.batch, C = t->data->c, b4[4] = {B, 1, 1, 1}, xs[4] = {B, C, t->data->h, t->data->w};
+  int64_t B = t->Bm, C = t->data->c, b4[4] = {B, 1, 1, 1}, xs[4] = {B, C, t->data->h, t->data->w};
   cld_tensor *eps_hat = cld_slice(g, pred, 1, 0, C), *vraw = cld_slice(g, pred, 1, C, C);
   t->lbt = cld_input(g, "log_beta_tilde", 4, b4);
   t->dlog = cld_input(g, "log_beta_minus_log_beta_tilde", 4, b4);
@@ -50,7 +51,7 @@ static cld_tensor *learned_sigma_loss(cld_trainer *t, cld_tensor *pred, cld_tens
 static void prediction_and_target(cld_trainer *t, cld_tensor *xt, cld_tensor *x0_target, cld_tensor *eps_target,
                                   cld_tensor **pred, cld_tensor **target) {
   cld_graph *g = t->g;
-  int64_t B = t->p.batch;
+  int64_t B = t->Bm;
   if (t->p.prediction == CLD_PRED_EDM) {
     t->c_in = cld_input_4d(g, "c_in", B, 1, 1, 1);
     t->c_skip = cld_input_4d(g, "c_skip", B, 1, 1, 1);
@@ -68,8 +69,9 @@ static void prediction_and_target(cld_trainer *t, cld_tensor *xt, cld_tensor *x0
 
 cld_status cld_trainer_build_graph(cld_trainer *t) {
   const cld_dataset *data = t->data;
-  int64_t B = t->p.batch;
+  int64_t B = t->Bm;
   cld_graph *g = t->g = cld_graph_create(t->ctx);
+  if (!g) return cld_seterr(t->ctx, CLD_ERR_NOMEM, "train: out of host memory for the step graph");
   t->x0 = cld_input_4d(g, "x0", B, data->c, data->h, data->w);
   t->tt = cld_input(g, "t", 1, (int64_t[]){B});
   t->sab = cld_input_4d(g, "sqrt_alpha_bar", B, 1, 1, 1);

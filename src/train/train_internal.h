@@ -24,6 +24,9 @@ struct cld_trainer {
   cld_store *s;
   const cld_dataset *data;
   cld_train_params p;
+  int Bm, n_micro, micro0;  /* the micro-batch, micro-batches per step (accum x ranks), this rank's first */
+  struct cld_grad_accum *acc; /* NULL when n_micro == 1 */
+  float *micro_loss;        /* (n_micro) each micro-batch's loss of the step */
   cld_schedule *sched;
   cld_graph *g;
   cld_tensor *x0, *tt, *sab, *s1mab, *w, *loss;
