@@ -22,6 +22,13 @@ int cli_common_opt(cli_common *c, int argc, char **argv, int i);
 /* Creates a context from the common options, printing the error on failure. */
 cld_ctx *cli_ctx(const cli_common *c);
 double cli_now(void);
+/* MPI (cli_mpi.c): started in main when an MPI launcher ran cldiff; cli_mpi_end finalizes, or
+ * after a failure (rc != 0) aborts every rank so none waits forever; returns rc */
+void cli_mpi_start(int *argc, char ***argv);
+int cli_mpi_end(int rc);
+const cld_comm *cli_comm(void); /* NULL for one process */
+int cli_rank(void);             /* 0 for one process */
+int cli_local_rank(void);       /* this rank's index on its host: its default device */
 /* Parses M,N,K[,BATCH[,TA,TB]]; prints an error naming `who` and returns 2 when malformed. */
 int cli_shape(const char *who, const char *v, cld_gemm_shape *s);
 int bench_model(cli_common *co, bool train, const char *preset, int batch, int reps, bool json);

@@ -26,9 +26,23 @@ int cli_common_opt(cli_common *c, int argc, char **argv, int i) {
   return 2;
 }
 
+/* under MPI without --device (or $CLDIFF_DEVICE): the local rank's usable device, round robin */
+static const char *rank_device(char *buf, size_t n) {
+  if (!cli_comm() || getenv("CLDIFF_DEVICE")) return NULL;
+  cld_device_info info[64];
+  int count = 0, usable[64], nu = 0;
+  cld_devices_list(info, 64, &count);
+  for (int i = 0; i < count && i < 64; i++)
+    if (info[i].usable) usable[nu++] = info[i].index;
+  if (nu == 0) return NULL;
+  snprintf(buf, n, "%d", usable[cli_local_rank() % nu]);
+  return buf;
+}
+
 cld_ctx *cli_ctx(const cli_common *c) {
   cld_ctx_params p = cld_ctx_params_default();
-  p.device = c->device;
+  char dev[16];
+  p.device = c->device ? c->device : rank_device(dev, sizeof dev);
   if (c->gemm) p.gemm_provider = c->gemm;
   cld_ctx *ctx = NULL;
   char err[512];

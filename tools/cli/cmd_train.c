@@ -70,7 +70,7 @@ static void fmt_time(double s, char *buf, size_t n) {
 typedef struct train_args {
   cli_common co;
   const char *data, *model, *out, *sched, *pred, *tsamp, *weighting;
-  long steps, batch, save_every, keep, warmup, T, log_every, seed;
+  long steps, batch, save_every, keep, warmup, T, log_every, seed, accum;
   float lr, wd, clip, ema, sigma_data;
   bool resume, hflip, learn_sigma, skip_nonfinite;
   cld_methods meth;
@@ -83,7 +83,7 @@ static const char TRAIN_SYNOPSIS[] =
 
 /* parses argv into a (defaults first); 0, 1 after --help, 2 on a bad option */
 static int parse_train(train_args *a, int argc, char **argv) {
-  *a = (train_args){.sched = "linear", .pred = "eps", .tsamp = "uniform", .weighting = "const", .steps = 1000, .batch = 32,
+  *a = (train_args){.sched = "linear", .pred = "eps", .tsamp = "uniform", .weighting = "const", .steps = 1000, .batch = 32, .accum = 1,
                     .save_every = 500, .keep = 3, .warmup = 100, .T = 1000, .log_every = 1, .lr = 2e-4f, .clip = 1,
                     .ema = 0.999f, .sigma_data = 0.5f, .meth = cld_methods_default()};
   const cli_opt opts[] = {
@@ -92,7 +92,9 @@ static int parse_train(train_args *a, int argc, char **argv) {
       {"--model", "M", CLI_STR, &a->model, 0, 0, "preset fmnist-s, fmnist-xs, cifar10-ddpm, tiny, toy-mlp; or a config.json"},
       {"--out", "DIR", CLI_STR, &a->out, 0, 0, "run directory"},
       {"--steps", "N", CLI_LONG, &a->steps, 1, 1099511627776.0, "total steps of the run (default 1000); with --resume, continue up to N"},
-      {"--batch", "B", CLI_LONG, &a->batch, 1, 1 << 20, "batch size (default 32)"},
+      {"--batch", "B", CLI_LONG, &a->batch, 1, 1 << 20, "batch size of one optimizer step (default 32); under mpirun the global\n"
+       "batch, split evenly over the ranks"},
+      {"--accum", "K", CLI_LONG, &a->accum, 1, 4096, "gradient accumulation: each step's batch in K micro-batches (default 1)"},
       {"--lr", "LR", CLI_FLOAT, &a->lr, 0, 10, "AdamW learning rate (default 2e-4)"},
       {"--warmup", "N", CLI_LONG, &a->warmup, 0, 1099511627776.0, "linear learning-rate warmup steps (default 100)"},
       {"--weight-decay", "W", CLI_FLOAT, &a->wd, 0, 10, "decoupled weight decay (default 0)"},
@@ -158,6 +160,8 @@ static int train_params(const train_args *a, cld_train_params *tp) {
   tp->prediction = (cld_prediction)pk;
   tp->hflip = a->hflip;
   tp->skip_nonfinite = a->skip_nonfinite;
+  tp->accum = (int)a->accum;
+  tp->comm = cli_comm();
   tp->timestep_sampling = strcmp(a->tsamp, "uniform") != 0;
   tp->methods = a->meth;
   tp->edm_sigma_data = a->sigma_data;
@@ -210,6 +214,16 @@ static void skipped_step(FILE *log, const cld_trainer *t) {
     fprintf(stderr, "\ncldiff train: warning: step %lld skipped: non-finite loss or gradient (%lld skipped so far)\n", step, k);
 }
 
+/* ", 2 ranks x 2 micro-batches of 8" when the batch is split */
+static const char *ranks_note(const cld_train_params *tp) {
+  static char buf[96];
+  int ranks = tp->comm ? tp->comm->size : 1;
+  buf[0] = 0;
+  if (ranks > 1 || tp->accum > 1)
+    snprintf(buf, sizeof buf, ", %d rank(s) x %d micro-batch(es) of %d", ranks, tp->accum, cld_train_micro_batch(tp));
+  return buf;
+}
+
 /* the training loop: steps, the log, progress, checkpoints; 0, 1 on failure, 130 after a signal */
 static int train_loop(const train_args *a, cld_ctx *ctx, cld_trainer *t, FILE *log) {
   signal(SIGINT, on_signal);
@@ -220,7 +234,10 @@ static int train_loop(const train_args *a, cld_ctx *ctx, cld_trainer *t, FILE *l
   loss_watch lw = {0, INFINITY, false};
   int rc = 0, keep = (int)a->keep;
   bool no_final_save = false; /* after a non-finite step or a failed save */
-  while (cld_trainer_steps_done(t) < a->steps && !stop_requested) {
+  const cld_comm *comm = cli_comm();
+  bool rank0 = cli_rank() == 0;
+  /* every rank stops at the same step: a signal on one (mpirun forwards Ctrl-C to all) stops all */
+  while (cld_trainer_steps_done(t) < a->steps && !(comm ? comm->any(comm->user, stop_requested != 0) : stop_requested)) {
     float loss;
     double ts = cli_now();
     cld_status st = cld_trainer_step(t, &loss);
@@ -241,7 +258,7 @@ static int train_loop(const train_args *a, cld_ctx *ctx, cld_trainer *t, FILE *l
     } else {
       skipped_step(log, t);
     }
-    if (done_steps % a->log_every == 0 || done_steps == a->steps) progress_line(tty, done_steps, a->steps, loss, ema_rate);
+    if (rank0 && (done_steps % a->log_every == 0 || done_steps == a->steps)) progress_line(tty, done_steps, a->steps, loss, ema_rate);
     if (done_steps % a->save_every == 0 && done_steps < a->steps) {
       fflush(log);
       if (cld_trainer_save(t, a->out, keep)) {
@@ -256,7 +273,7 @@ static int train_loop(const train_args *a, cld_ctx *ctx, cld_trainer *t, FILE *l
   if (!no_final_save && (cld_trainer_steps_done(t) > start || (stop_requested && !rc))) {
     fflush(log);
     if (cld_trainer_save(t, a->out, keep)) { fprintf(stderr, "cldiff train: checkpoint: %s\n", cld_ctx_errmsg(ctx)); rc = 1; }
-    else fprintf(stderr, "saved %s/ckpt-%lld (%.1f s)\n", a->out, (long long)cld_trainer_steps_done(t), cli_now() - t0);
+    else if (rank0) fprintf(stderr, "saved %s/ckpt-%lld (%.1f s)\n", a->out, (long long)cld_trainer_steps_done(t), cli_now() - t0);
   }
   if (stop_requested) { fprintf(stderr, "stopped by signal %d; resume with --resume\n", (int)stop_requested); rc = 130; }
   return rc;
@@ -333,18 +350,20 @@ int cmd_train(int argc, char **argv) {
     fprintf(stderr, "cldiff train: note: model sample_size %d, data %dx%d (training at the data size)\n", ss, ds->h, ds->w);
   if (cld_trainer_create(ctx, u, ds, &tp, &t)) { fprintf(stderr, "cldiff train: %s\n", cld_ctx_errmsg(ctx)); goto done; }
   if (cld_fs_mkdirs(a.out) != 0) { fprintf(stderr, "cldiff train: --out %s: %s\n", a.out, strerror(errno)); goto done; }
-  if ((lock_fd = lock_run_dir(a.out)) < 0) { rc = 2; goto done; }
+  bool rank0 = cli_rank() == 0; /* under mpirun rank 0 alone holds the lock, writes the log and talks */
+  if (rank0 && (lock_fd = lock_run_dir(a.out)) < 0) { rc = 2; goto done; }
   if (a.resume && has_ckpt) {
     if (cld_trainer_resume(t, a.out)) { fprintf(stderr, "cldiff train: --resume: %s\n", cld_ctx_errmsg(ctx)); goto done; }
-    fprintf(stderr, "resumed %s at step %lld\n", cld_trainer_resumed_from(t), (long long)cld_trainer_steps_done(t));
-    if (*cld_trainer_resume_note(t)) fprintf(stderr, "cldiff train: warning: --resume %s\n", cld_trainer_resume_note(t));
+    if (rank0) fprintf(stderr, "resumed %s at step %lld\n", cld_trainer_resumed_from(t), (long long)cld_trainer_steps_done(t));
+    if (rank0 && *cld_trainer_resume_note(t)) fprintf(stderr, "cldiff train: warning: --resume %s\n", cld_trainer_resume_note(t));
   }
   snprintf(logpath, sizeof logpath, "%s/log.jsonl", a.out);
-  if (a.resume && has_ckpt && trim_log(ctx, logpath, (long long)cld_trainer_steps_done(t)) != 0) goto done;
-  log = fopen(logpath, "a");
+  if (rank0 && a.resume && has_ckpt && trim_log(ctx, logpath, (long long)cld_trainer_steps_done(t)) != 0) goto done;
+  log = fopen(rank0 ? logpath : "/dev/null", "a");
   if (!log) { fprintf(stderr, "cldiff train: %s: %s\n", logpath, strerror(errno)); goto done; }
-  fprintf(stderr, "training %lld parameters on %s (%lld items %dx%dx%d), device %s\n", (long long)cld_model_param_count(u),
-          ds->name, (long long)ds->n, ds->c, ds->h, ds->w, cld_ctx_device(ctx)->name);
+  if (rank0)
+    fprintf(stderr, "training %lld parameters on %s (%lld items %dx%dx%d), device %s%s\n", (long long)cld_model_param_count(u),
+            ds->name, (long long)ds->n, ds->c, ds->h, ds->w, cld_ctx_device(ctx)->name, ranks_note(&tp));
   rc = train_loop(&a, ctx, t, log);
 done:
   if (log) fclose(log);

@@ -24,8 +24,26 @@ static void usage(FILE *f) {
           "  --gemm P           GEMM provider: auto (tuned, default), tiled, clblast\n\n"
           "environment: CLDIFF_DEVICE, CLDIFF_CACHE_DIR (kernel and tuning cache),\n"
           "             CLDIFF_CL_DIR (load cl/*.cl from disk while developing)\n"
+          "several devices or hosts: mpirun -np N cldiff train|sample ... (one rank per device, by\n"
+          "             local rank unless --device; README: \"Several GPUs\")\n"
           "Run `cldiff <command> --help` for a command's options.\n",
           cld_version());
+}
+
+static int dispatch(int argc, char **argv) {
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
+  if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+  if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
+  if (!strcmp(cmd, "cache")) return cmd_cache(argc - 1, argv + 1);
+  if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+  if (!strcmp(cmd, "sample")) return cmd_sample(argc - 1, argv + 1);
+  if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
+  if (!strcmp(cmd, "train-classifier")) return cmd_train_classifier(argc - 1, argv + 1);
+  if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+  if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
+  fprintf(stderr, "cldiff: unknown command '%s' (see cldiff --help)\n", cmd);
+  return 2;
 }
 
 int main(int argc, char **argv) {
@@ -42,16 +60,6 @@ int main(int argc, char **argv) {
     printf("cldiff %s\n", cld_version());
     return 0;
   }
-  if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
-  if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
-  if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
-  if (!strcmp(cmd, "cache")) return cmd_cache(argc - 1, argv + 1);
-  if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
-  if (!strcmp(cmd, "sample")) return cmd_sample(argc - 1, argv + 1);
-  if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
-  if (!strcmp(cmd, "train-classifier")) return cmd_train_classifier(argc - 1, argv + 1);
-  if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
-  if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
-  fprintf(stderr, "cldiff: unknown command '%s' (see cldiff --help)\n", cmd);
-  return 2;
+  cli_mpi_start(&argc, &argv); /* under mpirun: one rank of a job */
+  return cli_mpi_end(dispatch(argc, argv));
 }
