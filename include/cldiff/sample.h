@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include "cldiff/methods.h"
+#include "cldiff/comm.h"
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -69,6 +70,12 @@ CLD_API cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *mo
  * model's parameters must already be in its store. */
 CLD_API cld_status cld_sample(cld_ctx *ctx, cld_model *m, const cld_sample_params *p, int64_t first, int64_t n, int h, int w,
                               float *out, cld_sample_progress progress, void *user);
+/* Images first .. first+n-1 sampled by the ranks of comm, each its share of consecutive indices
+ * (ceil(n / size)), gathered in order into out on rank 0 (out is unused elsewhere and may be
+ * NULL). Image i depends only on (seed, i), so the result is byte-identical to cld_sample in one
+ * process. Every rank returns the same status. comm NULL or of size 1: cld_sample. */
+CLD_API cld_status cld_sample_comm(cld_ctx *ctx, cld_model *m, const cld_sample_params *p, const cld_comm *comm, int64_t first,
+                                   int64_t n, int h, int w, float *out, cld_sample_progress progress, void *user);
 #ifdef __cplusplus
 }
 #endif

@@ -92,7 +92,12 @@ int cmd_sample(int argc, char **argv) {
   if (!imgs) { fprintf(stderr, "cldiff sample: out of memory for %ld images\n", n); goto done; }
   double t0 = cli_now();
   sample_progress prog = {batch, t0, (int)so.steps};
-  if (cld_sample(ctx, u, &sp, 0, n, H, W, imgs, progress, &prog)) { fprintf(stderr, "\ncldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
+  /* under mpirun each rank samples its share of the indices, rank 0 gathers and writes */
+  if (cld_sample_comm(ctx, u, &sp, cli_comm(), 0, n, H, W, imgs, progress, &prog)) {
+    fprintf(stderr, "\ncldiff sample: %s\n", cld_ctx_errmsg(ctx));
+    goto done;
+  }
+  if (cli_rank() != 0) { rc = 0; goto done; }
   fprintf(stderr, "\nsampled %ld images with %s%s%s, %d steps in %.1f s (%s)\n", n, sampler, so.respacing ? " on " : "",
           so.respacing ? so.respacing : "", prog.total, cli_now() - t0, ci.model_dir);
   bool points = cld_model_get_kind(u) == CLD_MODEL_MLP;
