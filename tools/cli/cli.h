@@ -32,6 +32,8 @@ int cli_local_rank(void);       /* this rank's index on its host: its default de
 /* Parses M,N,K[,BATCH[,TA,TB]]; prints an error naming `who` and returns 2 when malformed. */
 int cli_shape(const char *who, const char *v, cld_gemm_shape *s);
 int bench_model(cli_common *co, bool train, const char *preset, int batch, int reps, bool json);
+/* `mpirun -np N cldiff bench allreduce`: one gradient all-reduce of a preset's parameter count */
+int bench_allreduce(cli_common *co, const char *model, long size, int reps, bool json);
 /* the distinct GEMM shapes of one training step (forward: one forward pass) of a preset at a batch size (`cldiff tune --model`) */
 int model_gemm_shapes(cli_common *co, const char *preset, int batch, bool forward, cld_gemm_shape *out, int cap, int *n);
 #endif

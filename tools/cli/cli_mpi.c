@@ -25,7 +25,8 @@ void cli_mpi_start(int *argc, char ***argv) {
 
 int cli_mpi_end(int rc) {
 #ifdef CLDIFF_HAVE_MPI
-  if (started && rc != 0 && world.size > 1) {
+  /* 130: every rank stopped together after a signal (the step agreed on, rank 0 saved): a clean end */
+  if (started && rc != 0 && rc != 130 && world.size > 1) {
     fprintf(stderr, "cldiff: rank %d failed (exit %d); ending every rank of the job\n", world.rank, rc);
     cld_mpi_abort(rc);
   }

@@ -11,7 +11,8 @@ static void bench_usage(void) {
          "       cldiff bench gemm [--json] [--shape M,N,K[,BATCH[,TA,TB[,A_BATCH]]]]... [--reps R]\n"
          "                         [--gemm auto|tiled|clblast] [--device D]\n"
          "       cldiff bench peak [--json] [--device D]\n"
-         "       cldiff bench train|forward [--model PRESET] [--batch B] [--reps R] [--json] [--device D]\n\n"
+         "       cldiff bench train|forward [--model PRESET] [--batch B] [--reps R] [--json] [--device D]\n"
+         "       mpirun -np N cldiff bench allreduce [--model PRESET | --size N] [--reps R] [--json]\n\n"
          "ops:  times elementwise, broadcast, reduction, normalisation and layout ops on N floats\n"
          "      (default 16777216, rounded to whole 64x28x28 images) and prints the median time,\n"
          "      effective GB/s (bytes read + written) and GB/s of the fastest repetition.\n"
@@ -22,6 +23,8 @@ static void bench_usage(void) {
          "peak: the device's float FMA throughput from a register-only kernel (the GEMM ceiling).\n"
          "train: seconds per training step (forward, backward, AdamW, EMA) of a preset (default\n"
          "      fmnist-s, batch 32) on synthetic data; forward: seconds per forward pass.\n"
+         "allreduce: under mpirun, the time of one gradient all-reduce as training runs it (sum in\n"
+         "      rank order at rank 0, then broadcast) over a preset's parameter count or N floats.\n"
          "--json prints one JSON object per line; for gemm the keys are m, n, k, batch, a_batch,\n"
          "trans_a, trans_b, provider, config, seconds (median), gflops (median), gflops_best (fastest\n"
          "repetition), max_rel_err (sampled entries against a double host reference).\n");
@@ -185,8 +188,9 @@ int cmd_bench(int argc, char **argv) {
     return argc < 2 ? 2 : 0;
   }
   const char *what = argv[1];
-  if (strcmp(what, "ops") && strcmp(what, "gemm") && strcmp(what, "peak") && strcmp(what, "train") && strcmp(what, "forward")) {
-    fprintf(stderr, "cldiff bench: unknown benchmark '%s' (ops, gemm, peak, train or forward)\n", what);
+  if (strcmp(what, "ops") && strcmp(what, "gemm") && strcmp(what, "peak") && strcmp(what, "train") && strcmp(what, "forward") &&
+      strcmp(what, "allreduce")) {
+    fprintf(stderr, "cldiff bench: unknown benchmark '%s' (ops, gemm, peak, train, forward or allreduce)\n", what);
     return 2;
   }
   cli_common co = {0};
@@ -209,7 +213,13 @@ int cmd_bench(int argc, char **argv) {
   const cli_opt gemm[] = {
       {"--shape", "M,N,K[,BATCH[,TA,TB[,A_BATCH]]]", CLI_LIST, &shape_list, 0, 0, "a shape (repeatable)"},
       {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
-  const cli_opt *kind = !strcmp(what, "ops") ? ops : is_model ? models : !strcmp(what, "gemm") ? gemm : NULL;
+  const char *ar_model = NULL;
+  const cli_opt allreduce[] = {
+      {"--model", "PRESET", CLI_STR, &ar_model, 0, 0, "a buffer the size of that preset's parameters (fmnist-s, cifar10-ddpm, ...)"},
+      {"--size", "N", CLI_LONG, &size, 1, 1L << 30, "else N floats (default 16777216)"},
+      {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
+  const cli_opt *kind = !strcmp(what, "ops") ? ops : is_model ? models : !strcmp(what, "gemm") ? gemm
+                        : !strcmp(what, "allreduce") ? allreduce : NULL;
   const cli_opt *const tables[] = {common, kind, NULL};
   char who[32];
   snprintf(who, sizeof who, "bench %s", what);
@@ -220,6 +230,7 @@ int cmd_bench(int argc, char **argv) {
   for (int i = 0; i < shape_list.n; i++)
     if (cli_shape("cldiff bench gemm", shape_arg[i], &shapes[ns++])) return 2;
   if (!strcmp(what, "ops")) return bench_ops(&co, json, size, (int)reps);
+  if (!strcmp(what, "allreduce")) return bench_allreduce(&co, ar_model, size, (int)reps, json);
   if (is_model) return bench_model(&co, !strcmp(what, "train"), model, (int)batch, (int)reps, json);
   if (!strcmp(what, "peak")) {
     cld_ctx *ctx = cli_ctx(&co);
