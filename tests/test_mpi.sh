@@ -5,7 +5,8 @@
 #    of one process with --accum 2 at batch B: plain, each training method, all four at once (toy
 #    MLP), and the plain and all-four UNet (fmnist-xs);
 #  - a checkpoint written by 2 ranks resumes in one process (--accum 2) to the same final bytes;
-#  - mpirun -np 2 cldiff sample writes the grid and .npy of one process, byte for byte;
+#  - mpirun -np 2 cldiff sample writes the grid and .npy of one process, byte for byte, and
+#    cldiff eval fid prints its metrics;
 #  - a rank killed with SIGKILL ends the whole job with an error, no hang.
 source "$(dirname "$0")/cli_common.sh" "$1"
 command -v mpirun >/dev/null || { echo "test_mpi: skipped (no mpirun)"; exit 0; }
@@ -46,6 +47,14 @@ mpi sample --ckpt "$tmp/unet.acc" --ema --n 7 --batch 3 --steps 3 --seed 4 --out
 "$B" sample --ckpt "$tmp/unet.acc" --ema --n 7 --batch 5 --steps 3 --seed 4 --out "$tmp/s.png" --npy "$tmp/s.npy" >/dev/null 2>&1 ||
   fail "sample"
 cmp -s "$tmp/m.npy" "$tmp/s.npy" && cmp -s "$tmp/m.png" "$tmp/s.png" || fail "2-rank sampling differs from one process"
+
+# eval fid under mpirun: the samples' features over the ranks, the metrics those of one process
+demo=$(cd "$(dirname "$0")/../tools/demo" && pwd)
+fid() { sed -e 's/, "ref_features_cached.*//' "$1"; }
+mpi eval fid --features "$demo/classifier" --ref fmnist --ref-n 100 --samples "$tmp/s.npy" --json >"$tmp/fm.json" 2>"$tmp/fm.err" ||
+  fail "mpirun eval fid: $(tail -3 "$tmp/fm.err")"
+"$B" eval fid --features "$demo/classifier" --ref fmnist --ref-n 100 --samples "$tmp/s.npy" --json >"$tmp/fs.json" 2>/dev/null || fail "eval fid"
+[ -s "$tmp/fm.json" ] && [ "$(fid "$tmp/fm.json")" = "$(fid "$tmp/fs.json")" ] || fail "2-rank FID differs: $(cat "$tmp/fm.json") vs $(cat "$tmp/fs.json")"
 
 # a rank killed mid-run ends the job with an error (mpirun's exit status), within a minute
 mpi train --data toy:moons --model toy-mlp --steps 1000000 --batch 64 --out "$tmp/kill" --log-every 100000 >"$tmp/kill.txt" 2>&1 &

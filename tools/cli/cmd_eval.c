@@ -90,6 +90,33 @@ static int load_samples(cld_ctx *ctx, const char *path, const char *grid, int si
   return 0;
 }
 
+/* the samples' features; under mpirun each rank its share of the rows, gathered in order on rank
+ * 0 (the others get none). 0, or 1 after printing why (every rank fails together). */
+static int features_comm(cld_ctx *ctx, cld_classifier *cl, const float *x, int64_t n, size_t per, float *out) {
+  const cld_comm *c = cli_comm();
+  if (!c) {
+    if (!cld_classifier_features(cl, x, n, out)) return 0;
+    fprintf(stderr, "cldiff eval fid: %s\n", cld_ctx_errmsg(ctx));
+    return 1;
+  }
+  const size_t F = CLD_CLASSIFIER_FEATURES;
+  int64_t share = (n + c->size - 1) / c->size, lo = (int64_t)c->rank * share;
+  int64_t mine = lo >= n ? 0 : (n - lo < share ? n - lo : share);
+  float *part = calloc((size_t)share * F + 1, sizeof(float)), *all = c->rank == 0 ? malloc((size_t)share * F * c->size * sizeof(float) + 1) : NULL;
+  int st = !part || (c->rank == 0 && !all) ? 1 : 0;
+  if (st) fprintf(stderr, "cldiff eval fid: rank %d: out of memory\n", c->rank);
+  if (!st && mine > 0 && cld_classifier_features(cl, x + (size_t)lo * per, mine, part)) {
+    fprintf(stderr, "cldiff eval fid: rank %d: %s\n", c->rank, cld_ctx_errmsg(ctx));
+    st = 1;
+  }
+  float bad = (float)st;
+  if (c->allreduce_sum(c->user, &bad, 1) || bad != 0 || c->gather(c->user, part, (size_t)share * F * sizeof(float), all, 0)) st = 1;
+  else if (c->rank == 0) memcpy(out, all, (size_t)n * F * sizeof(float));
+  free(part);
+  free(all);
+  return st;
+}
+
 static int eval_fid(int argc, char **argv) {
   cli_common co = {0};
   const char *features = NULL, *ref = NULL, *samples = NULL, *grid = NULL, *split = "test";
@@ -149,10 +176,13 @@ static int eval_fid(int argc, char **argv) {
   if (!fr || !fs) { fprintf(stderr, "cldiff eval fid: out of memory\n"); goto done; }
   double t0 = cli_now();
   bool ref_cached = false; /* the reference's features come from the cache directory after the first run */
-  if (cld_classifier_features_cached(cl, rd->x, nr, fr, &ref_cached) || cld_classifier_features(cl, x, n, fs)) {
+  bool rank0 = cli_rank() == 0; /* under mpirun: the samples' features over the ranks, the rest on rank 0 */
+  if (rank0 && cld_classifier_features_cached(cl, rd->x, nr, fr, &ref_cached)) {
     fprintf(stderr, "cldiff eval fid: %s\n", cld_ctx_errmsg(ctx));
     goto done;
   }
+  if (features_comm(ctx, cl, x, n, (size_t)c * size * size, fs)) goto done;
+  if (!rank0) { rc = 0; goto done; }
   cld_fid_params fp = cld_fid_params_default();
   fp.kid_subsets = (int)subsets;
   fp.kid_subset_size = (int)kid_size;
