@@ -88,6 +88,7 @@ cld_status cld_model_create(cld_ctx *ctx, const char *name, cld_store *s, cld_mo
     return st ? st : wrap_unet(ctx, u, s, out);
   }
   char *text = cld_fs_read_text(name);
+  if (!text && errno == ENOMEM) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", name);
   if (!text)
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "model '%s' is neither a preset (fmnist-s, fmnist-xs, cifar10-ddpm, tiny, "
                       "toy-mlp) nor a readable config.json", name);

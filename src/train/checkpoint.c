@@ -214,6 +214,7 @@ static cld_status read_trainer_json(cld_trainer *t, const char *ck, int64_t *ste
   char path[1200];
   snprintf(path, sizeof path, "%s/trainer.json", ck);
   char *text = cld_fs_read_text(path);
+  if (!text && errno == ENOMEM) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", path);
   cJSON *r = text ? cJSON_Parse(text) : NULL;
   free(text);
   const cJSON *sv = cJSON_GetObjectItemCaseSensitive(r, "step"), *bv = cJSON_GetObjectItemCaseSensitive(r, "batch");
