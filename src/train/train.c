@@ -183,10 +183,12 @@ cld_status cld_trainer_create(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
   return CLD_OK;
 }
 
-/* epoch permutation: Fisher-Yates driven by Philox(seed, 0x100 + epoch) */
-static void ensure_perm(cld_trainer *t, int64_t epoch) {
-  if (t->perm_epoch == epoch) return;
-  if (cld_rng_permutation_host(t->p.seed, 0x100u + (uint32_t)epoch, t->data->n, t->perm) == 0) t->perm_epoch = epoch;
+/* epoch permutation: Fisher-Yates driven by Philox(seed, 0x100 + epoch); false when out of memory */
+static bool ensure_perm(cld_trainer *t, int64_t epoch) {
+  if (t->perm_epoch == epoch) return true;
+  if (cld_rng_permutation_host(t->p.seed, 0x100u + (uint32_t)epoch, t->data->n, t->perm) != 0) return false;
+  t->perm_epoch = epoch;
+  return true;
 }
 
 /* loss-second-moment weights, or false while some t has fewer than CLD_LSM_HISTORY losses */
@@ -259,7 +261,7 @@ static void vp_sample(cld_trainer *t, const double *lsm_w, int b) {
 }
 
 /* the batch images (data order, flips) and every per-sample host value of this step */
-static void draw_batch(cld_trainer *t, const double *lsm_w) {
+static cld_status draw_batch(cld_trainer *t, const double *lsm_w) {
   const cld_dataset *d = t->data;
   cld_step_host *h = &t->h;
   int B = t->p.batch;
@@ -272,11 +274,12 @@ static void draw_batch(cld_trainer *t, const double *lsm_w) {
   for (int b = 0; b < B; b++) {
     uint64_t pos = pos0 + (uint64_t)b;
     int64_t epoch = (int64_t)(pos / (uint64_t)d->n), k = (int64_t)(pos % (uint64_t)d->n);
-    ensure_perm(t, epoch);
+    if (!ensure_perm(t, epoch)) return cld_seterr(t->ctx, CLD_ERR_NOMEM, "train: out of host memory for epoch %lld's data order", (long long)epoch);
     cld_dataset_copy_image(d, t->perm[k], t->p.hflip && h->uflip[b] < 0.5f, t->xb + (int64_t)b * per);
     if (edm) edm_sample(t, b);
     else vp_sample(t, lsm_w, b);
   }
+  return CLD_OK;
 }
 
 /* iDDPM's learned-variance inputs of micro-batch mk: per-sample values and the decoder-branch masks */
@@ -388,11 +391,10 @@ cld_status cld_trainer_step(cld_trainer *t, float *loss) {
   double *lsm_w = t->p.timestep_sampling ? malloc((size_t)t->p.T * sizeof *lsm_w) : NULL;
   if (t->p.timestep_sampling && !lsm_w) return cld_seterr(t->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   bool lsm_ready = lsm_w && lsm_weights(t, lsm_w);
-  draw_batch(t, lsm_ready ? lsm_w : NULL);
+  cld_status st = draw_batch(t, lsm_ready ? lsm_w : NULL);
   free(lsm_w);
   float l = 0, norm = 0;
-  cld_status st;
-  if ((st = run_micros(t, &l)) || (st = cld_optim_grad_norm(t->opt)) || (st = cld_optim_last_grad_norm(t->opt, &norm)))
+  if (st || (st = run_micros(t, &l)) || (st = cld_optim_grad_norm(t->opt)) || (st = cld_optim_last_grad_norm(t->opt, &norm)))
     return st;
   if (loss) *loss = l;
   if (!isfinite(l) || !isfinite(norm)) return nonfinite_step(t, l, norm, loss);

@@ -4,6 +4,7 @@
 #define CL_TARGET_OPENCL_VERSION 120
 #include <CL/cl.h>
 #include <errno.h>
+#include <execinfo.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,10 @@ static bool hit(fault_kind k, const char *what) {
   if (++counts[k] != armed_at[k]) return false;
   fired = true;
   fired_what = what;
+  if (getenv("FAULTS_TRACE")) { /* where the failing call was made (debugging a finding) */
+    void *frames[16];
+    backtrace_symbols_fd(frames, backtrace(frames, 16), 2);
+  }
   if (k == FAULT_HOST) errno = ENOMEM;
   return true;
 }

@@ -8,7 +8,9 @@
  * workload to the fault-free result; then everything is destroyed (LeakSanitizer at exit in the
  * sanitizer build checks that nothing leaked).
  *   test_faults [RUNS] [WORKLOAD...]   at most RUNS values of N per workload and kind, evenly spread
- *   (N = 1, 1+k, 1+2k, ... for the stride k that fits); 0 or absent: every N */
+ *   (N = 1, 1+k, 1+2k, ... for the stride k that fits); 0 or absent: every N
+ *   FAULTS_VERBOSE=1 prints every failed run's message, FAULTS_FROM=N starts the sweeps at N,
+ *   FAULTS_TRACE=1 prints the stack of each call made to fail (link with -rdynamic for names). */
 #include "cldiff/cldiff.h"
 #include "fault_shim.h"
 #include <stdint.h>
@@ -137,7 +139,8 @@ static bool names_fault(fault_kind k, const char *msg) {
 static void sweep(const workload *w, fault_kind k, long max_runs, const run *ref, long total, tally *tl) {
   long stride = max_runs > 0 && total > max_runs ? (total + max_runs - 1) / max_runs : 1;
   static run r, again;
-  for (long nth = 1; nth <= total; nth += stride) {
+  long from = getenv("FAULTS_FROM") ? atol(getenv("FAULTS_FROM")) : 1; /* debugging: start at that N */
+  for (long nth = from > 0 ? from : 1; nth <= total; nth += stride) {
     char msg[512] = "";
     fault_arm(k, nth);
     cld_status st = attempt(w, &r, msg, sizeof msg);
