@@ -6,6 +6,10 @@
 # (Two runs pointed at one output directory: tests/test_cli.sh, the second is refused.)
 source "$(dirname "$0")/cli_common.sh" "$1"
 export CLDIFF_CACHE_DIR="$tmp/cache"
+# in the sanitizer build: the tune runs make PoCL compile new kernels, whose LLVM allocations are
+# the driver's own (tests/lsan.supp says which and why); full stacks so the suppressions match
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/lsan.supp"
 run() { "$B" train --data toy:moons --model toy-mlp --out "$tmp/$1" --steps 6 --batch 64 --seed 2 --log-every 6 >"$tmp/$1.txt" 2>&1; }
 run a & pa=$!
 run b & pb=$!

@@ -3,7 +3,7 @@
 # SECONDS (default 30) on its seed corpus (tests/fuzz/corpus/NAME: real files) and regression
 # corpus (tests/fuzz/regress/NAME: every input that ever failed, kept forever). New inputs go to
 # a scratch corpus under the build directory, never into the tree. LeakSanitizer is on; the only
-# suppressions are the OpenCL driver's own (tests/fuzz/lsan.supp, each explained). A crash leaves
+# suppressions are the OpenCL driver's own (tests/lsan.supp, each explained). A crash leaves
 # the input in build-fuzz/findings/NAME and the script fails; copy it into tests/fuzz/regress/NAME
 # with the fix.
 #   tools/fuzz.sh [SECONDS] [NAME...]
@@ -20,10 +20,10 @@ status=0
 for n in "${names[@]}"; do
   work=build-fuzz/corpus/$n findings=build-fuzz/findings/$n
   mkdir -p "$work" "$findings" "tests/fuzz/regress/$n"
-  # fuzz_cache makes PoCL compile: full stacks, so the driver's own leaks match tests/fuzz/lsan.supp
+  # fuzz_cache makes PoCL compile: full stacks, so the driver's own leaks match tests/lsan.supp
   asan=detect_leaks=1
   [ "$n" != cache ] || asan=$asan:fast_unwind_on_malloc=0
-  if ASAN_OPTIONS=$asan LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp "build-fuzz/fuzz_$n" -max_total_time="$secs" -rss_limit_mb=4096 -max_len=65536 \
+  if ASAN_OPTIONS=$asan LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp "build-fuzz/fuzz_$n" -max_total_time="$secs" -rss_limit_mb=4096 -max_len=65536 \
       -artifact_prefix="$findings/" -print_final_stats=1 "$work" "tests/fuzz/corpus/$n" "tests/fuzz/regress/$n" \
       >"build-fuzz/fuzz_$n.log" 2>&1; then
     echo "fuzz_$n: $(grep -E '^stat::number_of_executed_units' "build-fuzz/fuzz_$n.log" | awk '{print $2}') executions in ${secs}s," \
