@@ -7,7 +7,8 @@
 #  - a checkpoint written by 2 ranks resumes in one process (--accum 2) to the same final bytes;
 #  - mpirun -np 2 cldiff sample writes the grid and .npy of one process, byte for byte, and
 #    cldiff eval fid prints its metrics;
-#  - a rank killed with SIGKILL ends the whole job with an error, no hang.
+#  - SIGTERM to one rank stops all at one step with a checkpoint (exit 130); a rank killed with
+#    SIGKILL ends the whole job with an error; no hang either way.
 source "$(dirname "$0")/cli_common.sh" "$1"
 command -v mpirun >/dev/null || { echo "test_mpi: skipped (no mpirun)"; exit 0; }
 export POCL_MAX_PTHREAD_COUNT=1
@@ -55,6 +56,18 @@ mpi eval fid --features "$demo/classifier" --ref fmnist --ref-n 100 --samples "$
   fail "mpirun eval fid: $(tail -3 "$tmp/fm.err")"
 "$B" eval fid --features "$demo/classifier" --ref fmnist --ref-n 100 --samples "$tmp/s.npy" --json >"$tmp/fs.json" 2>/dev/null || fail "eval fid"
 [ -s "$tmp/fm.json" ] && [ "$(fid "$tmp/fm.json")" = "$(fid "$tmp/fs.json")" ] || fail "2-rank FID differs: $(cat "$tmp/fm.json") vs $(cat "$tmp/fs.json")"
+
+# SIGTERM to one rank stops every rank at the same step: rank 0 saves it and says so, exit 130
+mpi train --data toy:moons --model toy-mlp --steps 1000000 --batch 64 --out "$tmp/term" --log-every 100000 >"$tmp/term.txt" 2>&1 &
+job=$!
+for _ in $(seq 100); do [ -s "$tmp/term/log.jsonl" ] && break; sleep 0.2; done
+victim=$(pgrep -f -- "^$B train .*--out $tmp/term" | tail -1)
+[ -n "$victim" ] && kill -TERM "$victim" || fail "no rank to signal"
+for _ in $(seq 120); do kill -0 "$job" 2>/dev/null || break; sleep 0.5; done
+if kill -0 "$job" 2>/dev/null; then fail "the job hangs after SIGTERM to one rank"; kill -9 "$job"; fi
+rc=0; wait "$job" || rc=$?
+[ "$rc" = 130 ] && grep -q "stopped by signal 15" "$tmp/term.txt" && ls -d "$tmp/term"/ckpt-* >/dev/null 2>&1 ||
+  fail "SIGTERM to one rank: exit $rc, $(tail -3 "$tmp/term.txt")"
 
 # a rank killed mid-run ends the job with an error (mpirun's exit status), within a minute
 mpi train --data toy:moons --model toy-mlp --steps 1000000 --batch 64 --out "$tmp/kill" --log-every 100000 >"$tmp/kill.txt" 2>&1 &

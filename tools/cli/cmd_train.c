@@ -237,7 +237,8 @@ static int train_loop(const train_args *a, cld_ctx *ctx, cld_trainer *t, FILE *l
   const cld_comm *comm = cli_comm();
   bool rank0 = cli_rank() == 0;
   /* every rank stops at the same step: a signal on one (mpirun forwards Ctrl-C to all) stops all */
-  while (cld_trainer_steps_done(t) < a->steps && !(comm ? comm->any(comm->user, stop_requested != 0) : stop_requested)) {
+  bool stop = false;
+  while (cld_trainer_steps_done(t) < a->steps && !(stop = comm ? comm->any(comm->user, stop_requested != 0) : stop_requested != 0)) {
     float loss;
     double ts = cli_now();
     cld_status st = cld_trainer_step(t, &loss);
@@ -270,12 +271,16 @@ static int train_loop(const train_args *a, cld_ctx *ctx, cld_trainer *t, FILE *l
     }
   }
   if (tty) fprintf(stderr, "\n");
-  if (!no_final_save && (cld_trainer_steps_done(t) > start || (stop_requested && !rc))) {
+  if (!no_final_save && (cld_trainer_steps_done(t) > start || (stop && !rc))) {
     fflush(log);
     if (cld_trainer_save(t, a->out, keep)) { fprintf(stderr, "cldiff train: checkpoint: %s\n", cld_ctx_errmsg(ctx)); rc = 1; }
     else if (rank0) fprintf(stderr, "saved %s/ckpt-%lld (%.1f s)\n", a->out, (long long)cld_trainer_steps_done(t), cli_now() - t0);
   }
-  if (stop_requested) { fprintf(stderr, "stopped by signal %d; resume with --resume\n", (int)stop_requested); rc = 130; }
+  if (stop) {
+    if (stop_requested) fprintf(stderr, "stopped by signal %d; resume with --resume\n", (int)stop_requested);
+    else if (rank0) fprintf(stderr, "stopped: another rank got a signal; resume with --resume\n");
+    rc = 130;
+  }
   return rc;
 }
 
