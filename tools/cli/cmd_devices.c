@@ -7,7 +7,8 @@ int cmd_devices(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: cldiff devices\n\nLists every OpenCL platform and device with the capabilities cldiff\n"
-             "uses, marks the ones it can run on, and the one it picks by default.\n");
+             "uses, marks the ones it can run on, and the one it picks by default, and how to run\n"
+             "on several of them (mpirun).\n");
       return 0;
     }
     fprintf(stderr, "cldiff devices: unknown option '%s'\n", argv[i]);
@@ -41,5 +42,10 @@ int cmd_devices(int argc, char **argv) {
     printf("    fp64:          %s\n", d->fp64 ? "yes" : "no");
     printf("    usable:        %s%s\n", d->usable ? "yes" : "no: ", d->usable ? "" : d->why_not);
   }
+  int usable = 0;
+  for (int i = 0; i < n && i < 64; i++) usable += info[i].usable;
+  printf("\nseveral devices: mpirun -np N cldiff train|sample ... runs one rank per device (rank r takes\n"
+         "usable device r mod %d on its host, or --device); across hosts: mpirun -np N --hostfile FILE\n"
+         "with --out on a shared filesystem (README, \"Several GPUs\")\n", usable > 0 ? usable : 1);
   return 0;
 }
