@@ -224,6 +224,30 @@ static void test_resume_across_ranks(void **state) {
   cld_dataset_free(d);
 }
 
+/* the one-process communicator is the same as none */
+static void test_comm_single(void **state) {
+  (void)state;
+  cld_dataset *d = toy_images();
+  cld_methods m = cld_methods_default();
+  const cld_comm *one = cld_comm_single();
+  assert_int_equal(one->rank, 0);
+  assert_int_equal(one->size, 1);
+  float v[3] = {1, 2, 3}, g[3] = {0};
+  assert_int_equal(one->allreduce_sum(one->user, v, 3), 0);
+  assert_true(v[0] == 1 && v[1] == 2 && v[2] == 3);
+  assert_int_equal(one->gather(one->user, v, sizeof v, g, 0), 0);
+  assert_memory_equal(v, g, sizeof v);
+  assert_true(one->any(one->user, true) && !one->any(one->user, false));
+  job a = JOB(m, 1, 2), b = JOB(m, 1, 2);
+  b.comm = one;
+  TU_OK(NULL, run_job(&a));
+  TU_OK(NULL, run_job(&b));
+  expect_same(&a, &b, 2, "cld_comm_single");
+  free_job(&a);
+  free_job(&b);
+  cld_dataset_free(d);
+}
+
 /* batch sizes that do not split evenly are refused with the flags named */
 static void test_bad_split(void **state) {
   (void)state;
@@ -242,6 +266,7 @@ static void test_bad_split(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_split),
+      cmocka_unit_test(test_comm_single),
       cmocka_unit_test(test_accum_same_math),
       cmocka_unit_test(test_ranks_equal_accum),
       cmocka_unit_test(test_resume_across_ranks),
