@@ -213,6 +213,35 @@ rc=0
 "$B" sample --ckpt "$tmp/dirw" --n 4 --out "$tmp/x.png" >"$tmp/dirw.txt" 2>&1 || rc=$?
 [ "$rc" != 0 ] && grep -q "a directory" "$tmp/dirw.txt" || fail "a directory as the weights: exit $rc, $(cat "$tmp/dirw.txt")"
 
+# --- diffusers pipelines: a DDPMPipeline.save_pretrained layout (model_index.json, unet/,
+# scheduler/) is read with its scheduler_config.json (here clip_sample true: the same samples as
+# --clip), `info` names where the schedule came from, a config cldiff cannot follow is refused with
+# the key named; cldiff's checkpoints carry model_index.json, scheduler/ and unet -> ema
+demo=$(cd "$(dirname "$0")/../tools/demo" && pwd)
+mkdir -p "$tmp/pipe/unet" "$tmp/pipe/scheduler"
+cp "$demo/fmnist-xs/config.json" "$demo/fmnist-xs/diffusion_pytorch_model.safetensors" "$tmp/pipe/unet/"
+echo '{"_class_name": "DDPMPipeline", "unet": ["diffusers", "UNet2DModel"], "scheduler": ["diffusers", "DDPMScheduler"]}' >"$tmp/pipe/model_index.json"
+echo '{"_class_name": "DDPMScheduler", "beta_schedule": "linear", "beta_start": 0.0001, "beta_end": 0.02, "num_train_timesteps": 1000, "clip_sample": true}' \
+  >"$tmp/pipe/scheduler/scheduler_config.json"
+"$B" info "$tmp/pipe" >"$tmp/pipe.txt" 2>&1 || fail "info on a pipeline: $(cat "$tmp/pipe.txt")"
+grep -q "x0 clipped to \[-1, 1\] (from .*scheduler_config.json; DDPMScheduler" "$tmp/pipe.txt" || fail "info does not say where the schedule came from: $(cat "$tmp/pipe.txt")"
+"$B" info "$demo/fmnist-xs" | grep -q "assumed: no trainer.json or scheduler_config.json" || fail "info does not say the schedule is assumed"
+"$B" sample --ckpt "$tmp/pipe" --n 4 --steps 3 --npy "$tmp/pipe.npy" --out "$tmp/pipe.png" >/dev/null 2>&1 || fail "sample a pipeline"
+"$B" sample --ckpt "$demo/fmnist-xs" --n 4 --steps 3 --clip --npy "$tmp/pclip.npy" --out "$tmp/pclip.png" >/dev/null 2>&1 || fail "sample --clip"
+cmp -s "$tmp/pipe.npy" "$tmp/pclip.npy" || fail "a clip_sample pipeline does not sample as --clip"
+"$B" sample --ckpt "$tmp/pipe" --no-clip --n 4 --steps 3 --npy "$tmp/pnc.npy" --out "$tmp/pnc.png" >/dev/null 2>&1 || fail "--no-clip"
+! cmp -s "$tmp/pipe.npy" "$tmp/pnc.npy" || fail "--no-clip still clips"
+echo '{"beta_schedule": "linear", "prediction_type": "flow"}' >"$tmp/pipe/scheduler/scheduler_config.json"
+rc=0; "$B" sample --ckpt "$tmp/pipe" --n 4 --out "$tmp/x.png" >"$tmp/pbad.txt" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q '"prediction_type"' "$tmp/pbad.txt" || fail "an unsupported scheduler config: exit $rc, $(cat "$tmp/pbad.txt")"
+[ ! -e "$tmp/base/ckpt-20/model_index.json" ] || fail "an MLP checkpoint got a diffusers pipeline"
+"$B" train --data fmnist --model fmnist-xs --steps 1 --batch 4 --prediction v --out "$tmp/upipe" --log-every 1 >/dev/null 2>&1 || fail "fmnist-xs 1 step"
+for f in model_index.json scheduler/scheduler_config.json unet/config.json unet/diffusion_pytorch_model.safetensors; do
+  [ -e "$tmp/upipe/ckpt-1/$f" ] || fail "a UNet checkpoint lacks $f"
+done
+grep -q '"v_prediction"' "$tmp/upipe/ckpt-1/scheduler/scheduler_config.json" || fail "the checkpoint's scheduler config lost the prediction type"
+"$B" info "$tmp/upipe/ckpt-1" | grep -q "v prediction (from .*trainer.json" || fail "a checkpoint's schedule is not trainer.json's"
+
 # --- a folder with only pickle weights is refused on purpose, and says so
 mkdir -p "$tmp/pickle"
 cp "$tmp/base/ckpt-20/model/config.json" "$tmp/pickle/"

@@ -182,8 +182,75 @@ static void test_edm(void **state) {
   NEAR(p.weight, 4.000156, 1e-7);
 }
 
+
+/* diffusers' scheduler_config.json: what the published configs say is followed, what cldiff cannot
+ * reproduce is refused with the key named, and what cldiff writes reads back the same */
+static void test_scheduler_config(void **state) {
+  (void)state;
+  cld_scheduler_config c;
+  char err[256];
+  /* google/ddpm-cifar10-32's scheduler_config.json */
+  const char *ddpm = "{\"_class_name\": \"DDPMScheduler\", \"_diffusers_version\": \"0.1.1\", \"beta_end\": 0.02, "
+                     "\"beta_schedule\": \"linear\", \"beta_start\": 0.0001, \"clip_sample\": true, "
+                     "\"num_train_timesteps\": 1000, \"trained_betas\": null, \"variance_type\": \"fixed_small\"}";
+  assert_int_equal(cld_scheduler_config_parse(ddpm, &c, err, sizeof err), CLD_OK);
+  assert_int_equal(c.schedule, CLD_BETA_LINEAR);
+  assert_int_equal(c.T, 1000);
+  assert_int_equal(c.prediction, CLD_PRED_EPS);
+  assert_true(c.clip_sample);
+  assert_int_equal(c.var_type, CLD_VAR_FIXED_SMALL);
+  assert_string_equal(c.class_name, "DDPMScheduler");
+  assert_string_equal(c.spacing, "leading");
+  const char *cos_v = "{\"beta_schedule\": \"squaredcos_cap_v2\", \"prediction_type\": \"v_prediction\", \"clip_sample\": false, "
+                      "\"timestep_spacing\": \"trailing\", \"variance_type\": \"fixed_large\"}";
+  assert_int_equal(cld_scheduler_config_parse(cos_v, &c, err, sizeof err), CLD_OK);
+  assert_int_equal(c.schedule, CLD_BETA_COSINE);
+  assert_int_equal(c.prediction, CLD_PRED_V);
+  assert_false(c.clip_sample);
+  assert_int_equal(c.var_type, CLD_VAR_FIXED_LARGE);
+  assert_string_equal(c.spacing, "trailing");
+  const char *sd = "{\"beta_schedule\": \"scaled_linear\", \"beta_start\": 0.00085, \"beta_end\": 0.012, \"steps_offset\": 1, "
+                   "\"prediction_type\": \"sample\", \"variance_type\": \"learned_range\"}";
+  assert_int_equal(cld_scheduler_config_parse(sd, &c, err, sizeof err), CLD_OK);
+  assert_int_equal(c.schedule, CLD_BETA_SCALED_LINEAR);
+  assert_int_equal(c.prediction, CLD_PRED_X0);
+  assert_true(c.learned_range);
+  struct { const char *json, *key; } bad[] = {
+      {"{\"trained_betas\": [0.1, 0.2]}", "trained_betas"},
+      {"{\"beta_schedule\": \"linear\", \"beta_end\": 0.012}", "beta_end"},
+      {"{\"beta_schedule\": \"sigmoid\"}", "beta_schedule"},
+      {"{\"thresholding\": true}", "thresholding"},
+      {"{\"prediction_type\": \"flow\"}", "prediction_type"},
+      {"{\"clip_sample_range\": 2.0}", "clip_sample_range"},
+      {"{\"num_train_timesteps\": 1e300}", "num_train_timesteps"},
+      {"{\"num_train_timesteps\": 10.5}", "num_train_timesteps"},
+      {"{\"variance_type\": \"learned\"}", "variance_type"},
+      {"[1, 2]", "JSON object"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    err[0] = 0;
+    assert_int_equal(cld_scheduler_config_parse(bad[i].json, &c, err, sizeof err), CLD_ERR_FORMAT);
+    if (!strstr(err, bad[i].key)) { fprintf(stderr, "%s: '%s' does not name %s\n", bad[i].json, err, bad[i].key); fail(); }
+  }
+  /* what cldiff writes reads back the same, a linear schedule at T = 500 included (betas x 2) */
+  cld_scheduler_config w = {CLD_BETA_LINEAR, 500, CLD_PRED_V, CLD_VAR_FIXED_SMALL, false, false, "", ""}, back;
+  char *json = cld_scheduler_config_json(&w, "DDPMScheduler");
+  assert_non_null(json);
+  assert_non_null(strstr(json, "\"beta_start\":\t0.0002"));
+  assert_int_equal(cld_scheduler_config_parse(json, &back, err, sizeof err), CLD_OK);
+  assert_int_equal(back.schedule, w.schedule);
+  assert_int_equal(back.T, 500);
+  assert_int_equal(back.prediction, CLD_PRED_V);
+  assert_false(back.clip_sample);
+  assert_string_equal(back.class_name, "DDPMScheduler");
+  free(json);
+  w.schedule = CLD_BETA_SIGMOID;
+  assert_null(cld_scheduler_config_json(&w, NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_scheduler_config),
       cmocka_unit_test(test_linear),   cmocka_unit_test(test_cosine_sigmoid), cmocka_unit_test(test_respacing),
       cmocka_unit_test(test_dpm_solver_time), cmocka_unit_test(test_edm),
   };

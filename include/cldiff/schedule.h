@@ -37,6 +37,27 @@ CLD_API cld_schedule *cld_schedule_create(cld_beta_schedule kind, int T);
 CLD_API cld_schedule *cld_schedule_from_betas(const double *beta, int T);
 CLD_API void cld_schedule_destroy(cld_schedule *s);
 
+/* diffusers' scheduler_config.json (DDPMScheduler, DDIMScheduler and the other discrete-time
+ * schedulers' keys) as cldiff follows it. Refused with the key named (CLD_ERR_FORMAT, err): explicit
+ * trained_betas, beta schedules or beta ranges cldiff's named schedules do not reproduce
+ * (diffusers' linear equals cldiff's only at 1e-4..0.02 x 1000/T; its sigmoid is another curve),
+ * prediction types other than epsilon / v_prediction / sample, variance types other than
+ * fixed_small / fixed_large / learned_range, dynamic thresholding, a clip range other than 1.
+ * timestep_spacing is recorded, not followed: cldiff's samplers take their grid from their flags. */
+typedef struct cld_scheduler_config {
+  int schedule, T;            /* cld_beta_schedule, num_train_timesteps */
+  int prediction;             /* cld_prediction */
+  int var_type;               /* cld_var_type, for DDPM */
+  bool learned_range;         /* variance_type learned_range: the model has 2C outputs */
+  bool clip_sample;           /* clip_sample (diffusers' default: true) */
+  char class_name[64];        /* _class_name, "" if absent */
+  char spacing[16];           /* timestep_spacing ("leading" if absent) */
+} cld_scheduler_config;
+CLD_API cld_status cld_scheduler_config_parse(const char *json, cld_scheduler_config *out, char *err, size_t errlen);
+/* The JSON diffusers reads back (malloc'd), class_name (NULL: DDIMScheduler) as _class_name; NULL
+ * for a schedule diffusers cannot express (cldiff's sigmoid). */
+CLD_API char *cld_scheduler_config_json(const cld_scheduler_config *c, const char *class_name);
+
 /* per-step quantities (t clamped to [0, T-1]) */
 CLD_API double cld_schedule_snr(const cld_schedule *s, int t);     /* abar / (1 - abar) */
 CLD_API double cld_schedule_log_snr(const cld_schedule *s, int t); /* lambda_t = log(alpha_t / sigma_t) * 2 */

@@ -78,6 +78,45 @@ static cld_status write_json(cld_ctx *ctx, const char *path, cJSON *root) {
   return st;
 }
 
+/* a diffusers pipeline over the checkpoint: model_index.json, scheduler/scheduler_config.json and
+ * unet -> ema (a relative link), so DDIMPipeline.from_pretrained(ckpt) samples the EMA weights
+ * with the training schedule. Nothing for what a DDIMScheduler cannot express (EDM, cldiff's
+ * sigmoid schedule) or the MLP. */
+static cld_status write_pipeline(cld_trainer *t, const char *tmp) {
+  cld_ctx *ctx = t->ctx;
+  cld_scheduler_config sc = {t->p.schedule, t->p.T, t->p.prediction, CLD_VAR_FIXED_SMALL, t->p.learn_sigma, false, "", ""};
+  char *json = t->p.prediction == CLD_PRED_EDM || !cld_model_unet(t->m) ? NULL : cld_scheduler_config_json(&sc, "DDIMScheduler");
+  if (!json) return CLD_OK;
+  char path[1200];
+  cJSON *cfg = cJSON_Parse(json);
+  free(json);
+  snprintf(path, sizeof path, "%s/scheduler", tmp);
+  cld_status st = mkdir(path, 0755) == 0 ? CLD_OK : cld_seterr(ctx, CLD_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+  snprintf(path, sizeof path, "%s/scheduler/scheduler_config.json", tmp);
+  if (!st) st = cfg ? write_json(ctx, path, cfg) : cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
+  cJSON_Delete(cfg);
+  cJSON *mi = cJSON_CreateObject(), *u = cJSON_CreateArray(), *sch = cJSON_CreateArray();
+  if (mi && u && sch) {
+    cJSON_AddStringToObject(mi, "_class_name", "DDIMPipeline");
+    cJSON_AddStringToObject(mi, "_diffusers_version", "0.30.0");
+    cJSON_AddItemToArray(u, cJSON_CreateString("diffusers"));
+    cJSON_AddItemToArray(u, cJSON_CreateString("UNet2DModel"));
+    cJSON_AddItemToArray(sch, cJSON_CreateString("diffusers"));
+    cJSON_AddItemToArray(sch, cJSON_CreateString("DDIMScheduler"));
+    cJSON_AddItemToObject(mi, "scheduler", sch);
+    cJSON_AddItemToObject(mi, "unet", u);
+    u = sch = NULL;
+  }
+  snprintf(path, sizeof path, "%s/model_index.json", tmp);
+  if (!st) st = mi && !u ? write_json(ctx, path, mi) : cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
+  cJSON_Delete(mi);
+  cJSON_Delete(u);
+  cJSON_Delete(sch);
+  snprintf(path, sizeof path, "%s/unet", tmp);
+  if (!st && symlink("ema", path) != 0) st = cld_seterr(ctx, CLD_ERR_IO, "%s: cannot link to ema/: %s", path, strerror(errno));
+  return st;
+}
+
 static cld_status save_here(cld_trainer *t, const char *dir, int keep) {
   cld_ctx *ctx = t->ctx;
   if (cld_fs_mkdirs(dir) != 0) return cld_seterr(ctx, CLD_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
@@ -110,6 +149,7 @@ static cld_status save_here(cld_trainer *t, const char *dir, int keep) {
     st = cfg ? write_json(ctx, path, cfg) : cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
     cJSON_Delete(cfg);
   }
+  if (!st) st = write_pipeline(t, tmp);
   if (!st) st = cld_optim_read_moments(t->opt, a, b);
   if (!st) {
     /* m and v in one file: write both name sets */

@@ -1,6 +1,7 @@
 /* Resolves what `--ckpt DIR` names for sample and info: a run directory (its newest ckpt-N),
- * a ckpt-N directory (model/ or ema/), or a diffusers UNet2DModel directory; and reads the
- * training facts (schedule, T, prediction) from trainer.json when there is one. */
+ * a ckpt-N directory (model/ or ema/), a diffusers UNet2DModel directory, or a diffusers pipeline
+ * directory (model_index.json, unet/, scheduler/); and reads the training facts (schedule, T,
+ * prediction) from trainer.json, else from a diffusers scheduler_config.json beside the model. */
 #include "cli.h"
 #include "ckpt_resolve.h"
 #include <cjson/cJSON.h>
@@ -9,9 +10,44 @@
 #include <unistd.h>
 
 static bool exists(const char *dir, const char *file) {
-  char p[1200];
+  char p[1400];
   snprintf(p, sizeof p, "%s/%s", dir, file);
   return access(p, R_OK) == 0;
+}
+
+/* schedule, T, prediction and clipping from a diffusers scheduler_config.json; 0, or 2 after
+ * printing why it cannot be followed */
+static int read_scheduler_config(const char *path, ckpt_info *out) {
+  FILE *f = fopen(path, "rb");
+  char text[16384];
+  size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+  if (f) fclose(f);
+  text[n] = 0;
+  cld_scheduler_config c;
+  char err[256];
+  if (cld_scheduler_config_parse(text, &c, err, sizeof err)) {
+    fprintf(stderr, "cldiff: %s: %s\n", path, err);
+    return 2;
+  }
+  out->schedule = c.schedule;
+  out->T = c.T;
+  out->prediction = c.prediction;
+  out->clip = c.clip_sample;
+  snprintf(out->sched_source, sizeof out->sched_source, "from %s; %s%stimestep_spacing %s not followed: the sampler's flags set the grid",
+           path, c.class_name, *c.class_name ? ", " : "", c.spacing);
+  return 0;
+}
+
+/* a diffusers model directory (config.json): its scheduler config, in it or in ../scheduler/ */
+static int diffusers_model(const char *dir, ckpt_info *out) {
+  snprintf(out->model_dir, sizeof out->model_dir, "%s", dir);
+  char p[1300];
+  snprintf(p, sizeof p, "%s/scheduler_config.json", dir);
+  if (access(p, R_OK) == 0) return read_scheduler_config(p, out);
+  snprintf(p, sizeof p, "%s/../scheduler/scheduler_config.json", dir);
+  if (access(p, R_OK) == 0) return read_scheduler_config(p, out);
+  snprintf(out->sched_source, sizeof out->sched_source, "assumed: no trainer.json or scheduler_config.json");
+  return 0;
 }
 
 int ckpt_resolve(cld_ctx *ctx, const char *arg, bool ema, ckpt_info *out) {
@@ -21,10 +57,16 @@ int ckpt_resolve(cld_ctx *ctx, const char *arg, bool ema, ckpt_info *out) {
   out->prediction = CLD_PRED_EPS;
   out->sigma_data = 0.5;
   char ck[1100];
-  if (exists(arg, "config.json")) {
-    snprintf(out->model_dir, sizeof out->model_dir, "%s", arg);
-    return 0;
+  if (!exists(arg, "trainer.json") && exists(arg, "model_index.json")) { /* DDPMPipeline.save_pretrained's layout */
+    char unet[1200];
+    snprintf(unet, sizeof unet, "%s/unet", arg);
+    if (!exists(unet, "config.json")) {
+      fprintf(stderr, "cldiff: --ckpt %s: a diffusers pipeline (model_index.json) without unet/config.json\n", arg);
+      return 2;
+    }
+    return diffusers_model(unet, out);
   }
+  if (exists(arg, "config.json")) return diffusers_model(arg, out);
   if (exists(arg, "trainer.json")) snprintf(ck, sizeof ck, "%s", arg);
   else if (cld_checkpoint_latest(ctx, arg, ck, sizeof ck)) {
     fprintf(stderr, "cldiff: --ckpt %s: neither a diffusers model directory (config.json), a checkpoint (trainer.json) "
@@ -56,5 +98,6 @@ int ckpt_resolve(cld_ctx *ctx, const char *arg, bool ema, ckpt_info *out) {
   cJSON_Delete(r);
   if (out->schedule < 0 || out->prediction < 0 || out->T < 2) { fprintf(stderr, "cldiff: %s: bad schedule, T or prediction\n", tj); return 2; }
   out->from_trainer = true;
+  snprintf(out->sched_source, sizeof out->sched_source, "from %s", tj);
   return 0;
 }

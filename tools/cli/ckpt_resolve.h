@@ -8,6 +8,8 @@ typedef struct {
   long long step;
   double data_var, sigma_data;
   bool from_trainer;
+  bool clip;               /* the scheduler config asks for clip_sample */
+  char sched_source[1300]; /* where schedule, T and prediction came from */
 } ckpt_info;
 /* 0 on success, 2 (message printed) when arg names nothing usable. */
 int ckpt_resolve(cld_ctx *ctx, const char *arg, bool ema, ckpt_info *out);

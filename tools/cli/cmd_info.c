@@ -8,7 +8,8 @@
 int cmd_info(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     printf("usage: cldiff info DIR\n\nDescribes a run directory (newest checkpoint), a ckpt-N directory or a diffusers\n"
-           "UNet2DModel directory: architecture, parameter count, training facts.\n");
+           "UNet2DModel directory or pipeline directory: architecture, parameter count, the schedule and\n"
+           "where it comes from (trainer.json, scheduler_config.json, or assumed), training facts.\n");
     return argc < 2 ? 2 : 0;
   }
   if (argc > 2) { fprintf(stderr, "cldiff info: one directory expected\n"); return 2; }
@@ -34,6 +35,8 @@ int cmd_info(int argc, char **argv) {
     printf(" (x%d res blocks, dropout %g, heads of %d)\n", c->layers_per_block, c->dropout, c->attention_head_dim);
   }
   if (!rc) {
+    printf("schedule:    %s, T=%d, %s prediction%s (%s)\n", cld_beta_schedule_name((cld_beta_schedule)ci.schedule), ci.T,
+           cld_prediction_name((cld_prediction)ci.prediction), ci.clip ? ", x0 clipped to [-1, 1]" : "", ci.sched_source);
     if (ci.from_trainer) {
       printf("checkpoint:  %s (step %lld)\n", ci.ckpt_dir, ci.step);
       printf("training:    %s schedule, T=%d, %s prediction, data %s (pixel variance %.4f)\n",

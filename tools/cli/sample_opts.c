@@ -30,7 +30,9 @@ void sample_opts_table(sample_opts *o, cli_opt *out) {
        "ddpm): S - 1 steps 801 -> 701 -> ... -> 1 -> 0 at S = 10, ending at abar_0"},
       {"--eta", "E", CLI_FLOAT, &o->eta, 0, 10, "DDIM eta (default 0)"},
       {"--var", "small|large", CLI_STR, &o->var, 0, 0, "DDPM fixed-small (default) or fixed-large variance"},
-      {"--clip", NULL, CLI_FLAG, &o->clip, 0, 0, "clamp the x0 prediction to [-1, 1]"},
+      {"--clip", NULL, CLI_FLAG, &o->clip, 0, 0, "clamp the x0 prediction to [-1, 1] (a diffusers scheduler_config.json\n"
+       "with clip_sample true turns it on)"},
+      {"--no-clip", NULL, CLI_FLAG, &o->no_clip, 0, 0, "do not clamp, whatever the scheduler config says"},
       {"--seed", "S", CLI_LONG, &o->seed, 0, 9.2233720368547748e18, "noise seed (default 0)"},
       {"--order", "K", CLI_LONG, &o->order, 1, 3, "DPM-Solver (noise-prediction form) order: 2|3 multistep (default 2), 1-3 with\n--singlestep"},
       {"--singlestep", NULL, CLI_FLAG, &o->singlestep, 0, 0, "singlestep DPM-Solver"},
@@ -98,7 +100,8 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   p.steps = steps_set ? (int)o->steps : 50;
   p.eta = o->eta;
   p.var_type = !strcmp(o->var, "large") ? CLD_VAR_FIXED_LARGE : CLD_VAR_FIXED_SMALL;
-  p.clip_x0 = o->clip;
+  if (o->clip && o->no_clip) { fprintf(stderr, "cldiff %s: --clip and --no-clip contradict each other\n", who); return 2; }
+  p.clip_x0 = o->clip || (ci->clip && !o->no_clip);
   p.seed = (uint64_t)o->seed;
   p.schedule = ci->schedule;
   p.T = ci->T;
