@@ -133,6 +133,26 @@ cld_status cld_unet_config_parse(const char *json, cld_unet_config *out, char *e
       (!cJSON_IsString(v) || strcmp(v->valuestring, allowed)))                                  \
     FAIL("config.json: \"%s\" = %s is not supported (only \"%s\")", key,                       \
          cJSON_IsString(v) ? v->valuestring : "?", allowed);
+  /* every key UNet2DModel takes (diffusers 0.42); anything else is a model cldiff does not know */
+  static const char *const known[] = {"sample_size", "in_channels", "out_channels", "center_input_sample", "time_embedding_type",
+                                      "time_embedding_dim", "freq_shift", "flip_sin_to_cos", "down_block_types", "mid_block_type",
+                                      "up_block_types", "block_out_channels", "layers_per_block", "mid_block_scale_factor",
+                                      "downsample_padding", "downsample_type", "upsample_type", "dropout", "act_fn",
+                                      "attention_head_dim", "norm_num_groups", "attn_norm_num_groups", "norm_eps",
+                                      "resnet_time_scale_shift", "add_attention", "class_embed_type", "num_class_embeds",
+                                      "num_train_timesteps", NULL};
+  for (const cJSON *e = root->child; e; e = e->next) {
+    if (!e->string || e->string[0] == '_') continue; /* _class_name, _diffusers_version, _name_or_path */
+    int k = 0;
+    while (known[k] && strcmp(known[k], e->string)) k++;
+    if (!known[k]) FAIL("config.json: \"%s\" is not a UNet2DModel key cldiff implements", e->string);
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(root, "sample_size")) && cJSON_IsArray(v))
+    FAIL("config.json: \"sample_size\" as a (height, width) pair is not supported (square images: one integer)");
+  if ((v = cJSON_GetObjectItemCaseSensitive(root, "mid_block_type")) &&
+      !(cJSON_IsString(v) && !strcmp(v->valuestring, "UNetMidBlock2D")))
+    FAIL("config.json: \"mid_block_type\" = %s is not supported (only \"UNetMidBlock2D\")",
+         cJSON_IsString(v) ? v->valuestring : cJSON_IsNull(v) ? "null (no middle block)" : "?");
   const cJSON *cls = cJSON_GetObjectItemCaseSensitive(root, "_class_name");
   if (cls && (!cJSON_IsString(cls) || strcmp(cls->valuestring, "UNet2DModel")))
     FAIL("config.json: _class_name %s is not UNet2DModel", cJSON_IsString(cls) ? cls->valuestring : "?");
@@ -198,6 +218,10 @@ cld_status cld_unet_config_parse(const char *json, cld_unet_config *out, char *e
                 k == 0 ? "DownBlock2D" : "UpBlock2D", k == 0 ? "AttnDownBlock2D" : "AttnUpBlock2D");
     }
   }
+  /* the time embedding is 4 x block_out_channels[0] wide in cldiff (diffusers' default) */
+  if ((v = cJSON_GetObjectItemCaseSensitive(root, "time_embedding_dim")) && !cJSON_IsNull(v) &&
+      !(cJSON_IsNumber(v) && v->valuedouble == 4.0 * c.block_out_channels[0]))
+    FAIL("config.json: \"time_embedding_dim\" other than 4 x block_out_channels[0] (%d) is not supported", 4 * c.block_out_channels[0]);
   cJSON_Delete(root);
   *out = c;
   return CLD_OK;
