@@ -10,16 +10,6 @@
 #include <pthread.h>
 #include <unistd.h>
 
-static cld_dataset *toy_images(void) {
-  cld_dataset *d = calloc(1, sizeof *d);
-  d->n = 40;
-  d->c = 1;
-  d->h = d->w = 8;
-  d->x = malloc(40 * 64 * sizeof(float));
-  tu_fill(d->x, 40 * 64, 77, -1, 1);
-  snprintf(d->name, sizeof d->name, "toy-images");
-  return d;
-}
 
 /* ---- a two-thread communicator ---- */
 typedef struct {
@@ -154,7 +144,7 @@ static void expect_same(const job *a, const job *b, int steps, const char *what)
 
 static void test_ranks_equal_accum(void **state) {
   (void)state;
-  cld_dataset *d = toy_images();
+  cld_dataset *d = tu_toy_images();
   cld_methods cases[6];
   const char *names[6] = {"plain", "ip", "debias", "stf", "ep", "all four"};
   for (int i = 0; i < 6; i++) cases[i] = cld_methods_default();
@@ -184,7 +174,7 @@ static void test_ranks_equal_accum(void **state) {
 /* accum 2 is the whole batch's math: the first step's loss to rounding, the parameters close */
 static void test_accum_same_math(void **state) {
   (void)state;
-  cld_dataset *d = toy_images();
+  cld_dataset *d = tu_toy_images();
   cld_methods m = cld_methods_default();
   job whole = JOB(m, 1, 1), split = JOB(m, 2, 1);
   TU_OK(NULL, run_job(&whole));
@@ -202,7 +192,7 @@ static void test_accum_same_math(void **state) {
 /* a checkpoint of 2 ranks (rank 0 writes it) resumes in one process with accum 2, bit for bit */
 static void test_resume_across_ranks(void **state) {
   (void)state;
-  cld_dataset *d = toy_images();
+  cld_dataset *d = tu_toy_images();
   cld_methods m = cld_methods_default();
   m.ip_gamma = 0.1f;
   char dir[] = "/tmp/cldiff-parallel-XXXXXX";
@@ -227,7 +217,7 @@ static void test_resume_across_ranks(void **state) {
 /* the one-process communicator is the same as none */
 static void test_comm_single(void **state) {
   (void)state;
-  cld_dataset *d = toy_images();
+  cld_dataset *d = tu_toy_images();
   cld_methods m = cld_methods_default();
   const cld_comm *one = cld_comm_single();
   assert_int_equal(one->rank, 0);

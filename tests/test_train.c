@@ -7,16 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static cld_dataset *toy_images(void) {
-  cld_dataset *d = calloc(1, sizeof *d);
-  d->n = 40;
-  d->c = 1;
-  d->h = d->w = 8;
-  d->x = malloc(40 * 64 * sizeof(float));
-  tu_fill(d->x, 40 * 64, 77, -1, 1);
-  snprintf(d->name, sizeof d->name, "toy-images");
-  return d;
-}
 
 typedef struct { cld_ctx *ctx; cld_store *s; cld_model *u; cld_trainer *t; } rig;
 
@@ -72,7 +62,7 @@ static float *snapshot(rig *r, size_t *n) {
 static void test_ep_gates(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
-  cld_dataset *d = toy_images();
+  cld_dataset *d = tu_toy_images();
   cld_methods m = cld_methods_default();
   m.ep_lambda = 1.0f;
   m.ep_k = 3;
@@ -102,7 +92,7 @@ static void test_ep_gates(void **state) {
 static void test_stf_hflip(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
-  cld_dataset *d = toy_images();
+  cld_dataset *d = tu_toy_images();
   cld_methods m = cld_methods_default();
   m.stf_ref = 16; /* 12 extra images at batch 4 */
   rig_methods = &m;
@@ -143,7 +133,7 @@ static void test_stf_hflip(void **state) {
 static void test_resume_bit_exact(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
-  cld_dataset *d = toy_images();
+  cld_dataset *d = tu_toy_images();
   char dir[] = "/tmp/cldiff-train-XXXXXX";
   assert_non_null(mkdtemp(dir));
   /* 2N uninterrupted (N = 7: the epoch of 40 images ends inside the run) */
@@ -186,7 +176,7 @@ static void test_resume_bit_exact(void **state) {
 static void test_damaged_checkpoint(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
-  cld_dataset *d = toy_images();
+  cld_dataset *d = tu_toy_images();
   char dir[] = "/tmp/cldiff-train-XXXXXX";
   assert_non_null(mkdtemp(dir));
   rig a = make_rig(ctx, d);
@@ -219,7 +209,7 @@ static void test_damaged_checkpoint(void **state) {
 static void test_resume_fallback(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
-  cld_dataset *d = toy_images();
+  cld_dataset *d = tu_toy_images();
   char dir[] = "/tmp/cldiff-train-XXXXXX";
   assert_non_null(mkdtemp(dir));
   rig a = make_rig(ctx, d);
@@ -264,7 +254,7 @@ static void test_lsm_resume(void **state) {
   rig_T = 20;
   rig_sched = CLD_BETA_COSINE; /* linear at T=20 would reach beta = 1 */
   cld_ctx *ctx = tu_ctx();
-  cld_dataset *d = toy_images();
+  cld_dataset *d = tu_toy_images();
   char dir[] = "/tmp/cldiff-train-XXXXXX";
   assert_non_null(mkdtemp(dir));
   const int N = 120; /* 480 samples over 20 time steps: every t gets its 10 losses */
@@ -313,7 +303,7 @@ static cld_status eps_v_plus_one(void *user, const float *x, const float *t, int
 static void test_learned_sigma(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
-  cld_dataset *d = toy_images();
+  cld_dataset *d = tu_toy_images();
   cld_unet_config c;
   assert_int_equal(cld_unet_preset("tiny", &c), CLD_OK);
   c.in_channels = 1;
@@ -404,7 +394,7 @@ static void test_learned_sigma(void **state) {
 static void test_nonfinite_step(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
-  cld_dataset *d = toy_images();
+  cld_dataset *d = tu_toy_images();
   for (int skip = 0; skip < 2; skip++) {
     rig_skip = skip;
     rig r = make_rig(ctx, d);

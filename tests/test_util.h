@@ -45,6 +45,20 @@ static inline void tu_close(const float *got, const double *want, size_t n, doub
   }
 }
 
+/* 40 one-channel 8x8 images, uniform in [-1, 1) (the trainer tests' data) */
+static inline cld_dataset *tu_toy_images(void) {
+  cld_dataset *d = calloc(1, sizeof *d);
+  assert_non_null(d);
+  d->n = 40;
+  d->c = 1;
+  d->h = d->w = 8;
+  d->x = malloc(40 * 64 * sizeof(float));
+  assert_non_null(d->x);
+  tu_fill(d->x, 40 * 64, 77, -1, 1);
+  snprintf(d->name, sizeof d->name, "toy-images");
+  return d;
+}
+
 /* rm -rf of a test's temporary directory; system()'s status */
 static inline int tu_rmtree(const char *dir) {
   char cmd[640];
