@@ -116,7 +116,7 @@ static int parse_train(train_args *a, int argc, char **argv) {
       {"--weighting", "W", CLI_STR, &a->weighting, 0, 0, "const (default), debias (1/sqrt(SNR)), min-snr (min(5/SNR, 1)), p2 (1/(1+SNR))"},
       {"--snr-clamp", "X", CLI_FLOAT, &a->meth.snr_clamp, 0, 1e12, "clamps SNR at X before the weighting (default off)"},
       {"--ep-lambda", "L", CLI_FLOAT, &a->meth.ep_lambda, 0, 1e6, "error-propagation regulariser weight (default 0 = off; paper code 1);\n"
-       "needs an even --batch; a step runs the L ~ U{1..K} chain steps it draws\n(log: ep_chain_steps)"},
+       "needs an even micro-batch (--batch / (--accum x ranks)); a step runs the\nL ~ U{1..K} chain steps it draws (log: ep_chain_steps)"},
       {"--ep-k", "K", CLI_INT, &a->meth.ep_k, 1, 50, "longest bootstrapped chain (default 5)"},
       {"--stf-ref", "R", CLI_INT, &a->meth.stf_ref, 0, 65536, "Stable Target Field with R reference images per step (>= --batch; 0 = off)"},
       {"", NULL, CLI_FLAG, NULL, 0, 0, "run:"},
