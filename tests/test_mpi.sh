@@ -12,7 +12,11 @@
 source "$(dirname "$0")/cli_common.sh" "$1"
 command -v mpirun >/dev/null || { echo "test_mpi: skipped (no mpirun)"; exit 0; }
 export POCL_MAX_PTHREAD_COUNT=1
-mpi() { timeout 600 mpirun -np 2 --oversubscribe --allow-run-as-root --bind-to none -x POCL_MAX_PTHREAD_COUNT -x CLDIFF_CACHE_DIR "$B" "$@"; }
+# Open MPI's shared-memory transport copies between processes with CMA, which containers without
+# ptrace rights refuse ("Read -1, expected ..."); plain copies work everywhere
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+mpi() { timeout 600 mpirun -np 2 --oversubscribe --allow-run-as-root --bind-to none -x POCL_MAX_PTHREAD_COUNT -x CLDIFF_CACHE_DIR \
+  -x OMPI_MCA_btl_vader_single_copy_mechanism "$B" "$@"; }
 files="model/diffusion_pytorch_model.safetensors ema/diffusion_pytorch_model.safetensors optimizer.safetensors"
 same_ckpt() { for f in $files; do cmp -s "$1/$f" "$2/$f" || return 1; done; }
 toy="--data toy:moons --model toy-mlp --steps 12 --batch 64 --seed 3 --save-every 6 --log-every 12"
