@@ -145,6 +145,15 @@ rc=0
 "$B" sample --ckpt "$tmp/base" --n 4 --ts-window 20 --ts-coeffs later --out "$tmp/x.png" >"$tmp/tl.txt" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q -- "--ts-coeffs" "$tmp/tl.txt" || fail "--ts-coeffs later: exit $rc, $(cat "$tmp/tl.txt")"
 sample dpm1 --sampler dpm-solver --singlestep --order 2
+# DPM-Solver++ 2M: samples, and differs from DPM-Solver; Time-Shift and respacing refused by name
+sample dpmpp --sampler dpm++2m
+! cmp -s "$tmp/dpmpp.npy" "$tmp/dpm-solver.npy" || fail "dpm++2m gives dpm-solver's samples"
+for bad in "--ts-window 20" "--respacing 10"; do
+  rc=0
+  # shellcheck disable=SC2086
+  "$B" sample --ckpt "$tmp/base" --n 4 --sampler dpm++2m $bad --out "$tmp/x.png" >"$tmp/pp.txt" 2>&1 || rc=$?
+  [ "$rc" = 2 ] && grep -q -- "${bad%% *}" "$tmp/pp.txt" && grep -q "dpm++2m" "$tmp/pp.txt" || fail "dpm++2m $bad: exit $rc, $(cat "$tmp/pp.txt")"
+done
 sample dpm1.ts --sampler dpm-solver --singlestep --order 2 --ts-window 200 --ts-cutoff 100
 ! cmp -s "$tmp/dpm1.npy" "$tmp/dpm1.ts.npy" || fail "singlestep dpm-solver: --ts-window 200 changes nothing"
 rc=0

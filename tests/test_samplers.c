@@ -1,6 +1,7 @@
 /* Samplers: trajectories against diffusers' DDIMScheduler (eta 0 and 0.5) and DDPMScheduler
  * (fixed-small, fixed-large) driven by the exact denoiser of Gaussian data with the same Philox
- * noise (golden file from tools/golden/make_sampler_golden.py), within 1e-5; the exact denoiser
+ * noise (golden file from tools/golden/make_sampler_golden.py), within 1e-5, and DPM-Solver++ 2M
+ * against DPMSolverMultistepScheduler (make_dpmpp_golden.py: 4, 10, 25 steps, eps and v); the exact denoiser
  * recovers the data's mean and variance; image i does not depend on the batch size (also with
  * the UNet). */
 #include "test_util.h"
@@ -22,6 +23,21 @@ static cld_status gauss_denoise(void *user, const float *x, const float *t, int 
   return CLD_OK;
 }
 
+/* the same denoiser as a v-prediction model: v = sqrt(ab) eps - sqrt(1 - ab) x0 */
+static cld_status gauss_denoise_v(void *user, const float *x, const float *t, int batch, float *out) {
+  gauss_model *g = user;
+  cld_status st = gauss_denoise(user, x, t, batch, out);
+  for (int i = 0; i < batch && !st; i++) {
+    double ab = g->s->alpha_bar[(int)t[i]];
+    for (int j = 0; j < g->per; j++) {
+      double v = x[i * g->per + j], eps = out[i * g->per + j], x0 = (v - sqrt(1 - ab) * eps) / sqrt(ab);
+      out[i * g->per + j] = (float)(sqrt(ab) * eps - sqrt(1 - ab) * x0);
+    }
+  }
+  return st;
+}
+
+static int case_prediction = CLD_PRED_EPS;
 static void check_case(cld_ctx *ctx, cld_safetensors *gold, const char *name, int sampler, float eta, int var) {
   int idx = cld_safetensors_find(gold, name);
   assert_true(idx >= 0);
@@ -39,7 +55,9 @@ static void check_case(cld_ctx *ctx, cld_safetensors *gold, const char *name, in
   p.seed = 7;
   p.batch = 2; /* the golden run had all 3 images at once */
   p.trajectory = got;
-  TU_OK(ctx, cld_sample_with(ctx, gauss_denoise, &gm, 1, 4, 4, &p, 0, shape[1], out, NULL, NULL));
+  p.prediction = case_prediction;
+  TU_OK(ctx, cld_sample_with(ctx, case_prediction == CLD_PRED_V ? gauss_denoise_v : gauss_denoise, &gm, 1, 4, 4, &p, 0, shape[1], out,
+                             NULL, NULL));
   double worst = 0;
   for (int64_t i = 0; i < total; i++) worst = fmax(worst, fabs((double)got[i] - want[i]));
   fprintf(stderr, "%s: max trajectory difference to diffusers %.2g over %lld steps\n", name, worst, (long long)shape[0] - 1);
@@ -57,6 +75,14 @@ static void test_parity_with_diffusers(void **state) {
   check_case(ctx, gold, "ddim_eta0.5", CLD_SAMPLER_DDIM, 0.5f, 0);
   check_case(ctx, gold, "ddpm_fixed_small", CLD_SAMPLER_DDPM, 0.0f, CLD_VAR_FIXED_SMALL);
   check_case(ctx, gold, "ddpm_fixed_large", CLD_SAMPLER_DDPM, 0.0f, CLD_VAR_FIXED_LARGE);
+  cld_safetensors_close(gold);
+  TU_OK(ctx, cld_safetensors_open(ctx, CLDIFF_SOURCE_DIR "/tests/golden/samplers_dpmpp.safetensors", &gold));
+  check_case(ctx, gold, "dpmpp2m_eps_10", CLD_SAMPLER_DPMPP_2M, 0.0f, 0);
+  check_case(ctx, gold, "dpmpp2m_eps_4", CLD_SAMPLER_DPMPP_2M, 0.0f, 0);
+  check_case(ctx, gold, "dpmpp2m_eps_25", CLD_SAMPLER_DPMPP_2M, 0.0f, 0);
+  case_prediction = CLD_PRED_V;
+  check_case(ctx, gold, "dpmpp2m_v_10", CLD_SAMPLER_DPMPP_2M, 0.0f, 0);
+  case_prediction = CLD_PRED_EPS;
   cld_safetensors_close(gold);
   cld_ctx_destroy(ctx);
 }

@@ -56,6 +56,9 @@ cld_status cld_pndm_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
 double cld_pndm_transfer(double ab, double ab_next, double x, double e);
 double cld_pndm_combine(int kind, const double *e); /* 0 RK4 (e1..e4), 1 AB2 (e_{k-1}, e_k), 2 AB4 (oldest..newest) */
 /* DPM-Solver loop (dpm_solver.c) */
+/* DPM-Solver++ 2M (dpm_solver_pp.c) */
+cld_status cld_dpmpp_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w, const cld_sample_params *p,
+                            int64_t first, int64_t n, float *out, cld_sample_progress progress, void *user);
 cld_status cld_dpm_solver_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w,
                                  const cld_sample_params *p, int64_t first, int64_t n, float *out, cld_sample_progress progress,
                                  void *user);

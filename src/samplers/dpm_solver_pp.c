@@ -1,0 +1,85 @@
+/* DPM-Solver++ (Lu et al. 2022, "DPM-Solver++: Fast Solver for Guided Sampling of Diffusion
+ * Probabilistic Models"), multistep 2M: the data-prediction solver, first order at the first and
+ * the last step, second order (midpoint form) between, as diffusers' DPMSolverMultistepScheduler
+ * with algorithm_type "dpmsolver++", solver_order 2, solver_type "midpoint", lower_order_final,
+ * final_sigmas_type "zero" and timestep_spacing "linspace". N model evaluations at
+ * t_i = round(linspace(0, T - 1, N + 1))[N - i] (i = 0 .. N-1, half to even as numpy), sigma_i =
+ * sqrt((1 - abar) / abar) there, alpha = 1 / sqrt(1 + sigma^2), sigma_t = sigma alpha,
+ * lambda = log alpha - log sigma_t; the last step goes to sigma = 0, i.e. to the x0 prediction. */
+#include "samplers/sampler.h"
+#include "diffusion/schedule_make.h"
+#include "runtime/runtime.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* the N model times and N + 1 grid sigmas (the last 0) */
+static void pp_grid(const cld_schedule *s, int N, int *ts, double *sig) {
+  double step = (double)(s->T - 1) / (double)N; /* numpy's linspace: j * step, the end exact */
+  for (int i = 0; i < N; i++) {
+    int j = N - i;
+    ts[i] = (int)rint(j == N ? (double)(s->T - 1) : (double)j * step);
+    double ab = s->alpha_bar[ts[i]];
+    sig[i] = sqrt((1.0 - ab) / ab);
+  }
+  sig[N] = 0.0;
+}
+
+static double pp_alpha(double sig) { return 1.0 / sqrt(1.0 + sig * sig); }
+static double pp_lambda(double sig) { return -log(sig); } /* log alpha - log (sigma alpha) */
+
+/* one image: x from grid sigma i to i + 1, with the x0 predictions m0 (now) and m1 (the step
+ * before; NULL: first order) */
+static void pp_update(double *x, size_t per, const double *sig, int i, const double *m0, const double *m1) {
+  double ss = sig[i], st = sig[i + 1];
+  if (st == 0.0) { /* the final step to sigma 0: the data prediction itself */
+    memcpy(x, m0, per * sizeof *x);
+    return;
+  }
+  double at = pp_alpha(st), h = pp_lambda(st) - pp_lambda(ss), ratio = (st * at) / (ss * pp_alpha(ss)), c = at * expm1(-h);
+  if (!m1) {
+    for (size_t q = 0; q < per; q++) x[q] = ratio * x[q] - c * m0[q];
+    return;
+  }
+  double r0 = (pp_lambda(ss) - pp_lambda(sig[i - 1])) / h;
+  for (size_t q = 0; q < per; q++) x[q] = ratio * x[q] - c * m0[q] - 0.5 * c * (m0[q] - m1[q]) / r0;
+}
+
+cld_status cld_dpmpp_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w, const cld_sample_params *p,
+                            int64_t first, int64_t n, float *out, cld_sample_progress progress, void *user) {
+  int N = p->steps, B = (int)(p->batch < n ? p->batch : n);
+  cld_schedule *sch;
+  cld_status st = cld_schedule_make(ctx, "sample", p->schedule, p->T, &sch);
+  if (st) return st;
+  size_t per = (size_t)C * h * w, tot = (size_t)B * per;
+  int *ts = malloc((size_t)N * sizeof *ts);
+  double *sig = malloc((size_t)(N + 1) * sizeof *sig), *x = malloc(tot * sizeof *x), *eps = malloc(tot * sizeof *eps);
+  double *m[2] = {malloc(tot * sizeof(double)), malloc(tot * sizeof(double))};
+  float *z = malloc(per * sizeof *z);
+  cld_eps_eval ev;
+  st = cld_eps_eval_init(&ev, model, model_user, p, B, per);
+  if (st || !ts || !sig || !x || !eps || !m[0] || !m[1] || !z) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
+  if (!st) pp_grid(sch, N, ts, sig);
+  for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
+    int nb = ev.nb = (int)(n - b0 < B ? n - b0 : B);
+    size_t cnt = (size_t)nb * per;
+    cld_sample_start(p, first, b0, nb, per, 1.0, x, z);
+    for (int i = 0; i < N && !st; i++) {
+      double a = pp_alpha(sig[i]), s = sig[i] * a;
+      if ((st = cld_eps_eval_run(&ev, x, (double)ts[i], a, s, eps))) break;
+      double *now = m[i % 2], *before = m[(i + 1) % 2];
+      for (size_t q = 0; q < cnt; q++) now[q] = (x[q] - s * eps[q]) / a; /* the data prediction */
+      bool second = i > 0 && i < N - 1; /* first order at the first step and the last (lower_order_final: to sigma 0, x0) */
+      for (int k = 0; k < nb; k++)
+        pp_update(x + (size_t)k * per, per, sig, i, now + (size_t)k * per, second ? before + (size_t)k * per : NULL);
+      if (p->trajectory)
+        for (size_t q = 0; q < cnt; q++) p->trajectory[((size_t)(i + 1) * (size_t)n + (size_t)b0) * per + q] = (float)x[q];
+      if (progress) progress(user, i + 1, N, b0, n);
+    }
+    for (size_t q = 0; q < cnt && !st; q++) out[(size_t)b0 * per + q] = (float)x[q];
+  }
+  free(ts); free(sig); free(x); free(eps); free(m[0]); free(m[1]); free(z);
+  cld_eps_eval_free(&ev);
+  cld_schedule_destroy(sch);
+  return st;
+}

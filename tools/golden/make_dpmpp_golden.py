@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Golden trajectories of DPM-Solver++ 2M from diffusers' DPMSolverMultistepScheduler
+(algorithm_type "dpmsolver++", solver_order 2, solver_type "midpoint", lower_order_final,
+final_sigmas_type "zero", timestep_spacing "linspace"), driven by the same exact Gaussian denoiser
+and Philox starting noise as make_sampler_golden.py (an eps model; and a v model: the same
+denoiser's v = sqrt(ab) eps - sqrt(1 - ab) x0). Writes tests/golden/samplers_dpmpp.safetensors:
+for each case the trajectory (steps+1, n, C*H*W).
+Run: python3 tools/golden/make_dpmpp_golden.py
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+from diffusers import DPMSolverMultistepScheduler
+from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.dirname(__file__))
+from make_sampler_golden import MU, SD, denoiser, run  # noqa: E402
+
+
+def v_model(sched, x, t):
+    ab = float(sched.alphas_cumprod[int(t)])
+    eps = denoiser(sched, x, t)
+    x0 = (x - np.sqrt(1 - ab) * eps) / np.sqrt(ab)
+    return np.sqrt(ab) * eps - np.sqrt(1 - ab) * x0
+
+
+def make(prediction):
+    return DPMSolverMultistepScheduler(num_train_timesteps=1000, beta_schedule="linear", algorithm_type="dpmsolver++",
+                                       solver_order=2, solver_type="midpoint", lower_order_final=True,
+                                       final_sigmas_type="zero", timestep_spacing="linspace", prediction_type=prediction)
+
+
+def main():
+    out = {}
+    for steps in (10, 4, 25):
+        traj, ts = run(make("epsilon"), steps, lambda s, x, t, k: s.step(denoiser(s, x, t), t, x).prev_sample)
+        out[f"dpmpp2m_eps_{steps}"] = traj
+        print("dpm++ 2M eps", steps, "timesteps", ts)
+    traj, ts = run(make("v_prediction"), 10, lambda s, x, t, k: s.step(v_model(s, x, t), t, x).prev_sample)
+    out["dpmpp2m_v_10"] = traj
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden", "samplers_dpmpp.safetensors")
+    save_file({k: v.contiguous() for k, v in out.items()}, path)
+    print("wrote", path, "(MU", MU, "SD", SD, ")")
+
+
+if __name__ == "__main__":
+    main()
