@@ -145,9 +145,12 @@ rc=0
 "$B" sample --ckpt "$tmp/base" --n 4 --ts-window 20 --ts-coeffs later --out "$tmp/x.png" >"$tmp/tl.txt" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q -- "--ts-coeffs" "$tmp/tl.txt" || fail "--ts-coeffs later: exit $rc, $(cat "$tmp/tl.txt")"
 sample dpm1 --sampler dpm-solver --singlestep --order 2
-# DPM-Solver++ 2M: samples, and differs from DPM-Solver; Time-Shift and respacing refused by name
+# DPM-Solver++ 2M and 3M: sample, and differ from DPM-Solver and each other; Time-Shift and
+# respacing refused by name
 sample dpmpp --sampler dpm++2m
+sample dpmpp3 --sampler dpm++3m
 ! cmp -s "$tmp/dpmpp.npy" "$tmp/dpm-solver.npy" || fail "dpm++2m gives dpm-solver's samples"
+! cmp -s "$tmp/dpmpp.npy" "$tmp/dpmpp3.npy" || fail "dpm++3m gives dpm++2m's samples"
 for bad in "--ts-window 20" "--respacing 10"; do
   rc=0
   # shellcheck disable=SC2086

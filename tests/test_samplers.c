@@ -1,7 +1,7 @@
 /* Samplers: trajectories against diffusers' DDIMScheduler (eta 0 and 0.5) and DDPMScheduler
  * (fixed-small, fixed-large) driven by the exact denoiser of Gaussian data with the same Philox
  * noise (golden file from tools/golden/make_sampler_golden.py), within 1e-5, and DPM-Solver++ 2M
- * against DPMSolverMultistepScheduler (make_dpmpp_golden.py: 4, 10, 25 steps, eps and v); the exact denoiser
+ * and 3M against DPMSolverMultistepScheduler (make_dpmpp_golden.py: 4-25 steps, eps and v); the exact denoiser
  * recovers the data's mean and variance; image i does not depend on the batch size (also with
  * the UNet). */
 #include "test_util.h"
@@ -83,6 +83,9 @@ static void test_parity_with_diffusers(void **state) {
   case_prediction = CLD_PRED_V;
   check_case(ctx, gold, "dpmpp2m_v_10", CLD_SAMPLER_DPMPP_2M, 0.0f, 0);
   case_prediction = CLD_PRED_EPS;
+  check_case(ctx, gold, "dpmpp3m_eps_10", CLD_SAMPLER_DPMPP_3M, 0.0f, 0);
+  check_case(ctx, gold, "dpmpp3m_eps_5", CLD_SAMPLER_DPMPP_3M, 0.0f, 0);
+  check_case(ctx, gold, "dpmpp3m_eps_20", CLD_SAMPLER_DPMPP_3M, 0.0f, 0);
   cld_safetensors_close(gold);
   cld_ctx_destroy(ctx);
 }

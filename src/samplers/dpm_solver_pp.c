@@ -1,8 +1,9 @@
 /* DPM-Solver++ (Lu et al. 2022, "DPM-Solver++: Fast Solver for Guided Sampling of Diffusion
- * Probabilistic Models"), multistep 2M: the data-prediction solver, first order at the first and
- * the last step, second order (midpoint form) between, as diffusers' DPMSolverMultistepScheduler
- * with algorithm_type "dpmsolver++", solver_order 2, solver_type "midpoint", lower_order_final,
- * final_sigmas_type "zero" and timestep_spacing "linspace". N model evaluations at
+ * Probabilistic Models"), multistep 2M and 3M: the data-prediction solver as diffusers'
+ * DPMSolverMultistepScheduler with algorithm_type "dpmsolver++", solver_order 2 or 3, solver_type
+ * "midpoint", lower_order_final, final_sigmas_type "zero" and timestep_spacing "linspace": first
+ * order at the first step and the last, second order at the second (and, below 15 steps, the
+ * one before the last), the solver's order elsewhere. N model evaluations at
  * t_i = round(linspace(0, T - 1, N + 1))[N - i] (i = 0 .. N-1, half to even as numpy), sigma_i =
  * sqrt((1 - abar) / abar) there, alpha = 1 / sqrt(1 + sigma^2), sigma_t = sigma alpha,
  * lambda = log alpha - log sigma_t; the last step goes to sigma = 0, i.e. to the x0 prediction. */
@@ -28,21 +29,38 @@ static void pp_grid(const cld_schedule *s, int N, int *ts, double *sig) {
 static double pp_alpha(double sig) { return 1.0 / sqrt(1.0 + sig * sig); }
 static double pp_lambda(double sig) { return -log(sig); } /* log alpha - log (sigma alpha) */
 
-/* one image: x from grid sigma i to i + 1, with the x0 predictions m0 (now) and m1 (the step
- * before; NULL: first order) */
-static void pp_update(double *x, size_t per, const double *sig, int i, const double *m0, const double *m1) {
+/* the order of step i of N for a solver of order `order` (diffusers' lower-order rules) */
+static int pp_order(int i, int N, int order) {
+  if (i == 0 || i == N - 1) return 1;
+  if (i == 1 || (order == 3 && i == N - 2 && N < 15)) return order < 2 ? order : 2;
+  return order;
+}
+
+/* one image: x from grid sigma i to i + 1 with the x0 predictions m[0] (now), m[1], m[2] (the
+ * steps before), to order o */
+static void pp_update(double *x, size_t per, const double *sig, int i, const double *const m[3], int o) {
   double ss = sig[i], st = sig[i + 1];
   if (st == 0.0) { /* the final step to sigma 0: the data prediction itself */
-    memcpy(x, m0, per * sizeof *x);
+    memcpy(x, m[0], per * sizeof *x);
     return;
   }
   double at = pp_alpha(st), h = pp_lambda(st) - pp_lambda(ss), ratio = (st * at) / (ss * pp_alpha(ss)), c = at * expm1(-h);
-  if (!m1) {
-    for (size_t q = 0; q < per; q++) x[q] = ratio * x[q] - c * m0[q];
+  if (o == 1) {
+    for (size_t q = 0; q < per; q++) x[q] = ratio * x[q] - c * m[0][q];
     return;
   }
   double r0 = (pp_lambda(ss) - pp_lambda(sig[i - 1])) / h;
-  for (size_t q = 0; q < per; q++) x[q] = ratio * x[q] - c * m0[q] - 0.5 * c * (m0[q] - m1[q]) / r0;
+  if (o == 2) {
+    for (size_t q = 0; q < per; q++) x[q] = ratio * x[q] - c * m[0][q] - 0.5 * c * (m[0][q] - m[1][q]) / r0;
+    return;
+  }
+  double r1 = (pp_lambda(sig[i - 1]) - pp_lambda(sig[i - 2])) / h;
+  double c1 = at * (expm1(-h) / h + 1.0), c2 = at * ((expm1(-h) + h) / (h * h) - 0.5);
+  for (size_t q = 0; q < per; q++) {
+    double d10 = (m[0][q] - m[1][q]) / r0, d11 = (m[1][q] - m[2][q]) / r1;
+    double d1 = d10 + r0 / (r0 + r1) * (d10 - d11), d2 = (d10 - d11) / (r0 + r1);
+    x[q] = ratio * x[q] - c * m[0][q] + c1 * d1 - c2 * d2;
+  }
 }
 
 cld_status cld_dpmpp_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w, const cld_sample_params *p,
@@ -54,11 +72,12 @@ cld_status cld_dpmpp_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_use
   size_t per = (size_t)C * h * w, tot = (size_t)B * per;
   int *ts = malloc((size_t)N * sizeof *ts);
   double *sig = malloc((size_t)(N + 1) * sizeof *sig), *x = malloc(tot * sizeof *x), *eps = malloc(tot * sizeof *eps);
-  double *m[2] = {malloc(tot * sizeof(double)), malloc(tot * sizeof(double))};
+  double *m[3] = {malloc(tot * sizeof(double)), malloc(tot * sizeof(double)), malloc(tot * sizeof(double))};
+  int order = p->sampler == CLD_SAMPLER_DPMPP_3M ? 3 : 2;
   float *z = malloc(per * sizeof *z);
   cld_eps_eval ev;
   st = cld_eps_eval_init(&ev, model, model_user, p, B, per);
-  if (st || !ts || !sig || !x || !eps || !m[0] || !m[1] || !z) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
+  if (st || !ts || !sig || !x || !eps || !m[0] || !m[1] || !m[2] || !z) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   if (!st) pp_grid(sch, N, ts, sig);
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = ev.nb = (int)(n - b0 < B ? n - b0 : B);
@@ -67,18 +86,23 @@ cld_status cld_dpmpp_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_use
     for (int i = 0; i < N && !st; i++) {
       double a = pp_alpha(sig[i]), s = sig[i] * a;
       if ((st = cld_eps_eval_run(&ev, x, (double)ts[i], a, s, eps))) break;
-      double *now = m[i % 2], *before = m[(i + 1) % 2];
-      for (size_t q = 0; q < cnt; q++) now[q] = (x[q] - s * eps[q]) / a; /* the data prediction */
-      bool second = i > 0 && i < N - 1; /* first order at the first step and the last (lower_order_final: to sigma 0, x0) */
-      for (int k = 0; k < nb; k++)
-        pp_update(x + (size_t)k * per, per, sig, i, now + (size_t)k * per, second ? before + (size_t)k * per : NULL);
+      double *oldest = m[2]; /* the history: m[0] newest */
+      m[2] = m[1];
+      m[1] = m[0];
+      m[0] = oldest;
+      for (size_t q = 0; q < cnt; q++) m[0][q] = (x[q] - s * eps[q]) / a; /* the data prediction */
+      int o = pp_order(i, N, order);
+      for (int k = 0; k < nb; k++) {
+        const double *const mk[3] = {m[0] + (size_t)k * per, m[1] + (size_t)k * per, m[2] + (size_t)k * per};
+        pp_update(x + (size_t)k * per, per, sig, i, mk, o);
+      }
       if (p->trajectory)
         for (size_t q = 0; q < cnt; q++) p->trajectory[((size_t)(i + 1) * (size_t)n + (size_t)b0) * per + q] = (float)x[q];
       if (progress) progress(user, i + 1, N, b0, n);
     }
     for (size_t q = 0; q < cnt && !st; q++) out[(size_t)b0 * per + q] = (float)x[q];
   }
-  free(ts); free(sig); free(x); free(eps); free(m[0]); free(m[1]); free(z);
+  free(ts); free(sig); free(x); free(eps); free(m[0]); free(m[1]); free(m[2]); free(z);
   cld_eps_eval_free(&ev);
   cld_schedule_destroy(sch);
   return st;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Golden trajectories of DPM-Solver++ 2M from diffusers' DPMSolverMultistepScheduler
-(algorithm_type "dpmsolver++", solver_order 2, solver_type "midpoint", lower_order_final,
+"""Golden trajectories of DPM-Solver++ 2M and 3M from diffusers' DPMSolverMultistepScheduler
+(algorithm_type "dpmsolver++", solver_order 2 and 3, solver_type "midpoint", lower_order_final,
 final_sigmas_type "zero", timestep_spacing "linspace"), driven by the same exact Gaussian denoiser
 and Philox starting noise as make_sampler_golden.py (an eps model; and a v model: the same
 denoiser's v = sqrt(ab) eps - sqrt(1 - ab) x0). Writes tests/golden/samplers_dpmpp.safetensors:
@@ -26,9 +26,9 @@ def v_model(sched, x, t):
     return np.sqrt(ab) * eps - np.sqrt(1 - ab) * x0
 
 
-def make(prediction):
+def make(prediction, order=2):
     return DPMSolverMultistepScheduler(num_train_timesteps=1000, beta_schedule="linear", algorithm_type="dpmsolver++",
-                                       solver_order=2, solver_type="midpoint", lower_order_final=True,
+                                       solver_order=order, solver_type="midpoint", lower_order_final=True,
                                        final_sigmas_type="zero", timestep_spacing="linspace", prediction_type=prediction)
 
 
@@ -40,6 +40,9 @@ def main():
         print("dpm++ 2M eps", steps, "timesteps", ts)
     traj, ts = run(make("v_prediction"), 10, lambda s, x, t, k: s.step(v_model(s, x, t), t, x).prev_sample)
     out["dpmpp2m_v_10"] = traj
+    for steps in (10, 5, 20):  # 3M: below 15 steps the one before the last is second order
+        traj, ts = run(make("epsilon", 3), steps, lambda s, x, t, k: s.step(denoiser(s, x, t), t, x).prev_sample)
+        out[f"dpmpp3m_eps_{steps}"] = traj
     path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden", "samplers_dpmpp.safetensors")
     save_file({k: v.contiguous() for k, v in out.items()}, path)
     print("wrote", path, "(MU", MU, "SD", SD, ")")
