@@ -151,6 +151,10 @@ sample dpmpp --sampler dpm++2m
 sample dpmpp3 --sampler dpm++3m
 ! cmp -s "$tmp/dpmpp.npy" "$tmp/dpm-solver.npy" || fail "dpm++2m gives dpm-solver's samples"
 ! cmp -s "$tmp/dpmpp.npy" "$tmp/dpmpp3.npy" || fail "dpm++3m gives dpm++2m's samples"
+sample dpmppk --sampler dpm++2m --karras
+! cmp -s "$tmp/dpmpp.npy" "$tmp/dpmppk.npy" || fail "--karras changes nothing"
+rc=0; "$B" sample --ckpt "$tmp/base" --n 4 --karras --out "$tmp/x.png" >"$tmp/kd.txt" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--karras" "$tmp/kd.txt" || fail "--karras with ddim: exit $rc, $(cat "$tmp/kd.txt")"
 for bad in "--ts-window 20" "--respacing 10"; do
   rc=0
   # shellcheck disable=SC2086

@@ -6,7 +6,10 @@
  * one before the last), the solver's order elsewhere. N model evaluations at
  * t_i = round(linspace(0, T - 1, N + 1))[N - i] (i = 0 .. N-1, half to even as numpy), sigma_i =
  * sqrt((1 - abar) / abar) there, alpha = 1 / sqrt(1 + sigma^2), sigma_t = sigma alpha,
- * lambda = log alpha - log sigma_t; the last step goes to sigma = 0, i.e. to the x0 prediction. */
+ * lambda = log alpha - log sigma_t; the last step goes to sigma = 0, i.e. to the x0 prediction.
+ * With karras (use_karras_sigmas) the N sigmas are Karras et al.'s rho = 7 ramp between the
+ * schedule's smallest and largest sigma, and each model time is the schedule time of that sigma
+ * (interpolated in log sigma; rounded except for the cosine schedule, as diffusers does). */
 #include "samplers/sampler.h"
 #include "diffusion/schedule_make.h"
 #include "runtime/runtime.h"
@@ -14,14 +17,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+static double sched_sigma(const cld_schedule *s, int t) { return sqrt((1.0 - s->alpha_bar[t]) / s->alpha_bar[t]); }
+
+/* the schedule time of sigma, interpolated linearly in log sigma between its two neighbours
+ * (diffusers' _sigma_to_t) */
+static double sigma_to_t(const cld_schedule *s, double sigma) {
+  double ls = log(fmax(sigma, 1e-10));
+  int lo = 0;
+  for (int k = 0; k < s->T; k++)
+    if (ls >= log(sched_sigma(s, k))) lo = k;
+  if (lo > s->T - 2) lo = s->T - 2;
+  double a = log(sched_sigma(s, lo)), b = log(sched_sigma(s, lo + 1)), w = fmin(fmax((a - ls) / (a - b), 0.0), 1.0);
+  return (1.0 - w) * lo + w * (lo + 1);
+}
+
 /* the N model times and N + 1 grid sigmas (the last 0) */
-static void pp_grid(const cld_schedule *s, int N, int *ts, double *sig) {
+static void pp_grid(const cld_schedule *s, int N, bool karras, bool round_t, double *ts, double *sig) {
   double step = (double)(s->T - 1) / (double)N; /* numpy's linspace: j * step, the end exact */
+  double lo = pow(sched_sigma(s, 0), 1.0 / 7.0), hi = pow(sched_sigma(s, s->T - 1), 1.0 / 7.0);
   for (int i = 0; i < N; i++) {
+    if (karras) {
+      double ramp = N > 1 ? (double)i / (double)(N - 1) : 0.0;
+      double sg = pow(hi + ramp * (lo - hi), 7.0);
+      ts[i] = round_t ? rint(sigma_to_t(s, sg)) : sigma_to_t(s, sg);
+      sig[i] = (double)(float)sg; /* diffusers keeps the grid in float32 */
+      continue;
+    }
     int j = N - i;
-    ts[i] = (int)rint(j == N ? (double)(s->T - 1) : (double)j * step);
-    double ab = s->alpha_bar[ts[i]];
-    sig[i] = sqrt((1.0 - ab) / ab);
+    ts[i] = rint(j == N ? (double)(s->T - 1) : (double)j * step);
+    sig[i] = sched_sigma(s, (int)ts[i]);
   }
   sig[N] = 0.0;
 }
@@ -70,7 +94,7 @@ cld_status cld_dpmpp_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_use
   cld_status st = cld_schedule_make(ctx, "sample", p->schedule, p->T, &sch);
   if (st) return st;
   size_t per = (size_t)C * h * w, tot = (size_t)B * per;
-  int *ts = malloc((size_t)N * sizeof *ts);
+  double *ts = malloc((size_t)N * sizeof *ts);
   double *sig = malloc((size_t)(N + 1) * sizeof *sig), *x = malloc(tot * sizeof *x), *eps = malloc(tot * sizeof *eps);
   double *m[3] = {malloc(tot * sizeof(double)), malloc(tot * sizeof(double)), malloc(tot * sizeof(double))};
   int order = p->sampler == CLD_SAMPLER_DPMPP_3M ? 3 : 2;
@@ -78,14 +102,14 @@ cld_status cld_dpmpp_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_use
   cld_eps_eval ev;
   st = cld_eps_eval_init(&ev, model, model_user, p, B, per);
   if (st || !ts || !sig || !x || !eps || !m[0] || !m[1] || !m[2] || !z) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
-  if (!st) pp_grid(sch, N, ts, sig);
+  if (!st) pp_grid(sch, N, p->karras, p->schedule != CLD_BETA_COSINE, ts, sig);
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = ev.nb = (int)(n - b0 < B ? n - b0 : B);
     size_t cnt = (size_t)nb * per;
     cld_sample_start(p, first, b0, nb, per, 1.0, x, z);
     for (int i = 0; i < N && !st; i++) {
       double a = pp_alpha(sig[i]), s = sig[i] * a;
-      if ((st = cld_eps_eval_run(&ev, x, (double)ts[i], a, s, eps))) break;
+      if ((st = cld_eps_eval_run(&ev, x, ts[i], a, s, eps))) break;
       double *oldest = m[2]; /* the history: m[0] newest */
       m[2] = m[1];
       m[1] = m[0];

@@ -34,6 +34,7 @@ void sample_opts_table(sample_opts *o, cli_opt *out) {
       {"--clip", NULL, CLI_FLAG, &o->clip, 0, 0, "clamp the x0 prediction to [-1, 1] (a diffusers scheduler_config.json\n"
        "with clip_sample true turns it on)"},
       {"--no-clip", NULL, CLI_FLAG, &o->no_clip, 0, 0, "do not clamp, whatever the scheduler config says"},
+      {"--karras", NULL, CLI_FLAG, &o->karras, 0, 0, "dpm++2m/3m: Karras sigma spacing (diffusers' use_karras_sigmas)"},
       {"--seed", "S", CLI_LONG, &o->seed, 0, 9.2233720368547748e18, "noise seed (default 0)"},
       {"--order", "K", CLI_LONG, &o->order, 1, 3, "DPM-Solver (noise-prediction form) order: 2|3 multistep (default 2), 1-3 with\n--singlestep"},
       {"--singlestep", NULL, CLI_FLAG, &o->singlestep, 0, 0, "singlestep DPM-Solver"},
@@ -103,6 +104,7 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   p.var_type = !strcmp(o->var, "large") ? CLD_VAR_FIXED_LARGE : CLD_VAR_FIXED_SMALL;
   if (o->clip && o->no_clip) { fprintf(stderr, "cldiff %s: --clip and --no-clip contradict each other\n", who); return 2; }
   p.clip_x0 = o->clip || (ci->clip && !o->no_clip);
+  p.karras = o->karras;
   p.seed = (uint64_t)o->seed;
   p.schedule = ci->schedule;
   p.T = ci->T;

@@ -11,7 +11,7 @@ typedef struct sample_opts {
   const char *sampler, *var, *grid, *sched, *pred, *respacing;
   long steps, seed, T, order;
   float eta, churn, smin, smax, rho;
-  bool ema, clip, no_clip, singlestep;
+  bool ema, clip, no_clip, singlestep, karras;
   long ts_window, ts_cutoff;
   const char *ts_coeffs;
   bool ts_data_aware;

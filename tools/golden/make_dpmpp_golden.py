@@ -26,8 +26,9 @@ def v_model(sched, x, t):
     return np.sqrt(ab) * eps - np.sqrt(1 - ab) * x0
 
 
-def make(prediction, order=2):
+def make(prediction, order=2, karras=False):
     return DPMSolverMultistepScheduler(num_train_timesteps=1000, beta_schedule="linear", algorithm_type="dpmsolver++",
+                                       use_karras_sigmas=karras,
                                        solver_order=order, solver_type="midpoint", lower_order_final=True,
                                        final_sigmas_type="zero", timestep_spacing="linspace", prediction_type=prediction)
 
@@ -43,6 +44,10 @@ def main():
     for steps in (10, 5, 20):  # 3M: below 15 steps the one before the last is second order
         traj, ts = run(make("epsilon", 3), steps, lambda s, x, t, k: s.step(denoiser(s, x, t), t, x).prev_sample)
         out[f"dpmpp3m_eps_{steps}"] = traj
+    for steps in (10, 20):  # Karras sigmas, the model at the rounded schedule time of each
+        traj, ts = run(make("epsilon", 2, True), steps, lambda s, x, t, k: s.step(denoiser(s, x, t), t, x).prev_sample)
+        out[f"dpmpp2m_karras_{steps}"] = traj
+        print("dpm++ 2M karras", steps, "timesteps", ts)
     path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden", "samplers_dpmpp.safetensors")
     save_file({k: v.contiguous() for k, v in out.items()}, path)
     print("wrote", path, "(MU", MU, "SD", SD, ")")
