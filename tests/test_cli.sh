@@ -151,6 +151,10 @@ sample dpmpp --sampler dpm++2m
 sample dpmpp3 --sampler dpm++3m
 ! cmp -s "$tmp/dpmpp.npy" "$tmp/dpm-solver.npy" || fail "dpm++2m gives dpm-solver's samples"
 ! cmp -s "$tmp/dpmpp.npy" "$tmp/dpmpp3.npy" || fail "dpm++3m gives dpm++2m's samples"
+sample dpmpps --sampler dpm++2m-sde
+! cmp -s "$tmp/dpmpp.npy" "$tmp/dpmpps.npy" || fail "dpm++2m-sde gives dpm++2m's samples"
+sample dpmpps2 --sampler dpm++2m-sde --batch 5
+cmp -s "$tmp/dpmpps.npy" "$tmp/dpmpps2.npy" || fail "dpm++2m-sde depends on the batch size"
 sample dpmppk --sampler dpm++2m --karras
 ! cmp -s "$tmp/dpmpp.npy" "$tmp/dpmppk.npy" || fail "--karras changes nothing"
 rc=0; "$B" sample --ckpt "$tmp/base" --n 4 --karras --out "$tmp/x.png" >"$tmp/kd.txt" 2>&1 || rc=$?

@@ -98,6 +98,8 @@ static void test_parity_with_diffusers(void **state) {
   check_case(ctx, gold, "dpmpp2m_karras_20", CLD_SAMPLER_DPMPP_2M, 0.0f, 0);
   case_karras = false;
   case_tol = 1e-5;
+  check_case(ctx, gold, "dpmpp2m_sde_10", CLD_SAMPLER_DPMPP_2M_SDE, 0.0f, 0);
+  check_case(ctx, gold, "dpmpp2m_sde_20", CLD_SAMPLER_DPMPP_2M_SDE, 0.0f, 0);
   cld_safetensors_close(gold);
   cld_ctx_destroy(ctx);
 }

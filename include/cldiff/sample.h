@@ -19,8 +19,9 @@ typedef struct cld_model cld_model;
  * (Karras et al. Algorithm 2 with S_churn) on the EDM sigma grid, for edm models */
 typedef enum { CLD_SAMPLER_DDPM = 0, CLD_SAMPLER_DDIM = 1, CLD_SAMPLER_EULER = 2, CLD_SAMPLER_HEUN = 3,
                CLD_SAMPLER_DPM_SOLVER = 4, CLD_SAMPLER_SPNDM = 5, CLD_SAMPLER_FPNDM = 6,
-               CLD_SAMPLER_DPMPP_2M = 7, CLD_SAMPLER_DPMPP_3M = 8 /* DPM-Solver++ multistep, diffusers'
-                                                                        DPMSolverMultistepScheduler */ } cld_sampler_kind;
+               CLD_SAMPLER_DPMPP_2M = 7, CLD_SAMPLER_DPMPP_3M = 8, /* DPM-Solver++ multistep, diffusers'
+                                                                         DPMSolverMultistepScheduler */
+               CLD_SAMPLER_DPMPP_2M_SDE = 9 /* its SDE variant (sde-dpmsolver++) */ } cld_sampler_kind;
 /* "ddpm", "ddim", "euler", "heun", "dpm-solver", "spndm", "fpndm"; -1 if unknown */
 CLD_API int cld_sampler_parse(const char *name);
 

@@ -7,6 +7,9 @@
  * t_i = round(linspace(0, T - 1, N + 1))[N - i] (i = 0 .. N-1, half to even as numpy), sigma_i =
  * sqrt((1 - abar) / abar) there, alpha = 1 / sqrt(1 + sigma^2), sigma_t = sigma alpha,
  * lambda = log alpha - log sigma_t; the last step goes to sigma = 0, i.e. to the x0 prediction.
+ * The SDE variant (algorithm_type "sde-dpmsolver++", order 2) adds fresh noise at every step:
+ * Philox(seed, stream 0x2000 + k, image offset) with k the step's place in the ascending grid, as
+ * the DDPM loop draws it.
  * With karras (use_karras_sigmas) the N sigmas are Karras et al.'s rho = 7 ramp between the
  * schedule's smallest and largest sigma, and each model time is the schedule time of that sigma
  * (interpolated in log sigma; rounded except for the cosine schedule, as diffusers does). */
@@ -60,6 +63,23 @@ static int pp_order(int i, int N, int order) {
   return order;
 }
 
+/* the SDE variant's step (orders 1 and 2, midpoint): x <- sigma_t/sigma_s e^-h x + alpha_t
+ * (1 - e^-2h)(D0 + D1 / 2) + sigma_t sqrt(1 - e^-2h) z */
+static void pp_sde_update(double *x, size_t per, const double *sig, int i, const double *const m[3], int o, const float *z) {
+  double ss = sig[i], st = sig[i + 1];
+  if (st == 0.0) {
+    memcpy(x, m[0], per * sizeof *x);
+    return;
+  }
+  double at = pp_alpha(st), h = pp_lambda(st) - pp_lambda(ss), ratio = (st * at) / (ss * pp_alpha(ss)) * exp(-h);
+  double c = -at * expm1(-2.0 * h), nz = st * at * sqrt(-expm1(-2.0 * h));
+  double r0 = o == 2 ? (pp_lambda(ss) - pp_lambda(sig[i - 1])) / h : 1.0;
+  for (size_t q = 0; q < per; q++) {
+    double d1 = o == 2 ? (m[0][q] - m[1][q]) / r0 : 0.0;
+    x[q] = ratio * x[q] + c * m[0][q] + 0.5 * c * d1 + nz * z[q];
+  }
+}
+
 /* one image: x from grid sigma i to i + 1 with the x0 predictions m[0] (now), m[1], m[2] (the
  * steps before), to order o */
 static void pp_update(double *x, size_t per, const double *sig, int i, const double *const m[3], int o) {
@@ -98,6 +118,7 @@ cld_status cld_dpmpp_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_use
   double *sig = malloc((size_t)(N + 1) * sizeof *sig), *x = malloc(tot * sizeof *x), *eps = malloc(tot * sizeof *eps);
   double *m[3] = {malloc(tot * sizeof(double)), malloc(tot * sizeof(double)), malloc(tot * sizeof(double))};
   int order = p->sampler == CLD_SAMPLER_DPMPP_3M ? 3 : 2;
+  bool sde = p->sampler == CLD_SAMPLER_DPMPP_2M_SDE;
   float *z = malloc(per * sizeof *z);
   cld_eps_eval ev;
   st = cld_eps_eval_init(&ev, model, model_user, p, B, per);
@@ -118,7 +139,12 @@ cld_status cld_dpmpp_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_use
       int o = pp_order(i, N, order);
       for (int k = 0; k < nb; k++) {
         const double *const mk[3] = {m[0] + (size_t)k * per, m[1] + (size_t)k * per, m[2] + (size_t)k * per};
-        pp_update(x + (size_t)k * per, per, sig, i, mk, o);
+        if (!sde) {
+          pp_update(x + (size_t)k * per, per, sig, i, mk, o);
+          continue;
+        }
+        cld_rng_normal_host(p->seed, 0x2000u + (uint32_t)(N - 1 - i), (uint64_t)(first + b0 + k) * per, per, z);
+        pp_sde_update(x + (size_t)k * per, per, sig, i, mk, o, z);
       }
       if (p->trajectory)
         for (size_t q = 0; q < cnt; q++) p->trajectory[((size_t)(i + 1) * (size_t)n + (size_t)b0) * per + q] = (float)x[q];

@@ -23,6 +23,7 @@ int cld_sampler_parse(const char *name) {
   if (!strcmp(name, "fpndm")) return CLD_SAMPLER_FPNDM;
   if (!strcmp(name, "dpm++2m")) return CLD_SAMPLER_DPMPP_2M;
   if (!strcmp(name, "dpm++3m")) return CLD_SAMPLER_DPMPP_3M;
+  if (!strcmp(name, "dpm++2m-sde")) return CLD_SAMPLER_DPMPP_2M_SDE;
   return -1;
 }
 
@@ -94,18 +95,18 @@ const char *cld_sample_params_check(const cld_sample_params *p, cld_status *code
   if (!p) BAD("no parameters");
   bool edm = p->sampler == CLD_SAMPLER_EULER || p->sampler == CLD_SAMPLER_HEUN, dpm = p->sampler == CLD_SAMPLER_DPM_SOLVER;
   bool ts = p->ts.window > 0;
-  bool pp = p->sampler == CLD_SAMPLER_DPMPP_2M || p->sampler == CLD_SAMPLER_DPMPP_3M;
-  if (p->sampler < CLD_SAMPLER_DDPM || p->sampler > CLD_SAMPLER_DPMPP_3M) BAD("unknown sampler (--sampler)");
+  bool pp = p->sampler >= CLD_SAMPLER_DPMPP_2M && p->sampler <= CLD_SAMPLER_DPMPP_2M_SDE;
+  if (p->sampler < CLD_SAMPLER_DDPM || p->sampler > CLD_SAMPLER_DPMPP_2M_SDE) BAD("unknown sampler (--sampler)");
   if (p->batch < 1 || p->steps < 1) BAD("batch (--batch) and steps (--steps) must be at least 1");
   if (edm && p->prediction != CLD_PRED_EDM) BAD("euler/heun (--sampler) need an edm-preconditioned model (--prediction edm)");
   if (!edm && p->prediction == CLD_PRED_EDM) BAD("ddpm/ddim/pndm/dpm-solver/dpm++2m (--sampler) need an eps, x0 or v model, not edm");
-  if (p->karras && !pp) UNSUPPORTED("Karras sigmas (--karras) are for dpm++2m and dpm++3m");
-  if (pp && ts) UNSUPPORTED("Time-Shift (--ts-window) is for ddpm, ddim, spndm, fpndm and dpm-solver (not dpm++2m/3m)");
+  if (p->karras && !pp) UNSUPPORTED("Karras sigmas (--karras) are for dpm++2m, dpm++3m and dpm++2m-sde");
+  if (pp && ts) UNSUPPORTED("Time-Shift (--ts-window) is for ddpm, ddim, spndm, fpndm and dpm-solver (not dpm++2m/3m/2m-sde)");
   if (edm && p->learned_sigma) BAD("euler/heun (--sampler) cannot use a learned-variance model");
   if (ts && edm) UNSUPPORTED("Time-Shift (--ts-window) is for ddpm, ddim, spndm, fpndm and dpm-solver (not euler/heun: EDM has no "
                              "discrete steps)");
   if (p->respacing && (edm || dpm || pp)) UNSUPPORTED("respacing (--respacing) is for ddpm, ddim, spndm and fpndm (euler/heun, "
-                                                      "dpm-solver and dpm++2m/3m have their own grids)");
+                                                      "dpm-solver and dpm++2m/3m/2m-sde have their own grids)");
   if (p->respacing && p->sampler == CLD_SAMPLER_DDPM && cld_respace_ends_on_grid(p->respacing))
     UNSUPPORTED("respacing (--respacing) tsdpmS is TS-DPM's DDIM/PNDM grid: for ddim, spndm and fpndm, not ddpm");
   if (p->ts.window < 0 || p->ts.cutoff < 0) BAD("Time-Shift window (--ts-window) and cutoff (--ts-cutoff) must be >= 0");
@@ -134,7 +135,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   cld_status code;
   const char *why = cld_sample_params_check(p, &code);
   if (why) return cld_seterr(ctx, code, "sample: %s", why);
-  bool edm_sampler = p->sampler == CLD_SAMPLER_EULER || p->sampler == CLD_SAMPLER_HEUN, pp = p->sampler == CLD_SAMPLER_DPMPP_2M || p->sampler == CLD_SAMPLER_DPMPP_3M;
+  bool edm_sampler = p->sampler == CLD_SAMPLER_EULER || p->sampler == CLD_SAMPLER_HEUN, pp = p->sampler >= CLD_SAMPLER_DPMPP_2M && p->sampler <= CLD_SAMPLER_DPMPP_2M_SDE;
   if (edm_sampler) return cld_edm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   if (p->sampler == CLD_SAMPLER_SPNDM || p->sampler == CLD_SAMPLER_FPNDM)
     return cld_pndm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);

@@ -21,9 +21,9 @@ void sample_opts_table(sample_opts *o, cli_opt *out) {
   const cli_opt t[] = {
       {"", NULL, CLI_FLAG, NULL, 0, 0, "sampler:"},
       {"--ema", NULL, CLI_FLAG, &o->ema, 0, 0, "use the EMA weights of a cldiff checkpoint"},
-      {"--sampler", "S", CLI_STR, &o->sampler, 0, 0, "ddim (default), ddpm, spndm, fpndm, dpm-solver, dpm++2m or dpm++3m for eps/x0/v\n"
-       "models; euler or heun for edm models. PNDM runs on the ddimN grid (F-PNDM: steps + 9\n"
-       "evaluations); dpm++2m/3m: DPM-Solver++ as diffusers' DPMSolverMultistepScheduler"},
+      {"--sampler", "S", CLI_STR, &o->sampler, 0, 0, "ddim (default), ddpm, spndm, fpndm, dpm-solver, dpm++2m, dpm++3m or dpm++2m-sde\n"
+       "for eps/x0/v models; euler or heun for edm models. PNDM runs on the ddimN grid (F-PNDM:\n"
+       "steps + 9 evaluations); dpm++*: DPM-Solver++ as diffusers' DPMSolverMultistepScheduler"},
       {"--steps", "N", CLI_LONG, &o->steps, 1, 100000, "sampling steps (default 50; ddim uses the \"ddimN\" stride, ddpm \"N\"; dpm-solver:\n"
        "model evaluations; euler/heun: the grid size N, Heun uses 2N-1 evaluations)"},
       {"--respacing", "SPEC", CLI_STR, &o->respacing, 0, 0, "the grid instead of --steps (ddpm, ddim, spndm, fpndm): guided-diffusion's \"N\",\n"
@@ -34,7 +34,7 @@ void sample_opts_table(sample_opts *o, cli_opt *out) {
       {"--clip", NULL, CLI_FLAG, &o->clip, 0, 0, "clamp the x0 prediction to [-1, 1] (a diffusers scheduler_config.json\n"
        "with clip_sample true turns it on)"},
       {"--no-clip", NULL, CLI_FLAG, &o->no_clip, 0, 0, "do not clamp, whatever the scheduler config says"},
-      {"--karras", NULL, CLI_FLAG, &o->karras, 0, 0, "dpm++2m/3m: Karras sigma spacing (diffusers' use_karras_sigmas)"},
+      {"--karras", NULL, CLI_FLAG, &o->karras, 0, 0, "dpm++*: Karras sigma spacing (diffusers' use_karras_sigmas)"},
       {"--seed", "S", CLI_LONG, &o->seed, 0, 9.2233720368547748e18, "noise seed (default 0)"},
       {"--order", "K", CLI_LONG, &o->order, 1, 3, "DPM-Solver (noise-prediction form) order: 2|3 multistep (default 2), 1-3 with\n--singlestep"},
       {"--singlestep", NULL, CLI_FLAG, &o->singlestep, 0, 0, "singlestep DPM-Solver"},
@@ -63,7 +63,7 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   bool steps_set = o->steps > 0;
   int sk = cld_sampler_parse(o->sampler);
   if (sk < 0) {
-    fprintf(stderr, "cldiff %s: --sampler: '%s' is not ddim, ddpm, spndm, fpndm, dpm-solver, dpm++2m, dpm++3m, euler or heun\n", who, o->sampler);
+    fprintf(stderr, "cldiff %s: --sampler: '%s' is not ddim, ddpm, spndm, fpndm, dpm-solver, dpm++2m, dpm++3m, dpm++2m-sde, euler or heun\n", who, o->sampler);
     return 2;
   }
   int gk = !strcmp(o->grid, "time-uniform") ? CLD_DPM_TIME_UNIFORM : !strcmp(o->grid, "logsnr") ? CLD_DPM_LOGSNR

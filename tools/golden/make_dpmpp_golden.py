@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden trajectories of DPM-Solver++ 2M and 3M from diffusers' DPMSolverMultistepScheduler
+"""Golden trajectories of DPM-Solver++ 2M and 3M (also with Karras sigmas) and 2M SDE from diffusers' DPMSolverMultistepScheduler
 (algorithm_type "dpmsolver++", solver_order 2 and 3, solver_type "midpoint", lower_order_final,
 final_sigmas_type "zero", timestep_spacing "linspace"), driven by the same exact Gaussian denoiser
 and Philox starting noise as make_sampler_golden.py (an eps model; and a v model: the same
@@ -16,7 +16,7 @@ from diffusers import DPMSolverMultistepScheduler
 from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(__file__))
-from make_sampler_golden import MU, SD, denoiser, run  # noqa: E402
+from make_sampler_golden import MU, SD, denoiser, run, step_noise  # noqa: E402
 
 
 def v_model(sched, x, t):
@@ -26,8 +26,8 @@ def v_model(sched, x, t):
     return np.sqrt(ab) * eps - np.sqrt(1 - ab) * x0
 
 
-def make(prediction, order=2, karras=False):
-    return DPMSolverMultistepScheduler(num_train_timesteps=1000, beta_schedule="linear", algorithm_type="dpmsolver++",
+def make(prediction, order=2, karras=False, algorithm="dpmsolver++"):
+    return DPMSolverMultistepScheduler(num_train_timesteps=1000, beta_schedule="linear", algorithm_type=algorithm,
                                        use_karras_sigmas=karras,
                                        solver_order=order, solver_type="midpoint", lower_order_final=True,
                                        final_sigmas_type="zero", timestep_spacing="linspace", prediction_type=prediction)
@@ -48,6 +48,10 @@ def main():
         traj, ts = run(make("epsilon", 2, True), steps, lambda s, x, t, k: s.step(denoiser(s, x, t), t, x).prev_sample)
         out[f"dpmpp2m_karras_{steps}"] = traj
         print("dpm++ 2M karras", steps, "timesteps", ts)
+    for steps in (10, 20):  # the SDE variant, fed cldiff's step-k noise (k: place in the ascending grid)
+        traj, ts = run(make("epsilon", 2, False, "sde-dpmsolver++"), steps,
+                       lambda s, x, t, k: s.step(denoiser(s, x, t), t, x, variance_noise=step_noise(k).double()).prev_sample)
+        out[f"dpmpp2m_sde_{steps}"] = traj
     path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden", "samplers_dpmpp.safetensors")
     save_file({k: v.contiguous() for k, v in out.items()}, path)
     print("wrote", path, "(MU", MU, "SD", SD, ")")
