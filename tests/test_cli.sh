@@ -155,6 +155,9 @@ sample dpmpps --sampler dpm++2m-sde
 ! cmp -s "$tmp/dpmpp.npy" "$tmp/dpmpps.npy" || fail "dpm++2m-sde gives dpm++2m's samples"
 sample dpmpps2 --sampler dpm++2m-sde --batch 5
 cmp -s "$tmp/dpmpps.npy" "$tmp/dpmpps2.npy" || fail "dpm++2m-sde depends on the batch size"
+sample dpmppt --sampler dpm++2m --threshold 0.9 --threshold-max 1.5
+rc=0; "$B" sample --ckpt "$tmp/base" --n 4 --threshold 0.9 --out "$tmp/x.png" >"$tmp/td.txt" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--threshold" "$tmp/td.txt" || fail "--threshold with ddim: exit $rc, $(cat "$tmp/td.txt")"
 sample dpmppk --sampler dpm++2m --karras
 ! cmp -s "$tmp/dpmpp.npy" "$tmp/dpmppk.npy" || fail "--karras changes nothing"
 rc=0; "$B" sample --ckpt "$tmp/base" --n 4 --karras --out "$tmp/x.png" >"$tmp/kd.txt" 2>&1 || rc=$?

@@ -40,6 +40,7 @@ static cld_status gauss_denoise_v(void *user, const float *x, const float *t, in
 static int case_prediction = CLD_PRED_EPS;
 static bool case_karras = false;
 static double case_tol = 1e-5;
+static float case_threshold = 0, case_threshold_max = 1;
 static void check_case(cld_ctx *ctx, cld_safetensors *gold, const char *name, int sampler, float eta, int var) {
   int idx = cld_safetensors_find(gold, name);
   assert_true(idx >= 0);
@@ -59,6 +60,8 @@ static void check_case(cld_ctx *ctx, cld_safetensors *gold, const char *name, in
   p.trajectory = got;
   p.prediction = case_prediction;
   p.karras = case_karras;
+  p.dyn_threshold = case_threshold;
+  p.dyn_max = case_threshold_max;
   TU_OK(ctx, cld_sample_with(ctx, case_prediction == CLD_PRED_V ? gauss_denoise_v : gauss_denoise, &gm, 1, 4, 4, &p, 0, shape[1], out,
                              NULL, NULL));
   double worst = 0;
@@ -100,6 +103,11 @@ static void test_parity_with_diffusers(void **state) {
   case_tol = 1e-5;
   check_case(ctx, gold, "dpmpp2m_sde_10", CLD_SAMPLER_DPMPP_2M_SDE, 0.0f, 0);
   check_case(ctx, gold, "dpmpp2m_sde_20", CLD_SAMPLER_DPMPP_2M_SDE, 0.0f, 0);
+  case_threshold = 0.9f;
+  case_threshold_max = 1.2f;
+  check_case(ctx, gold, "dpmpp2m_threshold_10", CLD_SAMPLER_DPMPP_2M, 0.0f, 0);
+  case_threshold = 0;
+  case_threshold_max = 1;
   cld_safetensors_close(gold);
   cld_ctx_destroy(ctx);
 }

@@ -54,8 +54,12 @@ typedef struct cld_sample_params {
   /* Time-Shift (cldiff/methods.h): window 0 = off. Applies to ddpm, ddim, spndm, fpndm and
    * dpm-solver (target mode: not dpm-solver; ADM mode: ddim only). */
   cld_time_shift ts;
-  /* DPM-Solver++ (dpm++2m, dpm++3m): Karras et al.'s sigma spacing (diffusers' use_karras_sigmas) */
+  /* DPM-Solver++ (dpm++2m, dpm++3m, dpm++2m-sde): Karras et al.'s sigma spacing (diffusers'
+   * use_karras_sigmas), and dynamic thresholding of the data prediction (Imagen's; diffusers'
+   * thresholding with dynamic_thresholding_ratio = dyn_threshold, sample_max_value = dyn_max;
+   * 0: off) */
   bool karras;
+  float dyn_threshold, dyn_max;
 } cld_sample_params;
 CLD_API cld_sample_params cld_sample_params_default(void); /* ddim 50 steps, eta 0, batch 16, linear T=1000, eps */
 /* Why p cannot sample (a static message naming the field and its CLI flag), or NULL: which sampler

@@ -10,6 +10,9 @@
  * The SDE variant (algorithm_type "sde-dpmsolver++", order 2) adds fresh noise at every step:
  * Philox(seed, stream 0x2000 + k, image offset) with k the step's place in the ascending grid, as
  * the DDPM loop draws it.
+ * Dynamic thresholding (Imagen; diffusers' thresholding): each image's data prediction is clamped
+ * to [-s, s] and divided by s, s its `ratio` quantile of |x0| (linear interpolation) clamped to
+ * [1, max]; with max = 1 that is plain clipping to [-1, 1].
  * With karras (use_karras_sigmas) the N sigmas are Karras et al.'s rho = 7 ramp between the
  * schedule's smallest and largest sigma, and each model time is the schedule time of that sigma
  * (interpolated in log sigma; rounded except for the cosine schedule, as diffusers does). */
@@ -51,6 +54,22 @@ static void pp_grid(const cld_schedule *s, int N, bool karras, bool round_t, dou
     sig[i] = sched_sigma(s, (int)ts[i]);
   }
   sig[N] = 0.0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* dynamic thresholding of one image's data prediction; tmp: per doubles */
+static void pp_threshold(double *x0, size_t per, double ratio, double max, double *tmp) {
+  for (size_t q = 0; q < per; q++) tmp[q] = fabs(x0[q]);
+  qsort(tmp, per, sizeof *tmp, cmp_double);
+  double pos = ratio * (double)(per - 1);
+  size_t lo = (size_t)pos;
+  double s = lo + 1 < per ? tmp[lo] + (pos - (double)lo) * (tmp[lo + 1] - tmp[lo]) : tmp[per - 1];
+  s = fmin(fmax(s, 1.0), max);
+  for (size_t q = 0; q < per; q++) x0[q] = fmin(fmax(x0[q], -s), s) / s;
 }
 
 static double pp_alpha(double sig) { return 1.0 / sqrt(1.0 + sig * sig); }
@@ -136,6 +155,7 @@ cld_status cld_dpmpp_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_use
       m[1] = m[0];
       m[0] = oldest;
       for (size_t q = 0; q < cnt; q++) m[0][q] = (x[q] - s * eps[q]) / a; /* the data prediction */
+      for (int k = 0; k < nb && p->dyn_threshold > 0; k++) pp_threshold(m[0] + (size_t)k * per, per, p->dyn_threshold, p->dyn_max, eps);
       int o = pp_order(i, N, order);
       for (int k = 0; k < nb; k++) {
         const double *const mk[3] = {m[0] + (size_t)k * per, m[1] + (size_t)k * per, m[2] + (size_t)k * per};

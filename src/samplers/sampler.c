@@ -100,6 +100,9 @@ const char *cld_sample_params_check(const cld_sample_params *p, cld_status *code
   if (p->batch < 1 || p->steps < 1) BAD("batch (--batch) and steps (--steps) must be at least 1");
   if (edm && p->prediction != CLD_PRED_EDM) BAD("euler/heun (--sampler) need an edm-preconditioned model (--prediction edm)");
   if (!edm && p->prediction == CLD_PRED_EDM) BAD("ddpm/ddim/pndm/dpm-solver/dpm++2m (--sampler) need an eps, x0 or v model, not edm");
+  if (p->dyn_threshold != 0 && !pp) UNSUPPORTED("dynamic thresholding (--threshold) is for dpm++2m, dpm++3m and dpm++2m-sde");
+  if (p->dyn_threshold < 0 || p->dyn_threshold >= 1 || (p->dyn_threshold > 0 && !(p->dyn_max >= 1)))
+    BAD("dynamic thresholding: the ratio (--threshold) must be in (0, 1) and the maximum (--threshold-max) at least 1");
   if (p->karras && !pp) UNSUPPORTED("Karras sigmas (--karras) are for dpm++2m, dpm++3m and dpm++2m-sde");
   if (pp && ts) UNSUPPORTED("Time-Shift (--ts-window) is for ddpm, ddim, spndm, fpndm and dpm-solver (not dpm++2m/3m/2m-sde)");
   if (edm && p->learned_sigma) BAD("euler/heun (--sampler) cannot use a learned-variance model");

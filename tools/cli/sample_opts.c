@@ -35,6 +35,8 @@ void sample_opts_table(sample_opts *o, cli_opt *out) {
        "with clip_sample true turns it on)"},
       {"--no-clip", NULL, CLI_FLAG, &o->no_clip, 0, 0, "do not clamp, whatever the scheduler config says"},
       {"--karras", NULL, CLI_FLAG, &o->karras, 0, 0, "dpm++*: Karras sigma spacing (diffusers' use_karras_sigmas)"},
+      {"--threshold", "R", CLI_FLOAT, &o->threshold, 0, 0.999999, "dpm++*: dynamic thresholding of x0 at the R quantile of |x0| (Imagen)"},
+      {"--threshold-max", "M", CLI_FLOAT, &o->threshold_max, 1, 1e6, "with --threshold: the largest threshold (default 1: plain clipping)"},
       {"--seed", "S", CLI_LONG, &o->seed, 0, 9.2233720368547748e18, "noise seed (default 0)"},
       {"--order", "K", CLI_LONG, &o->order, 1, 3, "DPM-Solver (noise-prediction form) order: 2|3 multistep (default 2), 1-3 with\n--singlestep"},
       {"--singlestep", NULL, CLI_FLAG, &o->singlestep, 0, 0, "singlestep DPM-Solver"},
@@ -105,6 +107,8 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   if (o->clip && o->no_clip) { fprintf(stderr, "cldiff %s: --clip and --no-clip contradict each other\n", who); return 2; }
   p.clip_x0 = o->clip || (ci->clip && !o->no_clip);
   p.karras = o->karras;
+  p.dyn_threshold = o->threshold;
+  p.dyn_max = o->threshold_max > 0 ? o->threshold_max : 1.0f;
   p.seed = (uint64_t)o->seed;
   p.schedule = ci->schedule;
   p.T = ci->T;

@@ -12,6 +12,7 @@ typedef struct sample_opts {
   long steps, seed, T, order;
   float eta, churn, smin, smax, rho;
   bool ema, clip, no_clip, singlestep, karras;
+  float threshold, threshold_max;
   long ts_window, ts_cutoff;
   const char *ts_coeffs;
   bool ts_data_aware;

@@ -26,8 +26,8 @@ def v_model(sched, x, t):
     return np.sqrt(ab) * eps - np.sqrt(1 - ab) * x0
 
 
-def make(prediction, order=2, karras=False, algorithm="dpmsolver++"):
-    return DPMSolverMultistepScheduler(num_train_timesteps=1000, beta_schedule="linear", algorithm_type=algorithm,
+def make(prediction, order=2, karras=False, algorithm="dpmsolver++", **kw):
+    return DPMSolverMultistepScheduler(num_train_timesteps=1000, beta_schedule="linear", algorithm_type=algorithm, **kw,
                                        use_karras_sigmas=karras,
                                        solver_order=order, solver_type="midpoint", lower_order_final=True,
                                        final_sigmas_type="zero", timestep_spacing="linspace", prediction_type=prediction)
@@ -52,6 +52,12 @@ def main():
         traj, ts = run(make("epsilon", 2, False, "sde-dpmsolver++"), steps,
                        lambda s, x, t, k: s.step(denoiser(s, x, t), t, x, variance_noise=step_noise(k).double()).prev_sample)
         out[f"dpmpp2m_sde_{steps}"] = traj
+    # dynamic thresholding of the data prediction (ratio 0.9, max 1.2: the late steps' x0 of this
+    # data reach past 1, where it bites)
+    traj, ts = run(make("epsilon", 2, thresholding=True, dynamic_thresholding_ratio=0.9, sample_max_value=1.2), 10,
+                   lambda s, x, t, k: s.step(denoiser(s, x, t).reshape(-1, 1, 4, 4), t, x.reshape(-1, 1, 4, 4))
+                   .prev_sample.reshape(x.shape))  # thresholding wants (batch, channels, H, W)
+    out["dpmpp2m_threshold_10"] = traj
     path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden", "samplers_dpmpp.safetensors")
     save_file({k: v.contiguous() for k, v in out.items()}, path)
     print("wrote", path, "(MU", MU, "SD", SD, ")")
