@@ -26,6 +26,12 @@ static void entry_path(const cld_ctx *ctx, const char *name, uint64_t key, char 
   snprintf(out, n, "%s/%s-%016llx.bin", ctx->cache_dir, name, (unsigned long long)key);
 }
 
+/* the file's size in bytes (0 when it cannot be told); the position is kept */
+static uint64_t file_size(FILE *f) {
+  struct stat sb;
+  return fstat(fileno(f), &sb) == 0 && sb.st_size > 0 ? (uint64_t)sb.st_size : 0;
+}
+
 void *cld_cache_load(cld_ctx *ctx, const char *name, uint64_t key, size_t *len) {
   if (ctx->no_disk_cache) return NULL;
   char path[700];
@@ -34,8 +40,10 @@ void *cld_cache_load(cld_ctx *ctx, const char *name, uint64_t key, size_t *len) 
   if (!f) return NULL;
   cache_header h;
   void *data = NULL;
+  /* the length must be what the file holds before anything is allocated for it (a 50-byte entry
+   * claiming 12 GB asked malloc for 12 GB: found by fuzz_cache) */
   if (fread(&h, sizeof h, 1, f) == 1 && h.magic == CACHE_MAGIC && h.format == CACHE_FORMAT && h.key == key &&
-      h.len > 0 && h.len < ((uint64_t)1 << 40) && (data = malloc((size_t)h.len))) {
+      h.len > 0 && h.len == file_size(f) - sizeof h && (data = malloc((size_t)h.len))) {
     if (fread(data, 1, (size_t)h.len, f) != (size_t)h.len || fgetc(f) != EOF || cld_hash64(data, (size_t)h.len, 0) != h.hash) {
       free(data);
       data = NULL;
@@ -66,7 +74,7 @@ static bool entry_ok(const char *path) {
   if (!f || !dash) { if (f) fclose(f); return false; }
   cache_header h;
   bool ok = fread(&h, sizeof h, 1, f) == 1 && h.magic == CACHE_MAGIC && h.format == CACHE_FORMAT &&
-            h.key == strtoull(dash + 1, NULL, 16) && h.len > 0 && h.len < ((uint64_t)1 << 40);
+            h.key == strtoull(dash + 1, NULL, 16) && h.len > 0 && h.len == file_size(f) - sizeof h;
   void *data = ok ? malloc((size_t)h.len) : NULL;
   ok = data && fread(data, 1, (size_t)h.len, f) == (size_t)h.len && fgetc(f) == EOF &&
        cld_hash64(data, (size_t)h.len, 0) == h.hash;
