@@ -4,6 +4,8 @@
  * prediction) from trainer.json, else from a diffusers scheduler_config.json beside the model. */
 #include "cli.h"
 #include "ckpt_resolve.h"
+#include "fs/fs.h"
+#include <stdlib.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,14 +20,12 @@ static bool exists(const char *dir, const char *file) {
 /* schedule, T, prediction and clipping from a diffusers scheduler_config.json; 0, or 2 after
  * printing why it cannot be followed */
 static int read_scheduler_config(const char *path, ckpt_info *out) {
-  FILE *f = fopen(path, "rb");
-  char text[16384];
-  size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
-  if (f) fclose(f);
-  text[n] = 0;
+  char *text = cld_fs_read_text(path);
   cld_scheduler_config c;
-  char err[256];
-  if (cld_scheduler_config_parse(text, &c, err, sizeof err)) {
+  char err[256] = "cannot read it";
+  cld_status st = text ? cld_scheduler_config_parse(text, &c, err, sizeof err) : CLD_ERR_IO;
+  free(text);
+  if (st) {
     fprintf(stderr, "cldiff: %s: %s\n", path, err);
     return 2;
   }
