@@ -37,14 +37,25 @@ static void close_scaled(const float *got, const float *want, int64_t n, double 
   close_scaled_floor(got, want, n, rel, 0.0, what);
 }
 
-typedef struct { cld_graph *g; cld_tensor *x, *t, *out, *target, *loss; } fwd;
+typedef struct { cld_graph *g; cld_tensor *x, *t, *cond, *out, *target, *loss; } fwd;
+
+/* the class input of a conditional model, made here by hand (the model API's is tested on its own) */
+static cld_tensor *class_input(cld_graph *g, const cld_unet_config *c, int64_t n) {
+  switch (c->class_embed) {
+  case CLD_CLASS_TABLE: return cld_input(g, "onehot", 2, (int64_t[]){n, c->num_class_embeds});
+  case CLD_CLASS_TIMESTEP: return cld_input(g, "labels", 1, (int64_t[]){n});
+  case CLD_CLASS_IDENTITY: return cld_input(g, "vectors", 2, (int64_t[]){n, 4 * c->block_out_channels[0]});
+  default: return NULL;
+  }
+}
 
 static fwd build(cld_ctx *ctx, cld_unet *u, int64_t n, int64_t c, int64_t h, int64_t w, bool with_loss) {
   fwd f = {0};
   f.g = cld_graph_create(ctx);
   f.x = cld_input_4d(f.g, "x", n, c, h, w);
   f.t = cld_input(f.g, "t", 1, (int64_t[]){n});
-  f.out = cld_unet_forward(u, f.g, f.x, f.t);
+  f.cond = class_input(f.g, cld_unet_get_config(u), n);
+  f.out = cld_unet_forward_cond(u, f.g, f.x, f.t, f.cond);
   if (!f.out) fprintf(stderr, "forward: %s\n", cld_graph_errmsg(f.g));
   assert_non_null(f.out);
   cld_graph_keep(f.g, f.out);
@@ -82,6 +93,20 @@ static void grads_case(const char *name) {
   TU_OK(ctx, cld_tensor_write(f.g, f.x, x));
   TU_OK(ctx, cld_tensor_write(f.g, f.t, t));
   TU_OK(ctx, cld_tensor_write(f.g, f.target, tg));
+  const cld_unet_config *uc = cld_unet_get_config(u);
+  if (uc->class_embed != CLD_CLASS_NONE) { /* labels as floats, or identity's vectors */
+    int64_t nc;
+    float *cv = read_named(ctx, io, uc->class_embed == CLD_CLASS_IDENTITY ? "class_vectors" : "class_labels", &nc);
+    if (uc->class_embed == CLD_CLASS_TABLE) {
+      float *oh = calloc((size_t)(shp[0] * uc->num_class_embeds), sizeof *oh);
+      for (int64_t i = 0; i < shp[0]; i++) oh[i * uc->num_class_embeds + (int64_t)cv[i]] = 1.0f;
+      TU_OK(ctx, cld_tensor_write(f.g, f.cond, oh));
+      free(oh);
+    } else {
+      TU_OK(ctx, cld_tensor_write(f.g, f.cond, cv));
+    }
+    free(cv);
+  }
   TU_OK(ctx, cld_graph_compute(f.g));
   float *got = tu_alloc((size_t)ny), gl;
   TU_OK(ctx, cld_tensor_read(f.g, f.out, got));
@@ -122,6 +147,72 @@ static void grads_case(const char *name) {
 
 static void test_tiny(void **state) { (void)state; grads_case("unet_tiny"); }
 static void test_ddpm_options(void **state) { (void)state; grads_case("unet_ddpmopts"); }
+static void test_class_table(void **state) { (void)state; grads_case("unet_class_table"); }
+static void test_class_timestep(void **state) { (void)state; grads_case("unet_class_timestep"); }
+static void test_class_identity(void **state) { (void)state; grads_case("unet_class_identity"); }
+
+/* the model API's class input (cld_model_class_input / _write) gives diffusers' output, and the
+ * wrong uses fail with what is wrong named */
+static void test_class_model_api(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_store *s;
+  TU_OK(ctx, cld_store_create(ctx, &s));
+  cld_model *m;
+  TU_OK(ctx, cld_model_load(ctx, GOLDEN "/unet_class_table", s, &m));
+  assert_int_equal(cld_model_class_kind(m), CLD_CLASS_TABLE);
+  assert_int_equal(cld_model_class_count(m), 5);
+  cld_safetensors *io;
+  TU_OK(ctx, cld_safetensors_open(ctx, GOLDEN "/unet_class_table/io.safetensors", &io));
+  int64_t nx, nt, ny, nc;
+  float *x = read_named(ctx, io, "x", &nx), *t = read_named(ctx, io, "t", &nt), *y = read_named(ctx, io, "out", &ny);
+  float *cl = read_named(ctx, io, "class_labels", &nc);
+  int labels[3] = {(int)cl[0], (int)cl[1], (int)cl[2]};
+  cld_graph *g = cld_graph_create(ctx);
+  cld_tensor *xi = cld_input_4d(g, "x", 3, 3, 8, 8), *ti = cld_input(g, "t", 1, (int64_t[]){3});
+  cld_tensor *ci = cld_model_class_input(m, g, 3), *out = cld_model_forward_cond(m, g, xi, ti, ci);
+  assert_non_null(out);
+  cld_graph_keep(g, out);
+  TU_OK(ctx, cld_graph_plan(g, NULL));
+  TU_OK(ctx, cld_tensor_write(g, xi, x));
+  TU_OK(ctx, cld_tensor_write(g, ti, t));
+  TU_OK(ctx, cld_model_class_write(m, g, ci, labels, 3));
+  TU_OK(ctx, cld_graph_compute(g));
+  float *got = tu_alloc((size_t)ny);
+  TU_OK(ctx, cld_tensor_read(g, out, got));
+  close_scaled(got, y, ny, 1e-4, "class model api");
+  /* a label outside the table: refused with the label and the sample named */
+  int bad[3] = {3, 5, 0};
+  assert_int_equal(cld_model_class_write(m, g, ci, bad, 3), CLD_ERR_INVALID_ARG);
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "class label 5 of sample 1"));
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "0..4"));
+  bad[1] = -1;
+  assert_int_equal(cld_model_class_write(m, g, ci, bad, 3), CLD_ERR_INVALID_ARG);
+  cld_graph_destroy(g);
+  /* a conditional model without labels */
+  g = cld_graph_create(ctx);
+  xi = cld_input_4d(g, "x", 3, 3, 8, 8);
+  ti = cld_input(g, "t", 1, (int64_t[]){3});
+  assert_null(cld_model_forward(m, g, xi, ti));
+  assert_non_null(strstr(cld_graph_errmsg(g), "needs class labels"));
+  cld_graph_destroy(g);
+  cld_model_destroy(m);
+  cld_store_destroy(s);
+  /* an unconditional model given labels */
+  TU_OK(ctx, cld_store_create(ctx, &s));
+  TU_OK(ctx, cld_model_load(ctx, GOLDEN "/unet_tiny", s, &m));
+  g = cld_graph_create(ctx);
+  xi = cld_input_4d(g, "x", 2, 3, 8, 8);
+  ti = cld_input(g, "t", 1, (int64_t[]){2});
+  assert_null(cld_model_class_input(m, g, 2));
+  assert_null(cld_model_forward_cond(m, g, xi, ti, cld_input(g, "c", 2, (int64_t[]){2, 5})));
+  cld_graph_destroy(g);
+  cld_model_destroy(m);
+  cld_store_destroy(s);
+  free(x); free(t); free(y); free(cl); free(got);
+  cld_safetensors_close(io);
+  cld_ctx_destroy(ctx);
+}
 
 static int cmp_names(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
@@ -231,6 +322,24 @@ static void test_config_errors(void **state) {
   /* diffusers' own bookkeeping keys and the default time embedding width are accepted */
   assert_int_equal(cld_unet_config_parse("{\"_name_or_path\": \"x\", \"time_embedding_dim\": 896, \"mid_block_type\": \"UNetMidBlock2D\"}",
                                          &c, err, sizeof err), CLD_OK);
+  /* the three kinds of class conditioning, and a config written back keeps them */
+  assert_int_equal(cld_unet_config_parse("{\"num_class_embeds\": 11}", &c, err, sizeof err), CLD_OK);
+  assert_int_equal(c.class_embed, CLD_CLASS_TABLE);
+  assert_int_equal(c.num_class_embeds, 11);
+  char *js = cld_unet_config_json(&c);
+  cld_unet_config back;
+  assert_int_equal(cld_unet_config_parse(js, &back, err, sizeof err), CLD_OK);
+  assert_int_equal(back.class_embed, CLD_CLASS_TABLE);
+  assert_int_equal(back.num_class_embeds, 11);
+  free(js);
+  assert_int_equal(cld_unet_config_parse("{\"class_embed_type\": \"timestep\", \"num_class_embeds\": 4}", &c, err, sizeof err), CLD_OK);
+  assert_int_equal(c.class_embed, CLD_CLASS_TIMESTEP);
+  assert_int_equal(cld_unet_config_parse("{\"class_embed_type\": \"identity\"}", &c, err, sizeof err), CLD_OK);
+  assert_int_equal(c.class_embed, CLD_CLASS_IDENTITY);
+  assert_int_equal(cld_unet_preset("fmnist-xs-cond", &c), CLD_OK);
+  assert_int_equal(c.num_class_embeds, 11);
+  assert_int_equal(c.block_out_channels[0], 32);
+  assert_int_equal(cld_unet_preset("tiny-cond", &c), CLD_ERR_INVALID_ARG);
   /* numbers that would become sizes are range-checked integers (1e300 was accepted for heads) */
   const char *huge[][2] = {{"{\"attention_head_dim\": 1e300}", "attention_head_dim"},
                            {"{\"attention_head_dim\": 8.5}", "attention_head_dim"},
@@ -242,7 +351,10 @@ static void test_config_errors(void **state) {
                            {"{\"time_embedding_dim\": 1024}", "time_embedding_dim"},
                            {"{\"mid_block_type\": null}", "mid_block_type"},
                            {"{\"sample_size\": [32, 32]}", "sample_size"},
-                           {"{\"cross_attention_dim\": 768}", "cross_attention_dim"}};
+                           {"{\"cross_attention_dim\": 768}", "cross_attention_dim"},
+                           {"{\"class_embed_type\": \"projection\"}", "class_embed_type"},
+                           {"{\"num_class_embeds\": 0}", "num_class_embeds"},
+                           {"{\"num_class_embeds\": 1e12}", "num_class_embeds"}};
   for (size_t k = 0; k < sizeof huge / sizeof huge[0]; k++) {
     assert_int_equal(cld_unet_config_parse(huge[k][0], &c, err, sizeof err), CLD_ERR_FORMAT);
     assert_non_null(strstr(err, huge[k][1]));
@@ -270,6 +382,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_config_errors), cmocka_unit_test(test_tiny),          cmocka_unit_test(test_ddpm_options),
       cmocka_unit_test(test_cldiff_written), cmocka_unit_test(test_cifar10_config),
+      cmocka_unit_test(test_class_table),    cmocka_unit_test(test_class_timestep), cmocka_unit_test(test_class_identity),
+      cmocka_unit_test(test_class_model_api),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

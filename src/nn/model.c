@@ -90,8 +90,8 @@ cld_status cld_model_create(cld_ctx *ctx, const char *name, cld_store *s, cld_mo
   char *text = cld_fs_read_text(name);
   if (!text && errno == ENOMEM) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", name);
   if (!text)
-    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "model '%s' is neither a preset (fmnist-s, fmnist-xs, cifar10-ddpm, tiny, "
-                      "toy-mlp) nor a readable config.json", name);
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "model '%s' is neither a preset (fmnist-s, fmnist-xs, fmnist-xs-cond, "
+                      "cifar10-ddpm, cifar10-ddpm-cond, tiny, toy-mlp) nor a readable config.json", name);
   cld_status st = from_config_text(ctx, text, name, s, out);
   free(text);
   return st;
@@ -199,9 +199,58 @@ cld_status cld_model_init(cld_model *m, uint64_t seed) {
   return CLD_OK;
 }
 
+cld_class_embed cld_model_class_kind(const cld_model *m) {
+  return m && m->kind == CLD_MODEL_UNET ? cld_unet_get_config(m->unet)->class_embed : CLD_CLASS_NONE;
+}
+int cld_model_class_count(const cld_model *m) {
+  return cld_model_class_kind(m) == CLD_CLASS_TABLE ? cld_unet_get_config(m->unet)->num_class_embeds : 0;
+}
+
+cld_tensor *cld_model_class_input(cld_model *m, cld_graph *g, int64_t n) {
+  if (!m || !g) return NULL;
+  switch (cld_model_class_kind(m)) {
+  case CLD_CLASS_TABLE: return cld_input(g, "class_onehot", 2, (int64_t[]){n, cld_model_class_count(m)});
+  case CLD_CLASS_TIMESTEP: return cld_input(g, "class_labels", 1, (int64_t[]){n});
+  case CLD_CLASS_IDENTITY: return cld_input(g, "class_vectors", 2, (int64_t[]){n, 4 * cld_unet_get_config(m->unet)->block_out_channels[0]});
+  default: return cld_graph_fail(g, CLD_ERR_INVALID_ARG, "the model has no class conditioning");
+  }
+}
+
+cld_status cld_model_class_write(cld_model *m, cld_graph *g, cld_tensor *cond, const int *labels, int64_t n) {
+  if (!m || !g || !cond || !labels || n < 1) return CLD_ERR_INVALID_ARG;
+  cld_class_embed kind = cld_model_class_kind(m);
+  int K = cld_model_class_count(m);
+  if (kind == CLD_CLASS_IDENTITY || kind == CLD_CLASS_NONE)
+    return cld_seterr(m->ctx, CLD_ERR_INVALID_ARG, "%s", kind == CLD_CLASS_NONE ? "the model has no class conditioning"
+                      : "class_embed_type \"identity\" takes embedding vectors, not class labels");
+  for (int64_t i = 0; i < n; i++) {
+    if (labels[i] < 0 || (kind == CLD_CLASS_TABLE && labels[i] >= K)) {
+      if (kind == CLD_CLASS_TABLE)
+        return cld_seterr(m->ctx, CLD_ERR_INVALID_ARG, "class label %d of sample %lld is out of range (the model's class table has rows 0..%d)",
+                          labels[i], (long long)i, K - 1);
+      return cld_seterr(m->ctx, CLD_ERR_INVALID_ARG, "class label %d of sample %lld is negative", labels[i], (long long)i);
+    }
+  }
+  size_t width = kind == CLD_CLASS_TABLE ? (size_t)K : 1;
+  float *buf = calloc((size_t)n * width, sizeof *buf);
+  if (!buf) return cld_seterr(m->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
+  for (int64_t i = 0; i < n; i++) {
+    if (kind == CLD_CLASS_TABLE) buf[(size_t)i * width + (size_t)labels[i]] = 1.0f;
+    else buf[i] = (float)labels[i];
+  }
+  cld_status st = cld_tensor_write(g, cond, buf);
+  free(buf);
+  return st;
+}
+
 cld_tensor *cld_model_forward(cld_model *m, cld_graph *g, cld_tensor *x, cld_tensor *t) {
+  return cld_model_forward_cond(m, g, x, t, NULL);
+}
+
+cld_tensor *cld_model_forward_cond(cld_model *m, cld_graph *g, cld_tensor *x, cld_tensor *t, cld_tensor *cond) {
   if (!m || !g || !x || !t) return NULL;
-  if (m->kind == CLD_MODEL_UNET) return cld_unet_forward(m->unet, g, x, t);
+  if (m->kind == CLD_MODEL_UNET) return cld_unet_forward_cond(m->unet, g, x, t, cond);
+  if (cond) return cld_graph_fail(g, CLD_ERR_INVALID_ARG, "mlp: the MLP denoiser has no class conditioning");
   if (cld_tensor_ndim(x) != 4 || cld_tensor_dim(x, 1) != m->mlp.dim || cld_tensor_dim(x, 2) != 1 || cld_tensor_dim(x, 3) != 1)
     return cld_graph_fail(g, CLD_ERR_SHAPE, "mlp: x must be (N, %d, 1, 1)", m->mlp.dim);
   cld_status st = CLD_OK;

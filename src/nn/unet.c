@@ -186,8 +186,28 @@ static cld_tensor *downsample(walker *w, const char *pre, cld_tensor *x, int ch)
   return conv(w, n, x, ch, ch, 3, 2, pad);
 }
 
+/* the class embedding added to the time embedding (diffusers: emb = emb + class_embedding(labels));
+ * a table lookup is the one-hot rows (B, K) times the table (K, temb), exact in float */
+static cld_tensor *class_embedding(walker *w, cld_tensor *temb, cld_tensor *cond) {
+  const cld_unet_config *c = &w->u->cfg;
+  cld_graph *g = w->g;
+  int c0 = c->block_out_channels[0], temb_ch = 4 * c0;
+  cld_tensor *e = NULL;
+  if (c->class_embed == CLD_CLASS_TABLE) {
+    int64_t s[2] = {c->num_class_embeds, temb_ch};
+    e = cld_matmul(g, cond, P(w, 2, s, "class_embedding.weight"), false, false);
+  } else if (c->class_embed == CLD_CLASS_TIMESTEP) {
+    e = cld_timestep_embedding(g, cond, c0, c->flip_sin_to_cos, c->freq_shift, 10000.0f);
+    e = linear(w, "class_embedding.linear_1", e, c0, temb_ch);
+    e = linear(w, "class_embedding.linear_2", cld_silu(g, e), temb_ch, temb_ch);
+  } else {
+    e = cond; /* IDENTITY */
+  }
+  return cld_add(g, temb, e);
+}
+
 /* the whole architecture */
-static cld_tensor *walk(walker *w, cld_tensor *x, cld_tensor *tsteps) {
+static cld_tensor *walk(walker *w, cld_tensor *x, cld_tensor *tsteps, cld_tensor *cond) {
   const cld_unet_config *c = &w->u->cfg;
   cld_graph *g = w->g;
   char n[96];
@@ -196,6 +216,7 @@ static cld_tensor *walk(walker *w, cld_tensor *x, cld_tensor *tsteps) {
   cld_tensor *temb = cld_timestep_embedding(g, tsteps, c0, c->flip_sin_to_cos, c->freq_shift, 10000.0f);
   temb = linear(w, "time_embedding.linear_1", temb, c0, temb_ch);
   temb = linear(w, "time_embedding.linear_2", cld_silu(g, temb), temb_ch, temb_ch);
+  if (c->class_embed != CLD_CLASS_NONE) temb = class_embedding(w, temb, cond);
   cld_tensor *h = conv(w, "conv_in", x, c->in_channels, c0, 3, 1, 1);
   cld_tensor *skips[64];
   int skip_ch[64], ns = 0;
@@ -260,6 +281,8 @@ cld_status cld_unet_create(cld_ctx *ctx, const cld_unet_config *c, cld_store *st
   if (c->n_levels < 1 || c->n_levels > CLD_UNET_MAX_LEVELS || c->layers_per_block < 1 || c->norm_num_groups < 1 ||
       c->in_channels < 1 || c->out_channels < 1)
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "unet: config has no levels, layers, groups or channels");
+  if ((unsigned)c->class_embed > CLD_CLASS_IDENTITY || (c->class_embed == CLD_CLASS_TABLE && c->num_class_embeds < 1))
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "unet: a class table needs num_class_embeds >= 1");
   for (int i = 0; i < c->n_levels; i++)
     if (c->block_out_channels[i] % c->norm_num_groups)
       return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "unet: block_out_channels[%d] = %d is not divisible by norm_num_groups %d", i,
@@ -270,7 +293,7 @@ cld_status cld_unet_create(cld_ctx *ctx, const cld_unet_config *c, cld_store *st
   u->cfg = *c;
   u->store = store;
   walker w = {u, NULL, CLD_OK, 1, cld_store_count(store), 0};
-  walk(&w, NULL, NULL);
+  walk(&w, NULL, NULL, NULL);
   if (w.st) { free(u); return w.st; }
   *out = u;
   return CLD_OK;
@@ -281,6 +304,31 @@ const cld_unet_config *cld_unet_get_config(const cld_unet *u) { return u ? &u->c
 int64_t cld_unet_param_count(const cld_unet *u) { return u ? u->n_params : 0; }
 
 cld_tensor *cld_unet_forward(cld_unet *u, cld_graph *g, cld_tensor *x, cld_tensor *t) {
+  return cld_unet_forward_cond(u, g, x, t, NULL);
+}
+
+/* cond's shape for this model and batch: (N, K) one-hot, (N) labels, (N, temb) vectors */
+static cld_tensor *check_cond(cld_unet *u, cld_graph *g, cld_tensor *cond, int64_t N) {
+  const cld_unet_config *c = &u->cfg;
+  if (c->class_embed == CLD_CLASS_NONE && cond)
+    return cld_graph_fail(g, CLD_ERR_INVALID_ARG, "unet: class labels given to a model without class conditioning");
+  if (c->class_embed == CLD_CLASS_NONE) return NULL;
+  if (!cond)
+    return cld_graph_fail(g, CLD_ERR_INVALID_ARG, "unet: the model is class-conditional (%s) and needs class labels",
+                          c->class_embed == CLD_CLASS_TABLE ? "num_class_embeds" : c->class_embed == CLD_CLASS_TIMESTEP
+                                                                                      ? "class_embed_type \"timestep\""
+                                                                                      : "class_embed_type \"identity\"");
+  int64_t width = c->class_embed == CLD_CLASS_TABLE ? c->num_class_embeds : 4 * c->block_out_channels[0];
+  bool ok = c->class_embed == CLD_CLASS_TIMESTEP
+                ? cld_tensor_ndim(cond) == 1 && cld_tensor_dim(cond, 0) == N
+                : cld_tensor_ndim(cond) == 2 && cld_tensor_dim(cond, 0) == N && cld_tensor_dim(cond, 1) == width;
+  if (!ok && c->class_embed == CLD_CLASS_TIMESTEP)
+    return cld_graph_fail(g, CLD_ERR_SHAPE, "unet: the class input must be (%lld) labels", (long long)N);
+  if (!ok) return cld_graph_fail(g, CLD_ERR_SHAPE, "unet: the class input must be (%lld, %lld)", (long long)N, (long long)width);
+  return cond;
+}
+
+cld_tensor *cld_unet_forward_cond(cld_unet *u, cld_graph *g, cld_tensor *x, cld_tensor *t, cld_tensor *cond) {
   if (!u || !g || !x || !t || cld_graph_status(g)) return NULL;
   if (cld_tensor_ndim(x) != 4 || cld_tensor_dim(x, 1) != u->cfg.in_channels || cld_tensor_ndim(t) != 1 ||
       cld_tensor_dim(t, 0) != cld_tensor_dim(x, 0))
@@ -289,8 +337,10 @@ cld_tensor *cld_unet_forward(cld_unet *u, cld_graph *g, cld_tensor *x, cld_tenso
   if (H % f || W % f)
     return cld_graph_fail(g, CLD_ERR_SHAPE, "unet: %lldx%lld input is not divisible by %lld (%d levels)", (long long)H,
                           (long long)W, (long long)f, u->cfg.n_levels);
+  if (!check_cond(u, g, cond, cld_tensor_dim(x, 0)) && u->cfg.class_embed != CLD_CLASS_NONE) return NULL;
+  if (cld_graph_status(g)) return NULL;
   walker w = {u, g, CLD_OK, cld_tensor_dim(x, 0), 0, 0};
-  cld_tensor *y = walk(&w, x, t);
+  cld_tensor *y = walk(&w, x, t, cond);
   if (w.st && !cld_graph_status(g)) cld_graph_fail(g, w.st, "%s", cld_ctx_errmsg(u->ctx));
   return w.st ? NULL : y;
 }

@@ -30,6 +30,20 @@ static void defaults(cld_unet_config *c) {
 
 cld_status cld_unet_preset(const char *name, cld_unet_config *c) {
   if (!name || !c) return CLD_ERR_INVALID_ARG;
+  /* "-cond": the preset with a class table of 10 classes + the null class of label dropout */
+  size_t nl = strlen(name);
+  if (nl > 5 && !strcmp(name + nl - 5, "-cond")) {
+    char base[64];
+    if (nl - 5 >= sizeof base) return CLD_ERR_INVALID_ARG;
+    memcpy(base, name, nl - 5);
+    base[nl - 5] = 0;
+    if (strcmp(base, "fmnist-xs") && strcmp(base, "cifar10-ddpm")) return CLD_ERR_INVALID_ARG;
+    cld_status st = cld_unet_preset(base, c);
+    if (st) return st;
+    c->class_embed = CLD_CLASS_TABLE;
+    c->num_class_embeds = 11;
+    return CLD_OK;
+  }
   defaults(c);
   if (!strcmp(name, "fmnist-s")) {
     c->sample_size = 28;
@@ -95,8 +109,10 @@ cld_status cld_unet_preset(const char *name, cld_unet_config *c) {
   return CLD_ERR_INVALID_ARG;
 }
 
-/* the widest level cldiff builds (diffusers models use up to 1280) */
+/* the widest level cldiff builds (diffusers models use up to 1280); the most rows of a class table
+ * (ImageNet-21k has 21,841 classes) */
 #define CLD_UNET_MAX_CHANNELS 8192
+#define CLD_UNET_MAX_CLASSES 100000
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); cJSON_Delete(root); return CLD_ERR_FORMAT; } while (0)
 
@@ -184,10 +200,17 @@ cld_status cld_unet_config_parse(const char *json, cld_unet_config *out, char *e
     else if (cJSON_IsString(v) && !strcmp(v->valuestring, "scale_shift")) c.scale_shift = true;
     else FAIL("config.json: \"resnet_time_scale_shift\" must be \"default\" or \"scale_shift\"");
   }
-  static const char *unsupported[] = {"class_embed_type", "num_class_embeds", "attn_norm_num_groups"};
-  for (size_t i = 0; i < 3; i++)
-    if ((v = cJSON_GetObjectItemCaseSensitive(root, unsupported[i])) && !cJSON_IsNull(v))
-      FAIL("config.json: \"%s\" is not supported by cldiff (must be null)", unsupported[i]);
+  if ((v = cJSON_GetObjectItemCaseSensitive(root, "attn_norm_num_groups")) && !cJSON_IsNull(v))
+    FAIL("config.json: \"attn_norm_num_groups\" is not supported by cldiff (must be null)");
+  INT("num_class_embeds", num_class_embeds, 1, CLD_UNET_MAX_CLASSES)
+  if ((v = cJSON_GetObjectItemCaseSensitive(root, "class_embed_type")) && !cJSON_IsNull(v)) {
+    if (cJSON_IsString(v) && !strcmp(v->valuestring, "timestep")) c.class_embed = CLD_CLASS_TIMESTEP;
+    else if (cJSON_IsString(v) && !strcmp(v->valuestring, "identity")) c.class_embed = CLD_CLASS_IDENTITY;
+    else FAIL("config.json: \"class_embed_type\" = %s is not supported (null, \"timestep\" or \"identity\")",
+              cJSON_IsString(v) ? v->valuestring : "?");
+  } else if (c.num_class_embeds > 0) {
+    c.class_embed = CLD_CLASS_TABLE;
+  }
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "block_out_channels"))) {
     int n = cJSON_GetArraySize(v);
     if (!cJSON_IsArray(v) || n < 1 || n > CLD_UNET_MAX_LEVELS) FAIL("config.json: \"block_out_channels\" must list 1..8 numbers");
@@ -245,7 +268,9 @@ char *cld_unet_config_json(const cld_unet_config *c) {
   }
   cJSON_AddItemToObject(r, "block_out_channels", boc);
   cJSON_AddBoolToObject(r, "center_input_sample", c->center_input_sample);
-  cJSON_AddNullToObject(r, "class_embed_type");
+  if (c->class_embed == CLD_CLASS_TIMESTEP) cJSON_AddStringToObject(r, "class_embed_type", "timestep");
+  else if (c->class_embed == CLD_CLASS_IDENTITY) cJSON_AddStringToObject(r, "class_embed_type", "identity");
+  else cJSON_AddNullToObject(r, "class_embed_type");
   cJSON_AddItemToObject(r, "down_block_types", down);
   cJSON_AddNumberToObject(r, "downsample_padding", c->downsample_padding);
   cJSON_AddStringToObject(r, "downsample_type", "conv");
@@ -257,7 +282,8 @@ char *cld_unet_config_json(const cld_unet_config *c) {
   cJSON_AddNumberToObject(r, "mid_block_scale_factor", c->mid_block_scale_factor);
   cJSON_AddNumberToObject(r, "norm_eps", c->norm_eps);
   cJSON_AddNumberToObject(r, "norm_num_groups", c->norm_num_groups);
-  cJSON_AddNullToObject(r, "num_class_embeds");
+  if (c->class_embed == CLD_CLASS_TABLE) cJSON_AddNumberToObject(r, "num_class_embeds", c->num_class_embeds);
+  else cJSON_AddNullToObject(r, "num_class_embeds");
   cJSON_AddNumberToObject(r, "out_channels", c->out_channels);
   cJSON_AddStringToObject(r, "resnet_time_scale_shift", c->scale_shift ? "scale_shift" : "default");
   if (c->sample_size > 0) cJSON_AddNumberToObject(r, "sample_size", c->sample_size);

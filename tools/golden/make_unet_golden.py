@@ -6,13 +6,18 @@ Writes under tests/golden/:
                                (config.json + diffusion_pytorch_model.safetensors) and io.safetensors:
                                inputs x, t, target, the output, the MSE loss and every parameter's
                                gradient (names "grad.<param>").
+  unet_class_table/, unet_class_timestep/, unet_class_identity/
+                               class-conditional UNet2DModels (num_class_embeds; class_embed_type
+                               "timestep"; "identity"), the same files plus "class_labels" (the
+                               labels as floats) or "class_vectors" (identity's (N, 4 c0) input).
   unet_cifar10/                the google/ddpm-cifar10-32 config (35.7M parameters) with weights from
                                a formula the C test reproduces (no 143 MB file in the repository),
                                config.json + io.safetensors with x, t and the output.
   cldiff_written/io.safetensors  diffusers' output on the checkpoint cldiff wrote into
                                tests/golden/cldiff_written/ (run test_unet with CLDIFF_WRITE_GOLDEN set
                                first; see the README).
-Run: python3 tools/golden/make_unet_golden.py   (the C suite never needs Python)
+Run: python3 tools/golden/make_unet_golden.py [CASE...]   (the C suite never needs Python; with
+names, only those cases are written: unet_tiny unet_ddpmopts unet_class unet_cifar10 cldiff_written)
 """
 import json
 import math
@@ -39,15 +44,17 @@ def save_io(path, tensors):
     save_file({k: v.detach().float().contiguous() for k, v in tensors.items()}, path)
 
 
-def grads_case(name, model, x, t):
+def grads_case(name, model, x, t, class_labels=None, class_key="class_labels"):
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
     model.save_pretrained(d, safe_serialization=True)
     target = torch.randn_like(x)
-    out = model(x, t).sample
+    out = model(x, t, class_labels=class_labels).sample
     loss = torch.mean((out - target) ** 2)
     loss.backward()
     io = {"x": x, "t": t.float(), "target": target, "out": out, "loss": loss.reshape(1)}
+    if class_labels is not None:
+        io[class_key] = class_labels.float()
     for n, p in model.named_parameters():
         io["grad." + n] = p.grad
     save_io(os.path.join(d, "io.safetensors"), io)
@@ -64,7 +71,38 @@ def formula_weights(model):
             sd[n].copy_(torch.from_numpy(v))
 
 
+def class_cases():
+    """the three kinds of class conditioning UNet2DModel has, each on the tiny architecture"""
+    arch = dict(sample_size=8, in_channels=3, out_channels=3, block_out_channels=(8, 16), layers_per_block=1,
+                down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+                attention_head_dim=4, norm_num_groups=4)
+    torch.manual_seed(10)
+    m = UNet2DModel(num_class_embeds=5, **arch)
+    perturb(m)
+    # three samples, two of one class (the table's gradient sums over them), one row never used
+    grads_case("unet_class_table", m, torch.randn(3, 3, 8, 8), torch.tensor([10.0, 500.0, 999.0]), torch.tensor([3, 0, 3]))
+    torch.manual_seed(11)
+    m = UNet2DModel(class_embed_type="timestep", **arch)
+    perturb(m)
+    grads_case("unet_class_timestep", m, torch.randn(2, 3, 8, 8), torch.tensor([10.0, 500.0]), torch.tensor([7, 2]))
+    torch.manual_seed(12)
+    m = UNet2DModel(class_embed_type="identity", **arch)
+    perturb(m)
+    grads_case("unet_class_identity", m, torch.randn(2, 3, 8, 8), torch.tensor([10.0, 500.0]), torch.randn(2, 32),
+               "class_vectors")
+
+
 def main():
+    only = set(sys.argv[1:])
+    if only:
+        unknown = only - {"unet_tiny", "unet_ddpmopts", "unet_class", "unet_cifar10", "cldiff_written"}
+        if unknown:
+            sys.exit("unknown case(s): " + " ".join(sorted(unknown)))
+        if "unet_class" in only:
+            class_cases()
+        if only - {"unet_class"}:
+            sys.exit("only unet_class can be made alone (the others share one random stream; run without names)")
+        return
     tiny = UNet2DModel(sample_size=8, in_channels=3, out_channels=3, block_out_channels=(8, 16), layers_per_block=1,
                        down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
                        attention_head_dim=4, norm_num_groups=4)
@@ -78,6 +116,9 @@ def main():
                             resnet_time_scale_shift="scale_shift", center_input_sample=True, mid_block_scale_factor=1.5)
     perturb(ddpm_opts)
     grads_case("unet_ddpmopts", ddpm_opts, torch.rand(2, 2, 8, 8), torch.tensor([999.0, 3.0]))
+    rng = torch.get_rng_state()
+    class_cases()  # seeded on their own; the stream of the cases after them is restored
+    torch.set_rng_state(rng)
 
     cifar = UNet2DModel(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(128, 256, 256, 256),
                         layers_per_block=2, down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"),
