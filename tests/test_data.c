@@ -186,6 +186,117 @@ static void test_png_folder(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+#define JPEG_GOLDEN CLDIFF_SOURCE_DIR "/tests/golden/jpeg"
+
+static void copy_file(const char *from, const char *to) {
+  FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+  assert_non_null(a);
+  assert_non_null(b);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, a)) > 0) assert_int_equal(fwrite(buf, 1, n, b), n);
+  fclose(a);
+  fclose(b);
+}
+
+/* JPEG decoding against Pillow's (tools/golden/make_jpeg_golden.py): baseline gray and 4:2:0 color,
+ * progressive; CMYK refused, a truncated file an error (not a gray-padded image) */
+static void test_jpeg(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_safetensors *st;
+  TU_OK(ctx, cld_safetensors_open(ctx, JPEG_GOLDEN "/pixels.safetensors", &st));
+  const char *names[3] = {"gray", "rgb", "prog"};
+  for (int k = 0; k < 3; k++) {
+    char path[256];
+    snprintf(path, sizeof path, JPEG_GOLDEN "/%s.jpg", names[k]);
+    float *px;
+    int w, h, c, id = cld_safetensors_find(st, names[k]);
+    TU_OK(ctx, cld_jpeg_read(ctx, path, &px, &w, &h, &c));
+    int64_t shape[8];
+    assert_int_equal(cld_safetensors_shape(st, id, shape), 3);
+    assert_int_equal(h, shape[0]);
+    assert_int_equal(w, shape[1]);
+    assert_int_equal(c, shape[2]);
+    float *want = tu_alloc((size_t)(w * h * c));
+    TU_OK(ctx, cld_safetensors_read(st, id, want));
+    /* the same IDCT and upsampling: equal, within one level for decoder versions that round apart */
+    double worst = 0;
+    for (int i = 0; i < w * h * c; i++) worst = fmax(worst, fabs(px[i] - want[i]));
+    if (getenv("CLDIFF_TEST_VERBOSE")) fprintf(stderr, "%s.jpg: max difference from Pillow %.0f\n", names[k], worst);
+    assert_true(worst <= 1.0);
+    free(px);
+    free(want);
+  }
+  cld_safetensors_close(st);
+  float *px = NULL;
+  int w, h, c;
+  assert_int_equal(cld_jpeg_read(ctx, JPEG_GOLDEN "/cmyk.jpg", &px, &w, &h, &c), CLD_ERR_UNSUPPORTED);
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "CMYK"));
+  assert_int_equal(cld_jpeg_read(ctx, JPEG_GOLDEN "/trunc.jpg", &px, &w, &h, &c), CLD_ERR_FORMAT);
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "trunc.jpg"));
+  assert_null(px);
+  cld_ctx_destroy(ctx);
+}
+
+/* the ImageFolder layout: one subfolder per class, PNG and JPEG mixed, labels by sorted class name */
+static void test_image_folder_classes(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  char dir[128], path[256], spec[160];
+  snprintf(dir, sizeof dir, "%s/classes", tmpdir);
+  assert_int_equal(mkdir(dir, 0755), 0);
+  const char *cls[2] = {"zebra", "apple"}; /* made out of order: the labels follow the sorted names */
+  for (int k = 0; k < 2; k++) {
+    snprintf(path, sizeof path, "%s/%s", dir, cls[k]);
+    assert_int_equal(mkdir(path, 0755), 0);
+  }
+  snprintf(path, sizeof path, "%s/zebra/1.jpg", dir);
+  copy_file(JPEG_GOLDEN "/rgb.jpg", path);
+  snprintf(path, sizeof path, "%s/zebra/2.JPEG", dir);
+  copy_file(JPEG_GOLDEN "/prog.jpg", path);
+  snprintf(path, sizeof path, "%s/apple/x.jpg", dir);
+  copy_file(JPEG_GOLDEN "/gray.jpg", path);
+  snprintf(path, sizeof path, "%s/apple/broken.jpg", dir);
+  copy_file(JPEG_GOLDEN "/trunc.jpg", path);
+  float g[16];
+  for (int i = 0; i < 16; i++) g[i] = 0.5f;
+  snprintf(path, sizeof path, "%s/apple/y.png", dir);
+  TU_OK(ctx, cld_png_write_grid(ctx, path, g, 1, 1, 4, 4, 1));
+  snprintf(spec, sizeof spec, "folder:%s", dir);
+  cld_dataset *d;
+  TU_OK(ctx, cld_dataset_open_sized(ctx, spec, "train", 4, &d));
+  assert_int_equal(d->n, 4);
+  assert_int_equal(d->n_skipped, 1); /* the truncated JPEG */
+  assert_non_null(strstr(d->skipped_first, "broken.jpg"));
+  assert_int_equal(d->c, 3);
+  assert_int_equal(d->n_classes, 2);
+  assert_string_equal(d->class_names[0], "apple");
+  assert_string_equal(d->class_names[1], "zebra");
+  int want[4] = {0, 0, 1, 1}; /* apple/x.jpg, apple/y.png, zebra/1.jpg, zebra/2.JPEG */
+  for (int i = 0; i < 4; i++) assert_int_equal(d->labels[i], want[i]);
+  cld_dataset_free(d);
+  /* an image beside the class folders is refused by name; so is an empty class folder */
+  snprintf(path, sizeof path, "%s/loose.jpg", dir);
+  copy_file(JPEG_GOLDEN "/rgb.jpg", path);
+  assert_int_equal(cld_dataset_open_sized(ctx, spec, "train", 4, &d), CLD_ERR_FORMAT);
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "loose.jpg"));
+  assert_int_equal(unlink(path), 0);
+  snprintf(path, sizeof path, "%s/empty", dir);
+  assert_int_equal(mkdir(path, 0755), 0);
+  assert_int_equal(cld_dataset_open_sized(ctx, spec, "train", 4, &d), CLD_ERR_FORMAT);
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "'empty'"));
+  /* Fashion-MNIST carries its labels and class names */
+  if (access("/usr/share/datasets/fashion-mnist", R_OK) == 0) {
+    TU_OK(ctx, cld_dataset_open(ctx, "fmnist", "test", &d));
+    assert_int_equal(d->n_classes, 10);
+    assert_string_equal(d->class_names[9], "Ankle boot");
+    assert_non_null(d->labels);
+    cld_dataset_free(d);
+  }
+  cld_ctx_destroy(ctx);
+}
+
 static void test_npy(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
@@ -286,7 +397,7 @@ static void test_safetensors_strict(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_idx), cmocka_unit_test(test_idx_hostile), cmocka_unit_test(test_cifar), cmocka_unit_test(test_png_folder), cmocka_unit_test(test_npy), cmocka_unit_test(test_safetensors_strict),
+      cmocka_unit_test(test_idx), cmocka_unit_test(test_idx_hostile), cmocka_unit_test(test_cifar), cmocka_unit_test(test_png_folder), cmocka_unit_test(test_jpeg), cmocka_unit_test(test_image_folder_classes), cmocka_unit_test(test_npy), cmocka_unit_test(test_safetensors_strict),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -14,7 +14,7 @@ shift || true
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLDIFF_FUZZ=ON -DCLDIFF_BUILD_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j"$(nproc)" >/dev/null
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(safetensors config npy idx png tuning cli_opts resume cache cifar)
+[ ${#names[@]} -gt 0 ] || names=(safetensors config npy idx png jpeg tuning cli_opts resume cache cifar)
 export CLDIFF_CACHE_DIR=${CLDIFF_CACHE_DIR:-$PWD/build-fuzz/cache}
 status=0
 for n in "${names[@]}"; do

@@ -15,7 +15,9 @@ typedef struct cld_dataset {
   int64_t n;          /* images */
   int c, h, w;        /* 0 for 2-D toy points: then c = 2, h = w = 1 */
   float *x;           /* (n, c, h, w) in [-1, 1] */
-  int *labels;        /* (n) or NULL */
+  int *labels;        /* (n) or NULL: the class of each image, 0..n_classes-1 */
+  int n_classes;      /* classes of a labelled dataset (0: unlabelled) */
+  char **class_names; /* (n_classes) names, or NULL (malloc'd; cld_dataset_free frees them) */
   char name[128];
   int n_skipped;      /* folder readers: files skipped as unreadable (corrupt, truncated), and the first */
   char skipped_first[256];
@@ -23,7 +25,9 @@ typedef struct cld_dataset {
 
 /* Reads an IDX image file (raw or .gz), optionally its labels file (NULL to skip). */
 CLD_API cld_status cld_idx_load(cld_ctx *ctx, const char *images, const char *labels, cld_dataset **out);
-/* "fmnist[:DIR]" (default DIR /usr/share/datasets/fashion-mnist), "mnist:DIR", "toy:NAME"
+/* "fmnist[:DIR]" (default DIR /usr/share/datasets/fashion-mnist), "mnist:DIR" (both labelled when
+ * the labels file is there, with the class names), "cifar10:DIR" (labelled), "folder:DIR" /
+ * "png:DIR" (cld_image_folder_load; needs a size: cld_dataset_open_sized), "toy:NAME"
  * (100000 points as (n, 2, 1, 1); the train split from Philox stream 0, test from stream 1);
  * split "train" or "test". */
 CLD_API cld_status cld_dataset_open(cld_ctx *ctx, const char *spec, const char *split, cld_dataset **out);
@@ -41,8 +45,14 @@ CLD_API cld_status cld_png_write_grid(cld_ctx *ctx, const char *path, const floa
 CLD_API cld_status cld_png_read(cld_ctx *ctx, const char *path, float **pixels, int *w, int *h, int *c);
 /* CIFAR-10 binary batches in DIR (or DIR/cifar-10-batches-bin). */
 CLD_API cld_status cld_cifar10_load(cld_ctx *ctx, const char *dir, bool train, cld_dataset **out);
-/* A folder of PNGs, shorter side resized to size then center-cropped (see png_folder.c). */
+/* A folder of PNG and JPEG images, shorter side resized to size then center-cropped; with one
+ * subfolder per class (DIR/CLASS/IMAGE, ImageFolder's layout) the images are labelled, classes
+ * sorted by name (see image_folder.c). cld_png_folder_load is the same (its older name). */
+CLD_API cld_status cld_image_folder_load(cld_ctx *ctx, const char *dir, int size, cld_dataset **out);
 CLD_API cld_status cld_png_folder_load(cld_ctx *ctx, const char *dir, int size, cld_dataset **out);
+/* Reads a JPEG (baseline or progressive; gray or color, CMYK refused) as png_read does: *pixels
+ * (malloc'd, h*w*c floats in 0..255, interleaved; NULL to query only), c 1 (gray) or 3 (RGB). */
+CLD_API cld_status cld_jpeg_read(cld_ctx *ctx, const char *path, float **pixels, int *w, int *h, int *c);
 /* cld_dataset_open with an image size for specs that need one (png:DIR); 0 = none given. */
 CLD_API cld_status cld_dataset_open_sized(cld_ctx *ctx, const char *spec, const char *split, int size, cld_dataset **out);
 /* 2-D toys: 8gaussians, 25gaussians, moons, swissroll, checkerboard (definitions in

@@ -1,6 +1,6 @@
 /* Dataset specs ("fmnist[:DIR]", "mnist:DIR") resolved to files and loaded; dataset
- * statistics. One format per file: IDX in idx.c, CIFAR-10 in cifar.c, PNG folders in png_folder.c
- * (decoding in png.c), 2-D toys in toy2d.c. */
+ * statistics, and the class names of the labelled ones. One format per file: IDX in idx.c, CIFAR-10
+ * in cifar.c, image folders in image_folder.c (decoding in png.c and jpeg.c), 2-D toys in toy2d.c. */
 #include "runtime/runtime.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,37 @@ void cld_dataset_free(cld_dataset *d) {
   if (!d) return;
   free(d->x);
   free(d->labels);
+  for (int i = 0; d->class_names && i < d->n_classes; i++) free(d->class_names[i]);
+  free(d->class_names);
   free(d);
+}
+
+/* a labelled dataset's K classes and their names; every label must be in 0..K-1 */
+static cld_status set_classes(cld_ctx *ctx, cld_dataset *d, int K, const char *const *names) {
+  for (int64_t i = 0; i < d->n; i++)
+    if (d->labels[i] < 0 || d->labels[i] >= K)
+      return cld_seterr(ctx, CLD_ERR_FORMAT, "%s: image %lld has label %d (%d classes: 0..%d)", d->name, (long long)i, d->labels[i], K, K - 1);
+  if (!(d->class_names = calloc((size_t)K, sizeof *d->class_names))) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
+  d->n_classes = K;
+  for (int k = 0; k < K; k++)
+    if (!(d->class_names[k] = strdup(names[k]))) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
+  return CLD_OK;
+}
+
+static const char *const fmnist_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+static const char *const mnist_names[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+static const char *const cifar10_names[10] = {"airplane", "automobile", "bird", "cat", "deer",
+                                              "dog", "frog", "horse", "ship", "truck"};
+
+/* d (loaded) gets its classes, or is freed on failure */
+static cld_status with_classes(cld_ctx *ctx, cld_status st, cld_dataset **out, const char *const *names) {
+  if (st || !(*out)->labels) return st;
+  if ((st = set_classes(ctx, *out, 10, names))) {
+    cld_dataset_free(*out);
+    *out = NULL;
+  }
+  return st;
 }
 
 /* dir/base or dir/base.gz, whichever exists */
@@ -44,15 +74,15 @@ cld_status cld_dataset_open_sized(cld_ctx *ctx, const char *spec, const char *sp
     cld_status st = cld_idx_load(ctx, img, access(lab, R_OK) == 0 ? lab : NULL, out);
     if (st == CLD_ERR_IO && !colon)
       cld_seterr(ctx, st, "%s (install the Debian package dataset-fashion-mnist or give fmnist:DIR)", cld_ctx_errmsg(ctx));
-    return st;
+    return with_classes(ctx, st, out, kl == 5 ? mnist_names : fmnist_names);
   }
   if (kl == 7 && !strncmp(spec, "cifar10", 7)) {
     if (!dir || !*dir) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "dataset '%s': cifar10 needs a directory (cifar10:DIR)", spec);
-    return cld_cifar10_load(ctx, dir, train, out);
+    return with_classes(ctx, cld_cifar10_load(ctx, dir, train, out), out, cifar10_names);
   }
-  if (kl == 3 && !strncmp(spec, "png", 3)) {
-    if (!dir || !*dir) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "dataset '%s': png needs a folder (png:DIR)", spec);
-    return cld_png_folder_load(ctx, dir, size, out);
+  if ((kl == 3 && !strncmp(spec, "png", 3)) || (kl == 6 && !strncmp(spec, "folder", 6))) {
+    if (!dir || !*dir) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "dataset '%s' needs a folder (folder:DIR)", spec);
+    return cld_image_folder_load(ctx, dir, size, out);
   }
   if (kl == 3 && !strncmp(spec, "toy", 3)) {
     const size_t n = 100000;
@@ -67,7 +97,7 @@ cld_status cld_dataset_open_sized(cld_ctx *ctx, const char *spec, const char *sp
     *out = d;
     return CLD_OK;
   }
-  return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "dataset spec '%s' not supported (fmnist[:DIR], mnist:DIR, cifar10:DIR, png:DIR, toy:NAME)", spec);
+  return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "dataset spec '%s' not supported (fmnist[:DIR], mnist:DIR, cifar10:DIR, folder:DIR, png:DIR, toy:NAME)", spec);
 }
 
 double cld_dataset_pixel_variance(const cld_dataset *d) {
