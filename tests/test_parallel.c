@@ -58,6 +58,8 @@ typedef struct {
   float loss[8];
   cld_status st;
   char err[512];
+  int classes;     /* > 0: a class table of classes + 1 rows, label dropout cond_drop */
+  float cond_drop;
 } job;
 
 static cld_status run_job(job *j) {
@@ -71,7 +73,12 @@ static cld_status run_job(job *j) {
   cld_unet_preset("tiny", &c);
   c.in_channels = c.out_channels = 1;
   c.dropout = 0.1f;
+  if (j->classes > 0) {
+    c.class_embed = CLD_CLASS_TABLE;
+    c.num_class_embeds = j->classes + 1;
+  }
   cld_train_params p = cld_train_params_default();
+  p.cond_drop = j->cond_drop;
   p.batch = 8;
   p.lr = 1e-3f;
   p.warmup = 2;
@@ -171,6 +178,29 @@ static void test_ranks_equal_accum(void **state) {
   cld_dataset_free(d);
 }
 
+/* class-conditional with label dropout and every method: the labels and their dropout are keyed
+ * by the global sample index, so two ranks are still accum 2, bit for bit */
+static void test_ranks_equal_accum_conditional(void **state) {
+  (void)state;
+  cld_dataset *d = tu_toy_labelled(3);
+  cld_methods m = cld_methods_default();
+  m.ip_gamma = 0.1f;
+  m.stf_ref = 16;
+  m.ep_lambda = 1.0f;
+  m.ep_k = 2;
+  job one = JOB(m, 2, 3), r[2] = {JOB(m, 1, 3), JOB(m, 1, 3)};
+  one.classes = r[0].classes = r[1].classes = 3;
+  one.cond_drop = r[0].cond_drop = r[1].cond_drop = 0.3f;
+  TU_OK(NULL, run_job(&one));
+  run_two_ranks(r);
+  expect_same(&one, &r[0], 3, "conditional");
+  expect_same(&one, &r[1], 3, "conditional");
+  free_job(&one);
+  free_job(&r[0]);
+  free_job(&r[1]);
+  cld_dataset_free(d);
+}
+
 /* accum 2 is the whole batch's math: the first step's loss to rounding, the parameters close */
 static void test_accum_same_math(void **state) {
   (void)state;
@@ -259,6 +289,7 @@ int main(void) {
       cmocka_unit_test(test_comm_single),
       cmocka_unit_test(test_accum_same_math),
       cmocka_unit_test(test_ranks_equal_accum),
+      cmocka_unit_test(test_ranks_equal_accum_conditional),
       cmocka_unit_test(test_resume_across_ranks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -391,6 +391,83 @@ static void test_learned_sigma(void **state) {
 /* a step whose loss is NaN (one image of the data is NaN) is never applied: by default the step
  * fails with CLD_ERR_NONFINITE and the step named, with skip_nonfinite it is skipped; either way
  * the parameters are bit-identical to before it */
+/* class conditioning: after one step exactly the class-table rows of the labels the batch drew
+ * (data order from Philox stream 0x100, label dropout to the null row from stream 4, as documented
+ * in train.h) have moved (AdamW leaves a row with zero gradient where it was); the setup errors */
+static void test_conditional(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  const int K = 3, B = 8;
+  cld_dataset *d = tu_toy_labelled(K), *plain = tu_toy_images();
+  cld_unet_config c;
+  assert_int_equal(cld_unet_preset("tiny", &c), CLD_OK);
+  c.in_channels = c.out_channels = 1;
+  c.class_embed = CLD_CLASS_TABLE;
+  c.num_class_embeds = K + 2; /* one row more than needed: it must never move */
+  cld_store *s;
+  cld_model *m;
+  TU_OK(ctx, cld_store_create(ctx, &s));
+  TU_OK(ctx, cld_model_from_unet_config(ctx, &c, s, &m));
+  TU_OK(ctx, cld_model_init(m, 3));
+  cld_train_params p = cld_train_params_default();
+  p.batch = B;
+  p.seed = 5;
+  p.cond_drop = 0.3f;
+  p.warmup = 0;
+  cld_trainer *t;
+  /* unlabelled data, and a table too small for the classes + the null row, are refused */
+  assert_int_equal(cld_trainer_create(ctx, m, plain, &p, &t), CLD_ERR_INVALID_ARG);
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "has no labels"));
+  d->n_classes = K + 2;
+  assert_int_equal(cld_trainer_create(ctx, m, d, &p, &t), CLD_ERR_INVALID_ARG);
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "num_class_embeds"));
+  d->n_classes = K;
+  TU_OK(ctx, cld_trainer_create(ctx, m, d, &p, &t));
+  int id = cld_store_find(s, "class_embedding.weight");
+  assert_true(id >= 0);
+  int64_t n = cld_store_numel(s, id), width = n / (K + 2);
+  float *before = tu_alloc((size_t)n), *after = tu_alloc((size_t)n);
+  TU_OK(ctx, cld_store_read(s, id, before));
+  float loss;
+  TU_OK(ctx, cld_trainer_step(t, &loss));
+  TU_OK(ctx, cld_store_read(s, id, after));
+  /* the rows the first step's samples saw */
+  int64_t *perm = malloc((size_t)d->n * sizeof *perm);
+  float u[8];
+  assert_int_equal(cld_rng_permutation_host(p.seed, 0x100, d->n, perm), 0);
+  cld_rng_uniform_host(p.seed, 4, 0, B, u);
+  bool seen[5] = {false};
+  int dropped = 0;
+  for (int b = 0; b < B; b++) {
+    bool drop = u[b] < p.cond_drop;
+    dropped += drop;
+    seen[drop ? K : d->labels[perm[b]]] = true;
+  }
+  assert_true(dropped > 0 && dropped < B); /* the seed exercises both */
+  for (int r = 0; r < K + 2; r++) {
+    bool moved = memcmp(before + r * width, after + r * width, (size_t)width * sizeof(float)) != 0;
+    if (moved != seen[r]) fprintf(stderr, "class row %d: moved %d, drawn %d\n", r, moved, seen[r]);
+    assert_true(moved == seen[r]);
+  }
+  free(perm);
+  free(before);
+  free(after);
+  cld_trainer_destroy(t);
+  /* label dropout on an unconditional model is refused */
+  cld_model_destroy(m);
+  cld_store_destroy(s);
+  TU_OK(ctx, cld_store_create(ctx, &s));
+  c.class_embed = CLD_CLASS_NONE;
+  TU_OK(ctx, cld_model_from_unet_config(ctx, &c, s, &m));
+  assert_int_equal(cld_trainer_create(ctx, m, d, &p, &t), CLD_ERR_INVALID_ARG);
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "--cond-drop"));
+  cld_model_destroy(m);
+  cld_store_destroy(s);
+  cld_dataset_free(d);
+  cld_dataset_free(plain);
+  cld_ctx_destroy(ctx);
+}
+
 static void test_nonfinite_step(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
@@ -430,6 +507,7 @@ static void test_nonfinite_step(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nonfinite_step),
+      cmocka_unit_test(test_conditional),
       cmocka_unit_test(test_lsm_resume),
       cmocka_unit_test(test_learned_sigma),
       cmocka_unit_test(test_resume_bit_exact),

@@ -59,6 +59,16 @@ static inline cld_dataset *tu_toy_images(void) {
   return d;
 }
 
+/* the same images labelled: image i is class i mod K (no names) */
+static inline cld_dataset *tu_toy_labelled(int K) {
+  cld_dataset *d = tu_toy_images();
+  d->labels = malloc((size_t)d->n * sizeof *d->labels);
+  assert_non_null(d->labels);
+  for (int64_t i = 0; i < d->n; i++) d->labels[i] = (int)(i % K);
+  d->n_classes = K;
+  return d;
+}
+
 /* rm -rf of a test's temporary directory; system()'s status */
 static inline int tu_rmtree(const char *dir) {
   char cmd[640];

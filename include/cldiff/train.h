@@ -57,6 +57,11 @@ typedef struct cld_train_params {
    * the plain step. */
   int accum;
   const cld_comm *comm;
+  /* class conditioning (a model with cld_model_class_kind TABLE or TIMESTEP, on labelled data):
+   * each sample's label is replaced by the null class (index data->n_classes) with probability
+   * cond_drop, drawn from Philox(seed, stream 4) at the sample's global position, so one model
+   * learns the conditional and the unconditional score (classifier-free guidance). 0: never. */
+  float cond_drop;
 } cld_train_params;
 /* the micro-batch one graph runs: batch / (accum x ranks) */
 static inline int cld_train_micro_batch(const cld_train_params *p) {

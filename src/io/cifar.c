@@ -46,6 +46,7 @@ cld_status cld_cifar10_load(cld_ctx *ctx, const char *dir, bool train, cld_datas
   if (!d) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   d->c = 3;
   d->h = d->w = 32;
+  d->n_classes = 10;
   snprintf(d->name, sizeof d->name, "cifar10:%s (%s)", dir, train ? "train" : "test");
   cld_status st = CLD_OK;
   for (int i = 1; i <= (train ? 5 : 1) && !st; i++) {

@@ -100,7 +100,11 @@ cld_status cld_idx_load(cld_ctx *ctx, const char *images, const char *labels, cl
       return cld_seterr(ctx, CLD_ERR_FORMAT, "%s: %u labels for %u images in %s", labels, ld[0], d[0], images);
     }
     ds->labels = malloc(ld[0] * sizeof(int));
-    for (uint32_t i = 0; ds->labels && i < ld[0]; i++) ds->labels[i] = lb[i];
+    if (!ds->labels) { free(lb); cld_dataset_free(ds); return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__); }
+    for (uint32_t i = 0; i < ld[0]; i++) {
+      ds->labels[i] = lb[i];
+      if (lb[i] + 1 > ds->n_classes) ds->n_classes = lb[i] + 1; /* the classes are 0..max (names: none in IDX) */
+    }
     free(lb);
   }
   *out = ds;

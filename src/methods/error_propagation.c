@@ -108,7 +108,9 @@ static cld_tensor *ep_chain(ep_state *e, const cld_method_graph *b, cld_tensor *
     e->Q[l] = scalar_in(g, "ep_Q", l);
     e->sd[l] = scalar_in(g, "ep_sd", l);
     e->sel[l] = scalar_in(g, "ep_sel", l);
-    cld_tensor *pred = cld_model_forward(b->model, g, x, e->tl[l]);
+    /* a conditional model's chain sees the first half's classes (as dropped for the main loss) */
+    cld_tensor *cond = b->cond ? cld_slice(g, b->cond, 0, 0, e->H) : NULL;
+    cld_tensor *pred = cld_model_forward_cond(b->model, g, x, e->tl[l], cond);
     /* x' = P x + Q pred + sd z: the posterior mean c1 x0_hat + c2 x with x0_hat = a x + b pred */
     x = cld_add(g, cld_add(g, cld_mul(g, x, e->P[l]), cld_mul(g, pred, e->Q[l])), cld_mul(g, cld_randn(g, 4, hs, 16 + l), e->sd[l]));
     cld_tensor *term = cld_mul(g, x, e->sel[l]);

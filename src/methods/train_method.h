@@ -27,6 +27,8 @@ typedef struct cld_method_graph {
   cld_tensor *x0;     /* (B, C, H, W) clean images */
   cld_tensor *eps;    /* (B, C, H, W) the noise the target is built from */
   cld_tensor *xt;     /* (B, C, H, W) the network input; NULL during the input slot */
+  cld_tensor *cond;   /* the class input of a conditional model (cld_model_class_input), or NULL:
+                         a method's own forwards of sample i take row i */
 } cld_method_graph;
 
 /* What the trainer lends a method for one step (before the step graph runs). */

@@ -197,6 +197,15 @@ static cld_status save_here(cld_trainer *t, const char *dir, int keep) {
     for (int i = 0; cld_train_methods[i]; i++)
       if (cld_train_methods[i]->record) cld_train_methods[i]->record(&t->p, mj);
     cJSON_AddStringToObject(r, "dataset", t->data->name);
+    if (t->cond) { /* what sampling needs: the classes, their names, the null class if trained with one */
+      cJSON_AddNumberToObject(r, "num_classes", t->data->n_classes);
+      cJSON_AddNumberToObject(r, "cond_drop", t->p.cond_drop);
+      if (t->p.cond_drop > 0) cJSON_AddNumberToObject(r, "null_class", t->data->n_classes);
+      else cJSON_AddNullToObject(r, "null_class");
+      cJSON *names = cJSON_AddArrayToObject(r, "class_names");
+      for (int k = 0; k < t->data->n_classes && names; k++)
+        cJSON_AddItemToArray(names, cJSON_CreateString(t->data->class_names ? t->data->class_names[k] : ""));
+    }
     cJSON_AddNumberToObject(r, "data_pixel_variance", cld_dataset_pixel_variance(t->data));
     snprintf(path, sizeof path, "%s/trainer.json", tmp);
     st = write_json(ctx, path, r);

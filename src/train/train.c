@@ -76,6 +76,7 @@ const char *cld_train_params_check(const cld_train_params *p) {
     return "comm: a communicator needs rank in 0..size-1, allreduce_sum and broadcast";
   if (p->batch % (p->accum * ranks))
     return "batch (--batch) must be a multiple of accum (--accum) x the number of ranks: each rank's micro-batches are equal";
+  if (!(p->cond_drop >= 0 && p->cond_drop < 1)) return "label dropout (--cond-drop) must be in [0, 1)";
   if (p->learn_sigma && p->prediction != CLD_PRED_EPS) return "learned variance (--learn-sigma) needs eps prediction (--prediction eps)";
   if (p->prediction == CLD_PRED_EDM && p->timestep_sampling)
     return "loss-second-moment time-step sampling (--timestep-sampling) needs discrete time steps (not --prediction edm)";
@@ -84,8 +85,8 @@ const char *cld_train_params_check(const cld_train_params *p) {
 
 /* the per-step host arrays, (B) each, in one block */
 static bool alloc_step_host(cld_trainer *t) {
-  size_t B = (size_t)t->p.batch, nf = 17;
-  char *m = t->host_buf = malloc(B * (nf * sizeof(float) + sizeof(int) + 2 * sizeof(double)));
+  size_t B = (size_t)t->p.batch, nf = 18;
+  char *m = t->host_buf = malloc(B * (nf * sizeof(float) + 2 * sizeof(int) + 2 * sizeof(double)));
   if (!m) return false;
   cld_step_host *h = &t->h;
   double *d = (double *)m;
@@ -93,9 +94,10 @@ static bool alloc_step_host(cld_trainer *t) {
   h->sigma = d + B;
   float *f = (float *)(d + 2 * B);
   float **fs[] = {&h->t, &h->sab, &h->s1, &h->uflip, &h->ut, &h->w, &h->wm, &h->c_in, &h->c_skip, &h->c_out,
-                  &h->lbt, &h->dlog, &h->isab, &h->c1, &h->c2, &h->is0, &h->per_sample};
+                  &h->lbt, &h->dlog, &h->isab, &h->c1, &h->c2, &h->is0, &h->per_sample, &h->ucond};
   for (size_t i = 0; i < nf; i++) *fs[i] = f + i * B;
   h->ti = (int *)(f + nf * B);
+  h->label = h->ti + B;
   return true;
 }
 
@@ -115,6 +117,30 @@ static cld_status add_methods(cld_trainer *t) {
   return CLD_OK;
 }
 
+/* a conditional model has labelled data, classes that fit its table (and a null row under label
+ * dropout); label dropout needs a conditional model */
+static cld_status check_classes(cld_ctx *ctx, cld_model *m, const cld_dataset *data, const cld_train_params *p) {
+  cld_class_embed kind = cld_model_class_kind(m);
+  if (kind == CLD_CLASS_NONE) {
+    if (p->cond_drop > 0)
+      return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: label dropout (--cond-drop) needs a class-conditional model "
+                        "(num_class_embeds in config.json, or a -cond preset)");
+    return CLD_OK;
+  }
+  if (kind == CLD_CLASS_IDENTITY)
+    return cld_seterr(ctx, CLD_ERR_UNSUPPORTED, "train: class_embed_type \"identity\" takes embedding vectors, which cldiff's "
+                      "datasets do not provide (use num_class_embeds)");
+  if (!data->labels || data->n_classes < 1)
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: the model is class-conditional but %s has no labels (a folder needs one "
+                      "subfolder per class)", data->name);
+  int need = data->n_classes + (p->cond_drop > 0), rows = cld_model_class_count(m);
+  if (kind == CLD_CLASS_TABLE && rows < need)
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: %s has %d classes%s: the model's class table needs %d rows "
+                      "(num_class_embeds), it has %d", data->name, data->n_classes, p->cond_drop > 0 ? " plus the null class of label dropout" : "",
+                      need, rows);
+  return CLD_OK;
+}
+
 /* the data and the model agree, and the parameters are valid */
 static cld_status check_setup(cld_ctx *ctx, cld_model *m, const cld_dataset *data, const cld_train_params *p) {
   if (data->c != cld_model_channels(m))
@@ -128,7 +154,7 @@ static cld_status check_setup(cld_ctx *ctx, cld_model *m, const cld_dataset *dat
   if (!p->learn_sigma && cld_model_out_channels(m) != data->c)
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "train: the model outputs %d channels for %d-channel data (2x needs learned variance)",
                       cld_model_out_channels(m), data->c);
-  return CLD_OK;
+  return check_classes(ctx, m, data, p);
 }
 
 /* everything the trainer holds on the host */
@@ -271,11 +297,14 @@ static cld_status draw_batch(cld_trainer *t, const double *lsm_w) {
   cld_rng_uniform_host(t->p.seed, 1, pos0, (size_t)B, h->uflip);
   cld_rng_uniform_host(t->p.seed, 2, pos0, (size_t)B, h->ut);
   if (edm) cld_rng_normal_host(t->p.seed, 2, pos0, (size_t)B, h->ut);
+  bool cond = t->cond != NULL;
+  if (cond) cld_rng_uniform_host(t->p.seed, 4, pos0, (size_t)B, h->ucond);
   for (int b = 0; b < B; b++) {
     uint64_t pos = pos0 + (uint64_t)b;
     int64_t epoch = (int64_t)(pos / (uint64_t)d->n), k = (int64_t)(pos % (uint64_t)d->n);
     if (!ensure_perm(t, epoch)) return cld_seterr(t->ctx, CLD_ERR_NOMEM, "train: out of host memory for epoch %lld's data order", (long long)epoch);
     cld_dataset_copy_image(d, t->perm[k], t->p.hflip && h->uflip[b] < 0.5f, t->xb + (int64_t)b * per);
+    if (cond) h->label[b] = h->ucond[b] < t->p.cond_drop ? d->n_classes : d->labels[t->perm[k]];
     if (edm) edm_sample(t, b);
     else vp_sample(t, lsm_w, b);
   }
@@ -315,6 +344,7 @@ static cld_status write_inputs(cld_trainer *t, int mk) {
       (st = cld_tensor_write(g, t->w, h->w + o)) || (t->wm && (st = cld_tensor_write(g, t->wm, h->wm + o))))
     return st;
   if (t->p.learn_sigma && (st = write_learned_sigma(t, mk))) return st;
+  if (t->cond && (st = cld_model_class_write(t->m, g, t->cond, h->label + o, t->Bm))) return st;
   cld_method_step ms = {t->ctx, g, &t->p, t->sched, t->data, t->step, t->Bm, mk, t->p.batch, t->xb,
                         edm ? NULL : h->ti + o, edm ? NULL : h->alpha_bar + o, edm ? h->sigma + o : NULL};
   for (int i = 0; i < t->n_methods; i++)

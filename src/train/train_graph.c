@@ -56,12 +56,12 @@ static void prediction_and_target(cld_trainer *t, cld_tensor *xt, cld_tensor *x0
     t->c_in = cld_input_4d(g, "c_in", B, 1, 1, 1);
     t->c_skip = cld_input_4d(g, "c_skip", B, 1, 1, 1);
     t->c_out = cld_input_4d(g, "c_out", B, 1, 1, 1);
-    cld_tensor *F = cld_model_forward(t->m, g, cld_mul(g, xt, t->c_in), t->tt); /* t carries c_noise */
+    cld_tensor *F = cld_model_forward_cond(t->m, g, cld_mul(g, xt, t->c_in), t->tt, t->cond); /* t carries c_noise */
     *pred = cld_add(g, cld_mul(g, xt, t->c_skip), cld_mul(g, F, t->c_out));    /* D(x, sigma) */
     *target = x0_target;
     return;
   }
-  *pred = cld_model_forward(t->m, g, xt, t->tt);
+  *pred = cld_model_forward_cond(t->m, g, xt, t->tt, t->cond);
   *target = t->p.prediction == CLD_PRED_EPS ? eps_target
             : t->p.prediction == CLD_PRED_X0 ? x0_target
                                              : cld_sub(g, cld_mul(g, eps_target, t->sab), cld_mul(g, x0_target, t->s1mab));
@@ -77,7 +77,8 @@ cld_status cld_trainer_build_graph(cld_trainer *t) {
   t->sab = cld_input_4d(g, "sqrt_alpha_bar", B, 1, 1, 1);
   t->s1mab = cld_input_4d(g, "sqrt_one_minus_alpha_bar", B, 1, 1, 1);
   t->w = cld_input(g, "weights", 1, (int64_t[]){B});
-  cld_method_graph b = {g, t->m, &t->p, {B, data->c, data->h, data->w}, t->x0, NULL, NULL};
+  if (cld_model_class_kind(t->m) != CLD_CLASS_NONE) t->cond = cld_model_class_input(t->m, g, B); /* labels, after dropout */
+  cld_method_graph b = {g, t->m, &t->p, {B, data->c, data->h, data->w}, t->x0, NULL, NULL, t->cond};
   b.eps = cld_randn(g, 4, b.shape, 3);
   cld_tensor *noise = method_noise(t, &b, b.eps);
   b.xt = cld_add(g, cld_mul(g, t->x0, t->sab), cld_mul(g, noise, t->s1mab)); /* q_sample; EDM: x0 + sigma eps */

@@ -14,7 +14,9 @@ typedef struct cld_step_host {
   float *t, *sab, *s1, *uflip, *ut, *w, *wm, *c_in, *c_skip, *c_out;
   float *lbt, *dlog, *isab, *c1, *c2, *is0; /* learned sigma */
   float *per_sample;                        /* read back for the loss-second-moment history */
+  float *ucond;                             /* label dropout draws */
   int *ti;
+  int *label;                               /* the class each sample's forward sees (after dropout) */
   double *alpha_bar, *sigma;
 } cld_step_host;
 
@@ -30,6 +32,7 @@ struct cld_trainer {
   cld_schedule *sched;
   cld_graph *g;
   cld_tensor *x0, *tt, *sab, *s1mab, *w, *loss;
+  cld_tensor *cond;          /* the class input of a conditional model, or NULL */
   cld_tensor *c_in, *c_skip, *c_out; /* EDM preconditioning, (B, 1, 1, 1) */
   /* learned range: per-sample log beta~ (clipped), log beta - log beta~, 1/sqrt(abar), posterior
    * coefficients, t == 0 flag (B); decoder-branch masks (B, C, H, W) */

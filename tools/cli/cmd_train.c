@@ -71,7 +71,7 @@ typedef struct train_args {
   cli_common co;
   const char *data, *model, *out, *sched, *pred, *tsamp, *weighting;
   long steps, batch, save_every, keep, warmup, T, log_every, seed, accum;
-  float lr, wd, clip, ema, sigma_data;
+  float lr, wd, clip, ema, sigma_data, cond_drop;
   bool resume, hflip, learn_sigma, skip_nonfinite;
   cld_methods meth;
 } train_args;
@@ -88,8 +88,12 @@ static int parse_train(train_args *a, int argc, char **argv) {
                     .ema = 0.999f, .sigma_data = 0.5f, .meth = cld_methods_default()};
   const cli_opt opts[] = {
       {"--data", "SPEC", CLI_STR, &a->data, 0, 0, "fmnist[:DIR] (default DIR /usr/share/datasets/fashion-mnist), mnist:DIR,\n"
-       "cifar10:DIR (binary batches), png:DIR (resized/cropped to the model),\ntoy:NAME (8gaussians, 25gaussians, moons, swissroll, checkerboard)"},
-      {"--model", "M", CLI_STR, &a->model, 0, 0, "preset fmnist-s, fmnist-xs, cifar10-ddpm, tiny, toy-mlp; or a config.json"},
+       "cifar10:DIR (binary batches), folder:DIR (PNG/JPEG, resized/cropped to the\nmodel; one subfolder per class gives labels), toy:NAME (8gaussians,\n"
+       "25gaussians, moons, swissroll, checkerboard)"},
+      {"--model", "M", CLI_STR, &a->model, 0, 0, "preset fmnist-s, fmnist-xs, cifar10-ddpm, tiny, toy-mlp; fmnist-xs-cond,\n"
+       "cifar10-ddpm-cond (class-conditional, 10 classes + null); or a config.json"},
+      {"--cond-drop", "P", CLI_FLOAT, &a->cond_drop, 0, 0.999, "class-conditional models: train on the null class with probability P\n"
+       "(classifier-free guidance needs it; 0.1 is usual; default 0)"},
       {"--out", "DIR", CLI_STR, &a->out, 0, 0, "run directory"},
       {"--steps", "N", CLI_LONG, &a->steps, 1, 1099511627776.0, "total steps of the run (default 1000); with --resume, continue up to N"},
       {"--batch", "B", CLI_LONG, &a->batch, 1, 1 << 20, "batch size of one optimizer step (default 32); under mpirun the global\n"
@@ -166,6 +170,7 @@ static int train_params(const train_args *a, cld_train_params *tp) {
   tp->methods = a->meth;
   tp->edm_sigma_data = a->sigma_data;
   tp->learn_sigma = a->learn_sigma;
+  tp->cond_drop = a->cond_drop;
   const char *why = cld_train_params_check(tp); /* the library's rules, with the flags named */
   if (why) { fprintf(stderr, "cldiff train: %s\n", why); return 2; }
   return 0;
@@ -350,6 +355,10 @@ int cmd_train(int argc, char **argv) {
   if (ds->n_skipped)
     fprintf(stderr, "cldiff train: warning: --data %s: %d unreadable file(s) skipped, the first: %s\n", a.data, ds->n_skipped,
             ds->skipped_first);
+  if (cli_rank() == 0 && ds->n_classes && cld_model_class_kind(u) != CLD_CLASS_NONE)
+    fprintf(stderr, "class-conditional: %d classes (%s%s%s ...)%s\n", ds->n_classes, ds->class_names ? ds->class_names[0] : "0",
+            ds->n_classes > 1 ? ", " : "", ds->n_classes > 1 && ds->class_names ? ds->class_names[1] : "",
+            a.cond_drop > 0 ? ", label dropout to the null class" : ", no label dropout (no unconditional sampling, no guidance)");
   int ss = cld_model_sample_size(u);
   if (ss > 0 && (ss != ds->h || ss != ds->w))
     fprintf(stderr, "cldiff train: note: model sample_size %d, data %dx%d (training at the data size)\n", ss, ds->h, ds->w);
