@@ -60,6 +60,19 @@ typedef struct cld_sample_params {
    * 0: off) */
   bool karras;
   float dyn_threshold, dyn_max;
+  /* class-conditional models (cld_model_class_kind TABLE or TIMESTEP). Image i is of class
+   * classes[i % n_classes]; with classes NULL every image is unconditional: the null class.
+   * null_class: the label of the unconditional model (label dropout's, trainer.json "null_class"),
+   * -1 when the model has none (then classes are needed, and guidance is refused). guidance: the
+   * classifier-free guidance weight W: the model output is out_u + W (out_c - out_u), the
+   * unconditional (null-class) output computed in the same forward as a doubled batch (for a
+   * learned-variance model the eps half is guided, the variance is the conditional one's); W = 1
+   * (the default) is the plain conditional model, with no doubled batch. Every sampler takes it,
+   * Time-Shift included. Not with trajectory. */
+  const int *classes;
+  int n_classes;
+  int null_class;
+  float guidance;
 } cld_sample_params;
 CLD_API cld_sample_params cld_sample_params_default(void); /* ddim 50 steps, eta 0, batch 16, linear T=1000, eps */
 /* Why p cannot sample (a static message naming the field and its CLI flag), or NULL: which sampler

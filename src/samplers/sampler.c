@@ -45,6 +45,8 @@ cld_sample_params cld_sample_params_default(void) {
   p.dpm_order = 2;
   p.dpm_multistep = true;
   p.dpm_grid = CLD_DPM_TIME_UNIFORM;
+  p.null_class = -1;
+  p.guidance = 1.0f;
   return p;
 }
 
@@ -73,6 +75,8 @@ cld_status cld_model_denoise(void *user, const float *x, const float *t, int bat
 cld_status cld_sample(cld_ctx *ctx, cld_model *mod, const cld_sample_params *p, int64_t first, int64_t n, int h, int w,
                       float *out, cld_sample_progress progress, void *user) {
   if (!ctx || !mod || !p || p->batch < 1) return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad arguments") : CLD_ERR_INVALID_ARG;
+  if (cld_model_class_kind(mod) != CLD_CLASS_NONE || p->classes || p->guidance != 1.0f)
+    return cld_sample_cond(ctx, mod, p, first, n, h, w, out, progress, user);
   int channels = cld_model_channels(mod);
   int B = (int)(p->batch < n ? p->batch : n);
   if (B < 1) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: n must be >= 1");

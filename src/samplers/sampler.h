@@ -48,6 +48,9 @@ cld_status cld_eps_eval_run_v(cld_eps_eval *e, const double *x, const double *t_
 /* A model as a cld_denoiser_fn: its forward graph for batch B at h x w, planned once (eval mode).
  * Used by cld_sample and by the exposure measurement; destroy m->g when done (also on failure). */
 typedef struct cld_model_denoiser { cld_graph *g; cld_tensor *x, *t, *y; } cld_model_denoiser;
+/* cld_sample for a class-conditional model, or with classes or guidance set (guidance.c) */
+cld_status cld_sample_cond(cld_ctx *ctx, cld_model *mod, const cld_sample_params *p, int64_t first, int64_t n, int h, int w,
+                           float *out, cld_sample_progress progress, void *user);
 cld_status cld_model_denoiser_init(cld_ctx *ctx, cld_model *mod, int B, int h, int w, cld_model_denoiser *m);
 cld_status cld_model_denoise(void *user, const float *x, const float *t, int batch, float *out);
 /* PNDM (pndm.c): the loop and its two formulas (exposed for the METHODS.md vectors 19-20) */

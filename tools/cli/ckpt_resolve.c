@@ -50,12 +50,28 @@ static int diffusers_model(const char *dir, ckpt_info *out) {
   return 0;
 }
 
+/* a class-conditional run's classes, null class and names (names joined by '\n'; truncated) */
+static void read_classes(const cJSON *r, ckpt_info *out) {
+  const cJSON *v;
+  if ((v = cJSON_GetObjectItemCaseSensitive(r, "num_classes")) && cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 1e6)
+    out->num_classes = (int)v->valuedouble;
+  if ((v = cJSON_GetObjectItemCaseSensitive(r, "null_class")) && cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 1e6)
+    out->null_class = (int)v->valuedouble;
+  size_t len = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r, "class_names")) {
+    if (!cJSON_IsString(e) || len + strlen(e->valuestring) + 2 > sizeof out->class_names) break;
+    len += (size_t)snprintf(out->class_names + len, sizeof out->class_names - len, "%s%s", len ? "\n" : "", e->valuestring);
+  }
+}
+
 int ckpt_resolve(cld_ctx *ctx, const char *arg, bool ema, ckpt_info *out) {
   memset(out, 0, sizeof *out);
   out->schedule = CLD_BETA_LINEAR;
   out->T = 1000;
   out->prediction = CLD_PRED_EPS;
   out->sigma_data = 0.5;
+  out->null_class = -1;
   char ck[1100];
   if (!exists(arg, "trainer.json") && exists(arg, "model_index.json")) { /* DDPMPipeline.save_pretrained's layout */
     char unet[1200];
@@ -75,13 +91,11 @@ int ckpt_resolve(cld_ctx *ctx, const char *arg, bool ema, ckpt_info *out) {
   }
   snprintf(out->ckpt_dir, sizeof out->ckpt_dir, "%s", ck);
   snprintf(out->model_dir, sizeof out->model_dir, "%s/%s", ck, ema ? "ema" : "model");
-  char tj[1200], text[8192];
+  char tj[1200];
   snprintf(tj, sizeof tj, "%s/trainer.json", ck);
-  FILE *f = fopen(tj, "rb");
-  size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
-  if (f) fclose(f);
-  text[n] = 0;
-  cJSON *r = cJSON_Parse(text);
+  char *text = cld_fs_read_text(tj); /* whole: a trainer.json with many class names is long */
+  cJSON *r = text ? cJSON_Parse(text) : NULL;
+  free(text);
   if (!r) { fprintf(stderr, "cldiff: %s: not valid JSON\n", tj); return 2; }
   const cJSON *v;
   if ((v = cJSON_GetObjectItemCaseSensitive(r, "schedule")) && cJSON_IsString(v)) out->schedule = cld_beta_schedule_parse(v->valuestring);
@@ -95,6 +109,7 @@ int ckpt_resolve(cld_ctx *ctx, const char *arg, bool ema, ckpt_info *out) {
   if ((v = cJSON_GetObjectItemCaseSensitive(r, "dataset")) && cJSON_IsString(v)) snprintf(out->dataset, sizeof out->dataset, "%s", v->valuestring);
   if ((v = cJSON_GetObjectItemCaseSensitive(r, "data_pixel_variance")) && cJSON_IsNumber(v)) out->data_var = v->valuedouble;
   if ((v = cJSON_GetObjectItemCaseSensitive(r, "edm_sigma_data")) && cJSON_IsNumber(v)) out->sigma_data = v->valuedouble;
+  read_classes(r, out);
   cJSON_Delete(r);
   if (out->schedule < 0 || out->prediction < 0 || out->T < 2) { fprintf(stderr, "cldiff: %s: bad schedule, T or prediction\n", tj); return 2; }
   out->from_trainer = true;

@@ -10,6 +10,9 @@ typedef struct {
   bool from_trainer;
   bool clip;               /* the scheduler config asks for clip_sample */
   char sched_source[1300]; /* where schedule, T and prediction came from */
+  int num_classes;         /* a class-conditional run's classes (trainer.json), 0 if unknown */
+  int null_class;          /* its label-dropout class, -1 if none */
+  char class_names[4096];  /* the names, '\n'-separated (as many as fit) */
 } ckpt_info;
 /* 0 on success, 2 (message printed) when arg names nothing usable. */
 int ckpt_resolve(cld_ctx *ctx, const char *arg, bool ema, ckpt_info *out);

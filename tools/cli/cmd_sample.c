@@ -41,6 +41,20 @@ static int check_out_file(const char *flag, const char *path) {
   return 0;
 }
 
+/* --class all: image i is of class i mod K; the grid shows one row per class (row r, column c is
+ * image c K + r) */
+static cld_status write_class_rows(cld_ctx *ctx, const char *path, const float *imgs, int n, int K, int C, int H, int W) {
+  size_t per = (size_t)C * H * W;
+  int cols = n / K;
+  float *grid = malloc((size_t)n * per * sizeof *grid);
+  if (!grid) { fprintf(stderr, "cldiff sample: out of memory for the grid\n"); return CLD_ERR_NOMEM; }
+  for (int r = 0; r < K; r++)
+    for (int c = 0; c < cols; c++) memcpy(grid + ((size_t)r * cols + c) * per, imgs + ((size_t)c * K + r) * per, per * sizeof *grid);
+  cld_status st = cld_png_write_grid(ctx, path, grid, n, C, H, W, cols);
+  free(grid);
+  return st;
+}
+
 int cmd_sample(int argc, char **argv) {
   cli_common co = {0};
   sample_opts so;
@@ -82,6 +96,8 @@ int cmd_sample(int argc, char **argv) {
   cld_sample_params sp;
   if (ckpt_resolve(ctx, ckpt, so.ema, &ci) || sample_opts_apply(&so, "sample", &ci, &sp)) { rc = 2; goto done; }
   if (cld_store_create(ctx, &s) || cld_model_load(ctx, ci.model_dir, s, &u)) { fprintf(stderr, "cldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
+  bool all_classes;
+  if (sample_opts_classes(&so, "sample", &ci, u, &sp, &all_classes)) { rc = 2; goto done; }
   int C = cld_model_channels(u);
   if (!H) H = W = cld_model_sample_size(u);
   if (H < 1) { fprintf(stderr, "cldiff sample: the model has no sample_size; pass --size HxW\n"); rc = 2; goto done; }
@@ -101,8 +117,10 @@ int cmd_sample(int argc, char **argv) {
   fprintf(stderr, "\nsampled %ld images with %s%s%s, %d steps in %.1f s (%s)\n", n, sampler, so.respacing ? " on " : "",
           so.respacing ? so.respacing : "", prog.total, cli_now() - t0, ci.model_dir);
   bool points = cld_model_get_kind(u) == CLD_MODEL_MLP;
-  cld_status wst = points ? cld_png_write_scatter(ctx, out, imgs, (int)n, 4.0f) : cld_png_write_grid(ctx, out, imgs, (int)n, C, H, W, 0);
-  if (wst) { fprintf(stderr, "cldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
+  cld_status wst = points ? cld_png_write_scatter(ctx, out, imgs, (int)n, 4.0f)
+                   : all_classes && n % sp.n_classes == 0 ? write_class_rows(ctx, out, imgs, (int)n, sp.n_classes, C, H, W)
+                                                          : cld_png_write_grid(ctx, out, imgs, (int)n, C, H, W, 0);
+  if (wst) { if (wst != CLD_ERR_NOMEM) fprintf(stderr, "cldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }
   if (npy) {
     int64_t shape[4] = {n, C, H, W};
     if (cld_npy_write(ctx, npy, imgs, points ? 2 : 4, shape)) { fprintf(stderr, "cldiff sample: %s\n", cld_ctx_errmsg(ctx)); goto done; }

@@ -15,6 +15,8 @@ void sample_opts_init(sample_opts *o) {
   o->smin = 0.002f;
   o->smax = 80.0f;
   o->rho = 7.0f;
+  o->guidance = 1.0f;
+  o->null_class = -1;
 }
 
 void sample_opts_table(sample_opts *o, cli_opt *out) {
@@ -53,6 +55,14 @@ void sample_opts_table(sample_opts *o, cli_opt *out) {
        "step ends at the tau around the next grid time that matches, while that time\n"
        "> C; not dpm-solver) or adm (TS-DPM-ADM's DDIM, as released: flipped abar list,\nend offset by T/(S-1); ddim only)"},
       {"--ts-data-aware", NULL, CLI_FLAG, &o->ts_data_aware, 0, 0, "compare with abar v_data + 1 - abar, v_data from the checkpoint's trainer.json"},
+      {"", NULL, CLI_FLAG, NULL, 0, 0, "class-conditional models:"},
+      {"--class", "K|LIST|all", CLI_STR, &o->cls, 0, 0, "class K for every image, image i of class LIST[i mod len] (\"3,1,4\"), or all:\n"
+       "image i of class i mod K (the grid gets one row per class). Without it a model\n"
+       "trained with --cond-drop samples unconditionally (the null class)"},
+      {"--guidance", "W", CLI_FLOAT, &o->guidance, 0, 1000, "classifier-free guidance eps_u + W (eps_c - eps_u) (default 1: the plain\n"
+       "conditional model; needs a model trained with --cond-drop)"},
+      {"--null-class", "N", CLI_LONG, &o->null_class, 0, 1000000, "the unconditional class of a model without cldiff's trainer.json (a diffusers\n"
+       "directory)"},
       {"--schedule", "NAME", CLI_STR, &o->sched, 0, 0, "override the checkpoint's schedule (a plain diffusers directory: linear)"},
       {"--T", "N", CLI_LONG, &o->T, 2, 100000, "override the checkpoint's T (a plain diffusers directory: 1000)"},
       {"--prediction", "P", CLI_STR, &o->pred, 0, 0, "override the checkpoint's prediction (a plain diffusers directory: eps)"},
@@ -130,5 +140,53 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   const char *why = cld_sample_params_check(&p, NULL); /* which sampler takes which option: the library's rules */
   if (why) { fprintf(stderr, "cldiff %s: %s\n", who, why); return 2; }
   *sp = p;
+  return 0;
+}
+
+int sample_opts_classes(sample_opts *o, const char *who, const ckpt_info *ci, const cld_model *m, cld_sample_params *p, bool *all) {
+  *all = false;
+  cld_class_embed kind = cld_model_class_kind(m);
+  int rows = cld_model_class_count(m);
+  p->null_class = o->null_class >= 0 ? (int)o->null_class : ci->null_class;
+  /* the labels a user may ask for: the trained classes (trainer.json), else the table's rows */
+  int K = ci->num_classes > 0 ? ci->num_classes : rows > 0 ? rows - (p->null_class >= 0 && p->null_class == rows - 1) : 0;
+  p->guidance = o->guidance;
+  if (kind == CLD_CLASS_NONE) {
+    if (o->cls || o->guidance != 1.0f || o->null_class >= 0) {
+      fprintf(stderr, "cldiff %s: --class, --guidance and --null-class are for class-conditional models; %s has no class "
+              "conditioning\n", who, ci->model_dir);
+      return 2;
+    }
+    return 0;
+  }
+  if (p->null_class >= 0 && rows > 0 && p->null_class >= rows) {
+    fprintf(stderr, "cldiff %s: --null-class %d: the model's class table has rows 0..%d\n", who, p->null_class, rows - 1);
+    return 2;
+  }
+  if (!o->cls) return 0; /* unconditional: the library refuses it when there is no null class */
+  int n = 0;
+  if (!strcmp(o->cls, "all")) {
+    if (K < 1) { fprintf(stderr, "cldiff %s: --class all: the number of classes is unknown (no trainer.json); list them\n", who); return 2; }
+    if (K > (int)(sizeof o->class_buf / sizeof o->class_buf[0])) { fprintf(stderr, "cldiff %s: --class all: %d classes is too many\n", who, K); return 2; }
+    for (n = 0; n < K; n++) o->class_buf[n] = n;
+    *all = true;
+  } else {
+    for (const char *s = o->cls; *s;) {
+      char *end;
+      long k = strtol(s, &end, 10);
+      if (end == s || (*end && *end != ',') || k < 0 || (K > 0 && k >= K) || k > 1000000 ||
+          n == (int)(sizeof o->class_buf / sizeof o->class_buf[0])) {
+        if (K > 0) fprintf(stderr, "cldiff %s: --class %s: classes are 0..%d%s\n", who, o->cls, K - 1,
+                           ci->class_names[0] ? " (see cldiff info)" : "");
+        else fprintf(stderr, "cldiff %s: --class %s: not a class number, a comma-separated list of them, or all\n", who, o->cls);
+        return 2;
+      }
+      o->class_buf[n++] = (int)k;
+      s = *end ? end + 1 : end;
+    }
+    if (n == 0) { fprintf(stderr, "cldiff %s: --class: empty\n", who); return 2; }
+  }
+  p->classes = o->class_buf;
+  p->n_classes = n;
   return 0;
 }

@@ -16,6 +16,10 @@ typedef struct sample_opts {
   long ts_window, ts_cutoff;
   const char *ts_coeffs;
   bool ts_data_aware;
+  const char *cls;        /* --class K | K1,K2,... | all */
+  float guidance;         /* --guidance W (1: none) */
+  long null_class;        /* --null-class N (-1: the checkpoint's) */
+  int class_buf[4096];    /* the parsed --class list (sample_opts_classes) */
 } sample_opts;
 
 void sample_opts_init(sample_opts *o);
@@ -26,4 +30,7 @@ void sample_opts_table(sample_opts *o, cli_opt *out);
 /* Checks the options and fills p (schedule, T, prediction from ci unless overridden): 0, or 2
  * after printing an error. */
 int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_sample_params *p);
+/* After the model is loaded: --class, --null-class and --guidance into p, checked against the
+ * model and the checkpoint's classes; 0, or 2 after printing an error. *all is set for --class all. */
+int sample_opts_classes(sample_opts *o, const char *who, const ckpt_info *ci, const cld_model *m, cld_sample_params *p, bool *all);
 #endif
