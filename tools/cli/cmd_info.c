@@ -33,6 +33,21 @@ int cmd_info(int argc, char **argv) {
     printf("levels:      ");
     for (int i = 0; i < c->n_levels; i++) printf("%s%d%s", i ? ", " : "", c->block_out_channels[i], c->down_attn[i] ? "+attn" : "");
     printf(" (x%d res blocks, dropout %g, heads of %d)\n", c->layers_per_block, c->dropout, c->attention_head_dim);
+    if (c->class_embed == CLD_CLASS_TABLE) printf("classes:     a class table of %d rows (num_class_embeds)\n", c->num_class_embeds);
+    else if (c->class_embed == CLD_CLASS_TIMESTEP) printf("classes:     labels through a timestep embedding (class_embed_type \"timestep\")\n");
+    else if (c->class_embed == CLD_CLASS_IDENTITY) printf("classes:     embedding vectors added as given (class_embed_type \"identity\")\n");
+  }
+  if (!rc && ci.num_classes > 0) {
+    printf("trained on:  %d classes, ", ci.num_classes);
+    if (ci.null_class >= 0) printf("null class %d (label dropout: unconditional sampling and guidance work)\n", ci.null_class);
+    else printf("no null class (no label dropout: sample with --class, no guidance)\n");
+    int k = 0;
+    for (const char *p = ci.class_names; *p && k < ci.num_classes; k++) {
+      const char *nl = strchr(p, '\n');
+      int len = nl ? (int)(nl - p) : (int)strlen(p);
+      printf("  class %d: %.*s\n", k, len, p);
+      p = nl ? nl + 1 : p + len;
+    }
   }
   if (!rc) {
     printf("schedule:    %s, T=%d, %s prediction%s (%s)\n", cld_beta_schedule_name((cld_beta_schedule)ci.schedule), ci.T,
