@@ -46,6 +46,7 @@ run null 0 "" "${S[@]}" --out "$tmp/null.png" --npy "$tmp/null.npy"
 run null2 2 "classes are 0..1" "${S[@]}" --out "$tmp/null2.png" --class 2 --null-class 2
 run range 2 "classes are 0..1" "${S[@]}" --out "$tmp/x.png" --class 2
 run dpmpp 0 "" "${S[@]}" --out "$tmp/pp.png" --class 1 --guidance 2 --sampler dpm++2m
+run unipc 0 "" "${S[@]}" --out "$tmp/uni.png" --class 1 --guidance 2 --sampler unipc --karras
 # a run without label dropout: a class is needed, guidance is refused
 run train0 0 "no label dropout" tr --out "$tmp/run0"
 S0=("$B" sample --ckpt "$tmp/run0" --n 2 --steps 3)

@@ -1,7 +1,8 @@
 /* Samplers: trajectories against diffusers' DDIMScheduler (eta 0 and 0.5) and DDPMScheduler
  * (fixed-small, fixed-large) driven by the exact denoiser of Gaussian data with the same Philox
  * noise (golden file from tools/golden/make_sampler_golden.py), within 1e-5, and DPM-Solver++ 2M
- * and 3M against DPMSolverMultistepScheduler (make_dpmpp_golden.py: 4-25 steps, eps and v); the exact denoiser
+ * and 3M against DPMSolverMultistepScheduler (make_dpmpp_golden.py: 4-25 steps, eps and v), UniPC
+ * (bh1, bh2, orders 2-3) against UniPCMultistepScheduler and exponential sigmas (make_unipc_golden.py); the exact denoiser
  * recovers the data's mean and variance; image i does not depend on the batch size (also with
  * the UNet). */
 #include "test_util.h"
@@ -41,6 +42,9 @@ static int case_prediction = CLD_PRED_EPS;
 static bool case_karras = false;
 static double case_tol = 1e-5;
 static float case_threshold = 0, case_threshold_max = 1;
+static bool case_exp = false, case_bh1 = false;
+static int case_order = 2;
+static int64_t case_skip_last = 0; /* states at the end not compared */
 static void check_case(cld_ctx *ctx, cld_safetensors *gold, const char *name, int sampler, float eta, int var) {
   int idx = cld_safetensors_find(gold, name);
   assert_true(idx >= 0);
@@ -62,10 +66,14 @@ static void check_case(cld_ctx *ctx, cld_safetensors *gold, const char *name, in
   p.karras = case_karras;
   p.dyn_threshold = case_threshold;
   p.dyn_max = case_threshold_max;
+  p.exp_sigmas = case_exp;
+  p.unipc_order = case_order;
+  p.unipc_bh1 = case_bh1;
   TU_OK(ctx, cld_sample_with(ctx, case_prediction == CLD_PRED_V ? gauss_denoise_v : gauss_denoise, &gm, 1, 4, 4, &p, 0, shape[1], out,
                              NULL, NULL));
   double worst = 0;
-  for (int64_t i = 0; i < total; i++) worst = fmax(worst, fabs((double)got[i] - want[i]));
+  for (int64_t i = 0; i < total - case_skip_last * shape[1] * shape[2]; i++) worst = fmax(worst, fabs((double)got[i] - want[i]));
+  for (int64_t i = 0; i < total; i++) assert_true(isfinite(got[i])); /* the skipped last states too */
   fprintf(stderr, "%s: max trajectory difference to diffusers %.2g over %lld steps\n", name, worst, (long long)shape[0] - 1);
   assert_true(worst <= case_tol);
   free(want); free(got); free(out);
@@ -108,6 +116,44 @@ static void test_parity_with_diffusers(void **state) {
   check_case(ctx, gold, "dpmpp2m_threshold_10", CLD_SAMPLER_DPMPP_2M, 0.0f, 0);
   case_threshold = 0;
   case_threshold_max = 1;
+  cld_safetensors_close(gold);
+  /* UniPC against UniPCMultistepScheduler, and exponential sigmas (make_unipc_golden.py) */
+  TU_OK(ctx, cld_safetensors_open(ctx, CLDIFF_SOURCE_DIR "/tests/golden/samplers_unipc.safetensors", &gold));
+  check_case(ctx, gold, "unipc_bh2_10", CLD_SAMPLER_UNIPC, 0.0f, 0);
+  check_case(ctx, gold, "unipc_bh2_4", CLD_SAMPLER_UNIPC, 0.0f, 0);
+  check_case(ctx, gold, "unipc_bh2_25", CLD_SAMPLER_UNIPC, 0.0f, 0);
+  case_order = 3;
+  check_case(ctx, gold, "unipc3_bh2_10", CLD_SAMPLER_UNIPC, 0.0f, 0);
+  check_case(ctx, gold, "unipc3_bh2_20", CLD_SAMPLER_UNIPC, 0.0f, 0);
+  case_order = 2;
+  case_prediction = CLD_PRED_V;
+  check_case(ctx, gold, "unipc_v_10", CLD_SAMPLER_UNIPC, 0.0f, 0);
+  case_prediction = CLD_PRED_EPS;
+  /* diffusers' bh1 ends in NaN at sigma 0 (B(h) = -inf times a zero residual): every state but
+   * the last is compared; cldiff's last is the data prediction, finite (checked below) */
+  case_bh1 = true;
+  case_skip_last = 1;
+  check_case(ctx, gold, "unipc_bh1_10", CLD_SAMPLER_UNIPC, 0.0f, 0);
+  case_bh1 = false;
+  case_skip_last = 0;
+  case_karras = true;
+  case_tol = 3e-5; /* as for DPM-Solver++'s Karras cases */
+  check_case(ctx, gold, "unipc_karras_10", CLD_SAMPLER_UNIPC, 0.0f, 0);
+  case_karras = false;
+  case_exp = true;
+  { /* the exponential grid's model times are diffusers' (its sigma_to_t, truncated) */
+    cld_schedule *s = cld_schedule_create(CLD_BETA_LINEAR, 1000);
+    double ts[10], sig[11];
+    float want[10];
+    cld_pp_grid(s, 10, false, true, true, ts, sig);
+    TU_OK(ctx, cld_safetensors_read(gold, cld_safetensors_find(gold, "unipc_exp_10.t"), want));
+    for (int i = 0; i < 10; i++) assert_true(ts[i] == want[i]);
+    cld_schedule_destroy(s);
+  }
+  check_case(ctx, gold, "unipc_exp_10", CLD_SAMPLER_UNIPC, 0.0f, 0);
+  check_case(ctx, gold, "dpmpp2m_exp_10", CLD_SAMPLER_DPMPP_2M, 0.0f, 0);
+  case_exp = false;
+  case_tol = 1e-5;
   cld_safetensors_close(gold);
   cld_ctx_destroy(ctx);
 }

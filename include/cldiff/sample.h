@@ -21,8 +21,10 @@ typedef enum { CLD_SAMPLER_DDPM = 0, CLD_SAMPLER_DDIM = 1, CLD_SAMPLER_EULER = 2
                CLD_SAMPLER_DPM_SOLVER = 4, CLD_SAMPLER_SPNDM = 5, CLD_SAMPLER_FPNDM = 6,
                CLD_SAMPLER_DPMPP_2M = 7, CLD_SAMPLER_DPMPP_3M = 8, /* DPM-Solver++ multistep, diffusers'
                                                                          DPMSolverMultistepScheduler */
-               CLD_SAMPLER_DPMPP_2M_SDE = 9 /* its SDE variant (sde-dpmsolver++) */ } cld_sampler_kind;
-/* "ddpm", "ddim", "euler", "heun", "dpm-solver", "spndm", "fpndm"; -1 if unknown */
+               CLD_SAMPLER_DPMPP_2M_SDE = 9, /* its SDE variant (sde-dpmsolver++) */
+               CLD_SAMPLER_UNIPC = 10 /* UniPC, diffusers' UniPCMultistepScheduler (predictor + corrector) */ } cld_sampler_kind;
+/* "ddpm", "ddim", "euler", "heun", "dpm-solver", "spndm", "fpndm", "dpm++2m", "dpm++3m",
+ * "dpm++2m-sde", "unipc"; -1 if unknown */
 CLD_API int cld_sampler_parse(const char *name);
 
 typedef enum { CLD_VAR_FIXED_SMALL = 0, CLD_VAR_FIXED_LARGE = 1 } cld_var_type;
@@ -60,6 +62,12 @@ typedef struct cld_sample_params {
    * 0: off) */
   bool karras;
   float dyn_threshold, dyn_max;
+  /* exponential sigma spacing (diffusers' use_exponential_sigmas), dpm++* and unipc; not with karras */
+  bool exp_sigmas;
+  /* UniPC: order 1-3 (default 2: cld_sample_params_default sets it; 0 reads as 2) and the B(h)
+   * variant: false bh2 (diffusers' default), true bh1 */
+  int unipc_order;
+  bool unipc_bh1;
   /* class-conditional models (cld_model_class_kind TABLE or TIMESTEP). Image i is of class
    * classes[i % n_classes]; with classes NULL every image is unconditional: the null class.
    * null_class: the label of the unconditional model (label dropout's, trainer.json "null_class"),

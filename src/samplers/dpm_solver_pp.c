@@ -15,7 +15,10 @@
  * [1, max]; with max = 1 that is plain clipping to [-1, 1].
  * With karras (use_karras_sigmas) the N sigmas are Karras et al.'s rho = 7 ramp between the
  * schedule's smallest and largest sigma, and each model time is the schedule time of that sigma
- * (interpolated in log sigma; rounded except for the cosine schedule, as diffusers does). */
+ * (interpolated in log sigma; rounded except for the cosine schedule, as diffusers does). With
+ * exp_sigmas (use_exponential_sigmas) the N sigmas are even in log sigma between the same ends,
+ * each model time that sigma's schedule time truncated to an integer (diffusers' int64 cast).
+ * The grid and the thresholding are shared with UniPC (unipc.c). */
 #include "samplers/sampler.h"
 #include "diffusion/schedule_make.h"
 #include "runtime/runtime.h"
@@ -38,10 +41,17 @@ static double sigma_to_t(const cld_schedule *s, double sigma) {
 }
 
 /* the N model times and N + 1 grid sigmas (the last 0) */
-static void pp_grid(const cld_schedule *s, int N, bool karras, bool round_t, double *ts, double *sig) {
+void cld_pp_grid(const cld_schedule *s, int N, bool karras, bool exponential, bool round_t, double *ts, double *sig) {
   double step = (double)(s->T - 1) / (double)N; /* numpy's linspace: j * step, the end exact */
   double lo = pow(sched_sigma(s, 0), 1.0 / 7.0), hi = pow(sched_sigma(s, s->T - 1), 1.0 / 7.0);
+  double llo = log(sched_sigma(s, 0)), lhi = log(sched_sigma(s, s->T - 1));
   for (int i = 0; i < N; i++) {
+    if (exponential) { /* diffusers' use_exponential_sigmas: even in log sigma; the time truncated to an integer */
+      double sg = exp(N > 1 ? lhi + (double)i * (llo - lhi) / (double)(N - 1) : lhi);
+      ts[i] = trunc(sigma_to_t(s, sg));
+      sig[i] = (double)(float)sg;
+      continue;
+    }
     if (karras) {
       double ramp = N > 1 ? (double)i / (double)(N - 1) : 0.0;
       double sg = pow(hi + ramp * (lo - hi), 7.0);
@@ -62,7 +72,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 /* dynamic thresholding of one image's data prediction; tmp: per doubles */
-static void pp_threshold(double *x0, size_t per, double ratio, double max, double *tmp) {
+void cld_pp_threshold(double *x0, size_t per, double ratio, double max, double *tmp) {
   for (size_t q = 0; q < per; q++) tmp[q] = fabs(x0[q]);
   qsort(tmp, per, sizeof *tmp, cmp_double);
   double pos = ratio * (double)(per - 1);
@@ -142,7 +152,7 @@ cld_status cld_dpmpp_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_use
   cld_eps_eval ev;
   st = cld_eps_eval_init(&ev, model, model_user, p, B, per);
   if (st || !ts || !sig || !x || !eps || !m[0] || !m[1] || !m[2] || !z) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
-  if (!st) pp_grid(sch, N, p->karras, p->schedule != CLD_BETA_COSINE, ts, sig);
+  if (!st) cld_pp_grid(sch, N, p->karras, p->exp_sigmas, p->schedule != CLD_BETA_COSINE, ts, sig);
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = ev.nb = (int)(n - b0 < B ? n - b0 : B);
     size_t cnt = (size_t)nb * per;
@@ -155,7 +165,7 @@ cld_status cld_dpmpp_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_use
       m[1] = m[0];
       m[0] = oldest;
       for (size_t q = 0; q < cnt; q++) m[0][q] = (x[q] - s * eps[q]) / a; /* the data prediction */
-      for (int k = 0; k < nb && p->dyn_threshold > 0; k++) pp_threshold(m[0] + (size_t)k * per, per, p->dyn_threshold, p->dyn_max, eps);
+      for (int k = 0; k < nb && p->dyn_threshold > 0; k++) cld_pp_threshold(m[0] + (size_t)k * per, per, p->dyn_threshold, p->dyn_max, eps);
       int o = pp_order(i, N, order);
       for (int k = 0; k < nb; k++) {
         const double *const mk[3] = {m[0] + (size_t)k * per, m[1] + (size_t)k * per, m[2] + (size_t)k * per};

@@ -24,6 +24,7 @@ int cld_sampler_parse(const char *name) {
   if (!strcmp(name, "dpm++2m")) return CLD_SAMPLER_DPMPP_2M;
   if (!strcmp(name, "dpm++3m")) return CLD_SAMPLER_DPMPP_3M;
   if (!strcmp(name, "dpm++2m-sde")) return CLD_SAMPLER_DPMPP_2M_SDE;
+  if (!strcmp(name, "unipc")) return CLD_SAMPLER_UNIPC;
   return -1;
 }
 
@@ -46,6 +47,7 @@ cld_sample_params cld_sample_params_default(void) {
   p.dpm_multistep = true;
   p.dpm_grid = CLD_DPM_TIME_UNIFORM;
   p.null_class = -1;
+  p.unipc_order = 2;
   p.guidance = 1.0f;
   return p;
 }
@@ -99,21 +101,25 @@ const char *cld_sample_params_check(const cld_sample_params *p, cld_status *code
   if (!p) BAD("no parameters");
   bool edm = p->sampler == CLD_SAMPLER_EULER || p->sampler == CLD_SAMPLER_HEUN, dpm = p->sampler == CLD_SAMPLER_DPM_SOLVER;
   bool ts = p->ts.window > 0;
-  bool pp = p->sampler >= CLD_SAMPLER_DPMPP_2M && p->sampler <= CLD_SAMPLER_DPMPP_2M_SDE;
-  if (p->sampler < CLD_SAMPLER_DDPM || p->sampler > CLD_SAMPLER_DPMPP_2M_SDE) BAD("unknown sampler (--sampler)");
+  bool unipc = p->sampler == CLD_SAMPLER_UNIPC;
+  bool pp = (p->sampler >= CLD_SAMPLER_DPMPP_2M && p->sampler <= CLD_SAMPLER_DPMPP_2M_SDE) || unipc; /* the DPM-Solver++ grid */
+  if (p->sampler < CLD_SAMPLER_DDPM || p->sampler > CLD_SAMPLER_UNIPC) BAD("unknown sampler (--sampler)");
+  if (unipc && (p->unipc_order < 0 || p->unipc_order > 3)) BAD("UniPC order (--order) must be 1, 2 or 3");
+  if (p->exp_sigmas && !pp) UNSUPPORTED("exponential sigmas (--exp-sigmas) are for dpm++2m, dpm++3m, dpm++2m-sde and unipc");
+  if (p->exp_sigmas && p->karras) BAD("Karras (--karras) and exponential (--exp-sigmas) sigmas: choose one");
   if (p->batch < 1 || p->steps < 1) BAD("batch (--batch) and steps (--steps) must be at least 1");
   if (edm && p->prediction != CLD_PRED_EDM) BAD("euler/heun (--sampler) need an edm-preconditioned model (--prediction edm)");
   if (!edm && p->prediction == CLD_PRED_EDM) BAD("ddpm/ddim/pndm/dpm-solver/dpm++2m (--sampler) need an eps, x0 or v model, not edm");
-  if (p->dyn_threshold != 0 && !pp) UNSUPPORTED("dynamic thresholding (--threshold) is for dpm++2m, dpm++3m and dpm++2m-sde");
+  if (p->dyn_threshold != 0 && !pp) UNSUPPORTED("dynamic thresholding (--threshold) is for dpm++2m, dpm++3m, dpm++2m-sde and unipc");
   if (p->dyn_threshold < 0 || p->dyn_threshold >= 1 || (p->dyn_threshold > 0 && !(p->dyn_max >= 1)))
     BAD("dynamic thresholding: the ratio (--threshold) must be in (0, 1) and the maximum (--threshold-max) at least 1");
-  if (p->karras && !pp) UNSUPPORTED("Karras sigmas (--karras) are for dpm++2m, dpm++3m and dpm++2m-sde");
-  if (pp && ts) UNSUPPORTED("Time-Shift (--ts-window) is for ddpm, ddim, spndm, fpndm and dpm-solver (not dpm++2m/3m/2m-sde)");
+  if (p->karras && !pp) UNSUPPORTED("Karras sigmas (--karras) are for dpm++2m, dpm++3m, dpm++2m-sde and unipc");
+  if (pp && ts) UNSUPPORTED("Time-Shift (--ts-window) is for ddpm, ddim, spndm, fpndm and dpm-solver (not dpm++2m/3m/2m-sde or unipc)");
   if (edm && p->learned_sigma) BAD("euler/heun (--sampler) cannot use a learned-variance model");
   if (ts && edm) UNSUPPORTED("Time-Shift (--ts-window) is for ddpm, ddim, spndm, fpndm and dpm-solver (not euler/heun: EDM has no "
                              "discrete steps)");
   if (p->respacing && (edm || dpm || pp)) UNSUPPORTED("respacing (--respacing) is for ddpm, ddim, spndm and fpndm (euler/heun, "
-                                                      "dpm-solver and dpm++2m/3m/2m-sde have their own grids)");
+                                                      "dpm-solver, dpm++2m/3m/2m-sde and unipc have their own grids)");
   if (p->respacing && p->sampler == CLD_SAMPLER_DDPM && cld_respace_ends_on_grid(p->respacing))
     UNSUPPORTED("respacing (--respacing) tsdpmS is TS-DPM's DDIM/PNDM grid: for ddim, spndm and fpndm, not ddpm");
   if (p->ts.window < 0 || p->ts.cutoff < 0) BAD("Time-Shift window (--ts-window) and cutoff (--ts-cutoff) must be >= 0");
@@ -146,6 +152,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   if (edm_sampler) return cld_edm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   if (p->sampler == CLD_SAMPLER_SPNDM || p->sampler == CLD_SAMPLER_FPNDM)
     return cld_pndm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
+  if (p->sampler == CLD_SAMPLER_UNIPC) return cld_unipc_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   if (pp) return cld_dpmpp_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   if (p->sampler == CLD_SAMPLER_DPM_SOLVER) return cld_dpm_solver_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   cld_step_fn step = p->sampler == CLD_SAMPLER_DDPM ? cld_ddpm_step : p->sampler == CLD_SAMPLER_DDIM ? cld_ddim_step : NULL;

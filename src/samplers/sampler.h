@@ -48,6 +48,13 @@ cld_status cld_eps_eval_run_v(cld_eps_eval *e, const double *x, const double *t_
 /* A model as a cld_denoiser_fn: its forward graph for batch B at h x w, planned once (eval mode).
  * Used by cld_sample and by the exposure measurement; destroy m->g when done (also on failure). */
 typedef struct cld_model_denoiser { cld_graph *g; cld_tensor *x, *t, *y; } cld_model_denoiser;
+/* DPM-Solver++'s grid (N model times ts, N + 1 sigmas, the last 0; linspace, Karras or
+ * exponential spacing) and dynamic thresholding of one image's data prediction (tmp: per doubles),
+ * shared by dpm_solver_pp.c and unipc.c */
+void cld_pp_grid(const cld_schedule *s, int N, bool karras, bool exponential, bool round_t, double *ts, double *sig);
+void cld_pp_threshold(double *x0, size_t per, double ratio, double max, double *tmp);
+cld_status cld_unipc_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w, const cld_sample_params *p,
+                            int64_t first, int64_t n, float *out, cld_sample_progress progress, void *user);
 /* cld_sample for a class-conditional model, or with classes or guidance set (guidance.c) */
 cld_status cld_sample_cond(cld_ctx *ctx, cld_model *mod, const cld_sample_params *p, int64_t first, int64_t n, int h, int w,
                            float *out, cld_sample_progress progress, void *user);

@@ -23,9 +23,10 @@ void sample_opts_table(sample_opts *o, cli_opt *out) {
   const cli_opt t[] = {
       {"", NULL, CLI_FLAG, NULL, 0, 0, "sampler:"},
       {"--ema", NULL, CLI_FLAG, &o->ema, 0, 0, "use the EMA weights of a cldiff checkpoint"},
-      {"--sampler", "S", CLI_STR, &o->sampler, 0, 0, "ddim (default), ddpm, spndm, fpndm, dpm-solver, dpm++2m, dpm++3m or dpm++2m-sde\n"
-       "for eps/x0/v models; euler or heun for edm models. PNDM runs on the ddimN grid (F-PNDM:\n"
-       "steps + 9 evaluations); dpm++*: DPM-Solver++ as diffusers' DPMSolverMultistepScheduler"},
+      {"--sampler", "S", CLI_STR, &o->sampler, 0, 0, "ddim (default), ddpm, spndm, fpndm, dpm-solver, dpm++2m, dpm++3m, dpm++2m-sde or\n"
+       "unipc for eps/x0/v models; euler or heun for edm models. PNDM runs on the ddimN grid\n"
+       "(F-PNDM: steps + 9 evaluations); dpm++*: DPM-Solver++ as diffusers'\n"
+       "DPMSolverMultistepScheduler; unipc: UniPC as UniPCMultistepScheduler (bh2, order 2)"},
       {"--steps", "N", CLI_LONG, &o->steps, 1, 100000, "sampling steps (default 50; ddim uses the \"ddimN\" stride, ddpm \"N\"; dpm-solver:\n"
        "model evaluations; euler/heun: the grid size N, Heun uses 2N-1 evaluations)"},
       {"--respacing", "SPEC", CLI_STR, &o->respacing, 0, 0, "the grid instead of --steps (ddpm, ddim, spndm, fpndm): guided-diffusion's \"N\",\n"
@@ -36,11 +37,13 @@ void sample_opts_table(sample_opts *o, cli_opt *out) {
       {"--clip", NULL, CLI_FLAG, &o->clip, 0, 0, "clamp the x0 prediction to [-1, 1] (a diffusers scheduler_config.json\n"
        "with clip_sample true turns it on)"},
       {"--no-clip", NULL, CLI_FLAG, &o->no_clip, 0, 0, "do not clamp, whatever the scheduler config says"},
-      {"--karras", NULL, CLI_FLAG, &o->karras, 0, 0, "dpm++*: Karras sigma spacing (diffusers' use_karras_sigmas)"},
-      {"--threshold", "R", CLI_FLOAT, &o->threshold, 0, 0.999999, "dpm++*: dynamic thresholding of x0 at the R quantile of |x0| (Imagen)"},
+      {"--karras", NULL, CLI_FLAG, &o->karras, 0, 0, "dpm++*, unipc: Karras sigma spacing (diffusers' use_karras_sigmas)"},
+      {"--exp-sigmas", NULL, CLI_FLAG, &o->exp_sigmas, 0, 0, "dpm++*, unipc: exponential sigma spacing (use_exponential_sigmas)"},
+      {"--bh1", NULL, CLI_FLAG, &o->bh1, 0, 0, "unipc: the B(h) = h variant (solver_type bh1; default bh2)"},
+      {"--threshold", "R", CLI_FLOAT, &o->threshold, 0, 0.999999, "dpm++*, unipc: dynamic thresholding of x0 at the R quantile of |x0| (Imagen)"},
       {"--threshold-max", "M", CLI_FLOAT, &o->threshold_max, 1, 1e6, "with --threshold: the largest threshold (default 1: plain clipping)"},
       {"--seed", "S", CLI_LONG, &o->seed, 0, 9.2233720368547748e18, "noise seed (default 0)"},
-      {"--order", "K", CLI_LONG, &o->order, 1, 3, "DPM-Solver (noise-prediction form) order: 2|3 multistep (default 2), 1-3 with\n--singlestep"},
+      {"--order", "K", CLI_LONG, &o->order, 1, 3, "DPM-Solver (noise-prediction form) order: 2|3 multistep (default 2), 1-3 with\n--singlestep; unipc: 1-3 (default 2)"},
       {"--singlestep", NULL, CLI_FLAG, &o->singlestep, 0, 0, "singlestep DPM-Solver"},
       {"--grid", "G", CLI_STR, &o->grid, 0, 0, "DPM-Solver's grid: time-uniform (default), logsnr or time-quadratic"},
       {"--churn", "S", CLI_FLOAT, &o->churn, 0, 1e6, "EDM Algorithm 2's S_churn (default 0)"},
@@ -75,7 +78,7 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   bool steps_set = o->steps > 0;
   int sk = cld_sampler_parse(o->sampler);
   if (sk < 0) {
-    fprintf(stderr, "cldiff %s: --sampler: '%s' is not ddim, ddpm, spndm, fpndm, dpm-solver, dpm++2m, dpm++3m, dpm++2m-sde, euler or heun\n", who, o->sampler);
+    fprintf(stderr, "cldiff %s: --sampler: '%s' is not ddim, ddpm, spndm, fpndm, dpm-solver, dpm++2m, dpm++3m, dpm++2m-sde, unipc, euler or heun\n", who, o->sampler);
     return 2;
   }
   int gk = !strcmp(o->grid, "time-uniform") ? CLD_DPM_TIME_UNIFORM : !strcmp(o->grid, "logsnr") ? CLD_DPM_LOGSNR
@@ -117,6 +120,10 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   if (o->clip && o->no_clip) { fprintf(stderr, "cldiff %s: --clip and --no-clip contradict each other\n", who); return 2; }
   p.clip_x0 = o->clip || (ci->clip && !o->no_clip);
   p.karras = o->karras;
+  p.exp_sigmas = o->exp_sigmas;
+  p.unipc_order = (int)o->order;
+  p.unipc_bh1 = o->bh1;
+  if (o->bh1 && sk != CLD_SAMPLER_UNIPC) { fprintf(stderr, "cldiff %s: --bh1 is for --sampler unipc\n", who); return 2; }
   p.dyn_threshold = o->threshold;
   p.dyn_max = o->threshold_max > 0 ? o->threshold_max : 1.0f;
   p.seed = (uint64_t)o->seed;

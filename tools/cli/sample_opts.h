@@ -11,7 +11,7 @@ typedef struct sample_opts {
   const char *sampler, *var, *grid, *sched, *pred, *respacing;
   long steps, seed, T, order;
   float eta, churn, smin, smax, rho;
-  bool ema, clip, no_clip, singlestep, karras;
+  bool ema, clip, no_clip, singlestep, karras, exp_sigmas, bh1;
   float threshold, threshold_max;
   long ts_window, ts_cutoff;
   const char *ts_coeffs;
@@ -25,7 +25,7 @@ typedef struct sample_opts {
 void sample_opts_init(sample_opts *o);
 /* The sampler options as an option table (opts.h) writing into o: each declared once with its
  * type, range and help; out must hold SAMPLE_OPTS_MAX entries (the last is the terminator). */
-#define SAMPLE_OPTS_MAX 32
+#define SAMPLE_OPTS_MAX 40
 void sample_opts_table(sample_opts *o, cli_opt *out);
 /* Checks the options and fills p (schedule, T, prediction from ci unless overridden): 0, or 2
  * after printing an error. */
