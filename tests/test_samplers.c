@@ -154,6 +154,17 @@ static void test_parity_with_diffusers(void **state) {
   check_case(ctx, gold, "dpmpp2m_exp_10", CLD_SAMPLER_DPMPP_2M, 0.0f, 0);
   case_exp = false;
   case_tol = 1e-5;
+  /* DPM-Solver++(2S) against DPMSolverSinglestepScheduler */
+  check_case(ctx, gold, "dpmpp2s_10", CLD_SAMPLER_DPMPP_2S, 0.0f, 0);
+  check_case(ctx, gold, "dpmpp2s_9", CLD_SAMPLER_DPMPP_2S, 0.0f, 0);
+  case_prediction = CLD_PRED_V;
+  check_case(ctx, gold, "dpmpp2s_v_10", CLD_SAMPLER_DPMPP_2S, 0.0f, 0);
+  case_prediction = CLD_PRED_EPS;
+  case_karras = true;
+  case_tol = 3e-5;
+  check_case(ctx, gold, "dpmpp2s_karras_10", CLD_SAMPLER_DPMPP_2S, 0.0f, 0);
+  case_karras = false;
+  case_tol = 1e-5;
   cld_safetensors_close(gold);
   cld_ctx_destroy(ctx);
 }

@@ -22,9 +22,10 @@ typedef enum { CLD_SAMPLER_DDPM = 0, CLD_SAMPLER_DDIM = 1, CLD_SAMPLER_EULER = 2
                CLD_SAMPLER_DPMPP_2M = 7, CLD_SAMPLER_DPMPP_3M = 8, /* DPM-Solver++ multistep, diffusers'
                                                                          DPMSolverMultistepScheduler */
                CLD_SAMPLER_DPMPP_2M_SDE = 9, /* its SDE variant (sde-dpmsolver++) */
-               CLD_SAMPLER_UNIPC = 10 /* UniPC, diffusers' UniPCMultistepScheduler (predictor + corrector) */ } cld_sampler_kind;
+               CLD_SAMPLER_UNIPC = 10, /* UniPC, diffusers' UniPCMultistepScheduler (predictor + corrector) */
+               CLD_SAMPLER_DPMPP_2S = 11 /* DPM-Solver++(2S), diffusers' DPMSolverSinglestepScheduler */ } cld_sampler_kind;
 /* "ddpm", "ddim", "euler", "heun", "dpm-solver", "spndm", "fpndm", "dpm++2m", "dpm++3m",
- * "dpm++2m-sde", "unipc"; -1 if unknown */
+ * "dpm++2m-sde", "unipc", "dpm++2s"; -1 if unknown */
 CLD_API int cld_sampler_parse(const char *name);
 
 typedef enum { CLD_VAR_FIXED_SMALL = 0, CLD_VAR_FIXED_LARGE = 1 } cld_var_type;

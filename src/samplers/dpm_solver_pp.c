@@ -7,7 +7,7 @@
  * t_i = round(linspace(0, T - 1, N + 1))[N - i] (i = 0 .. N-1, half to even as numpy), sigma_i =
  * sqrt((1 - abar) / abar) there, alpha = 1 / sqrt(1 + sigma^2), sigma_t = sigma alpha,
  * lambda = log alpha - log sigma_t; the last step goes to sigma = 0, i.e. to the x0 prediction.
- * The SDE variant (algorithm_type "sde-dpmsolver++", order 2) adds fresh noise at every step:
+ * Singlestep 2S: see pp_2s_update. The SDE variant (algorithm_type "sde-dpmsolver++", order 2) adds fresh noise at every step:
  * Philox(seed, stream 0x2000 + k, image offset) with k the step's place in the ascending grid, as
  * the DDPM loop draws it.
  * Dynamic thresholding (Imagen; diffusers' thresholding): each image's data prediction is clamped
@@ -92,6 +92,24 @@ static int pp_order(int i, int N, int order) {
   return order;
 }
 
+/* DPM-Solver++(2S) (diffusers' DPMSolverSinglestepScheduler, solver_order 2, midpoint,
+ * lower_order_final): steps in pairs, 1 2 1 2 ... with the last step first order; a first-order
+ * step keeps its start x_s1, the second-order step after it goes from that x_s1 straight to
+ * t = sigma i + 1 with the predictions at s1 (m[1]) and s0 = sigma i (m[0]) */
+static int pp_2s_order(int i, int N) {
+  if (i == N - 1) return 1;
+  return i % 2 == 1 ? 2 : 1;
+}
+static void pp_2s_update(double *x, const double *xs1, size_t per, const double *sig, int i, const double *const m[3]) {
+  double s1 = sig[i - 1], s0 = sig[i], st = sig[i + 1];
+  double at = pp_alpha(st), h = pp_lambda(st) - pp_lambda(s1), r0 = (pp_lambda(s0) - pp_lambda(s1)) / h;
+  double ratio = (st * at) / (s1 * pp_alpha(s1)), c = at * expm1(-h);
+  for (size_t q = 0; q < per; q++) {
+    double d1 = (m[0][q] - m[1][q]) / r0;
+    x[q] = ratio * xs1[q] - c * m[1][q] - 0.5 * c * d1;
+  }
+}
+
 /* the SDE variant's step (orders 1 and 2, midpoint): x <- sigma_t/sigma_s e^-h x + alpha_t
  * (1 - e^-2h)(D0 + D1 / 2) + sigma_t sqrt(1 - e^-2h) z */
 static void pp_sde_update(double *x, size_t per, const double *sig, int i, const double *const m[3], int o, const float *z) {
@@ -147,11 +165,12 @@ cld_status cld_dpmpp_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_use
   double *sig = malloc((size_t)(N + 1) * sizeof *sig), *x = malloc(tot * sizeof *x), *eps = malloc(tot * sizeof *eps);
   double *m[3] = {malloc(tot * sizeof(double)), malloc(tot * sizeof(double)), malloc(tot * sizeof(double))};
   int order = p->sampler == CLD_SAMPLER_DPMPP_3M ? 3 : 2;
-  bool sde = p->sampler == CLD_SAMPLER_DPMPP_2M_SDE;
+  bool sde = p->sampler == CLD_SAMPLER_DPMPP_2M_SDE, two_s = p->sampler == CLD_SAMPLER_DPMPP_2S;
+  double *xs1 = two_s ? malloc(tot * sizeof *xs1) : NULL; /* 2S: the start of the current pair */
   float *z = malloc(per * sizeof *z);
   cld_eps_eval ev;
   st = cld_eps_eval_init(&ev, model, model_user, p, B, per);
-  if (st || !ts || !sig || !x || !eps || !m[0] || !m[1] || !m[2] || !z) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
+  if (st || !ts || !sig || !x || !eps || !m[0] || !m[1] || !m[2] || !z || (two_s && !xs1)) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   if (!st) cld_pp_grid(sch, N, p->karras, p->exp_sigmas, p->schedule != CLD_BETA_COSINE, ts, sig);
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = ev.nb = (int)(n - b0 < B ? n - b0 : B);
@@ -166,9 +185,14 @@ cld_status cld_dpmpp_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_use
       m[0] = oldest;
       for (size_t q = 0; q < cnt; q++) m[0][q] = (x[q] - s * eps[q]) / a; /* the data prediction */
       for (int k = 0; k < nb && p->dyn_threshold > 0; k++) cld_pp_threshold(m[0] + (size_t)k * per, per, p->dyn_threshold, p->dyn_max, eps);
-      int o = pp_order(i, N, order);
+      int o = two_s ? pp_2s_order(i, N) : pp_order(i, N, order);
+      if (two_s && o == 1) memcpy(xs1, x, cnt * sizeof *x);
       for (int k = 0; k < nb; k++) {
         const double *const mk[3] = {m[0] + (size_t)k * per, m[1] + (size_t)k * per, m[2] + (size_t)k * per};
+        if (two_s && o == 2) {
+          pp_2s_update(x + (size_t)k * per, xs1 + (size_t)k * per, per, sig, i, mk);
+          continue;
+        }
         if (!sde) {
           pp_update(x + (size_t)k * per, per, sig, i, mk, o);
           continue;
@@ -182,7 +206,7 @@ cld_status cld_dpmpp_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_use
     }
     for (size_t q = 0; q < cnt && !st; q++) out[(size_t)b0 * per + q] = (float)x[q];
   }
-  free(ts); free(sig); free(x); free(eps); free(m[0]); free(m[1]); free(m[2]); free(z);
+  free(ts); free(sig); free(x); free(eps); free(m[0]); free(m[1]); free(m[2]); free(z); free(xs1);
   cld_eps_eval_free(&ev);
   cld_schedule_destroy(sch);
   return st;

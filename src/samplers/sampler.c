@@ -25,6 +25,7 @@ int cld_sampler_parse(const char *name) {
   if (!strcmp(name, "dpm++3m")) return CLD_SAMPLER_DPMPP_3M;
   if (!strcmp(name, "dpm++2m-sde")) return CLD_SAMPLER_DPMPP_2M_SDE;
   if (!strcmp(name, "unipc")) return CLD_SAMPLER_UNIPC;
+  if (!strcmp(name, "dpm++2s")) return CLD_SAMPLER_DPMPP_2S;
   return -1;
 }
 
@@ -102,24 +103,25 @@ const char *cld_sample_params_check(const cld_sample_params *p, cld_status *code
   bool edm = p->sampler == CLD_SAMPLER_EULER || p->sampler == CLD_SAMPLER_HEUN, dpm = p->sampler == CLD_SAMPLER_DPM_SOLVER;
   bool ts = p->ts.window > 0;
   bool unipc = p->sampler == CLD_SAMPLER_UNIPC;
-  bool pp = (p->sampler >= CLD_SAMPLER_DPMPP_2M && p->sampler <= CLD_SAMPLER_DPMPP_2M_SDE) || unipc; /* the DPM-Solver++ grid */
-  if (p->sampler < CLD_SAMPLER_DDPM || p->sampler > CLD_SAMPLER_UNIPC) BAD("unknown sampler (--sampler)");
+  bool pp = (p->sampler >= CLD_SAMPLER_DPMPP_2M && p->sampler <= CLD_SAMPLER_DPMPP_2M_SDE) || unipc ||
+            p->sampler == CLD_SAMPLER_DPMPP_2S; /* the DPM-Solver++ grid */
+  if (p->sampler < CLD_SAMPLER_DDPM || p->sampler > CLD_SAMPLER_DPMPP_2S) BAD("unknown sampler (--sampler)");
   if (unipc && (p->unipc_order < 0 || p->unipc_order > 3)) BAD("UniPC order (--order) must be 1, 2 or 3");
-  if (p->exp_sigmas && !pp) UNSUPPORTED("exponential sigmas (--exp-sigmas) are for dpm++2m, dpm++3m, dpm++2m-sde and unipc");
+  if (p->exp_sigmas && !pp) UNSUPPORTED("exponential sigmas (--exp-sigmas) are for dpm++2m, dpm++3m, dpm++2m-sde, dpm++2s and unipc");
   if (p->exp_sigmas && p->karras) BAD("Karras (--karras) and exponential (--exp-sigmas) sigmas: choose one");
   if (p->batch < 1 || p->steps < 1) BAD("batch (--batch) and steps (--steps) must be at least 1");
   if (edm && p->prediction != CLD_PRED_EDM) BAD("euler/heun (--sampler) need an edm-preconditioned model (--prediction edm)");
   if (!edm && p->prediction == CLD_PRED_EDM) BAD("ddpm/ddim/pndm/dpm-solver/dpm++2m (--sampler) need an eps, x0 or v model, not edm");
-  if (p->dyn_threshold != 0 && !pp) UNSUPPORTED("dynamic thresholding (--threshold) is for dpm++2m, dpm++3m, dpm++2m-sde and unipc");
+  if (p->dyn_threshold != 0 && !pp) UNSUPPORTED("dynamic thresholding (--threshold) is for dpm++2m, dpm++3m, dpm++2m-sde, dpm++2s and unipc");
   if (p->dyn_threshold < 0 || p->dyn_threshold >= 1 || (p->dyn_threshold > 0 && !(p->dyn_max >= 1)))
     BAD("dynamic thresholding: the ratio (--threshold) must be in (0, 1) and the maximum (--threshold-max) at least 1");
-  if (p->karras && !pp) UNSUPPORTED("Karras sigmas (--karras) are for dpm++2m, dpm++3m, dpm++2m-sde and unipc");
-  if (pp && ts) UNSUPPORTED("Time-Shift (--ts-window) is for ddpm, ddim, spndm, fpndm and dpm-solver (not dpm++2m/3m/2m-sde or unipc)");
+  if (p->karras && !pp) UNSUPPORTED("Karras sigmas (--karras) are for dpm++2m, dpm++3m, dpm++2m-sde, dpm++2s and unipc");
+  if (pp && ts) UNSUPPORTED("Time-Shift (--ts-window) is for ddpm, ddim, spndm, fpndm and dpm-solver (not dpm++2m/3m/2m-sde/2s or unipc)");
   if (edm && p->learned_sigma) BAD("euler/heun (--sampler) cannot use a learned-variance model");
   if (ts && edm) UNSUPPORTED("Time-Shift (--ts-window) is for ddpm, ddim, spndm, fpndm and dpm-solver (not euler/heun: EDM has no "
                              "discrete steps)");
   if (p->respacing && (edm || dpm || pp)) UNSUPPORTED("respacing (--respacing) is for ddpm, ddim, spndm and fpndm (euler/heun, "
-                                                      "dpm-solver, dpm++2m/3m/2m-sde and unipc have their own grids)");
+                                                      "dpm-solver, dpm++* and unipc have their own grids)");
   if (p->respacing && p->sampler == CLD_SAMPLER_DDPM && cld_respace_ends_on_grid(p->respacing))
     UNSUPPORTED("respacing (--respacing) tsdpmS is TS-DPM's DDIM/PNDM grid: for ddim, spndm and fpndm, not ddpm");
   if (p->ts.window < 0 || p->ts.cutoff < 0) BAD("Time-Shift window (--ts-window) and cutoff (--ts-cutoff) must be >= 0");
@@ -153,7 +155,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   if (p->sampler == CLD_SAMPLER_SPNDM || p->sampler == CLD_SAMPLER_FPNDM)
     return cld_pndm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   if (p->sampler == CLD_SAMPLER_UNIPC) return cld_unipc_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
-  if (pp) return cld_dpmpp_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
+  if (pp || p->sampler == CLD_SAMPLER_DPMPP_2S) return cld_dpmpp_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   if (p->sampler == CLD_SAMPLER_DPM_SOLVER) return cld_dpm_solver_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   cld_step_fn step = p->sampler == CLD_SAMPLER_DDPM ? cld_ddpm_step : p->sampler == CLD_SAMPLER_DDIM ? cld_ddim_step : NULL;
   if (!step) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: unknown sampler %d", p->sampler);

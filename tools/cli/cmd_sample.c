@@ -83,7 +83,7 @@ int cmd_sample(int argc, char **argv) {
   if (dir && stat(dir, &dsb) == 0 && !S_ISDIR(dsb.st_mode)) { fprintf(stderr, "cldiff sample: --dir %s: exists and is not a directory\n", dir); return 2; }
   if (!ckpt || !out) { fprintf(stderr, "cldiff sample: --ckpt and --out are required (see --help)\n"); return 2; }
   if (cld_sampler_parse(so.sampler) < 0) {
-    fprintf(stderr, "cldiff sample: --sampler: '%s' is not ddim, ddpm, spndm, fpndm, dpm-solver, dpm++2m, dpm++3m, dpm++2m-sde, unipc, euler or heun\n", so.sampler);
+    fprintf(stderr, "cldiff sample: --sampler: '%s' is not ddim, ddpm, spndm, fpndm, dpm-solver, dpm++2m, dpm++3m, dpm++2m-sde, dpm++2s, unipc, euler or heun\n", so.sampler);
     return 2;
   }
   cld_ctx *ctx = cli_ctx(&co);

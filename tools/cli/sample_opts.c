@@ -23,10 +23,11 @@ void sample_opts_table(sample_opts *o, cli_opt *out) {
   const cli_opt t[] = {
       {"", NULL, CLI_FLAG, NULL, 0, 0, "sampler:"},
       {"--ema", NULL, CLI_FLAG, &o->ema, 0, 0, "use the EMA weights of a cldiff checkpoint"},
-      {"--sampler", "S", CLI_STR, &o->sampler, 0, 0, "ddim (default), ddpm, spndm, fpndm, dpm-solver, dpm++2m, dpm++3m, dpm++2m-sde or\n"
-       "unipc for eps/x0/v models; euler or heun for edm models. PNDM runs on the ddimN grid\n"
-       "(F-PNDM: steps + 9 evaluations); dpm++*: DPM-Solver++ as diffusers'\n"
-       "DPMSolverMultistepScheduler; unipc: UniPC as UniPCMultistepScheduler (bh2, order 2)"},
+      {"--sampler", "S", CLI_STR, &o->sampler, 0, 0, "ddim (default), ddpm, spndm, fpndm, dpm-solver, dpm++2m, dpm++3m, dpm++2m-sde,\n"
+       "dpm++2s or unipc for eps/x0/v models; euler or heun for edm models. PNDM runs on the\n"
+       "ddimN grid (F-PNDM: steps + 9 evaluations); dpm++2m/3m/2m-sde: DPM-Solver++ as diffusers'\n"
+       "DPMSolverMultistepScheduler, dpm++2s as DPMSolverSinglestepScheduler; unipc: UniPC as\n"
+       "UniPCMultistepScheduler (bh2, order 2)"},
       {"--steps", "N", CLI_LONG, &o->steps, 1, 100000, "sampling steps (default 50; ddim uses the \"ddimN\" stride, ddpm \"N\"; dpm-solver:\n"
        "model evaluations; euler/heun: the grid size N, Heun uses 2N-1 evaluations)"},
       {"--respacing", "SPEC", CLI_STR, &o->respacing, 0, 0, "the grid instead of --steps (ddpm, ddim, spndm, fpndm): guided-diffusion's \"N\",\n"
@@ -78,7 +79,7 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   bool steps_set = o->steps > 0;
   int sk = cld_sampler_parse(o->sampler);
   if (sk < 0) {
-    fprintf(stderr, "cldiff %s: --sampler: '%s' is not ddim, ddpm, spndm, fpndm, dpm-solver, dpm++2m, dpm++3m, dpm++2m-sde, unipc, euler or heun\n", who, o->sampler);
+    fprintf(stderr, "cldiff %s: --sampler: '%s' is not ddim, ddpm, spndm, fpndm, dpm-solver, dpm++2m, dpm++3m, dpm++2m-sde, dpm++2s, unipc, euler or heun\n", who, o->sampler);
     return 2;
   }
   int gk = !strcmp(o->grid, "time-uniform") ? CLD_DPM_TIME_UNIFORM : !strcmp(o->grid, "logsnr") ? CLD_DPM_LOGSNR

@@ -2,7 +2,9 @@
 """Golden trajectories of UniPC (diffusers' UniPCMultistepScheduler: predict_x0, solver_type "bh2"
 and "bh1", solver_order 2 and 3, lower_order_final, final_sigmas_type "zero", timestep_spacing
 "linspace"; also with Karras and with exponential sigmas) and of DPM-Solver++ 2M with exponential
-sigmas (DPMSolverMultistepScheduler, use_exponential_sigmas), driven by the same exact Gaussian
+sigmas (DPMSolverMultistepScheduler, use_exponential_sigmas), and of DPM-Solver++(2S)
+(DPMSolverSinglestepScheduler: dpmsolver++, solver_order 2, midpoint, lower_order_final,
+final_sigmas_type "zero"; 10 and 9 steps, a v model, Karras sigmas), driven by the same exact Gaussian
 denoiser and Philox starting noise as make_sampler_golden.py (an eps model; and a v model).
 Writes tests/golden/samplers_unipc.safetensors: for each case the trajectory (steps+1, n, C*H*W),
 and the model times of the exponential cases ("<case>.t").
@@ -16,7 +18,7 @@ import sys
 
 import numpy as np
 import torch
-from diffusers import DPMSolverMultistepScheduler, UniPCMultistepScheduler
+from diffusers import DPMSolverMultistepScheduler, DPMSolverSinglestepScheduler, UniPCMultistepScheduler
 from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -54,6 +56,15 @@ def main():
     out["dpmpp2m_exp_10"], ts = run(dpm, 10, eps_step)
     out["dpmpp2m_exp_10.t"] = torch.tensor(ts, dtype=torch.float32)
     print("dpm++ 2M exponential timesteps", ts)
+    def single(prediction="epsilon", **kw):
+        return DPMSolverSinglestepScheduler(num_train_timesteps=1000, beta_schedule="linear", solver_order=2,
+                                            algorithm_type="dpmsolver++", solver_type="midpoint", lower_order_final=True,
+                                            final_sigmas_type="zero", prediction_type=prediction, **kw)
+    for steps in (10, 9):
+        out[f"dpmpp2s_{steps}"], ts = run(single(), steps, eps_step)
+        print("dpm++ 2S", steps, "timesteps", ts)
+    out["dpmpp2s_v_10"], _ = run(single("v_prediction"), 10, lambda s, x, t, k: s.step(v_model(s, x, t), t, x).prev_sample)
+    out["dpmpp2s_karras_10"], _ = run(single(use_karras_sigmas=True), 10, eps_step)
     path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden", "samplers_unipc.safetensors")
     save_file({k: v.contiguous() for k, v in out.items()}, path)
     print("wrote", path, "(MU", MU, "SD", SD, ")")
