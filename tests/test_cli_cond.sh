@@ -53,6 +53,15 @@ S0=("$B" sample --ckpt "$tmp/run0" --n 2 --steps 3)
 run noclass 1 "--class" "${S0[@]}" --out "$tmp/y.png"
 run noguide 1 "label dropout" "${S0[@]}" --out "$tmp/y.png" --class 1 --guidance 2
 run classok 0 "" "${S0[@]}" --out "$tmp/y.png" --class 1
+# a guidance sweep: the CSV has a row per weight and a FID and accuracy column per class, the plots exist
+run cls 0 "" "$B" train-classifier --data "folder:$tmp/data" --out "$tmp/cls" --epochs 1 --batch 4 --size 8
+run sweep 0 "guidance.csv" "$B" eval guidance --ckpt "$tmp/run" --features "$tmp/cls" --ref "folder:$tmp/data" --weights 1,3 \
+  --per-class 3 --steps 3 --out "$tmp/sweep"
+[ "$(wc -l <"$tmp/sweep/guidance.csv")" = 3 ] || fail "eval guidance: guidance.csv does not have a header and 2 rows"
+head -1 "$tmp/sweep/guidance.csv" | grep -q "fid_class1,accuracy_class1" || fail "eval guidance: no per-class columns"
+for f in fid_vs_guidance.png precision_recall.png guidance.json; do [ -s "$tmp/sweep/$f" ] || fail "eval guidance: no $f"; done
+run sweep0 1 "label dropout" "$B" eval guidance --ckpt "$tmp/run0" --features "$tmp/cls" --ref "folder:$tmp/data" --weights 2 \
+  --per-class 2 --steps 2 --out "$tmp/sweep0"
 # training misuses
 run nolabels 1 "has no labels" "$B" train --data "folder:$tmp/flat" --model "$tmp/cond.json" --out "$tmp/r2" --steps 1 --batch 1
 run uncond 1 "--cond-drop" "$B" train --data "folder:$tmp/data" --model tiny --out "$tmp/r3" --steps 1 --batch 1 --cond-drop 0.1

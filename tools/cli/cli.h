@@ -13,6 +13,7 @@ int cmd_sample(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_train_classifier(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int eval_guidance(int argc, char **argv); /* `cldiff eval guidance` (cmd_eval_guidance.c) */
 int cmd_plot(int argc, char **argv);
 
 /* Parses --device D / --gemm P common options in place; returns 0, or 2 after printing an error. */

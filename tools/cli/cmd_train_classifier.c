@@ -18,11 +18,13 @@ static void progress(void *user, int64_t step, int64_t total, float loss) {
 int cmd_train_classifier(int argc, char **argv) {
   cli_common co = {0};
   const char *data = NULL, *out = NULL;
-  long epochs = 6, batch = 128, seed = 0;
+  long epochs = 6, batch = 128, seed = 0, size = 0;
   float lr = 2e-3f;
   bool hflip = false;
   const cli_opt opts[] = {
-      {"--data", "SPEC", CLI_STR, &data, 0, 0, "a labelled dataset: fmnist[:DIR], mnist:DIR, cifar10:DIR"},
+      {"--data", "SPEC", CLI_STR, &data, 0, 0, "a labelled dataset: fmnist[:DIR], mnist:DIR, cifar10:DIR, or folder:DIR with one\n"
+       "subfolder per class (no split there: the folder is both train and test)"},
+      {"--size", "N", CLI_LONG, &size, 1, 4096, "the image size a folder is resized to (the model's sample_size)"},
       {"--out", "DIR", CLI_STR, &out, 0, 0, "writes DIR/classifier.safetensors and DIR/metrics.json (test accuracy)"},
       {"--epochs", "N", CLI_LONG, &epochs, 1, 1000, "passes over the train split (default 6)"},
       {"--batch", "B", CLI_LONG, &batch, 1, 4096, "batch size (default 128)"},
@@ -41,7 +43,7 @@ int cmd_train_classifier(int argc, char **argv) {
   int rc = 1;
   cld_dataset *tr = NULL, *te = NULL;
   cld_classifier *c = NULL;
-  if (cld_dataset_open(ctx, data, "train", &tr) || cld_dataset_open(ctx, data, "test", &te)) {
+  if (cld_dataset_open_sized(ctx, data, "train", (int)size, &tr) || cld_dataset_open_sized(ctx, data, "test", (int)size, &te)) {
     fprintf(stderr, "cldiff train-classifier: --data %s: %s\n", data, cld_ctx_errmsg(ctx));
     rc = 2;
     goto done;
