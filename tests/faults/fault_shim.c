@@ -1,11 +1,14 @@
 /* The wrappers behind fault_shim.h. Each __wrap_X counts, fails when its count reaches the armed
  * one, else calls __real_X (the linker's name for the real symbol). */
+#define _GNU_SOURCE /* dladdr */
 #include "fault_shim.h"
 #define CL_TARGET_OPENCL_VERSION 120
 #include <CL/cl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +16,7 @@ static long counts[FAULT_KINDS], armed_at[FAULT_KINDS];
 static fault_kind armed_kind = FAULT_KINDS;
 static bool fired;
 static const char *fired_what = "";
+static void *fired_caller;
 
 void fault_arm(fault_kind k, long nth) {
   memset(counts, 0, sizeof counts);
@@ -21,18 +25,37 @@ void fault_arm(fault_kind k, long nth) {
   armed_at[k] = nth;
   fired = false;
   fired_what = "";
+  fired_caller = NULL;
 }
 void fault_disarm(void) { armed_kind = FAULT_KINDS; }
 long fault_count(fault_kind k) { return counts[k]; }
 bool fault_fired(void) { return fired; }
 const char *fault_what(void) { return fired_what; }
+/* the function that made the failed call: its exported name, else addr2line's reading of the
+ * symbol table at the return address (the library's functions are not exported), else the offset */
+const char *fault_caller(void) {
+  static char name[160];
+  Dl_info info;
+  if (!fired_caller || !dladdr(fired_caller, &info)) return "?";
+  if (info.dli_sname) return info.dli_sname;
+  unsigned long off = (unsigned long)((char *)fired_caller - (char *)info.dli_fbase) - 1; /* inside the call */
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "addr2line -f -e '%s' 0x%lx 2>/dev/null", info.dli_fname, off);
+  FILE *p = popen(cmd, "r");
+  if (p && fgets(name, sizeof name, p) && name[0] != '?') name[strcspn(name, "\n")] = 0;
+  else snprintf(name, sizeof name, "%s+0x%lx", info.dli_fname, off);
+  if (p) pclose(p);
+  return name;
+}
+#define hit(k, what) hit_at(k, what, __builtin_return_address(0))
 
 /* true when this call is the one to fail (a failing allocation sets errno as the real one does) */
-static bool hit(fault_kind k, const char *what) {
+static bool hit_at(fault_kind k, const char *what, void *caller) {
   if (armed_kind != k) return false;
   if (++counts[k] != armed_at[k]) return false;
   fired = true;
   fired_what = what;
+  fired_caller = caller;
   if (getenv("FAULTS_TRACE")) { /* where the failing call was made (debugging a finding) */
     void *frames[16];
     backtrace_symbols_fd(frames, backtrace(frames, 16), 2);

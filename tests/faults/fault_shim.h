@@ -15,4 +15,5 @@ void fault_disarm(void);
 long fault_count(fault_kind k);  /* calls of kind k since fault_arm */
 bool fault_fired(void);          /* the armed call happened (and failed) */
 const char *fault_what(void);    /* the name of the call that was made to fail */
+const char *fault_caller(void);  /* the function that made it (its exported symbol, or "?") */
 #endif

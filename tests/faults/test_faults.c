@@ -127,7 +127,16 @@ static cld_status attempt(const workload *w, run *r, char *msg, size_t n) {
   return st;
 }
 
-typedef struct { long runs, errors, absorbed, bad; } tally;
+/* a sweep's counts, and its absorbed runs by the call that failed (printed after the sweep) */
+#define MAX_ABSORBED_KINDS 16
+typedef struct { long runs, errors, absorbed, bad; char *what[MAX_ABSORBED_KINDS]; long count[MAX_ABSORBED_KINDS]; int kinds; } tally;
+
+static void count_absorbed(tally *tl, const char *what) {
+  int i = 0;
+  while (i < tl->kinds && strcmp(tl->what[i], what)) i++;
+  if (i == tl->kinds && tl->kinds < MAX_ABSORBED_KINDS) tl->what[tl->kinds++] = strdup(what);
+  if (i < tl->kinds) tl->count[i]++;
+}
 
 /* the message tells what ran out: host memory, or the OpenCL call's error (its CL_ name) */
 static bool names_fault(fault_kind k, const char *msg) {
@@ -149,6 +158,9 @@ static void sweep(const workload *w, fault_kind k, long max_runs, const run *ref
     const char *what = fault_what();
     if (!st) {
       tl->absorbed++;
+      char where[160];
+      snprintf(where, sizeof where, "%s in %s", what, fault_caller());
+      count_absorbed(tl, where);
       if (r.n_out != ref->n_out || memcmp(r.out, ref->out, ref->n_out * sizeof(float))) {
         fprintf(stderr, "%s: %s #%ld failed, the run returned OK with a different result\n", w->name, what, nth);
         tl->bad++;
@@ -201,6 +213,10 @@ int main(int argc, char **argv) {
       sweep(w, (fault_kind)k, max_runs, &ref, total[k], &tl);
       printf("%-6s %-4s calls %6ld, runs %5ld: %5ld errors, %4ld absorbed, %ld bad\n", w->name,
              k == FAULT_HOST ? "host" : "cl", total[k], tl.runs, tl.errors, tl.absorbed, tl.bad);
+      for (int a = 0; a < tl.kinds; a++) {
+        printf("         absorbed: %ld x a failed %s\n", tl.count[a], tl.what[a]);
+        free(tl.what[a]);
+      }
       bad += tl.bad > 0;
     }
   }
