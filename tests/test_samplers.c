@@ -488,6 +488,64 @@ static void test_pndm(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* Epsilon Scaling: every discrete-time loop divides the network's eps by lambda before it makes
+ * x0 and the step, so sampling with lambda equals sampling a denoiser whose output is eps/lambda
+ * (to float rounding); lambda's linear schedule is ADM-ES's list b + k (i - (N-1)/2); b = 1, k = 0
+ * is the baseline, bit for bit. */
+static double es_lambda = 1.0;
+static cld_status gauss_denoise_scaled(void *user, const float *x, const float *t, int batch, float *out) {
+  gauss_model *g = user;
+  cld_status st = gauss_denoise(user, x, t, batch, out);
+  for (int i = 0; i < batch * g->per && !st; i++) out[i] = (float)(out[i] / es_lambda);
+  return st;
+}
+static void test_eps_scaling(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  gauss_model gm = {cld_schedule_create(CLD_BETA_LINEAR, 1000), 16};
+  const int samplers[] = {CLD_SAMPLER_DDIM, CLD_SAMPLER_DDPM, CLD_SAMPLER_SPNDM, CLD_SAMPLER_DPM_SOLVER, CLD_SAMPLER_DPMPP_2M,
+                          CLD_SAMPLER_UNIPC};
+  enum { NI = 3, PER = 16 };
+  float a[NI * PER], b[NI * PER], base[NI * PER];
+  es_lambda = 1.05;
+  for (size_t k = 0; k < sizeof samplers / sizeof *samplers; k++) {
+    cld_sample_params p = cld_sample_params_default();
+    p.sampler = samplers[k];
+    p.steps = 10;
+    p.seed = 4;
+    TU_OK(ctx, cld_sample_with(ctx, gauss_denoise, &gm, 1, 4, 4, &p, 0, NI, base, NULL, NULL));
+    p.eps_scale = (cld_eps_scale){1.0f, 0.0f}; /* off: the baseline's bytes */
+    TU_OK(ctx, cld_sample_with(ctx, gauss_denoise, &gm, 1, 4, 4, &p, 0, NI, a, NULL, NULL));
+    assert_memory_equal(a, base, sizeof a);
+    p.eps_scale = (cld_eps_scale){1.05f, 0.0f};
+    TU_OK(ctx, cld_sample_with(ctx, gauss_denoise, &gm, 1, 4, 4, &p, 0, NI, a, NULL, NULL));
+    p.eps_scale = (cld_eps_scale){0};
+    TU_OK(ctx, cld_sample_with(ctx, gauss_denoise_scaled, &gm, 1, 4, 4, &p, 0, NI, b, NULL, NULL));
+    double worst = 0, moved = 0;
+    for (int i = 0; i < NI * PER; i++) {
+      worst = fmax(worst, fabs((double)a[i] - b[i]));
+      moved = fmax(moved, fabs((double)a[i] - base[i]));
+    }
+    if (getenv("CLDIFF_TEST_VERBOSE")) fprintf(stderr, "eps scaling, sampler %d: %.2g from eps/lambda, %.2g from the baseline\n", samplers[k], worst, moved);
+    assert_true(worst < 2e-5);
+    assert_true(moved > 1e-3);
+  }
+  /* the linear schedule: ADM-ES's commented "linear schedule" list, start = b - k (N - 1)/2,
+   * lambda_i = start + i k at respaced index i = t N / T */
+  cld_eps_scale es = {1.011f, 0.0004f};
+  for (int i = 0; i < 50; i++) {
+    double want = ((double)es.b - (double)es.k * (50 - 1) / 2.0) + i * (double)es.k;
+    assert_true(fabs(cld_eps_scale_at(&es, i * 20.0, 50, 1000) - want) < 1e-12);
+  }
+  cld_sample_params p = cld_sample_params_default();
+  p.prediction = CLD_PRED_EDM;
+  p.sampler = CLD_SAMPLER_HEUN;
+  p.eps_scale = es;
+  assert_non_null(cld_sample_params_check(&p, NULL)); /* not for the EDM samplers */
+  cld_schedule_destroy(gm.s);
+  cld_ctx_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parity_with_diffusers),
@@ -496,7 +554,7 @@ int main(void) {
       cmocka_unit_test(test_pndm_nfe),
       cmocka_unit_test(test_edm),
       cmocka_unit_test(test_dpm_solver),
-      cmocka_unit_test(test_pndm),
+      cmocka_unit_test(test_pndm), cmocka_unit_test(test_eps_scaling),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

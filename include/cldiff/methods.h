@@ -113,6 +113,18 @@ CLD_API cld_step_times cld_ts_times(const cld_time_shift *ts, const cld_schedule
 CLD_API double cld_ts_variance(const float *x, size_t n); /* unbiased variance */
 CLD_API double cld_ts_variance_d(const double *x, size_t n); /* the same for a double state (PNDM, DPM-Solver) */
 
+/* ---- Epsilon Scaling (epsilon_scaling.c; Ning et al., ICLR 2024, forever208/ADM-ES) ---- */
+/* A sampling-time fix of exposure bias: the network's eps is divided by lambda before it makes
+ * the x0 prediction (and, through it, the step). lambda(t) = b + k (i - (N - 1)/2), i = t N / T the
+ * respaced index of model time t on an N-step walk of a T-step schedule (ADM-ES's "kt + b": its
+ * sampling_scaler list, centred on b; k = 0, the uniform schedule, is its default). b = 0 or
+ * (b = 1, k = 0): off. */
+typedef struct cld_eps_scale { float b, k; } cld_eps_scale;
+CLD_API bool cld_eps_scale_on(const cld_eps_scale *es);
+CLD_API double cld_eps_scale_at(const cld_eps_scale *es, double t_model, int N, int T);
+/* eps /= lambda, and x0 = (x - sigma eps) / alpha from it */
+CLD_API void cld_eps_scale_apply(double lambda, double alpha, double sigma, double x, double *eps, double *x0);
+
 #ifdef __cplusplus
 }
 #endif

@@ -69,6 +69,9 @@ typedef struct cld_sample_params {
    * variant: false bh2 (diffusers' default), true bh1 */
   int unipc_order;
   bool unipc_bh1;
+  /* Epsilon Scaling (cldiff/methods.h): the network's eps divided by lambda(t) at every model
+   * evaluation; every discrete-time sampler (not euler/heun). {0, 0} or {1, 0}: off. */
+  cld_eps_scale eps_scale;
   /* class-conditional models (cld_model_class_kind TABLE or TIMESTEP). Image i is of class
    * classes[i % n_classes]; with classes NULL every image is unconditional: the null class.
    * null_class: the label of the unconditional model (label dropout's, trainer.json "null_class"),

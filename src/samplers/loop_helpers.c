@@ -28,7 +28,8 @@ cld_status cld_eps_eval_init(cld_eps_eval *e, cld_denoiser_fn model, void *user,
   size_t oper = p->learned_sigma ? 2 * per : per;
   *e = (cld_eps_eval){model, user, p->prediction, B, 0, per, oper, malloc((size_t)B * per * sizeof(float)),
                       malloc((size_t)B * oper * sizeof(float)), malloc((size_t)B * sizeof(float)),
-                      malloc((size_t)B * sizeof(double)), malloc((size_t)B * sizeof(double)), malloc((size_t)B * sizeof(double))};
+                      malloc((size_t)B * sizeof(double)), malloc((size_t)B * sizeof(double)), malloc((size_t)B * sizeof(double)),
+                      p->eps_scale, p->steps, p->T};
   return e->in && e->out && e->tv && e->t_model && e->alpha && e->sigma ? CLD_OK : CLD_ERR_NOMEM;
 }
 
@@ -50,10 +51,12 @@ cld_status cld_eps_eval_run_v(cld_eps_eval *e, const double *x, const double *t_
   }
   cld_status st = e->model(e->user, e->in, e->tv, e->B, e->out);
   if (st) return st;
+  bool es = cld_eps_scale_on(&e->es);
   for (size_t k = 0; k < (size_t)e->nb * e->per; k++) {
     size_t i = k / e->per;
     double x0;
     cld_output_eps_x0(e->prediction, alpha[i], sigma[i], x[k], e->out[i * e->oper + k % e->per], &eps[k], &x0);
+    if (es) cld_eps_scale_apply(cld_eps_scale_at(&e->es, t_model[i], e->N, e->T), alpha[i], sigma[i], x[k], &eps[k], &x0);
   }
   return CLD_OK;
 }

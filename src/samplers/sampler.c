@@ -118,6 +118,9 @@ const char *cld_sample_params_check(const cld_sample_params *p, cld_status *code
   if (p->karras && !pp) UNSUPPORTED("Karras sigmas (--karras) are for dpm++2m, dpm++3m, dpm++2m-sde, dpm++2s and unipc");
   if (pp && ts) UNSUPPORTED("Time-Shift (--ts-window) is for ddpm, ddim, spndm, fpndm and dpm-solver (not dpm++2m/3m/2m-sde/2s or unipc)");
   if (edm && p->learned_sigma) BAD("euler/heun (--sampler) cannot use a learned-variance model");
+  if (edm && cld_eps_scale_on(&p->eps_scale)) UNSUPPORTED("Epsilon Scaling (--eps-scale) is for the discrete-time samplers, not euler/heun");
+  if (p->eps_scale.b < 0 || !(p->eps_scale.b == p->eps_scale.b) || !(fabsf(p->eps_scale.k) < 1.0f))
+    BAD("Epsilon Scaling: lambda (--eps-scale) must be > 0 and the slope (--eps-scale-k) in (-1, 1)");
   if (ts && edm) UNSUPPORTED("Time-Shift (--ts-window) is for ddpm, ddim, spndm, fpndm and dpm-solver (not euler/heun: EDM has no "
                              "discrete steps)");
   if (p->respacing && (edm || dpm || pp)) UNSUPPORTED("respacing (--respacing) is for ddpm, ddim, spndm and fpndm (euler/heun, "
@@ -175,8 +178,10 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   float *x = malloc(B * per * sizeof(float)), *o = malloc(B * oper * sizeof(float)), *z = malloc(per * sizeof(float));
   float *xn = malloc(per * sizeof(float)), *tv = malloc((size_t)B * sizeof(float));
   cld_step_times *tt = malloc((size_t)B * sizeof *tt); /* per image: network time, coefficient time, end */
+  bool es_on = cld_eps_scale_on(&p->eps_scale);
+  double *lam = malloc((size_t)B * sizeof *lam); /* Epsilon Scaling's lambda per image */
   double *eps = malloc(per * sizeof(double)), *x0 = malloc(per * sizeof(double));
-  if (!x || !o || !z || !xn || !eps || !x0 || !tv || !tt) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
+  if (!x || !o || !z || !xn || !eps || !x0 || !tv || !tt || !lam) st = cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   cld_step_args a = {p, 0, 0, false, NULL};
   for (int64_t b0 = 0; b0 < n && !st; b0 += B) {
     int nb = (int)(n - b0 < B ? n - b0 : B);
@@ -191,6 +196,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
       cld_loop_times(p, sch, x, NULL, nb, B, per, t, k == 0 ? -1 : taus[k - 1], K - 1 - k, K, tt);
       for (int i = 0; i < B; i++) tv[i] = (float)tt[i].model;
       if ((st = model(model_user, x, tv, B, o))) break;
+      for (int i = 0; i < nb && es_on; i++) lam[i] = cld_eps_scale_at(&p->eps_scale, tv[i], K - kend, p->T);
       a.last = k == kend;
       for (int i = 0; i < nb; i++) {
         double ab = sch->alpha_bar[tt[i].coeff], sa = sqrt(ab), s1 = sqrt(1.0 - ab);
@@ -201,6 +207,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
         for (size_t j = 0; j < per; j++) {
           double e, x0v;
           cld_output_eps_x0(p->prediction, sa, s1, xi[j], oi[j], &e, &x0v);
+          if (es_on) cld_eps_scale_apply(lam[i], sa, s1, xi[j], &e, &x0v);
           if (p->clip_x0) {
             double cl = x0v < -1 ? -1 : x0v > 1 ? 1 : x0v;
             if (cl != x0v) { x0v = cl; e = (xi[j] - sa * x0v) / s1; }
@@ -217,7 +224,7 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
     }
     if (!st) memcpy(out + (size_t)b0 * per, x, (size_t)nb * per * sizeof(float));
   }
-  free(x); free(o); free(z); free(xn); free(eps); free(x0); free(taus); free(tv); free(tt);
+  free(x); free(o); free(z); free(xn); free(eps); free(x0); free(taus); free(tv); free(tt); free(lam);
   cld_schedule_destroy(sch);
   return st;
 }

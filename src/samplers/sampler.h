@@ -24,6 +24,8 @@ typedef struct cld_eps_eval {
   size_t per, oper;
   float *in, *out, *tv;
   double *t_model, *alpha, *sigma; /* per-image scratch (B) for cld_eps_eval_run and its callers */
+  cld_eps_scale es;                 /* Epsilon Scaling, on the sampler's N = steps of a T-step schedule */
+  int N, T;
 } cld_eps_eval;
 /* Starting states of images first+b0 .. first+b0+nb-1 into x (double): x_init, or scale times
  * Philox(seed, stream 0x1000, image offset); also trajectory row 0. z: scratch of per floats. */

@@ -58,6 +58,9 @@ void sample_opts_table(sample_opts *o, cli_opt *out) {
        "t_s, coefficients at t), target (the released DDIM/PNDM code: network at t, the\n"
        "step ends at the tau around the next grid time that matches, while that time\n"
        "> C; not dpm-solver) or adm (TS-DPM-ADM's DDIM, as released: flipped abar list,\nend offset by T/(S-1); ddim only)"},
+      {"--eps-scale", "L", CLI_FLOAT, &o->eps_scale, 0.5, 2, "Epsilon Scaling (ADM-ES): the network's eps divided by L (ADM-ES's CIFAR-10:\n"
+       "1.017; default off), discrete-time samplers"},
+      {"--eps-scale-k", "K", CLI_FLOAT, &o->eps_scale_k, -0.1, 0.1, "its linear schedule L + K (i - (N-1)/2), i the step's respaced index (default 0)"},
       {"--ts-data-aware", NULL, CLI_FLAG, &o->ts_data_aware, 0, 0, "compare with abar v_data + 1 - abar, v_data from the checkpoint's trainer.json"},
       {"", NULL, CLI_FLAG, NULL, 0, 0, "class-conditional models:"},
       {"--class", "K|LIST|all", CLI_STR, &o->cls, 0, 0, "class K for every image, image i of class LIST[i mod len] (\"3,1,4\"), or all:\n"
@@ -121,6 +124,8 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   if (o->clip && o->no_clip) { fprintf(stderr, "cldiff %s: --clip and --no-clip contradict each other\n", who); return 2; }
   p.clip_x0 = o->clip || (ci->clip && !o->no_clip);
   p.karras = o->karras;
+  p.eps_scale = (cld_eps_scale){o->eps_scale, o->eps_scale_k};
+  if (o->eps_scale_k != 0 && o->eps_scale == 0) { fprintf(stderr, "cldiff %s: --eps-scale-k needs --eps-scale\n", who); return 2; }
   p.exp_sigmas = o->exp_sigmas;
   p.unipc_order = (int)o->order;
   p.unipc_bh1 = o->bh1;

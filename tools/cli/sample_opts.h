@@ -12,7 +12,7 @@ typedef struct sample_opts {
   long steps, seed, T, order;
   float eta, churn, smin, smax, rho;
   bool ema, clip, no_clip, singlestep, karras, exp_sigmas, bh1;
-  float threshold, threshold_max;
+  float threshold, threshold_max, eps_scale, eps_scale_k;
   long ts_window, ts_cutoff;
   const char *ts_coeffs;
   bool ts_data_aware;
