@@ -66,6 +66,34 @@ static cld_status w_sample(run *r) {
   return st;
 }
 
+/* class-conditional sampling with guidance: the tiny UNet with a class table (3 classes + null) */
+static cld_status w_guided(run *r) {
+  cld_unet_config c;
+  cld_store *s = NULL;
+  cld_model *m = NULL;
+  cld_status st = cld_unet_preset("tiny", &c);
+  c.in_channels = c.out_channels = 1;
+  c.sample_size = IMG;
+  c.class_embed = CLD_CLASS_TABLE;
+  c.num_class_embeds = 4;
+  if (!st) st = cld_store_create(r->ctx, &s);
+  if (!st) st = cld_model_from_unet_config(r->ctx, &c, s, &m);
+  if (!st) st = cld_model_init(m, 5);
+  static const int classes[2] = {2, 0};
+  cld_sample_params p = cld_sample_params_default();
+  p.steps = 2;
+  p.batch = 2;
+  p.classes = classes;
+  p.n_classes = 2;
+  p.null_class = 3;
+  p.guidance = 2.0f;
+  r->n_out = 3 * IMG * IMG;
+  if (!st) st = cld_sample(r->ctx, m, &p, 0, 3, IMG, IMG, r->out, NULL, NULL);
+  cld_model_destroy(m);
+  cld_store_destroy(s);
+  return st;
+}
+
 static cld_dataset *toy_data(void) {
   cld_dataset *d = calloc(1, sizeof *d);
   if (!d) return NULL;
@@ -114,7 +142,7 @@ static cld_status w_train(run *r) {
 }
 
 typedef struct { const char *name; cld_status (*fn)(run *); } workload;
-static const workload workloads[] = {{"ctx", w_ctx}, {"load", w_load}, {"sample", w_sample}, {"train", w_train}};
+static const workload workloads[] = {{"ctx", w_ctx}, {"load", w_load}, {"sample", w_sample}, {"guided", w_guided}, {"train", w_train}};
 
 /* a context, then the workload; the status and, on failure, the message */
 static cld_status attempt(const workload *w, run *r, char *msg, size_t n) {
