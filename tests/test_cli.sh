@@ -250,10 +250,16 @@ echo '{"_class_name": "DDPMScheduler", "beta_schedule": "linear", "beta_start": 
 grep -q "x0 clipped to \[-1, 1\] (from .*scheduler_config.json; DDPMScheduler" "$tmp/pipe.txt" || fail "info does not say where the schedule came from: $(cat "$tmp/pipe.txt")"
 "$B" info "$demo/fmnist-xs" | grep -q "assumed: no trainer.json or scheduler_config.json" || fail "info does not say the schedule is assumed"
 "$B" sample --ckpt "$tmp/pipe" --n 4 --steps 3 --npy "$tmp/pipe.npy" --out "$tmp/pipe.png" >/dev/null 2>&1 || fail "sample a pipeline"
-"$B" sample --ckpt "$demo/fmnist-xs" --n 4 --steps 3 --clip --npy "$tmp/pclip.npy" --out "$tmp/pclip.png" >/dev/null 2>&1 || fail "sample --clip"
-cmp -s "$tmp/pipe.npy" "$tmp/pclip.npy" || fail "a clip_sample pipeline does not sample as --clip"
+# the scheduler's timestep_spacing (leading, diffusers' default) sets the grid: leading3 = 0, 333, 666
+"$B" sample --ckpt "$demo/fmnist-xs" --n 4 --respacing leading3 --clip --npy "$tmp/pclip.npy" --out "$tmp/pclip.png" >/dev/null 2>&1 || fail "sample --clip"
+cmp -s "$tmp/pipe.npy" "$tmp/pclip.npy" || fail "a clip_sample pipeline does not sample as --clip on its leading grid"
+grep -q "timestep_spacing leading, steps_offset 0: the ddpm/ddim/pndm grid" "$tmp/pipe.txt" || fail "info does not name the spacing"
 "$B" sample --ckpt "$tmp/pipe" --no-clip --n 4 --steps 3 --npy "$tmp/pnc.npy" --out "$tmp/pnc.png" >/dev/null 2>&1 || fail "--no-clip"
 ! cmp -s "$tmp/pipe.npy" "$tmp/pnc.npy" || fail "--no-clip still clips"
+echo '{"_class_name": "DDIMScheduler", "timestep_spacing": "trailing", "clip_sample": false}' >"$tmp/pipe/scheduler/scheduler_config.json"
+"$B" sample --ckpt "$tmp/pipe" --n 4 --steps 3 --npy "$tmp/ptr.npy" --out "$tmp/ptr.png" >/dev/null 2>&1 || fail "sample a trailing pipeline"
+"$B" sample --ckpt "$demo/fmnist-xs" --n 4 --respacing trailing3 --npy "$tmp/ptr2.npy" --out "$tmp/ptr2.png" >/dev/null 2>&1 || fail "--respacing trailing3"
+cmp -s "$tmp/ptr.npy" "$tmp/ptr2.npy" || fail "a trailing pipeline does not sample on the trailing grid"
 echo '{"beta_schedule": "linear", "prediction_type": "flow"}' >"$tmp/pipe/scheduler/scheduler_config.json"
 rc=0; "$B" sample --ckpt "$tmp/pipe" --n 4 --out "$tmp/x.png" >"$tmp/pbad.txt" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q '"prediction_type"' "$tmp/pbad.txt" || fail "an unsupported scheduler config: exit $rc, $(cat "$tmp/pbad.txt")"

@@ -45,6 +45,7 @@ static float case_threshold = 0, case_threshold_max = 1;
 static bool case_exp = false, case_bh1 = false;
 static int case_order = 2;
 static int64_t case_skip_last = 0; /* states at the end not compared */
+static const char *case_respacing = NULL;
 static void check_case(cld_ctx *ctx, cld_safetensors *gold, const char *name, int sampler, float eta, int var) {
   int idx = cld_safetensors_find(gold, name);
   assert_true(idx >= 0);
@@ -69,6 +70,7 @@ static void check_case(cld_ctx *ctx, cld_safetensors *gold, const char *name, in
   p.exp_sigmas = case_exp;
   p.unipc_order = case_order;
   p.unipc_bh1 = case_bh1;
+  p.respacing = case_respacing;
   TU_OK(ctx, cld_sample_with(ctx, case_prediction == CLD_PRED_V ? gauss_denoise_v : gauss_denoise, &gm, 1, 4, 4, &p, 0, shape[1], out,
                              NULL, NULL));
   double worst = 0;
@@ -154,6 +156,12 @@ static void test_parity_with_diffusers(void **state) {
   check_case(ctx, gold, "dpmpp2m_exp_10", CLD_SAMPLER_DPMPP_2M, 0.0f, 0);
   case_exp = false;
   case_tol = 1e-5;
+  /* DDIM on diffusers' timestep_spacing grids (what a scheduler_config.json asks for) */
+  case_respacing = "trailing10";
+  check_case(ctx, gold, "ddim_trailing_10", CLD_SAMPLER_DDIM, 0.0f, 0);
+  case_respacing = "leading10+1";
+  check_case(ctx, gold, "ddim_leading1_10", CLD_SAMPLER_DDIM, 0.0f, 0);
+  case_respacing = NULL;
   /* DPM-Solver++(2S) against DPMSolverSinglestepScheduler */
   check_case(ctx, gold, "dpmpp2s_10", CLD_SAMPLER_DPMPP_2S, 0.0f, 0);
   check_case(ctx, gold, "dpmpp2s_9", CLD_SAMPLER_DPMPP_2S, 0.0f, 0);

@@ -215,7 +215,23 @@ static void test_scheduler_config(void **state) {
   assert_int_equal(c.schedule, CLD_BETA_SCALED_LINEAR);
   assert_int_equal(c.prediction, CLD_PRED_X0);
   assert_true(c.learned_range);
+  assert_int_equal(c.steps_offset, 1);
+  /* the spacing as a grid: diffusers' DDIMScheduler.set_timesteps(10), ascending */
+  int taus[16];
+  assert_int_equal(cld_respace(1000, "leading10+1", taus, 16), 10);
+  assert_int_equal(taus[0], 1);
+  assert_int_equal(taus[9], 901);
+  assert_int_equal(cld_respace(1000, "trailing10", taus, 16), 10);
+  assert_int_equal(taus[0], 99);
+  assert_int_equal(taus[9], 999);
+  assert_int_equal(cld_respace(1000, "linspace4", taus, 16), 4);
+  assert_int_equal(taus[1], 333);
+  assert_int_equal(taus[3], 999);
+  assert_true(cld_respace(1000, "trailing0", taus, 16) < 0);
+  assert_true(cld_respace(1000, "leading10+1000", taus, 16) < 0);
   struct { const char *json, *key; } bad[] = {
+      {"{\"timestep_spacing\": \"karras\"}", "timestep_spacing"},
+      {"{\"steps_offset\": -1}", "steps_offset"},
       {"{\"trained_betas\": [0.1, 0.2]}", "trained_betas"},
       {"{\"beta_schedule\": \"linear\", \"beta_end\": 0.012}", "beta_end"},
       {"{\"beta_schedule\": \"sigmoid\"}", "beta_schedule"},
@@ -233,7 +249,7 @@ static void test_scheduler_config(void **state) {
     if (!strstr(err, bad[i].key)) { fprintf(stderr, "%s: '%s' does not name %s\n", bad[i].json, err, bad[i].key); fail(); }
   }
   /* what cldiff writes reads back the same, a linear schedule at T = 500 included (betas x 2) */
-  cld_scheduler_config w = {CLD_BETA_LINEAR, 500, CLD_PRED_V, CLD_VAR_FIXED_SMALL, false, false, "", ""}, back;
+  cld_scheduler_config w = {CLD_BETA_LINEAR, 500, CLD_PRED_V, CLD_VAR_FIXED_SMALL, false, false, "", "", 0}, back;
   char *json = cld_scheduler_config_json(&w, "DDPMScheduler");
   assert_non_null(json);
   assert_non_null(strstr(json, "\"beta_start\":\t0.0002"));

@@ -43,7 +43,8 @@ CLD_API void cld_schedule_destroy(cld_schedule *s);
  * (diffusers' linear equals cldiff's only at 1e-4..0.02 x 1000/T; its sigmoid is another curve),
  * prediction types other than epsilon / v_prediction / sample, variance types other than
  * fixed_small / fixed_large / learned_range, dynamic thresholding, a clip range other than 1.
- * timestep_spacing is recorded, not followed: cldiff's samplers take their grid from their flags. */
+ * timestep_spacing and steps_offset give the grid spec cld_respace takes ("leadingN+K", "trailingN",
+ * "linspaceN"): the CLI's DDPM/DDIM/PNDM grid when no --respacing is given. */
 typedef struct cld_scheduler_config {
   int schedule, T;            /* cld_beta_schedule, num_train_timesteps */
   int prediction;             /* cld_prediction */
@@ -52,6 +53,7 @@ typedef struct cld_scheduler_config {
   bool clip_sample;           /* clip_sample (diffusers' default: true) */
   char class_name[64];        /* _class_name, "" if absent */
   char spacing[16];           /* timestep_spacing ("leading" if absent) */
+  int steps_offset;           /* steps_offset (0 if absent) */
 } cld_scheduler_config;
 CLD_API cld_status cld_scheduler_config_parse(const char *json, cld_scheduler_config *out, char *err, size_t errlen);
 /* The JSON diffusers reads back (malloc'd), class_name (NULL: DDIMScheduler) as _class_name; NULL
@@ -68,7 +70,11 @@ CLD_API double cld_schedule_learned_var(const cld_schedule *s, int t, double v);
 /* ---- respacing ------------------------------------------------------------------------- */
 /* guided-diffusion space_timesteps: "N", "N1,N2,..." (per-section counts) or "ddimN"; or
  * "tsdpmS", the grid of TS-DPM's released pnm_solver (METHODS 4.2 A, vector 11): 0 followed by
- * range(0, T, T // S) + 1 without its last element, e.g. tsdpm10 = 0, 1, 101, ..., 801. Writes
+ * range(0, T, T // S) + 1 without its last element, e.g. tsdpm10 = 0, 1, 101, ..., 801; or
+ * diffusers' timestep_spacing for N steps (cld_diffusers_timesteps): "leadingN" (optionally
+ * "+K", steps_offset K), "trailingN", "linspaceN"; the walk goes from each time to the next lower
+ * grid time, as diffusers' DDPM/DDIM do for leading and trailing (for linspace diffusers steps to
+ * t - T/N instead, which is not a grid time). Writes
  * the kept original indices ascending into out (capacity max); returns their count, or a
  * negative value when the spec is malformed or asks for more steps than T. */
 CLD_API int cld_respace(int T, const char *spec, int *out, int max);

@@ -157,6 +157,23 @@ int cld_respace(int T, const char *spec, int *out, int max) {
     }
     return n;
   }
+  /* diffusers' timestep_spacing for N steps: "leadingN" (+K: steps_offset), "trailingN", "linspaceN" */
+  static const char *const spacings[3] = {"leading", "trailing", "linspace"};
+  for (int s = 0; s < 3; s++) {
+    size_t l = strlen(spacings[s]);
+    if (strncmp(spec, spacings[s], l) || !(spec[l] >= '0' && spec[l] <= '9')) continue;
+    char *end;
+    long N = strtol(spec + l, &end, 10), off = 0;
+    if (s == 0 && *end == '+') off = strtol(end + 1, &end, 10);
+    if (*end || N < 1 || N > T || N > max || off < 0 || off >= T) return -1;
+    int *desc = malloc((size_t)N * sizeof *desc);
+    if (!desc || cld_diffusers_timesteps(T, (int)N, spacings[s], (int)off, desc) != N) { free(desc); return -1; }
+    int n = 0;
+    for (int i = (int)N - 1; i >= 0; i--) /* ascending, a set, inside the schedule */
+      if (desc[i] >= 0 && desc[i] < T && (n == 0 || out[n - 1] != desc[i])) out[n++] = desc[i];
+    free(desc);
+    return n;
+  }
   if (!strncmp(spec, "ddim", 4)) {
     char *end;
     long want = strtol(spec + 4, &end, 10);

@@ -73,6 +73,14 @@ cld_status cld_scheduler_config_parse(const char *json, cld_scheduler_config *c,
   if (!why) why = parse_clipping(r, c);
   snprintf(c->class_name, sizeof c->class_name, "%s", cJSON_IsString(cl) ? cl->valuestring : "");
   snprintf(c->spacing, sizeof c->spacing, "%s", cJSON_IsString(sp) ? sp->valuestring : "leading");
+  if (!why && strcmp(c->spacing, "leading") && strcmp(c->spacing, "trailing") && strcmp(c->spacing, "linspace"))
+    why = "\"timestep_spacing\" must be \"leading\", \"trailing\" or \"linspace\"";
+  const cJSON *so = r ? cJSON_GetObjectItemCaseSensitive(r, "steps_offset") : NULL;
+  if (!why && so && !cJSON_IsNull(so)) {
+    if (!cJSON_IsNumber(so) || !(so->valuedouble >= 0 && so->valuedouble < c->T) || so->valuedouble != floor(so->valuedouble))
+      why = "\"steps_offset\" must be an integer in [0, num_train_timesteps)";
+    else c->steps_offset = (int)so->valuedouble;
+  }
   cJSON_Delete(r);
   if (why && err && errlen) snprintf(err, errlen, "%s", why);
   return why ? CLD_ERR_FORMAT : CLD_OK;

@@ -124,7 +124,7 @@ const char *cld_sample_params_check(const cld_sample_params *p, cld_status *code
   if (ts && edm) UNSUPPORTED("Time-Shift (--ts-window) is for ddpm, ddim, spndm, fpndm and dpm-solver (not euler/heun: EDM has no "
                              "discrete steps)");
   if (p->respacing && (edm || dpm || pp)) UNSUPPORTED("respacing (--respacing) is for ddpm, ddim, spndm and fpndm (euler/heun, "
-                                                      "dpm-solver, dpm++* and unipc have their own grids)");
+                                                      "dpm-solver, dpm++2m/3m/2m-sde/2s and unipc have their own grids)");
   if (p->respacing && p->sampler == CLD_SAMPLER_DDPM && cld_respace_ends_on_grid(p->respacing))
     UNSUPPORTED("respacing (--respacing) tsdpmS is TS-DPM's DDIM/PNDM grid: for ddim, spndm and fpndm, not ddpm");
   if (p->ts.window < 0 || p->ts.cutoff < 0) BAD("Time-Shift window (--ts-window) and cutoff (--ts-cutoff) must be >= 0");

@@ -84,7 +84,7 @@ static cld_status write_json(cld_ctx *ctx, const char *path, cJSON *root) {
  * sigmoid schedule) or the MLP. */
 static cld_status write_pipeline(cld_trainer *t, const char *tmp) {
   cld_ctx *ctx = t->ctx;
-  cld_scheduler_config sc = {t->p.schedule, t->p.T, t->p.prediction, CLD_VAR_FIXED_SMALL, t->p.learn_sigma, false, "", ""};
+  cld_scheduler_config sc = {t->p.schedule, t->p.T, t->p.prediction, CLD_VAR_FIXED_SMALL, t->p.learn_sigma, false, "", "", 0};
   char *json = t->p.prediction == CLD_PRED_EDM || !cld_model_unet(t->m) ? NULL : cld_scheduler_config_json(&sc, "DDIMScheduler");
   if (!json) return CLD_OK;
   char path[1200];

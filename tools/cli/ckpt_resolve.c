@@ -33,8 +33,10 @@ static int read_scheduler_config(const char *path, ckpt_info *out) {
   out->T = c.T;
   out->prediction = c.prediction;
   out->clip = c.clip_sample;
-  snprintf(out->sched_source, sizeof out->sched_source, "from %s; %s%stimestep_spacing %s not followed: the sampler's flags set the grid",
-           path, c.class_name, *c.class_name ? ", " : "", c.spacing);
+  snprintf(out->spacing, sizeof out->spacing, "%s", c.spacing);
+  out->steps_offset = c.steps_offset;
+  snprintf(out->sched_source, sizeof out->sched_source, "from %s; %s%stimestep_spacing %s, steps_offset %d: the ddpm/ddim/pndm grid "
+           "unless --respacing", path, c.class_name, *c.class_name ? ", " : "", c.spacing, c.steps_offset);
   return 0;
 }
 

@@ -10,6 +10,8 @@ typedef struct {
   bool from_trainer;
   bool clip;               /* the scheduler config asks for clip_sample */
   char sched_source[1300]; /* where schedule, T and prediction came from */
+  char spacing[16];        /* a scheduler config's timestep_spacing ("" without one) and steps_offset */
+  int steps_offset;
   int num_classes;         /* a class-conditional run's classes (trainer.json), 0 if unknown */
   int null_class;          /* its label-dropout class, -1 if none */
   char class_names[4096];  /* the names, '\n'-separated (as many as fit) */

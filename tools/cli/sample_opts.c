@@ -116,6 +116,16 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
     fprintf(stderr, "cldiff %s: --ts-data-aware: the checkpoint records no training-set pixel variance (trainer.json data_pixel_variance)\n", who);
     return 2;
   }
+  /* a diffusers scheduler config's spacing sets the discrete-time grid unless the flags do */
+  static char spacing_spec[48];
+  const char *respacing = o->respacing;
+  bool grid_sampler = sk == CLD_SAMPLER_DDIM || sk == CLD_SAMPLER_DDPM || sk == CLD_SAMPLER_SPNDM || sk == CLD_SAMPLER_FPNDM;
+  if (!respacing && ci->spacing[0] && grid_sampler) {
+    long N = steps_set ? o->steps : 50;
+    if (!strcmp(ci->spacing, "leading") && ci->steps_offset) snprintf(spacing_spec, sizeof spacing_spec, "leading%ld+%d", N, ci->steps_offset);
+    else snprintf(spacing_spec, sizeof spacing_spec, "%s%ld", ci->spacing, N);
+    respacing = spacing_spec;
+  }
   cld_sample_params p = cld_sample_params_default();
   p.sampler = sk;
   p.steps = steps_set ? (int)o->steps : 50;
@@ -149,7 +159,7 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   p.ts.coeffs = (cld_ts_coeffs)tc;
   p.ts.data_aware = o->ts_data_aware;
   p.ts.data_var = ci->data_var;
-  p.respacing = o->respacing; /* argv outlives the sampling */
+  p.respacing = respacing; /* argv (or the static spec) outlives the sampling */
   const char *why = cld_sample_params_check(&p, NULL); /* which sampler takes which option: the library's rules */
   if (why) { fprintf(stderr, "cldiff %s: %s\n", who, why); return 2; }
   *sp = p;

@@ -4,7 +4,9 @@ and "bh1", solver_order 2 and 3, lower_order_final, final_sigmas_type "zero", ti
 "linspace"; also with Karras and with exponential sigmas) and of DPM-Solver++ 2M with exponential
 sigmas (DPMSolverMultistepScheduler, use_exponential_sigmas), and of DPM-Solver++(2S)
 (DPMSolverSinglestepScheduler: dpmsolver++, solver_order 2, midpoint, lower_order_final,
-final_sigmas_type "zero"; 10 and 9 steps, a v model, Karras sigmas), driven by the same exact Gaussian
+final_sigmas_type "zero"; 10 and 9 steps, a v model, Karras sigmas), and of DDIM (eta 0) with
+timestep_spacing "trailing" and "leading" with steps_offset 1 (cldiff's --respacing trailing10 and
+leading10+1, the grid a scheduler_config.json asks for), driven by the same exact Gaussian
 denoiser and Philox starting noise as make_sampler_golden.py (an eps model; and a v model).
 Writes tests/golden/samplers_unipc.safetensors: for each case the trajectory (steps+1, n, C*H*W),
 and the model times of the exponential cases ("<case>.t").
@@ -18,7 +20,7 @@ import sys
 
 import numpy as np
 import torch
-from diffusers import DPMSolverMultistepScheduler, DPMSolverSinglestepScheduler, UniPCMultistepScheduler
+from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, DPMSolverSinglestepScheduler, UniPCMultistepScheduler
 from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -65,6 +67,11 @@ def main():
         print("dpm++ 2S", steps, "timesteps", ts)
     out["dpmpp2s_v_10"], _ = run(single("v_prediction"), 10, lambda s, x, t, k: s.step(v_model(s, x, t), t, x).prev_sample)
     out["dpmpp2s_karras_10"], _ = run(single(use_karras_sigmas=True), 10, eps_step)
+    for name, kw in (("ddim_trailing_10", dict(timestep_spacing="trailing")),
+                     ("ddim_leading1_10", dict(timestep_spacing="leading", steps_offset=1))):
+        ddim = DDIMScheduler(num_train_timesteps=1000, beta_schedule="linear", clip_sample=False, set_alpha_to_one=True, **kw)
+        out[name], ts = run(ddim, 10, lambda s, x, t, k: s.step(denoiser(s, x, t), t, x, eta=0.0).prev_sample)
+        print(name, "timesteps", ts)
     path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden", "samplers_unipc.safetensors")
     save_file({k: v.contiguous() for k, v in out.items()}, path)
     print("wrote", path, "(MU", MU, "SD", SD, ")")
