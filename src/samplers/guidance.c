@@ -3,7 +3,9 @@
  * twice in one forward (rows 0..B-1 with the images' classes, rows B..2B-1 with the null class)
  * and returns out_u + W (out_c - out_u). The samplers never know: they see one denoiser, so
  * every sampler and Time-Shift take guidance. Images are sampled in chunks of one batch, each
- * chunk's classes set before its loop; image i still depends only on (seed, i) and its class. */
+ * chunk's classes set before its loop; image i still depends only on (seed, i) and its class.
+ * cld_sample, the public entry over a model, lives here: it hands a conditional model to
+ * cld_sample_cond and any other to the plain denoiser (sampler.c), so calls go one way. */
 #include "samplers/sampler.h"
 #include "runtime/runtime.h"
 #include <stdlib.h>
@@ -136,5 +138,23 @@ cld_status cld_sample_cond(cld_ctx *ctx, cld_model *mod, const cld_sample_params
                          progress ? on_chunk_progress : NULL, &cp);
   }
   cond_free(&d);
+  return st;
+}
+
+cld_status cld_sample(cld_ctx *ctx, cld_model *mod, const cld_sample_params *p, int64_t first, int64_t n, int h, int w,
+                      float *out, cld_sample_progress progress, void *user) {
+  if (!ctx || !mod || !p || p->batch < 1) return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad arguments") : CLD_ERR_INVALID_ARG;
+  if (cld_model_class_kind(mod) != CLD_CLASS_NONE || p->classes || p->guidance != 1.0f)
+    return cld_sample_cond(ctx, mod, p, first, n, h, w, out, progress, user);
+  int channels = cld_model_channels(mod);
+  int B = (int)(p->batch < n ? p->batch : n);
+  if (B < 1) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: n must be >= 1");
+  cld_model_denoiser m;
+  cld_status st = cld_model_denoiser_init(ctx, mod, B, h, w, &m);
+  cld_sample_params q = *p;
+  q.batch = B;
+  q.learned_sigma = cld_model_out_channels(mod) == 2 * channels;
+  if (!st) st = cld_sample_with(ctx, cld_model_denoise, &m, channels, h, w, &q, first, n, out, progress, user);
+  cld_graph_destroy(m.g);
   return st;
 }

@@ -75,24 +75,6 @@ cld_status cld_model_denoise(void *user, const float *x, const float *t, int bat
   return cld_tensor_read(m->g, m->y, out);
 }
 
-cld_status cld_sample(cld_ctx *ctx, cld_model *mod, const cld_sample_params *p, int64_t first, int64_t n, int h, int w,
-                      float *out, cld_sample_progress progress, void *user) {
-  if (!ctx || !mod || !p || p->batch < 1) return ctx ? cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: bad arguments") : CLD_ERR_INVALID_ARG;
-  if (cld_model_class_kind(mod) != CLD_CLASS_NONE || p->classes || p->guidance != 1.0f)
-    return cld_sample_cond(ctx, mod, p, first, n, h, w, out, progress, user);
-  int channels = cld_model_channels(mod);
-  int B = (int)(p->batch < n ? p->batch : n);
-  if (B < 1) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "sample: n must be >= 1");
-  cld_model_denoiser m;
-  cld_status st = cld_model_denoiser_init(ctx, mod, B, h, w, &m);
-  cld_sample_params q = *p;
-  q.batch = B;
-  q.learned_sigma = cld_model_out_channels(mod) == 2 * channels;
-  if (!st) st = cld_sample_with(ctx, cld_model_denoise, &m, channels, h, w, &q, first, n, out, progress, user);
-  cld_graph_destroy(m.g);
-  return st;
-}
-
 /* a bad value: CLD_ERR_INVALID_ARG */
 #define BAD(msg) do { if (code) *code = CLD_ERR_INVALID_ARG; return msg; } while (0)
 /* a combination a sampler does not take: CLD_ERR_UNSUPPORTED */
