@@ -307,25 +307,27 @@ cld_tensor *cld_unet_forward(cld_unet *u, cld_graph *g, cld_tensor *x, cld_tenso
   return cld_unet_forward_cond(u, g, x, t, NULL);
 }
 
-/* cond's shape for this model and batch: (N, K) one-hot, (N) labels, (N, temb) vectors */
-static cld_tensor *check_cond(cld_unet *u, cld_graph *g, cld_tensor *cond, int64_t N) {
+/* whether cond fits this model and batch: none, or (N, K) one-hot, (N) labels, (N, temb) vectors;
+ * a misfit marks the graph failed */
+static bool cond_fits(cld_unet *u, cld_graph *g, cld_tensor *cond, int64_t N) {
   const cld_unet_config *c = &u->cfg;
   if (c->class_embed == CLD_CLASS_NONE && cond)
-    return cld_graph_fail(g, CLD_ERR_INVALID_ARG, "unet: class labels given to a model without class conditioning");
-  if (c->class_embed == CLD_CLASS_NONE) return NULL;
+    return cld_graph_fail(g, CLD_ERR_INVALID_ARG, "unet: class labels given to a model without class conditioning") != NULL;
+  if (c->class_embed == CLD_CLASS_NONE) return true;
   if (!cond)
     return cld_graph_fail(g, CLD_ERR_INVALID_ARG, "unet: the model is class-conditional (%s) and needs class labels",
                           c->class_embed == CLD_CLASS_TABLE ? "num_class_embeds" : c->class_embed == CLD_CLASS_TIMESTEP
                                                                                       ? "class_embed_type \"timestep\""
-                                                                                      : "class_embed_type \"identity\"");
+                                                                                      : "class_embed_type \"identity\"") != NULL;
   int64_t width = c->class_embed == CLD_CLASS_TABLE ? c->num_class_embeds : 4 * c->block_out_channels[0];
   bool ok = c->class_embed == CLD_CLASS_TIMESTEP
                 ? cld_tensor_ndim(cond) == 1 && cld_tensor_dim(cond, 0) == N
                 : cld_tensor_ndim(cond) == 2 && cld_tensor_dim(cond, 0) == N && cld_tensor_dim(cond, 1) == width;
   if (!ok && c->class_embed == CLD_CLASS_TIMESTEP)
-    return cld_graph_fail(g, CLD_ERR_SHAPE, "unet: the class input must be (%lld) labels", (long long)N);
-  if (!ok) return cld_graph_fail(g, CLD_ERR_SHAPE, "unet: the class input must be (%lld, %lld)", (long long)N, (long long)width);
-  return cond;
+    cld_graph_fail(g, CLD_ERR_SHAPE, "unet: the class input must be (%lld) labels", (long long)N);
+  else if (!ok)
+    cld_graph_fail(g, CLD_ERR_SHAPE, "unet: the class input must be (%lld, %lld)", (long long)N, (long long)width);
+  return ok;
 }
 
 cld_tensor *cld_unet_forward_cond(cld_unet *u, cld_graph *g, cld_tensor *x, cld_tensor *t, cld_tensor *cond) {
@@ -337,8 +339,7 @@ cld_tensor *cld_unet_forward_cond(cld_unet *u, cld_graph *g, cld_tensor *x, cld_
   if (H % f || W % f)
     return cld_graph_fail(g, CLD_ERR_SHAPE, "unet: %lldx%lld input is not divisible by %lld (%d levels)", (long long)H,
                           (long long)W, (long long)f, u->cfg.n_levels);
-  if (!check_cond(u, g, cond, cld_tensor_dim(x, 0)) && u->cfg.class_embed != CLD_CLASS_NONE) return NULL;
-  if (cld_graph_status(g)) return NULL;
+  if (!cond_fits(u, g, cond, cld_tensor_dim(x, 0))) return NULL;
   walker w = {u, g, CLD_OK, cld_tensor_dim(x, 0), 0, 0};
   cld_tensor *y = walk(&w, x, t, cond);
   if (w.st && !cld_graph_status(g)) cld_graph_fail(g, w.st, "%s", cld_ctx_errmsg(u->ctx));

@@ -82,8 +82,6 @@ void cld_pp_threshold(double *x0, size_t per, double ratio, double max, double *
   for (size_t q = 0; q < per; q++) x0[q] = fmin(fmax(x0[q], -s), s) / s;
 }
 
-static double pp_alpha(double sig) { return 1.0 / sqrt(1.0 + sig * sig); }
-static double pp_lambda(double sig) { return -log(sig); } /* log alpha - log (sigma alpha) */
 
 /* the order of step i of N for a solver of order `order` (diffusers' lower-order rules) */
 static int pp_order(int i, int N, int order) {
@@ -102,8 +100,8 @@ static int pp_2s_order(int i, int N) {
 }
 static void pp_2s_update(double *x, const double *xs1, size_t per, const double *sig, int i, const double *const m[3]) {
   double s1 = sig[i - 1], s0 = sig[i], st = sig[i + 1];
-  double at = pp_alpha(st), h = pp_lambda(st) - pp_lambda(s1), r0 = (pp_lambda(s0) - pp_lambda(s1)) / h;
-  double ratio = (st * at) / (s1 * pp_alpha(s1)), c = at * expm1(-h);
+  double at = cld_pp_alpha(st), h = cld_pp_lambda(st) - cld_pp_lambda(s1), r0 = (cld_pp_lambda(s0) - cld_pp_lambda(s1)) / h;
+  double ratio = (st * at) / (s1 * cld_pp_alpha(s1)), c = at * expm1(-h);
   for (size_t q = 0; q < per; q++) {
     double d1 = (m[0][q] - m[1][q]) / r0;
     x[q] = ratio * xs1[q] - c * m[1][q] - 0.5 * c * d1;
@@ -118,9 +116,9 @@ static void pp_sde_update(double *x, size_t per, const double *sig, int i, const
     memcpy(x, m[0], per * sizeof *x);
     return;
   }
-  double at = pp_alpha(st), h = pp_lambda(st) - pp_lambda(ss), ratio = (st * at) / (ss * pp_alpha(ss)) * exp(-h);
+  double at = cld_pp_alpha(st), h = cld_pp_lambda(st) - cld_pp_lambda(ss), ratio = (st * at) / (ss * cld_pp_alpha(ss)) * exp(-h);
   double c = -at * expm1(-2.0 * h), nz = st * at * sqrt(-expm1(-2.0 * h));
-  double r0 = o == 2 ? (pp_lambda(ss) - pp_lambda(sig[i - 1])) / h : 1.0;
+  double r0 = o == 2 ? (cld_pp_lambda(ss) - cld_pp_lambda(sig[i - 1])) / h : 1.0;
   for (size_t q = 0; q < per; q++) {
     double d1 = o == 2 ? (m[0][q] - m[1][q]) / r0 : 0.0;
     x[q] = ratio * x[q] + c * m[0][q] + 0.5 * c * d1 + nz * z[q];
@@ -135,17 +133,17 @@ static void pp_update(double *x, size_t per, const double *sig, int i, const dou
     memcpy(x, m[0], per * sizeof *x);
     return;
   }
-  double at = pp_alpha(st), h = pp_lambda(st) - pp_lambda(ss), ratio = (st * at) / (ss * pp_alpha(ss)), c = at * expm1(-h);
+  double at = cld_pp_alpha(st), h = cld_pp_lambda(st) - cld_pp_lambda(ss), ratio = (st * at) / (ss * cld_pp_alpha(ss)), c = at * expm1(-h);
   if (o == 1) {
     for (size_t q = 0; q < per; q++) x[q] = ratio * x[q] - c * m[0][q];
     return;
   }
-  double r0 = (pp_lambda(ss) - pp_lambda(sig[i - 1])) / h;
+  double r0 = (cld_pp_lambda(ss) - cld_pp_lambda(sig[i - 1])) / h;
   if (o == 2) {
     for (size_t q = 0; q < per; q++) x[q] = ratio * x[q] - c * m[0][q] - 0.5 * c * (m[0][q] - m[1][q]) / r0;
     return;
   }
-  double r1 = (pp_lambda(sig[i - 1]) - pp_lambda(sig[i - 2])) / h;
+  double r1 = (cld_pp_lambda(sig[i - 1]) - cld_pp_lambda(sig[i - 2])) / h;
   double c1 = at * (expm1(-h) / h + 1.0), c2 = at * ((expm1(-h) + h) / (h * h) - 0.5);
   for (size_t q = 0; q < per; q++) {
     double d10 = (m[0][q] - m[1][q]) / r0, d11 = (m[1][q] - m[2][q]) / r1;
@@ -177,7 +175,7 @@ cld_status cld_dpmpp_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_use
     size_t cnt = (size_t)nb * per;
     cld_sample_start(p, first, b0, nb, per, 1.0, x, z);
     for (int i = 0; i < N && !st; i++) {
-      double a = pp_alpha(sig[i]), s = sig[i] * a;
+      double a = cld_pp_alpha(sig[i]), s = sig[i] * a;
       if ((st = cld_eps_eval_run(&ev, x, ts[i], a, s, eps))) break;
       double *oldest = m[2]; /* the history: m[0] newest */
       m[2] = m[1];

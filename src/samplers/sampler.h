@@ -3,6 +3,7 @@
 #ifndef CLDIFF_SAMPLER_INTERNAL_H
 #define CLDIFF_SAMPLER_INTERNAL_H
 #include "cldiff/cldiff.h"
+#include <math.h>
 
 typedef struct cld_step_args {
   const cld_sample_params *p;
@@ -53,6 +54,9 @@ typedef struct cld_model_denoiser { cld_graph *g; cld_tensor *x, *t, *y; } cld_m
 /* DPM-Solver++'s grid (N model times ts, N + 1 sigmas, the last 0; linspace, Karras or
  * exponential spacing) and dynamic thresholding of one image's data prediction (tmp: per doubles),
  * shared by dpm_solver_pp.c and unipc.c */
+/* alpha and lambda = log alpha - log (sigma alpha) of a grid sigma (sqrt((1 - abar) / abar)) */
+static inline double cld_pp_alpha(double sig) { return 1.0 / sqrt(1.0 + sig * sig); }
+static inline double cld_pp_lambda(double sig) { return -log(sig); }
 void cld_pp_grid(const cld_schedule *s, int N, bool karras, bool exponential, bool round_t, double *ts, double *sig);
 void cld_pp_threshold(double *x0, size_t per, double ratio, double max, double *tmp);
 cld_status cld_unipc_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_user, int C, int h, int w, const cld_sample_params *p,

@@ -16,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double u_alpha(double sig) { return 1.0 / sqrt(1.0 + sig * sig); }
-static double u_lambda(double sig) { return -log(sig); } /* log alpha - log (sigma alpha) */
 
 /* solves the n x n system A x = b (n <= 3) by Gaussian elimination with partial pivoting */
 static void solve_small(int n, double A[3][3], double *b, double *x) {
@@ -46,11 +44,11 @@ typedef struct { double rk[3], Bh, hphi1, rho[3], ratio, at; int nd; } u_coeffs;
 
 static u_coeffs coeffs(const double *sig, int is, double st, int order, bool bh1, bool corrector) {
   u_coeffs c = {{0}, 0, 0, {0}, 0, 0, order - 1};
-  double ss = sig[is], at = u_alpha(st), as = u_alpha(ss), h = u_lambda(st) - u_lambda(ss), hh = -h;
+  double ss = sig[is], at = cld_pp_alpha(st), as = cld_pp_alpha(ss), h = cld_pp_lambda(st) - cld_pp_lambda(ss), hh = -h;
   c.at = at;
   c.ratio = (st * at) / (ss * as);
   double rks[3];
-  for (int k = 1; k < order; k++) rks[k - 1] = c.rk[k - 1] = (u_lambda(sig[is - k]) - u_lambda(ss)) / h;
+  for (int k = 1; k < order; k++) rks[k - 1] = c.rk[k - 1] = (cld_pp_lambda(sig[is - k]) - cld_pp_lambda(ss)) / h;
   rks[order - 1] = 1.0;
   c.hphi1 = expm1(hh);
   c.Bh = bh1 ? hh : expm1(hh);
@@ -104,7 +102,7 @@ cld_status cld_unipc_sample(cld_ctx *ctx, cld_denoiser_fn model, void *model_use
     size_t cnt = (size_t)nb * per;
     cld_sample_start(p, first, b0, nb, per, 1.0, x, z);
     for (int i = 0; i < N && !st; i++) {
-      double a = u_alpha(sig[i]), s = sig[i] * a;
+      double a = cld_pp_alpha(sig[i]), s = sig[i] * a;
       if ((st = cld_eps_eval_run(&ev, x, ts[i], a, s, eps))) break;
       for (size_t q = 0; q < cnt; q++) mt[q] = (x[q] - s * eps[q]) / a; /* the data prediction at x */
       for (int k = 0; k < nb && p->dyn_threshold > 0; k++) cld_pp_threshold(mt + (size_t)k * per, per, p->dyn_threshold, p->dyn_max, eps);

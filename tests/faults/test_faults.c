@@ -27,16 +27,22 @@ typedef struct {
 
 static const char *tmpdir;
 
-static cld_status tiny_model(cld_ctx *ctx, cld_store **s, cld_model **m) {
+/* the tiny UNet on 1-channel IMG x IMG images; class_rows > 0: with a class table of that many rows */
+static cld_status tiny_model_classes(cld_ctx *ctx, int class_rows, cld_store **s, cld_model **m) {
   cld_unet_config c;
   cld_status st = cld_unet_preset("tiny", &c);
   c.in_channels = c.out_channels = 1;
   c.sample_size = IMG;
+  if (class_rows > 0) {
+    c.class_embed = CLD_CLASS_TABLE;
+    c.num_class_embeds = class_rows;
+  }
   if (!st) st = cld_store_create(ctx, s);
   if (!st) st = cld_model_from_unet_config(ctx, &c, *s, m);
   if (!st) st = cld_model_init(*m, 5);
   return st;
 }
+static cld_status tiny_model(cld_ctx *ctx, cld_store **s, cld_model **m) { return tiny_model_classes(ctx, 0, s, m); }
 
 /* ---- the workloads: each works on r->ctx and fills r->out ---- */
 static cld_status w_ctx(run *r) { (void)r; return CLD_OK; }
@@ -68,17 +74,9 @@ static cld_status w_sample(run *r) {
 
 /* class-conditional sampling with guidance: the tiny UNet with a class table (3 classes + null) */
 static cld_status w_guided(run *r) {
-  cld_unet_config c;
   cld_store *s = NULL;
   cld_model *m = NULL;
-  cld_status st = cld_unet_preset("tiny", &c);
-  c.in_channels = c.out_channels = 1;
-  c.sample_size = IMG;
-  c.class_embed = CLD_CLASS_TABLE;
-  c.num_class_embeds = 4;
-  if (!st) st = cld_store_create(r->ctx, &s);
-  if (!st) st = cld_model_from_unet_config(r->ctx, &c, s, &m);
-  if (!st) st = cld_model_init(m, 5);
+  cld_status st = tiny_model_classes(r->ctx, 4, &s, &m);
   static const int classes[2] = {2, 0};
   cld_sample_params p = cld_sample_params_default();
   p.steps = 2;
