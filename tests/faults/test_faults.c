@@ -10,7 +10,8 @@
  *   test_faults [RUNS] [WORKLOAD...]   at most RUNS values of N per workload and kind, evenly spread
  *   (N = 1, 1+k, 1+2k, ... for the stride k that fits); 0 or absent: every N
  *   FAULTS_VERBOSE=1 prints every failed run's message, FAULTS_FROM=N starts the sweeps at N,
- *   FAULTS_TRACE=1 prints the stack of each call made to fail (link with -rdynamic for names). */
+ *   FAULTS_SHARD=i/n runs every n-th of the sweep's runs from the i-th (shards of one sweep on
+ *   several cores: together they are the whole sweep), FAULTS_TRACE=1 prints the stack of each call made to fail (link with -rdynamic for names). */
 #include "cldiff/cldiff.h"
 #include "fault_shim.h"
 #include <stdint.h>
@@ -175,7 +176,15 @@ static void sweep(const workload *w, fault_kind k, long max_runs, const run *ref
   long stride = max_runs > 0 && total > max_runs ? (total + max_runs - 1) / max_runs : 1;
   static run r, again;
   long from = getenv("FAULTS_FROM") ? atol(getenv("FAULTS_FROM")) : 1; /* debugging: start at that N */
+  long shard = 0, shards = 1; /* FAULTS_SHARD=i/n: only the runs i, i+n, ... (a long sweep split over cores) */
+  if (getenv("FAULTS_SHARD") && (sscanf(getenv("FAULTS_SHARD"), "%ld/%ld", &shard, &shards) != 2 || shards < 1 ||
+                                 shard < 0 || shard >= shards)) {
+    fprintf(stderr, "FAULTS_SHARD must be i/n with 0 <= i < n\n");
+    exit(2);
+  }
+  long run_index = 0;
   for (long nth = from > 0 ? from : 1; nth <= total; nth += stride) {
+    if (run_index++ % shards != shard) continue;
     char msg[512] = "";
     fault_arm(k, nth);
     cld_status st = attempt(w, &r, msg, sizeof msg);
