@@ -60,6 +60,8 @@ typedef struct {
   char err[512];
   int classes;     /* > 0: a class table of classes + 1 rows, label dropout cond_drop */
   float cond_drop;
+  float bucket_mb; /* > 0: all-reduce buckets of this size (else the default 4 MiB) */
+  bool whole;      /* one all-reduce after the backward pass (bucket_mb 0) */
 } job;
 
 static cld_status run_job(job *j) {
@@ -87,6 +89,8 @@ static cld_status run_job(job *j) {
   p.methods = j->methods;
   p.accum = j->accum;
   p.comm = j->comm;
+  if (j->bucket_mb > 0) p.bucket_mb = j->bucket_mb;
+  if (j->whole) p.bucket_mb = 0;
   if (!(st = cld_store_create(ctx, &s)) && !(st = cld_model_from_unet_config(ctx, &c, s, &m)) && !(st = cld_model_init(m, 3)))
     st = cld_trainer_create(ctx, m, j->d, &p, &t);
   if (!st && j->resume_dir) st = cld_trainer_resume(t, j->resume_dir);
@@ -147,7 +151,7 @@ static void expect_same(const job *a, const job *b, int steps, const char *what)
   }
 }
 
-#define JOB(meth, acc, steps) {meth, acc, NULL, d, steps, NULL, NULL, NULL, 0, {0}, 0, ""}
+#define JOB(meth, acc, steps) {meth, acc, NULL, d, steps, NULL, NULL, NULL, 0, {0}, 0, "", 0, 0, 0, false}
 
 static void test_ranks_equal_accum(void **state) {
   (void)state;
@@ -198,6 +202,50 @@ static void test_ranks_equal_accum_conditional(void **state) {
   free_job(&one);
   free_job(&r[0]);
   free_job(&r[1]);
+  cld_dataset_free(d);
+}
+
+/* two ranks with buckets of the given size (0: one all-reduce after the backward pass), accum
+ * micro-batches each */
+static void run_two_ranks_buckets(job r[2], cld_methods m, int accum, float bucket_mb, const cld_dataset *d) {
+  for (int i = 0; i < 2; i++) {
+    r[i] = (job)JOB(m, accum, 2);
+    r[i].bucket_mb = bucket_mb;
+    r[i].whole = bucket_mb == 0;
+  }
+  run_two_ranks(r);
+}
+
+/* the all-reduce in buckets started during the backward pass (one per parameter, a few
+ * parameters each, one for all) sums exactly what one all-reduce after it sums: with one
+ * micro-batch per rank every split equals one process with accum 2; with two per rank (the first
+ * accumulated whole, the second overlapped) every split equals the one all-reduce after the
+ * backward pass */
+static void test_buckets_same_sums(void **state) {
+  (void)state;
+  cld_dataset *d = tu_toy_images();
+  cld_methods m = cld_methods_default();
+  m.ip_gamma = 0.1f;
+  job one = JOB(m, 2, 2), whole[2];
+  TU_OK(NULL, run_job(&one));
+  run_two_ranks_buckets(whole, m, 2, 0, d);
+  const float sizes[] = {1e-6f, 2e-3f, 0.05f};
+  for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+    char what[64];
+    for (int accum = 1; accum <= 2; accum++) {
+      job r[2];
+      run_two_ranks_buckets(r, m, accum, sizes[k], d);
+      snprintf(what, sizeof what, "buckets of %g MiB, accum %d", (double)sizes[k], accum);
+      const job *ref = accum == 1 ? &one : &whole[0];
+      expect_same(ref, &r[0], 2, what);
+      expect_same(ref, &r[1], 2, what);
+      free_job(&r[0]);
+      free_job(&r[1]);
+    }
+  }
+  free_job(&one);
+  free_job(&whole[0]);
+  free_job(&whole[1]);
   cld_dataset_free(d);
 }
 
@@ -290,6 +338,7 @@ int main(void) {
       cmocka_unit_test(test_accum_same_math),
       cmocka_unit_test(test_ranks_equal_accum),
       cmocka_unit_test(test_ranks_equal_accum_conditional),
+      cmocka_unit_test(test_buckets_same_sums),
       cmocka_unit_test(test_resume_across_ranks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,6 +57,11 @@ typedef struct cld_train_params {
    * the plain step. */
   int accum;
   const cld_comm *comm;
+  /* over several ranks, the gradients are all-reduced in buckets of about bucket_mb MiB of
+   * consecutive parameters, each started as soon as the backward pass has written the last of its
+   * gradients, so the host reduces while the device computes the rest (0: one all-reduce after the
+   * backward pass). The sums, and so the results, do not depend on it. Default 4. */
+  float bucket_mb;
   /* class conditioning (a model with cld_model_class_kind TABLE or TIMESTEP, on labelled data):
    * each sample's label is replaced by the null class (index data->n_classes) with probability
    * cond_drop, drawn from Philox(seed, stream 4) at the sample's global position, so one model

@@ -758,6 +758,29 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* one launch onto the queue: a GEMM, or a kernel with its per-run arguments (RNG key, stream
+ * offset, dropout probability) set */
+static cld_status enqueue_launch(cld_graph *g, cld_launch *l) {
+  if (l->is_gemm) return cld_gemm_run(g->ctx, &l->gemm, g->ctx->gemm_pref);
+  cl_int e = CL_SUCCESS;
+  if (l->rng_arg >= 0) {
+    cl_uint4 key = {{(cl_uint)g->seed, (cl_uint)(g->seed >> 32), l->stream, (cl_uint)g->run}};
+    e = clSetKernelArg(l->kernel, (cl_uint)l->rng_arg, sizeof key, &key);
+  }
+  if (e == CL_SUCCESS && l->off_arg >= 0) {
+    cl_ulong off = (cl_ulong)(g->rng_slab * l->off_per_slab);
+    e = clSetKernelArg(l->kernel, (cl_uint)l->off_arg, sizeof off, &off);
+  }
+  if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "setting RNG key");
+  if (l->p_arg >= 0) {
+    cl_float p = g->training ? l->p_value : 0.0f;
+    e = clSetKernelArg(l->kernel, (cl_uint)l->p_arg, sizeof p, &p);
+    if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "setting dropout probability");
+  }
+  e = clEnqueueNDRangeKernel(g->ctx->queue, l->kernel, l->dim, NULL, l->gws, l->use_lws ? l->lws : NULL, 0, NULL, NULL);
+  return e == CL_SUCCESS ? CLD_OK : cld_clerr(g->ctx, e, "clEnqueueNDRangeKernel");
+}
+
 cld_status cld_graph_compute(cld_graph *g) {
   if (!g) return CLD_ERR_INVALID_ARG;
   if (!g->planned) return cld_seterr(g->ctx, CLD_ERR_STATE, "cld_graph_compute: graph not planned (call cld_graph_plan)");
@@ -769,39 +792,22 @@ cld_status cld_graph_compute(cld_graph *g) {
   }
   double tp = prof ? (clFinish(g->ctx->queue), now_s()) : 0;
   int prev = -1; /* the last launch enqueued */
+  cld_status st;
+  if (g->hook && (st = g->hook(g->hook_user, -1))) return st;
   for (int i = 0; i < g->n_launches; i++) {
     cld_launch *l = &g->launches[i];
-    cld_status st;
-    if (l->if_skipped != (l->gate >= g->gate_limit)) continue; /* gated off, or a fill its gate did not need */
-    if (prof && prev >= 0) { /* charge the previous launch; a failure is pinned on it */
-      cl_int fe = clFinish(g->ctx->queue);
-      if (fe != CL_SUCCESS) return cld_profile_fail(g, &g->launches[prev], fe);
-      double t = now_s();
-      cld_profile_charge(g, &g->launches[prev], t - tp);
-      tp = t;
+    if (l->if_skipped == (l->gate >= g->gate_limit)) { /* not gated off, or a fill its gate needs */
+      if (prof && prev >= 0) { /* charge the previous launch; a failure is pinned on it */
+        cl_int fe = clFinish(g->ctx->queue);
+        if (fe != CL_SUCCESS) return cld_profile_fail(g, &g->launches[prev], fe);
+        double t = now_s();
+        cld_profile_charge(g, &g->launches[prev], t - tp);
+        tp = t;
+      }
+      prev = i;
+      if ((st = enqueue_launch(g, l))) return st;
     }
-    prev = i;
-    if (l->is_gemm) {
-      if ((st = cld_gemm_run(g->ctx, &l->gemm, g->ctx->gemm_pref))) return st;
-      continue;
-    }
-    cl_int e = CL_SUCCESS;
-    if (l->rng_arg >= 0) {
-      cl_uint4 key = {{(cl_uint)g->seed, (cl_uint)(g->seed >> 32), l->stream, (cl_uint)g->run}};
-      e = clSetKernelArg(l->kernel, (cl_uint)l->rng_arg, sizeof key, &key);
-    }
-    if (e == CL_SUCCESS && l->off_arg >= 0) {
-      cl_ulong off = (cl_ulong)(g->rng_slab * l->off_per_slab);
-      e = clSetKernelArg(l->kernel, (cl_uint)l->off_arg, sizeof off, &off);
-    }
-    if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "setting RNG key");
-    if (l->p_arg >= 0) {
-      cl_float p = g->training ? l->p_value : 0.0f;
-      e = clSetKernelArg(l->kernel, (cl_uint)l->p_arg, sizeof p, &p);
-      if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "setting dropout probability");
-    }
-    e = clEnqueueNDRangeKernel(g->ctx->queue, l->kernel, l->dim, NULL, l->gws, l->use_lws ? l->lws : NULL, 0, NULL, NULL);
-    if (e != CL_SUCCESS) return cld_clerr(g->ctx, e, "clEnqueueNDRangeKernel");
+    if (g->hook && (st = g->hook(g->hook_user, i))) return st;
   }
   if (prof && prev >= 0) {
     cl_int fe = clFinish(g->ctx->queue);
@@ -810,6 +816,21 @@ cld_status cld_graph_compute(cld_graph *g) {
   }
   g->run++;
   return CLD_OK;
+}
+
+void cld_graph_set_launch_hook(cld_graph *g, cld_launch_hook hook, void *user) {
+  g->hook = hook;
+  g->hook_user = user;
+}
+
+int cld_graph_grad_last_launch(const cld_graph *g, int store_id) {
+  int last = -1;
+  for (int i = 0; i < g->n_launches; i++) {
+    int n = g->launches[i].node;
+    const cld_tensor *r = n >= 0 ? cld_view_root(g->nodes[n]) : NULL;
+    if (r && r->storage == ST_STORE_GRAD && r->store_id == store_id) last = i;
+  }
+  return last;
 }
 
 static cld_status tensor_io(cld_graph *g, cld_tensor *t, float *data, bool write) {

@@ -60,6 +60,10 @@ enum { T_KEEP = 1, T_REQ_GRAD = 2, T_NO_GRAD = 4, T_TILES = 8 };
 #define TILE_ROW(t) ((t)->shape[0] * (t)->shape[3] + CLD_TILE_PAD)
 #define STORED_NUMEL(t) ((t)->flags & T_TILES ? (t)->shape[1] * (t)->shape[2] * TILE_ROW(t) : (t)->numel)
 
+/* called by compute once before the first launch (-1) and after each launch i is enqueued (or
+ * skipped by its gate): work that may start once the launches up to i are on the queue */
+typedef cld_status (*cld_launch_hook)(void *user, int launch);
+
 typedef enum { ST_NONE, ST_ARENA, ST_INPUT, ST_STORE, ST_STORE_GRAD, ST_VIEW } cld_storage;
 
 struct cld_tensor {
@@ -140,6 +144,8 @@ struct cld_graph {
   int wino_panel;       /* Winograd V/M layout: 0 plain (K,1,C,T), else panels (K,P,C,wino_panel) stored
                            tile-interleaved (T_TILES) */
   int wino_tile;        /* Winograd output tile: 4 F(4x4,3x3) (K = 36 products), 2 F(2x2,3x3) (K = 16) */
+  cld_launch_hook hook; /* cld_graph_set_launch_hook */
+  void *hook_user;
 };
 
 /* graph.c */
@@ -166,4 +172,9 @@ void cld_profile_report(cld_graph *g);
 cld_status cld_exec_lower(cld_graph *g);
 void cld_exec_release(cld_graph *g);
 cld_status cld_store_alloc(cld_store *s);
+/* the hook compute calls (NULL: none); the graph's launches are fixed once planned */
+void cld_graph_set_launch_hook(cld_graph *g, cld_launch_hook hook, void *user);
+/* the index of the last launch that writes the store gradient of parameter store_id (its value is
+ * final once that launch has run; launches write only their own node), -1 when none does */
+int cld_graph_grad_last_launch(const cld_graph *g, int store_id);
 #endif

@@ -45,6 +45,7 @@ cld_train_params cld_train_params_default(void) {
   p.edm_sigma_data = 0.5f;
   p.methods = cld_methods_default();
   p.accum = 1;
+  p.bucket_mb = 4.0f;
   return p;
 }
 
@@ -72,6 +73,7 @@ const char *cld_train_params_check(const cld_train_params *p) {
   if (p->batch < 1) return "batch (--batch) must be at least 1";
   int ranks = p->comm ? p->comm->size : 1;
   if (p->accum < 1 || p->accum > 4096) return "accum (--accum) must be in 1..4096";
+  if (!(p->bucket_mb >= 0 && p->bucket_mb <= 4096)) return "bucket_mb (--bucket-mb) must be in 0..4096";
   if (ranks < 1 || (p->comm && !(p->comm->allreduce_sum && p->comm->broadcast && p->comm->rank >= 0 && p->comm->rank < ranks)))
     return "comm: a communicator needs rank in 0..size-1, allreduce_sum and broadcast";
   if (p->batch % (p->accum * ranks))
@@ -370,14 +372,18 @@ static void record_lsm(cld_trainer *t) {
 /* micro-batch mk (this rank's j-th) of the step: its inputs, the graph (its RNG draws those of
  * samples mk*Bm .. of the global batch), its gradients into the accumulator, its loss (and
  * per-sample losses) read back */
-static cld_status run_micro(cld_trainer *t, int mk, int j, float *l) {
+static cld_status run_micro(cld_trainer *t, int mk, int j, bool overlap, float *l) {
   cld_status st = write_inputs(t, mk);
   if (st) return st;
   cld_graph_set_run_counter(t->g, (uint64_t)t->step);
   cld_graph_set_rng_slab(t->g, (uint64_t)mk);
-  if ((st = cld_graph_compute(t->g)) || (t->acc && (st = cld_grad_accum_add(t->acc, j == 0))) ||
-      (st = cld_tensor_read(t->g, t->loss, l)))
-    return st;
+  if (overlap) { /* the rank's last micro-batch: its gradients are all-reduced bucket by bucket */
+    if (!(st = cld_grad_accum_overlap_begin(t->acc, t->g, j == 0, t->p.bucket_mb))) st = cld_graph_compute(t->g);
+    st = cld_grad_accum_overlap_end(t->acc, t->g, t->p.comm, st);
+  } else if (!(st = cld_graph_compute(t->g)) && t->acc) {
+    st = cld_grad_accum_add(t->acc, j == 0);
+  }
+  if (st || (st = cld_tensor_read(t->g, t->loss, l))) return st;
   return t->p.timestep_sampling ? cld_tensor_read(t->g, t->per_sample, t->h.per_sample + (size_t)mk * (size_t)t->Bm) : CLD_OK;
 }
 
@@ -385,14 +391,15 @@ static cld_status run_micro(cld_trainer *t, int mk, int j, float *l) {
  * summed, then summed over the ranks (the losses too: each rank fills its own slots, zeros
  * elsewhere, so the sum is exact), scaled to the mean over the global batch */
 static cld_status run_micros(cld_trainer *t, float *l) {
-  if (!t->acc) return run_micro(t, 0, 0, l);
+  if (!t->acc) return run_micro(t, 0, 0, false, l);
   const cld_comm *c = t->p.comm;
-  bool ranks = c && c->size > 1;
+  bool ranks = c && c->size > 1, buckets = ranks && t->p.bucket_mb > 0;
   cld_status st = CLD_OK;
   memset(t->micro_loss, 0, (size_t)t->n_micro * sizeof(float));
   if (ranks && t->p.timestep_sampling) memset(t->h.per_sample, 0, (size_t)t->p.batch * sizeof(float));
-  for (int j = 0; j < t->p.accum && !st; j++) st = run_micro(t, t->micro0 + j, j, &t->micro_loss[t->micro0 + j]);
-  if (!st && ranks && (st = cld_grad_accum_allreduce(t->acc, c))) return st;
+  for (int j = 0; j < t->p.accum && !st; j++)
+    st = run_micro(t, t->micro0 + j, j, buckets && j == t->p.accum - 1, &t->micro_loss[t->micro0 + j]);
+  if (!st && ranks && !buckets && (st = cld_grad_accum_allreduce(t->acc, c))) return st;
   if (!st && ranks && (c->allreduce_sum(c->user, t->micro_loss, (size_t)t->n_micro) ||
                        (t->p.timestep_sampling && c->allreduce_sum(c->user, t->h.per_sample, (size_t)t->p.batch))))
     return cld_seterr(t->ctx, CLD_ERR_IO, "train: the loss all-reduce over %d ranks failed", c->size);

@@ -71,7 +71,7 @@ typedef struct train_args {
   cli_common co;
   const char *data, *model, *out, *sched, *pred, *tsamp, *weighting;
   long steps, batch, save_every, keep, warmup, T, log_every, seed, accum;
-  float lr, wd, clip, ema, sigma_data, cond_drop;
+  float lr, wd, clip, ema, sigma_data, cond_drop, bucket_mb;
   bool resume, hflip, learn_sigma, skip_nonfinite;
   cld_methods meth;
 } train_args;
@@ -85,7 +85,7 @@ static const char TRAIN_SYNOPSIS[] =
 static int parse_train(train_args *a, int argc, char **argv) {
   *a = (train_args){.sched = "linear", .pred = "eps", .tsamp = "uniform", .weighting = "const", .steps = 1000, .batch = 32, .accum = 1,
                     .save_every = 500, .keep = 3, .warmup = 100, .T = 1000, .log_every = 1, .lr = 2e-4f, .clip = 1,
-                    .ema = 0.999f, .sigma_data = 0.5f, .meth = cld_methods_default()};
+                    .ema = 0.999f, .sigma_data = 0.5f, .bucket_mb = 4, .meth = cld_methods_default()};
   const cli_opt opts[] = {
       {"--data", "SPEC", CLI_STR, &a->data, 0, 0, "fmnist[:DIR] (default DIR /usr/share/datasets/fashion-mnist), mnist:DIR,\n"
        "cifar10:DIR (binary batches), folder:DIR (PNG/JPEG, resized/cropped to the\nmodel; one subfolder per class gives labels), toy:NAME (8gaussians,\n"
@@ -99,6 +99,8 @@ static int parse_train(train_args *a, int argc, char **argv) {
       {"--batch", "B", CLI_LONG, &a->batch, 1, 1 << 20, "batch size of one optimizer step (default 32); under mpirun the global\n"
        "batch, split evenly over the ranks"},
       {"--accum", "K", CLI_LONG, &a->accum, 1, 4096, "gradient accumulation: each step's batch in K micro-batches (default 1)"},
+      {"--bucket-mb", "M", CLI_FLOAT, &a->bucket_mb, 0, 4096, "under mpirun: all-reduce the gradients in buckets of M MiB, each as soon as\n"
+       "the backward pass has written it (default 4; 0: one all-reduce after it)"},
       {"--lr", "LR", CLI_FLOAT, &a->lr, 0, 10, "AdamW learning rate (default 2e-4)"},
       {"--warmup", "N", CLI_LONG, &a->warmup, 0, 1099511627776.0, "linear learning-rate warmup steps (default 100)"},
       {"--weight-decay", "W", CLI_FLOAT, &a->wd, 0, 10, "decoupled weight decay (default 0)"},
@@ -165,6 +167,7 @@ static int train_params(const train_args *a, cld_train_params *tp) {
   tp->hflip = a->hflip;
   tp->skip_nonfinite = a->skip_nonfinite;
   tp->accum = (int)a->accum;
+  tp->bucket_mb = a->bucket_mb;
   tp->comm = cli_comm();
   tp->timestep_sampling = strcmp(a->tsamp, "uniform") != 0;
   tp->methods = a->meth;
