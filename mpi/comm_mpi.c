@@ -1,34 +1,35 @@
-/* cld_comm over MPI (comm_mpi.h). The gradient sum is taken in rank order, in float, at rank 0
- * (chunk by chunk: receive rank r's part, add it), then broadcast, so N ranks sum exactly as one
- * process summing N micro-batches does; MPI_Reduce's order is the implementation's and is not
- * used. */
+/* cld_comm over MPI (comm_mpi.h). The gradient sum is taken in rank order, in float, as a
+ * pipelined chain: chunk by chunk, rank r receives the partial sum x0 + ... + x(r-1) from rank
+ * r - 1, adds its own part and passes it on; the last rank then holds ((x0 + x1) + x2) + ... and
+ * broadcasts it. So N ranks sum exactly as one process summing N micro-batches does, and each
+ * rank sends and receives about one buffer per all-reduce, not rank 0 the N - 1 others' (as a
+ * gather would). MPI_Reduce's order is the implementation's and is not used. */
 #include "comm_mpi.h"
 #include <limits.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK ((size_t)1 << 20) /* floats per message of the all-reduce: bounds rank 0's buffer */
+#define CHUNK ((size_t)1 << 20) /* floats per message of the all-reduce: bounds the staging buffer */
 
 static int mpi_allreduce(void *user, float *buf, size_t n) {
   (void)user;
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  float *tmp = rank == 0 ? malloc((n < CHUNK ? n : CHUNK) * sizeof(float) + 1) : NULL;
-  if (rank == 0 && !tmp) return -1;
+  if (size == 1) return 0;
+  float *tmp = rank > 0 ? malloc((n < CHUNK ? n : CHUNK) * sizeof(float) + 1) : NULL;
+  if (rank > 0 && !tmp) return -1;
   int rc = MPI_SUCCESS;
+  for (size_t off = 0; off < n && rc == MPI_SUCCESS; off += CHUNK) { /* the chain, chunk after chunk */
+    int len = (int)(n - off < CHUNK ? n - off : CHUNK);
+    if (rank > 0 && (rc = MPI_Recv(tmp, len, MPI_FLOAT, rank - 1, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE)) == MPI_SUCCESS)
+      for (int i = 0; i < len; i++) buf[off + (size_t)i] = tmp[i] + buf[off + (size_t)i];
+    if (rc == MPI_SUCCESS && rank < size - 1) rc = MPI_Send(buf + off, len, MPI_FLOAT, rank + 1, 7, MPI_COMM_WORLD);
+  }
   for (size_t off = 0; off < n && rc == MPI_SUCCESS; off += CHUNK) {
     int len = (int)(n - off < CHUNK ? n - off : CHUNK);
-    if (rank == 0) {
-      for (int r = 1; r < size && rc == MPI_SUCCESS; r++) {
-        rc = MPI_Recv(tmp, len, MPI_FLOAT, r, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        for (int i = 0; i < len; i++) buf[off + (size_t)i] += tmp[i];
-      }
-    } else {
-      rc = MPI_Send(buf + off, len, MPI_FLOAT, 0, 7, MPI_COMM_WORLD);
-    }
-    if (rc == MPI_SUCCESS) rc = MPI_Bcast(buf + off, len, MPI_FLOAT, 0, MPI_COMM_WORLD);
+    rc = MPI_Bcast(buf + off, len, MPI_FLOAT, size - 1, MPI_COMM_WORLD);
   }
   free(tmp);
   return rc == MPI_SUCCESS ? 0 : -1;

@@ -24,7 +24,8 @@ static void bench_usage(void) {
          "train: seconds per training step (forward, backward, AdamW, EMA) of a preset (default\n"
          "      fmnist-s, batch 32) on synthetic data; forward: seconds per forward pass.\n"
          "allreduce: under mpirun, the time of one gradient all-reduce as training runs it (sum in\n"
-         "      rank order at rank 0, then broadcast) over a preset's parameter count or N floats.\n"
+         "      rank order along a chain of the ranks, then broadcast) over a preset's parameter\n"
+         "      count or N floats.\n"
          "--json prints one JSON object per line; for gemm the keys are m, n, k, batch, a_batch,\n"
          "trans_a, trans_b, provider, config, seconds (median), gflops (median), gflops_best (fastest\n"
          "repetition), max_rel_err (sampled entries against a double host reference).\n");
