@@ -69,8 +69,9 @@ static void test_providers(void **state) {
   /* the last two: NT narrower than 16 with K % 16 == 0 takes the tiled provider's dot-product path */
   const int64_t dims[][4] = {{13, 19, 17, 1}, {37, 70, 33, 2}, {8, 32, 5, 1}, {64, 96, 40, 3}, {1, 1, 1, 1}, {129, 33, 7, 1},
                              {37, 3, 32, 2}, {1025, 2, 256, 1}};
-  cld_gemm_provider ps[2] = {CLD_GEMM_TILED, CLD_GEMM_CLBLAST};
-  for (int p = 0; p < 2; p++)
+  cld_gemm_provider ps[3] = {CLD_GEMM_TILED, CLD_GEMM_CLBLAST, CLD_GEMM_HOST};
+  int np = cld_gemm_host_available(ctx) ? 3 : 2; /* the host's BLAS on CPU devices (PoCL) only */
+  for (int p = 0; p < np; p++)
     for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
       for (int t = 0; t < 4; t++) {
         cld_gemm_shape s = {dims[d][0], dims[d][1], dims[d][2], dims[d][3], (t & 1) != 0, (t & 2) != 0};
@@ -173,6 +174,10 @@ static void test_interleaved(void **state) {
     }
     /* CLBlast cannot address the layout: the dispatcher runs such a call on the tiled provider */
     check_interleaved(ctx, 3, 4, 13, 32, 17, ta, CLD_GEMM_CLBLAST, NULL);
+    if (cld_gemm_host_available(ctx)) { /* CBLAS addresses it through ldb, ldc */
+      check_interleaved(ctx, 3, 4, 13, 32, 17, ta, CLD_GEMM_HOST, NULL);
+      check_interleaved(ctx, 2, 3, 9, 19, 20, ta, CLD_GEMM_HOST, NULL);
+    }
   }
   cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, 4096, NULL, NULL);
   cld_gemm_call bad = {4, 4, 4, 2, false, false, m, m, m, 0, 0, 0, 16, 16, 16, 2, 4, 4, 40, 40};
@@ -180,6 +185,33 @@ static void test_interleaved(void **state) {
   bad.trans_b = true;
   assert_int_equal(cld_gemm_tiled_run(ctx, &bad, &cfgs[0]), CLD_ERR_INVALID_ARG);
   clReleaseMemObject(m);
+  cld_ctx_destroy(ctx);
+}
+
+/* the host's BLAS with every operand in one buffer (as the executor's arena holds them): each
+ * buffer is mapped once; the result is right and nothing around C changes */
+static void test_host_one_buffer(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  if (!cld_gemm_host_available(ctx)) { cld_ctx_destroy(ctx); skip(); }
+  const int64_t M = 21, N = 34, K = 19;
+  size_t na = (size_t)(M * K), nb = (size_t)(K * N), nc = (size_t)(M * N), ob = na + 5, oc = ob + nb + 40, total = oc + nc + 64;
+  float *H = tu_alloc(total), *out = tu_alloc(total);
+  tu_fill(H, total, 9, -1, 1);
+  cl_int e;
+  cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, total * 4, H, &e);
+  assert_int_equal(e, CL_SUCCESS);
+  cld_gemm_call call = {M, N, K, 1, false, true, m, m, m, 0, ob, oc, 0, 0, 0};
+  TU_OK(ctx, cld_gemm_run(ctx, &call, CLD_GEMM_HOST));
+  clEnqueueReadBuffer(ctx->queue, m, CL_TRUE, 0, total * 4, out, 0, NULL, NULL);
+  double *R = calloc(nc, sizeof(double));
+  cld_gemm_shape sh = {M, N, K, 1, false, true, 0};
+  ref_gemm(&sh, H, H + ob, 0, 0, R);
+  tu_close(out + oc, R, nc, 1e-4, 1e-4 * sqrt((double)K), "host gemm, one buffer");
+  assert_memory_equal(out, H, oc * 4);                             /* A, B and the gap untouched */
+  assert_memory_equal(out + oc + nc, H + oc + nc, (total - oc - nc) * 4); /* after C too */
+  clReleaseMemObject(m);
+  free(H); free(out); free(R);
   cld_ctx_destroy(ctx);
 }
 
@@ -289,6 +321,7 @@ int main(void) {
       cmocka_unit_test(test_tile_variants),
       cmocka_unit_test(test_clblast_rebase),
       cmocka_unit_test(test_interleaved),
+      cmocka_unit_test(test_host_one_buffer),
       cmocka_unit_test(test_tune_table), cmocka_unit_test(test_tune_table_hostile),
       cmocka_unit_test(test_record),
   };

@@ -45,7 +45,7 @@ typedef struct cld_ctx_params {
   const char *device;     /* index or name substring; NULL: $CLDIFF_DEVICE, else prefer a GPU */
   const char *cache_dir;  /* NULL: $CLDIFF_CACHE_DIR, else $XDG_CACHE_HOME/cldiff, else ~/.cache/cldiff */
   bool no_disk_cache;     /* build every program from source, write nothing */
-  const char *gemm_provider; /* "auto" (tuned per shape, default), "tiled", "clblast" */
+  const char *gemm_provider; /* "auto" (tuned per shape, default), "tiled", "clblast", "host" (CPU devices only) */
 } cld_ctx_params;
 
 CLD_API cld_ctx_params cld_ctx_params_default(void);

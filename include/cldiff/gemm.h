@@ -1,4 +1,5 @@
-/* cldiff GEMM API: one interface over two providers (CLBlast, built-in tiled kernel), their
+/* cldiff GEMM API: one interface over three providers (CLBlast, built-in tiled kernel, the host's
+ * BLAS on CPU devices that share the host's memory), their
  * tuning (`cldiff tune`) and a benchmark entry point. Row-major, C = op(A) op(B), batched. */
 #ifndef CLDIFF_GEMM_H
 #define CLDIFF_GEMM_H
@@ -11,7 +12,8 @@ extern "C" {
 #endif
 typedef struct cld_ctx cld_ctx;
 
-typedef enum { CLD_GEMM_AUTO = 0, CLD_GEMM_TILED = 1, CLD_GEMM_CLBLAST = 2 } cld_gemm_provider;
+/* HOST: the host's CBLAS on the mapped buffers, for a CPU device that shares the host's memory */
+typedef enum { CLD_GEMM_AUTO = 0, CLD_GEMM_TILED = 1, CLD_GEMM_CLBLAST = 2, CLD_GEMM_HOST = 3 } cld_gemm_provider;
 CLD_API const char *cld_gemm_provider_name(cld_gemm_provider p);
 
 typedef struct cld_gemm_shape {

@@ -1,6 +1,6 @@
 /* Context lifetime (errors.c has the error messages and status strings). Device enumeration lives in
  * device.c, program building in program.c. No global state: every context owns its objects. */
-#include "runtime/runtime.h"
+#include "runtime/gemm.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +38,9 @@ cld_status cld_ctx_create(const cld_ctx_params *p, cld_ctx **out, char *errbuf, 
     if (!strcmp(p->gemm_provider, "auto")) pref = CLD_GEMM_AUTO;
     else if (!strcmp(p->gemm_provider, "tiled")) pref = CLD_GEMM_TILED;
     else if (!strcmp(p->gemm_provider, "clblast")) pref = CLD_GEMM_CLBLAST;
+    else if (!strcmp(p->gemm_provider, "host")) pref = CLD_GEMM_HOST;
     else {
-      snprintf(errbuf, errlen, "gemm provider '%s' unknown (use auto, tiled or clblast)", p->gemm_provider);
+      snprintf(errbuf, errlen, "gemm provider '%s' unknown (use auto, tiled, clblast or host)", p->gemm_provider);
       return CLD_ERR_INVALID_ARG;
     }
   }
@@ -64,6 +65,14 @@ cld_status cld_ctx_create(const cld_ctx_params *p, cld_ctx **out, char *errbuf, 
     clReleaseContext(ctx->context);
     free(ctx);
     return CLD_ERR_CL;
+  }
+  if (pref == CLD_GEMM_HOST && !cld_gemm_host_available(ctx)) {
+    snprintf(errbuf, errlen, "gemm provider 'host' needs a CPU device that shares the host's memory ('%s' does not)",
+             ctx->info.name);
+    clReleaseCommandQueue(ctx->queue);
+    clReleaseContext(ctx->context);
+    free(ctx);
+    return CLD_ERR_INVALID_ARG;
   }
   ctx->no_disk_cache = p->no_disk_cache;
   pick_cache_dir(ctx, p->cache_dir);

@@ -68,6 +68,8 @@ cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *c, cld_gemm_provider 
     if (e && e->provider == CLD_GEMM_TILED) cfg = e->tiled;
   }
   if (p == CLD_GEMM_CLBLAST && cld_gemm_interleaved(c)) p = CLD_GEMM_TILED; /* CLBlast has no such layout */
+  if (p == CLD_GEMM_HOST && cld_gemm_host_available(ctx)) return cld_gemm_host_run(ctx, c);
+  if (p == CLD_GEMM_HOST) p = CLD_GEMM_TILED; /* a table entry from a device that had it */
   if (p == CLD_GEMM_CLBLAST) {
     if (t->clblast.set && !t->clblast_applied) {
       cld_status st = cld_gemm_clblast_apply(ctx, &t->clblast);

@@ -1,5 +1,5 @@
 /* Internal GEMM provider interface shared by gemm.c (dispatch, tuning table), gemm_tiled.c,
- * gemm_clblast.c and gemm_tune.c. */
+ * gemm_clblast.c, gemm_host.c and gemm_tune.c. */
 #ifndef CLDIFF_GEMM_INTERNAL_H
 #define CLDIFF_GEMM_INTERNAL_H
 #include "runtime/runtime.h"
@@ -39,6 +39,9 @@ void cld_gemm_tuning_parse(struct cld_gemm_tuning *t, const char *text);
 
 cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_tiled_cfg *cfg);
 cld_status cld_gemm_clblast_run(cld_ctx *ctx, const cld_gemm_call *c);
+/* gemm_host.c: whether the device is a CPU sharing the host's memory, and the CBLAS run there */
+bool cld_gemm_host_available(cld_ctx *ctx);
+cld_status cld_gemm_host_run(cld_ctx *ctx, const cld_gemm_call *c);
 cld_status cld_gemm_clblast_apply(cld_ctx *ctx, const cld_clblast_cfg *cfg);
 /* offsets + extents above this many floats go through a sub-buffer (CLBlast indexes with int);
  * tests lower it (0: every non-zero offset), -1 restores INT_MAX */

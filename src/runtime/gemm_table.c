@@ -13,6 +13,7 @@ const char *cld_gemm_provider_name(cld_gemm_provider p) {
   switch (p) {
   case CLD_GEMM_TILED: return "tiled";
   case CLD_GEMM_CLBLAST: return "clblast";
+  case CLD_GEMM_HOST: return "host";
   default: return "auto";
   }
 }
@@ -83,7 +84,9 @@ void cld_gemm_tuning_parse(struct cld_gemm_tuning *t, const char *text) {
     x->shape = (cld_gemm_shape){jint(e, "m", 0), jint(e, "n", 0), jint(e, "k", 0), jint(e, "batch", 1),
                                 jint(e, "trans_a", 0) != 0, jint(e, "trans_b", 0) != 0, jint(e, "a_batch", 0)};
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "provider");
-    x->provider = cJSON_IsString(p) && !strcmp(p->valuestring, "clblast") ? CLD_GEMM_CLBLAST : CLD_GEMM_TILED;
+    x->provider = !cJSON_IsString(p) ? CLD_GEMM_TILED
+                  : !strcmp(p->valuestring, "clblast") ? CLD_GEMM_CLBLAST
+                  : !strcmp(p->valuestring, "host") ? CLD_GEMM_HOST : CLD_GEMM_TILED;
     x->tiled = (cld_tiled_cfg){jint(e, "tm", 8), jint(e, "nv", 2), jint(e, "lws0", 0), jint(e, "lws1", 0), jint(e, "mf", 0) != 0,
                               jint(e, "lb", 1)};
     if (!(x->shape.m > 0 && x->shape.n > 0 && x->shape.k > 0 && x->tiled.tm >= 1 && x->tiled.tm <= 8 &&

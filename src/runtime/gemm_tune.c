@@ -239,6 +239,21 @@ static cld_status tune_tiled_shape(cld_ctx *ctx, const cld_gemm_shape *s, const 
   return st;
 }
 
+/* the host's BLAS on a CPU device sharing the host's memory: it wins the shape when it is faster
+ * (and right); the tiled configuration found stays in the entry */
+static cld_status try_host(cld_ctx *ctx, const cld_gemm_shape *s, const cld_gemm_call *c, bench_bufs *bb,
+                           cld_tune_entry *best) {
+  double sec = 1.0;
+  cld_status st = time_call(ctx, c, CLD_GEMM_HOST, NULL, 3, &sec);
+  if (st) return st;
+  double gf = flops(s) / sec * 1e-9;
+  if (gf > best->gflops && check(ctx, s, bb) <= 1e-4) {
+    best->gflops = gf;
+    best->provider = CLD_GEMM_HOST;
+  }
+  return CLD_OK;
+}
+
 cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, bool tune_clblast,
                          cld_tune_progress progress, void *user) {
   return cld_gemm_tune_budget(ctx, shapes, n_shapes, tune_clblast, 0, progress, user);
@@ -274,14 +289,15 @@ cld_status cld_gemm_tune_budget(cld_ctx *ctx, const cld_gemm_shape *shapes, int 
     cld_gemm_call c = make_call(s, &bb);
     if ((st = cld_gemm_ensure_scratch(ctx, cld_gemm_scratch_floats(&c)))) { free_bufs(&bb); break; }
     st = tune_tiled_shape(ctx, s, &c, &bb, max_seconds > 0 ? t_start + max_seconds : 0, &best[si]);
+    if (!st && cld_gemm_host_available(ctx)) st = try_host(ctx, s, &c, &bb, &best[si]);
     free_bufs(&bb);
     if (!st && progress) {
       char cs[64];
       char grp[32] = "";
       if (s->a_batch > 0) snprintf(grp, sizeof grp, " a_batch=%lld", (long long)s->a_batch);
-      snprintf(line, sizeof line, "tiled   m=%lld n=%lld k=%lld batch=%lld%s %s%s: %.1f GFLOP/s (%s)", (long long)s->m,
+      snprintf(line, sizeof line, "%-7s m=%lld n=%lld k=%lld batch=%lld%s %s%s: %.1f GFLOP/s (%s)", cld_gemm_provider_name(best[si].provider), (long long)s->m,
                (long long)s->n, (long long)s->k, (long long)s->batch, grp, s->trans_a ? "T" : "N", s->trans_b ? "T" : "N",
-               best[si].gflops, cld_tiled_cfg_str(&best[si].tiled, cs, sizeof cs));
+               best[si].gflops, best[si].provider == CLD_GEMM_HOST ? "the host's BLAS" : cld_tiled_cfg_str(&best[si].tiled, cs, sizeof cs));
       progress(user, line);
     }
   }

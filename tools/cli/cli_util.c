@@ -17,8 +17,8 @@ int cli_common_opt(cli_common *c, int argc, char **argv, int i) {
   if (!strcmp(a, "--device")) c->device = argv[i + 1];
   else {
     const char *v = argv[i + 1];
-    if (strcmp(v, "auto") && strcmp(v, "tiled") && strcmp(v, "clblast")) {
-      fprintf(stderr, "cldiff: --gemm: '%s' is not one of auto, tiled, clblast\n", v);
+    if (strcmp(v, "auto") && strcmp(v, "tiled") && strcmp(v, "clblast") && strcmp(v, "host")) {
+      fprintf(stderr, "cldiff: --gemm: '%s' is not one of auto, tiled, clblast, host\n", v);
       return -1;
     }
     c->gemm = v;

@@ -9,7 +9,7 @@
 static void bench_usage(void) {
   printf("usage: cldiff bench ops  [--json] [--size N] [--reps R] [--device D]\n"
          "       cldiff bench gemm [--json] [--shape M,N,K[,BATCH[,TA,TB[,A_BATCH]]]]... [--reps R]\n"
-         "                         [--gemm auto|tiled|clblast] [--device D]\n"
+         "                         [--gemm auto|tiled|clblast|host] [--device D]\n"
          "       cldiff bench peak [--json] [--device D]\n"
          "       cldiff bench train|forward [--model PRESET] [--batch B] [--reps R] [--json] [--device D]\n"
          "       mpirun -np N cldiff bench allreduce [--model PRESET | --size N] [--reps R] [--json]\n\n"
@@ -155,6 +155,7 @@ static int bench_gemm(cli_common *co, bool json, cld_gemm_shape *shapes, int ns,
   cld_gemm_provider p = CLD_GEMM_AUTO;
   if (co->gemm && !strcmp(co->gemm, "tiled")) p = CLD_GEMM_TILED;
   if (co->gemm && !strcmp(co->gemm, "clblast")) p = CLD_GEMM_CLBLAST;
+  if (co->gemm && !strcmp(co->gemm, "host")) p = CLD_GEMM_HOST;
   if (!json) printf("device: %s\n%6s %6s %6s %5s %3s %8s %10s %9s %9s  %s\n", cld_ctx_device(ctx)->name, "m", "n", "k", "batch",
                     "op", "provider", "ms", "GFLOP/s", "best", "config");
   int rc = 0;

@@ -1,0 +1,82 @@
+/* The host-BLAS GEMM provider: on an OpenCL CPU device that shares the host's memory (PoCL,
+ * Intel's CPU runtime) the operands' buffers are mapped - the device's memory is the host's, so
+ * mapping copies nothing - and multiplied by the host's CBLAS (libblas: OpenBLAS through Debian's
+ * alternative, or whichever BLAS the system selects), then unmapped. The map waits for the
+ * commands before it on the in-order queue and the kernels after the unmap wait for it, so to
+ * the graph it is one more launch. `cldiff tune` chooses it per shape only where it measures
+ * faster than the OpenCL providers. */
+#include "runtime/gemm.h"
+#include <cblas.h>
+
+bool cld_gemm_host_available(cld_ctx *ctx) {
+  if (!ctx->info.is_cpu) return false;
+  cl_bool unified = CL_FALSE;
+  return clGetDeviceInfo(ctx->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, NULL) == CL_SUCCESS &&
+         unified;
+}
+
+/* the distinct buffers among a call's three operands, each mapped once, whole */
+typedef struct {
+  cl_mem mem[3];
+  float *ptr[3];
+  int n;
+} mapped;
+
+static float *map_of(const mapped *m, cl_mem b) {
+  for (int i = 0; i < m->n; i++)
+    if (m->mem[i] == b) return m->ptr[i];
+  return NULL;
+}
+
+static cld_status unmap_all(cld_ctx *ctx, mapped *m, cld_status st) {
+  for (int i = 0; i < m->n; i++) {
+    cl_int e = clEnqueueUnmapMemObject(ctx->queue, m->mem[i], m->ptr[i], 0, NULL, NULL);
+    if (e != CL_SUCCESS && !st) st = cld_clerr(ctx, e, "unmapping a host-BLAS GEMM operand");
+  }
+  return st;
+}
+
+static cld_status map_all(cld_ctx *ctx, const cld_gemm_call *c, mapped *m) {
+  const cl_mem bufs[3] = {c->a, c->b, c->c};
+  m->n = 0;
+  for (int i = 0; i < 3; i++) {
+    if (map_of(m, bufs[i])) continue;
+    size_t size = 0;
+    cl_int e = clGetMemObjectInfo(bufs[i], CL_MEM_SIZE, sizeof size, &size, NULL);
+    void *p = e == CL_SUCCESS ? clEnqueueMapBuffer(ctx->queue, bufs[i], CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, size, 0,
+                                                   NULL, NULL, &e)
+                              : NULL;
+    if (e != CL_SUCCESS || !p) return unmap_all(ctx, m, cld_clerr(ctx, e, "mapping a host-BLAS GEMM operand"));
+    m->mem[m->n] = bufs[i];
+    m->ptr[m->n++] = p;
+  }
+  return CLD_OK;
+}
+
+/* batch entry b: A (b / a_div when grouped), B and C dense or tile-interleaved (g = b / a_div,
+ * p = b % a_div at g gstride + p stride, rows ld apart) */
+static void one_entry(const cld_gemm_call *c, const float *A, const float *B, float *C, int64_t b) {
+  bool grouped = c->a_div > 1, inter = cld_gemm_interleaved(c);
+  int64_t g = grouped ? b / c->a_div : b, p = grouped ? b % c->a_div : 0;
+  const float *Ab = A + (size_t)g * c->a_stride; /* grouped: A number b / a_div; else g = b */
+  const float *Bb = inter ? B + (size_t)g * c->b_gstride + (size_t)p * c->b_stride : B + (size_t)b * c->b_stride;
+  float *Cb = inter ? C + (size_t)g * c->c_gstride + (size_t)p * c->c_stride : C + (size_t)b * c->c_stride;
+  int lda = (int)(c->trans_a ? c->m : c->k);
+  int ldb = (int)(c->ldb ? c->ldb : c->trans_b ? c->k : c->n), ldc = (int)(c->ldc ? c->ldc : c->n);
+  cblas_sgemm(CblasRowMajor, c->trans_a ? CblasTrans : CblasNoTrans, c->trans_b ? CblasTrans : CblasNoTrans, (int)c->m,
+              (int)c->n, (int)c->k, 1.0f, Ab, lda, Bb, ldb, 0.0f, Cb, ldc);
+}
+
+cld_status cld_gemm_host_run(cld_ctx *ctx, const cld_gemm_call *c) {
+  if (!cld_gemm_host_available(ctx))
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: the host-BLAS provider needs a CPU device sharing the host's memory");
+  if (c->m > INT32_MAX || c->n > INT32_MAX || c->k > INT32_MAX || (c->ldb > INT32_MAX) || (c->ldc > INT32_MAX))
+    return cld_seterr(ctx, CLD_ERR_GEMM, "gemm: a dimension over 2^31 for CBLAS's int");
+  mapped m;
+  cld_status st = map_all(ctx, c, &m);
+  if (st) return st;
+  const float *A = map_of(&m, c->a) + c->a_off, *B = map_of(&m, c->b) + c->b_off;
+  float *C = map_of(&m, c->c) + c->c_off;
+  for (int64_t b = 0; b < c->batch; b++) one_entry(c, A, B, C, b);
+  return unmap_all(ctx, &m, CLD_OK);
+}
