@@ -2,6 +2,7 @@
  * per forward pass of a model preset on synthetic data, after warm-up; median of --reps. */
 #include "cli.h"
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,14 +83,16 @@ static int run_model(cli_common *co, bool train, const char *preset, int batch, 
   if (rec) goto done;
   qsort(ts, (size_t)reps, sizeof ts[0], cmp_d);
   size_t arena = train ? cld_trainer_arena_bytes(t) : cld_graph_arena_bytes(g);
+  struct rusage ru; /* the process's peak resident set: on a CPU device the device's buffers are in it */
+  double rss = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss * 1024.0 : 0;
   if (json)
     printf("{\"bench\":\"%s\",\"model\":\"%s\",\"batch\":%d,\"params\":%lld,\"seconds\":%.4f,\"seconds_best\":%.4f,"
-           "\"arena_bytes\":%zu}\n",
-           train ? "train_step" : "forward", preset, batch, (long long)cld_model_param_count(u), ts[reps / 2], ts[0], arena);
+           "\"arena_bytes\":%zu,\"peak_rss_bytes\":%.0f}\n",
+           train ? "train_step" : "forward", preset, batch, (long long)cld_model_param_count(u), ts[reps / 2], ts[0], arena, rss);
   else
-    printf("%s %s batch %d (%lld params): %.3f s median, %.3f s best of %d; arena %.1f MiB\n", preset,
+    printf("%s %s batch %d (%lld params): %.3f s median, %.3f s best of %d; arena %.1f MiB, peak RSS %.1f MiB\n", preset,
            train ? "training step" : "forward", batch, (long long)cld_model_param_count(u), ts[reps / 2], ts[0], reps,
-           (double)arena / 1048576.0);
+           (double)arena / 1048576.0, rss / 1048576.0);
   goto done;
 fail:
   rc = 1;
