@@ -262,6 +262,38 @@ static void test_tune_table(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* The quick search stores one entry per shape (tiled or, on a CPU device, possibly the host's
+ * BLAS) and what it stored computes right through the dispatch; a "host" entry survives the
+ * table's round trip, and on a device without host-unified memory it would run tiled */
+static void test_tune_quick(void **state) {
+  (void)state;
+  char dir[] = "/tmp/cldiff-test-tune-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  cld_ctx *ctx = ctx_in(dir);
+  const cld_gemm_shape shapes[2] = {{64, 96, 40, 1, false, false, 0}, {37, 70, 33, 2, true, false, 0}};
+  TU_OK(ctx, cld_gemm_tune_quick(ctx, shapes, 2, false, 0, NULL, NULL));
+  struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
+  assert_int_equal(t->n, 2);
+  for (int i = 0; i < 2; i++) {
+    assert_true(cld_gemm_shape_eq(&t->e[i].shape, &shapes[i]));
+    assert_true(t->e[i].provider == CLD_GEMM_TILED || (t->e[i].provider == CLD_GEMM_HOST && cld_gemm_host_available(ctx)));
+    assert_true(t->e[i].gflops > 0);
+    check_shape(ctx, shapes[i], false, CLD_GEMM_AUTO, NULL);
+  }
+  t->e[0].provider = CLD_GEMM_HOST;
+  TU_OK(ctx, cld_gemm_tuning_save(ctx));
+  cld_ctx_destroy(ctx);
+  ctx = ctx_in(dir);
+  t = cld_gemm_tuning_get(ctx);
+  assert_int_equal(t->n, 2);
+  assert_int_equal(t->e[0].provider, CLD_GEMM_HOST);
+  check_shape(ctx, shapes[0], false, CLD_GEMM_AUTO, NULL);
+  cld_ctx_destroy(ctx);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 /* a hostile tuning table: huge, fractional or negative numbers drop their entry (no undefined
  * float-to-int conversion), a sane entry beside them survives, and GEMMs still run */
 static void test_tune_table_hostile(void **state) {
@@ -322,7 +354,7 @@ int main(void) {
       cmocka_unit_test(test_clblast_rebase),
       cmocka_unit_test(test_interleaved),
       cmocka_unit_test(test_host_one_buffer),
-      cmocka_unit_test(test_tune_table), cmocka_unit_test(test_tune_table_hostile),
+      cmocka_unit_test(test_tune_table), cmocka_unit_test(test_tune_table_hostile), cmocka_unit_test(test_tune_quick),
       cmocka_unit_test(test_record),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,12 +9,16 @@ in one run on the same machine. Prints a markdown table with the time ratio cldi
 The PyTorch model is diffusers' UNet2DModel with the same config as cldiff's fmnist-s preset
 (parameter counts are compared). Needs torch + diffusers from PyPI and a built ./build/cldiff.
 Usage: python3 tools/bench_vs_torch.py [--cldiff build/cldiff] [--reps 5] [--torch-device cpu|cuda]
-                                     [--threads 2]
+                                     [--threads 2] [--tune] [--runs N]
+--tune first runs the README's tuning commands (what a user runs: the quick search of every GEMM
+shape of the three workloads) and prints how long each took; --runs N prints the table N times,
+each a fresh measurement of both sides.
 With --torch-device cuda the PyTorch side runs on the CUDA GPU (for a GPU whose OpenCL cldiff uses);
 timings then synchronise the GPU before reading the clock.
 """
 import argparse
 import json
+import platform
 import subprocess
 import time
 
@@ -127,10 +131,33 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--torch-device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads (default 2, this machine's cores)")
+    ap.add_argument("--tune", action="store_true", help="run the README's tuning commands first, timed")
+    ap.add_argument("--runs", type=int, default=1, help="measure and print the table this many times")
     a = ap.parse_args()
     global DEV
     DEV = a.torch_device
     torch.set_num_threads(a.threads)
+    if a.tune:
+        tune(a.cldiff)
+    for r in range(a.runs):
+        if a.runs > 1:
+            print(f"\nrun {r + 1} of {a.runs}, {time.strftime('%H:%M:%S')}")
+        table(a)
+
+
+TUNES = (["--model", "fmnist-s", "--batch", "32"], ["--model", "fmnist-s", "--batch", "64", "--forward"],
+         ["--model", "toy-mlp", "--batch", "1024"])
+
+
+def tune(binary):
+    """the README's tuning commands, timed"""
+    for args in TUNES:
+        t = time.perf_counter()
+        subprocess.run([binary, "tune", *args, "--no-clblast"], check=True, capture_output=True)
+        print(f"cldiff tune {' '.join(args)} --no-clblast: {time.perf_counter() - t:.0f} s", flush=True)
+
+
+def table(a):
     rows = []
     tt, nparams = torch_train_step(32, a.reps)
     ct = cldiff(a.cldiff, "train", 32, a.reps)
@@ -147,7 +174,8 @@ def main():
     if cm["params"] != mparams:
         raise SystemExit(f"toy-mlp parameter counts differ: cldiff {cm['params']} vs torch {mparams}")
     rows.append((f"toy MLP training step, batch 1024 ({mparams} params)", cm["seconds"], tm))
-    where = torch.cuda.get_device_name() if DEV == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
+    where = torch.cuda.get_device_name() if DEV == "cuda" else f"CPU ({cpu}), {torch.get_num_threads()} threads"
     print(f"fmnist-s: {nparams} parameters in both; PyTorch {torch.__version__} {where}\n")
     print("| workload | cldiff (s) | PyTorch (s) | cldiff / PyTorch |")
     print("|---|---|---|---|")

@@ -210,32 +210,54 @@ static const size_t clblast_cands[][CLD_CLBLAST_NPARAMS] = {
     {0, 1, 32, 2, 16, 16, 128, 16, 16, 128, 0, 0, 0, 0, 8, 8},
 };
 
-/* the fastest correct tiled configuration for shape s into *best; past the deadline (> 0, in
- * now_s() time) the search stops at the best found so far (every candidate compiles a program,
- * so one shape can take longer than a whole time box) */
-static cld_status tune_tiled_shape(cld_ctx *ctx, const cld_gemm_shape *s, const cld_gemm_call *c, bench_bufs *bb,
-                                   double deadline, cld_tune_entry *best) {
+/* The quick search's candidates: the configurations that won most often in a full search of every
+ * GEMM shape of a fmnist-xs training step on a 2-core Intel Xeon (AVX-512) through PoCL, most
+ * frequent first (docs/PERFORMANCE.md); the last two span the batch. */
+static const cld_tiled_cfg quick_cands[] = {
+    {8, 2, 1, 16, 0, 1}, {8, 2, 16, 1, 1, 1}, {4, 2, 1, 16, 0, 1}, {8, 2, 4, 4, 0, 1}, {8, 2, 1, 16, 1, 1},
+    {8, 2, 4, 4, 1, 1},  {4, 2, 0, 0, 1, 1},  {6, 2, 1, 16, 1, 1}, {8, 2, 2, 1, 0, 8}, {8, 2, 1, 1, 1, 16}};
+
+/* the candidates of a search into out (room for 128): the quick list, or every tile size with
+ * 4..16 outputs per work-item x grid order x work-group; work-groups spanning the batch only for
+ * batches of 16 or more */
+static int tiled_candidates(const cld_gemm_shape *s, bool quick, cld_tiled_cfg *out) {
   static const int tms[] = {4, 6, 8}, nvs[] = {1, 2, 4};
-  /* work-groups (lws0, lws1, batch); those spanning the batch only for batches of 16 or more */
   static const int lws[][3] = {{0, 0, 1}, {4, 4, 1}, {16, 1, 1}, {1, 16, 1}, {1, 1, 16}, {2, 1, 8}};
+  int n = 0;
+  if (quick) {
+    for (size_t i = 0; i < sizeof quick_cands / sizeof *quick_cands; i++)
+      if (quick_cands[i].lb <= 1 || s->batch >= 16) out[n++] = quick_cands[i];
+    return n;
+  }
+  for (size_t a = 0; a < 3; a++)
+    for (size_t b = 0; b < 3; b++) {
+      if (tms[a] * nvs[b] > 16 || tms[a] * nvs[b] < 4) continue;
+      for (int mf = 0; mf < 2; mf++)
+        for (size_t l = 0; l < sizeof lws / sizeof lws[0]; l++)
+          if (lws[l][2] <= 1 || s->batch >= 16) out[n++] = (cld_tiled_cfg){tms[a], nvs[b], lws[l][0], lws[l][1], mf, lws[l][2]};
+    }
+  return n;
+}
+
+/* the fastest correct tiled configuration for shape s into *best (each candidate timed 3 times,
+ * 2 in the quick search); past the deadline (> 0, in now_s() time) the search stops at the best
+ * found so far (every candidate compiles a program, so one shape can take longer than a whole
+ * time box) */
+static cld_status tune_tiled_shape(cld_ctx *ctx, const cld_gemm_shape *s, const cld_gemm_call *c, bench_bufs *bb,
+                                   double deadline, bool quick, cld_tune_entry *best) {
+  cld_tiled_cfg cand[128];
+  int n = tiled_candidates(s, quick, cand);
   cld_status st = CLD_OK;
   best->shape = *s;
   best->provider = CLD_GEMM_TILED;
-  for (size_t a = 0; a < 3 && !st; a++)
-    for (size_t b = 0; b < 3 && !st; b++) {
-      if (tms[a] * nvs[b] > 16 || tms[a] * nvs[b] < 4) continue;
-      for (int mf = 0; mf < 2 && !st; mf++)
-        for (size_t l = 0; l < sizeof lws / sizeof lws[0] && !st; l++) {
-          if (lws[l][2] > 1 && s->batch < 16) continue;
-          if (deadline > 0 && best->gflops > 0 && now_s() > deadline) return st;
-          cld_tiled_cfg cfg = {tms[a], nvs[b], lws[l][0], lws[l][1], mf, lws[l][2]};
-          double sec = 1.0;
-          if ((st = time_call(ctx, c, CLD_GEMM_TILED, &cfg, 3, &sec))) break;
-          double gf = flops(s) / sec * 1e-9;
-          if (check(ctx, s, bb) > 1e-4) continue; /* a wrong result never wins */
-          if (gf > best->gflops) { best->gflops = gf; best->tiled = cfg; }
-        }
-    }
+  for (int i = 0; i < n && !st; i++) {
+    if (deadline > 0 && best->gflops > 0 && now_s() > deadline) return st;
+    double sec = 1.0;
+    if ((st = time_call(ctx, c, CLD_GEMM_TILED, &cand[i], quick ? 2 : 3, &sec))) break;
+    double gf = flops(s) / sec * 1e-9;
+    if (check(ctx, s, bb) > 1e-4) continue; /* a wrong result never wins */
+    if (gf > best->gflops) { best->gflops = gf; best->tiled = cand[i]; }
+  }
   return st;
 }
 
@@ -254,13 +276,26 @@ static cld_status try_host(cld_ctx *ctx, const cld_gemm_shape *s, const cld_gemm
   return CLD_OK;
 }
 
+static cld_status tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, bool tune_clblast, double max_seconds,
+                       bool quick, cld_tune_progress progress, void *user);
+
 cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, bool tune_clblast,
                          cld_tune_progress progress, void *user) {
-  return cld_gemm_tune_budget(ctx, shapes, n_shapes, tune_clblast, 0, progress, user);
+  return tune(ctx, shapes, n_shapes, tune_clblast, 0, false, progress, user);
 }
 
 cld_status cld_gemm_tune_budget(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, bool tune_clblast,
                                 double max_seconds, cld_tune_progress progress, void *user) {
+  return tune(ctx, shapes, n_shapes, tune_clblast, max_seconds, false, progress, user);
+}
+
+cld_status cld_gemm_tune_quick(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, bool tune_clblast,
+                               double max_seconds, cld_tune_progress progress, void *user) {
+  return tune(ctx, shapes, n_shapes, tune_clblast, max_seconds, true, progress, user);
+}
+
+static cld_status tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, bool tune_clblast, double max_seconds,
+                       bool quick, cld_tune_progress progress, void *user) {
   if (!ctx) return CLD_ERR_INVALID_ARG;
   double t_start = now_s();
   cld_gemm_shape defs[32];
@@ -288,7 +323,7 @@ cld_status cld_gemm_tune_budget(cld_ctx *ctx, const cld_gemm_shape *shapes, int 
     if ((st = make_bufs(ctx, s, &bb))) break;
     cld_gemm_call c = make_call(s, &bb);
     if ((st = cld_gemm_ensure_scratch(ctx, cld_gemm_scratch_floats(&c)))) { free_bufs(&bb); break; }
-    st = tune_tiled_shape(ctx, s, &c, &bb, max_seconds > 0 ? t_start + max_seconds : 0, &best[si]);
+    st = tune_tiled_shape(ctx, s, &c, &bb, max_seconds > 0 ? t_start + max_seconds : 0, quick, &best[si]);
     if (!st && cld_gemm_host_available(ctx)) st = try_host(ctx, s, &c, &bb, &best[si]);
     free_bufs(&bb);
     if (!st && progress) {

@@ -21,18 +21,19 @@ static int by_flops_desc(const void *a, const void *b) {
 
 static const char TUNE_SYNOPSIS[] =
     "usage: cldiff tune [--shape M,N,K[,BATCH[,TA,TB[,A_BATCH]]]]... [--model PRESET [--batch B] [--forward]]\n"
-    "                   [--no-clblast] [--max-seconds S] [--device D]\n\n"
-    "Times the built-in tiled GEMM (tile sizes, work-group shapes, grid order) and CLBlast\n"
-    "Xgemm parameter sets on the chosen device and stores the fastest per shape in the\n"
-    "cache directory. Later runs on this device use them (a shape not tuned takes the\n"
-    "nearest tuned shape's choice); without a tuning file the defaults apply.\n"
-    "Shapes: the UNet/attention shapes `cldiff bench gemm` uses, unless --shape or\n"
-    "--model name others (added to the stored table). --model fmnist-s --no-clblast takes\n"
-    "9-13 minutes on a 2-core CPU.\n";
+    "                   [--no-clblast] [--thorough] [--max-seconds S] [--device D]\n\n"
+    "Times the built-in tiled GEMM (tile sizes, work-group shapes, grid order), the host's\n"
+    "BLAS (CPU devices) and CLBlast Xgemm parameter sets on the chosen device and stores the\n"
+    "fastest per shape in the cache directory. Later runs on this device use them (a shape\n"
+    "not tuned takes the nearest tuned shape's choice); without a tuning file the defaults\n"
+    "apply. Shapes: the UNet/attention shapes `cldiff bench gemm` uses, unless --shape or\n"
+    "--model name others (added to the stored table). The quick search (default) times ten\n"
+    "tiled configurations per shape: --model fmnist-s --batch 32 --no-clblast takes about\n"
+    "a minute on a 2-core CPU; --thorough times all 84 (about five times as long).\n";
 
 int cmd_tune(int argc, char **argv) {
   cli_common co = {0};
-  bool no_clblast = false, forward = false;
+  bool no_clblast = false, forward = false, thorough = false;
   cld_gemm_shape shapes[128];
   int ns = 0;
   long batch = 32;
@@ -47,6 +48,8 @@ int cmd_tune(int argc, char **argv) {
       {"--forward", NULL, CLI_FLAG, &forward, 0, 0, "with --model: only the forward pass's shapes (what `cldiff sample --batch B` runs)"},
       {"--no-clblast", NULL, CLI_FLAG, &no_clblast, 0, 0, "skip the CLBlast parameter search (slow: every set recompiles CLBlast) and\n"
        "compare against the stored set, if any"},
+      {"--thorough", NULL, CLI_FLAG, &thorough, 0, 0, "every tiled configuration per shape (84) instead of the ten that win most\n"
+       "often"},
       {"--max-seconds", "S", CLI_FLOAT, &max_seconds, 0, 1e6, "a time box: the shapes are tuned largest first (by FLOPs) and those not\n"
        "started when S seconds have passed keep the nearest tuned choice"},
       {"--shape", "M,N,K[,BATCH[,TA,TB[,A_BATCH]]]", CLI_LIST, &shape_list, 0, 0, "a shape to tune (repeatable)"},
@@ -67,10 +70,12 @@ int cmd_tune(int argc, char **argv) {
   }
   cld_ctx *ctx = cli_ctx(&co);
   if (!ctx) return 1;
-  printf("tuning GEMM on %s (this takes a few minutes)\n", cld_ctx_device(ctx)->name);
+  printf("tuning GEMM on %s (%s search%s)\n", cld_ctx_device(ctx)->name, thorough ? "thorough" : "quick",
+         clblast ? ", CLBlast's parameter sets too: minutes" : "");
   double t0 = cli_now();
   if (max_seconds > 0) qsort(shapes, (size_t)ns, sizeof shapes[0], by_flops_desc);
-  cld_status st = cld_gemm_tune_budget(ctx, ns ? shapes : NULL, ns, clblast, max_seconds, progress, NULL);
+  cld_status st = thorough ? cld_gemm_tune_budget(ctx, ns ? shapes : NULL, ns, clblast, max_seconds, progress, NULL)
+                           : cld_gemm_tune_quick(ctx, ns ? shapes : NULL, ns, clblast, max_seconds, progress, NULL);
   if (st) {
     fprintf(stderr, "cldiff tune: %s\n", cld_ctx_errmsg(ctx));
     cld_ctx_destroy(ctx);
