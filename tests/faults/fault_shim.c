@@ -103,6 +103,9 @@ WRAP_CREATE(cl_program, clCreateProgramWithBinary, CL_OUT_OF_HOST_MEMORY,
              cl_int *errcode_ret), (c, n, d, l, b, st, errcode_ret))
 WRAP_CREATE(cl_kernel, clCreateKernel, CL_OUT_OF_RESOURCES,
             (cl_program p, const char *name, cl_int *errcode_ret), (p, name, errcode_ret))
+WRAP_CREATE(void *, clEnqueueMapBuffer, CL_MAP_FAILURE,
+            (cl_command_queue q, cl_mem b, cl_bool bl, cl_map_flags f, size_t off, size_t n, cl_uint ne,
+             const cl_event *w, cl_event *e, cl_int *errcode_ret), (q, b, bl, f, off, n, ne, w, e, errcode_ret))
 
 /* ---- OpenCL: calls that return a status ---- */
 #define WRAP_CALL(name, err, params, args)                  \
@@ -130,3 +133,7 @@ WRAP_CALL(clEnqueueCopyBuffer, CL_OUT_OF_RESOURCES,
           (cl_command_queue q, cl_mem s, cl_mem d, size_t so, size_t dof, size_t n, cl_uint ne, const cl_event *w,
            cl_event *e), (q, s, d, so, dof, n, ne, w, e))
 WRAP_CALL(clFinish, CL_OUT_OF_RESOURCES, (cl_command_queue q), (q))
+WRAP_CALL(clFlush, CL_OUT_OF_RESOURCES, (cl_command_queue q), (q))
+WRAP_CALL(clWaitForEvents, CL_OUT_OF_RESOURCES, (cl_uint n, const cl_event *l), (n, l))
+WRAP_CALL(clEnqueueUnmapMemObject, CL_OUT_OF_RESOURCES,
+          (cl_command_queue q, cl_mem m, void *p, cl_uint ne, const cl_event *w, cl_event *e), (q, m, p, ne, w, e))

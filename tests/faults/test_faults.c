@@ -1,8 +1,9 @@
 /* Driver and allocation faults, SQLite-style: for every N, the Nth host allocation (malloc,
  * calloc, realloc, strdup in cldiff's own code) or the Nth OpenCL call (context, queue, buffer,
- * program, kernel creation, program build, every enqueue, clFinish) fails, over each workload:
- * context creation, a checkpoint load, a sampling run and a training run (two steps, a save, a
- * resume). Each run must end in CLD_OK with output bit-identical to the fault-free run (the
+ * program, kernel creation, program build, every enqueue, map and unmap, clFlush, clFinish,
+ * clWaitForEvents) fails, over each workload:
+ * context creation, a checkpoint load, a sampling run, a guided one, a training run (two steps, a
+ * save, a resume) and data-parallel training's bucketed all-reduce (rank 0 of two). Each run must end in CLD_OK with output bit-identical to the fault-free run (the
  * failure was absorbed, e.g. the disk cache falls back to a build) or in an error with a
  * message that says what ran out (host memory, or the OpenCL call's CL_ error); never a crash. After an error the context, when one was made, must still run the
  * workload to the fault-free result; then everything is destroyed (LeakSanitizer at exit in the
@@ -140,8 +141,37 @@ static cld_status w_train(run *r) {
   return st;
 }
 
+/* rank 0 of two whose partner contributes nothing: the sum over the ranks is rank 0's own part */
+static int alone_allreduce(void *user, float *buf, size_t n) { (void)user; (void)buf; (void)n; return 0; }
+static int alone_broadcast(void *user, void *buf, size_t bytes, int root) { (void)user; (void)buf; (void)bytes; (void)root; return 0; }
+
+/* data-parallel training's all-reduce in buckets during the backward pass (a bucket per parameter):
+ * rank 0 of two, two steps */
+static cld_status w_ranks(run *r) {
+  cld_store *s = NULL;
+  cld_model *m = NULL;
+  cld_trainer *t = NULL;
+  float loss = 0;
+  const cld_comm comm = {0, 2, NULL, alone_allreduce, alone_broadcast, NULL, NULL};
+  cld_status st = tiny_model(r->ctx, &s, &m);
+  cld_train_params p = cld_train_params_default();
+  p.batch = 4;
+  p.seed = 3;
+  p.comm = &comm;
+  p.bucket_mb = 1e-6f;
+  if (!st) st = cld_trainer_create(r->ctx, m, train_data, &p, &t);
+  for (int i = 0; i < 2 && !st; i++) st = cld_trainer_step(t, &loss);
+  r->n_out = 64;
+  if (!st) st = cld_store_read(s, 0, r->out);
+  cld_trainer_destroy(t);
+  cld_model_destroy(m);
+  cld_store_destroy(s);
+  return st;
+}
+
 typedef struct { const char *name; cld_status (*fn)(run *); } workload;
-static const workload workloads[] = {{"ctx", w_ctx}, {"load", w_load}, {"sample", w_sample}, {"guided", w_guided}, {"train", w_train}};
+static const workload workloads[] = {{"ctx", w_ctx},       {"load", w_load},   {"sample", w_sample},
+                                     {"guided", w_guided}, {"train", w_train}, {"ranks", w_ranks}};
 
 /* a context, then the workload; the status and, on failure, the message */
 static cld_status attempt(const workload *w, run *r, char *msg, size_t n) {
