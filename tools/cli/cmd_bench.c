@@ -8,7 +8,8 @@
 
 static void bench_usage(void) {
   printf("usage: cldiff bench ops  [--json] [--size N] [--reps R] [--device D]\n"
-         "       cldiff bench gemm [--json] [--shape M,N,K[,BATCH[,TA,TB[,A_BATCH]]]]... [--reps R]\n"
+         "       cldiff bench gemm [--json] [--shape M,N,K[,BATCH[,TA,TB[,A_BATCH]]]]... [--model PRESET [--batch B]\n"
+         "                         [--forward]] [--reps R]\n"
          "                         [--gemm auto|tiled|clblast|host] [--device D]\n"
          "       cldiff bench peak [--json] [--device D]\n"
          "       cldiff bench train|forward [--model PRESET] [--batch B] [--reps R] [--json] [--device D]\n"
@@ -16,8 +17,9 @@ static void bench_usage(void) {
          "ops:  times elementwise, broadcast, reduction, normalisation and layout ops on N floats\n"
          "      (default 16777216, rounded to whole 64x28x28 images) and prints the median time,\n"
          "      effective GB/s (bytes read + written) and GB/s of the fastest repetition.\n"
-         "gemm: times C = op(A) op(B) at the given shapes (default: the fmnist-s UNet forward,\n"
-         "      backward and attention shapes) and prints GFLOP/s and the provider used. A_BATCH > 0:\n"
+         "gemm: times C = op(A) op(B) at the given shapes (--shape, or every shape of a preset's\n"
+         "      training step with --model; default: the fmnist-s UNet forward, backward and\n"
+         "      attention shapes) and prints GFLOP/s and the provider used. A_BATCH > 0:\n"
          "      only that many distinct A matrices, batch entry b using number b / (BATCH / A_BATCH)\n"
          "      (the grouped GEMMs of Winograd convolutions on CPUs).\n"
          "peak: the device's float FMA throughput from a register-only kernel (the GEMM ceiling).\n"
@@ -198,7 +200,7 @@ int cmd_bench(int argc, char **argv) {
   cli_common co = {0};
   bool json = false;
   long size = 16777216, reps = 5, batch = 32;
-  cld_gemm_shape shapes[64];
+  cld_gemm_shape shapes[128];
   const char *shape_arg[64], *model = "fmnist-s";
   cli_list shape_list = {shape_arg, 0, 64};
   bool is_model = !strcmp(what, "train") || !strcmp(what, "forward");
@@ -212,8 +214,13 @@ int cmd_bench(int argc, char **argv) {
       {"--model", "PRESET", CLI_STR, &model, 0, 0, "the preset (default fmnist-s)"},
       {"--batch", "B", CLI_LONG, &batch, 1, 4096, "batch (default 32)"},
       {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
+  const char *gemm_model = NULL;
+  bool forward = false;
   const cli_opt gemm[] = {
       {"--shape", "M,N,K[,BATCH[,TA,TB[,A_BATCH]]]", CLI_LIST, &shape_list, 0, 0, "a shape (repeatable)"},
+      {"--model", "PRESET", CLI_STR, &gemm_model, 0, 0, "every GEMM shape of that preset's training step (as `cldiff tune --model`)"},
+      {"--batch", "B", CLI_LONG, &batch, 1, 4096, "the batch of --model (default 32)"},
+      {"--forward", NULL, CLI_FLAG, &forward, 0, 0, "with --model: the forward pass's shapes only"},
       {NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL}};
   const char *ar_model = NULL;
   const cli_opt allreduce[] = {
@@ -244,6 +251,11 @@ int cmd_bench(int argc, char **argv) {
     else printf("device: %s\nFMA peak: %.1f GFLOP/s (register-only float16 FMA chains)\n", cld_ctx_device(ctx)->name, gf);
     cld_ctx_destroy(ctx);
     return st ? 1 : 0;
+  }
+  if (gemm_model) {
+    int nm = 0, rc = model_gemm_shapes(&co, gemm_model, (int)batch, forward, shapes + ns, 128 - ns, &nm);
+    if (rc) return rc;
+    ns += nm;
   }
   if (ns == 0) ns = cld_gemm_default_shapes(shapes, 64);
   return bench_gemm(&co, json, shapes, ns, (int)reps);
