@@ -150,10 +150,10 @@ static cld_status bucket_hook(void *user, int i) {
 
 cld_status cld_grad_accum_overlap_begin(cld_grad_accum *a, cld_graph *g, bool first, float bucket_mb) {
   size_t floats = (size_t)((double)bucket_mb * (1 << 20) / sizeof(float));
+  a->next = 0; /* nothing pending, whatever fails below */
   cld_status st = ensure_host(a);
   if (!st) st = plan_buckets(a, g, floats ? floats : 1);
   if (st) return st;
-  a->next = 0;
   a->first = first;
   cld_graph_set_launch_hook(g, bucket_hook, a);
   return CLD_OK;
@@ -166,8 +166,8 @@ cld_status cld_grad_accum_overlap_end(cld_grad_accum *a, cld_graph *g, const cld
     st = cld_seterr(ctx, CLD_ERR_STATE, "train: %d of %d gradient buckets were never ready", a->nb - a->next, a->nb);
   for (int k = 0; k < a->next; k++) {
     grad_bucket *b = &a->b[k];
-    cl_int e = st ? CL_SUCCESS : clWaitForEvents(1, &b->read);
-    clReleaseEvent(b->read);
+    cl_int e = st || !b->read ? CL_SUCCESS : clWaitForEvents(1, &b->read);
+    if (b->read) clReleaseEvent(b->read);
     b->read = NULL;
     if (e != CL_SUCCESS) st = cld_clerr(ctx, e, "reading a gradient bucket for the all-reduce");
     else if (!st && c->allreduce_sum(c->user, a->host + b->off, b->n))
