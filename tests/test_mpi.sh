@@ -3,7 +3,7 @@
 # PoCL thread per rank):
 #  - 2 ranks at global batch B write, byte for byte, the checkpoint (model, EMA, optimizer moments)
 #    of one process with --accum 2 at batch B: plain, each training method, all four at once (toy
-#    MLP), and the plain and all-four UNet (fmnist-xs); 4 ranks are --accum 4 (toy MLP, IP);
+#    MLP), and the plain and all-four UNet (fmnist-xs), and with the all-reduce in buckets; 4 ranks are --accum 4 (toy MLP, IP);
 #  - a checkpoint written by 2 ranks resumes in one process (--accum 2) to the same final bytes;
 #  - mpirun -np 2 cldiff sample writes the grid and .npy of one process, byte for byte, and
 #    cldiff eval fid prints its metrics;
@@ -39,6 +39,7 @@ check all4 $toy --ip-gamma 0.1 --weighting debias --stf-ref 96 --ep-lambda 1 --e
 unet="--data fmnist --model fmnist-xs --steps 2 --batch 8 --seed 1 --save-every 2 --log-every 2"
 check unet $unet
 check unet_all4 $unet --ip-gamma 0.1 --weighting debias --stf-ref 12 --ep-lambda 1 --ep-k 2
+check unet_buckets $unet --ip-gamma 0.1 --bucket-mb 0.05 # the all-reduce in buckets during the backward pass
 # four ranks: the chain's sum is in rank order ((g0 + g1) + g2) + g3, so 4 ranks are --accum 4 (an
 # unordered or ring sum differs in rounding here; with 2 ranks every order is the same)
 timeout 600 mpirun -np 4 --oversubscribe --allow-run-as-root --bind-to none -x POCL_MAX_PTHREAD_COUNT -x CLDIFF_CACHE_DIR \

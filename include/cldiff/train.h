@@ -60,7 +60,9 @@ typedef struct cld_train_params {
   /* over several ranks, the gradients are all-reduced in buckets of about bucket_mb MiB of
    * consecutive parameters, each started as soon as the backward pass has written the last of its
    * gradients, so the host reduces while the device computes the rest (0: one all-reduce after the
-   * backward pass). The sums, and so the results, do not depend on it. Default 4. */
+   * backward pass). The sums, and so the results, do not depend on it. Default -1: 4 on GPUs and
+   * other accelerators, 0 on CPU devices, whose cores the host's wait in the communicator would
+   * take from the device's threads (measured slower there: docs/PERFORMANCE.md). */
   float bucket_mb;
   /* class conditioning (a model with cld_model_class_kind TABLE or TIMESTEP, on labelled data):
    * each sample's label is replaced by the null class (index data->n_classes) with probability

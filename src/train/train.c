@@ -45,7 +45,7 @@ cld_train_params cld_train_params_default(void) {
   p.edm_sigma_data = 0.5f;
   p.methods = cld_methods_default();
   p.accum = 1;
-  p.bucket_mb = 4.0f;
+  p.bucket_mb = -1.0f;
   return p;
 }
 
@@ -73,7 +73,8 @@ const char *cld_train_params_check(const cld_train_params *p) {
   if (p->batch < 1) return "batch (--batch) must be at least 1";
   int ranks = p->comm ? p->comm->size : 1;
   if (p->accum < 1 || p->accum > 4096) return "accum (--accum) must be in 1..4096";
-  if (!(p->bucket_mb >= 0 && p->bucket_mb <= 4096)) return "bucket_mb (--bucket-mb) must be in 0..4096";
+  if (!(p->bucket_mb == -1.0f || (p->bucket_mb >= 0 && p->bucket_mb <= 4096)))
+    return "bucket_mb (--bucket-mb) must be in 0..4096 (or -1: chosen by the device)";
   if (ranks < 1 || (p->comm && !(p->comm->allreduce_sum && p->comm->broadcast && p->comm->rank >= 0 && p->comm->rank < ranks)))
     return "comm: a communicator needs rank in 0..size-1, allreduce_sum and broadcast";
   if (p->batch % (p->accum * ranks))
@@ -372,13 +373,18 @@ static void record_lsm(cld_trainer *t) {
 /* micro-batch mk (this rank's j-th) of the step: its inputs, the graph (its RNG draws those of
  * samples mk*Bm .. of the global batch), its gradients into the accumulator, its loss (and
  * per-sample losses) read back */
+/* the all-reduce's bucket size: as asked, or by the device (-1: none on a CPU device) */
+static float bucket_mb(const cld_trainer *t) {
+  return t->p.bucket_mb >= 0 ? t->p.bucket_mb : cld_ctx_device(t->ctx)->is_cpu ? 0.0f : 4.0f;
+}
+
 static cld_status run_micro(cld_trainer *t, int mk, int j, bool overlap, float *l) {
   cld_status st = write_inputs(t, mk);
   if (st) return st;
   cld_graph_set_run_counter(t->g, (uint64_t)t->step);
   cld_graph_set_rng_slab(t->g, (uint64_t)mk);
   if (overlap) { /* the rank's last micro-batch: its gradients are all-reduced bucket by bucket */
-    if (!(st = cld_grad_accum_overlap_begin(t->acc, t->g, j == 0, t->p.bucket_mb))) st = cld_graph_compute(t->g);
+    if (!(st = cld_grad_accum_overlap_begin(t->acc, t->g, j == 0, bucket_mb(t)))) st = cld_graph_compute(t->g);
     st = cld_grad_accum_overlap_end(t->acc, t->g, t->p.comm, st);
   } else if (!(st = cld_graph_compute(t->g)) && t->acc) {
     st = cld_grad_accum_add(t->acc, j == 0);
@@ -393,7 +399,7 @@ static cld_status run_micro(cld_trainer *t, int mk, int j, bool overlap, float *
 static cld_status run_micros(cld_trainer *t, float *l) {
   if (!t->acc) return run_micro(t, 0, 0, false, l);
   const cld_comm *c = t->p.comm;
-  bool ranks = c && c->size > 1, buckets = ranks && t->p.bucket_mb > 0;
+  bool ranks = c && c->size > 1, buckets = ranks && bucket_mb(t) > 0;
   cld_status st = CLD_OK;
   memset(t->micro_loss, 0, (size_t)t->n_micro * sizeof(float));
   if (ranks && t->p.timestep_sampling) memset(t->h.per_sample, 0, (size_t)t->p.batch * sizeof(float));

@@ -85,7 +85,7 @@ static const char TRAIN_SYNOPSIS[] =
 static int parse_train(train_args *a, int argc, char **argv) {
   *a = (train_args){.sched = "linear", .pred = "eps", .tsamp = "uniform", .weighting = "const", .steps = 1000, .batch = 32, .accum = 1,
                     .save_every = 500, .keep = 3, .warmup = 100, .T = 1000, .log_every = 1, .lr = 2e-4f, .clip = 1,
-                    .ema = 0.999f, .sigma_data = 0.5f, .bucket_mb = 4, .meth = cld_methods_default()};
+                    .ema = 0.999f, .sigma_data = 0.5f, .bucket_mb = -1, .meth = cld_methods_default()};
   const cli_opt opts[] = {
       {"--data", "SPEC", CLI_STR, &a->data, 0, 0, "fmnist[:DIR] (default DIR /usr/share/datasets/fashion-mnist), mnist:DIR,\n"
        "cifar10:DIR (binary batches), folder:DIR (PNG/JPEG, resized/cropped to the\nmodel; one subfolder per class gives labels), toy:NAME (8gaussians,\n"
@@ -100,7 +100,7 @@ static int parse_train(train_args *a, int argc, char **argv) {
        "batch, split evenly over the ranks"},
       {"--accum", "K", CLI_LONG, &a->accum, 1, 4096, "gradient accumulation: each step's batch in K micro-batches (default 1)"},
       {"--bucket-mb", "M", CLI_FLOAT, &a->bucket_mb, 0, 4096, "under mpirun: all-reduce the gradients in buckets of M MiB, each as soon as\n"
-       "the backward pass has written it (default 4; 0: one all-reduce after it)"},
+       "the backward pass has written it; 0: one all-reduce after it (default 4 on\nGPUs, 0 on CPU devices, where it measured slower)"},
       {"--lr", "LR", CLI_FLOAT, &a->lr, 0, 10, "AdamW learning rate (default 2e-4)"},
       {"--warmup", "N", CLI_LONG, &a->warmup, 0, 1099511627776.0, "linear learning-rate warmup steps (default 100)"},
       {"--weight-decay", "W", CLI_FLOAT, &a->wd, 0, 10, "decoupled weight decay (default 0)"},
