@@ -43,7 +43,7 @@ int cmd_tune(int argc, char **argv) {
   cli_list shape_list = {shape_arg, 0, 64};
   const cli_opt opts[] = {
       {"--model", "PRESET", CLI_STR, &model, 0, 0, "tunes every GEMM shape of one training step of that preset (fmnist-s,\n"
-       "fmnist-xs, cifar10-ddpm, toy-mlp, ...), forward pass included: 79 shapes for\nfmnist-s"},
+       "fmnist-xs, cifar10-ddpm, toy-mlp, ...), forward pass included: 69 shapes for\nfmnist-s"},
       {"--batch", "B", CLI_LONG, &batch, 1, 4096, "the batch of --model (default 32)"},
       {"--forward", NULL, CLI_FLAG, &forward, 0, 0, "with --model: only the forward pass's shapes (what `cldiff sample --batch B` runs)"},
       {"--no-clblast", NULL, CLI_FLAG, &no_clblast, 0, 0, "skip the CLBlast parameter search (slow: every set recompiles CLBlast) and\n"
