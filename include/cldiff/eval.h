@@ -109,6 +109,17 @@ typedef struct cld_exposure_row {
 CLD_API cld_status cld_exposure_measure(cld_ctx *ctx, cld_model *m, const cld_dataset *real, const cld_sample_params *p,
                                         int64_t n, cld_exposure_row **rows, int *n_rows);
 
+/* The denoising error as a function of t: at `bins` timesteps spread evenly over 0..T-1 (p's
+ * schedule, T, prediction; seed p->seed), the first n real samples noised to t and the model's
+ * output as eps and x0 predictions against the truth: mean squared errors, unweighted, with the
+ * SNR alpha_bar / (1 - alpha_bar) at t. Discrete-time models; *rows (bins of them) is malloc'd. */
+typedef struct cld_loss_row {
+  int t;
+  double snr, mse_eps, mse_x0;
+} cld_loss_row;
+CLD_API cld_status cld_loss_per_t(cld_ctx *ctx, cld_model *m, const cld_dataset *real, const cld_sample_params *p, int64_t n,
+                                  int bins, cld_loss_row **rows);
+
 #ifdef __cplusplus
 }
 #endif

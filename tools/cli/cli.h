@@ -14,6 +14,7 @@ int cmd_info(int argc, char **argv);
 int cmd_train_classifier(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int eval_guidance(int argc, char **argv); /* `cldiff eval guidance` (cmd_eval_guidance.c) */
+int eval_loss(int argc, char **argv);     /* `cldiff eval loss` (cmd_eval_loss.c) */
 int cmd_plot(int argc, char **argv);
 
 /* Parses --device D / --gemm P common options in place; returns 0, or 2 after printing an error. */

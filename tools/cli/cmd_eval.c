@@ -11,11 +11,12 @@
 #include <sys/stat.h>
 
 static void usage(void) {
-  printf("usage: cldiff eval fid|toy|exposure|guidance [options]\n\n"
+  printf("usage: cldiff eval fid|toy|exposure|guidance|loss [options]\n\n"
          "  fid       FID, KID and improved precision/recall in a feature classifier's space\n"
          "  toy       sliced Wasserstein-2, MMD^2, NLL and support for 2-D toy samples\n"
          "  exposure  the exposure-bias curves of a sampling run\n"
-         "  guidance  a class-conditional model over guidance weights: FID and accuracy per class\n\n"
+         "  guidance  a class-conditional model over guidance weights: FID and accuracy per class\n"
+         "  loss      the denoising error against t on real data (where a loss weighting left it)\n\n"
          "`cldiff eval METRIC --help` lists each metric's options.\n");
 }
 
@@ -367,6 +368,7 @@ int cmd_eval(int argc, char **argv) {
   if (!strcmp(argv[1], "toy")) return eval_toy(argc, argv);
   if (!strcmp(argv[1], "exposure")) return eval_exposure(argc, argv);
   if (!strcmp(argv[1], "guidance")) return eval_guidance(argc, argv);
-  fprintf(stderr, "cldiff eval: unknown metric '%s' (fid, toy, exposure or guidance; see --help)\n", argv[1]);
+  if (!strcmp(argv[1], "loss")) return eval_loss(argc, argv);
+  fprintf(stderr, "cldiff eval: unknown metric '%s' (fid, toy, exposure, guidance or loss; see --help)\n", argv[1]);
   return 2;
 }
