@@ -260,6 +260,14 @@ echo '{"_class_name": "DDIMScheduler", "timestep_spacing": "trailing", "clip_sam
 "$B" sample --ckpt "$tmp/pipe" --n 4 --steps 3 --npy "$tmp/ptr.npy" --out "$tmp/ptr.png" >/dev/null 2>&1 || fail "sample a trailing pipeline"
 "$B" sample --ckpt "$demo/fmnist-xs" --n 4 --respacing trailing3 --npy "$tmp/ptr2.npy" --out "$tmp/ptr2.png" >/dev/null 2>&1 || fail "--respacing trailing3"
 cmp -s "$tmp/ptr.npy" "$tmp/ptr2.npy" || fail "a trailing pipeline does not sample on the trailing grid"
+# eval loss: the shipped (trained) model denoises - at t = 500 its eps error is far below the 1 of
+# predicting nothing - and the CSV and the plot are written
+"$B" eval loss --ckpt "$demo/fmnist-xs" --data fmnist --n 32 --bins 3 --csv "$tmp/loss.csv" --plot "$tmp/loss.png" >/dev/null 2>&1 ||
+  fail "eval loss"
+[ "$(wc -l <"$tmp/loss.csv")" = 4 ] && [ -s "$tmp/loss.png" ] && awk -F, 'NR == 3 && $1 == 500 && $3 < 0.1 { ok = 1 } END { exit !ok }' "$tmp/loss.csv" ||
+  fail "eval loss: $(cat "$tmp/loss.csv" 2>/dev/null)"
+rc=0; "$B" eval loss --ckpt "$demo/fmnist-xs" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "eval loss without --data: exit $rc"
 echo '{"beta_schedule": "linear", "prediction_type": "flow"}' >"$tmp/pipe/scheduler/scheduler_config.json"
 rc=0; "$B" sample --ckpt "$tmp/pipe" --n 4 --out "$tmp/x.png" >"$tmp/pbad.txt" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q '"prediction_type"' "$tmp/pbad.txt" || fail "an unsupported scheduler config: exit $rc, $(cat "$tmp/pbad.txt")"

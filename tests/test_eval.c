@@ -321,6 +321,53 @@ static void test_exposure_ddim(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* the error against t of a network whose every weight is zero: its output is 0, so its eps
+ * prediction misses by eps itself (mean square about 1 over 8x8x64 values) and its x0 prediction
+ * x_t / sqrt(abar) by eps sqrt((1 - abar) / abar), i.e. mse_x0 = mse_eps / SNR; timesteps evenly
+ * over 0..T-1, and the refusals */
+static void test_loss_per_t(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_unet_config uc;
+  assert_int_equal(cld_unet_preset("tiny", &uc), CLD_OK);
+  uc.in_channels = uc.out_channels = 1;
+  cld_store *s;
+  cld_model *m;
+  TU_OK(ctx, cld_store_create(ctx, &s));
+  TU_OK(ctx, cld_model_from_unet_config(ctx, &uc, s, &m));
+  TU_OK(ctx, cld_model_init(m, 2));
+  for (int i = 0; i < cld_store_count(s); i++) {
+    float *z = calloc((size_t)cld_store_numel(s, i), sizeof *z);
+    TU_OK(ctx, cld_store_write(s, i, z));
+    free(z);
+  }
+  int S = cld_model_sample_size(m);
+  cld_dataset d = {0};
+  d.n = 64; d.c = 1; d.h = d.w = S;
+  d.x = tu_alloc((size_t)(64 * S * S));
+  for (int i = 0; i < 64 * S * S; i++) d.x[i] = (float)sin(0.37 * i);
+  snprintf(d.name, sizeof d.name, "waves");
+  cld_sample_params p = cld_sample_params_default();
+  cld_loss_row *rows;
+  TU_OK(ctx, cld_loss_per_t(ctx, m, &d, &p, 64, 5, &rows));
+  const int ts[5] = {0, 250, 500, 749, 999};
+  for (int b = 0; b < 5; b++) {
+    assert_int_equal(rows[b].t, ts[b]);
+    assert_true(fabs(rows[b].mse_eps - 1) < 0.05);
+    assert_true(fabs(rows[b].mse_x0 * rows[b].snr / rows[b].mse_eps - 1) < 1e-3);
+  }
+  assert_true(rows[0].snr > 1e3 && rows[4].snr < 1e-4);
+  free(rows);
+  assert_int_equal(cld_loss_per_t(ctx, m, &d, &p, 65, 5, &rows), CLD_ERR_INVALID_ARG); /* more than the data */
+  assert_int_equal(cld_loss_per_t(ctx, m, &d, &p, 8, 0, &rows), CLD_ERR_INVALID_ARG);
+  d.c = 3;
+  assert_int_equal(cld_loss_per_t(ctx, m, &d, &p, 8, 5, &rows), CLD_ERR_SHAPE);
+  free(d.x);
+  cld_model_destroy(m);
+  cld_store_destroy(s);
+  cld_ctx_destroy(ctx);
+}
+
 static void test_npy_grid_plot(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
@@ -402,7 +449,7 @@ int main(void) {
       cmocka_unit_test(test_frechet_closed_form), cmocka_unit_test(test_fid_kid_pr_properties),
       cmocka_unit_test(test_toy_metrics),         cmocka_unit_test(test_fid_grows_with_noise),
       cmocka_unit_test(test_classifier),          cmocka_unit_test(test_exposure_ddim),
-      cmocka_unit_test(test_npy_grid_plot),
+      cmocka_unit_test(test_npy_grid_plot),        cmocka_unit_test(test_loss_per_t),
       cmocka_unit_test(test_feature_cache),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
