@@ -29,6 +29,9 @@ struct cld_grad_accum {
 
 void cld_grad_accum_destroy(cld_grad_accum *a) {
   if (!a) return;
+  /* a bucket read may still be pending into the staging if its error path could not drain the
+   * queue (a failed clFinish): wait here, before the staging is freed */
+  if (a->host) clFinish(a->s->ctx->queue);
   if (a->acc) clReleaseMemObject(a->acc);
   if (a->k_acc) clReleaseKernel(a->k_acc);
   if (a->k_scale) clReleaseKernel(a->k_scale);

@@ -52,6 +52,10 @@ const char *fault_caller(void) {
 /* true when this call is the one to fail (a failing allocation sets errno as the real one does) */
 static bool hit_at(fault_kind k, const char *what, void *caller) {
   if (armed_kind != k) return false;
+  /* FAULTS_CALL=NAME: only that call counts (a sweep over every clEnqueueReadBuffer, say, that
+   * stays on target when other calls are added before it) */
+  const char *only = getenv("FAULTS_CALL");
+  if (only && *only && strcmp(only, what)) return false;
   if (++counts[k] != armed_at[k]) return false;
   fired = true;
   fired_what = what;

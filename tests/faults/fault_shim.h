@@ -9,7 +9,8 @@
 
 typedef enum { FAULT_HOST, FAULT_CL, FAULT_KINDS } fault_kind;
 
-/* counts from zero; the nth call of kind k (1-based) fails, 0 = count only */
+/* counts from zero; the nth call of kind k (1-based) fails, 0 = count only; with FAULTS_CALL=NAME
+ * in the environment only the calls of that name count */
 void fault_arm(fault_kind k, long nth);
 void fault_disarm(void);
 long fault_count(fault_kind k);  /* calls of kind k since fault_arm */

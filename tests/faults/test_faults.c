@@ -283,6 +283,7 @@ int main(int argc, char **argv) {
       printf("%-6s %-4s calls %6ld, runs %5ld: %5ld errors, %4ld absorbed, %ld bad", w->name,
              k == FAULT_HOST ? "host" : "cl", total[k], tl.runs, tl.errors, tl.absorbed, tl.bad);
       if (tl.unreached) printf(" (%ld runs made fewer calls than N: nothing failed)", tl.unreached);
+      if (getenv("FAULTS_CALL") && *getenv("FAULTS_CALL")) printf(" [only %s counted]", getenv("FAULTS_CALL"));
       printf("\n");
       for (int a = 0; a < tl.kinds; a++) {
         printf("         absorbed: %ld x a failed %s\n", tl.count[a], tl.what[a]);
