@@ -504,6 +504,34 @@ static void test_nonfinite_step(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* cld_trainer_record_gemms: the GEMM shapes of a step without running it are those a step runs,
+ * in the same order (`cldiff tune --model` tunes them without compiling the model's kernels) */
+static void test_record_gemms(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_dataset *d = tu_toy_images();
+  rig r = make_rig(ctx, d);
+  cld_gemm_shape planned[128], ran[128];
+  int np = -1, nr = -1;
+  float loss;
+  cld_gemm_record(ctx, planned, 128, &np);
+  TU_OK(ctx, cld_trainer_record_gemms(r.t));
+  cld_gemm_record(ctx, ran, 128, &nr);
+  TU_OK(ctx, cld_trainer_step(r.t, &loss));
+  cld_gemm_record(ctx, NULL, 0, NULL);
+  assert_true(np > 4 && np < 128);
+  assert_int_equal(np, nr);
+  for (int i = 0; i < np; i++) {
+    const cld_gemm_shape *a = &planned[i], *b = &ran[i];
+    assert_true(a->m == b->m && a->n == b->n && a->k == b->k && a->batch == b->batch && a->trans_a == b->trans_a &&
+                a->trans_b == b->trans_b && a->a_batch == b->a_batch);
+  }
+  assert_int_equal(cld_trainer_record_gemms(NULL), CLD_ERR_INVALID_ARG);
+  free_rig(&r);
+  cld_dataset_free(d);
+  cld_ctx_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nonfinite_step),
@@ -515,6 +543,7 @@ int main(void) {
       cmocka_unit_test(test_stf_hflip),
       cmocka_unit_test(test_damaged_checkpoint),
       cmocka_unit_test(test_resume_fallback),
+      cmocka_unit_test(test_record_gemms),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

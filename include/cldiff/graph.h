@@ -151,6 +151,9 @@ CLD_API cld_plan_params cld_plan_params_default(void);
 /* Plans memory, allocates device buffers, builds kernels and binds their arguments. */
 CLD_API cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *p);
 CLD_API size_t cld_graph_arena_bytes(const cld_graph *g);
+/* Adds the GEMMs a compute of the planned graph would run to the shapes cld_gemm_record collects,
+ * without running anything (no kernel is enqueued, so none is compiled for the device). */
+CLD_API cld_status cld_graph_record_gemms(const cld_graph *g);
 /* Checks the guard bands after compute: CLD_ERR_STATE with the tensor named if one was hit. */
 CLD_API cld_status cld_graph_check_guards(cld_graph *g);
 

@@ -100,6 +100,8 @@ CLD_API int cld_trainer_method_stat(const cld_trainer *t, const char *name);
 /* bytes of the training step's activation arena on the device (parameters and optimiser state not
  * included): what a batch size costs in device memory */
 CLD_API size_t cld_trainer_arena_bytes(const cld_trainer *t);
+/* cld_graph_record_gemms for the training step's graph: the GEMM shapes of a step, none run */
+CLD_API cld_status cld_trainer_record_gemms(const cld_trainer *t);
 /* Checkpoint directory DIR/ckpt-STEP (written as DIR/.ckpt-STEP.tmp, then renamed): model/ and
  * ema/ as diffusers UNet2DModel directories, optimizer.safetensors (AdamW moments) and
  * trainer.json (step, parameters). (For the MLP, model/ and ema/ hold cldiff's MLPDenoiser.) Keeps the newest `keep` checkpoints (0: all). */

@@ -818,6 +818,16 @@ cld_status cld_graph_compute(cld_graph *g) {
   return CLD_OK;
 }
 
+cld_status cld_graph_record_gemms(const cld_graph *g) {
+  if (!g) return CLD_ERR_INVALID_ARG;
+  if (!g->planned) return cld_seterr(g->ctx, CLD_ERR_STATE, "cld_graph_record_gemms: graph not planned (call cld_graph_plan)");
+  for (int i = 0; i < g->n_launches; i++) { /* the launches compute would enqueue */
+    const cld_launch *l = &g->launches[i];
+    if (l->is_gemm && l->if_skipped == (l->gate >= g->gate_limit)) cld_gemm_record_call(g->ctx, &l->gemm);
+  }
+  return CLD_OK;
+}
+
 void cld_graph_set_launch_hook(cld_graph *g, cld_launch_hook hook, void *user) {
   g->hook = hook;
   g->hook_user = user;

@@ -41,7 +41,8 @@ void cld_gemm_record(cld_ctx *ctx, cld_gemm_shape *out, int cap, int *count) {
   if (ctx->rec) *count = 0;
 }
 
-static void record(cld_ctx *ctx, const cld_gemm_call *c) {
+void cld_gemm_record_call(cld_ctx *ctx, const cld_gemm_call *c) {
+  if (!ctx->rec) return;
   for (int i = 0; i < *ctx->rec_n; i++) {
     const cld_gemm_shape *r = &ctx->rec[i];
     if (r->m == c->m && r->n == c->n && r->k == c->k && r->batch == c->batch && r->trans_a == c->trans_a &&
@@ -53,7 +54,7 @@ static void record(cld_ctx *ctx, const cld_gemm_call *c) {
 }
 
 cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *c, cld_gemm_provider p) {
-  if (ctx->rec) record(ctx, c);
+  cld_gemm_record_call(ctx, c);
   struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
   if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   cld_tiled_cfg cfg = cld_tiled_default();

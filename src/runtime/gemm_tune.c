@@ -368,7 +368,10 @@ static cld_status tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes,
     }
   }
   if (!st) {
-    if (best_cand < 0) { /* no set searched (or none worked): compare against the stored set, else CLBlast's own */
+    /* no set searched (or none worked): compare against the stored set, else CLBlast's own; not in
+     * a quick search on a CPU device, where CLBlast's compilation is a fifth of the search and it
+     * won no shape that runs (docs/PERFORMANCE.md) */
+    if (best_cand < 0 && !(quick && ctx->info.is_cpu)) {
       if (t->clblast.set && !t->clblast_applied && !cld_gemm_clblast_apply(ctx, &t->clblast)) t->clblast_applied = true;
       for (int si = 0; si < n_shapes; si++) {
         bench_bufs bb;

@@ -79,6 +79,8 @@ typedef struct cld_gemm_call {
   int64_t ldb, ldc;
 } cld_gemm_call;
 cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *call, cld_gemm_provider p);
+/* adds call's shape to those cld_gemm_record collects (nothing while none is recording) */
+void cld_gemm_record_call(cld_ctx *ctx, const cld_gemm_call *call);
 /* Floats of padding after each row of a tile-interleaved operand (each (panel, channel) block of
  * G components x N tiles): rows G N + 16 floats apart, an odd number of cache lines, so that a
  * GEMM's walk down a panel's rows spreads over all L1 sets (G N = 1152 floats, 4.5 KiB, reached

@@ -463,4 +463,5 @@ int cld_trainer_ep_chain_steps(const cld_trainer *t) { return cld_trainer_method
 
 int64_t cld_trainer_steps_done(const cld_trainer *t) { return t ? t->step : 0; }
 size_t cld_trainer_arena_bytes(const cld_trainer *t) { return t ? cld_graph_arena_bytes(t->g) : 0; }
+cld_status cld_trainer_record_gemms(const cld_trainer *t) { return t ? cld_graph_record_gemms(t->g) : CLD_ERR_INVALID_ARG; }
 

@@ -11,7 +11,7 @@ static int cmp_d(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* rec: record the GEMM shapes of the run instead of reporting times */
+/* rec: record the GEMM shapes of a step or forward pass (planned, not run) instead of timing it */
 static int run_model(cli_common *co, bool train, const char *preset, int batch, int reps, bool json, cld_gemm_shape *rec,
                      int cap, int *nrec) {
   cld_unet_config cfg;
@@ -24,10 +24,7 @@ static int run_model(cli_common *co, bool train, const char *preset, int batch, 
   cfg.dropout = 0; /* as the PyTorch side */
   cld_ctx *ctx = cli_ctx(co);
   if (!ctx) return 1;
-  if (rec) {
-    cld_gemm_record(ctx, rec, cap, nrec);
-    reps = 1;
-  }
+  if (rec) cld_gemm_record(ctx, rec, cap, nrec);
   int rc = 1, S = mlp ? 1 : cfg.sample_size > 0 ? cfg.sample_size : 32, C = mlp ? 2 : cfg.in_channels;
   cld_store *s = NULL;
   cld_model *u = NULL;
@@ -49,7 +46,12 @@ static int run_model(cli_common *co, bool train, const char *preset, int batch, 
     cld_train_params tp = cld_train_params_default();
     tp.batch = batch;
     if (cld_trainer_create(ctx, u, &ds, &tp, &t)) goto fail;
-    for (int r = rec ? 0 : -2; r < reps; r++) { /* two warm-up steps (none when only recording shapes) */
+    if (rec) { /* the step's GEMM shapes, read from the planned graph: nothing runs or compiles */
+      if (cld_trainer_record_gemms(t)) goto fail;
+      rc = 0;
+      goto done;
+    }
+    for (int r = -2; r < reps; r++) { /* two warm-up steps */
       float loss;
       double t0 = cli_now();
       if (cld_trainer_step(t, &loss)) goto fail;
@@ -63,6 +65,11 @@ static int run_model(cli_common *co, bool train, const char *preset, int batch, 
     cld_graph_keep(g, y);
     cld_graph_set_training(g, false);
     if (cld_graph_plan(g, NULL)) goto fail;
+    if (rec) {
+      if (cld_graph_record_gemms(g)) goto fail;
+      rc = 0;
+      goto done;
+    }
     size_t n = (size_t)batch * C * S * S;
     float *xv = malloc(n * sizeof(float)), *yv = malloc(n * sizeof(float) * 2), tv[4096];
     if (!xv || !yv || batch > 4096) { free(xv); free(yv); goto fail; }
@@ -80,7 +87,6 @@ static int run_model(cli_common *co, bool train, const char *preset, int batch, 
     free(yv);
   }
   rc = 0;
-  if (rec) goto done;
   qsort(ts, (size_t)reps, sizeof ts[0], cmp_d);
   size_t arena = train ? cld_trainer_arena_bytes(t) : cld_graph_arena_bytes(g);
   struct rusage ru; /* the process's peak resident set: on a CPU device the device's buffers are in it */
