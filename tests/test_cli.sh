@@ -120,12 +120,15 @@ for s in ddpm ddim spndm fpndm dpm-solver; do
   sample "$s" --sampler "$s"
   sample "$s.w0" --sampler "$s" --ts-window 0 --ts-cutoff 300
   cmp -s "$tmp/$s.npy" "$tmp/$s.w0.npy" || fail "$s: --ts-window 0 changes the samples"
-  sample "$s.ts" --sampler "$s" --ts-window 200 --ts-cutoff 100
+  sample "$s.ts" --sampler "$s" --ts-window 200 --ts-cutoff 100 --ts-coeffs shifted
   ! cmp -s "$tmp/$s.npy" "$tmp/$s.ts.npy" || fail "$s: --ts-window 200 changes nothing"
+  sample "$s.rel" --sampler "$s" --ts-window 200 --ts-cutoff 100
+  ! cmp -s "$tmp/$s.npy" "$tmp/$s.rel.npy" || fail "$s: --ts-window 200 (the released reading) changes nothing"
   sample "$s.da" --sampler "$s" --ts-window 200 --ts-cutoff 100 --ts-data-aware
   sample "$s.nom" --sampler "$s" --ts-window 200 --ts-cutoff 100 --ts-coeffs nominal
-  [ "$s" = dpm-solver ] && continue
+  if [ "$s" = dpm-solver ]; then cmp -s "$tmp/$s.ts.npy" "$tmp/$s.rel.npy" || fail "$s: the default reading is not shifted"; continue; fi
   sample "$s.tgt" --sampler "$s" --ts-window 200 --ts-cutoff 100 --ts-coeffs target
+  cmp -s "$tmp/$s.tgt.npy" "$tmp/$s.rel.npy" || fail "$s: the default reading is not target"
   ! cmp -s "$tmp/$s.npy" "$tmp/$s.tgt.npy" || fail "$s: --ts-coeffs target changes nothing"
   ! cmp -s "$tmp/$s.ts.npy" "$tmp/$s.tgt.npy" || fail "$s: --ts-coeffs target gives the shifted samples"
 done

@@ -348,7 +348,20 @@ static void test_ts_sampling(void **state) {
     p.dpm_order = orders[sk];
     p.steps = 10;
     p.batch = 4;
+    p.ts.coeffs = CLD_TS_SHIFTED;
     ts_identities(ctx, s, p, base, o);
+    /* the default reading is the sampler's released one: target on DDPM/DDIM/PNDM, shifted on DPM-Solver */
+    p.ts.window = 40;
+    TU_OK(ctx, cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, base, NULL, NULL));
+    p.ts.coeffs = CLD_TS_TARGET;
+    if (sk < 4) TU_OK(ctx, cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, o, NULL, NULL));
+    p.ts.coeffs = CLD_TS_RELEASED;
+    float *rel = tu_alloc(8 * 16);
+    TU_OK(ctx, cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, rel, NULL, NULL));
+    assert_memory_equal(rel, sk < 4 ? o : base, 8 * 16 * sizeof(float));
+    if (sk < 4) assert_memory_not_equal(base, o, 8 * 16 * sizeof(float));
+    free(rel);
+    p.ts.window = 0;
     if (sk >= 4) continue;
     p.ts.coeffs = CLD_TS_TARGET; /* target mode on the DDPM/DDIM/PNDM samplers */
     ts_identities(ctx, s, p, base, o);
@@ -358,7 +371,11 @@ static void test_ts_sampling(void **state) {
     TU_OK(ctx, cld_sample_with(ctx, gauss_eps, s, 1, 4, 4, &p, 0, 8, o, NULL, NULL));
     assert_memory_equal(base, o, 8 * 16 * sizeof(float));
   }
+  assert_int_equal(cld_ts_resolve(CLD_TS_RELEASED, false), CLD_TS_TARGET);
+  assert_int_equal(cld_ts_resolve(CLD_TS_RELEASED, true), CLD_TS_SHIFTED);
+  assert_int_equal(cld_ts_resolve(CLD_TS_NOMINAL, false), CLD_TS_NOMINAL);
   cld_sample_params p = cld_sample_params_default();
+  assert_int_equal(p.ts.coeffs, CLD_TS_RELEASED);
   p.sampler = CLD_SAMPLER_DPM_SOLVER; /* target mode is the DDIM/PNDM code path only */
   p.ts.window = 5;
   p.ts.coeffs = CLD_TS_TARGET;

@@ -34,16 +34,16 @@ s fpndm t_base --sampler fpndm --steps 12
 s dpm2 t_base --sampler dpm-solver --steps 5
 s dpm3 t_base --sampler dpm-solver --order 3 --steps 6 --grid logsnr
 s dpms t_base --sampler dpm-solver --singlestep --order 3 --steps 6
-s tsddim t_base --steps 5 --ts-window 200 --ts-cutoff 100
+s tsddim t_base --steps 5 --ts-window 200 --ts-cutoff 100 --ts-coeffs shifted
 s tsddimn t_base --steps 5 --ts-window 200 --ts-coeffs nominal
 s tsddimt t_base --steps 5 --ts-window 200 --ts-coeffs target
 s tsadm t_base --steps 5 --ts-window 200 --ts-coeffs adm
-s tsddpm t_base --sampler ddpm --steps 5 --ts-window 100
+s tsddpm t_base --sampler ddpm --steps 5 --ts-window 100 --ts-coeffs shifted
 s tsspndm t_base --sampler spndm --steps 6 --ts-window 100 --ts-coeffs target
-s tsfpndm t_base --sampler fpndm --steps 12 --ts-window 100
+s tsfpndm t_base --sampler fpndm --steps 12 --ts-window 100 --ts-coeffs shifted
 s tsdpm t_base --sampler dpm-solver --steps 5 --ts-window 100
 s tsdpms t_base --sampler dpm-solver --singlestep --order 2 --steps 6 --ts-window 100
-s tsdata t_base --steps 5 --ts-window 100 --ts-data-aware
+s tsdata t_base --steps 5 --ts-window 100 --ts-data-aware --ts-coeffs shifted
 s resp t_base --respacing tsdpm6
 s sigma t_sigma --sampler ddpm --steps 4
 s euler t_edm --sampler euler --steps 4

@@ -19,6 +19,7 @@
 #   FM_N [1000] images per FID evaluation  FID_REF_N [all 10000 test images]  SAMPLE_BATCH [250]  EP_K [5]
 #   CLS [runs/cls] the `cldiff train-classifier` directory (trained first when absent)
 #   TS ["--ts-window 80 --ts-cutoff 300"] the Time-Shift setting (TS-DPM's CIFAR-10 example)
+#   TS_COEFFS [shifted] the Time-Shift reading of the "+ts" rows (`released`: cldiff's default)
 #   TS_SWEEP ["5:550 10:300 20:300 40:300 20:550 80:300"] window:cutoff pairs of PARTS=ts-sweep
 #   FM_ONLY [all] evaluate only these sampler settings (names as in the metrics: ddim10 ... dpm10+tsda)
 #   CLDIFF [build/cldiff]
@@ -34,6 +35,9 @@ export FM_MODEL=${FM_MODEL:-fmnist-xs} FM_STEPS=${FM_STEPS:-3000} FM_BATCH=${FM_
 export FM_SAVE=${FM_SAVE:-500}
 export SAMPLE_BATCH=${SAMPLE_BATCH:-250} EP_K=${EP_K:-5} CLS=${CLS:-runs/cls}
 export TS=${TS:-"--ts-window 80 --ts-cutoff 300"} B=${CLDIFF:-build/cldiff}
+# the reading of the "+ts" rows: shifted, as they were measured (cldiff's default reading is now the
+# released one, `released`; the "+tstgt" rows of the sweep are that reading on DDIM/PNDM)
+export TS_COEFFS=${TS_COEFFS:-shifted}
 export TS_SWEEP=${TS_SWEEP:-"5:550 10:300 20:300 40:300 20:550 80:300"}
 export TOYS=${TOYS:-"8gaussians 25gaussians moons swissroll checkerboard"}
 export CONFIGS=${CONFIGS:-"baseline ip debias stf ep all"}
@@ -81,10 +85,10 @@ export -f toy_job
 FM_SAMPLERS=("ddim10|--sampler ddim --steps 10" "ddim20|--sampler ddim --steps 20" "ddim50|--sampler ddim --steps 50"
   "ddim100|--sampler ddim --steps 100" "fpndm10|--sampler fpndm --steps 10" "dpm10|--sampler dpm-solver --steps 10")
 # with Time-Shift, on the baseline and IP models
-FM_TS_SAMPLERS=("ddim10+ts|--sampler ddim --steps 10 $TS" "ddim20+ts|--sampler ddim --steps 20 $TS"
-  "fpndm10+ts|--sampler fpndm --steps 10 $TS" "dpm10+ts|--sampler dpm-solver --steps 10 $TS"
-  "ddim10+tsda|--sampler ddim --steps 10 $TS --ts-data-aware" "fpndm10+tsda|--sampler fpndm --steps 10 $TS --ts-data-aware"
-  "dpm10+tsda|--sampler dpm-solver --steps 10 $TS --ts-data-aware")
+FM_TS_SAMPLERS=("ddim10+ts|--sampler ddim --steps 10 $TS --ts-coeffs $TS_COEFFS" "ddim20+ts|--sampler ddim --steps 20 $TS --ts-coeffs $TS_COEFFS"
+  "fpndm10+ts|--sampler fpndm --steps 10 $TS --ts-coeffs $TS_COEFFS" "dpm10+ts|--sampler dpm-solver --steps 10 $TS --ts-coeffs $TS_COEFFS"
+  "ddim10+tsda|--sampler ddim --steps 10 $TS --ts-data-aware --ts-coeffs $TS_COEFFS" "fpndm10+tsda|--sampler fpndm --steps 10 $TS --ts-data-aware --ts-coeffs $TS_COEFFS"
+  "dpm10+tsda|--sampler dpm-solver --steps 10 $TS --ts-data-aware --ts-coeffs $TS_COEFFS")
 FM_SAMPLERS_S=$(printf '%s\n' "${FM_SAMPLERS[@]}") FM_TS_SAMPLERS_S=$(printf '%s\n' "${FM_TS_SAMPLERS[@]}")
 export FM_SAMPLERS_S FM_TS_SAMPLERS_S
 
@@ -132,7 +136,7 @@ fm_job() { # config seed
       for v in "" +ts; do # without and with Time-Shift
         [ ! -s "$M/fm_exposure.$cfg$v.csv" ] || continue
         # shellcheck disable=SC2086
-        $B eval exposure --ckpt "$d" --ema --data fmnist --sampler ddim --steps 20 --n 64 ${v:+$TS} --out "$d/exp$v" >>"$d.train.txt" 2>&1
+        $B eval exposure --ckpt "$d" --ema --data fmnist --sampler ddim --steps 20 --n 64 ${v:+$TS --ts-coeffs $TS_COEFFS} --out "$d/exp$v" >>"$d.train.txt" 2>&1
         put "$M/fm_exposure.$cfg$v.csv" <"$d/exp$v/exposure.csv"
       done
     fi
@@ -159,9 +163,9 @@ ts_sweep() {
     [ "--ts-window $w --ts-cutoff $c" != "$TS" ] || at= # the main setting: the fmnist part's names
     for sm in "ddim10|--sampler ddim --steps 10" "fpndm10|--sampler fpndm --steps 10"; do
       # shellcheck disable=SC2086
-      fm_eval "$d" baseline "$s0" "${sm%%|*}+ts$at" ${sm#*|} --ts-window "$w" --ts-cutoff "$c"
+      fm_eval "$d" baseline "$s0" "${sm%%|*}+ts$at" ${sm#*|} --ts-window "$w" --ts-cutoff "$c" --ts-coeffs "$TS_COEFFS"
       # shellcheck disable=SC2086
-      fm_eval "$d" baseline "$s0" "${sm%%|*}+tsda$at" ${sm#*|} --ts-window "$w" --ts-cutoff "$c" --ts-data-aware
+      fm_eval "$d" baseline "$s0" "${sm%%|*}+tsda$at" ${sm#*|} --ts-window "$w" --ts-cutoff "$c" --ts-data-aware --ts-coeffs "$TS_COEFFS"
       # the released DDIM/PNDM code's reading: network at t, the step ends at the matched time near the next one
       # shellcheck disable=SC2086
       fm_eval "$d" baseline "$s0" "${sm%%|*}+tstgt@w${w}c$c" ${sm#*|} --ts-window "$w" --ts-cutoff "$c" --ts-coeffs target

@@ -73,9 +73,17 @@ typedef enum cld_ts_coeffs {
   CLD_TS_NOMINAL = 1, /* network at t_s, step coefficients at the nominal t (the DEIS path) */
   CLD_TS_TARGET = 2,  /* network and start at the nominal t; the step ends at t_s matched around the
                          nominal next time (the released DDIM/PNDM code, METHODS 4.2 A) */
-  CLD_TS_ADM = 3      /* the ADM backbone's DDIM (METHODS 4.2 D): network and start at the nominal t,
+  CLD_TS_ADM = 3,     /* the ADM backbone's DDIM (METHODS 4.2 D): network and start at the nominal t,
                          the end from cld_ts_select_adm; DDIM only, not data_aware */
+  CLD_TS_RELEASED = 4 /* the default (cld_sample_params_default): the sampler's released code path,
+                         cld_ts_resolve's choice - target on DDPM/DDIM/PNDM, shifted on DPM-Solver */
 } cld_ts_coeffs;
+/* the reading CLD_TS_RELEASED stands for on a sampler: CLD_TS_TARGET on the DDPM, DDIM and PNDM
+ * samplers (TS-DPM's pnm_solver.py, METHODS 4.2 A), CLD_TS_SHIFTED on DPM-Solver (its released
+ * path, 4.2 B, evaluates the next step's network at the matched time: the state is relabelled,
+ * as in shifted; cldiff takes the state's variance, not the released code's eps); any other
+ * reading is returned as it is */
+CLD_API cld_ts_coeffs cld_ts_resolve(cld_ts_coeffs c, bool dpm_solver);
 typedef struct cld_time_shift {
   int window;          /* w: candidates tau in [t - w/2, t + w/2]; 0 = off */
   int cutoff;          /* shift only while the nominal t (next t with CLD_TS_TARGET) > cutoff */

@@ -63,13 +63,18 @@ int cld_ts_select_adm(const cld_time_shift *ts, const cld_schedule *s, double va
   return end >= 0 ? end : -1;
 }
 
+cld_ts_coeffs cld_ts_resolve(cld_ts_coeffs c, bool dpm_solver) {
+  return c != CLD_TS_RELEASED ? c : dpm_solver ? CLD_TS_SHIFTED : CLD_TS_TARGET;
+}
+
 cld_step_times cld_ts_times(const cld_time_shift *ts, const cld_schedule *s, double var, int t, int t_next, int step, int S) {
   cld_step_times r = {t, t, t_next};
   if (!ts || !s || ts->window <= 0) return r;
-  bool moves_end = ts->coeffs == CLD_TS_TARGET || ts->coeffs == CLD_TS_ADM;
+  cld_ts_coeffs c = cld_ts_resolve(ts->coeffs, false); /* the hook of the DDPM/DDIM/PNDM loops */
+  bool moves_end = c == CLD_TS_TARGET || c == CLD_TS_ADM;
   if (!moves_end) r.model = cld_ts_select(ts, s, var, t, t_next >= 0 ? t_next + 1 : 0);
-  r.coeff = ts->coeffs == CLD_TS_NOMINAL ? t : r.model;
+  r.coeff = c == CLD_TS_NOMINAL ? t : r.model;
   if (moves_end && step > 0) /* these readings move the step's end, from the second step on */
-    r.end = ts->coeffs == CLD_TS_TARGET ? cld_ts_select_target(ts, s, var, t, t_next) : cld_ts_select_adm(ts, s, var, t, t_next, S, NULL);
+    r.end = c == CLD_TS_TARGET ? cld_ts_select_target(ts, s, var, t, t_next) : cld_ts_select_adm(ts, s, var, t, t_next, S, NULL);
   return r;
 }

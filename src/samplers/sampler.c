@@ -50,6 +50,7 @@ cld_sample_params cld_sample_params_default(void) {
   p.null_class = -1;
   p.unipc_order = 2;
   p.guidance = 1.0f;
+  p.ts.coeffs = CLD_TS_RELEASED;
   return p;
 }
 
@@ -110,7 +111,7 @@ const char *cld_sample_params_check(const cld_sample_params *p, cld_status *code
   if (p->respacing && p->sampler == CLD_SAMPLER_DDPM && cld_respace_ends_on_grid(p->respacing))
     UNSUPPORTED("respacing (--respacing) tsdpmS is TS-DPM's DDIM/PNDM grid: for ddim, spndm and fpndm, not ddpm");
   if (p->ts.window < 0 || p->ts.cutoff < 0) BAD("Time-Shift window (--ts-window) and cutoff (--ts-cutoff) must be >= 0");
-  if (p->ts.coeffs < CLD_TS_SHIFTED || p->ts.coeffs > CLD_TS_ADM) BAD("unknown Time-Shift coefficients (--ts-coeffs)");
+  if (p->ts.coeffs < CLD_TS_SHIFTED || p->ts.coeffs > CLD_TS_RELEASED) BAD("unknown Time-Shift coefficients (--ts-coeffs)");
   if (ts && p->ts.coeffs == CLD_TS_ADM && p->sampler != CLD_SAMPLER_DDIM)
     UNSUPPORTED("Time-Shift ADM mode (--ts-coeffs adm) is the ADM backbone's DDIM code path: ddim only");
   if (ts && p->ts.coeffs == CLD_TS_ADM && p->ts.data_aware)
@@ -135,6 +136,9 @@ cld_status cld_sample_with(cld_ctx *ctx, cld_denoiser_fn model, void *model_user
   cld_status code;
   const char *why = cld_sample_params_check(p, &code);
   if (why) return cld_seterr(ctx, code, "sample: %s", why);
+  cld_sample_params q = *p; /* Time-Shift's default reading made the sampler's own */
+  q.ts.coeffs = cld_ts_resolve(p->ts.coeffs, p->sampler == CLD_SAMPLER_DPM_SOLVER);
+  p = &q;
   bool edm_sampler = p->sampler == CLD_SAMPLER_EULER || p->sampler == CLD_SAMPLER_HEUN, pp = p->sampler >= CLD_SAMPLER_DPMPP_2M && p->sampler <= CLD_SAMPLER_DPMPP_2M_SDE;
   if (edm_sampler) return cld_edm_sample(ctx, model, model_user, C, h, w, p, first, n, out, progress, user);
   if (p->sampler == CLD_SAMPLER_SPNDM || p->sampler == CLD_SAMPLER_FPNDM)

@@ -54,10 +54,12 @@ void sample_opts_table(sample_opts *o, cli_opt *out) {
       {"--ts-window", "W", CLI_LONG, &o->ts_window, 0, 100000, "Time-Shift (ddpm, ddim, spndm, fpndm, dpm-solver): each image's network time is\n"
        "the tau in [t - W/2, t + W/2] whose 1 - abar matches the state's variance\n(default 0 = off)"},
       {"--ts-cutoff", "C", CLI_LONG, &o->ts_cutoff, 0, 100000, "shift only while t > C (default 0)"},
-      {"--ts-coeffs", "M", CLI_STR, &o->ts_coeffs, 0, 0, "shifted (default: the step starts at the shifted time), nominal (network at\n"
-       "t_s, coefficients at t), target (the released DDIM/PNDM code: network at t, the\n"
-       "step ends at the tau around the next grid time that matches, while that time\n"
-       "> C; not dpm-solver) or adm (TS-DPM-ADM's DDIM, as released: flipped abar list,\nend offset by T/(S-1); ddim only)"},
+      {"--ts-coeffs", "M", CLI_STR, &o->ts_coeffs, 0, 0, "released (default: the sampler's released code path - target on ddpm, ddim,\n"
+       "spndm and fpndm, shifted on dpm-solver), target (the released DDIM/PNDM code:\n"
+       "network at t, the step ends at the tau around the next grid time that matches,\n"
+       "while that time > C; not dpm-solver), shifted (cldiff's reading of the paper's\n"
+       "figure: network and the step's start at the shifted time), nominal (network at\n"
+       "t_s, coefficients at t) or adm (TS-DPM-ADM's DDIM, as released: flipped abar list,\nend offset by T/(S-1); ddim only)"},
       {"--eps-scale", "L", CLI_FLOAT, &o->eps_scale, 0.5, 2, "Epsilon Scaling (ADM-ES): the network's eps divided by L (ADM-ES's CIFAR-10:\n"
        "1.017; default off), discrete-time samplers"},
       {"--eps-scale-k", "K", CLI_FLOAT, &o->eps_scale_k, -0.1, 0.1, "its linear schedule L + K (i - (N-1)/2), i the step's respaced index (default 0)"},
@@ -92,10 +94,10 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   if (o->sched && (ci->schedule = cld_beta_schedule_parse(o->sched)) < 0) { fprintf(stderr, "cldiff %s: --schedule: '%s' unknown\n", who, o->sched); return 2; }
   if (o->pred && (ci->prediction = cld_prediction_parse(o->pred)) < 0) { fprintf(stderr, "cldiff %s: --prediction: '%s' unknown\n", who, o->pred); return 2; }
   if (o->T) ci->T = (int)o->T;
-  int tc = !o->ts_coeffs || !strcmp(o->ts_coeffs, "shifted") ? CLD_TS_SHIFTED : !strcmp(o->ts_coeffs, "nominal") ? CLD_TS_NOMINAL
+  int tc = !o->ts_coeffs || !strcmp(o->ts_coeffs, "released") ? CLD_TS_RELEASED : !strcmp(o->ts_coeffs, "shifted") ? CLD_TS_SHIFTED : !strcmp(o->ts_coeffs, "nominal") ? CLD_TS_NOMINAL
            : !strcmp(o->ts_coeffs, "target") ? CLD_TS_TARGET : !strcmp(o->ts_coeffs, "adm") ? CLD_TS_ADM : -1;
   if (tc < 0) {
-    fprintf(stderr, "cldiff %s: --ts-coeffs: '%s' is not shifted, nominal, target or adm\n", who, o->ts_coeffs);
+    fprintf(stderr, "cldiff %s: --ts-coeffs: '%s' is not released, shifted, nominal, target or adm\n", who, o->ts_coeffs);
     return 2;
   }
   if (o->respacing) {
