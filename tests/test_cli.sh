@@ -259,6 +259,12 @@ cmp -s "$tmp/pipe.npy" "$tmp/pclip.npy" || fail "a clip_sample pipeline does not
 grep -q "timestep_spacing leading, steps_offset 0: the ddpm/ddim/pndm grid" "$tmp/pipe.txt" || fail "info does not name the spacing"
 "$B" sample --ckpt "$tmp/pipe" --no-clip --n 4 --steps 3 --npy "$tmp/pnc.npy" --out "$tmp/pnc.png" >/dev/null 2>&1 || fail "--no-clip"
 ! cmp -s "$tmp/pipe.npy" "$tmp/pnc.npy" || fail "--no-clip still clips"
+# x0 clipping is DDPM's and DDIM's: an explicit --clip elsewhere is refused by name, a config's
+# clip_sample does not stop PNDM (diffusers' PNDMScheduler has none)
+rc=0
+"$B" sample --ckpt "$demo/fmnist-xs" --n 2 --steps 3 --sampler fpndm --clip --out "$tmp/x.png" >"$tmp/fc.txt" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--clip" "$tmp/fc.txt" || fail "fpndm --clip: exit $rc, $(cat "$tmp/fc.txt")"
+"$B" sample --ckpt "$tmp/pipe" --n 2 --steps 3 --sampler fpndm --out "$tmp/pf.png" >"$tmp/pf.txt" 2>&1 || fail "fpndm on a clip_sample pipeline: $(cat "$tmp/pf.txt")"
 echo '{"_class_name": "DDIMScheduler", "timestep_spacing": "trailing", "clip_sample": false}' >"$tmp/pipe/scheduler/scheduler_config.json"
 "$B" sample --ckpt "$tmp/pipe" --n 4 --steps 3 --npy "$tmp/ptr.npy" --out "$tmp/ptr.png" >/dev/null 2>&1 || fail "sample a trailing pipeline"
 "$B" sample --ckpt "$demo/fmnist-xs" --n 4 --respacing trailing3 --npy "$tmp/ptr2.npy" --out "$tmp/ptr2.png" >/dev/null 2>&1 || fail "--respacing trailing3"

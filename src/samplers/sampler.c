@@ -98,6 +98,9 @@ const char *cld_sample_params_check(const cld_sample_params *p, cld_status *code
   if (p->dyn_threshold != 0 && !pp) UNSUPPORTED("dynamic thresholding (--threshold) is for dpm++2m, dpm++3m, dpm++2m-sde, dpm++2s and unipc");
   if (p->dyn_threshold < 0 || p->dyn_threshold >= 1 || (p->dyn_threshold > 0 && !(p->dyn_max >= 1)))
     BAD("dynamic thresholding: the ratio (--threshold) must be in (0, 1) and the maximum (--threshold-max) at least 1");
+  if (p->clip_x0 && p->sampler != CLD_SAMPLER_DDPM && p->sampler != CLD_SAMPLER_DDIM)
+    UNSUPPORTED("x0 clipping (--clip) is for ddpm and ddim (spndm, fpndm and dpm-solver step on eps and never form a "
+                "clipped x0; dpm++*/unipc take --threshold)");
   if (p->karras && !pp) UNSUPPORTED("Karras sigmas (--karras) are for dpm++2m, dpm++3m, dpm++2m-sde, dpm++2s and unipc");
   if (pp && ts) UNSUPPORTED("Time-Shift (--ts-window) is for ddpm, ddim, spndm, fpndm and dpm-solver (not dpm++2m/3m/2m-sde/2s or unipc)");
   if (edm && p->learned_sigma) BAD("euler/heun (--sampler) cannot use a learned-variance model");

@@ -35,8 +35,8 @@ void sample_opts_table(sample_opts *o, cli_opt *out) {
        "ddpm): S - 1 steps 801 -> 701 -> ... -> 1 -> 0 at S = 10, ending at abar_0"},
       {"--eta", "E", CLI_FLOAT, &o->eta, 0, 10, "DDIM eta (default 0)"},
       {"--var", "small|large", CLI_STR, &o->var, 0, 0, "DDPM fixed-small (default) or fixed-large variance"},
-      {"--clip", NULL, CLI_FLAG, &o->clip, 0, 0, "clamp the x0 prediction to [-1, 1] (a diffusers scheduler_config.json\n"
-       "with clip_sample true turns it on)"},
+      {"--clip", NULL, CLI_FLAG, &o->clip, 0, 0, "ddpm, ddim: clamp the x0 prediction to [-1, 1] (a diffusers\n"
+       "scheduler_config.json with clip_sample true turns it on)"},
       {"--no-clip", NULL, CLI_FLAG, &o->no_clip, 0, 0, "do not clamp, whatever the scheduler config says"},
       {"--karras", NULL, CLI_FLAG, &o->karras, 0, 0, "dpm++*, unipc: Karras sigma spacing (diffusers' use_karras_sigmas)"},
       {"--exp-sigmas", NULL, CLI_FLAG, &o->exp_sigmas, 0, 0, "dpm++*, unipc: exponential sigma spacing (use_exponential_sigmas)"},
@@ -134,7 +134,9 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   p.eta = o->eta;
   p.var_type = !strcmp(o->var, "large") ? CLD_VAR_FIXED_LARGE : CLD_VAR_FIXED_SMALL;
   if (o->clip && o->no_clip) { fprintf(stderr, "cldiff %s: --clip and --no-clip contradict each other\n", who); return 2; }
-  p.clip_x0 = o->clip || (ci->clip && !o->no_clip);
+  /* a scheduler config's clip_sample applies where the sampler clips (as diffusers' PNDM and
+   * DPM-Solver schedulers have no clip_sample); an explicit --clip elsewhere is refused */
+  p.clip_x0 = o->clip || (ci->clip && !o->no_clip && (sk == CLD_SAMPLER_DDPM || sk == CLD_SAMPLER_DDIM));
   p.karras = o->karras;
   p.eps_scale = (cld_eps_scale){o->eps_scale, o->eps_scale_k};
   if (o->eps_scale_k != 0 && o->eps_scale == 0) { fprintf(stderr, "cldiff %s: --eps-scale-k needs --eps-scale\n", who); return 2; }
