@@ -3,7 +3,8 @@
 # default reading (`--ts-coeffs released`: the released TS-DPM code path of each sampler), at the
 # TS-DPM README's settings per sampler (F-PNDM w 5 c 550, DPM-Solver w 30 c 300; DDIM shares
 # F-PNDM's code path and takes its setting), with x0 clipping off and on for DDIM, plus a small window
-# sweep on F-PNDM. Every row uses the same noise (seed 0). Resumes: a row whose JSON exists is kept.
+# sweep on F-PNDM. Every row uses the same noise (seed 0); its samples are kept as uint8 .npz (about
+# 0.6 MB per 1000 images) for re-scoring elsewhere. Resumes: a row whose JSON exists is kept.
 #   tools/ts_released.sh [OUT [CKPT]]   (default OUT docs/results/ts_released, CKPT the shipped model)
 #   env: N [1000] images per FID, CLS [tools/demo/classifier], CLDIFF [build/cldiff], STEPS [10]
 set -euo pipefail
@@ -22,7 +23,13 @@ row() { # name, then sample options
   "$B" eval fid --features "$CLS" --ref fmnist --samples "$work/$name.npy" --json >"$work/$name.fid" 2>>"$work/$name.log"
   python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d.update(name=sys.argv[2], args=sys.argv[3], sample_seconds=int(sys.argv[4])); json.dump(d, open(sys.argv[5], 'w'))" \
     "$work/$name.fid" "$name" "$*" "$ts" "$out/$name.json"
+  keep_npz "$name"
   echo "$name: FID $(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['fid'], 2))" "$out/$name.json") ($ts s sampling)"
+}
+keep_npz() { # the evaluated samples as uint8 (N,C,H,W), as cldiff writes PNGs: $out/samples/NAME.npz
+  mkdir -p "$out/samples"
+  python3 -c "import numpy as np, sys; x = np.load(sys.argv[1]); np.savez_compressed(sys.argv[2], images=np.floor(np.clip((x + 1) * 127.5, 0, 255) + 0.5).astype(np.uint8))" \
+    "$work/$1.npy" "$out/samples/$1.npz"
 }
 declare -A setting=([ddim]="--ts-window 5 --ts-cutoff 550" [fpndm]="--ts-window 5 --ts-cutoff 550" [dpm-solver]="--ts-window 30 --ts-cutoff 300")
 for s in ddim fpndm dpm-solver; do
