@@ -22,6 +22,9 @@ for s in ddim fpndm; do
   row "$base" "base-$s$STEPS" --sampler "$s"
   row "$base" "base-$s$STEPS-es$up" --sampler "$s" --eps-scale "$up"
   row "$base" "base-$s$STEPS-es$down" --sampler "$s" --eps-scale "$down"
+done
+[ -e "$ip" ] || { echo "ip_mechanism: $ip does not exist (the baseline's rows are done)" >&2; exit 1; }
+for s in ddim fpndm; do
   row "$ip" "ip-$s$STEPS" --sampler "$s" "${ema[@]}"
   row "$ip" "ip-$s$STEPS-es$down" --sampler "$s" --eps-scale "$down" "${ema[@]}"
 done
