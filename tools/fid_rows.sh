@@ -28,6 +28,7 @@ write_csv() { # every row of $out as $out/fid.csv
   python3 - "$out" <<'EOF'
 import glob, json, os, sys
 rows = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.json")))]
+rows = [r for r in rows if "fid" in r and "name" in r]  # not the other JSON files kept beside the rows
 with open(os.path.join(sys.argv[1], "fid.csv"), "w") as f:
     f.write("name,fid,kid,precision,recall,clamped,sample_seconds,args\n")
     for r in rows:
