@@ -27,6 +27,8 @@ typedef enum { CLD_SAMPLER_DDPM = 0, CLD_SAMPLER_DDIM = 1, CLD_SAMPLER_EULER = 2
 /* "ddpm", "ddim", "euler", "heun", "dpm-solver", "spndm", "fpndm", "dpm++2m", "dpm++3m",
  * "dpm++2m-sde", "unipc", "dpm++2s"; -1 if unknown */
 CLD_API int cld_sampler_parse(const char *name);
+/* whether the sampler forms an x0 that clip_x0 clamps (ddpm, ddim; the others step on eps) */
+CLD_API bool cld_sampler_clips_x0(int sampler);
 
 typedef enum { CLD_VAR_FIXED_SMALL = 0, CLD_VAR_FIXED_LARGE = 1 } cld_var_type;
 

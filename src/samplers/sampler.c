@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool cld_sampler_clips_x0(int sampler) { return sampler == CLD_SAMPLER_DDPM || sampler == CLD_SAMPLER_DDIM; }
+
 int cld_sampler_parse(const char *name) {
   if (!name) return -1;
   if (!strcmp(name, "ddpm")) return CLD_SAMPLER_DDPM;
@@ -98,7 +100,7 @@ const char *cld_sample_params_check(const cld_sample_params *p, cld_status *code
   if (p->dyn_threshold != 0 && !pp) UNSUPPORTED("dynamic thresholding (--threshold) is for dpm++2m, dpm++3m, dpm++2m-sde, dpm++2s and unipc");
   if (p->dyn_threshold < 0 || p->dyn_threshold >= 1 || (p->dyn_threshold > 0 && !(p->dyn_max >= 1)))
     BAD("dynamic thresholding: the ratio (--threshold) must be in (0, 1) and the maximum (--threshold-max) at least 1");
-  if (p->clip_x0 && p->sampler != CLD_SAMPLER_DDPM && p->sampler != CLD_SAMPLER_DDIM)
+  if (p->clip_x0 && !cld_sampler_clips_x0(p->sampler))
     UNSUPPORTED("x0 clipping (--clip) is for ddpm and ddim (spndm, fpndm and dpm-solver step on eps and never form a "
                 "clipped x0; dpm++*/unipc take --threshold)");
   if (p->karras && !pp) UNSUPPORTED("Karras sigmas (--karras) are for dpm++2m, dpm++3m, dpm++2m-sde, dpm++2s and unipc");

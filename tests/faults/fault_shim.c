@@ -16,6 +16,7 @@ static long counts[FAULT_KINDS], armed_at[FAULT_KINDS];
 static fault_kind armed_kind = FAULT_KINDS;
 static bool fired;
 static const char *fired_what = "";
+static const char *only_call; /* FAULTS_CALL, read when armed */
 static void *fired_caller;
 
 void fault_arm(fault_kind k, long nth) {
@@ -26,6 +27,8 @@ void fault_arm(fault_kind k, long nth) {
   fired = false;
   fired_what = "";
   fired_caller = NULL;
+  only_call = getenv("FAULTS_CALL");
+  if (only_call && !*only_call) only_call = NULL;
 }
 void fault_disarm(void) { armed_kind = FAULT_KINDS; }
 long fault_count(fault_kind k) { return counts[k]; }
@@ -54,8 +57,7 @@ static bool hit_at(fault_kind k, const char *what, void *caller) {
   if (armed_kind != k) return false;
   /* FAULTS_CALL=NAME: only that call counts (a sweep over every clEnqueueReadBuffer, say, that
    * stays on target when other calls are added before it) */
-  const char *only = getenv("FAULTS_CALL");
-  if (only && *only && strcmp(only, what)) return false;
+  if (only_call && strcmp(only_call, what)) return false;
   if (++counts[k] != armed_at[k]) return false;
   fired = true;
   fired_what = what;

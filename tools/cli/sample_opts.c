@@ -136,7 +136,7 @@ int sample_opts_apply(const sample_opts *o, const char *who, ckpt_info *ci, cld_
   if (o->clip && o->no_clip) { fprintf(stderr, "cldiff %s: --clip and --no-clip contradict each other\n", who); return 2; }
   /* a scheduler config's clip_sample applies where the sampler clips (as diffusers' PNDM and
    * DPM-Solver schedulers have no clip_sample); an explicit --clip elsewhere is refused */
-  p.clip_x0 = o->clip || (ci->clip && !o->no_clip && (sk == CLD_SAMPLER_DDPM || sk == CLD_SAMPLER_DDIM));
+  p.clip_x0 = o->clip || (ci->clip && !o->no_clip && cld_sampler_clips_x0(sk));
   p.karras = o->karras;
   p.eps_scale = (cld_eps_scale){o->eps_scale, o->eps_scale_k};
   if (o->eps_scale_k != 0 && o->eps_scale == 0) { fprintf(stderr, "cldiff %s: --eps-scale-k needs --eps-scale\n", who); return 2; }
