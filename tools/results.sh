@@ -9,7 +9,10 @@
 #        lands in $W/metrics (small: JSON, CSV, PNG), so a run made elsewhere (a GPU machine) can
 #        be copied back and reported here.
 # report writes docs/RESULTS.md and docs/results/*.png from $W/metrics (tools/results_report.py,
-#        plus docs/results_discussion.md, the hand-written discussion of the figures).
+#        plus docs/results_discussion.md, the hand-written discussion of the figures, and
+#        docs/results_studies.md, the studies run by their own scripts on one model).
+#        From the committed metrics alone: python3 tools/results_report.py docs/results/metrics
+#        docs/RESULTS.md docs/results build/cldiff (edit those two .md files, never RESULTS.md).
 #
 # Knobs (environment; defaults in brackets):
 #   W [runs/results]  SEEDS ["0 1 2"]  JOBS [2] parallel runs (TOY_JOBS for the toys)
