@@ -19,6 +19,12 @@
 #   PARTS ["toy fmnist"] (and ts-sweep: Time-Shift settings on the trained Fashion-MNIST baseline)
 #   TOY_STEPS [2000] TOY_BATCH [512]  FM_MODEL [fmnist-xs] FM_STEPS [3000] FM_BATCH [32]
 #   FM_SAVE [500] checkpoint interval of the Fashion-MNIST trainings
+#   FM_LR [2e-4] FM_WARMUP [100] the Fashion-MNIST trainings' learning rate and its linear warmup
+#   FM_CURVE [0] the first seed keeps a checkpoint every FM_CURVE steps and evaluates FM_CURVE_SAMPLERS
+#     ["ddim10 ddim50"] at each (FID over training; "NAME@STEP" in the metrics); 0: off
+#   FM_CLIP [""] also evaluate these samplers with x0 clipping (e.g. "ddim10 ddim50": "NAME-clip")
+#   FM_KEEP_SAMPLES [1] keep the first seed's evaluated images as uint8 $M/samples/CFG.NAME.npz
+#   POCL_MAX_PTHREAD_COUNT [cores / JOBS] PoCL threads per parallel run
 #   FM_N [1000] images per FID evaluation  FID_REF_N [all 10000 test images]  SAMPLE_BATCH [250]  EP_K [5]
 #   CLS [runs/cls] the `cldiff train-classifier` directory (trained first when absent)
 #   TS ["--ts-window 80 --ts-cutoff 300"] the Time-Shift setting (TS-DPM's CIFAR-10 example)
@@ -35,7 +41,10 @@ cd "$(dirname "$0")/.."
 export W=${W:-runs/results} SEEDS=${SEEDS:-"0 1 2"} JOBS=${JOBS:-2} PARTS=${PARTS:-"toy fmnist"}
 export TOY_STEPS=${TOY_STEPS:-2000} TOY_BATCH=${TOY_BATCH:-512}
 export FM_MODEL=${FM_MODEL:-fmnist-xs} FM_STEPS=${FM_STEPS:-3000} FM_BATCH=${FM_BATCH:-32} FM_N=${FM_N:-1000}
-export FM_SAVE=${FM_SAVE:-500}
+export FM_SAVE=${FM_SAVE:-500} FM_LR=${FM_LR:-2e-4} FM_WARMUP=${FM_WARMUP:-100} FM_CURVE=${FM_CURVE:-0}
+export FM_CURVE_SAMPLERS=${FM_CURVE_SAMPLERS:-"ddim10 ddim50"} FM_CLIP=${FM_CLIP:-} FM_KEEP_SAMPLES=${FM_KEEP_SAMPLES:-1}
+# parallel runs on a CPU device share its cores: each gets its share (PoCL reads this; GPUs ignore it)
+export POCL_MAX_PTHREAD_COUNT=${POCL_MAX_PTHREAD_COUNT:-$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))}
 export SAMPLE_BATCH=${SAMPLE_BATCH:-250} EP_K=${EP_K:-5} CLS=${CLS:-runs/cls}
 export TS=${TS:-"--ts-window 80 --ts-cutoff 300"} B=${CLDIFF:-build/cldiff}
 # the reading of the "+ts" rows: shifted, as they were measured (cldiff's default reading is now the
@@ -61,7 +70,8 @@ flags() {
 export -f flags
 
 # final training loss: mean of the last 10 logged losses
-final_loss() { tail -n 10 "$1" | sed -n 's/.*"loss":\([-0-9.e]*\).*/\1/p' | awk '{s+=$1; n++} END {printf "%.5f", s/n}'; }
+final_loss() { # log [up to step]
+  awk -v s="${2:-}" 's == "" || match($0, /"step":[0-9]+/) && substr($0, RSTART + 7, RLENGTH - 7) + 0 <= s + 0' "$1" | tail -n 10 | sed -n 's/.*"loss":\([-0-9.e]*\).*/\1/p' | awk '{s+=$1; n++} END {printf "%.5f", s/n}'; }
 export -f final_loss
 
 toy_job() { # toy config seed
@@ -100,38 +110,59 @@ export FM_SAMPLERS_S FM_TS_SAMPLERS_S
 put() { cat >"$1.tmp" && mv "$1.tmp" "$1"; }
 export -f put
 
-fm_eval() { # run-dir config seed name flags...
-  local d=$1 cfg=$2 seed=$3 name=$4
+fm_eval() { # run-dir (or one of its ckpt-N) config seed name flags...
+  local d=$1 cfg=$2 seed=$3 name=$4 run=$1 upto=""
   shift 4
   [ ! -s "$M/fm.$cfg.s$seed.$name.json" ] || return 0 # evaluated by an earlier, interrupted run
-  $B sample --ckpt "$d" --ema --n "$FM_N" --batch "$SAMPLE_BATCH" --seed "$seed" "$@" --npy "$d/$name.npy" \
-    --out "$d/$name.png" >>"$d.train.txt" 2>&1 || { echo "fmnist $cfg $seed $name: sampling failed, see $d.train.txt" >&2; return 1; }
+  if [[ $(basename "$d") == ckpt-* ]]; then run=$(dirname "$d") upto=${d##*-}; fi
+  $B sample --ckpt "$d" --ema --n "$FM_N" --batch "$SAMPLE_BATCH" --seed "$seed" "$@" --npy "$run/$name.npy" \
+    --out "$run/$name.png" >>"$run.train.txt" 2>&1 || { echo "fmnist $cfg $seed $name: sampling failed, see $run.train.txt" >&2; return 1; }
   # shellcheck disable=SC2086
-  $B eval fid --features "$CLS" --ref fmnist ${FID_REF_N:+--ref-n $FID_REF_N} --samples "$d/$name.npy" --json |
-    sed "s/^{/{\"part\": \"fmnist\", \"config\": \"$cfg\", \"seed\": $seed, \"sampler\": \"$name\", \"loss\": $(final_loss "$d/log.jsonl"), /" \
+  $B eval fid --features "$CLS" --ref fmnist ${FID_REF_N:+--ref-n $FID_REF_N} --samples "$run/$name.npy" --json |
+    sed "s/^{/{\"part\": \"fmnist\", \"config\": \"$cfg\", \"seed\": $seed, \"sampler\": \"$name\", \"loss\": $(final_loss "$run/log.jsonl" "$upto"), /" \
       | put "$M/fm.$cfg.s$seed.$name.json"
-  rm -f "$d/$name.npy" "$d/$name.png"
+  if [ "$FM_KEEP_SAMPLES" = 1 ] && [ "$seed" = "$(echo "$SEEDS" | cut -d' ' -f1)" ]; then # re-scorable elsewhere
+    mkdir -p "$M/samples"
+    python3 -c "import numpy as np, sys; x = np.load(sys.argv[1]); np.savez_compressed(sys.argv[2], images=np.floor(np.clip((x + 1) * 127.5, 0, 255) + 0.5).astype(np.uint8))" \
+      "$run/$name.npy" "$M/samples/$cfg.$name.npz"
+  fi
+  rm -f "$run/$name.npy" "$run/$name.png"
 }
 export -f fm_eval
 
 fm_job() { # config seed
   local cfg=$1 seed=$2 d=$W/runs/fm/$1/s$2 line
   if [ ! -d "$d/ckpt-$FM_STEPS" ]; then # a finished training is reused, an interrupted one resumed
-    local resume=
+    local resume="" keep=()
     if compgen -G "$d/ckpt-*" >/dev/null; then resume=--resume; else rm -rf "$d"; fi
     mkdir -p "$(dirname "$d")"
+    # the first seed keeps every checkpoint for the FID-over-training curve (FM_CURVE a multiple of FM_SAVE)
+    [ "$FM_CURVE" = 0 ] || [ "$seed" != "$(echo "$SEEDS" | cut -d' ' -f1)" ] || keep=(--keep 0)
     # shellcheck disable=SC2046
     $B train --data fmnist --model "$FM_MODEL" --out "$d" --steps "$FM_STEPS" --batch "$FM_BATCH" --seed "$seed" \
-      --save-every "$FM_SAVE" --log-every 50 $resume $(flags "$cfg" "$FM_BATCH") >>"$d.train.txt" 2>&1 || {
+      --lr "$FM_LR" --warmup "$FM_WARMUP" --save-every "$FM_SAVE" --log-every 50 "${keep[@]}" $resume \
+      $(flags "$cfg" "$FM_BATCH") >>"$d.train.txt" 2>&1 || {
       echo "fmnist $cfg $seed: training failed, see $d.train.txt" >&2; return 1; }
   fi
-  python3 "$(dirname "$0")/thin_log.py" "$d/log.jsonl" "$M/fm_log.$cfg.s$seed.jsonl" 20 # the curve, not every step
-  { echo "$FM_SAMPLERS_S"; if [ "$cfg" = baseline ] || [ "$cfg" = ip ]; then echo "$FM_TS_SAMPLERS_S"; fi; } |
+  python3 tools/thin_log.py "$d/log.jsonl" "$M/fm_log.$cfg.s$seed.jsonl" 20 # the curve, not every step
+  { echo "$FM_SAMPLERS_S"; for cs in $FM_CLIP; do echo "$FM_SAMPLERS_S" | sed -n "s/^$cs|\(.*\)/$cs-clip|\1 --clip/p"; done
+    if [ "$cfg" = baseline ] || [ "$cfg" = ip ]; then echo "$FM_TS_SAMPLERS_S"; fi; } |
     while IFS= read -r line; do
       [ -z "${FM_ONLY:-}" ] || [[ " $FM_ONLY " == *" ${line%%|*} "* ]] || continue
       # shellcheck disable=SC2086
       fm_eval "$d" "$cfg" "$seed" "${line%%|*}" ${line#*|}
     done
+  if [ "$FM_CURVE" != 0 ] && [ "$seed" = "$(echo "$SEEDS" | cut -d' ' -f1)" ]; then # FID over training
+    local step
+    for ((step = FM_CURVE; step < FM_STEPS; step += FM_CURVE)); do
+      [ -d "$d/ckpt-$step" ] || { echo "fmnist $cfg $seed: no $d/ckpt-$step for the curve (FM_CURVE a multiple of FM_SAVE?)" >&2; continue; }
+      echo "$FM_SAMPLERS_S" | while IFS= read -r line; do
+        [[ " $FM_CURVE_SAMPLERS " == *" ${line%%|*} "* ]] || continue
+        # shellcheck disable=SC2086
+        FM_KEEP_SAMPLES=0 fm_eval "$d/ckpt-$step" "$cfg" "$seed" "${line%%|*}@$step" ${line#*|}
+      done
+    done
+  fi
   if [ "$seed" = "$(echo "$SEEDS" | cut -d' ' -f1)" ]; then # sample grid and exposure curves of the first seed
     [ -s "$M/fm_grid.$cfg.png" ] ||
       $B sample --ckpt "$d" --ema --n 64 --batch 64 --seed 0 --sampler ddim --steps 50 --out "$M/fm_grid.$cfg.png" >>"$d.train.txt" 2>&1
@@ -186,7 +217,8 @@ write_setup() { # file
   {
     echo "{\"date\": \"$(date -u +%F)\", \"device\": \"$($B devices 2>/dev/null | sed -n 's/^\[[0-9]*\] (default) //p' | head -1)\","
     echo " \"seeds\": \"$SEEDS\", \"toy_steps\": $TOY_STEPS, \"toy_batch\": $TOY_BATCH, \"fm_model\": \"$FM_MODEL\","
-    echo " \"fm_steps\": $FM_STEPS, \"fm_batch\": $FM_BATCH, \"fm_n\": $FM_N, \"fid_ref_n\": ${FID_REF_N:-0}, \"ep_k\": $EP_K, \"ts\": \"$TS\","
+    echo " \"fm_steps\": $FM_STEPS, \"fm_batch\": $FM_BATCH, \"fm_n\": $FM_N, \"fid_ref_n\": ${FID_REF_N:-0}, \"ep_k\": $EP_K, \"ts\": \"$TS\", \"ts_coeffs\": \"$TS_COEFFS\","
+    echo " \"fm_lr\": \"$FM_LR\", \"fm_warmup\": $FM_WARMUP, \"fm_curve\": $FM_CURVE,"
     echo " \"classifier\": \"$CLS\", \"parts\": \"$PARTS\", \"note\": \"${NOTE:-}\"}"
   } >"$1"
 }

@@ -22,7 +22,8 @@ FOLLOW_UPS = {"ip+stf+ep": "all but debias", "ip05": "`--ip-gamma 0.05`", "debia
 TOYS = ["8gaussians", "25gaussians", "moons", "swissroll", "checkerboard"]
 SAMPLERS = ["ddim10", "ddim20", "ddim50", "ddim100", "fpndm10", "dpm10"]
 SAMPLER_NAMES = {"ddim10": "DDIM 10", "ddim20": "DDIM 20", "ddim50": "DDIM 50", "ddim100": "DDIM 100",
-                 "fpndm10": "F-PNDM 10", "dpm10": "DPM-Solver-2 10"}
+                 "fpndm10": "F-PNDM 10", "dpm10": "DPM-Solver-2 10",
+                 "ddim10-clip": "DDIM 10, x0 clipped", "ddim50-clip": "DDIM 50, x0 clipped"}
 
 setup = json.load(open(os.path.join(M, "setup.json"))) if os.path.exists(os.path.join(M, "setup.json")) else None
 fm_setup_path = os.path.join(M, "setup.fmnist.json")
@@ -36,6 +37,8 @@ for f in sorted(glob.glob(os.path.join(M, "*.json"))):
             rows.append(json.load(open(f)))
         except ValueError:  # an evaluation being written, or cut off: not a result
             print(f"results_report: skipping {f} (not complete JSON)", file=sys.stderr)
+# the clipped columns where results.sh ran them (FM_CLIP)
+SAMPLERS += [s for s in ("ddim10-clip", "ddim50-clip") if any(r.get("sampler") == s for r in rows)]
 CONFIGS = [c for c in ALL_CONFIGS if any(r["config"] == c for r in rows)]
 TOY_CONFIGS = [c for c in CONFIGS if any(r["config"] == c and r["part"] == "toy" for r in rows)]  # toy tables' columns
 os.makedirs(IMG, exist_ok=True)
@@ -129,7 +132,8 @@ if has_fm:
     fm_seeds = " ".join(str(x) for x in sorted({r["seed"] for r in rows if r["part"] == "fmnist"}))
     md.append(f"- Fashion-MNIST: run on **{f.get('device', '?')}**, {f.get('date', '?')}; seeds with results `{fm_seeds}` "
               "(per configuration in the Fashion-MNIST section); "
-              f"`{f['fm_model']}`, {f['fm_steps']} steps at batch {f['fm_batch']}, EMA weights, {f['fm_n']} "
+              f"`{f['fm_model']}`, {f['fm_steps']} steps at batch {f['fm_batch']}, lr {f.get('fm_lr', '2e-4')} after "
+              f"{f.get('fm_warmup', 100)} warm-up steps, EMA weights, {f['fm_n']} "
               f"samples per evaluation against {ref} test images, `cldiff eval fid` (classifier features).")
     if f.get("note"):
         md.append(f"- {f['note']}")
@@ -280,6 +284,34 @@ if fm:
                          "--title", "FID against DDIM steps (mean, bars: std over seeds)",
                          "--xlabel", "DDIM steps", "--ylabel", "FID", "--logy"], os.path.join(IMG, "fid_ddim.png")):
         md.append(f"![FID against DDIM steps]({rel}/fid_ddim.png)\n")
+    # FID over training (first seed): the "NAME@STEP" rows, and the NAME row at the last step
+    curve = {}
+    for r in rows:
+        name = r.get("sampler", "")
+        if r["part"] == "fmnist" and "@" in name and name.split("@")[1].isdigit():
+            sm, step = name.split("@")
+            curve.setdefault((r["config"], sm), {})[int(step)] = r["fid"]
+    if curve:
+        s0 = int(str(fm_setup["seeds"]).split()[0])
+        args, body, steps = [], [], set()
+        for (c, sm), pts in sorted(curve.items(), key=lambda kv: (CONFIGS.index(kv[0][0]) if kv[0][0] in CONFIGS else 99, kv[0][1])):
+            last = values("fmnist", "fid", config=c, sampler=sm, seed=s0)
+            if last:
+                pts[int(fm_setup["fm_steps"])] = last[0]
+            steps |= set(pts)
+            p = os.path.join(M, f"fid_train.{c}.{sm}.csv")
+            with open(p, "w") as f:
+                f.write("step,fid\n" + "".join(f"{k},{v:.4f}\n" for k, v in sorted(pts.items())))
+            args += ["--csv", p, "--label", f"{NAMES.get(c, c)}, {SAMPLER_NAMES.get(sm, sm)}"]
+            body.append((c, sm, pts))
+        cols = sorted(steps)
+        md.append(f"FID against training steps (seed {s0}; {fm_setup['fm_n']} samples, the same noise at every checkpoint):\n")
+        md.append(table(["training", "sampler"] + [str(k) for k in cols],
+                        [[NAMES.get(c, c), SAMPLER_NAMES.get(sm, sm)] + [f"{pts[k]:.2f}" if k in pts else "–" for k in cols]
+                         for c, sm, pts in body]) + "\n")
+        if plot(args + ["--x", "step", "--y", "fid", "--title", "FID against training steps (first seed)",
+                        "--xlabel", "training step", "--ylabel", "FID", "--logy"], os.path.join(IMG, "fid_train.png")):
+            md.append(f"![FID against training steps]({rel}/fid_train.png)\n")
     # Time-Shift
     ts_rows = []
     for c in ["baseline", "ip"]:
@@ -300,7 +332,7 @@ if fm:
     def window_cutoff(key):  # "w20c300" -> (20, 300)
         w, c = key[1:].split("c")
         return int(w), int(c)
-    sweep = sorted({r["sampler"].split("@", 1)[1] for r in fm if "@" in r["sampler"]} | {main_key}, key=window_cutoff)
+    sweep = sorted({r["sampler"].split("@", 1)[1] for r in fm if "@w" in r["sampler"]} | {main_key}, key=window_cutoff)
     if len(sweep) > 1:
         s0 = int(setup["seeds"].split()[0])
         cols = [("ddim10", "+ts"), ("ddim10", "+tsda"), ("ddim10", "+tsnom"), ("ddim10", "+tstgt"),
@@ -395,6 +427,15 @@ for f in [] if IN_PLACE else glob.glob(os.path.join(M, "*")):
     if f.endswith((".json", ".csv", ".jsonl")):
         shutil.copy(f, raw)
 md.append(f"The raw metrics behind these tables (one JSON per evaluation) are in `{rel}/metrics/`.\n")
+# the first seed's evaluated images (results.sh FM_KEEP_SAMPLES), for re-scoring with another evaluator
+kept = os.path.join(IMG, "samples")
+if not IN_PLACE and os.path.isdir(os.path.join(M, "samples")):
+    os.makedirs(kept, exist_ok=True)
+    for f in glob.glob(os.path.join(M, "samples", "*.npz")):
+        shutil.copy(f, kept)
+if glob.glob(os.path.join(kept, "*.npz")):
+    md.append(f"The images behind the first seed's FIDs are in `{rel}/samples/` (CONFIG.SAMPLER.npz; `images`, uint8 "
+              "(N, 1, 28, 28), as cldiff writes PNGs: floor((x + 1) 127.5 + 0.5) clamped to 0..255).\n")
 
 disc = os.path.join(os.path.dirname(OUT_MD), "results_discussion.md")
 if os.path.exists(disc):
