@@ -3,7 +3,7 @@
 # model's GEMM shapes once (time-boxed, cached), samples Fashion-MNIST garments from the shipped
 # fmnist-xs model (tools/demo/fmnist-xs, trained by cldiff), then trains a new fmnist-xs for a few
 # minutes with a progress bar and samples that one too.
-#   out/demo/shipped.png   64 samples of the shipped model (EMA weights, DDIM 25 steps, x0 clipped)
+#   out/demo/shipped.png   64 samples of the shipped model (EMA weights, DDPM 50 steps: the sampler it suits)
 #   out/demo/samples.png   64 samples of the model trained here
 # STEPS (default 120; rerunning resumes, so STEPS=3000 continues the same run), OUT (default
 # out/demo) and TUNE_SECONDS (default 20) can be overridden.
@@ -22,7 +22,7 @@ out=${OUT:-out/demo}
 steps=${STEPS:-120}
 mkdir -p "$out"
 echo "== sampling the shipped model (tools/demo/fmnist-xs) =="
-./build/cldiff sample --ckpt tools/demo/fmnist-xs --sampler ddim --steps 25 --n 64 --batch 32 --clip --seed 0 \
+./build/cldiff sample --ckpt tools/demo/fmnist-xs --sampler ddpm --steps 50 --n 64 --batch 32 --seed 0 \
   --out "$out/shipped.png"
 echo "== training a new fmnist-xs for $steps steps =="
 resume=""
