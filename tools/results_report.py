@@ -148,6 +148,10 @@ md.append(f"- Methods: IP `--ip-gamma 0.1`; debias `--weighting debias`; STF `--
 if has_toy and setup.get("note"):
     md.append(f"- {setup['note']}")
 md.append("")
+# what a reader must know before the tables (hand-written, beside the discussion)
+preface = os.path.join(os.path.dirname(OUT_MD), "results_preface.md")
+if os.path.exists(preface):
+    md.append(open(preface).read().rstrip("\n") + "\n")
 
 # ---------------------------------------------------------------- toys
 if any(r["part"] == "toy" for r in rows):
