@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The baseline tuned before any method (issue 25 item 1): fmnist-xs trained at several learning
 # rates (linear warmup, constant after it, batch B), each checkpoint kept every EVERY steps, then
-# FID of every checkpoint with DDIM and F-PNDM (the same noise, seed 0, in every row) and the
-# EMA-against-raw-weights check at the last one. Trainings run side by side (one PoCL thread each
+# FID (the same noise, seed 0, in every row) with DDIM 10 and DDPM 50 at every checkpoint, every
+# sampler of SAMPLERS and the raw (non-EMA) weights at the last one. Trainings run side by side (one PoCL thread each
 # on a 2-core CPU); a killed run resumes exactly (`cldiff train --resume`) and rows whose JSON
 # exists are kept, so the script can be stopped and started again. Longer curves: raise STEPS
 # (the learning rate is constant after warmup, so a resumed run is the longer run).
@@ -28,7 +28,7 @@ train() { # lr: train (or resume) runs/baseline/lrLR-bBATCH to STEPS; the loss l
   POCL_MAX_PTHREAD_COUNT=${THREADS:-1} "$B" train --data fmnist --model fmnist-xs --out "$dir" --steps "$STEPS" \
     --batch "$BATCH" --lr "$1" --warmup "$WARMUP" --seed "$SEED" --save-every "$EVERY" --keep 0 --log-every 10 \
     $resume >>"$work/$name.train.log" 2>&1
-  python3 tools/thin_log.py "$dir/log.jsonl" "$out/$name.loss.jsonl" 5 2>/dev/null || cp "$dir/log.jsonl" "$out/$name.loss.jsonl"
+  python3 tools/thin_log.py "$dir/log.jsonl" "$out/$name.loss.jsonl" 5
   cp "$dir/ckpt-$STEPS/trainer.json" "$out/$name.trainer.json"
 }
 

@@ -1,14 +1,15 @@
-# Sourced by the evidence scripts (tools/ts_released.sh, tools/ip_mechanism.sh): one FID row =
+# Sourced by the evidence scripts (tools/ts_released.sh, tools/ip_mechanism.sh,
+# tools/baseline_sweep.sh; tools/results.sh takes keep_npz): one FID row =
 # sample N images of a model with the given options (seed 0: the same noise in every row), score
 # them with `cldiff eval fid` against the Fashion-MNIST test set, write $out/NAME.json (the metrics,
 # the options, the sampling time) and keep the images as uint8 $out/samples/NAME.npz (not with
 # KEEP_SAMPLES=0). A row whose
 # JSON exists is kept (the scripts resume). Needs: out, work, B, N, CLS, STEPS set by the caller.
 
-keep_npz() { # the evaluated samples as uint8 (N,C,H,W), as cldiff writes PNGs: $out/samples/NAME.npz
-  mkdir -p "$out/samples"
+keep_npz() { # SRC.npy DST.npz: the evaluated samples as uint8 (N,C,H,W), as cldiff writes PNGs
+  mkdir -p "$(dirname "$2")"
   python3 -c "import numpy as np, sys; x = np.load(sys.argv[1]); np.savez_compressed(sys.argv[2], images=np.floor(np.clip((x + 1) * 127.5, 0, 255) + 0.5).astype(np.uint8))" \
-    "$work/$1.npy" "$out/samples/$1.npz"
+    "$1" "$2"
 }
 
 row() { # ckpt, name, then sample options
@@ -21,7 +22,7 @@ row() { # ckpt, name, then sample options
   "$B" eval fid --features "$CLS" --ref fmnist --samples "$work/$name.npy" --json >"$work/$name.fid" 2>>"$work/$name.log"
   python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d.update(name=sys.argv[2], args=sys.argv[3], ckpt=sys.argv[6], sample_seconds=int(sys.argv[4]), samples=sys.argv[2] + '.npz'); json.dump(d, open(sys.argv[5], 'w'))" \
     "$work/$name.fid" "$name" "$*" "$ts" "$out/$name.json" "$ckpt"
-  [ "${KEEP_SAMPLES:-1}" = 0 ] || keep_npz "$name"
+  [ "${KEEP_SAMPLES:-1}" = 0 ] || keep_npz "$work/$name.npy" "$out/samples/$name.npz"
   echo "$name: FID $(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['fid'], 2))" "$out/$name.json") ($ts s sampling)"
 }
 

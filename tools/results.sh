@@ -54,6 +54,7 @@ export TS_SWEEP=${TS_SWEEP:-"5:550 10:300 20:300 40:300 20:550 80:300"}
 export TOYS=${TOYS:-"8gaussians 25gaussians moons swissroll checkerboard"}
 export CONFIGS=${CONFIGS:-"baseline ip debias stf ep all"}
 export M=$W/metrics
+export SEED0=${SEEDS%% *} # the first seed: curves, kept images, grids and exposure curves
 
 # method flags of a configuration; $1 = config, $2 = batch (STF's reference set is 4 batches).
 # CONFIGS may add the follow-ups ip+stf+ep, ip05 (IP at gamma 0.05) and debias+stf+ep.
@@ -68,6 +69,9 @@ flags() {
   esac
 }
 export -f flags
+# shellcheck source=tools/fid_rows.sh
+. tools/fid_rows.sh # keep_npz
+export -f keep_npz
 
 # final training loss: mean of the last 10 logged losses
 final_loss() { # log [up to step]
@@ -89,7 +93,7 @@ toy_job() { # toy config seed
   $B eval toy --toy "$toy" --samples "$d/s.npy" --json |
     sed "s/^{/{\"part\": \"toy\", \"config\": \"$cfg\", \"seed\": $seed, \"loss\": $(final_loss "$d/log.jsonl"), /" \
       >"$M/toy.$toy.$cfg.s$seed.json"
-  [ "$seed" != "$(echo "$SEEDS" | cut -d' ' -f1)" ] || cp "$d/s.png" "$M/toy_$toy.$cfg.png"
+  [ "$seed" != "$SEED0" ] || cp "$d/s.png" "$M/toy_$toy.$cfg.png"
   rm -f "$d/s.npy"
 }
 export -f toy_job
@@ -122,11 +126,8 @@ fm_eval() { # run-dir (or one of its ckpt-N) config seed name flags...
   $B eval fid --features "$CLS" --ref fmnist ${FID_REF_N:+--ref-n $FID_REF_N} --samples "$run/$name.npy" --json |
     sed "s/^{/{\"part\": \"fmnist\", \"config\": \"$cfg\", \"seed\": $seed, \"sampler\": \"$name\", \"loss\": $(final_loss "$run/log.jsonl" "$upto"), /" \
       | put "$M/fm.$cfg.s$seed.$name.json"
-  if [ "$FM_KEEP_SAMPLES" = 1 ] && [ "$seed" = "$(echo "$SEEDS" | cut -d' ' -f1)" ]; then # re-scorable elsewhere
-    mkdir -p "$M/samples"
-    python3 -c "import numpy as np, sys; x = np.load(sys.argv[1]); np.savez_compressed(sys.argv[2], images=np.floor(np.clip((x + 1) * 127.5, 0, 255) + 0.5).astype(np.uint8))" \
-      "$run/$name.npy" "$M/samples/$cfg.$name.npz"
-  fi
+  # re-scorable elsewhere
+  [ "$FM_KEEP_SAMPLES" = 0 ] || [ "$seed" != "$SEED0" ] || keep_npz "$run/$name.npy" "$M/samples/$cfg.$name.npz"
   rm -f "$run/$name.npy" "$run/$name.png"
 }
 export -f fm_eval
@@ -138,7 +139,7 @@ fm_job() { # config seed
     if compgen -G "$d/ckpt-*" >/dev/null; then resume=--resume; else rm -rf "$d"; fi
     mkdir -p "$(dirname "$d")"
     # the first seed keeps every checkpoint for the FID-over-training curve (FM_CURVE a multiple of FM_SAVE)
-    [ "$FM_CURVE" = 0 ] || [ "$seed" != "$(echo "$SEEDS" | cut -d' ' -f1)" ] || keep=(--keep 0)
+    [ "$FM_CURVE" = 0 ] || [ "$seed" != "$SEED0" ] || keep=(--keep 0)
     # shellcheck disable=SC2046
     $B train --data fmnist --model "$FM_MODEL" --out "$d" --steps "$FM_STEPS" --batch "$FM_BATCH" --seed "$seed" \
       --lr "$FM_LR" --warmup "$FM_WARMUP" --save-every "$FM_SAVE" --log-every 50 "${keep[@]}" $resume \
@@ -153,7 +154,7 @@ fm_job() { # config seed
       # shellcheck disable=SC2086
       fm_eval "$d" "$cfg" "$seed" "${line%%|*}" ${line#*|}
     done
-  if [ "$FM_CURVE" != 0 ] && [ "$seed" = "$(echo "$SEEDS" | cut -d' ' -f1)" ]; then # FID over training
+  if [ "$FM_CURVE" != 0 ] && [ "$seed" = "$SEED0" ]; then # FID over training
     local step
     for ((step = FM_CURVE; step < FM_STEPS; step += FM_CURVE)); do
       [ -d "$d/ckpt-$step" ] || { echo "fmnist $cfg $seed: no $d/ckpt-$step for the curve (FM_CURVE a multiple of FM_SAVE?)" >&2; continue; }
@@ -164,7 +165,7 @@ fm_job() { # config seed
       done
     done
   fi
-  if [ "$seed" = "$(echo "$SEEDS" | cut -d' ' -f1)" ]; then # sample grid and exposure curves of the first seed
+  if [ "$seed" = "$SEED0" ]; then # sample grid and exposure curves of the first seed
     [ -s "$M/fm_grid.$cfg.png" ] ||
       $B sample --ckpt "$d" --ema --n 64 --batch 64 --seed 0 --sampler ddim --steps 50 --out "$M/fm_grid.$cfg.png" >>"$d.train.txt" 2>&1
     if [ "$cfg" = baseline ] || [ "$cfg" = ip ]; then
@@ -185,7 +186,7 @@ export -f fm_job
 # ddim10 grid and on the released code's own (--respacing tsdpm10: 9 steps from 801 to abar_0)
 ts_sweep() {
   local s0 d setting w c sm
-  s0=$(echo "$SEEDS" | cut -d' ' -f1)
+  s0=$SEED0
   d=$W/runs/fm/baseline/s$s0
   [ -d "$d/ckpt-$FM_STEPS" ] || { echo "results: ts-sweep needs the trained $d/ckpt-$FM_STEPS (PARTS=fmnist first)" >&2; return 1; }
   local rel=("ddim10r|--sampler ddim --respacing tsdpm10" "fpndm10r|--sampler fpndm --respacing tsdpm10")

@@ -105,6 +105,23 @@ def plot(args, out):
         return False
 
 
+def image(name):
+    """copies the run's image NAME into the image directory; whether the page can show it (a report
+    from the committed metrics shows the committed image)"""
+    src, dst = os.path.join(M, name), os.path.join(IMG, name)
+    if os.path.exists(src):
+        shutil.copy(src, dst)
+        return True
+    return IN_PLACE and os.path.exists(dst)
+
+
+def include(name):
+    """a hand-written part of the page, kept beside it (docs/NAME), if there is one"""
+    p = os.path.join(os.path.dirname(OUT_MD), name)
+    if os.path.exists(p):
+        md.append(open(p).read().rstrip("\n") + "\n")
+
+
 def ts_reading(coeffs):
     """how the "+ts" rows read Time-Shift (setups written before results.sh recorded it: shifted)"""
     if coeffs == "shifted":
@@ -148,10 +165,7 @@ md.append(f"- Methods: IP `--ip-gamma 0.1`; debias `--weighting debias`; STF `--
 if has_toy and setup.get("note"):
     md.append(f"- {setup['note']}")
 md.append("")
-# what a reader must know before the tables (hand-written, beside the discussion)
-preface = os.path.join(os.path.dirname(OUT_MD), "results_preface.md")
-if os.path.exists(preface):
-    md.append(open(preface).read().rstrip("\n") + "\n")
+include("results_preface.md")  # what a reader must know before the tables
 
 # ---------------------------------------------------------------- toys
 if any(r["part"] == "toy" for r in rows):
@@ -181,10 +195,7 @@ if any(r["part"] == "toy" for r in rows):
     for toy in TOYS:
         cells = []
         for c in TOY_CONFIGS:
-            src, dst = os.path.join(M, f"toy_{toy}.{c}.png"), os.path.join(IMG, f"toy_{toy}.{c}.png")
-            if os.path.exists(src) or (IN_PLACE and os.path.exists(dst)):
-                if os.path.exists(src):
-                    shutil.copy(src, dst)
+            if image(f"toy_{toy}.{c}.png"):
                 cells.append(f"![{toy} {c}]({rel}/toy_{toy}.{c}.png)")
             else:
                 cells.append("–")
@@ -361,11 +372,9 @@ if fm:
         md.append(table(["setting", "DDIM 10 + TS", "DDIM 10 + TS data-aware", "DDIM 10 + TS nominal", "DDIM 10 + TS target",
                          "F-PNDM 10 + TS", "F-PNDM 10 + TS data-aware", "F-PNDM 10 + TS target",
                          "DDIM 10 released grid + TS target", "F-PNDM 10 released grid + TS target"], body) + "\n")
-    # studies run by their own scripts on one model (tools/ts_released.sh ...): hand-written, kept
-    # beside the discussion so that regenerating this page keeps them
-    studies = os.path.join(os.path.dirname(OUT_MD), "results_studies.md")
-    if os.path.exists(studies):
-        md.append(open(studies).read().rstrip("\n") + "\n")
+    # studies run by their own scripts on one model (tools/ts_released.sh ...), so that regenerating
+    # this page keeps them
+    include("results_studies.md")
     # exposure bias
     exp = [(os.path.join(M, f"fm_exposure.{n}.csv"), lab) for n, lab in
            [("baseline", "baseline"), ("baseline+ts", "baseline+TS"), ("ip", "IP"), ("ip+ts", "IP+TS")]]
@@ -415,10 +424,7 @@ if fm:
             md.append(f"![training loss]({rel}/fm_loss.png)\n")
     cells = []
     for c in CONFIGS:
-        src, dst = os.path.join(M, f"fm_grid.{c}.png"), os.path.join(IMG, f"fm_grid.{c}.png")
-        if os.path.exists(src) or (IN_PLACE and os.path.exists(dst)):
-            if os.path.exists(src):
-                shutil.copy(src, dst)
+        if image(f"fm_grid.{c}.png"):
             cells.append((NAMES[c], f"![{c}]({rel}/fm_grid.{c}.png)"))
     if cells:
         md.append("Samples (DDIM 50 steps, noise seed 0, first training seed; the same noise for every model):\n")
@@ -441,9 +447,7 @@ if glob.glob(os.path.join(kept, "*.npz")):
     md.append(f"The images behind the first seed's FIDs are in `{rel}/samples/` (CONFIG.SAMPLER.npz; `images`, uint8 "
               "(N, 1, 28, 28), as cldiff writes PNGs: floor((x + 1) 127.5 + 0.5) clamped to 0..255).\n")
 
-disc = os.path.join(os.path.dirname(OUT_MD), "results_discussion.md")
-if os.path.exists(disc):
-    md.append(open(disc).read())
+include("results_discussion.md")
 with open(OUT_MD, "w") as f:
     f.write("\n".join(md))
 print(f"wrote {OUT_MD} ({len(rows)} evaluations)")
