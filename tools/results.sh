@@ -101,7 +101,7 @@ export -f toy_job
 # samplers evaluated on every Fashion-MNIST model: name and flags
 FM_SAMPLERS=("ddim10|--sampler ddim --steps 10" "ddim20|--sampler ddim --steps 20" "ddim50|--sampler ddim --steps 50"
   "ddim100|--sampler ddim --steps 100" "fpndm10|--sampler fpndm --steps 10" "dpm10|--sampler dpm-solver --steps 10"
-  "ddpm100|--sampler ddpm --steps 100")
+  "ddpm50|--sampler ddpm --steps 50" "ddpm100|--sampler ddpm --steps 100")
 # with Time-Shift, on the baseline and IP models
 FM_TS_SAMPLERS=("ddim10+ts|--sampler ddim --steps 10 $TS --ts-coeffs $TS_COEFFS" "ddim20+ts|--sampler ddim --steps 20 $TS --ts-coeffs $TS_COEFFS"
   "fpndm10+ts|--sampler fpndm --steps 10 $TS --ts-coeffs $TS_COEFFS" "dpm10+ts|--sampler dpm-solver --steps 10 $TS --ts-coeffs $TS_COEFFS"

@@ -23,7 +23,7 @@ TOYS = ["8gaussians", "25gaussians", "moons", "swissroll", "checkerboard"]
 SAMPLERS = ["ddim10", "ddim20", "ddim50", "ddim100", "fpndm10", "dpm10"]
 SAMPLER_NAMES = {"ddim10": "DDIM 10", "ddim20": "DDIM 20", "ddim50": "DDIM 50", "ddim100": "DDIM 100",
                  "fpndm10": "F-PNDM 10", "dpm10": "DPM-Solver-2 10",
-                 "ddim10-clip": "DDIM 10, x0 clipped", "ddim50-clip": "DDIM 50, x0 clipped", "ddpm100": "DDPM 100"}
+                 "ddim10-clip": "DDIM 10, x0 clipped", "ddim50-clip": "DDIM 50, x0 clipped", "ddpm50": "DDPM 50", "ddpm100": "DDPM 100"}
 
 setup = json.load(open(os.path.join(M, "setup.json"))) if os.path.exists(os.path.join(M, "setup.json")) else None
 fm_setup_path = os.path.join(M, "setup.fmnist.json")
@@ -37,8 +37,8 @@ for f in sorted(glob.glob(os.path.join(M, "*.json"))):
             rows.append(json.load(open(f)))
         except ValueError:  # an evaluation being written, or cut off: not a result
             print(f"results_report: skipping {f} (not complete JSON)", file=sys.stderr)
-# the columns added since the first protocol, where results.sh ran them (DDPM 100, FM_CLIP)
-SAMPLERS += [s for s in ("ddpm100", "ddim10-clip", "ddim50-clip") if any(r.get("sampler") == s for r in rows)]
+# the columns added since the first protocol, where results.sh ran them (DDPM 50/100, FM_CLIP)
+SAMPLERS += [s for s in ("ddpm50", "ddpm100", "ddim10-clip", "ddim50-clip") if any(r.get("sampler") == s for r in rows)]
 CONFIGS = [c for c in ALL_CONFIGS if any(r["config"] == c for r in rows)]
 TOY_CONFIGS = [c for c in CONFIGS if any(r["config"] == c and r["part"] == "toy" for r in rows)]  # toy tables' columns
 os.makedirs(IMG, exist_ok=True)
