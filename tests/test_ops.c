@@ -2,6 +2,7 @@
  * no multiple of any work-group size), with guard bands around every output; backward against
  * central finite differences of the loss sum(out * R) for a fixed random R. */
 #include "test_util.h"
+#include "graph/graph_internal.h" /* the launch count and the fusion switch of test_group_norm_bwd_fused */
 
 typedef struct op_case op_case;
 typedef cld_tensor *(*build_fn)(cld_graph *g, cld_tensor **in, const op_case *c);
@@ -656,12 +657,80 @@ static void test_winograd_vs_im2col(void **state) {
   }
 }
 
+/* Group norm's fused backward (dx and gamma's/beta's per-sample sums in one kernel, the default)
+ * against the two kernels it replaces (CLDIFF_FUSE=0), on every entry of the three gradients:
+ * short rows (7x7 pixels, chunks that end mid-vector), the UNet's 14x14, long rows, gamma or beta
+ * alone, SiLU on and off. The fused graph must also launch one kernel fewer. */
+static void gn_run(const int64_t xs[4], int groups, bool silu, bool has_g, bool has_b, float *gx, float *gg, float *gb,
+                   int *launches) {
+  cld_ctx *ctx = tu_ctx();
+  cld_graph *g = cld_graph_create(ctx);
+  int64_t cs[1] = {xs[1]}, nx = xs[0] * xs[1] * xs[2] * xs[3];
+  cld_tensor *x = cld_input(g, "x", 4, xs), *gm = has_g ? cld_input(g, "gamma", 1, cs) : NULL,
+             *bt = has_b ? cld_input(g, "beta", 1, cs) : NULL, *R = cld_input(g, "R", 4, xs);
+  cld_set_requires_grad(x, true);
+  if (gm) cld_set_requires_grad(gm, true);
+  if (bt) cld_set_requires_grad(bt, true);
+  cld_tensor *y = (silu ? cld_group_norm_silu : cld_group_norm)(g, x, groups, 1e-5f, gm, bt);
+  assert_non_null(y);
+  TU_OK(ctx, cld_graph_backward(g, cld_sum_all(g, cld_mul(g, y, R))));
+  cld_plan_params pp = cld_plan_params_default();
+  pp.guard_floats = 64;
+  TU_OK(ctx, cld_graph_plan(g, &pp));
+  float *hx = tu_alloc((size_t)nx), *hr = tu_alloc((size_t)nx), *hc = tu_alloc((size_t)xs[1]);
+  tu_fill(hx, (size_t)nx, 11, -2, 3);
+  tu_fill(hr, (size_t)nx, 12, -1, 1);
+  TU_OK(ctx, cld_tensor_write(g, x, hx));
+  TU_OK(ctx, cld_tensor_write(g, R, hr));
+  tu_fill(hc, (size_t)xs[1], 13, 0.5f, 1.5f);
+  if (gm) TU_OK(ctx, cld_tensor_write(g, gm, hc));
+  tu_fill(hc, (size_t)xs[1], 14, -1, 1);
+  if (bt) TU_OK(ctx, cld_tensor_write(g, bt, hc));
+  TU_OK(ctx, cld_graph_compute(g));
+  TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(x), gx));
+  if (gm) TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(gm), gg));
+  if (bt) TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(bt), gb));
+  TU_OK(ctx, cld_graph_check_guards(g));
+  *launches = g->n_launches;
+  free(hx); free(hr); free(hc);
+  cld_graph_destroy(g);
+  cld_ctx_destroy(ctx);
+}
+
+static void test_group_norm_bwd_fused(void **state) {
+  (void)state;
+  static const struct { int64_t xs[4]; int groups; bool silu, g, b; } cs[] = {
+      {{2, 8, 7, 7}, 4, true, true, true},    {{3, 6, 5, 7}, 3, false, true, false},
+      {{2, 32, 14, 14}, 8, true, true, true}, {{1, 4, 40, 41}, 2, false, false, true},
+      {{2, 12, 3, 3}, 1, true, true, true}};
+  for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+    const int64_t *xs = cs[k].xs;
+    int64_t nx = xs[0] * xs[1] * xs[2] * xs[3], C = xs[1];
+    float *r[2][3];
+    int launches[2];
+    for (int f = 0; f < 2; f++) { /* 0: fused (the default), 1: CLDIFF_FUSE=0 */
+      r[f][0] = tu_alloc((size_t)nx); r[f][1] = tu_alloc((size_t)C); r[f][2] = tu_alloc((size_t)C);
+      if (f) setenv("CLDIFF_FUSE", "0", 1);
+      gn_run(xs, cs[k].groups, cs[k].silu, cs[k].g, cs[k].b, r[f][0], r[f][1], r[f][2], &launches[f]);
+      unsetenv("CLDIFF_FUSE");
+    }
+    fprintf(stderr, "group norm backward, input %lldx%lldx%lldx%lld, %d groups: %d launches fused, %d not\n",
+            (long long)xs[0], (long long)xs[1], (long long)xs[2], (long long)xs[3], cs[k].groups, launches[0], launches[1]);
+    assert_int_equal(launches[0], launches[1] - 1);
+    expect_same(r[0][0], r[1][0], nx, "group norm input gradient");
+    if (cs[k].g) expect_same(r[0][1], r[1][1], C, "group norm gamma gradient");
+    if (cs[k].b) expect_same(r[0][2], r[1][2], C, "group norm beta gradient");
+    for (int f = 0; f < 2; f++) for (int i = 0; i < 3; i++) free(r[f][i]);
+  }
+}
+
 int main(void) {
   enum { N = sizeof cases / sizeof cases[0] };
-  struct CMUnitTest tests[N + 1];
+  struct CMUnitTest tests[N + 2];
   for (int i = 0; i < N; i++) {
     tests[i] = (struct CMUnitTest){cases[i].name, test_case, setup_case, NULL, (void *)&cases[i]};
   }
   tests[N] = (struct CMUnitTest)cmocka_unit_test(test_winograd_vs_im2col);
-  return _cmocka_run_group_tests("ops", tests, N + 1, NULL, NULL);
+  tests[N + 1] = (struct CMUnitTest)cmocka_unit_test(test_group_norm_bwd_fused);
+  return _cmocka_run_group_tests("ops", tests, N + 2, NULL, NULL);
 }

@@ -194,10 +194,22 @@ static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
     /* dx from one kernel; gamma's and beta's gradients from per-sample sums (2, N, C) summed over N */
     cld_tensor *gm = t->src[1], *bt = t->src[2];
     bool ng = gm && needs[gm->id], nbt = bt && needs[bt->id];
-    if (na) acc(g, a, group_norm_bwd(g, t, gr, OP_GROUP_NORM_BWD, a->ndim, a->shape));
+    cld_tensor *part = NULL;
     if (ng || nbt) {
-      int64_t ps[3] = {2, a->shape[0], a->shape[1]}, ss[3] = {2, 1, a->shape[1]};
-      cld_tensor *sum = cld_sum_to(g, group_norm_bwd(g, t, gr, OP_GROUP_NORM_BWD_PARAM, 3, ps), 3, ss);
+      int64_t ps[3] = {2, a->shape[0], a->shape[1]};
+      part = group_norm_bwd(g, t, gr, OP_GROUP_NORM_BWD_PARAM, 3, ps);
+    }
+    if (na) {
+      cld_tensor *d = group_norm_bwd(g, t, gr, OP_GROUP_NORM_BWD, a->ndim, a->shape);
+      if (d && part && g->fuse) { /* one kernel writes both: part's own node launches nothing */
+        d->ip[2] = part->id + 1;
+        part->ip[2] = 1;
+      }
+      acc(g, a, d);
+    }
+    if (part) {
+      int64_t ss[3] = {2, 1, a->shape[1]};
+      cld_tensor *sum = cld_sum_to(g, part, 3, ss);
       if (ng) acc(g, gm, cld_slice(g, sum, 0, 0, 1));
       if (nbt) acc(g, bt, cld_slice(g, sum, 0, 1, 1));
     }

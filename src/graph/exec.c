@@ -541,19 +541,23 @@ static cld_status lower_group_norm(cld_graph *g, cld_tensor *t) {
   const cld_tensor *gm = fwd ? t->src[1] : t->src[2], *bt = fwd ? t->src[2] : t->src[3];
   int64_t N = x->shape[0], C = x->shape[1], S = x->numel / (N * C);
   int G = t->ip[0];
-  const char *kn = fwd ? "k_group_norm" : param ? "k_group_norm_bwd_param" : "k_group_norm_bwd";
+  /* fused (autodiff's doing): the dx node's ip2 names the param node + 1, whose own launch is none */
+  if (param && t->ip[2]) return CLD_OK;
+  const cld_tensor *part = !fwd && !param && t->ip[2] ? g->nodes[t->ip[2] - 1] : NULL;
+  const char *kn = fwd ? "k_group_norm" : param ? "k_group_norm_bwd_param" : part ? "k_group_norm_bwd_fused" : "k_group_norm_bwd";
   if ((st = new_launch(g, "norm", kn, (size_t)(N * G) * WG, &b))) return st;
   arg_t(&b, x);
   if (!fwd) arg_t(&b, y);
   arg_t(&b, gm ? gm : x); /* any buffer when there is none (flags say) */
   arg_t(&b, bt ? bt : x);
   arg_t(&b, t);
+  if (part) arg_t(&b, part);
   arg_i(&b, G);
   arg_i(&b, (int)(C / G));
   arg_i(&b, (int)S);
   arg_f(&b, t->fp[0]);
   arg_i(&b, t->ip[1]);
-  if (param) arg_i(&b, (int)N);
+  if (param || part) arg_i(&b, (int)N);
   return done(&b, "binding group norm");
 }
 

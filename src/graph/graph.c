@@ -116,6 +116,8 @@ cld_graph *cld_graph_create(cld_ctx *ctx) {
   else if (panel && !strcmp(panel, "32")) g->wino_panel = 32;
   const char *tile = getenv("CLDIFF_WINO_TILE");
   g->wino_tile = tile && !strcmp(tile, "2") ? 2 : 4;
+  const char *fuse = getenv("CLDIFF_FUSE");
+  g->fuse = !(fuse && !strcmp(fuse, "0"));
   return g;
 }
 
