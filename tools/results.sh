@@ -177,6 +177,8 @@ fm_job() { # config seed
       done
     fi
   fi
+  # what the protocol has cost so far (the report's first lines): core-hours from the logs
+  python3 tools/protocol_cost.py "$W/runs" "$POCL_MAX_PTHREAD_COUNT" "$M/cost.json"
 }
 export -f fm_job
 

@@ -170,6 +170,13 @@ md.append(f"- Methods: IP `--ip-gamma 0.1`; debias `--weighting debias`; STF `--
           + "".join(f" \"{NAMES[c]}\" ({what}) is a follow-up configuration." for c, what in FOLLOW_UPS.items() if c in CONFIGS))
 if has_toy and setup.get("note"):
     md.append(f"- {setup['note']}")
+cost_path = os.path.join(M, "cost.json")  # tools/protocol_cost.py, where the protocol recorded it
+if os.path.exists(cost_path):
+    cost = json.load(open(cost_path))
+    ch = cost["core_hours"]
+    md.append(f"- Cost so far on the machine above: **{ch['total']:.1f} core-hours** (training {ch['training']:.1f} over "
+              f"{len(cost['trainings'])} runs, sampling {ch['sampling']:.1f} over {cost['sampling_runs']} runs, FID "
+              f"{ch['fid']:.2f}; {cost['threads_per_job']} PoCL thread(s) per job; `tools/protocol_cost.py`).")
 md.append("")
 include("preface.md")  # what a reader must know before the tables
 
@@ -292,13 +299,14 @@ if fm:
                        "Inception-feature KIDs" if s == "ddim10" else "") + ":\n")
             md.append(table(["training", "FID", "KID", "precision", "recall"], body) + "\n")
     # FID against sampling steps (DDIM), as a plot
-    ddim = [("ddim10", 10), ("ddim20", 20), ("ddim50", 50), ("ddim100", 100)]
+    ddim = [(s, n) for s, n in [("ddim10", 10), ("ddim20", 20), ("ddim50", 50), ("ddim100", 100)] if s in SAMPLERS]
     csvp = os.path.join(M, "fid_ddim.csv")
     with open(csvp, "w", newline="") as f:
         w = csv.writer(f)
         present = [c for c in CONFIGS if any(fid_by.get(c, []))]
         w.writerow(["steps"] + present + [c + "_std" for c in present])
-        for j, (s, n) in enumerate(ddim):
+        for s, n in ddim:
+            j = SAMPLERS.index(s)  # the column of this sampler among those the protocol ran
             w.writerow([n] + [f"{mean(fid_by[c][j]):.4f}" if fid_by[c][j] else "nan" for c in present]
                        + [f"{statistics.stdev(fid_by[c][j]):.4f}" if len(fid_by[c][j]) > 1 else "nan" for c in present])
     if present and plot(["--csv", csvp, "--x", "steps", "--y", ",".join(present), "--err", ",".join(c + "_std" for c in present),

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""What a tools/results.sh protocol has cost so far, from the run directory it fills, as JSON for
+the report (tools/results_report.py shows it at the top of the page).
+
+  python3 tools/protocol_cost.py RUN_DIR THREADS [METRICS_DIR/cost.json]   (default: stdout)
+
+RUN_DIR is results.sh's $W/runs; THREADS the PoCL threads each of its parallel jobs had
+(POCL_MAX_PTHREAD_COUNT: cores / JOBS, 1 on the 2-core VMs with JOBS=2), so that wall seconds become
+core seconds. Training: the sum of the per-step seconds in each run's log.jsonl, each step capped at
+five times the run's median (a run paused with SIGSTOP, or its first steps compiling kernels, would
+otherwise count the pause); a resumed run's steps are counted once. Sampling: the "sampled N images
+... in T s" lines `cldiff sample` leaves in each run's .train.txt. FID: the "seconds" of each
+evaluation's JSON in the metrics directory next to RUN_DIR. The file is replaced in one rename
+(two parallel jobs may write it at once). On a GPU the figures are that device's hours, not cores'.
+Standard library only.
+"""
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+
+
+def training_seconds(log):
+    """(steps, capped seconds, median step seconds) of one run's log.jsonl"""
+    per_step = {}
+    with open(log) as f:
+        for line in f:
+            try:
+                r = json.loads(line)
+            except ValueError:  # the line being written
+                continue
+            if "seconds" in r:
+                per_step[r["step"]] = r["seconds"]  # a resumed run rewrites its steps: the last write counts
+    if not per_step:
+        return 0, 0.0, 0.0
+    med = statistics.median(per_step.values())
+    return len(per_step), sum(min(s, 5 * med) for s in per_step.values()), med
+
+
+def main():
+    runs, threads = sys.argv[1], int(sys.argv[2])
+    metrics = os.path.join(os.path.dirname(os.path.normpath(runs)), "metrics")
+    out = {"threads_per_job": threads, "trainings": {}, "sampling_s": 0.0, "sampling_runs": 0, "fid_s": 0.0}
+    for log in sorted(glob.glob(os.path.join(runs, "*", "*", "s*", "log.jsonl"))):
+        part, cfg, seed = log.split(os.sep)[-4:-1]
+        steps, secs, med = training_seconds(log)
+        out["trainings"][f"{part}.{cfg}.{seed}"] = {"steps": steps, "seconds": round(secs, 1), "median_step_s": round(med, 4)}
+    pat = re.compile(r"sampled (\d+) images with \S+, (\d+) steps in ([0-9.]+) s")
+    for txt in glob.glob(os.path.join(runs, "*", "*", "s*.train.txt")):
+        with open(txt, errors="replace") as f:
+            for m in pat.finditer(f.read()):
+                out["sampling_s"] += float(m.group(3))
+                out["sampling_runs"] += 1
+    for js in glob.glob(os.path.join(metrics, "*.json")):
+        try:
+            out["fid_s"] += float(json.load(open(js)).get("seconds", 0.0))
+        except (ValueError, AttributeError):
+            continue
+    train_s = sum(t["seconds"] for t in out["trainings"].values())
+    out["core_hours"] = {k: round(v * threads / 3600.0, 2) for k, v in
+                         {"training": train_s, "sampling": out["sampling_s"], "fid": out["fid_s"],
+                          "total": train_s + out["sampling_s"] + out["fid_s"]}.items()}
+    out["sampling_s"] = round(out["sampling_s"], 1)
+    out["fid_s"] = round(out["fid_s"], 1)
+    text = json.dumps(out, indent=1) + "\n"
+    if len(sys.argv) > 3:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(sys.argv[3])), suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, sys.argv[3])
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()
