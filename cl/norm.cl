@@ -274,55 +274,60 @@ void k_group_norm_bwd_param(__global const float *x, ulong xo, __global const fl
 
 /* k_group_norm_bwd with k_group_norm_bwd_param's sums from the same pass: (x, dy) -> dx and part
  * (2, N, C) as the two kernels above give them, reading x and dy once less and taking the row's
- * moments once. Channel by channel over the whole work-group as in the param kernel; since
- * g = dz * gamma[c], the row sums that dx needs are sum_c gamma[c] * (sum dz, sum dz * xhat), so
- * the per-channel reductions serve both. Each item reads back only the g it wrote itself. */
+ * moments once. The items walk their CHUNKs of the row as k_group_norm_bwd does and park each
+ * channel's partial sums (dz * xhat, dz) in lp (cpg * RW float2s, local, zero where an item's chunk
+ * misses the channel); item c then adds channel c's RW partials in order. Since g = dz * gamma[c],
+ * the row sums that dx needs are sum_c gamma[c] * (those sums), so one set of reductions serves
+ * both. Each item reads back only the g it wrote itself. */
 __kernel __attribute__((reqd_work_group_size(RW, 1, 1)))
 void k_group_norm_bwd_fused(__global const float *x, ulong xo, __global const float *dy, ulong dyo,
                             __global const float *gm, ulong gmo, __global const float *bt, ulong bto,
                             __global float *dx, ulong dxo, __global float *part, ulong po, int G, int cpg, int S,
-                            float eps, int flags, int N) {
+                            float eps, int flags, int N, __local float2 *lp) {
   __local float4 sh[RW + 1];
-  int r = get_group_id(0), c0 = (r % G) * cpg, n = r / G, C = G * cpg, len = cpg * S, l = get_local_id(0);
+  int r = get_group_id(0), c0 = (r % G) * cpg, n = r / G, C = G * cpg, len = cpg * S, l = get_local_id(0), i, e, ch, se;
   ulong base = (ulong)r * len;
   __global const float *p = x + xo + base, *d = dy + dyo + base;
   __global float *q = dx + dxo + base;
   float2 m = rw_moments(p, len, eps, sh);
-  float sg = 0.0f, sgx = 0.0f; /* sum g, sum g * xhat over the row */
-  for (int c = 0; c < cpg; c++) {
-    float ga = GAMMA(c0 + c), be = BETA(c0 + c);
-    ulong co = (ulong)c * S;
+  for (int c = 0; c < cpg; c++) lp[c * RW + l] = (float2)(0.0f);
+  SEGMENTS(i, e, len, S, ch, se) {
+    float ga = GAMMA(c0 + ch), be = BETA(c0 + ch);
     float8 v1 = (float8)(0.0f), v2 = (float8)(0.0f);
     float t1 = 0.0f, t2 = 0.0f;
-    int i, e;
-    for (CHUNK(i, e, S); i + 8 <= e; i += 8) {
-      float8 xh = (vload8(0, p + co + i) - m.x) * m.y, dz = DZ(vload8(0, d + co + i), xh * ga + be, flags);
-      vstore8(dz * ga, 0, q + co + i);
+    for (; i + 8 <= se; i += 8) {
+      float8 xh = (vload8(0, p + i) - m.x) * m.y, dz = DZ(vload8(0, d + i), xh * ga + be, flags);
+      vstore8(dz * ga, 0, q + i);
       v1 += dz * xh;
       v2 += dz;
     }
-    for (; i < e; i++) {
-      float xh = (p[co + i] - m.x) * m.y, dz = DZ(d[co + i], xh * ga + be, flags);
-      q[co + i] = dz * ga;
+    for (; i < se; i++) {
+      float xh = (p[i] - m.x) * m.y, dz = DZ(d[i], xh * ga + be, flags);
+      q[i] = dz * ga;
       t1 += dz * xh;
       t2 += dz;
     }
-    float4 a = rw_sum4((float4)(t1 + hsum8(v1), t2 + hsum8(v2), 0.0f, 0.0f), sh);
-    if (l == 0) {
-      part[po + (ulong)n * C + c0 + c] = a.x;
-      part[po + ((ulong)N + n) * C + c0 + c] = a.y;
-    }
-    sg += ga * a.y;
-    sgx += ga * a.x;
+    lp[ch * RW + l] += (float2)(t1 + hsum8(v1), t2 + hsum8(v2));
+  }
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (int c = l; c < cpg; c += RW) {
+    float2 a = lp[c * RW];
+    for (int k = 1; k < RW; k++) a += lp[c * RW + k];
+    part[po + (ulong)n * C + c0 + c] = a.x;
+    part[po + ((ulong)N + n) * C + c0 + c] = a.y;
+    lp[c * RW] = a;
+  }
+  barrier(CLK_LOCAL_MEM_FENCE);
+  float sg = 0.0f, sgx = 0.0f; /* sum g, sum g * xhat over the row */
+  for (int c = 0; c < cpg; c++) {
+    float ga = GAMMA(c0 + c);
+    sg += ga * lp[c * RW].y;
+    sgx += ga * lp[c * RW].x;
   }
   float mg = sg / (float)len, mgx = sgx / (float)len;
-  for (int c = 0; c < cpg; c++) {
-    ulong co = (ulong)c * S;
-    int i, e;
-    for (CHUNK(i, e, S); i + 8 <= e; i += 8) {
-      float8 xh = (vload8(0, p + co + i) - m.x) * m.y;
-      vstore8(m.y * (vload8(0, q + co + i) - mg - xh * mgx), 0, q + co + i);
-    }
-    for (; i < e; i++) q[co + i] = m.y * (q[co + i] - mg - (p[co + i] - m.x) * m.y * mgx);
+  for (CHUNK(i, e, len); i + 8 <= e; i += 8) {
+    float8 xh = (vload8(0, p + i) - m.x) * m.y;
+    vstore8(m.y * (vload8(0, q + i) - mg - xh * mgx), 0, q + i);
   }
+  for (; i < e; i++) q[i] = m.y * (q[i] - mg - (p[i] - m.x) * m.y * mgx);
 }

@@ -61,6 +61,8 @@ static cld_tensor *grouped_da(cld_graph *g, cld_tensor *x, cld_tensor *y) {
 }
 
 /* a backward node of group norm t: src (x, dy, gamma, beta), t's groups, flags and eps */
+#define GN_FUSED_MAX_CPG 32 /* channels per group that the fused group-norm backward takes */
+
 static cld_tensor *group_norm_bwd(cld_graph *g, const cld_tensor *t, cld_tensor *gr, cld_op op, int ndim,
                                   const int64_t *shape) {
   cld_tensor *d = cld_node_new(g, op, ndim, shape);
@@ -201,7 +203,9 @@ static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
     }
     if (na) {
       cld_tensor *d = group_norm_bwd(g, t, gr, OP_GROUP_NORM_BWD, a->ndim, a->shape);
-      if (d && part && g->fuse) { /* one kernel writes both: part's own node launches nothing */
+      /* one kernel writes both (part's own node launches nothing) where a group's channels' partial
+       * sums fit local memory: 32 channels x 64 items x 8 bytes, half the least OpenCL 1.2 allows */
+      if (d && part && g->fuse && a->shape[1] / t->ip[0] <= GN_FUSED_MAX_CPG) {
         d->ip[2] = part->id + 1;
         part->ip[2] = 1;
       }

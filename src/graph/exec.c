@@ -558,6 +558,7 @@ static cld_status lower_group_norm(cld_graph *g, cld_tensor *t) {
   arg_f(&b, t->fp[0]);
   arg_i(&b, t->ip[1]);
   if (param || part) arg_i(&b, (int)N);
+  if (part) arg_raw(&b, (size_t)(C / G) * WG * sizeof(cl_float2), NULL); /* per-channel partial sums */
   return done(&b, "binding group norm");
 }
 
