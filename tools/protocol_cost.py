@@ -48,11 +48,11 @@ def main():
         part, cfg, seed = log.split(os.sep)[-4:-1]
         steps, secs, med = training_seconds(log)
         out["trainings"][f"{part}.{cfg}.{seed}"] = {"steps": steps, "seconds": round(secs, 1), "median_step_s": round(med, 4)}
-    pat = re.compile(r"sampled (\d+) images with \S+, (\d+) steps in ([0-9.]+) s")
+    pat = re.compile(r"sampled \d+ images with \S+, \d+ steps in ([0-9.]+) s")
     for txt in glob.glob(os.path.join(runs, "*", "*", "s*.train.txt")):
         with open(txt, errors="replace") as f:
             for m in pat.finditer(f.read()):
-                out["sampling_s"] += float(m.group(3))
+                out["sampling_s"] += float(m.group(1))
                 out["sampling_runs"] += 1
     for js in glob.glob(os.path.join(metrics, "*.json")):
         try:

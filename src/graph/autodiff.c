@@ -61,8 +61,6 @@ static cld_tensor *grouped_da(cld_graph *g, cld_tensor *x, cld_tensor *y) {
 }
 
 /* a backward node of group norm t: src (x, dy, gamma, beta), t's groups, flags and eps */
-#define GN_FUSED_MAX_CPG 32 /* channels per group that the fused group-norm backward takes */
-
 static cld_tensor *group_norm_bwd(cld_graph *g, const cld_tensor *t, cld_tensor *gr, cld_op op, int ndim,
                                   const int64_t *shape) {
   cld_tensor *d = cld_node_new(g, op, ndim, shape);

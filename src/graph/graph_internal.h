@@ -113,6 +113,8 @@ typedef struct cld_launch {
   bool if_skipped;        /* a zero-fill that runs only while its gate is skipped */
 } cld_launch;
 
+#define GN_FUSED_MAX_CPG 32 /* channels per group whose partial sums the fused group-norm backward keeps local */
+
 struct cld_graph {
   cld_ctx *ctx;
   cld_status status;
