@@ -149,12 +149,27 @@ __kernel void gemm_tiled(int M, int N, int K, __global const float *A, ulong ao,
   }
 }
 
-/* out (cols, rows) = in (rows, cols)^T, batched by get_global_id(2) with strides sin/sout. */
+/* out (cols, rows) = in (rows, cols)^T, batched by get_global_id(2) with strides sin/sout; each
+ * work-item moves a 4x4 block (four row loads, four column stores: whole float4s both ways when
+ * rows and cols are multiples of 4) */
 __kernel void k_transpose(__global const float *in, ulong io, ulong sin, __global float *out, ulong oo,
                           ulong sout, int rows, int cols) {
-  int c = get_global_id(0), r = get_global_id(1);
+  int c0 = get_global_id(0) * 4, r0 = get_global_id(1) * 4;
   ulong b = get_global_id(2);
-  if (r < rows && c < cols) out[oo + b * sout + (ulong)c * rows + r] = in[io + b * sin + (ulong)r * cols + c];
+  if (r0 >= rows || c0 >= cols) return;
+  __global const float *p = in + io + b * sin;
+  __global float *q = out + oo + b * sout;
+  if (r0 + 4 <= rows && c0 + 4 <= cols && !((rows | cols) & 3)) {
+    float4 a0 = vload4(0, p + (ulong)r0 * cols + c0), a1 = vload4(0, p + (ulong)(r0 + 1) * cols + c0);
+    float4 a2 = vload4(0, p + (ulong)(r0 + 2) * cols + c0), a3 = vload4(0, p + (ulong)(r0 + 3) * cols + c0);
+    vstore4((float4)(a0.x, a1.x, a2.x, a3.x), 0, q + (ulong)c0 * rows + r0);
+    vstore4((float4)(a0.y, a1.y, a2.y, a3.y), 0, q + (ulong)(c0 + 1) * rows + r0);
+    vstore4((float4)(a0.z, a1.z, a2.z, a3.z), 0, q + (ulong)(c0 + 2) * rows + r0);
+    vstore4((float4)(a0.w, a1.w, a2.w, a3.w), 0, q + (ulong)(c0 + 3) * rows + r0);
+    return;
+  }
+  for (int r = r0; r < min(r0 + 4, rows); r++)
+    for (int c = c0; c < min(c0 + 4, cols); c++) q[(ulong)c * rows + r] = p[(ulong)r * cols + c];
 }
 
 /* out[g] (R, S) = sum over p of x[g,p] (R, N) y[g,p]^T (S, N), for x (G, P, R, N) and y (G, P, S, N)

@@ -66,9 +66,11 @@ static void check_shape(cld_ctx *ctx, cld_gemm_shape s, bool bcast_a, cld_gemm_p
 static void test_providers(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
-  /* the last two: NT narrower than 16 with K % 16 == 0 takes the tiled provider's dot-product path */
-  const int64_t dims[][4] = {{13, 19, 17, 1}, {37, 70, 33, 2}, {8, 32, 5, 1}, {64, 96, 40, 3}, {1, 1, 1, 1}, {129, 33, 7, 1},
-                             {37, 3, 32, 2}, {1025, 2, 256, 1}};
+  /* {64,96,40}, {96,64,44}: the tiled provider's NT transposes A or B (whole 4x4 blocks); {64,96,42}
+   * the same with a ragged last block column; the last two: NT narrower than 16 with K % 16 == 0
+   * takes the tiled provider's dot-product path */
+  const int64_t dims[][4] = {{13, 19, 17, 1}, {37, 70, 33, 2}, {8, 32, 5, 1}, {64, 96, 40, 3}, {96, 64, 44, 2}, {64, 96, 42, 2},
+                             {1, 1, 1, 1}, {129, 33, 7, 1}, {37, 3, 32, 2}, {1025, 2, 256, 1}};
   cld_gemm_provider ps[3] = {CLD_GEMM_TILED, CLD_GEMM_CLBLAST, CLD_GEMM_HOST};
   int np = cld_gemm_host_available(ctx) ? 3 : 2; /* the host's BLAS on CPU devices (PoCL) only */
   for (int p = 0; p < np; p++)

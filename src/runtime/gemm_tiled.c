@@ -43,7 +43,9 @@ static cld_status transpose(cld_ctx *ctx, cl_mem in, size_t io, size_t sin, int6
   const karg args[] = {KARG(in), KARG(a), KARG(b), KARG(ctx->gemm_scratch), KARG(c), KARG(d), KARG(r), KARG(cc)};
   cl_int e = set_args(k, args, sizeof args / sizeof args[0]);
   if (e != CL_SUCCESS) return cld_seterr(ctx, CLD_ERR_CL, "binding transpose kernel");
-  size_t gws[3] = {((size_t)cols + 15) / 16 * 16, ((size_t)rows + 3) / 4 * 4, (size_t)batch}, lws[3] = {16, 4, 1};
+  size_t gws[3] = {((size_t)cols + 3) / 4, ((size_t)rows + 3) / 4, (size_t)batch};
+  /* a column of 16 blocks a work-group: their stores continue one another down each output row */
+  size_t lws[3] = {1, cld_largest_divisor(gws[1], 16), 1};
   e = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, gws, lws, 0, NULL, NULL);
   return e == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, e, "enqueue transpose");
 }
