@@ -322,7 +322,7 @@ if fm:
             curve.setdefault((r["config"], sm), {})[int(step)] = r["fid"]
     if curve:
         s0 = int(str(fm_setup["seeds"]).split()[0])
-        args, body, steps = [], [], set()
+        args, body, steps = {}, [], set()  # args: the plot's curves, one plot per sampler
         for (c, sm), pts in sorted(curve.items(), key=lambda kv: (CONFIGS.index(kv[0][0]) if kv[0][0] in CONFIGS else 99, kv[0][1])):
             last = values("fmnist", "fid", config=c, sampler=sm, seed=s0)
             if last:
@@ -331,16 +331,18 @@ if fm:
             p = os.path.join(M, f"fid_train.{c}.{sm}.csv")
             with open(p, "w") as f:
                 f.write("step,fid\n" + "".join(f"{k},{v:.4f}\n" for k, v in sorted(pts.items())))
-            args += ["--csv", p, "--label", f"{NAMES.get(c, c)}, {SAMPLER_NAMES.get(sm, sm)}"]
+            args.setdefault(sm, []).extend(["--csv", p, "--label", NAMES.get(c, c)])
             body.append((c, sm, pts))
         cols = sorted(steps)
         md.append(f"FID against training steps (seed {s0}; {fm_setup['fm_n']} samples, the same noise at every checkpoint):\n")
         md.append(table(["training", "sampler"] + [str(k) for k in cols],
                         [[NAMES.get(c, c), SAMPLER_NAMES.get(sm, sm)] + [f"{pts[k]:.2f}" if k in pts else "–" for k in cols]
                          for c, sm, pts in body]) + "\n")
-        if plot(args + ["--x", "step", "--y", "fid", "--title", "FID against training steps (first seed)",
-                        "--xlabel", "training step", "--ylabel", "FID", "--logy"], os.path.join(IMG, "fid_train.png")):
-            md.append(f"![FID against training steps]({rel}/fid_train.png)\n")
+        for sm, a in args.items():  # cldiff plot draws up to 8 curves: one plot per sampler
+            sname = SAMPLER_NAMES.get(sm, sm)
+            if plot(a + ["--x", "step", "--y", "fid", "--title", f"FID against training steps, {sname} (first seed)",
+                         "--xlabel", "training step", "--ylabel", "FID", "--logy"], os.path.join(IMG, f"fid_train.{sm}.png")):
+                md.append(f"![FID against training steps, {sname}]({rel}/fid_train.{sm}.png)\n")
     # Time-Shift
     ts_rows = []
     for c in ["baseline", "ip"]:
