@@ -143,6 +143,12 @@ static const char *unary_kernel(cld_op op) {
   }
 }
 
+/* elements a work-item of an elementwise kernel: VW (16, cl/elementwise.cl) for the vectorised
+ * transcendental ones, else 1 */
+static size_t elementwise_vw(cld_op op) {
+  return op == OP_SILU || op == OP_TANH || op == OP_EXP || op == OP_LOG || op == OP_SILU_BWD ? 16 : 1;
+}
+
 static const char *binary_kernel(cld_op op, bool bc) {
   switch (op) {
   case OP_ADD: return bc ? "k_add_bc" : "k_add";
@@ -215,7 +221,8 @@ static cld_status lower_affine(cld_graph *g, cld_tensor *t) {
   binder b = {0};
   cld_status st;
   cld_tensor *x = t->src[0];
-  if ((st = new_launch(g, "elementwise", unary_kernel(t->op), (size_t)t->numel, &b))) return st;
+  size_t vw = elementwise_vw(t->op);
+  if ((st = new_launch(g, "elementwise", unary_kernel(t->op), ((size_t)t->numel + vw - 1) / vw, &b))) return st;
   arg_t(&b, x);
   arg_t(&b, t);
   arg_i(&b, (int)t->numel);
@@ -253,7 +260,9 @@ static cld_status lower_add(cld_graph *g, cld_tensor *t) {
   if (bc)
     snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DSA3=%d -DSB3=%d", o4[3] == 1 ? 1 : inner_known(sa[3]),
              o4[3] == 1 ? 1 : inner_known(sb[3]));
-  if ((st = new_launch_opts(g, "elementwise", opts, binary_kernel(t->op, bc), (size_t)t->numel, &b))) return st;
+  size_t vw = bc ? 1 : elementwise_vw(t->op);
+  if ((st = new_launch_opts(g, "elementwise", opts, binary_kernel(t->op, bc), ((size_t)t->numel + vw - 1) / vw, &b)))
+    return st;
   arg_t(&b, x);
   arg_t(&b, y);
   arg_t(&b, t);
