@@ -54,7 +54,16 @@ __kernel void k_softmax_rows(__global const float *x, ulong xo, __global float *
     for (int i = 1; i < n4; i++) m4 = fmax(m4, vload4(i, p));
     float m = fmax(fmax(m4.x, m4.y), fmax(m4.z, m4.w));
     float4 s4 = (float4)(0.0f);
-    for (int i = 0; i < n4; i++) { float4 e = exp(vload4(i, p) - m); vstore4(e, i, q); s4 += e; }
+    int i = 0;
+    for (; i + 4 <= n4; i += 4) { /* exp on 16 lanes (the vector math library's widest call), summed */
+      float16 e = exp(vload16(0, p + 4 * i) - m); /* in the float4 loop's order */
+      vstore16(e, 0, q + 4 * i);
+      s4 += e.lo.lo;
+      s4 += e.lo.hi;
+      s4 += e.hi.lo;
+      s4 += e.hi.hi;
+    }
+    for (; i < n4; i++) { float4 e = exp(vload4(i, p) - m); vstore4(e, i, q); s4 += e; }
     float inv = 1.0f / ((s4.x + s4.y) + (s4.z + s4.w));
     for (int i = 0; i < n4; i++) vstore4(vload4(i, q) * inv, i, q);
     return;
