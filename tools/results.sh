@@ -26,6 +26,7 @@
 #   FM_KEEP_SAMPLES [1] keep the first seed's evaluated images as uint8 $M/samples/CFG.NAME.npz
 #   POCL_MAX_PTHREAD_COUNT [cores / JOBS] PoCL threads per parallel run
 #   FM_N [1000] images per FID evaluation  FID_REF_N [all 10000 test images]  SAMPLE_BATCH [250]  EP_K [5]
+#   SEED0 [first of SEEDS] the seed that draws the curves, keeps its images, grids and exposure curves
 #   CLS [runs/cls] the `cldiff train-classifier` directory (trained first when absent)
 #   TS ["--ts-window 80 --ts-cutoff 300"] the Time-Shift setting (TS-DPM's CIFAR-10 example)
 #   TS_COEFFS [shifted] the Time-Shift reading of the "+ts" rows (`released`: cldiff's default)
@@ -54,7 +55,9 @@ export TS_SWEEP=${TS_SWEEP:-"5:550 10:300 20:300 40:300 20:550 80:300"}
 export TOYS=${TOYS:-"8gaussians 25gaussians moons swissroll checkerboard"}
 export CONFIGS=${CONFIGS:-"baseline ip debias stf ep all"}
 export M=$W/metrics
-export SEED0=${SEEDS%% *} # the first seed: curves, kept images, grids and exposure curves
+# the first seed: curves, kept images, grids and exposure curves (set SEED0=0 with SEEDS="1 2" to go
+# on with the later seeds where seed 0's metrics came back from git but its runs did not)
+export SEED0=${SEED0:-${SEEDS%% *}}
 
 # method flags of a configuration; $1 = config, $2 = batch (STF's reference set is 4 batches).
 # CONFIGS may add the follow-ups ip+stf+ep, ip05 (IP at gamma 0.05) and debias+stf+ep.
@@ -220,7 +223,7 @@ ts_sweep() {
 write_setup() { # file
   {
     echo "{\"date\": \"$(date -u +%F)\", \"device\": \"$($B devices 2>/dev/null | sed -n 's/^\[[0-9]*\] (default) //p' | head -1)\","
-    echo " \"seeds\": \"$SEEDS\", \"toy_steps\": $TOY_STEPS, \"toy_batch\": $TOY_BATCH, \"fm_model\": \"$FM_MODEL\","
+    echo " \"seeds\": \"$SEEDS\", \"seed0\": $SEED0, \"toy_steps\": $TOY_STEPS, \"toy_batch\": $TOY_BATCH, \"fm_model\": \"$FM_MODEL\","
     echo " \"fm_steps\": $FM_STEPS, \"fm_batch\": $FM_BATCH, \"fm_n\": $FM_N, \"fid_ref_n\": ${FID_REF_N:-0}, \"ep_k\": $EP_K, \"ts\": \"$TS\", \"ts_coeffs\": \"$TS_COEFFS\","
     echo " \"fm_lr\": \"$FM_LR\", \"fm_warmup\": $FM_WARMUP, \"fm_curve\": $FM_CURVE,"
     echo " \"classifier\": \"$CLS\", \"parts\": \"$PARTS\", \"note\": \"${NOTE:-}\"}"

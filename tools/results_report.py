@@ -175,7 +175,7 @@ if os.path.exists(cost_path):
     cost = json.load(open(cost_path))
     ch = cost["core_hours"]
     md.append(f"- Cost so far on the machine above: **{ch['total']:.1f} core-hours** (training {ch['training']:.1f} over "
-              f"{len(cost['trainings'])} runs, sampling {ch['sampling']:.1f} over {cost['sampling_runs']} runs, FID "
+              f"{len(cost['trainings']) + cost.get('earlier', {}).get('trainings', 0)} runs, sampling {ch['sampling']:.1f} over {cost['sampling_runs']} runs, FID "
               f"{ch['fid']:.2f}; {cost['threads_per_job']} PoCL thread(s) per job; `tools/protocol_cost.py`).")
 md.append("")
 include("preface.md")  # what a reader must know before the tables
@@ -321,7 +321,7 @@ if fm:
             sm, step = name.split("@")
             curve.setdefault((r["config"], sm), {})[int(step)] = r["fid"]
     if curve:
-        s0 = int(str(fm_setup["seeds"]).split()[0])
+        s0 = int(fm_setup.get("seed0", str(fm_setup["seeds"]).split()[0]))
         args, body, steps = {}, [], set()  # args: the plot's curves, one plot per sampler
         for (c, sm), pts in sorted(curve.items(), key=lambda kv: (CONFIGS.index(kv[0][0]) if kv[0][0] in CONFIGS else 99, kv[0][1])):
             last = values("fmnist", "fid", config=c, sampler=sm, seed=s0)
