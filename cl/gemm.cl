@@ -94,20 +94,23 @@ __kernel void gemm_tiled(int M, int N, int K, __global const float *A, ulong ao,
   }
 #endif
 #if TA && (TM == 4 || TM == 8)
-  /* A^T rows are contiguous in m. Each A value is broadcast straight from memory, which ran faster
-     on PoCL than one vector load and its lane extracts (docs/PERFORMANCE.md) */
+  /* A^T rows are contiguous in m: one vector load per k on full-height tiles */
   if (m0 + TM <= M) {
     for (; k < K; k++) {
       float16 bv[NV];
 #pragma unroll
       for (int j = 0; j < NV; j++) bv[j] = vload16(0, B + k * ldb + nb[j]);
-      __global const float *ak = A + k * lda + m0;
+#if TM == 8
+      float8 av = vload8(0, A + k * lda + m0);
+      float as[8] = {av.s0, av.s1, av.s2, av.s3, av.s4, av.s5, av.s6, av.s7};
+#else
+      float4 av = vload4(0, A + k * lda + m0);
+      float as[4] = {av.s0, av.s1, av.s2, av.s3};
+#endif
 #pragma unroll
-      for (int i = 0; i < TM; i++) {
-        float16 a = (float16)(ak[i]);
+      for (int i = 0; i < TM; i++)
 #pragma unroll
-        for (int j = 0; j < NV; j++) acc[i][j] = fma(a, bv[j], acc[i][j]);
-      }
+        for (int j = 0; j < NV; j++) acc[i][j] = fma((float16)(as[i]), bv[j], acc[i][j]);
     }
   }
 #endif
