@@ -17,7 +17,8 @@ evaluation's JSON in the metrics directory next to RUN_DIR. The file is replaced
 A protocol that outlives its machine (a later session gets a fresh one, RUN_DIR's logs are gone,
 the metrics are restored from git) keeps what it spent: `--carry` moves an earlier cost.json's
 training and sampling core-seconds into "earlier", which every later write of the same file keeps
-and adds to the totals. FID seconds are not carried: they are read from the restored metrics.
+and adds to the totals; a training shorter than the longest of that file was cut off with its
+machine, so its seconds count but it is counted under "cut_off", not "trainings". FID seconds are not carried: they are read from the restored metrics.
 Standard library only.
 """
 import glob
@@ -56,7 +57,11 @@ def earlier_work(carry, dest):
     e = dict(old.get("earlier", {"training_s": 0.0, "trainings": 0, "sampling_s": 0.0, "sampling_runs": 0}))
     if carry:
         e["training_s"] = round(e["training_s"] + sum(t["seconds"] for t in old["trainings"].values()), 1)
-        e["trainings"] += len(old["trainings"])
+        # a training its machine cut off is time spent but no training: it starts again from step 0
+        full = max((t["steps"] for t in old["trainings"].values()), default=0)
+        done = sum(1 for t in old["trainings"].values() if t["steps"] == full)
+        e["trainings"] += done
+        e["cut_off"] = e.get("cut_off", 0) + len(old["trainings"]) - done
         e["sampling_s"] = old["sampling_s"]  # its totals include its own earlier
         e["sampling_runs"] = old["sampling_runs"]
     return e

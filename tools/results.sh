@@ -135,8 +135,42 @@ fm_eval() { # run-dir (or one of its ckpt-N) config seed name flags...
 }
 export -f fm_eval
 
+# the sampler settings a model of config $1 is evaluated with: "name|flags" lines
+fm_lines() {
+  { echo "$FM_SAMPLERS_S"; for cs in $FM_CLIP; do echo "$FM_SAMPLERS_S" | sed -n "s/^$cs|\(.*\)/$cs-clip|\1 --clip/p"; done
+    if [ "$1" = baseline ] || [ "$1" = ip ]; then echo "$FM_TS_SAMPLERS_S"; fi; } |
+    while IFS= read -r line; do
+      [ -z "${FM_ONLY:-}" ] || [[ " $FM_ONLY " == *" ${line%%|*} "* ]] || continue
+      echo "$line"
+    done
+}
+export -f fm_lines
+
+# true when every metrics file of config $1, seed $2 is already in $M (restored from git on a
+# fresh machine): such a model is not trained again only to be skipped at every evaluation
+fm_done() {
+  local cfg=$1 seed=$2 line step name
+  [ -s "$M/fm_log.$cfg.s$seed.jsonl" ] || return 1
+  while IFS= read -r line; do [ -s "$M/fm.$cfg.s$seed.${line%%|*}.json" ] || return 1; done < <(fm_lines "$cfg")
+  [ "$seed" = "$SEED0" ] || return 0
+  [ -s "$M/fm_grid.$cfg.png" ] || return 1
+  if [ "$FM_CURVE" != 0 ]; then
+    for ((step = FM_CURVE; step < FM_STEPS; step += FM_CURVE)); do
+      for name in $FM_CURVE_SAMPLERS; do [ -s "$M/fm.$cfg.s$seed.$name@$step.json" ] || return 1; done
+    done
+  fi
+  if [ "$cfg" = baseline ] || [ "$cfg" = ip ]; then
+    [ -s "$M/fm_exposure.$cfg.csv" ] && [ -s "$M/fm_exposure.$cfg+ts.csv" ] || return 1
+  fi
+}
+export -f fm_done
+
 fm_job() { # config seed
   local cfg=$1 seed=$2 d=$W/runs/fm/$1/s$2 line
+  if fm_done "$cfg" "$seed"; then
+    echo "fmnist $cfg $seed: every evaluation is in $M already; not trained again" >&2
+    return 0
+  fi
   if [ ! -d "$d/ckpt-$FM_STEPS" ]; then # a finished training is reused, an interrupted one resumed
     local resume="" keep=()
     if compgen -G "$d/ckpt-*" >/dev/null; then resume=--resume; else rm -rf "$d"; fi
@@ -150,13 +184,10 @@ fm_job() { # config seed
       echo "fmnist $cfg $seed: training failed, see $d.train.txt" >&2; return 1; }
   fi
   python3 tools/thin_log.py "$d/log.jsonl" "$M/fm_log.$cfg.s$seed.jsonl" 20 # the curve, not every step
-  { echo "$FM_SAMPLERS_S"; for cs in $FM_CLIP; do echo "$FM_SAMPLERS_S" | sed -n "s/^$cs|\(.*\)/$cs-clip|\1 --clip/p"; done
-    if [ "$cfg" = baseline ] || [ "$cfg" = ip ]; then echo "$FM_TS_SAMPLERS_S"; fi; } |
-    while IFS= read -r line; do
-      [ -z "${FM_ONLY:-}" ] || [[ " $FM_ONLY " == *" ${line%%|*} "* ]] || continue
-      # shellcheck disable=SC2086
-      fm_eval "$d" "$cfg" "$seed" "${line%%|*}" ${line#*|}
-    done
+  fm_lines "$cfg" | while IFS= read -r line; do
+    # shellcheck disable=SC2086
+    fm_eval "$d" "$cfg" "$seed" "${line%%|*}" ${line#*|}
+  done
   if [ "$FM_CURVE" != 0 ] && [ "$seed" = "$SEED0" ]; then # FID over training
     local step
     for ((step = FM_CURVE; step < FM_STEPS; step += FM_CURVE)); do
