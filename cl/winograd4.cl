@@ -234,19 +234,25 @@ __kernel void k_wino4_out(__global const float *m, ulong mo, __global const floa
   }
 }
 
+/* bsum (when has_bsum): the item's four rows of dy summed, at (n, o, ty), for the bias gradient
+ * (a group of four tiles that overlaps the one before it counts only the columns that one did not) */
 __kernel void k_wino4_out_bwd(__global const float *dy, ulong dyo, __global float *dm, ulong dmo, int O, int H, int W,
-                              int TH, int TW, int T) {
+                              int TH, int TW, int T, __global float *bsum, ulong bso, int has_bsum) {
   int ty = get_global_id(1), no = get_global_id(2);
   int n = no / O, o = no - n * O;
   ulong cpw = CPW(O), plane = PLANE(O, T), t0 = ((ulong)n * TH + ty) * TW;
   __global const float *src = dy + dyo + (ulong)no * H * W;
   __global float *d = dm + dmo + CHAN(o);
+  float tot = 0.0f;
+  float16 vtot = (float16)(0.0f);
+  const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   if (ty == TH - 1 && (n + 1) * TH * TW == T) zero_tail(d, plane, cpw, T);
   for (int tx = 0; TW < 4 && tx < TW; tx++) {
     float s[4][6], col[6], y4[4];
     UNROLL for (int i = 0; i < 4; i++) { /* dy A^T, row by row (zero outside the image) */
       int h = 4 * ty + i;
       UNROLL for (int k = 0; k < 4; k++) y4[k] = h < H && 4 * tx + k < W ? src[h * W + 4 * tx + k] : 0.0f;
+      tot += (y4[0] + y4[1]) + (y4[2] + y4[3]);
       a6(y4, s[i]);
     }
     UNROLL for (int j = 0; j < 6; j++) { /* A (dy A^T), column by column */
@@ -255,19 +261,28 @@ __kernel void k_wino4_out_bwd(__global const float *dy, ulong dyo, __global floa
       UNROLL for (int i = 0; i < 6; i++) d[(ulong)(6 * i + j) * plane + TO(t0 + tx)] = col[i];
     }
   }
+  int summed = 0; /* columns of the rows already in vtot */
   for (int tx = TW >= 4 ? 0 : -1; tx >= 0; tx = next_group(tx, TW)) {
     float4 s[4][6], col[6], y4[4];
+    int16 fresh = lane >= (int16)(summed - 4 * tx);
     UNROLL for (int i = 0; i < 4; i++) {
       int h = 4 * ty + i;
       float16 a = h < H ? row16(src + h * W, 4 * tx, W) : (float16)(0.0f);
+      vtot += select((float16)(0.0f), a, fresh);
       y4[0] = a.s048c; y4[1] = a.s159d; y4[2] = a.s26ae; y4[3] = a.s37bf;
       a6v(y4, s[i]);
     }
+    summed = 4 * tx + 16;
     UNROLL for (int j = 0; j < 6; j++) {
       UNROLL for (int i = 0; i < 4; i++) y4[i] = s[i][j];
       a6v(y4, col);
       UNROLL for (int i = 0; i < 6; i++) st4(col[i], d + (ulong)(6 * i + j) * plane, t0 + tx, cpw);
     }
+  }
+  if (has_bsum) {
+    float8 h8 = vtot.lo + vtot.hi;
+    float4 h4 = h8.lo + h8.hi;
+    bsum[bso + (ulong)no * TH + ty] = tot + (h4.x + h4.y) + (h4.z + h4.w);
   }
 }
 

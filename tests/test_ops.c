@@ -575,6 +575,16 @@ static void test_case(void **state) {
 
 static int setup_case(void **state) { (void)state; return 0; }
 
+/* x, w, b and R of a convolution test from Philox streams stream .. stream + 3, uniform in [-1, 1) */
+static void conv_feed(cld_ctx *ctx, cld_graph *g, cld_tensor *const in[4], uint32_t stream) {
+  for (int i = 0; i < 4; i++) {
+    float *h = tu_alloc((size_t)in[i]->numel);
+    tu_fill(h, (size_t)in[i]->numel, stream + (uint32_t)i, -1, 1);
+    TU_OK(ctx, cld_tensor_write(g, in[i], h));
+    free(h);
+  }
+}
+
 /* Winograd (both tile sizes) against im2col in full (the cases above probe 8 gradient entries): output and every
  * entry of the input, weight and bias gradients, on shapes whose tiles take both the four-tile
  * vector path and the edge path of each transform. */
@@ -589,30 +599,20 @@ static void conv_run(cld_conv_algo algo, const int64_t xs[4], const int64_t ws[4
   cld_set_requires_grad(b, true);
   cld_tensor *out = cld_conv2d(g, x, w, b, 1, 1);
   assert_non_null(out);
-  int64_t os[4] = {xs[0], ws[0], xs[2], xs[3]}, no = os[0] * os[1] * os[2] * os[3];
+  int64_t os[4] = {xs[0], ws[0], xs[2], xs[3]};
   cld_tensor *R = cld_input(g, "R", 4, os);
   cld_graph_keep(g, out);
   TU_OK(ctx, cld_graph_backward(g, cld_sum_all(g, cld_mul(g, out, R))));
   cld_plan_params pp = cld_plan_params_default();
   pp.guard_floats = 64; /* catches a tile tensor written past its (padded) extent */
   TU_OK(ctx, cld_graph_plan(g, &pp));
-  int64_t nx = xs[0] * xs[1] * xs[2] * xs[3], nw = ws[0] * ws[1] * 9;
-  float *hx = tu_alloc((size_t)nx), *hw = tu_alloc((size_t)nw), *hb = tu_alloc((size_t)ws[0]), *hr = tu_alloc((size_t)no);
-  tu_fill(hx, (size_t)nx, 1, -1, 1);
-  tu_fill(hw, (size_t)nw, 2, -1, 1);
-  tu_fill(hb, (size_t)ws[0], 3, -1, 1);
-  tu_fill(hr, (size_t)no, 4, -1, 1);
-  TU_OK(ctx, cld_tensor_write(g, x, hx));
-  TU_OK(ctx, cld_tensor_write(g, w, hw));
-  TU_OK(ctx, cld_tensor_write(g, b, hb));
-  TU_OK(ctx, cld_tensor_write(g, R, hr));
+  conv_feed(ctx, g, (cld_tensor *[4]){x, w, b, R}, 1);
   TU_OK(ctx, cld_graph_compute(g));
   TU_OK(ctx, cld_tensor_read(g, out, y));
   TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(x), gx));
   TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(w), gw));
   TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(b), gb));
   TU_OK(ctx, cld_graph_check_guards(g));
-  free(hx); free(hw); free(hb); free(hr);
   cld_graph_destroy(g);
   cld_ctx_destroy(ctx);
 }
@@ -727,13 +727,73 @@ static void test_group_norm_bwd_fused(void **state) {
   }
 }
 
+/* F(4x4)'s output adjoint also sums dy over each row of tiles for the bias gradient (the default)
+ * against the sum over dy itself (CLDIFF_FUSE=0), on every entry of the three gradients: a bias
+ * per channel and per image (N, O), rows of 1-3 tiles (the scalar path), 4 tiles, and 5 and 7 (the
+ * last group of four overlaps the one before it), heights that end mid-tile, both tile layouts. */
+static void wino_bias_run(const int64_t xs[4], int64_t O, bool per_image, float *gx, float *gw, float *gb) {
+  cld_ctx *ctx = tu_ctx();
+  cld_graph *g = cld_graph_create(ctx);
+  cld_graph_set_conv_algo(g, CLD_CONV_WINOGRAD);
+  int64_t ws[4] = {O, xs[1], 3, 3}, bs[2] = {per_image ? xs[0] : O, O}, os[4] = {xs[0], O, xs[2], xs[3]};
+  cld_tensor *x = cld_input(g, "x", 4, xs), *w = cld_input(g, "w", 4, ws);
+  cld_tensor *b = per_image ? cld_input(g, "b", 2, bs) : cld_input(g, "b", 1, bs + 1), *R = cld_input(g, "R", 4, os);
+  cld_set_requires_grad(x, true);
+  cld_set_requires_grad(w, true);
+  cld_set_requires_grad(b, true);
+  cld_tensor *out = cld_conv2d(g, x, w, b, 1, 1);
+  assert_non_null(out);
+  TU_OK(ctx, cld_graph_backward(g, cld_sum_all(g, cld_mul(g, out, R))));
+  cld_plan_params pp = cld_plan_params_default();
+  pp.guard_floats = 64;
+  TU_OK(ctx, cld_graph_plan(g, &pp));
+  conv_feed(ctx, g, (cld_tensor *[4]){x, w, b, R}, 21);
+  TU_OK(ctx, cld_graph_compute(g));
+  TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(x), gx));
+  TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(w), gw));
+  TU_OK(ctx, cld_tensor_read(g, cld_tensor_grad(b), gb));
+  TU_OK(ctx, cld_graph_check_guards(g));
+  bool fused = false;
+  for (int i = 0; i < g->n; i++) fused |= g->nodes[i]->op == OP_WINO_OUT_BSUM;
+  assert_true(fused == (getenv("CLDIFF_FUSE") == NULL));
+  cld_graph_destroy(g);
+  cld_ctx_destroy(ctx);
+}
+
+static void test_wino_bias_fused(void **state) {
+  (void)state;
+  static const struct { int64_t xs[4], O; bool per_image; const char *panel; } cs[] = {
+      {{2, 8, 9, 11}, 5, false, "32"}, {{2, 8, 14, 14}, 6, true, "32"}, {{3, 8, 7, 20}, 4, true, "0"},
+      {{2, 8, 13, 28}, 3, false, "32"}, {{1, 8, 16, 16}, 4, true, "0"},  {{2, 8, 5, 3}, 2, false, "32"}};
+  for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+    const int64_t *xs = cs[k].xs, O = cs[k].O;
+    int64_t nx = xs[0] * xs[1] * xs[2] * xs[3], nw = O * xs[1] * 9, nb = cs[k].per_image ? xs[0] * O : O;
+    float *r[2][3];
+    setenv("CLDIFF_WINO_PANEL", cs[k].panel, 1);
+    for (int f = 0; f < 2; f++) { /* 0: fused (the default), 1: CLDIFF_FUSE=0 */
+      r[f][0] = tu_alloc((size_t)nx); r[f][1] = tu_alloc((size_t)nw); r[f][2] = tu_alloc((size_t)nb);
+      if (f) setenv("CLDIFF_FUSE", "0", 1);
+      wino_bias_run(xs, O, cs[k].per_image, r[f][0], r[f][1], r[f][2]);
+      unsetenv("CLDIFF_FUSE");
+    }
+    unsetenv("CLDIFF_WINO_PANEL");
+    fprintf(stderr, "winograd bias gradient, input %lldx%lldx%lldx%lld, %lld outputs, bias per %s\n", (long long)xs[0],
+            (long long)xs[1], (long long)xs[2], (long long)xs[3], (long long)O, cs[k].per_image ? "image" : "channel");
+    expect_same(r[0][2], r[1][2], nb, "winograd bias gradient");
+    expect_same(r[0][0], r[1][0], nx, "winograd input gradient");
+    expect_same(r[0][1], r[1][1], nw, "winograd weight gradient");
+    for (int f = 0; f < 2; f++) for (int i = 0; i < 3; i++) free(r[f][i]);
+  }
+}
+
 int main(void) {
   enum { N = sizeof cases / sizeof cases[0] };
-  struct CMUnitTest tests[N + 2];
+  struct CMUnitTest tests[N + 3];
   for (int i = 0; i < N; i++) {
     tests[i] = (struct CMUnitTest){cases[i].name, test_case, setup_case, NULL, (void *)&cases[i]};
   }
   tests[N] = (struct CMUnitTest)cmocka_unit_test(test_winograd_vs_im2col);
   tests[N + 1] = (struct CMUnitTest)cmocka_unit_test(test_group_norm_bwd_fused);
-  return _cmocka_run_group_tests("ops", tests, N + 2, NULL, NULL);
+  tests[N + 2] = (struct CMUnitTest)cmocka_unit_test(test_wino_bias_fused);
+  return _cmocka_run_group_tests("ops", tests, N + 3, NULL, NULL);
 }

@@ -170,19 +170,34 @@ static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
       acc(g, a, d);
     }
     break;
-  case OP_WINO_W: case OP_WINO_IN: case OP_WINO_OUT:
+  case OP_WINO_W: case OP_WINO_IN: case OP_WINO_OUT: {
+    /* F(4x4)'s output adjoint reads all of dy anyway: it also sums dy over each row of tiles, so
+     * that the bias gradient reduces (N, O, H/4) partial sums instead of dy itself. The partial
+     * node comes first, so that its buffer is live when the adjoint writes it. */
+    cld_tensor *part = NULL;
+    bool per_image = t->op == OP_WINO_OUT && b && b->numel != t->shape[1];
+    if (t->op == OP_WINO_OUT && na && nb && g->fuse && a->shape[0] == 36) {
+      int64_t ps[3] = {t->shape[0], t->shape[1], (t->shape[2] + 3) / 4};
+      part = cld_node_new(g, OP_WINO_OUT_BSUM, 3, ps);
+      if (part) part->src[0] = gr;
+    }
     if (na) {
       cld_op bop = t->op == OP_WINO_W ? OP_WINO_W_BWD : t->op == OP_WINO_IN ? OP_WINO_IN_BWD : OP_WINO_OUT_BWD;
       cld_tensor *d = cld_node_new(g, bop, a->ndim, a->shape);
       if (d) { d->src[0] = gr; d->flags |= a->flags & T_TILES; } /* dM in M's layout */
+      if (d && part) d->ip[2] = part->id + 1;
       acc(g, a, d);
     }
-    if (nb) { /* the output transform's bias, (O) or per image (N, O) */
-      int64_t bs[4] = {b->numel == t->shape[1] ? 1 : t->shape[0], t->shape[1], 1, 1};
+    if (part) {
+      int64_t bs[3] = {per_image ? t->shape[0] : 1, t->shape[1], 1};
+      acc(g, b, cld_sum_to(g, part, 3, bs));
+    } else if (nb) { /* the output transform's bias, (O) or per image (N, O) */
+      int64_t bs[4] = {per_image ? t->shape[0] : 1, t->shape[1], 1, 1};
       acc(g, b, cld_sum_to(g, gr, 4, bs));
     }
     if (t->op == OP_WINO_OUT && t->src[2] && needs[t->src[2]->id]) acc(g, t->src[2], gr); /* the residual */
     break;
+  }
   case OP_NORM_ROWS:
     if (na) {
       cld_tensor *d = bwd_node(g, OP_NORM_ROWS_BWD, a, gr);

@@ -484,12 +484,24 @@ static cld_status lower_wino_in(cld_graph *g, cld_tensor *t) {
     arg_i(&b, !y ? 0 : y->numel == t->shape[1] ? 1 : 2); /* bias (O) or (N, O) */
     arg_i(&b, t->src[2] != NULL);
   }
+  if (f4 && t->op == OP_WINO_OUT_BWD) { /* the bias gradient's partial sums (autodiff's doing), or none */
+    const cld_tensor *part = t->ip[2] ? g->nodes[t->ip[2] - 1] : NULL;
+    arg_t(&b, part ? part : t);
+    arg_i(&b, part != NULL);
+  }
   b.l->dim = 3;
   b.l->gws[0] = 1; /* nothing for PoCL to vectorise across work-items: each walks its row */
   b.l->gws[1] = (size_t)TH;
   b.l->gws[2] = (size_t)img->shape[0] * C;
   pick_lws3(b.l);
   return done(&b, "binding Winograd tile transform");
+}
+
+/* OP_WINO_OUT_BSUM: written by the output adjoint that names it */
+static cld_status lower_nothing(cld_graph *g, cld_tensor *t) {
+  (void)g;
+  (void)t;
+  return CLD_OK;
 }
 
 /* OP_MATMUL_SUM_NT */
@@ -695,6 +707,7 @@ static const lower_fn lowerers[OP_COUNT] = {
     [OP_WINO_OUT] = lower_wino_in,
     [OP_WINO_OUT_BWD] = lower_wino_in,
     [OP_MATMUL_SUM_NT] = lower_matmul_sum_nt,
+    [OP_WINO_OUT_BSUM] = lower_nothing,
     [OP_NORM_ROWS] = lower_norm_rows,
     [OP_NORM_ROWS_BWD] = lower_norm_rows,
     [OP_GROUP_NORM] = lower_group_norm,

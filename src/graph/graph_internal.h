@@ -44,6 +44,9 @@ typedef enum {
   OP_MATMUL_SUM_NT,                                 /* src0 x (G,P,R,N), src1 y (G,P,S,N), N % 16 == 0,
                                                        both row-major or both T_TILES
                                                        -> (G,1,R,S) = sum_p x[g,p] y[g,p]^T */
+  OP_WINO_OUT_BSUM,                                 /* src0 dy (N,O,H,W) -> (N,O,TH): dy summed over each row
+                                                       of F(4x4) tiles, for the bias gradient; written by the
+                                                       OP_WINO_OUT_BWD node whose ip2 names it (+1), no launch */
   OP_COUNT
 } cld_op;
 
