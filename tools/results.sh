@@ -251,9 +251,15 @@ ts_sweep() {
   done
 }
 
-write_setup() { # file
+write_setup() { # file (a protocol that moved machines keeps the earlier ones' names in "devices")
+  local dev devs
+  dev=$($B devices 2>/dev/null | sed -n 's/^\[[0-9]*\] (default) //p' | head -1)
+  devs=$(python3 -c 'import json, os, sys
+old = json.load(open(sys.argv[1])) if os.path.exists(sys.argv[1]) else {}
+seen = old.get("devices", [old["device"]] if old.get("device") else [])
+print(json.dumps(seen + [d for d in [sys.argv[2]] if d and d not in seen]))' "$1" "$dev")
   {
-    echo "{\"date\": \"$(date -u +%F)\", \"device\": \"$($B devices 2>/dev/null | sed -n 's/^\[[0-9]*\] (default) //p' | head -1)\","
+    echo "{\"date\": \"$(date -u +%F)\", \"device\": \"$dev\", \"devices\": $devs,"
     echo " \"seeds\": \"$SEEDS\", \"seed0\": $SEED0, \"toy_steps\": $TOY_STEPS, \"toy_batch\": $TOY_BATCH, \"fm_model\": \"$FM_MODEL\","
     echo " \"fm_steps\": $FM_STEPS, \"fm_batch\": $FM_BATCH, \"fm_n\": $FM_N, \"fid_ref_n\": ${FID_REF_N:-0}, \"ep_k\": $EP_K, \"ts\": \"$TS\", \"ts_coeffs\": \"$TS_COEFFS\","
     echo " \"fm_lr\": \"$FM_LR\", \"fm_warmup\": $FM_WARMUP, \"fm_curve\": $FM_CURVE,"

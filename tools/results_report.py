@@ -153,7 +153,8 @@ if has_fm:
     f = fm_setup
     ref = f"the first {f['fid_ref_n']}" if f.get("fid_ref_n") else "the 10000"
     fm_seeds = " ".join(str(x) for x in sorted({r["seed"] for r in rows if r["part"] == "fmnist"}))
-    md.append(f"- Fashion-MNIST: run on **{f.get('device', '?')}**, {f.get('date', '?')}; seeds with results `{fm_seeds}` "
+    fm_devices = " and ".join(f.get("devices") or [f.get("device", "?")])
+    md.append(f"- Fashion-MNIST: run on **{fm_devices}**, {f.get('date', '?')}; seeds with results `{fm_seeds}` "
               "(per configuration in the Fashion-MNIST section); "
               f"`{f['fm_model']}`, {f['fm_steps']} steps at batch {f['fm_batch']}, lr {f.get('fm_lr', '2e-4')} after "
               f"{f.get('fm_warmup', 100)} warm-up steps, EMA weights, {f['fm_n']} "
@@ -174,7 +175,8 @@ cost_path = os.path.join(M, "cost.json")  # tools/protocol_cost.py, where the pr
 if os.path.exists(cost_path):
     cost = json.load(open(cost_path))
     ch = cost["core_hours"]
-    md.append(f"- Cost so far on the machine above: **{ch['total']:.1f} core-hours** (training {ch['training']:.1f} over "
+    on = "the machines above" if fm_setup and len(fm_setup.get("devices") or []) > 1 else "the machine above"
+    md.append(f"- Cost so far on {on}: **{ch['total']:.1f} core-hours** (training {ch['training']:.1f} over "
               f"{len(cost['trainings']) + cost.get('earlier', {}).get('trainings', 0)} runs, sampling {ch['sampling']:.1f} over {cost['sampling_runs']} runs, FID "
               f"{ch['fid']:.2f}; {cost['threads_per_job']} PoCL thread(s) per job; `tools/protocol_cost.py`).")
 md.append("")
