@@ -55,7 +55,11 @@ cld_status cld_ctx_create(const cld_ctx_params *p, cld_ctx **out, char *errbuf, 
   cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};
   ctx->context = clCreateContext(props, 1, &ctx->device, NULL, NULL, &e);
   if (e != CL_SUCCESS) {
-    snprintf(errbuf, errlen, "clCreateContext on '%s': %s (%d)", ctx->info.name, cld_cl_errstr(e), (int)e);
+    /* seen on an H200 when many processes held contexts at once (ctest -j 8): say what may help */
+    bool busy = e == CL_OUT_OF_HOST_MEMORY || e == CL_OUT_OF_RESOURCES || e == CL_DEVICE_NOT_AVAILABLE;
+    snprintf(errbuf, errlen, "clCreateContext on '%s': %s (%d)%s", ctx->info.name, cld_cl_errstr(e), (int)e,
+             busy && ctx->info.is_gpu ? "; the driver may be out of contexts: fewer processes on this device at once "
+                                        "(each one holds a context), or another --device" : "");
     free(ctx);
     return CLD_ERR_CL;
   }
