@@ -22,10 +22,12 @@ ldd "${bins[@]}" | awk '/=> \//{print $3}' | sort -u |
   while read -r f; do cp -L "$f" "$out/lib/"; done
 cat >"$out/cldiff.sh" <<'WRAP'
 #!/usr/bin/env bash
-# runs a bundled binary (default cldiff) with the bundled libraries: cldiff.sh [--bin NAME] ARGS...
+# runs a bundled binary (default cldiff) with the bundled libraries: cldiff.sh [--bin NAME] ARGS...,
+# or any command in that environment (ctest over the bundled tests): cldiff.sh --exec CMD ARGS...
 here=$(cd "$(dirname "$0")" && pwd)
-bin=cldiff
+bin=cldiff run=
 [ "${1:-}" = --bin ] && { bin=$2; shift 2; }
+[ "${1:-}" = --exec ] && { run=1; shift; }
 export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 if [ -z "${OCL_ICD_VENDORS:-}" ] && ! ls /etc/OpenCL/vendors/*nvidia* >/dev/null 2>&1; then
   nv=$(ls /usr/lib/libnvidia-opencl.so.1 /usr/lib/*/libnvidia-opencl.so.1 /usr/local/nvidia/lib64/libnvidia-opencl.so.1 2>/dev/null | head -1)
@@ -34,6 +36,7 @@ if [ -z "${OCL_ICD_VENDORS:-}" ] && ! ls /etc/OpenCL/vendors/*nvidia* >/dev/null
     export OCL_ICD_VENDORS="$here/icd"
   fi
 fi
+[ -n "$run" ] && exec "$@"
 exec "$here/bin/$bin" "$@"
 WRAP
 chmod +x "$out/cldiff.sh"

@@ -178,9 +178,10 @@ if os.path.exists(cost_path):
     on = "the machines above" if fm_setup and len(fm_setup.get("devices") or []) > 1 else "the machine above"
     # finished trainings (the protocol's full step count) apart from those running or cut off with a machine
     full = max((t["steps"] for t in cost["trainings"].values()), default=0)
-    done = sum(1 for t in cost["trainings"].values() if t["steps"] == full) + cost.get("earlier", {}).get("trainings", 0)
-    short = len(cost["trainings"]) - sum(1 for t in cost["trainings"].values() if t["steps"] == full) \
-        + cost.get("earlier", {}).get("cut_off", 0)
+    finished = sum(1 for t in cost["trainings"].values() if t["steps"] == full)
+    earlier = cost.get("earlier", {})
+    done = finished + earlier.get("trainings", 0)
+    short = len(cost["trainings"]) - finished + earlier.get("cut_off", 0)
     md.append(f"- Cost so far on {on}: **{ch['total']:.1f} core-hours** (training {ch['training']:.1f} over "
               f"{done} finished runs" + (f" and {short} unfinished or cut off" if short else "") + f", sampling {ch['sampling']:.1f} over {cost['sampling_runs']} runs, FID "
               f"{ch['fid']:.2f}; {cost['threads_per_job']} PoCL thread(s) per job; `tools/protocol_cost.py`).")
