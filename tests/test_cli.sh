@@ -6,7 +6,8 @@
 # an uninterrupted one (methods on) and its log holds each step once; EP logs its chain length and
 # skipping unused chain steps changes no weight; Time-Shift runs on every
 # sampler that supports it (singlestep DPM-Solver too), a window of 0 changes nothing;
-# --respacing (guided-diffusion's specs and TS-DPM's released grid) runs and refuses bad uses.
+# --respacing (guided-diffusion's specs and TS-DPM's released grid) runs and refuses bad uses;
+# CLDIFF_PROFILE lists the Winograd weight gradient's products with the GEMM shapes.
 #   Args: <cldiff binary>
 # shellcheck source=tests/cli_common.sh
 source "$(dirname "$0")/cli_common.sh"
@@ -311,5 +312,11 @@ done
 for f in --ts-window --ts-cutoff --ts-coeffs --ts-data-aware --respacing; do
   grep -q -- "$f" "$tmp/help.txt" || fail "sample --help does not mention $f"
 done
+
+# --- CLDIFF_PROFILE lists Winograd's summed weight-gradient products among the GEMM shapes
+CLDIFF_PROFILE=1 "$B" bench train --model fmnist-xs --batch 2 --reps 2 >"$tmp/prof.txt" 2>&1 || fail "bench train under CLDIFF_PROFILE"
+grep -q '^  matmul_sum_nt ' "$tmp/prof.txt" || fail "profile: no matmul_sum_nt line"
+grep -Eq '^  gemm m=64 n=64 k=128 b=36 NT summed over 4 panels: .* GFLOP/s$' "$tmp/prof.txt" ||
+  fail "profile: the summed NT product of fmnist-xs at batch 2 is not listed: $(grep summed "$tmp/prof.txt")"
 
 finish "cli"

@@ -143,7 +143,7 @@ struct cld_graph {
   int gate_limit;       /* compute skips nodes with gate >= this (cld_graph_set_gate_limit) */
   double *prof_s;       /* CLDIFF_PROFILE: seconds per op kind */
   int64_t *prof_n;
-  struct prof_gemm { int64_t m, n, k, batch; int ta, tb; double s; int64_t calls; } *prof_g;
+  struct prof_gemm { int64_t m, n, k, batch, panels; int ta, tb; double s; int64_t calls; } *prof_g; /* panels: the summed NT kernel's P */
   int n_prof_g;
   int conv_algo;        /* cld_conv_algo */
   int wino_panel;       /* Winograd V/M layout: 0 plain (K,1,C,T), else panels (K,P,C,wino_panel) stored

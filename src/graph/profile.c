@@ -1,4 +1,5 @@
-/* CLDIFF_PROFILE: per-op-kind and per-GEMM-shape device time of a graph's launches (the executor
+/* CLDIFF_PROFILE: per-op-kind and per-GEMM-shape device time (Winograd's summed NT weight
+ * gradient listed with the GEMMs) of a graph's launches (the executor
  * drains the queue after every launch when profiling), printed when the graph is released. A launch
  * that fails while profiling is named (op, node, sizes), which pins asynchronous device errors. */
 #include "graph/graph_internal.h"
@@ -10,18 +11,27 @@ void cld_profile_charge(cld_graph *g, const cld_launch *l, double dt) {
   int op = l->node >= 0 ? (int)g->nodes[l->node]->op : 0;
   g->prof_s[op] += dt;
   g->prof_n[op]++;
-  if (!l->is_gemm) return;
-  const cld_gemm_call *c = &l->gemm;
+  cld_gemm_call c;
+  int64_t panels = 0;
+  if (l->is_gemm) c = l->gemm;
+  else if (op == OP_MATMUL_SUM_NT) { /* (G,P,R,N) x (G,P,S,N) summed over P: an NT GEMM of k = P N */
+    const cld_tensor *x = g->nodes[l->node]->src[0], *y = g->nodes[l->node]->src[1];
+    c = (cld_gemm_call){.m = x->shape[2], .n = y->shape[2], .k = x->shape[1] * x->shape[3], .batch = x->shape[0],
+                        .trans_b = true};
+    panels = x->shape[1];
+  } else return;
   int j = 0;
   for (; j < g->n_prof_g; j++) {
     struct prof_gemm *q = &g->prof_g[j];
-    if (q->m == c->m && q->n == c->n && q->k == c->k && q->batch == c->batch && q->ta == c->trans_a && q->tb == c->trans_b) break;
+    if (q->m == c.m && q->n == c.n && q->k == c.k && q->batch == c.batch && q->ta == c.trans_a && q->tb == c.trans_b &&
+        q->panels == panels)
+      break;
   }
   if (j == g->n_prof_g) {
     void *np = realloc(g->prof_g, (size_t)(j + 1) * sizeof *g->prof_g);
     if (!np) return;
     g->prof_g = np;
-    g->prof_g[j] = (struct prof_gemm){c->m, c->n, c->k, c->batch, c->trans_a, c->trans_b, 0, 0};
+    g->prof_g[j] = (struct prof_gemm){c.m, c.n, c.k, c.batch, panels, c.trans_a, c.trans_b, 0, 0};
     g->n_prof_g++;
   }
   g->prof_g[j].s += dt;
@@ -71,15 +81,17 @@ void cld_profile_report(cld_graph *g) {
     g->prof_n[best] = -g->prof_n[best] - 1; /* mark printed */
   }
   double runs = (double)nrun;
-  for (int pass = 0; pass < 16 && g->n_prof_g; pass++) {
+  for (int pass = 0; pass < 24 && g->n_prof_g; pass++) {
     int best = -1;
     for (int i = 0; i < g->n_prof_g; i++)
       if (g->prof_g[i].calls > 0 && (best < 0 || g->prof_g[i].s > g->prof_g[best].s)) best = i;
     if (best < 0) break;
     struct prof_gemm *q = &g->prof_g[best];
     double fl = 2.0 * q->m * q->n * q->k * q->batch * q->calls;
-    fprintf(stderr, "  gemm m=%lld n=%lld k=%lld b=%lld %c%c: %.3f s/run, %lld calls/run, %.0f GFLOP/s\n", (long long)q->m,
-            (long long)q->n, (long long)q->k, (long long)q->batch, q->ta ? 'T' : 'N', q->tb ? 'T' : 'N', q->s / runs,
+    char kind[32] = "";
+    if (q->panels) snprintf(kind, sizeof kind, " summed over %lld panel%s", (long long)q->panels, q->panels > 1 ? "s" : "");
+    fprintf(stderr, "  gemm m=%lld n=%lld k=%lld b=%lld %c%c%s: %.3f s/run, %lld calls/run, %.0f GFLOP/s\n", (long long)q->m,
+            (long long)q->n, (long long)q->k, (long long)q->batch, q->ta ? 'T' : 'N', q->tb ? 'T' : 'N', kind, q->s / runs,
             (long long)(q->calls / (int64_t)runs), fl / q->s * 1e-9);
     q->calls = -q->calls;
   }
