@@ -287,6 +287,35 @@ static void r_softmax(const op_case *c, double **in, double *out, const int64_t 
   }
 }
 
+/* attention, channels-first q, k, v (BH, D, L): o[c][i] = sum_j v[c][j] softmax_j(sum_c q[c][i] k[c][j]) */
+/* ip0 = 1: built as the samplers build it (training off), which lets it fuse */
+static cld_tensor *b_attention(cld_graph *g, cld_tensor **x, const op_case *c) {
+  cld_graph_set_training(g, !c->ip[0]);
+  return cld_attention(g, x[0], x[1], x[2]);
+}
+static void r_attention(const op_case *c, double **in, double *out, const int64_t os[4]) {
+  int64_t BH = os[1], D = os[2], L = os[3];
+  double *p = malloc((size_t)L * sizeof *p);
+  for (int64_t h = 0; h < BH; h++) {
+    const double *q = in[0] + h * D * L, *k = in[1] + h * D * L, *v = in[2] + h * D * L;
+    for (int64_t i = 0; i < L; i++) {
+      double m = -1e300, s = 0;
+      for (int64_t j = 0; j < L; j++) {
+        p[j] = 0;
+        for (int64_t ch = 0; ch < D; ch++) p[j] += q[ch * L + i] * k[ch * L + j];
+        m = fmax(m, p[j]);
+      }
+      for (int64_t j = 0; j < L; j++) s += (p[j] = exp(p[j] - m));
+      for (int64_t ch = 0; ch < D; ch++) {
+        double o = 0;
+        for (int64_t j = 0; j < L; j++) o += v[ch * L + j] * p[j] / s;
+        out[(h * D + ch) * L + i] = o;
+      }
+    }
+  }
+  free(p);
+}
+
 /* timestep embedding: ip0 dim, ip1 flip, fp0 shift */
 static cld_tensor *b_temb(cld_graph *g, cld_tensor **x, const op_case *c) {
   return cld_timestep_embedding(g, x[0], c->ip[0], c->ip[1], c->fp[0], 10000.0f);
@@ -427,6 +456,15 @@ static const op_case cases[] = {
     {"layer_norm", 3, {3, 1, 1}, {S4(5, 7, 13, 0), S4(13, 0, 0, 0), S4(13, 0, 0, 0)}, {-2, 0.5f, -1}, {2, 1.5f, 1}, b_norm, r_norm, {1}, {1e-5f}},
     {"softmax", 1, {3}, {S4(5, 7, 13, 0)}, {-3}, {3}, b_softmax, r_softmax, .grad_tol = 3e-3},
     {"softmax_len4k", 1, {3}, {S4(3, 5, 20, 0)}, {-3}, {3}, b_softmax, r_softmax, .grad_tol = 3e-3}, /* float4 path */
+    /* attention: fused in an inference graph on a CPU (L >= 16, D % 8 == 0; its gradient recomputes
+     * the scores): a shifted last query block (L = 20), key tails (L = 37), the mid block's 7x7 and
+     * the UNet's 14x14 with 64 channels a head; L = 12 and a training graph take the GEMMs and softmax */
+    {"attention_fused", 3, {3, 3, 3}, {S4(3, 8, 20, 0), S4(3, 8, 20, 0), S4(3, 8, 20, 0)}, {-1, -1, -1}, {1, 1, 1}, b_attention, r_attention, {1}, .grad_tol = 3e-3},
+    {"attention_tails", 3, {3, 3, 3}, {S4(2, 16, 37, 0), S4(2, 16, 37, 0), S4(2, 16, 37, 0)}, {-0.6f, -0.6f, -1}, {0.6f, 0.6f, 1}, b_attention, r_attention, {1}, .grad_tol = 3e-3},
+    {"attention_49", 3, {3, 3, 3}, {S4(2, 8, 49, 0), S4(2, 8, 49, 0), S4(2, 8, 49, 0)}, {-1, -1, -1}, {1, 1, 1}, b_attention, r_attention, {1}, .grad_tol = 3e-3},
+    {"attention_196", 3, {3, 3, 3}, {S4(2, 64, 196, 0), S4(2, 64, 196, 0), S4(2, 64, 196, 0)}, {-0.3f, -0.3f, -1}, {0.3f, 0.3f, 1}, b_attention, r_attention, {1}, .grad_tol = 3e-3},
+    {"attention_unfused", 3, {3, 3, 3}, {S4(3, 8, 12, 0), S4(3, 8, 12, 0), S4(3, 8, 12, 0)}, {-1, -1, -1}, {1, 1, 1}, b_attention, r_attention, {1}, .grad_tol = 3e-3},
+    {"attention_training", 3, {3, 3, 3}, {S4(3, 8, 20, 0), S4(3, 8, 20, 0), S4(3, 8, 20, 0)}, {-1, -1, -1}, {1, 1, 1}, b_attention, r_attention, {0}, .grad_tol = 3e-3},
     {"timestep_emb_flip", 1, {1}, {S4(5, 0, 0, 0)}, {0}, {999}, b_temb, r_temb, {33, 1}, {0.0f}, {true}, 2e-4},
     {"timestep_emb_shift", 1, {1}, {S4(7, 0, 0, 0)}, {0}, {999}, b_temb, r_temb, {64, 0}, {1.0f}, {true}, 2e-4},
     /* 70 rows: three row blocks of the kernel's grid, the last one partial */
@@ -786,14 +824,37 @@ static void test_wino_bias_fused(void **state) {
   }
 }
 
+/* the attention cases above run the fused kernel where it applies: one OP_ATTENTION node in an
+ * inference graph on a CPU device; two GEMMs and a softmax with CLDIFF_FUSE=0, a sequence under
+ * 16 or a training graph */
+static void test_attention_path(void **state) {
+  (void)state;
+  static const struct { int64_t L; const char *fuse; bool training, fused; } cs[] = {
+      {20, NULL, false, true}, {20, "0", false, false}, {12, NULL, false, false}, {20, NULL, true, false}};
+  for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+    if (cs[k].fuse) setenv("CLDIFF_FUSE", cs[k].fuse, 1);
+    cld_ctx *ctx = tu_ctx();
+    cld_graph *g = cld_graph_create(ctx);
+    cld_graph_set_training(g, cs[k].training);
+    int64_t sh[3] = {2, 8, cs[k].L};
+    cld_tensor *o = cld_attention(g, cld_input(g, "q", 3, sh), cld_input(g, "k", 3, sh), cld_input(g, "v", 3, sh));
+    assert_non_null(o);
+    assert_int_equal(o->op == OP_ATTENTION, cs[k].fused && ctx->info.is_cpu); /* GPUs take the GEMMs */
+    cld_graph_destroy(g);
+    cld_ctx_destroy(ctx);
+    unsetenv("CLDIFF_FUSE");
+  }
+}
+
 int main(void) {
   enum { N = sizeof cases / sizeof cases[0] };
-  struct CMUnitTest tests[N + 3];
+  struct CMUnitTest tests[N + 4];
   for (int i = 0; i < N; i++) {
     tests[i] = (struct CMUnitTest){cases[i].name, test_case, setup_case, NULL, (void *)&cases[i]};
   }
   tests[N] = (struct CMUnitTest)cmocka_unit_test(test_winograd_vs_im2col);
   tests[N + 1] = (struct CMUnitTest)cmocka_unit_test(test_group_norm_bwd_fused);
   tests[N + 2] = (struct CMUnitTest)cmocka_unit_test(test_wino_bias_fused);
-  return _cmocka_run_group_tests("ops", tests, N + 3, NULL, NULL);
+  tests[N + 3] = (struct CMUnitTest)cmocka_unit_test(test_attention_path);
+  return _cmocka_run_group_tests("ops", tests, N + 4, NULL, NULL);
 }

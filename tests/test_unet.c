@@ -55,6 +55,9 @@ static fwd build(cld_ctx *ctx, cld_unet *u, int64_t n, int64_t c, int64_t h, int
   f.x = cld_input_4d(f.g, "x", n, c, h, w);
   f.t = cld_input(f.g, "t", 1, (int64_t[]){n});
   f.cond = class_input(f.g, cld_unet_get_config(u), n);
+  /* a forward-only graph is built as the samplers build it (training off first), so that its
+   * attention takes the fused kernel where that applies (cifar10-ddpm's 16x16, 256 channels) */
+  if (!with_loss) cld_graph_set_training(f.g, false);
   f.out = cld_unet_forward_cond(u, f.g, f.x, f.t, f.cond);
   if (!f.out) fprintf(stderr, "forward: %s\n", cld_graph_errmsg(f.g));
   assert_non_null(f.out);

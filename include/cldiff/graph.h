@@ -118,6 +118,13 @@ CLD_API cld_tensor *cld_group_norm_silu(cld_graph *g, cld_tensor *x, int groups,
                                         cld_tensor *beta);
 CLD_API cld_tensor *cld_layer_norm(cld_graph *g, cld_tensor *x, float eps, cld_tensor *gamma, cld_tensor *beta);
 CLD_API cld_tensor *cld_softmax(cld_graph *g, cld_tensor *x); /* over the last dim */
+/* attention with channels-first operands q, k, v (BH, D, L): o (BH, D, L) = v softmax(q^T k)^T,
+ * i.e. o[c][i] = sum_j v[c][j] softmax_j(q[:,i] . k[:,j]); scale q by 1/sqrt(D) first. In a
+ * graph whose training flag is off when this is built (cld_graph_set_training(g, false) first,
+ * as the samplers do), on a CPU device, with 16 <= L <= 256 and D % 8 == 0: one fused kernel
+ * (the scores stay in registers and private memory; a gradient, if asked for, recomputes
+ * them). Elsewhere, or with CLDIFF_FUSE=0: two GEMMs and a softmax. */
+CLD_API cld_tensor *cld_attention(cld_graph *g, cld_tensor *q, cld_tensor *k, cld_tensor *v);
 /* diffusion helpers */
 /* t (N) -> (N, dim): diffusers get_timestep_embedding(t, dim, flip_sin_to_cos, downscale_freq_shift) */
 CLD_API cld_tensor *cld_timestep_embedding(cld_graph *g, cld_tensor *t, int dim, bool flip_sin_to_cos,
@@ -160,6 +167,8 @@ CLD_API cld_status cld_graph_check_guards(cld_graph *g);
 CLD_API cld_status cld_tensor_write(cld_graph *g, cld_tensor *t, const float *data);
 CLD_API cld_status cld_tensor_read(cld_graph *g, cld_tensor *t, float *data);
 CLD_API void cld_graph_set_seed(cld_graph *g, uint64_t seed);
+/* Training mode (dropout on), the default. Off before ops are built, it also lets them pick
+ * forward-only kernels (cld_attention); the graph stays differentiable. */
 CLD_API void cld_graph_set_training(cld_graph *g, bool training);
 /* Enqueues every node; does not wait. Each call advances the run counter used by RNG ops. */
 CLD_API cld_status cld_graph_compute(cld_graph *g);

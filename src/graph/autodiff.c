@@ -233,6 +233,18 @@ static cld_status backward_one(cld_graph *g, cld_tensor *t, const bool *needs) {
     break;
   }
   case OP_SOFTMAX: if (na) acc(g, a, bwd_node(g, OP_SOFTMAX_BWD, t, gr)); break;
+  case OP_ATTENTION: { /* the fused forward kept no scores: recompute p, then o = v p^T's rules */
+    cld_tensor *v = t->src[2];
+    bool nv = needs[v->id];
+    cld_tensor *p = cld_softmax(g, cld_matmul(g, a, b, true, false));
+    if (nv) acc(g, v, cld_matmul(g, gr, p, false, false));
+    if (na || nb) {
+      cld_tensor *ds = bwd_node(g, OP_SOFTMAX_BWD, p, cld_matmul(g, gr, v, true, false));
+      if (na) acc(g, a, cld_matmul(g, b, ds, false, true));
+      if (nb) acc(g, b, cld_matmul(g, a, ds, false, false));
+    }
+    break;
+  }
   case OP_DROPOUT:
     if (na) {
       cld_tensor *d = cld_unary(g, OP_DROPOUT, gr);

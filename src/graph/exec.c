@@ -504,6 +504,25 @@ static cld_status lower_nothing(cld_graph *g, cld_tensor *t) {
   return CLD_OK;
 }
 
+/* OP_ATTENTION: one work-item per 16 queries of a head */
+static cld_status lower_attention(cld_graph *g, cld_tensor *t) {
+  binder b = {0};
+  cld_status st;
+  char opts[64];
+  int64_t BH = t->shape[0], D = t->shape[1], L = t->shape[2];
+  snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DAL=%d -DAD=%d", (int)L, (int)D);
+  if ((st = new_launch_opts(g, "attention", opts, "k_attention", 0, &b))) return st;
+  for (int i = 0; i < 3; i++) arg_t(&b, t->src[i]);
+  arg_t(&b, t);
+  b.l->dim = 2;
+  b.l->gws[0] = (size_t)(L + 15) / 16;
+  b.l->gws[1] = (size_t)BH;
+  b.l->lws[0] = 1;
+  b.l->lws[1] = 1; /* each item's rows of scores are its own (AL float16s of private memory) */
+  b.l->use_lws = true;
+  return done(&b, "binding attention");
+}
+
 /* OP_MATMUL_SUM_NT */
 static cld_status lower_matmul_sum_nt(cld_graph *g, cld_tensor *t) {
   binder b = {0};
@@ -708,6 +727,7 @@ static const lower_fn lowerers[OP_COUNT] = {
     [OP_WINO_OUT_BWD] = lower_wino_in,
     [OP_MATMUL_SUM_NT] = lower_matmul_sum_nt,
     [OP_WINO_OUT_BSUM] = lower_nothing,
+    [OP_ATTENTION] = lower_attention,
     [OP_NORM_ROWS] = lower_norm_rows,
     [OP_NORM_ROWS_BWD] = lower_norm_rows,
     [OP_GROUP_NORM] = lower_group_norm,

@@ -47,6 +47,8 @@ typedef enum {
   OP_WINO_OUT_BSUM,                                 /* src0 dy (N,O,H,W) -> (N,O,TH): dy summed over each row
                                                        of F(4x4) tiles, for the bias gradient; written by the
                                                        OP_WINO_OUT_BWD node whose ip2 names it (+1), no launch */
+  OP_ATTENTION,                                     /* src0 q, src1 k, src2 v (BH,D,L) channels-first, q
+                                                       pre-scaled -> o (BH,D,L) = v softmax(q^T k)^T, one kernel */
   OP_COUNT
 } cld_op;
 

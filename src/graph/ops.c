@@ -474,6 +474,28 @@ cld_tensor *cld_layer_norm(cld_graph *g, cld_tensor *x, float eps, cld_tensor *g
 
 cld_tensor *cld_softmax(cld_graph *g, cld_tensor *x) { return cld_unary(g, OP_SOFTMAX, x); }
 
+/* the fused kernel's reach: a graph built for inference (its gradient would recompute the scores,
+ * which cost a training step what the fused forward saved), a sequence short enough for its
+ * private rows of scores, on a CPU (a GPU would spill those rows; its GEMMs are the better path) */
+#define ATTN_FUSED_MAX_L 256
+static bool attention_fusable(const cld_graph *g, int64_t d, int64_t L) {
+  return g->fuse && !g->training && g->ctx->info.is_cpu && L >= 16 && L <= ATTN_FUSED_MAX_L && d % 8 == 0;
+}
+
+cld_tensor *cld_attention(cld_graph *g, cld_tensor *q, cld_tensor *k, cld_tensor *v) {
+  CHECK2(g, q, k);
+  CHECK1(g, v);
+  char s1[64], s2[64], s3[64];
+  if (q->ndim != 3 || !cld_same_shape(q, k) || !cld_same_shape(q, v))
+    return cld_graph_fail(g, CLD_ERR_SHAPE, "attention: q %s, k %s and v %s are not one (heads, channels, tokens) shape",
+                          shape_str(q, s1, sizeof s1), shape_str(k, s2, sizeof s2), shape_str(v, s3, sizeof s3));
+  if (!attention_fusable(g, q->shape[1], q->shape[2]))
+    return cld_matmul(g, v, cld_softmax(g, cld_matmul(g, q, k, true, false)), false, true);
+  cld_tensor *t = like(g, OP_ATTENTION, q);
+  if (t) { t->src[0] = q; t->src[1] = k; t->src[2] = v; }
+  return t;
+}
+
 /* ---- diffusion helpers ------------------------------------------------------------------ */
 cld_tensor *cld_timestep_embedding(cld_graph *g, cld_tensor *t, int dim, bool flip_sin_to_cos,
                                    float downscale_freq_shift, float max_period) {

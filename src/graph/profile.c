@@ -45,7 +45,7 @@ static const char *op_name(int op) {
       "upsample2x", "upsample2x_bwd", "matmul", "im2col", "col2im", "norm_rows", "norm_rows_bwd", "softmax",
       "softmax_bwd", "timestep_emb", "dropout", "randn", "rand", "copy", "clamp_min", "clamp_min_bwd",
       "wino_w", "wino_w_bwd", "wino_in", "wino_in_bwd", "wino_out", "wino_out_bwd", "group_norm",
-      "group_norm_bwd", "group_norm_bwd_param", "matmul_sum_nt", "wino_out_bsum"};
+      "group_norm_bwd", "group_norm_bwd_param", "matmul_sum_nt", "wino_out_bsum", "attention"};
   return op >= 0 && op < OP_COUNT && names[op] ? names[op] : "?";
 }
 

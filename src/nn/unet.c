@@ -168,8 +168,7 @@ static cld_tensor *attention(walker *w, const char *pre, cld_tensor *x, int ch, 
      * a pass over the (B*heads, L, L) scores */
     qkv[i] = cld_reshape(g, linear_cf(w, n, hc, ch, i == 0 ? 1.0f / sqrtf((float)d) : 1.0f), 3, sh);
   }
-  cld_tensor *att = cld_softmax(g, cld_matmul(g, qkv[0], qkv[1], true, false));
-  cld_tensor *o = cld_reshape(g, cld_matmul(g, qkv[2], att, false, true), 3, s3); /* o^T (B, ch, L) */
+  cld_tensor *o = cld_reshape(g, cld_attention(g, qkv[0], qkv[1], qkv[2]), 3, s3); /* o^T (B, ch, L) */
   int64_t s4[4] = {B, ch, H, W};
   snprintf(n, sizeof n, "%s.to_out.0", pre);
   o = cld_reshape(g, linear_cf(w, n, o, ch, 1.0f), 4, s4);

@@ -52,10 +52,10 @@ static cld_status cond_init(cld_ctx *ctx, cld_model *mod, int B, int h, int w, c
   d->x = cld_input_4d(d->g, "x", R, d->C, h, w);
   d->t = cld_input(d->g, "t", 1, (int64_t[]){R});
   d->cond = cld_model_class_input(mod, d->g, R);
+  cld_graph_set_training(d->g, false); /* before the build: forward-only kernels (fused attention) */
   d->y = cld_model_forward_cond(mod, d->g, d->x, d->t, d->cond);
   if (!d->y) return cld_seterr(ctx, cld_graph_status(d->g) ? cld_graph_status(d->g) : CLD_ERR_STATE, "sample: %s", cld_graph_errmsg(d->g));
   cld_graph_keep(d->g, d->y);
-  cld_graph_set_training(d->g, false);
   return cld_graph_plan(d->g, NULL);
 }
 

@@ -62,10 +62,10 @@ cld_status cld_model_denoiser_init(cld_ctx *ctx, cld_model *mod, int B, int h, i
   if (!m->g) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   m->x = cld_input_4d(m->g, "x", B, cld_model_channels(mod), h, w);
   m->t = cld_input(m->g, "t", 1, (int64_t[]){B});
+  cld_graph_set_training(m->g, false); /* before the build: forward-only kernels (fused attention) */
   m->y = cld_model_forward(mod, m->g, m->x, m->t);
   if (!m->y) return cld_seterr(ctx, cld_graph_status(m->g) ? cld_graph_status(m->g) : CLD_ERR_STATE, "sample: %s", cld_graph_errmsg(m->g));
   cld_graph_keep(m->g, m->y);
-  cld_graph_set_training(m->g, false);
   return cld_graph_plan(m->g, NULL);
 }
 

@@ -60,10 +60,10 @@ static int run_model(cli_common *co, bool train, const char *preset, int batch, 
   } else {
     g = cld_graph_create(ctx);
     cld_tensor *x = cld_input_4d(g, "x", batch, C, S, S), *tt = cld_input(g, "t", 1, (int64_t[]){batch});
+    cld_graph_set_training(g, false); /* as the samplers build it */
     cld_tensor *y = cld_model_forward(u, g, x, tt);
     if (!y) goto fail;
     cld_graph_keep(g, y);
-    cld_graph_set_training(g, false);
     if (cld_graph_plan(g, NULL)) goto fail;
     if (rec) {
       if (cld_graph_record_gemms(g)) goto fail;
