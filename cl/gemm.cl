@@ -213,3 +213,17 @@ __kernel void k_gemm_sum_nt(int P, int R, int S, int N, __global const float *x,
       o[(r0 + i) * S + s0 + k] = d.x + d.y;
     }
 }
+
+/* out (rows, cols; rows ldc apart) = sum over s < S of the dense partials p[s] (rows, cols): the
+ * second pass of a split-K GEMM. Each work-item sums four consecutive columns of one row. */
+__kernel void k_sum_splits(__global const float *p, int S, int rows, int cols, __global float *out, ulong oo, int ldc) {
+  int c0 = get_global_id(0) * 4, r = get_global_id(1);
+  if (r >= rows || c0 >= cols) return;
+  ulong plane = (ulong)rows * cols, at = (ulong)r * cols;
+  __global float *o = out + oo + (ulong)r * ldc;
+  for (int c = c0; c < min(c0 + 4, cols); c++) {
+    float acc = 0.0f;
+    for (int s = 0; s < S; s++) acc += p[s * plane + at + c];
+    o[c] = acc;
+  }
+}

@@ -101,6 +101,48 @@ static void test_tile_variants(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* split-K: a single GEMM's K cut into slices summed by a second pass, every transposition, with
+ * the tile shapes of the tuner's candidates; slices that do not divide K (or a batch) run unsplit;
+ * a tuning-table entry carries the split through a save and a load, and the dispatch runs it */
+static cld_ctx *ctx_in(const char *dir);
+static void test_split_k(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  const cld_tiled_cfg cfgs[] = {{8, 2, 0, 0, 0, 1, 2}, {4, 1, 4, 4, 1, 1, 4}, {6, 2, 16, 1, 0, 1, 7}, {8, 2, 1, 16, 1, 1, 16}};
+  const int64_t dims[][4] = {{37, 45, 448, 1}, {16, 32, 1024, 1}, {29, 70, 455, 1}, {37, 45, 448, 2}};
+  for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
+      for (int t = 0; t < 4; t++) {
+        cld_gemm_shape sh = {dims[d][0], dims[d][1], dims[d][2], dims[d][3], (t & 1) != 0, (t & 2) != 0};
+        check_shape(ctx, sh, false, CLD_GEMM_TILED, &cfgs[i]);
+      }
+  cld_ctx_destroy(ctx);
+  char dir[] = "/tmp/cldiff-test-tune-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  ctx = ctx_in(dir);
+  FILE *f = fopen(cld_gemm_tune_file(ctx), "w");
+  assert_non_null(f);
+  fputs("{\"entries\": [{\"m\": 40, \"n\": 24, \"k\": 1024, \"batch\": 1, \"trans_a\": 1, \"trans_b\": 0,"
+        " \"provider\": \"tiled\", \"tm\": 8, \"nv\": 1, \"lws0\": 0, \"lws1\": 0, \"mf\": 0, \"ks\": 8},"
+        " {\"m\": 8, \"n\": 8, \"k\": 64, \"batch\": 1, \"trans_a\": 0, \"trans_b\": 0,"
+        " \"provider\": \"tiled\", \"tm\": 8, \"nv\": 1, \"lws0\": 0, \"lws1\": 0, \"mf\": 0, \"ks\": 65}]}", f);
+  fclose(f);
+  struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
+  assert_int_equal(t->n, 1); /* 65 slices: out of range, the entry dropped */
+  assert_int_equal(t->e[0].tiled.ks, 8);
+  TU_OK(ctx, cld_gemm_tuning_save(ctx));
+  cld_ctx_destroy(ctx);
+  ctx = ctx_in(dir);
+  t = cld_gemm_tuning_get(ctx);
+  assert_int_equal(t->n, 1);
+  assert_int_equal(t->e[0].tiled.ks, 8);
+  check_shape(ctx, (cld_gemm_shape){40, 24, 1024, 1, true, false, 0}, false, CLD_GEMM_AUTO, NULL);
+  cld_ctx_destroy(ctx);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 /* CLBlast's kernels index with int: operands past 2^31 floats (an arena over 8 GiB) go through a
  * sub-buffer. A limit of 0 forces that path for every operand with a non-zero offset. */
 static void test_clblast_rebase(void **state) {
@@ -353,6 +395,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_providers),
       cmocka_unit_test(test_tile_variants),
+      cmocka_unit_test(test_split_k),
       cmocka_unit_test(test_clblast_rebase),
       cmocka_unit_test(test_interleaved),
       cmocka_unit_test(test_host_one_buffer),

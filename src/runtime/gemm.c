@@ -59,7 +59,7 @@ cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *c, cld_gemm_provider 
   if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   cld_tiled_cfg cfg = cld_tiled_default();
   /* untuned grouped GEMMs (N = 32 panels): 8x32 tiles, a work-group over 16 panels sharing A */
-  if (c->a_div > 1) cfg = (cld_tiled_cfg){8, 2, 1, 1, 1, 16};
+  if (c->a_div > 1) cfg = (cld_tiled_cfg){8, 2, 1, 1, 1, 16, 1};
   if (p == CLD_GEMM_AUTO) {
     const cld_tune_entry *e = lookup(t, c);
     if (e) { p = e->provider; cfg = e->tiled; }

@@ -7,7 +7,11 @@
 /* tm rows x 16*nv columns per work-item; lws0 x lws1 x lb work-group (lws 0: driver-chosen; lb, over
  * the batch dimension, 0 or 1: none); mf: grid dimension 0 walks M (tiles sharing a block of B run
  * back to back) instead of N */
-typedef struct cld_tiled_cfg { int tm, nv, lws0, lws1, mf, lb; } cld_tiled_cfg;
+/* tm rows x 16 nv columns per work-item, work-group lws0 x lws1 (0: the driver's), mf: rows first
+ * in the grid, lb: batch entries per work-group; ks > 1: K cut into ks slices run as a batch into
+ * scratch partials that a second kernel sums (a single GEMM with K % ks == 0 only: a long-K product
+ * with a small output, which fills a GPU's compute units only when split) */
+typedef struct cld_tiled_cfg { int tm, nv, lws0, lws1, mf, lb, ks; } cld_tiled_cfg;
 
 #define CLD_CLBLAST_NPARAMS 16
 typedef struct cld_clblast_cfg { size_t v[CLD_CLBLAST_NPARAMS]; bool set; } cld_clblast_cfg;
@@ -31,6 +35,7 @@ struct cld_gemm_tuning {
   int n_tiled;
   cl_kernel transpose;
   cl_kernel dot_nt; /* k_gemm_sum_nt, for narrow NT products */
+  cl_kernel sum_splits; /* k_sum_splits, split-K's second pass */
 };
 /* The entries and CLBlast set of a tuning table's JSON text into t (which starts empty): entries
  * with missing, non-integer or out-of-range values are dropped, an unparsable text adds nothing. */

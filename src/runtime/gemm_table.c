@@ -18,12 +18,13 @@ const char *cld_gemm_provider_name(cld_gemm_provider p) {
   }
 }
 
-cld_tiled_cfg cld_tiled_default(void) { return (cld_tiled_cfg){8, 2, 0, 0, 0, 1}; }
+cld_tiled_cfg cld_tiled_default(void) { return (cld_tiled_cfg){8, 2, 0, 0, 0, 1, 1}; }
 
 const char *cld_tiled_cfg_str(const cld_tiled_cfg *c, char *buf, size_t n) {
-  char lb[16] = "";
+  char lb[16] = "", ks[24] = "";
   if (c->lb > 1) snprintf(lb, sizeof lb, "x%d", c->lb);
-  snprintf(buf, n, "tm=%d nv=%d lws=%dx%d%s%s", c->tm, c->nv, c->lws0, c->lws1, lb, c->mf ? " m-first" : "");
+  if (c->ks > 1) snprintf(ks, sizeof ks, " split-k %d", c->ks);
+  snprintf(buf, n, "tm=%d nv=%d lws=%dx%d%s%s%s", c->tm, c->nv, c->lws0, c->lws1, lb, c->mf ? " m-first" : "", ks);
   return buf;
 }
 
@@ -88,10 +89,11 @@ void cld_gemm_tuning_parse(struct cld_gemm_tuning *t, const char *text) {
                   : !strcmp(p->valuestring, "clblast") ? CLD_GEMM_CLBLAST
                   : !strcmp(p->valuestring, "host") ? CLD_GEMM_HOST : CLD_GEMM_TILED;
     x->tiled = (cld_tiled_cfg){jint(e, "tm", 8), jint(e, "nv", 2), jint(e, "lws0", 0), jint(e, "lws1", 0), jint(e, "mf", 0) != 0,
-                              jint(e, "lb", 1)};
+                              jint(e, "lb", 1), jint(e, "ks", 1)};
     if (!(x->shape.m > 0 && x->shape.n > 0 && x->shape.k > 0 && x->tiled.tm >= 1 && x->tiled.tm <= 8 &&
           x->tiled.nv >= 1 && x->tiled.nv <= 4 && x->tiled.lb >= 1 && x->tiled.lb <= 64 && x->shape.a_batch >= 0 &&
-          x->shape.batch >= 1 && x->tiled.lws0 >= 0 && x->tiled.lws0 <= 256 && x->tiled.lws1 >= 0 && x->tiled.lws1 <= 256))
+          x->shape.batch >= 1 && x->tiled.lws0 >= 0 && x->tiled.lws0 <= 256 && x->tiled.lws1 >= 0 && x->tiled.lws1 <= 256 &&
+          x->tiled.ks >= 1 && x->tiled.ks <= 64))
       continue;
     cld_tune_put(t, x); /* a shape listed twice (tables written before merging compared fields): the later entry */
   }
@@ -139,6 +141,7 @@ cld_status cld_gemm_tuning_save(cld_ctx *ctx) {
     cJSON_AddNumberToObject(o, "lws1", x->tiled.lws1);
     cJSON_AddNumberToObject(o, "mf", x->tiled.mf);
     if (x->tiled.lb > 1) cJSON_AddNumberToObject(o, "lb", x->tiled.lb);
+    if (x->tiled.ks > 1) cJSON_AddNumberToObject(o, "ks", x->tiled.ks);
     if (x->shape.a_batch) cJSON_AddNumberToObject(o, "a_batch", (double)x->shape.a_batch);
     cJSON_AddNumberToObject(o, "gflops", x->gflops);
     cJSON_AddItemToArray(arr, o);
@@ -187,10 +190,14 @@ void cld_gemm_release(cld_ctx *ctx) {
     for (int i = 0; i < t->n_tiled; i++) clReleaseKernel(t->tiled_kernels[i]);
     if (t->transpose) clReleaseKernel(t->transpose);
     if (t->dot_nt) clReleaseKernel(t->dot_nt);
+    if (t->sum_splits) clReleaseKernel(t->sum_splits);
     free(t->e);
     free(t);
     ctx->tuning = NULL;
   }
   if (ctx->gemm_scratch) clReleaseMemObject(ctx->gemm_scratch);
   ctx->gemm_scratch = NULL;
+  if (ctx->gemm_split) clReleaseMemObject(ctx->gemm_split);
+  ctx->gemm_split = NULL;
+  ctx->gemm_split_bytes = 0;
 }

@@ -69,6 +69,41 @@ static cld_status narrow_nt(cld_ctx *ctx, const cld_gemm_call *c) {
   return e == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, e, "enqueue narrow NT GEMM");
 }
 
+/* the split-K partials' buffer, grown as needed */
+static cld_status ensure_split(cld_ctx *ctx, size_t floats) {
+  size_t bytes = floats * sizeof(float);
+  if (bytes <= ctx->gemm_split_bytes) return CLD_OK;
+  if (ctx->gemm_split) {
+    clFinish(ctx->queue);
+    clReleaseMemObject(ctx->gemm_split);
+  }
+  cl_int e;
+  ctx->gemm_split = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &e);
+  ctx->gemm_split_bytes = e == CL_SUCCESS ? bytes : 0;
+  if (e != CL_SUCCESS) ctx->gemm_split = NULL;
+  return e == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, e, "allocating split-K partials");
+}
+
+/* C (rows, cols; ldc) = the sum of the S partials the split launch left in ctx->gemm_split */
+static cld_status sum_splits(cld_ctx *ctx, int S, int rows, int cols, cl_mem C, size_t co, int ldc) {
+  struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
+  cld_status st;
+  if (!t->sum_splits && (st = cld_kernel_create(ctx, "gemm", "-cl-std=CL1.2", "k_sum_splits", &t->sum_splits))) return st;
+  cl_ulong o = co;
+  const karg args[] = {KARG(ctx->gemm_split), KARG(S), KARG(rows), KARG(cols), KARG(C), KARG(o), KARG(ldc)};
+  cl_int e = set_args(t->sum_splits, args, sizeof args / sizeof args[0]);
+  if (e != CL_SUCCESS) return cld_seterr(ctx, CLD_ERR_CL, "binding split-K sum");
+  size_t gws[2] = {((size_t)cols + 3) / 4, (size_t)rows};
+  e = clEnqueueNDRangeKernel(ctx->queue, t->sum_splits, 2, NULL, gws, NULL, 0, NULL, NULL);
+  return e == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, e, "enqueue split-K sum");
+}
+
+/* split-K applies to one dense GEMM whose K divides into ks slices */
+static int split_of(const cld_gemm_call *c, const cld_tiled_cfg *cfg) {
+  int ks = cfg->ks;
+  return ks > 1 && c->batch == 1 && c->a_div <= 1 && !cld_gemm_interleaved(c) && c->k % ks == 0 ? ks : 1;
+}
+
 cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_tiled_cfg *cfg) {
   /* kernel problem: C'(M', N') = op(L)(M', K) * R(K, N') */
   cl_mem L = c->a, R = c->b;
@@ -114,22 +149,38 @@ cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_ti
   int ldc = c->ldc ? (int)c->ldc : tc ? (int)M : (int)N;
   /* the stride of the group b / adiv (with adiv 1 the batch stride itself) */
   size_t rgs = c->b_gstride ? c->b_gstride : rs * (size_t)adiv, cgs = c->c_gstride ? c->c_gstride : c->c_stride * (size_t)adiv;
+  int ks = split_of(c, cfg), nbat = (int)c->batch;
+  cl_mem Cm = c->c;
+  size_t co = c->c_off;
+  int rows = tc ? (int)N : (int)M, cols = tc ? (int)M : (int)N, ldc_out = ldc;
+  if (ks > 1) { /* slice s: A's and B's K rows s K/ks on, into partial s of the scratch */
+    if ((st = ensure_split(ctx, (size_t)ks * (size_t)(M * N)))) return st;
+    K /= ks;
+    ls = ta ? (size_t)K * (size_t)lda : (size_t)K;
+    rgs = (size_t)K * (size_t)ldb;
+    Cm = ctx->gemm_split;
+    co = 0;
+    ldc = cols;
+    cgs = (size_t)(M * N);
+    nbat = ks;
+  }
   cl_kernel k;
   if ((st = get_kernel(ctx, cfg, ta, tc, &k))) return st;
   cl_int mi = (cl_int)M, ni = (cl_int)N, ki = (cl_int)K;
-  cl_ulong lo_ = lo, ls_ = ls, ro_ = ro, rs_ = rs, rg_ = rgs, co_ = c->c_off, cs_ = c->c_stride, cg_ = cgs;
-  cl_int adiv_ = adiv, nbatch = (cl_int)c->batch;
+  cl_ulong lo_ = lo, ls_ = ls, ro_ = ro, rs_ = rs, rg_ = rgs, co_ = co, cs_ = c->c_stride, cg_ = cgs;
+  cl_int adiv_ = adiv, nbatch = nbat;
   const karg args[] = {KARG(mi), KARG(ni), KARG(ki), KARG(L), KARG(lo_), KARG(lda), KARG(ls_), KARG(R), KARG(ro_), KARG(ldb),
-                       KARG(rs_), KARG(rg_), KARG(c->c), KARG(co_), KARG(ldc), KARG(cs_), KARG(cg_), KARG(adiv_), KARG(nbatch)};
+                       KARG(rs_), KARG(rg_), KARG(Cm), KARG(co_), KARG(ldc), KARG(cs_), KARG(cg_), KARG(adiv_), KARG(nbatch)};
   cl_int e = set_args(k, args, sizeof args / sizeof args[0]);
   if (e != CL_SUCCESS) return cld_seterr(ctx, CLD_ERR_CL, "binding gemm_tiled arguments");
   size_t tn = 16 * (size_t)cfg->nv;
-  size_t gws[3] = {((size_t)N + tn - 1) / tn, ((size_t)M + (size_t)cfg->tm - 1) / (size_t)cfg->tm, (size_t)c->batch};
+  size_t gws[3] = {((size_t)N + tn - 1) / tn, ((size_t)M + (size_t)cfg->tm - 1) / (size_t)cfg->tm, (size_t)nbat};
   size_t lws[3] = {(size_t)cfg->lws0, (size_t)cfg->lws1, cfg->lb > 1 ? (size_t)cfg->lb : 1};
   bool use_lws = cfg->lws0 > 0 && cfg->lws1 > 0;
   if (cfg->mf) { size_t g = gws[0]; gws[0] = gws[1]; gws[1] = g; } /* lws stays (lws0, lws1) in grid order */
   if (use_lws)
     for (int d = 0; d < 3; d++) gws[d] = (gws[d] + lws[d] - 1) / lws[d] * lws[d];
   e = clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, gws, use_lws ? lws : NULL, 0, NULL, NULL);
-  return e == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, e, "enqueue gemm_tiled");
+  if (e != CL_SUCCESS) return cld_clerr(ctx, e, "enqueue gemm_tiled");
+  return ks > 1 ? sum_splits(ctx, ks, rows, cols, c->c, c->c_off, ldc_out) : CLD_OK;
 }

@@ -214,8 +214,8 @@ static const size_t clblast_cands[][CLD_CLBLAST_NPARAMS] = {
  * GEMM shape of a fmnist-xs training step on a 2-core Intel Xeon (AVX-512) through PoCL, most
  * frequent first (docs/PERFORMANCE.md); the last two span the batch. */
 static const cld_tiled_cfg quick_cands[] = {
-    {8, 2, 1, 16, 0, 1}, {8, 2, 16, 1, 1, 1}, {4, 2, 1, 16, 0, 1}, {8, 2, 4, 4, 0, 1}, {8, 2, 1, 16, 1, 1},
-    {8, 2, 4, 4, 1, 1},  {4, 2, 0, 0, 1, 1},  {6, 2, 1, 16, 1, 1}, {8, 2, 2, 1, 0, 8}, {8, 2, 1, 1, 1, 16}};
+    {8, 2, 1, 16, 0, 1, 1}, {8, 2, 16, 1, 1, 1, 1}, {4, 2, 1, 16, 0, 1, 1}, {8, 2, 4, 4, 0, 1, 1}, {8, 2, 1, 16, 1, 1, 1},
+    {8, 2, 4, 4, 1, 1, 1},  {4, 2, 0, 0, 1, 1, 1},  {6, 2, 1, 16, 1, 1, 1}, {8, 2, 2, 1, 0, 8, 1}, {8, 2, 1, 1, 1, 16, 1}};
 
 /* the candidates of a search into out (room for 128): the quick list, or every tile size with
  * 4..16 outputs per work-item x grid order x work-group; work-groups spanning the batch only for
@@ -234,7 +234,7 @@ static int tiled_candidates(const cld_gemm_shape *s, bool quick, cld_tiled_cfg *
       if (tms[a] * nvs[b] > 16 || tms[a] * nvs[b] < 4) continue;
       for (int mf = 0; mf < 2; mf++)
         for (size_t l = 0; l < sizeof lws / sizeof lws[0]; l++)
-          if (lws[l][2] <= 1 || s->batch >= 16) out[n++] = (cld_tiled_cfg){tms[a], nvs[b], lws[l][0], lws[l][1], mf, lws[l][2]};
+          if (lws[l][2] <= 1 || s->batch >= 16) out[n++] = (cld_tiled_cfg){tms[a], nvs[b], lws[l][0], lws[l][1], mf, lws[l][2], 1};
     }
   return n;
 }
@@ -257,6 +257,19 @@ static cld_status tune_tiled_shape(cld_ctx *ctx, const cld_gemm_shape *s, const 
     double gf = flops(s) / sec * 1e-9;
     if (check(ctx, s, bb) > 1e-4) continue; /* a wrong result never wins */
     if (gf > best->gflops) { best->gflops = gf; best->tiled = cand[i]; }
+  }
+  /* a single long-K product: the winner again with K split into 2-16 slices of at least 64 */
+  static const int kss[] = {2, 4, 8, 16};
+  cld_tiled_cfg base = best->tiled;
+  for (size_t i = 0; i < sizeof kss / sizeof kss[0] && !st && s->batch == 1 && s->k >= 1024 && best->gflops > 0; i++) {
+    if (s->k % kss[i] || s->k / kss[i] < 64) continue;
+    cld_tiled_cfg cfg = base;
+    cfg.ks = kss[i];
+    double sec = 1.0;
+    if ((st = time_call(ctx, c, CLD_GEMM_TILED, &cfg, quick ? 2 : 3, &sec))) break;
+    double gf = flops(s) / sec * 1e-9;
+    if (check(ctx, s, bb) > 1e-4) continue;
+    if (gf > best->gflops) { best->gflops = gf; best->tiled = cfg; }
   }
   return st;
 }

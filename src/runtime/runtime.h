@@ -36,6 +36,8 @@ struct cld_ctx {
   char tune_file[600];
   cl_mem gemm_scratch;            /* transpose scratch of the tiled provider */
   size_t gemm_scratch_bytes;
+  cl_mem gemm_split;              /* split-K partial products of the tiled provider */
+  size_t gemm_split_bytes;
 };
 
 /* Sets the context message (printf-style) and returns st. */

@@ -22,7 +22,8 @@ static int by_flops_desc(const void *a, const void *b) {
 static const char TUNE_SYNOPSIS[] =
     "usage: cldiff tune [--shape M,N,K[,BATCH[,TA,TB[,A_BATCH]]]]... [--model PRESET [--batch B] [--forward]]\n"
     "                   [--no-clblast] [--thorough] [--max-seconds S] [--device D]\n\n"
-    "Times the built-in tiled GEMM (tile sizes, work-group shapes, grid order), the host's\n"
+    "Times the built-in tiled GEMM (tile sizes, work-group shapes, grid order; for a single\n"
+    "product with K >= 1024 also K split into 2-16 slices summed afterwards), the host's\n"
     "BLAS (CPU devices) and CLBlast Xgemm parameter sets on the chosen device and stores the\n"
     "fastest per shape in the cache directory. Later runs on this device use them (a shape\n"
     "not tuned takes the nearest tuned shape's choice); without a tuning file the defaults\n"
