@@ -166,22 +166,26 @@ size_t cld_gemm_scratch_floats(const cld_gemm_call *c) {
   return sa > sb ? sa : sb; /* the provider transposes the smaller; reserve the larger to be safe */
 }
 
-cld_status cld_gemm_ensure_scratch(cld_ctx *ctx, size_t floats) {
+cld_status cld_gemm_grow(cld_ctx *ctx, cl_mem *buf, size_t *have, size_t floats, const char *what) {
   size_t bytes = floats * sizeof(float);
-  if (bytes <= ctx->gemm_scratch_bytes) return CLD_OK;
-  if (ctx->gemm_scratch) {
+  if (bytes <= *have) return CLD_OK;
+  if (*buf) {
     clFinish(ctx->queue);
-    clReleaseMemObject(ctx->gemm_scratch);
+    clReleaseMemObject(*buf);
   }
   cl_int e;
-  ctx->gemm_scratch = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &e);
+  *buf = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &e);
   if (e != CL_SUCCESS) {
-    ctx->gemm_scratch = NULL;
-    ctx->gemm_scratch_bytes = 0;
-    return cld_clerr(ctx, e, "allocating GEMM scratch");
+    *buf = NULL;
+    *have = 0;
+    return cld_clerr(ctx, e, what);
   }
-  ctx->gemm_scratch_bytes = bytes;
+  *have = bytes;
   return CLD_OK;
+}
+
+cld_status cld_gemm_ensure_scratch(cld_ctx *ctx, size_t floats) {
+  return cld_gemm_grow(ctx, &ctx->gemm_scratch, &ctx->gemm_scratch_bytes, floats, "allocating GEMM scratch");
 }
 
 void cld_gemm_release(cld_ctx *ctx) {

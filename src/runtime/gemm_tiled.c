@@ -69,21 +69,6 @@ static cld_status narrow_nt(cld_ctx *ctx, const cld_gemm_call *c) {
   return e == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, e, "enqueue narrow NT GEMM");
 }
 
-/* the split-K partials' buffer, grown as needed */
-static cld_status ensure_split(cld_ctx *ctx, size_t floats) {
-  size_t bytes = floats * sizeof(float);
-  if (bytes <= ctx->gemm_split_bytes) return CLD_OK;
-  if (ctx->gemm_split) {
-    clFinish(ctx->queue);
-    clReleaseMemObject(ctx->gemm_split);
-  }
-  cl_int e;
-  ctx->gemm_split = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &e);
-  ctx->gemm_split_bytes = e == CL_SUCCESS ? bytes : 0;
-  if (e != CL_SUCCESS) ctx->gemm_split = NULL;
-  return e == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, e, "allocating split-K partials");
-}
-
 /* C (rows, cols; ldc) = the sum of the S partials the split launch left in ctx->gemm_split */
 static cld_status sum_splits(cld_ctx *ctx, int S, int rows, int cols, cl_mem C, size_t co, int ldc) {
   struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
@@ -154,7 +139,9 @@ cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_ti
   size_t co = c->c_off;
   int rows = tc ? (int)N : (int)M, cols = tc ? (int)M : (int)N, ldc_out = ldc;
   if (ks > 1) { /* slice s: A's and B's K rows s K/ks on, into partial s of the scratch */
-    if ((st = ensure_split(ctx, (size_t)ks * (size_t)(M * N)))) return st;
+    if ((st = cld_gemm_grow(ctx, &ctx->gemm_split, &ctx->gemm_split_bytes, (size_t)ks * (size_t)(M * N),
+                            "allocating split-K partials")))
+      return st;
     K /= ks;
     ls = ta ? (size_t)K * (size_t)lda : (size_t)K;
     rgs = (size_t)K * (size_t)ldb;

@@ -99,5 +99,8 @@ static inline bool cld_gemm_interleaved(const cld_gemm_call *c) { return c->ldb 
 /* Scratch floats a call needs on the tiled provider (0 when none). */
 size_t cld_gemm_scratch_floats(const cld_gemm_call *call);
 cld_status cld_gemm_ensure_scratch(cld_ctx *ctx, size_t floats);
+/* *buf (of *have bytes) grown to at least floats floats: the queue drained and the old buffer
+ * released first; on failure *buf is NULL and the error names what */
+cld_status cld_gemm_grow(cld_ctx *ctx, cl_mem *buf, size_t *have, size_t floats, const char *what);
 void cld_gemm_release(cld_ctx *ctx);
 #endif
