@@ -6,11 +6,9 @@
 
 /* tm rows x 16*nv columns per work-item; lws0 x lws1 x lb work-group (lws 0: driver-chosen; lb, over
  * the batch dimension, 0 or 1: none); mf: grid dimension 0 walks M (tiles sharing a block of B run
- * back to back) instead of N */
-/* tm rows x 16 nv columns per work-item, work-group lws0 x lws1 (0: the driver's), mf: rows first
- * in the grid, lb: batch entries per work-group; ks > 1: K cut into ks slices run as a batch into
- * scratch partials that a second kernel sums (a single GEMM with K % ks == 0 only: a long-K product
- * with a small output, which fills a GPU's compute units only when split) */
+ * back to back) instead of N; ks > 1: K cut into ks slices run as a batch into scratch partials
+ * that a second kernel sums (a single GEMM with K % ks == 0 only: a long-K product with a small
+ * output, which fills a GPU's compute units only when split; 0 or 1: none) */
 typedef struct cld_tiled_cfg { int tm, nv, lws0, lws1, mf, lb, ks; } cld_tiled_cfg;
 
 #define CLD_CLBLAST_NPARAMS 16

@@ -239,6 +239,18 @@ static int tiled_candidates(const cld_gemm_shape *s, bool quick, cld_tiled_cfg *
   return n;
 }
 
+/* cfg timed on shape s (3 times, 2 in the quick search): it becomes *best's configuration when it
+ * is faster and right (a wrong result never wins) */
+static cld_status try_tiled(cld_ctx *ctx, const cld_gemm_shape *s, const cld_gemm_call *c, bench_bufs *bb,
+                            const cld_tiled_cfg *cfg, bool quick, cld_tune_entry *best) {
+  double sec = 1.0;
+  cld_status st = time_call(ctx, c, CLD_GEMM_TILED, cfg, quick ? 2 : 3, &sec);
+  if (st) return st;
+  double gf = flops(s) / sec * 1e-9;
+  if (gf > best->gflops && check(ctx, s, bb) <= 1e-4) { best->gflops = gf; best->tiled = *cfg; }
+  return CLD_OK;
+}
+
 /* the fastest correct tiled configuration for shape s into *best (each candidate timed 3 times,
  * 2 in the quick search); past the deadline (> 0, in now_s() time) the search stops at the best
  * found so far (every candidate compiles a program, so one shape can take longer than a whole
@@ -252,11 +264,7 @@ static cld_status tune_tiled_shape(cld_ctx *ctx, const cld_gemm_shape *s, const 
   best->provider = CLD_GEMM_TILED;
   for (int i = 0; i < n && !st; i++) {
     if (deadline > 0 && best->gflops > 0 && now_s() > deadline) return st;
-    double sec = 1.0;
-    if ((st = time_call(ctx, c, CLD_GEMM_TILED, &cand[i], quick ? 2 : 3, &sec))) break;
-    double gf = flops(s) / sec * 1e-9;
-    if (check(ctx, s, bb) > 1e-4) continue; /* a wrong result never wins */
-    if (gf > best->gflops) { best->gflops = gf; best->tiled = cand[i]; }
+    st = try_tiled(ctx, s, c, bb, &cand[i], quick, best);
   }
   /* a single long-K product: the winner again with K split into 2-16 slices of at least 64 */
   static const int kss[] = {2, 4, 8, 16};
@@ -265,11 +273,7 @@ static cld_status tune_tiled_shape(cld_ctx *ctx, const cld_gemm_shape *s, const 
     if (s->k % kss[i] || s->k / kss[i] < 64) continue;
     cld_tiled_cfg cfg = base;
     cfg.ks = kss[i];
-    double sec = 1.0;
-    if ((st = time_call(ctx, c, CLD_GEMM_TILED, &cfg, quick ? 2 : 3, &sec))) break;
-    double gf = flops(s) / sec * 1e-9;
-    if (check(ctx, s, bb) > 1e-4) continue;
-    if (gf > best->gflops) { best->gflops = gf; best->tiled = cfg; }
+    st = try_tiled(ctx, s, c, bb, &cfg, quick, best);
   }
   return st;
 }
