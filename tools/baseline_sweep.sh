@@ -10,12 +10,14 @@
 #   env: LRS ["2e-3 4e-3"] WARMUP [200] BATCH [32] STEPS [3000] EVERY [1000] SEED [0]
 #        N [1000] images per FID  SAMPLERS ["ddim10 ddim50 fpndm10 ddpm50"]  RUNS [runs/baseline]
 #        CLS [tools/demo/classifier] CLDIFF [build/cldiff] THREADS [1] PoCL threads per training
+#        FROM [0] checkpoints before this step are not evaluated (a longer curve whose earlier points
+#        were measured by an earlier run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-docs/results/baseline}
 B=${CLDIFF:-build/cldiff} N=${N:-1000} CLS=${CLS:-tools/demo/classifier}
 LRS=${LRS:-"2e-3 4e-3"} WARMUP=${WARMUP:-200} BATCH=${BATCH:-32} STEPS=${STEPS:-3000} EVERY=${EVERY:-1000}
-SEED=${SEED:-0} SAMPLERS=${SAMPLERS:-"ddim10 ddim50 fpndm10 ddpm50"} RUNS=${RUNS:-runs/baseline}
+SEED=${SEED:-0} FROM=${FROM:-0} SAMPLERS=${SAMPLERS:-"ddim10 ddim50 fpndm10 ddpm50"} RUNS=${RUNS:-runs/baseline}
 work=${WORK:-/tmp/cldiff-baseline}
 mkdir -p "$out" "$work" "$RUNS"
 # shellcheck source=tools/fid_rows.sh
@@ -42,6 +44,7 @@ for lr in $LRS; do
   dir="$RUNS/lr$lr-b$BATCH"
   for ck in "$dir"/ckpt-*; do
     step=${ck##*-}
+    [ "$step" -ge "$FROM" ] || continue
     for s in $SAMPLERS; do
       # the intermediate checkpoints get DDIM 10 and DDPM 50 (the curve); the last gets every sampler
       # and keeps its images
