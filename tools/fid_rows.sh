@@ -1,6 +1,7 @@
 # Sourced by the evidence scripts (tools/ts_released.sh, tools/ip_mechanism.sh,
 # tools/baseline_sweep.sh; tools/results.sh takes keep_npz): one FID row =
-# sample N images of a model with the given options (seed 0: the same noise in every row), score
+# sample N images of a model with the given options (noise seed NOISE_SEED, default 0: the same
+# noise in every row), score
 # them with `cldiff eval fid` against the Fashion-MNIST test set, write $out/NAME.json (the metrics,
 # the options, the sampling time) and keep the images as uint8 $out/samples/NAME.npz (not with
 # KEEP_SAMPLES=0). A row whose
@@ -16,7 +17,7 @@ row() { # ckpt, name, then sample options
   local ckpt=$1 name=$2; shift 2
   [ -s "$out/$name.json" ] && return 0
   local t0=$SECONDS
-  "$B" sample --ckpt "$ckpt" --n "$N" --batch 250 --seed 0 --steps "$STEPS" --npy "$work/$name.npy" \
+  "$B" sample --ckpt "$ckpt" --n "$N" --batch 250 --seed "${NOISE_SEED:-0}" --steps "$STEPS" --npy "$work/$name.npy" \
     --out "$work/$name.png" "$@" >"$work/$name.log" 2>&1 || { echo "$name failed: $(tail -n 2 "$work/$name.log")" >&2; return 1; }
   local ts=$((SECONDS - t0))
   "$B" eval fid --features "$CLS" --ref fmnist --samples "$work/$name.npy" --json >"$work/$name.fid" 2>>"$work/$name.log"
