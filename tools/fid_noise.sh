@@ -4,20 +4,20 @@
 # sampler of SAMPLERS, scored like every other row (tools/fid_rows.sh). Rows resume (a JSON that
 # exists is kept); the summary (mean, std, range per sampler) is OUT/summary.csv.
 #   tools/fid_noise.sh [OUT]       (default docs/results/fid_noise)
-#   env: CKPT [tools/demo/fmnist-xs] K [4] N [1000] SAMPLERS ["ddim10 ddpm50"]
+#   env: CKPT [tools/demo/fmnist-xs] NOISE_SEEDS ["0 1 2 3"] N [1000] SAMPLERS ["ddim10 ddpm50"]
 #        CLS [tools/demo/classifier] CLDIFF [build/cldiff]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-docs/results/fid_noise}
 B=${CLDIFF:-build/cldiff} N=${N:-1000} CLS=${CLS:-tools/demo/classifier} CKPT=${CKPT:-tools/demo/fmnist-xs}
-K=${K:-4} SAMPLERS=${SAMPLERS:-"ddim10 ddpm50"}
+NOISE_SEEDS=${NOISE_SEEDS:-"0 1 2 3"} SAMPLERS=${SAMPLERS:-"ddim10 ddpm50"}
 work=${WORK:-/tmp/cldiff-fid-noise}
 mkdir -p "$out" "$work"
 # shellcheck source=tools/fid_rows.sh
 . tools/fid_rows.sh
 for s in $SAMPLERS; do
   case $s in ddim*) opt=ddim ;; fpndm*) opt=fpndm ;; ddpm*) opt=ddpm ;; *) echo "fid_noise: unknown sampler $s" >&2; exit 2 ;; esac
-  for ((k = 0; k < K; k++)); do
+  for k in $NOISE_SEEDS; do
     NOISE_SEED=$k KEEP_SAMPLES=0 STEPS=${s//[a-z]/} row "$CKPT" "$s-noise$k" --sampler "$opt"
   done
 done
