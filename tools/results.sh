@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# docs/RESULTS.md, regenerated: the baseline against each training method alone and all four
+# The evidence protocol: the baseline against each training method alone and all four
 # combined (same model, data, steps and seeds), and Time-Shift at sampling time, on the five 2-D
 # toys and on Fashion-MNIST, evaluated with `cldiff eval`.
 #
@@ -8,11 +8,12 @@
 # run    trains, samples and evaluates into $W (default runs/results); everything the report needs
 #        lands in $W/metrics (small: JSON, CSV, PNG), so a run made elsewhere (a GPU machine) can
 #        be copied back and reported here.
-# report writes docs/RESULTS.md and docs/results/*.png from $W/metrics (tools/results_report.py,
-#        plus docs/results_discussion.md, the hand-written discussion of the figures, and
-#        docs/results_studies.md, the studies run by their own scripts on one model).
+# report writes docs/RESULTS_first.md and docs/results/*.png from $W/metrics: the first protocol's
+#        page, these defaults' (tools/results_report.py, plus docs/results_first_preface.md and
+#        docs/results_first_discussion.md, its hand-written parts). The tuned protocol, the page
+#        docs/RESULTS.md, is tools/results_tuned.sh: this script with its knobs.
 #        From the committed metrics alone: python3 tools/results_report.py docs/results/metrics
-#        docs/RESULTS.md docs/results build/cldiff (edit those two .md files, never RESULTS.md).
+#        docs/RESULTS_first.md docs/results build/cldiff (edit the .md parts, never the page).
 #
 # Knobs (environment; defaults in brackets):
 #   W [runs/results]  SEEDS ["0 1 2"]  JOBS [2] parallel runs (TOY_JOBS for the toys)
@@ -300,7 +301,7 @@ run() {
 }
 
 report() {
-  python3 tools/results_report.py "$M" docs/RESULTS.md docs/results "$B"
+  python3 tools/results_report.py "$M" docs/RESULTS_first.md docs/results "$B"
 }
 
 case ${1:-all} in
