@@ -17,18 +17,22 @@
 #         docs/RESULTS.md docs/results_tuned build/cldiff
 # env: W [runs/tuned] SEEDS ["0 1 2"] SEED0 [0] CLDIFF [build/cldiff] THREADS [1] (PoCL threads
 #      per parallel job, for the cost: cores / 2 on a machine of more than 2 cores)
+#      FM_STEPS [3000] EP_K [2]: another protocol (e.g. W=runs/long FM_STEPS=6000 EP_K=5 on a faster
+#      machine); it starts from nothing, not from the committed metrics; `run` alone leaves
+#      docs/RESULTS.md as it is, `all` and `report` write that protocol's page there
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export W=${W:-runs/tuned}
 M=$W/metrics
+FM_STEPS=${FM_STEPS:-3000} EP_K=${EP_K:-2}
 run() {
-  if [ ! -d "$M" ]; then
+  if [ ! -d "$M" ] && [ "$FM_STEPS" = 3000 ] && [ "$EP_K" = 2 ]; then # this protocol: go on from git
     mkdir -p "$M"
     cp -r docs/results_tuned/metrics/. "$M/"
     cp docs/results_tuned/fm_grid.*.png docs/results_tuned/toy_*.png "$M/"
     python3 tools/protocol_cost.py --carry docs/results_tuned/metrics/cost.json "$W/runs" "${THREADS:-1}" "$M/cost.json"
   fi
-  PARTS=fmnist FM_LR=1e-3 FM_WARMUP=200 FM_STEPS=3000 FM_CURVE=1000 FM_SAVE=250 EP_K=2 \
+  PARTS=fmnist FM_LR=1e-3 FM_WARMUP=200 FM_STEPS=$FM_STEPS FM_CURVE=1000 FM_SAVE=250 EP_K=$EP_K \
     CLS=${CLS:-tools/demo/classifier} FM_CLIP="ddim10 ddim50" FM_CURVE_SAMPLERS="ddim10 ddpm50" \
     FM_ONLY="ddim10 ddim50 fpndm10 ddpm50 ddim10-clip ddim50-clip" TS_COEFFS=released \
     SEEDS=${SEEDS:-0 1 2} SEED0=${SEED0:-0} tools/results.sh run
