@@ -46,6 +46,19 @@ static inline void zero_tail(__global float *p, ulong plane, ulong cpw, int T) {
     for (int t = T; t % PW; t++) p[(ulong)k * plane + TO(t)] = 0.0f;
 #endif
 }
+/* the image plane n C + c that the tile kernels' grid index g (dimension 2, N images x C channels)
+ * works on: image-major (g itself), or with -DCMAJ=1 channel-major, so that the small images whose
+ * tiles share one channel's panel follow one another: image-major, a kernel that writes tiles
+ * finishes each panel cache line over work-groups C apart, and once C panels outgrow L2 every line
+ * leaves the cache between its partial writes (the program chooses, src/graph/exec.c) */
+#ifndef CMAJ
+#define CMAJ 0
+#endif
+static inline int plane_of(size_t g, int C, int N) {
+  if (!CMAJ) return (int)g;
+  int c = (int)(g / (size_t)N);
+  return ((int)g - c * N) * C + c;
+}
 /* start of the next group of four tiles: 0, 4, 8, ..., and TW - 4 last; -1 when done */
 static inline int next_group(int tx, int TW) { return tx + 4 >= TW ? -1 : min(tx + 4, TW - 4); }
 /* 2 floats of a row from column c; columns outside [0, W) read as 0 */

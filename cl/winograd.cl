@@ -106,7 +106,7 @@ static inline void patch_rows(__global const float *img, int ty, int H, int W, _
 
 __kernel void k_wino_in(__global const float *x, ulong xo, __global float *v, ulong vo, int C, int H, int W, int TH,
                         int TW, int T) {
-  int ty = get_global_id(1), nc = get_global_id(2);
+  int ty = get_global_id(1), nc = plane_of(get_global_id(2), C, T / (TH * TW));
   int n = nc / C, c = nc - n * C;
   __global const float *rp[4];
   float rv[4];
@@ -156,7 +156,7 @@ __kernel void k_wino_in(__global const float *x, ulong xo, __global float *v, ul
  * D[i][3] = -R_i3. */
 __kernel void k_wino_in_bwd(__global const float *dv, ulong dvo, __global float *dx, ulong dxo, int C, int H, int W,
                             int TH, int TW, int T) {
-  int ty = get_global_id(1), nc = get_global_id(2);
+  int ty = get_global_id(1), nc = plane_of(get_global_id(2), C, T / (TH * TW));
   int n = nc / C, c = nc - n * C;
   ulong cpw = CPW(C), plane = PLANE(C, T), t0 = ((ulong)n * TH + ty) * TW;
   __global const float *p = dv + dvo + CHAN(c);
@@ -233,7 +233,7 @@ __kernel void k_wino_in_bwd(__global const float *dv, ulong dvo, __global float 
 __kernel void k_wino_out(__global const float *m, ulong mo, __global const float *bias, ulong bo, __global const float *res,
                          ulong ro, __global float *y, ulong yo, int O, int H, int W, int TH, int TW, int T, int has_bias,
                          int has_res) {
-  int ty = get_global_id(1), no = get_global_id(2);
+  int ty = get_global_id(1), no = plane_of(get_global_id(2), O, T / (TH * TW));
   int n = no / O, o = no - n * O;
   ulong cpw = CPW(O), plane = PLANE(O, T), t0 = ((ulong)n * TH + ty) * TW;
   __global const float *p = m + mo + CHAN(o);
@@ -273,7 +273,7 @@ __kernel void k_wino_out(__global const float *m, ulong mo, __global const float
  * s_i.x + s_i.y, s_i.x - s_i.y, -s_i.y) */
 __kernel void k_wino_out_bwd(__global const float *dy, ulong dyo, __global float *dm, ulong dmo, int O, int H, int W,
                              int TH, int TW, int T) {
-  int ty = get_global_id(1), no = get_global_id(2);
+  int ty = get_global_id(1), no = plane_of(get_global_id(2), O, T / (TH * TW));
   int n = no / O, o = no - n * O;
   ulong cpw = CPW(O), plane = PLANE(O, T), t0 = ((ulong)n * TH + ty) * TW;
   bool two_rows = 2 * ty + 1 < H;

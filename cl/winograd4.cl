@@ -161,7 +161,7 @@ static void in_tile(__global const float *img, int H, int W, int h0, int w0, __g
 
 __kernel void k_wino4_in(__global const float *x, ulong xo, __global float *v, ulong vo, int C, int H, int W, int TH,
                          int TW, int T) {
-  int ty = get_global_id(1), nc = get_global_id(2);
+  int ty = get_global_id(1), nc = plane_of(get_global_id(2), C, T / (TH * TW));
   int n = nc / C, c = nc - n * C;
   __global const float *img = x + xo + (ulong)nc * H * W;
   ulong cpw = CPW(C), plane = PLANE(C, T);
@@ -197,7 +197,7 @@ __kernel void k_wino4_in(__global const float *x, ulong xo, __global float *v, u
 __kernel void k_wino4_out(__global const float *m, ulong mo, __global const float *bias, ulong bo, __global const float *res,
                           ulong ro, __global float *y, ulong yo, int O, int H, int W, int TH, int TW, int T, int has_bias,
                           int has_res) {
-  int ty = get_global_id(1), no = get_global_id(2);
+  int ty = get_global_id(1), no = plane_of(get_global_id(2), O, T / (TH * TW));
   int n = no / O, o = no - n * O;
   ulong cpw = CPW(O), plane = PLANE(O, T), t0 = ((ulong)n * TH + ty) * TW;
   __global const float *p = m + mo + CHAN(o);
@@ -238,7 +238,7 @@ __kernel void k_wino4_out(__global const float *m, ulong mo, __global const floa
  * (a group of four tiles that overlaps the one before it counts only the columns that one did not) */
 __kernel void k_wino4_out_bwd(__global const float *dy, ulong dyo, __global float *dm, ulong dmo, int O, int H, int W,
                               int TH, int TW, int T, __global float *bsum, ulong bso, int has_bsum) {
-  int ty = get_global_id(1), no = get_global_id(2);
+  int ty = get_global_id(1), no = plane_of(get_global_id(2), O, T / (TH * TW));
   int n = no / O, o = no - n * O;
   ulong cpw = CPW(O), plane = PLANE(O, T), t0 = ((ulong)n * TH + ty) * TW;
   __global const float *src = dy + dyo + (ulong)no * H * W;
@@ -345,7 +345,7 @@ static inline float4 lanes4(__global const float *p, ulong plane, ulong cpw, ulo
 
 __kernel void k_wino4_in_bwd(__global const float *dv, ulong dvo, __global float *dx, ulong dxo, int C, int H, int W,
                              int TH, int TW, int T) {
-  int ty = get_global_id(1), nc = get_global_id(2);
+  int ty = get_global_id(1), nc = plane_of(get_global_id(2), C, T / (TH * TW));
   int n = nc / C, c = nc - n * C;
   ulong cpw = CPW(C), plane = PLANE(C, T), t0 = ((ulong)n * TH + ty) * TW;
   __global const float *p = dv + dvo + CHAN(c);

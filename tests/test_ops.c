@@ -667,7 +667,9 @@ static void test_winograd_vs_im2col(void **state) {
   static const int64_t shapes[][2][4] = {{{2, 8, 9, 11}, {5, 8, 3, 3}}, {{1, 16, 14, 14}, {8, 16, 3, 3}},
                                          {{3, 8, 7, 20}, {9, 8, 3, 3}}, {{2, 8, 1, 12}, {4, 8, 3, 3}},
                                          /* F(4x4): 40 tiles, a group of four straddles the 32-tile panels */
-                                         {{2, 8, 16, 20}, {5, 8, 3, 3}}};
+                                         {{2, 8, 16, 20}, {5, 8, 3, 3}},
+                                         /* F(4x4): 9 images of 4 tiles, walked channel-major (CMAJ) */
+                                         {{9, 8, 7, 7}, {6, 8, 3, 3}}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     const int64_t *xs = shapes[s][0], *ws = shapes[s][1];
     int64_t nx = xs[0] * xs[1] * xs[2] * xs[3], nw = ws[0] * ws[1] * 9, ny = xs[0] * ws[0] * xs[2] * xs[3];
@@ -802,7 +804,8 @@ static void test_wino_bias_fused(void **state) {
   (void)state;
   static const struct { int64_t xs[4], O; bool per_image; const char *panel; } cs[] = {
       {{2, 8, 9, 11}, 5, false, "32"}, {{2, 8, 14, 14}, 6, true, "32"}, {{3, 8, 7, 20}, 4, true, "0"},
-      {{2, 8, 13, 28}, 3, false, "32"}, {{1, 8, 16, 16}, 4, true, "0"},  {{2, 8, 5, 3}, 2, false, "32"}};
+      {{2, 8, 13, 28}, 3, false, "32"}, {{1, 8, 16, 16}, 4, true, "0"},  {{2, 8, 5, 3}, 2, false, "32"},
+      {{9, 8, 7, 7}, 6, true, "32"}}; /* the last: the output adjoint walks channel-major (CMAJ) */
   for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
     const int64_t *xs = cs[k].xs, O = cs[k].O;
     int64_t nx = xs[0] * xs[1] * xs[2] * xs[3], nw = O * xs[1] * 9, nb = cs[k].per_image ? xs[0] * O : O;

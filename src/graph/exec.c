@@ -468,9 +468,12 @@ static cld_status lower_wino_in(cld_graph *g, cld_tensor *t) {
   static const char *const names[2][4] = {{"k_wino_in", "k_wino_in_bwd", "k_wino_out", "k_wino_out_bwd"},
                                           {"k_wino4_in", "k_wino4_in_bwd", "k_wino4_out", "k_wino4_out_bwd"}};
   int which = t->op == OP_WINO_IN ? 0 : t->op == OP_WINO_IN_BWD ? 1 : t->op == OP_WINO_OUT ? 2 : 3;
-  char opts[48];
-  snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DPW=%d -DTPAD=%d", tiles->flags & T_TILES ? (int)tiles->shape[3] : 0,
-           CLD_TILE_PAD);
+  /* the kernels that write panels walk small images channel-major (plane_of in wino_tiles.cl):
+   * where four or more images share a panel */
+  int pw = tiles->flags & T_TILES ? (int)tiles->shape[3] : 0;
+  bool cmaj = pw && (which == 0 || which == 3) && 4 * TH * TW <= pw;
+  char opts[64];
+  snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DPW=%d -DTPAD=%d -DCMAJ=%d", pw, CLD_TILE_PAD, cmaj);
   if ((st = new_launch_opts(g, f4 ? "winograd4" : "winograd", opts, names[f4][which], 0, &b))) return st;
   arg_t(&b, x);
   if (t->op == OP_WINO_OUT) {
