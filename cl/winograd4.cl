@@ -140,8 +140,8 @@ static inline float16 interleave(const float4 *q) {
                    q[0].w, q[1].w, q[2].w, q[3].w);
 }
 
-/* The tile kernels below run on the grid (1, TH, N * C): each work-item walks one row of tiles of
- * one plane four tiles at a time (float4 lanes = tiles; the last group overlaps the one before it
+/* The tile kernels below run on the grid (1, TH, N * C), dimension 2 the plane in plane_of's order
+ * (wino_tiles.cl): each work-item walks one row of tiles of one plane four tiles at a time (float4 lanes = tiles; the last group overlaps the one before it
  * so no store is masked); rows narrower than four tiles go one tile at a time. */
 
 /* one tile of the input transform: 6x6 patch at (h0, w0) of img -> 36 values at o (stride plane) */
