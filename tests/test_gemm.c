@@ -232,6 +232,45 @@ static void test_interleaved(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* With libdnnl present the host provider runs each call as one oneDNN matmul: the geometries the
+ * host checks above use (dense with every transpose, batched, broadcast A, Winograd's grouped
+ * interleaved form) take that path, so those checks test oneDNN's, and it computes right here on
+ * host arrays; a batch whose entries would all write one C is refused (the CBLAS loop runs it). */
+static void test_host_onednn_path(void **state) {
+  (void)state;
+  if (!cld_gemm_onednn_available()) {
+    print_message("libdnnl.so.2 not found: the host provider is CBLAS alone\n");
+    skip();
+  }
+  assert_string_equal(cld_gemm_host_blas(), "oneDNN matmul");
+  cld_ctx *ctx = tu_ctx();
+  for (int t = 0; t < 8; t++) {
+    bool bcast = t >= 4;
+    cld_gemm_shape s = {37, 70, 33, 2, (t & 1) != 0, (t & 2) != 0, 0};
+    size_t sa = bcast ? 0 : (size_t)(s.m * s.k), sb = (size_t)(s.k * s.n), nc = (size_t)(s.batch * s.m * s.n);
+    float *A = tu_alloc((size_t)(s.batch * s.m * s.k)), *B = tu_alloc((size_t)s.batch * sb), *C = tu_alloc(nc);
+    tu_fill(A, (size_t)(s.batch * s.m * s.k), 3, -1, 1);
+    tu_fill(B, (size_t)s.batch * sb, 4, -1, 1);
+    double *R = calloc(nc, sizeof(double));
+    cld_gemm_call call = {s.m, s.n, s.k, s.batch, s.trans_a, s.trans_b, NULL, NULL, NULL, 0, 0, 0, sa, sb, (size_t)(s.m * s.n)};
+    assert_true(cld_gemm_onednn_run(ctx, &call, A, B, C));
+    ref_gemm(&s, A, B, sa, sb, R);
+    tu_close(C, R, nc, 1e-4, 1e-4 * sqrt((double)s.k), "oneDNN matmul, dense");
+    call.c_stride = 0; /* both entries into one C */
+    assert_false(cld_gemm_onednn_run(ctx, &call, A, B, C));
+    free(A); free(B); free(C); free(R);
+  }
+  for (int ta = 0; ta < 2; ta++) { /* check_interleaved's 3 x 4 x 13 x 32 x 17 */
+    int64_t G = 3, P = 4, M = 13, N = 32, K = 17, row = G * N + CLD_TILE_PAD;
+    float *A = tu_alloc((size_t)(G * M * K)), *B = tu_alloc((size_t)(P * K * row)), *C = tu_alloc((size_t)(P * M * row));
+    cld_gemm_call call = {M, N, K, G * P, ta, false, NULL, NULL, NULL, 0, 0, 0, (size_t)(M * K), (size_t)(K * row),
+                          (size_t)(M * row), P, (size_t)N, (size_t)N, row, row};
+    assert_true(cld_gemm_onednn_run(ctx, &call, A, B, C));
+    free(A); free(B); free(C);
+  }
+  cld_ctx_destroy(ctx);
+}
+
 /* the host's BLAS with every operand in one buffer (as the executor's arena holds them): each
  * buffer is mapped once; the result is right and nothing around C changes */
 static void test_host_one_buffer(void **state) {
@@ -398,7 +437,7 @@ int main(void) {
       cmocka_unit_test(test_split_k),
       cmocka_unit_test(test_clblast_rebase),
       cmocka_unit_test(test_interleaved),
-      cmocka_unit_test(test_host_one_buffer),
+      cmocka_unit_test(test_host_one_buffer), cmocka_unit_test(test_host_onednn_path),
       cmocka_unit_test(test_tune_table), cmocka_unit_test(test_tune_table_hostile), cmocka_unit_test(test_tune_quick),
       cmocka_unit_test(test_record),
   };

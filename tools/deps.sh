@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs="build-essential cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
       libclblast-dev libpng-dev zlib1g-dev libcjson-dev libcmocka-dev liblapacke-dev libblas-dev
-      libopenblas0-pthread libgd-dev dataset-fashion-mnist clang libclang-rt-14-dev openmpi-bin libopenmpi-dev libjpeg62-turbo-dev"
+      libopenblas0-pthread libdnnl-dev libgd-dev dataset-fashion-mnist clang libclang-rt-14-dev openmpi-bin libopenmpi-dev libjpeg62-turbo-dev"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -45,6 +45,13 @@ cld_status cld_gemm_clblast_run(cld_ctx *ctx, const cld_gemm_call *c);
 /* gemm_host.c: whether the device is a CPU sharing the host's memory, and the CBLAS run there */
 bool cld_gemm_host_available(cld_ctx *ctx);
 cld_status cld_gemm_host_run(cld_ctx *ctx, const cld_gemm_call *c);
+/* gemm_onednn.c: the whole call as one oneDNN matmul on the mapped operands; false where
+ * oneDNN is absent or refuses the call's layout (the caller then multiplies entry by entry) */
+bool cld_gemm_onednn_available(void); /* libdnnl.so.2 opened (once per process) */
+bool cld_gemm_onednn_run(cld_ctx *ctx, const cld_gemm_call *c, const float *A, const float *B, float *C);
+void cld_gemm_onednn_release(cld_ctx *ctx);
+/* which BLAS the host provider calls: "oneDNN matmul" (libdnnl found at run time) or "CBLAS" */
+const char *cld_gemm_host_blas(void);
 cld_status cld_gemm_clblast_apply(cld_ctx *ctx, const cld_clblast_cfg *cfg);
 /* offsets + extents above this many floats go through a sub-buffer (CLBlast indexes with int);
  * tests lower it (0: every non-zero offset), -1 restores INT_MAX */

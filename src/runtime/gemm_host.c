@@ -1,12 +1,16 @@
 /* The host-BLAS GEMM provider: on an OpenCL CPU device that shares the host's memory (PoCL,
  * Intel's CPU runtime) the operands' buffers are mapped - the device's memory is the host's, so
- * mapping copies nothing - and multiplied by the host's CBLAS (libblas: OpenBLAS through Debian's
- * alternative, or whichever BLAS the system selects), then unmapped. The map waits for the
+ * mapping copies nothing - and multiplied on the host, then unmapped: as one oneDNN matmul where
+ * libdnnl is there (gemm_onednn.c: JIT AVX2/AVX-512 kernels, MKL-class on x86), else entry by
+ * entry by the host's CBLAS (libblas: OpenBLAS through Debian's alternative, or whichever BLAS
+ * the system selects). The map waits for the
  * commands before it on the in-order queue and the kernels after the unmap wait for it, so to
  * the graph it is one more launch. `cldiff tune` chooses it per shape only where it measures
  * faster than the OpenCL providers. */
 #include "runtime/gemm.h"
 #include <cblas.h>
+
+const char *cld_gemm_host_blas(void) { return cld_gemm_onednn_available() ? "oneDNN matmul" : "CBLAS"; }
 
 bool cld_gemm_host_available(cld_ctx *ctx) {
   if (!ctx->info.is_cpu) return false;
@@ -77,6 +81,7 @@ cld_status cld_gemm_host_run(cld_ctx *ctx, const cld_gemm_call *c) {
   if (st) return st;
   const float *A = map_of(&m, c->a) + c->a_off, *B = map_of(&m, c->b) + c->b_off;
   float *C = map_of(&m, c->c) + c->c_off;
+  if (cld_gemm_onednn_run(ctx, c, A, B, C)) return unmap_all(ctx, &m, CLD_OK);
   for (int64_t b = 0; b < c->batch; b++) one_entry(c, A, B, C, b);
   return unmap_all(ctx, &m, CLD_OK);
 }

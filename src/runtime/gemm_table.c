@@ -199,6 +199,7 @@ void cld_gemm_release(cld_ctx *ctx) {
     free(t);
     ctx->tuning = NULL;
   }
+  cld_gemm_onednn_release(ctx);
   if (ctx->gemm_scratch) clReleaseMemObject(ctx->gemm_scratch);
   ctx->gemm_scratch = NULL;
   if (ctx->gemm_split) clReleaseMemObject(ctx->gemm_split);

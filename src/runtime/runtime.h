@@ -38,6 +38,7 @@ struct cld_ctx {
   size_t gemm_scratch_bytes;
   cl_mem gemm_split;              /* split-K partial products of the tiled provider */
   size_t gemm_split_bytes;
+  struct cld_onednn *onednn;      /* the host provider's oneDNN primitives (gemm_onednn.c) */
 };
 
 /* Sets the context message (printf-style) and returns st. */
