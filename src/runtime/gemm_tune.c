@@ -349,7 +349,7 @@ static cld_status tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes,
       if (s->a_batch > 0) snprintf(grp, sizeof grp, " a_batch=%lld", (long long)s->a_batch);
       snprintf(line, sizeof line, "%-7s m=%lld n=%lld k=%lld batch=%lld%s %s%s: %.1f GFLOP/s (%s)", cld_gemm_provider_name(best[si].provider), (long long)s->m,
                (long long)s->n, (long long)s->k, (long long)s->batch, grp, s->trans_a ? "T" : "N", s->trans_b ? "T" : "N",
-               best[si].gflops, best[si].provider == CLD_GEMM_HOST ? "the host's BLAS" : cld_tiled_cfg_str(&best[si].tiled, cs, sizeof cs));
+               best[si].gflops, best[si].provider == CLD_GEMM_HOST ? cld_gemm_host_blas() : cld_tiled_cfg_str(&best[si].tiled, cs, sizeof cs));
       progress(user, line);
     }
   }
