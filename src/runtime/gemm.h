@@ -42,7 +42,7 @@ void cld_gemm_tuning_parse(struct cld_gemm_tuning *t, const char *text);
 
 cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_tiled_cfg *cfg);
 cld_status cld_gemm_clblast_run(cld_ctx *ctx, const cld_gemm_call *c);
-/* gemm_host.c: whether the device is a CPU sharing the host's memory, and the CBLAS run there */
+/* gemm_host.c: whether the device is a CPU sharing the host's memory, and the host-BLAS run there */
 bool cld_gemm_host_available(cld_ctx *ctx);
 cld_status cld_gemm_host_run(cld_ctx *ctx, const cld_gemm_call *c);
 /* gemm_onednn.c: the whole call as one oneDNN matmul on the mapped operands; false where
