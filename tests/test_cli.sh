@@ -313,8 +313,9 @@ for f in --ts-window --ts-cutoff --ts-coeffs --ts-data-aware --respacing; do
   grep -q -- "$f" "$tmp/help.txt" || fail "sample --help does not mention $f"
 done
 
-# --- CLDIFF_PROFILE lists Winograd's summed weight-gradient products among the GEMM shapes
-CLDIFF_PROFILE=1 "$B" bench train --model fmnist-xs --batch 2 --reps 2 >"$tmp/prof.txt" 2>&1 || fail "bench train under CLDIFF_PROFILE"
+# --- CLDIFF_PROFILE lists Winograd's summed weight-gradient products among the GEMM shapes (the
+# panel layout, which CPUs use where the host provider has no oneDNN)
+CLDIFF_WINO_PANEL=32 CLDIFF_PROFILE=1 "$B" bench train --model fmnist-xs --batch 2 --reps 2 >"$tmp/prof.txt" 2>&1 || fail "bench train under CLDIFF_PROFILE"
 grep -q '^  matmul_sum_nt ' "$tmp/prof.txt" || fail "profile: no matmul_sum_nt line"
 grep -Eq '^  gemm m=64 n=64 k=128 b=36 NT summed over 4 panels: .* GFLOP/s$' "$tmp/prof.txt" ||
   fail "profile: the summed NT product of fmnist-xs at batch 2 is not listed: $(grep summed "$tmp/prof.txt")"

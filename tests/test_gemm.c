@@ -271,6 +271,43 @@ static void test_host_onednn_path(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* with oneDNN there, a shape the tuning table does not cover runs on the host provider (its
+ * primitive cache fills), not the tiled kernel */
+static void test_host_untuned_default(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  if (!cld_gemm_host_available(ctx) || !cld_gemm_onednn_available()) {
+    assert_false(cld_gemm_host_preferred(ctx));
+    cld_ctx_destroy(ctx);
+    skip();
+  }
+  assert_true(cld_gemm_host_preferred(ctx));
+  struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
+  int tuned = t->n;
+  t->n = 0; /* no entry: the default provider */
+  const int64_t M = 24, N = 40, K = 16;
+  float *A = tu_alloc((size_t)(M * K)), *B = tu_alloc((size_t)(K * N)), *C = tu_alloc((size_t)(M * N));
+  tu_fill(A, (size_t)(M * K), 5, -1, 1);
+  tu_fill(B, (size_t)(K * N), 6, -1, 1);
+  cl_int e;
+  cl_mem ma = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, (size_t)(M * K) * 4, A, &e);
+  cl_mem mb = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, (size_t)(K * N) * 4, B, &e);
+  cl_mem mc = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, (size_t)(M * N) * 4, NULL, &e);
+  assert_null(ctx->onednn);
+  cld_gemm_call call = {M, N, K, 1, false, false, ma, mb, mc, 0, 0, 0, 0, 0, 0};
+  TU_OK(ctx, cld_gemm_run(ctx, &call, CLD_GEMM_AUTO));
+  clEnqueueReadBuffer(ctx->queue, mc, CL_TRUE, 0, (size_t)(M * N) * 4, C, 0, NULL, NULL);
+  assert_non_null(ctx->onednn);
+  double *R = calloc((size_t)(M * N), sizeof(double));
+  cld_gemm_shape sh = {M, N, K, 1, false, false, 0};
+  ref_gemm(&sh, A, B, 0, 0, R);
+  tu_close(C, R, (size_t)(M * N), 1e-4, 1e-4 * sqrt((double)K), "untuned default gemm");
+  t->n = tuned;
+  clReleaseMemObject(ma); clReleaseMemObject(mb); clReleaseMemObject(mc);
+  free(A); free(B); free(C); free(R);
+  cld_ctx_destroy(ctx);
+}
+
 /* the host's BLAS with every operand in one buffer (as the executor's arena holds them): each
  * buffer is mapped once; the result is right and nothing around C changes */
 static void test_host_one_buffer(void **state) {
@@ -437,7 +474,7 @@ int main(void) {
       cmocka_unit_test(test_split_k),
       cmocka_unit_test(test_clblast_rebase),
       cmocka_unit_test(test_interleaved),
-      cmocka_unit_test(test_host_one_buffer), cmocka_unit_test(test_host_onednn_path),
+      cmocka_unit_test(test_host_one_buffer), cmocka_unit_test(test_host_onednn_path), cmocka_unit_test(test_host_untuned_default),
       cmocka_unit_test(test_tune_table), cmocka_unit_test(test_tune_table_hostile), cmocka_unit_test(test_tune_quick),
       cmocka_unit_test(test_record),
   };

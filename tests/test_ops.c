@@ -3,6 +3,7 @@
  * central finite differences of the loss sum(out * R) for a fixed random R. */
 #include "test_util.h"
 #include "graph/graph_internal.h" /* the launch count and the fusion switch of test_group_norm_bwd_fused */
+#include "runtime/gemm.h"            /* whether the host GEMM runs on oneDNN (test_wino_layout_default) */
 
 typedef struct op_case op_case;
 typedef cld_tensor *(*build_fn)(cld_graph *g, cld_tensor **in, const op_case *c);
@@ -849,9 +850,29 @@ static void test_attention_path(void **state) {
   }
 }
 
+/* the Winograd tile layout a graph takes: plain on GPUs and on CPUs whose host GEMM runs on
+ * oneDNN, panels of 32 on other CPUs; CLDIFF_WINO_PANEL overrides either way */
+static void test_wino_layout_default(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  cld_graph *g = cld_graph_create(ctx);
+  bool plain = ctx->info.is_gpu || (cld_gemm_host_available(ctx) && cld_gemm_onednn_available());
+  assert_int_equal(g->wino_panel, plain ? 0 : 32);
+  cld_graph_destroy(g);
+  static const char *const env[2] = {"0", "32"};
+  for (int i = 0; i < 2; i++) {
+    setenv("CLDIFF_WINO_PANEL", env[i], 1);
+    g = cld_graph_create(ctx);
+    assert_int_equal(g->wino_panel, i ? 32 : 0);
+    cld_graph_destroy(g);
+    unsetenv("CLDIFF_WINO_PANEL");
+  }
+  cld_ctx_destroy(ctx);
+}
+
 int main(void) {
   enum { N = sizeof cases / sizeof cases[0] };
-  struct CMUnitTest tests[N + 4];
+  struct CMUnitTest tests[N + 5];
   for (int i = 0; i < N; i++) {
     tests[i] = (struct CMUnitTest){cases[i].name, test_case, setup_case, NULL, (void *)&cases[i]};
   }
@@ -859,5 +880,6 @@ int main(void) {
   tests[N + 1] = (struct CMUnitTest)cmocka_unit_test(test_group_norm_bwd_fused);
   tests[N + 2] = (struct CMUnitTest)cmocka_unit_test(test_wino_bias_fused);
   tests[N + 3] = (struct CMUnitTest)cmocka_unit_test(test_attention_path);
-  return _cmocka_run_group_tests("ops", tests, N + 4, NULL, NULL);
+  tests[N + 4] = (struct CMUnitTest)cmocka_unit_test(test_wino_layout_default);
+  return _cmocka_run_group_tests("ops", tests, N + 5, NULL, NULL);
 }

@@ -2,6 +2,7 @@
  * tensor facts. Op constructors live in ops.c, gradients in autodiff.c, memory in plan.c and
  * kernels in exec.c. */
 #include "graph/graph_internal.h"
+#include "runtime/gemm.h"
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -108,9 +109,11 @@ cld_graph *cld_graph_create(cld_ctx *ctx) {
   const char *algo = getenv("CLDIFF_CONV");
   if (algo && !strcmp(algo, "im2col")) g->conv_algo = CLD_CONV_IM2COL;
   else if (algo && !strcmp(algo, "winograd")) g->conv_algo = CLD_CONV_WINOGRAD;
-  /* Winograd's tile panels make each GEMM operand block contiguous, which CPUs reward; GPUs keep
-   * the plain layout, one large GEMM per transform component (CLBlast) */
-  g->wino_panel = ctx->info.is_gpu ? 0 : 32;
+  /* Winograd's tile panels make each operand block of the built-in GEMM contiguous, which CPUs
+   * reward; GPUs keep the plain layout, one large GEMM per transform component (CLBlast), and so
+   * do CPUs whose host provider runs on oneDNN, whose products over all tiles at once are faster
+   * than panels of 32, the weight gradient most (one product instead of a sum over panels) */
+  g->wino_panel = ctx->info.is_gpu || cld_gemm_host_preferred(ctx) ? 0 : 32;
   const char *panel = getenv("CLDIFF_WINO_PANEL");
   if (panel && !strcmp(panel, "0")) g->wino_panel = 0;
   else if (panel && !strcmp(panel, "32")) g->wino_panel = 32;

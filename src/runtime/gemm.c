@@ -2,7 +2,8 @@
  * (`cldiff tune` results stored per device as JSON in the cache directory). A shape that was not
  * tuned takes the nearest tuned shape of the same transpose class; with no table at all the
  * built-in tiled kernel is used on every device except GPUs, where CLBlast's own tuning database
- * applies. The table itself, the tiled provider's transpose scratch and their release are in
+ * applies, and CPUs where the host provider runs on oneDNN (cld_gemm_host_preferred), which take
+ * that. The table itself, the tiled provider's transpose scratch and their release are in
  * gemm_table.c. */
 #include "runtime/gemm.h"
 #include <cjson/cJSON.h>
@@ -63,7 +64,8 @@ cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *c, cld_gemm_provider 
   if (p == CLD_GEMM_AUTO) {
     const cld_tune_entry *e = lookup(t, c);
     if (e) { p = e->provider; cfg = e->tiled; }
-    else p = ctx->info.is_gpu ? CLD_GEMM_CLBLAST : CLD_GEMM_TILED;
+    else if (ctx->info.is_gpu) p = CLD_GEMM_CLBLAST;
+    else p = cld_gemm_host_preferred(ctx) ? CLD_GEMM_HOST : CLD_GEMM_TILED;
   } else if (p == CLD_GEMM_TILED) {
     const cld_tune_entry *e = lookup(t, c);
     if (e && e->provider == CLD_GEMM_TILED) cfg = e->tiled;

@@ -45,6 +45,8 @@ cld_status cld_gemm_clblast_run(cld_ctx *ctx, const cld_gemm_call *c);
 /* gemm_host.c: whether the device is a CPU sharing the host's memory, and the host-BLAS run there */
 bool cld_gemm_host_available(cld_ctx *ctx);
 cld_status cld_gemm_host_run(cld_ctx *ctx, const cld_gemm_call *c);
+/* whether the host provider is there and runs on oneDNN: the default for untuned shapes */
+bool cld_gemm_host_preferred(cld_ctx *ctx);
 /* gemm_onednn.c: the whole call as one oneDNN matmul on the mapped operands; false where
  * oneDNN is absent or refuses the call's layout (the caller then multiplies entry by entry) */
 bool cld_gemm_onednn_available(void); /* libdnnl.so.2 opened (once per process) */
