@@ -1,7 +1,7 @@
 /* Shared by winograd.cl (F(2x2,3x3), WK = 16 components) and winograd4.cl (F(4x4,3x3), WK = 36),
  * which define WK and splice this file in (//@include, see src/runtime/program.c): the layout of
  * the transformed tiles V, M and their gradients, and the row and tile accessors both use.
- * Layout: -DPW=0 (plain) (WK, C, T); -DPW=32 (panels, for CPUs) logically (WK, P, C, PW) with
+ * Layout: -DPW=0 (plain) (WK, C, T); -DPW=32 (panels, for CPUs; -DPW=-1 one panel, below) logically (WK, P, C, PW) with
  * P = ceil(T / PW) panels of PW consecutive tiles, stored tile-interleaved as (P, C, WK PW + TPAD):
  * the WK components of one channel's panel are one contiguous block for the transforms (WK
  * streams P*C*PW floats apart ran 2x slower), each GEMM operand (C x PW) has rows WK PW + TPAD
@@ -15,12 +15,21 @@
 #ifndef TPAD
 #define TPAD 16
 #endif
-#if PW
+#if PW > 0
 #define TO(t) ((ulong)(t) / PW * cpw + (ulong)(t) % PW)
 #define WHOLE4(t) ((ulong)(t) % PW <= PW - 4)
 #define CHAN(c) ((ulong)(c) * (WK * PW + TPAD))
 #define CPW(C) ((ulong)(C) * (WK * PW + TPAD))
 #define PLANE(C, T) ((ulong)PW)
+#elif PW < 0
+/* -DPW=-1: one panel of all T tiles, rounded up to 16 (the same layout as -DPW=PWA(T), without a
+ * program per tile count); T is the kernel's argument */
+#define PWA ((ulong)(T + 15) / 16 * 16)
+#define TO(t) ((ulong)(t))
+#define WHOLE4(t) true
+#define CHAN(c) ((ulong)(c) * (WK * PWA + TPAD))
+#define CPW(C) ((ulong)(C) * (WK * PWA + TPAD))
+#define PLANE(C, T) PWA
 #else
 #define TO(t) ((ulong)(t))
 #define WHOLE4(t) true
@@ -41,9 +50,12 @@ static inline void st4(float4 v, __global float *p, ulong t, ulong cpw) {
 }
 /* zero tiles T .. (the next multiple of PW)-1 of the WK planes of one channel (the panels' padding) */
 static inline void zero_tail(__global float *p, ulong plane, ulong cpw, int T) {
-#if PW
+#if PW > 0
   _Pragma("unroll") for (int k = 0; k < WK; k++)
     for (int t = T; t % PW; t++) p[(ulong)k * plane + TO(t)] = 0.0f;
+#elif PW < 0
+  _Pragma("unroll") for (int k = 0; k < WK; k++)
+    for (int t = T; t % 16; t++) p[(ulong)k * plane + TO(t)] = 0.0f;
 #endif
 }
 /* the image plane n C + c that the tile kernels' grid index g (dimension 2, N images x C channels)

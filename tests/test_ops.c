@@ -674,11 +674,13 @@ static void test_winograd_vs_im2col(void **state) {
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     const int64_t *xs = shapes[s][0], *ws = shapes[s][1];
     int64_t nx = xs[0] * xs[1] * xs[2] * xs[3], nw = ws[0] * ws[1] * 9, ny = xs[0] * ws[0] * xs[2] * xs[3];
-    /* im2col, then Winograd F(4x4) and F(2x2), each in both tile layouts: panels of 32 (CPUs)
-     * and plain (GPUs) */
-    static const char *const layout[5] = {NULL, "32", "0", "32", "0"}, *const tile[5] = {NULL, "4", "4", "2", "2"};
-    float *r[5][4];
-    for (int a = 0; a < 5; a++) {
+    /* im2col, then Winograd F(4x4) and F(2x2), each in the three tile layouts: panels of 32
+     * (CPUs), plain (GPUs) and one panel of all tiles (CPUs with oneDNN) */
+    enum { L = 7 };
+    static const char *const layout[L] = {NULL, "32", "0", "all", "32", "0", "all"};
+    static const char *const tile[L] = {NULL, "4", "4", "4", "2", "2", "2"};
+    float *r[L][4];
+    for (int a = 0; a < L; a++) {
       r[a][0] = tu_alloc((size_t)ny); r[a][1] = tu_alloc((size_t)nx); r[a][2] = tu_alloc((size_t)nw); r[a][3] = tu_alloc((size_t)ws[0]);
       if (layout[a]) setenv("CLDIFF_WINO_PANEL", layout[a], 1);
       if (tile[a]) setenv("CLDIFF_WINO_TILE", tile[a], 1);
@@ -686,15 +688,15 @@ static void test_winograd_vs_im2col(void **state) {
       unsetenv("CLDIFF_WINO_PANEL");
       unsetenv("CLDIFF_WINO_TILE");
     }
-    for (int a = 1; a < 5; a++) {
-      fprintf(stderr, "winograd F(%sx%s), %s tile layout, input %lldx%lldx%lldx%lld\n", tile[a], tile[a],
-              a % 2 ? "panel" : "plain", (long long)xs[0], (long long)xs[1], (long long)xs[2], (long long)xs[3]);
+    for (int a = 1; a < L; a++) {
+      fprintf(stderr, "winograd F(%sx%s), tile layout CLDIFF_WINO_PANEL=%s, input %lldx%lldx%lldx%lld\n", tile[a], tile[a],
+              layout[a], (long long)xs[0], (long long)xs[1], (long long)xs[2], (long long)xs[3]);
       expect_same(r[a][0], r[0][0], ny, "winograd output");
       expect_same(r[a][1], r[0][1], nx, "winograd input gradient");
       expect_same(r[a][2], r[0][2], nw, "winograd weight gradient");
       expect_same(r[a][3], r[0][3], ws[0], "winograd bias gradient");
     }
-    for (int a = 0; a < 5; a++) for (int k = 0; k < 4; k++) free(r[a][k]);
+    for (int a = 0; a < L; a++) for (int k = 0; k < 4; k++) free(r[a][k]);
   }
 }
 
@@ -804,7 +806,7 @@ static void wino_bias_run(const int64_t xs[4], int64_t O, bool per_image, float 
 static void test_wino_bias_fused(void **state) {
   (void)state;
   static const struct { int64_t xs[4], O; bool per_image; const char *panel; } cs[] = {
-      {{2, 8, 9, 11}, 5, false, "32"}, {{2, 8, 14, 14}, 6, true, "32"}, {{3, 8, 7, 20}, 4, true, "0"},
+      {{2, 8, 9, 11}, 5, false, "32"}, {{2, 8, 14, 14}, 6, true, "all"}, {{3, 8, 7, 20}, 4, true, "0"},
       {{2, 8, 13, 28}, 3, false, "32"}, {{1, 8, 16, 16}, 4, true, "0"},  {{2, 8, 5, 3}, 2, false, "32"},
       {{9, 8, 7, 7}, 6, true, "32"}}; /* the last: the output adjoint walks channel-major (CMAJ) */
   for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
@@ -850,20 +852,21 @@ static void test_attention_path(void **state) {
   }
 }
 
-/* the Winograd tile layout a graph takes: plain on GPUs and on CPUs whose host GEMM runs on
- * oneDNN, panels of 32 on other CPUs; CLDIFF_WINO_PANEL overrides either way */
+/* the Winograd tile layout a graph takes: plain on GPUs, one panel of all tiles on CPUs whose
+ * host GEMM runs on oneDNN, panels of 32 on other CPUs; CLDIFF_WINO_PANEL overrides */
 static void test_wino_layout_default(void **state) {
   (void)state;
   cld_ctx *ctx = tu_ctx();
   cld_graph *g = cld_graph_create(ctx);
-  bool plain = ctx->info.is_gpu || (cld_gemm_host_available(ctx) && cld_gemm_onednn_available());
-  assert_int_equal(g->wino_panel, plain ? 0 : 32);
+  bool onednn = cld_gemm_host_available(ctx) && cld_gemm_onednn_available();
+  assert_int_equal(g->wino_panel, ctx->info.is_gpu ? 0 : onednn ? -1 : 32);
   cld_graph_destroy(g);
-  static const char *const env[2] = {"0", "32"};
-  for (int i = 0; i < 2; i++) {
+  static const char *const env[3] = {"0", "32", "all"};
+  static const int want[3] = {0, 32, -1};
+  for (int i = 0; i < 3; i++) {
     setenv("CLDIFF_WINO_PANEL", env[i], 1);
     g = cld_graph_create(ctx);
-    assert_int_equal(g->wino_panel, i ? 32 : 0);
+    assert_int_equal(g->wino_panel, want[i]);
     cld_graph_destroy(g);
     unsetenv("CLDIFF_WINO_PANEL");
   }

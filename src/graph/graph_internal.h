@@ -149,7 +149,8 @@ struct cld_graph {
   int n_prof_g;
   int conv_algo;        /* cld_conv_algo */
   int wino_panel;       /* Winograd V/M layout: 0 plain (K,1,C,T), else panels (K,P,C,wino_panel) stored
-                           tile-interleaved (T_TILES) */
+                           tile-interleaved (T_TILES); -1 one such panel of all T tiles (rounded up
+                           to a multiple of 16) */
   int wino_tile;        /* Winograd output tile: 4 F(4x4,3x3) (K = 36 products), 2 F(2x2,3x3) (K = 16) */
   bool fuse;            /* autodiff may fuse backward kernels (group norm's dx and parameter sums);
                            CLDIFF_FUSE=0 keeps every node's own kernel, the reference the fused ones are tested against */
