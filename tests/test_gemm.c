@@ -271,6 +271,31 @@ static void test_host_onednn_path(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* Winograd's weight gradient over one tile-interleaved panel: G products A_g B_g^T with A (R rows)
+ * and B (S rows) in blocks of G x N per row (rows G N + pad apart, group g at g N): one oneDNN
+ * primitive (not refused), equal to the double reference */
+static void test_host_strided_a(void **state) {
+  (void)state;
+  if (!cld_gemm_onednn_available()) skip();
+  cld_ctx *ctx = tu_ctx();
+  const int64_t G = 3, R = 13, S = 11, N = 32, row = G * N + CLD_TILE_PAD;
+  float *A = tu_alloc((size_t)(R * row)), *B = tu_alloc((size_t)(S * row)), *C = tu_alloc((size_t)(G * R * S));
+  tu_fill(A, (size_t)(R * row), 7, -1, 1);
+  tu_fill(B, (size_t)(S * row), 8, -1, 1);
+  cld_gemm_call call = {.m = R, .n = S, .k = N, .batch = G, .trans_b = true, .a_stride = (size_t)N, .lda = row,
+                        .b_stride = (size_t)N, .b_gstride = (size_t)N, .ldb = row, .c_stride = (size_t)(R * S),
+                        .c_gstride = (size_t)(R * S)};
+  assert_true(cld_gemm_onednn_run(ctx, &call, A, B, C));
+  double *ref = calloc((size_t)(G * R * S), sizeof(double));
+  for (int64_t g = 0; g < G; g++)
+    for (int64_t i = 0; i < R; i++)
+      for (int64_t j = 0; j < S; j++)
+        for (int64_t k = 0; k < N; k++) ref[(g * R + i) * S + j] += (double)A[i * row + g * N + k] * B[j * row + g * N + k];
+  tu_close(C, ref, (size_t)(G * R * S), 1e-4, 1e-4 * sqrt((double)N), "oneDNN matmul, strided A");
+  free(A); free(B); free(C); free(ref);
+  cld_ctx_destroy(ctx);
+}
+
 /* with oneDNN there, a shape the tuning table does not cover runs on the host provider (its
  * primitive cache fills), not the tiled kernel */
 static void test_host_untuned_default(void **state) {
@@ -474,7 +499,7 @@ int main(void) {
       cmocka_unit_test(test_split_k),
       cmocka_unit_test(test_clblast_rebase),
       cmocka_unit_test(test_interleaved),
-      cmocka_unit_test(test_host_one_buffer), cmocka_unit_test(test_host_onednn_path), cmocka_unit_test(test_host_untuned_default),
+      cmocka_unit_test(test_host_one_buffer), cmocka_unit_test(test_host_onednn_path), cmocka_unit_test(test_host_untuned_default), cmocka_unit_test(test_host_strided_a),
       cmocka_unit_test(test_tune_table), cmocka_unit_test(test_tune_table_hostile), cmocka_unit_test(test_tune_quick),
       cmocka_unit_test(test_record),
   };

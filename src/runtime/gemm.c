@@ -70,6 +70,10 @@ cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *c, cld_gemm_provider 
     const cld_tune_entry *e = lookup(t, c);
     if (e && e->provider == CLD_GEMM_TILED) cfg = e->tiled;
   }
+  if (c->lda) { /* a strided A: the host provider alone takes it */
+    if (cld_gemm_host_available(ctx)) return cld_gemm_host_run(ctx, c);
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: a strided A (lda) needs the host-BLAS provider");
+  }
   if (p == CLD_GEMM_CLBLAST && cld_gemm_interleaved(c)) p = CLD_GEMM_TILED; /* CLBlast has no such layout */
   if (p == CLD_GEMM_HOST && cld_gemm_host_available(ctx)) return cld_gemm_host_run(ctx, c);
   if (p == CLD_GEMM_HOST) p = CLD_GEMM_TILED; /* a table entry from a device that had it */

@@ -70,7 +70,7 @@ static void one_entry(const cld_gemm_call *c, const float *A, const float *B, fl
   const float *Ab = A + (size_t)g * c->a_stride; /* grouped: A number b / a_div; else g = b */
   const float *Bb = inter ? B + (size_t)g * c->b_gstride + (size_t)p * c->b_stride : B + (size_t)b * c->b_stride;
   float *Cb = inter ? C + (size_t)g * c->c_gstride + (size_t)p * c->c_stride : C + (size_t)b * c->c_stride;
-  int lda = (int)(c->trans_a ? c->m : c->k);
+  int lda = (int)(c->lda ? c->lda : c->trans_a ? c->m : c->k);
   int ldb = (int)(c->ldb ? c->ldb : c->trans_b ? c->k : c->n), ldc = (int)(c->ldc ? c->ldc : c->n);
   cblas_sgemm(CblasRowMajor, c->trans_a ? CblasTrans : CblasNoTrans, c->trans_b ? CblasTrans : CblasNoTrans, (int)c->m,
               (int)c->n, (int)c->k, 1.0f, Ab, lda, Bb, ldb, 0.0f, Cb, ldc);
@@ -79,7 +79,7 @@ static void one_entry(const cld_gemm_call *c, const float *A, const float *B, fl
 cld_status cld_gemm_host_run(cld_ctx *ctx, const cld_gemm_call *c) {
   if (!cld_gemm_host_available(ctx))
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: the host-BLAS provider needs a CPU device sharing the host's memory");
-  if (c->m > INT32_MAX || c->n > INT32_MAX || c->k > INT32_MAX || (c->ldb > INT32_MAX) || (c->ldc > INT32_MAX))
+  if (c->m > INT32_MAX || c->n > INT32_MAX || c->k > INT32_MAX || c->lda > INT32_MAX || c->ldb > INT32_MAX || c->ldc > INT32_MAX)
     return cld_seterr(ctx, CLD_ERR_GEMM, "gemm: a dimension over 2^31 for CBLAS's int");
   mapped m;
   cld_status st = map_all(ctx, c, &m);

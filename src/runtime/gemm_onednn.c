@@ -76,7 +76,7 @@ bool cld_gemm_onednn_available(void) {
 
 /* what fixes a primitive: everything of the call but its buffers and offsets */
 typedef struct {
-  int64_t m, n, k, batch, a_div, ldb, ldc;
+  int64_t m, n, k, batch, a_div, lda, ldb, ldc;
   size_t a_stride, b_stride, c_stride, b_gstride, c_gstride;
   bool trans_a, trans_b;
 } geom;
@@ -99,7 +99,7 @@ static geom geom_of(const cld_gemm_call *c) {
   geom g;
   memset(&g, 0, sizeof g); /* padding too: entries compare with memcmp */
   g.m = c->m, g.n = c->n, g.k = c->k, g.batch = c->batch, g.a_div = c->a_div > 1 ? c->a_div : 1;
-  g.ldb = c->ldb, g.ldc = c->ldc, g.a_stride = c->a_stride, g.b_stride = c->b_stride, g.c_stride = c->c_stride;
+  g.lda = c->lda, g.ldb = c->ldb, g.ldc = c->ldc, g.a_stride = c->a_stride, g.b_stride = c->b_stride, g.c_stride = c->c_stride;
   g.b_gstride = c->b_gstride, g.c_gstride = c->c_gstride, g.trans_a = c->trans_a, g.trans_b = c->trans_b;
   return g;
 }
@@ -108,12 +108,13 @@ static geom geom_of(const cld_gemm_call *c) {
 static bool views(const geom *g, dnnl_memory_desc_t md[3]) {
   int64_t P = g->a_div, G = g->batch / P;
   bool inter = g->ldb || g->ldc || g->b_gstride || g->c_gstride;
+  int64_t lda = g->lda ? g->lda : g->trans_a ? g->m : g->k;
   int64_t ldb = g->ldb ? g->ldb : g->trans_b ? g->k : g->n, ldc = g->ldc ? g->ldc : g->n;
   int64_t bp = (int64_t)g->b_stride, cp = (int64_t)g->c_stride;
   int64_t bg = inter ? (int64_t)g->b_gstride : P * bp, cg = inter ? (int64_t)g->c_gstride : P * cp;
   /* A shared by a group's P entries; a zero stride broadcasts */
   dnnl_dims_t ad = {g->a_stride ? G : 1, 1, g->m, g->k};
-  dnnl_dims_t as = {(int64_t)g->a_stride, g->m * g->k, g->trans_a ? 1 : g->k, g->trans_a ? g->m : 1};
+  dnnl_dims_t as = {(int64_t)g->a_stride, g->m * g->k, g->trans_a ? 1 : lda, g->trans_a ? lda : 1};
   dnnl_dims_t bd = {bg || G == 1 ? G : 1, bp || P == 1 ? P : 1, g->k, g->n};
   dnnl_dims_t bs = {bg, bp, g->trans_b ? 1 : ldb, g->trans_b ? ldb : 1};
   dnnl_dims_t cd = {G, P, g->m, g->n}, cs = {cg, cp, ldc, 1};

@@ -99,6 +99,7 @@ cld_status cld_gemm_tiled_run(cld_ctx *ctx, const cld_gemm_call *c, const cld_ti
   cld_status st;
   if (adiv > 1 && (c->trans_b || c->batch % adiv))
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: grouped A (a_div %d) needs an untransposed B and a batch of whole groups", adiv);
+  if (c->lda) return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: the tiled provider takes no strided A (lda)");
   if (cld_gemm_interleaved(c) && c->trans_b)
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: the tile-interleaved layout needs an untransposed B");
   if (c->trans_b && !c->trans_a && adiv == 1 && c->n < 16 && c->k % 16 == 0 && c->c_stride == (size_t)(c->m * c->n))

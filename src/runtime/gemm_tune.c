@@ -80,7 +80,7 @@ static cld_status make_bufs(cld_ctx *ctx, const cld_gemm_shape *s, bench_bufs *b
 
 static cld_gemm_call make_call(const cld_gemm_shape *s, const bench_bufs *bb) {
   cld_gemm_call c = {s->m, s->n, s->k, s->batch, s->trans_a, s->trans_b, bb->a, bb->b, bb->c, 0, 0, 0,
-                     (size_t)(s->m * s->k), (size_t)(s->k * s->n), (size_t)(s->m * s->n), 0, 0, 0, 0, 0};
+                     (size_t)(s->m * s->k), (size_t)(s->k * s->n), (size_t)(s->m * s->n), 0, 0, 0, 0, 0, 0};
   if (s->batch == 1) c.a_stride = c.b_stride = 0;
   c.a_div = s->a_batch > 0 ? s->batch / s->a_batch : 0;
   if (s->a_batch > 0) { /* interleaved */

@@ -80,6 +80,9 @@ typedef struct cld_gemm_call {
    * b = g a_div + p starts at g b_gstride + p b_stride, rows ldb (ldc) apart. 0: dense. */
   size_t b_gstride, c_gstride;
   int64_t ldb, ldc;
+  /* A's rows lda apart (untransposed A; the host provider only: Winograd's weight gradient over
+   * one panel of tile-interleaved operands). 0: dense. */
+  int64_t lda;
 } cld_gemm_call;
 cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *call, cld_gemm_provider p);
 /* adds call's shape to those cld_gemm_record collects (nothing while none is recording) */
@@ -96,7 +99,9 @@ static inline size_t cld_largest_divisor(size_t n, size_t cap) {
   return 1;
 }
 /* whether a call uses the tile-interleaved layout (then it runs on the tiled provider) */
-static inline bool cld_gemm_interleaved(const cld_gemm_call *c) { return c->ldb || c->ldc || c->b_gstride || c->c_gstride; }
+static inline bool cld_gemm_interleaved(const cld_gemm_call *c) {
+  return c->ldb || c->ldc || c->b_gstride || c->c_gstride || c->lda;
+}
 /* Scratch floats a call needs on the tiled provider (0 when none). */
 size_t cld_gemm_scratch_floats(const cld_gemm_call *call);
 cld_status cld_gemm_ensure_scratch(cld_ctx *ctx, size_t floats);
