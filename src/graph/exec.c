@@ -180,14 +180,21 @@ static void tile_strides(const cld_tensor *t, size_t *group, size_t *panel, size
   *panel = (size_t)t->shape[2] * *row;
 }
 
-static cld_status lower_gemm(cld_graph *g, cld_tensor *t) {
-  cld_tensor *a = t->src[0], *b = t->src[1];
+/* a new launch that runs a GEMM (through cld_gemm_run); its call for the caller to fill */
+static cld_status gemm_launch(cld_graph *g, cld_gemm_call **c) {
   binder bd = {0};
   cld_status st = new_launch(g, NULL, NULL, 0, &bd);
   if (st) return st;
-  cld_launch *l = bd.l;
-  l->is_gemm = true;
-  cld_gemm_call *c = &l->gemm;
+  bd.l->is_gemm = true;
+  *c = &bd.l->gemm;
+  return CLD_OK;
+}
+
+static cld_status lower_gemm(cld_graph *g, cld_tensor *t) {
+  cld_tensor *a = t->src[0], *b = t->src[1];
+  cld_gemm_call *c;
+  cld_status st = gemm_launch(g, &c);
+  if (st) return st;
   bool ta = t->ip[0], tb = t->ip[1];
   int64_t am = a->shape[a->ndim - 2], ak = a->shape[a->ndim - 1];
   int64_t bk = b->shape[b->ndim - 2], bn = b->shape[b->ndim - 1];
@@ -532,15 +539,12 @@ static cld_status lower_attention(cld_graph *g, cld_tensor *t) {
 /* OP_MATMUL_SUM_NT */
 /* The weight gradient over one panel of tile-interleaved operands where the host GEMM runs on
  * oneDNN: one NT product per group, A and B rows a channel's block apart, for the host provider
- * (the in-place kernel below ran it at a third of oneDNN's speed) */
+ * (one oneDNN primitive instead of the in-place kernel below; docs/PERFORMANCE.md) */
 static cld_status lower_sum_nt_host(cld_graph *g, cld_tensor *t) {
   cld_tensor *x = t->src[0], *y = t->src[1];
-  binder bd = {0};
-  cld_status st = new_launch(g, NULL, NULL, 0, &bd);
+  cld_gemm_call *c;
+  cld_status st = gemm_launch(g, &c);
   if (st) return st;
-  cld_launch *l = bd.l;
-  l->is_gemm = true;
-  cld_gemm_call *c = &l->gemm;
   size_t gs, ps, rs;
   c->m = x->shape[2]; c->n = y->shape[2]; c->k = x->shape[3]; c->batch = x->shape[0];
   c->trans_b = true;
