@@ -481,7 +481,7 @@ static cld_status lower_wino_in(cld_graph *g, cld_tensor *t) {
   int width = tiles->flags & T_TILES ? (int)tiles->shape[3] : 0;
   bool cmaj = width && (which == 0 || which == 3) && 4 * TH * TW <= width;
   /* one panel of all tiles: -DPW=-1, one program for every tile count */
-  int pw = width && tiles->shape[1] == 1 && width == (T + 15) / 16 * 16 ? -1 : width;
+  int pw = width && tiles->shape[1] == 1 && width == wino_one_panel(T) ? -1 : width;
   char opts[64];
   snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DPW=%d -DTPAD=%d -DCMAJ=%d", pw, CLD_TILE_PAD, cmaj);
   if ((st = new_launch_opts(g, f4 ? "winograd4" : "winograd", opts, names[f4][which], 0, &b))) return st;

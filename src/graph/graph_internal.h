@@ -63,6 +63,9 @@ enum { T_KEEP = 1, T_REQ_GRAD = 2, T_NO_GRAD = 4, T_TILES = 8 };
 /* the stride of an interleaved tile tensor's (panel, channel) blocks, and the floats a tensor
  * occupies (more than numel for those: CLD_TILE_PAD after each block) */
 #define TILE_ROW(t) ((t)->shape[0] * (t)->shape[3] + CLD_TILE_PAD)
+/* the width of one panel of all T tiles (wino_panel -1): T rounded up to 16 (the kernels' -DPW=-1
+ * computes the same from T) */
+static inline int64_t wino_one_panel(int64_t T) { return (T + 15) / 16 * 16; }
 #define STORED_NUMEL(t) ((t)->flags & T_TILES ? (t)->shape[1] * (t)->shape[2] * TILE_ROW(t) : (t)->numel)
 
 /* called by compute once before the first launch (-1) and after each launch i is enqueued (or

@@ -341,7 +341,7 @@ static cld_tensor *conv2d_winograd(cld_graph *g, cld_tensor *x, cld_tensor *w, c
   int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3], O = w->shape[0];
   int64_t ts = g->wino_tile == 2 ? 2 : 4, K = (ts + 2) * (ts + 2); /* F(ts x ts, 3x3): 16 or 36 products */
   int64_t T = N * ((H + ts - 1) / ts) * ((W + ts - 1) / ts);
-  int64_t pw = g->wino_panel > 0 ? g->wino_panel : g->wino_panel < 0 ? (T + 15) / 16 * 16 : T, P = (T + pw - 1) / pw;
+  int64_t pw = g->wino_panel > 0 ? g->wino_panel : g->wino_panel < 0 ? wino_one_panel(T) : T, P = (T + pw - 1) / pw;
   int64_t us[4] = {K, 1, O, C}, vs[4] = {K, P, C, pw};
   cld_tensor *u = cld_node_new(g, OP_WINO_W, 4, us), *v = cld_node_new(g, OP_WINO_IN, 4, vs);
   if (!u || !v) return NULL;

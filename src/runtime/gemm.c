@@ -56,6 +56,10 @@ void cld_gemm_record_call(cld_ctx *ctx, const cld_gemm_call *c) {
 
 cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *c, cld_gemm_provider p) {
   cld_gemm_record_call(ctx, c);
+  if (c->lda) { /* a strided A: the host provider alone takes it, whatever the table says */
+    if (cld_gemm_host_available(ctx)) return cld_gemm_host_run(ctx, c);
+    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: a strided A (lda) needs the host-BLAS provider");
+  }
   struct cld_gemm_tuning *t = cld_gemm_tuning_get(ctx);
   if (!t) return cld_seterr(ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   cld_tiled_cfg cfg = cld_tiled_default();
@@ -69,10 +73,6 @@ cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *c, cld_gemm_provider 
   } else if (p == CLD_GEMM_TILED) {
     const cld_tune_entry *e = lookup(t, c);
     if (e && e->provider == CLD_GEMM_TILED) cfg = e->tiled;
-  }
-  if (c->lda) { /* a strided A: the host provider alone takes it */
-    if (cld_gemm_host_available(ctx)) return cld_gemm_host_run(ctx, c);
-    return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: a strided A (lda) needs the host-BLAS provider");
   }
   if (p == CLD_GEMM_CLBLAST && cld_gemm_interleaved(c)) p = CLD_GEMM_TILED; /* CLBlast has no such layout */
   if (p == CLD_GEMM_HOST && cld_gemm_host_available(ctx)) return cld_gemm_host_run(ctx, c);

@@ -21,7 +21,7 @@ bool cld_gemm_host_available(cld_ctx *ctx) {
 
 /* oneDNN's matmul on the device's own memory beats the built-in kernel on most shapes of a CPU
  * (docs/PERFORMANCE.md), so where it is there it is the untuned default, and graphs keep the
- * Winograd tiles in the plain layout its large products want (graph.c) */
+ * Winograd tiles as one panel of all tiles, the large products it wants (graph.c) */
 bool cld_gemm_host_preferred(cld_ctx *ctx) { return cld_gemm_host_available(ctx) && cld_gemm_onednn_available(); }
 
 /* the distinct buffers among a call's three operands, each mapped once, whole */

@@ -98,7 +98,8 @@ static inline size_t cld_largest_divisor(size_t n, size_t cap) {
     if (n % d == 0) return d;
   return 1;
 }
-/* whether a call uses the tile-interleaved layout (then it runs on the tiled provider) */
+/* whether a call uses the tile-interleaved layout (then it runs on the tiled provider, or with a
+ * strided A on the host provider) */
 static inline bool cld_gemm_interleaved(const cld_gemm_call *c) {
   return c->ldb || c->ldc || c->b_gstride || c->c_gstride || c->lda;
 }
