@@ -360,6 +360,60 @@ static void test_host_one_buffer(void **state) {
   cld_ctx_destroy(ctx);
 }
 
+/* the host GEMM as native kernels on the queue: it starts only after the commands before it (a
+ * fill enqueued without waiting), a GEMM after it reads its C, nothing waits in between; three
+ * buffers (PoCL 3.1 handed a several-buffer native kernel their addresses out of order); a
+ * released buffer's address is forgotten, and new buffers (often with the freed handles) are
+ * right again. CLDIFF_HOST_GEMM=map gives the same through mapped buffers. */
+static void native_round(cld_ctx *ctx, int seed) {
+  const int64_t M = 29, N = 23, K = 31, N2 = 17;
+  float *A = tu_alloc((size_t)(M * K)), *B = tu_alloc((size_t)(K * N)), *B2 = tu_alloc((size_t)(N * N2));
+  float *C = tu_alloc((size_t)(M * N)), *D = tu_alloc((size_t)(M * N2));
+  tu_fill(A, (size_t)(M * K), seed, -1, 1);
+  tu_fill(B2, (size_t)(N * N2), seed + 2, -1, 1);
+  const float bval = 0.25f * (float)seed;
+  for (int64_t i = 0; i < K * N; i++) B[i] = bval;
+  cl_int e;
+  cl_mem ma = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, (size_t)(M * K) * 4, A, &e);
+  cl_mem mb = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, (size_t)(K * N) * 4, NULL, &e);
+  cl_mem mc = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, (size_t)(M * N + M * N2) * 4, NULL, &e);
+  cl_mem mb2 = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, (size_t)(N * N2) * 4, B2, &e);
+  assert_int_equal(clEnqueueFillBuffer(ctx->queue, mb, &bval, 4, 0, (size_t)(K * N) * 4, 0, NULL, NULL), CL_SUCCESS);
+  cld_gemm_call c1 = {M, N, K, 1, false, false, ma, mb, mc, 0, 0, 0, 0, 0, 0};
+  cld_gemm_call c2 = {M, N2, N, 1, false, false, mc, mb2, mc, 0, 0, (size_t)(M * N), 0, 0, 0}; /* D = C B2 */
+  TU_OK(ctx, cld_gemm_run(ctx, &c1, CLD_GEMM_HOST));
+  TU_OK(ctx, cld_gemm_run(ctx, &c2, CLD_GEMM_HOST));
+  clEnqueueReadBuffer(ctx->queue, mc, CL_TRUE, 0, (size_t)(M * N) * 4, C, 0, NULL, NULL);
+  clEnqueueReadBuffer(ctx->queue, mc, CL_TRUE, (size_t)(M * N) * 4, (size_t)(M * N2) * 4, D, 0, NULL, NULL);
+  double *R = calloc((size_t)(M * N), sizeof(double)), *RD = calloc((size_t)(M * N2), sizeof(double));
+  cld_gemm_shape s1 = {M, N, K, 1, false, false, 0}, s2 = {M, N2, N, 1, false, false, 0};
+  ref_gemm(&s1, A, B, 0, 0, R);
+  tu_close(C, R, (size_t)(M * N), 1e-4, 1e-4 * sqrt((double)K), "host gemm on the queue, after a fill");
+  ref_gemm(&s2, C, B2, 0, 0, RD);
+  tu_close(D, RD, (size_t)(M * N2), 1e-4, 1e-4 * sqrt((double)N), "host gemm on the queue, reading the one before");
+  clReleaseMemObject(ma); clReleaseMemObject(mb); clReleaseMemObject(mc); clReleaseMemObject(mb2);
+  free(A); free(B); free(B2); free(C); free(D); free(R); free(RD);
+}
+
+static void test_host_native_queue(void **state) {
+  (void)state;
+  cld_ctx *ctx = tu_ctx();
+  if (!cld_gemm_host_available(ctx) || !cld_gemm_onednn_available()) { cld_ctx_destroy(ctx); skip(); }
+  int before = cld_buffer_device_addrs_known();
+  native_round(ctx, 11);
+  bool native = cld_gemm_onednn_native(ctx);
+  if (!native) print_message("the device runs no native kernels: the host GEMM maps its buffers\n");
+  assert_int_equal(cld_buffer_device_addrs_known(), before); /* all four released, all forgotten */
+  for (int r = 0; r < 3; r++) native_round(ctx, 20 + r);
+  cld_ctx_destroy(ctx);
+  setenv("CLDIFF_HOST_GEMM", "map", 1);
+  ctx = tu_ctx();
+  native_round(ctx, 31);
+  assert_false(cld_gemm_onednn_native(ctx));
+  cld_ctx_destroy(ctx);
+  unsetenv("CLDIFF_HOST_GEMM");
+}
+
 static cld_ctx *ctx_in(const char *dir) {
   cld_ctx_params p = cld_ctx_params_default();
   p.cache_dir = dir;
@@ -500,6 +554,7 @@ int main(void) {
       cmocka_unit_test(test_clblast_rebase),
       cmocka_unit_test(test_interleaved),
       cmocka_unit_test(test_host_one_buffer), cmocka_unit_test(test_host_onednn_path), cmocka_unit_test(test_host_untuned_default), cmocka_unit_test(test_host_strided_a),
+      cmocka_unit_test(test_host_native_queue),
       cmocka_unit_test(test_tune_table), cmocka_unit_test(test_tune_table_hostile), cmocka_unit_test(test_tune_quick),
       cmocka_unit_test(test_record),
   };

@@ -52,6 +52,18 @@ bool cld_gemm_host_preferred(cld_ctx *ctx);
 bool cld_gemm_onednn_available(void); /* libdnnl.so.2 opened (once per process) */
 bool cld_gemm_onednn_run(cld_ctx *ctx, const cld_gemm_call *c, const float *A, const float *B, float *C);
 void cld_gemm_onednn_release(cld_ctx *ctx);
+/* the call as one oneDNN matmul run by a native kernel on the queue (no map, no wait): 1 when it
+ * went to the queue (*st then says whether the enqueue worked), 0 where it cannot (no oneDNN, a
+ * device without native kernels, a layout oneDNN refuses) and the caller maps */
+int cld_gemm_onednn_enqueue(cld_ctx *ctx, const cld_gemm_call *c, cld_status *st);
+/* whether this context's host GEMMs go to the queue as native kernels (after its first call) */
+bool cld_gemm_onednn_native(cld_ctx *ctx);
+/* gemm_native.c: a buffer's address on a CPU device sharing the host's memory, learnt once by a
+ * one-buffer native kernel (NULL where that fails, or the table of them is full) */
+void *cld_buffer_device_addr(cld_ctx *ctx, cl_mem mem);
+int cld_buffer_device_addrs_known(void); /* how many buffers' addresses are held (tests) */
+/* the call entry by entry through CBLAS on host pointers (gemm_host.c) */
+void cld_gemm_host_blas_entries(const cld_gemm_call *c, const float *A, const float *B, float *C);
 /* which BLAS the host provider calls: "oneDNN matmul" (libdnnl found at run time) or "CBLAS" */
 const char *cld_gemm_host_blas(void);
 cld_status cld_gemm_clblast_apply(cld_ctx *ctx, const cld_clblast_cfg *cfg);

@@ -1,12 +1,12 @@
 /* The host-BLAS GEMM provider: on an OpenCL CPU device that shares the host's memory (PoCL,
- * Intel's CPU runtime) the operands' buffers are mapped - the device's memory is the host's, so
- * mapping copies nothing - and multiplied on the host, then unmapped: as one oneDNN matmul where
- * libdnnl is there (gemm_onednn.c: JIT AVX2/AVX-512 kernels, MKL-class on x86), else entry by
- * entry by the host's CBLAS (libblas: OpenBLAS through Debian's alternative, or whichever BLAS
- * the system selects). The map waits for the
- * commands before it on the in-order queue and the kernels after the unmap wait for it, so to
- * the graph it is one more launch. `cldiff tune` chooses it per shape only where it measures
- * faster than the OpenCL providers. */
+ * Intel's CPU runtime) the operands live in the host's memory and are multiplied there: as one
+ * oneDNN matmul where libdnnl is there (gemm_onednn.c: JIT AVX2/AVX-512 kernels, MKL-class on
+ * x86), else entry by entry by the host's CBLAS (libblas: OpenBLAS through Debian's alternative,
+ * or whichever BLAS the system selects). Where the device runs native kernels the oneDNN call goes
+ * to the queue as one (nothing waits: to the graph it is one more launch); otherwise the buffers
+ * are mapped - mapping copies nothing - which waits for the commands before it, and unmapped, so
+ * that the kernels after the unmap wait for it. `cldiff tune` chooses the provider per shape only
+ * where it measures faster than the OpenCL providers. */
 #include "runtime/gemm.h"
 #include <cblas.h>
 
@@ -76,17 +76,22 @@ static void one_entry(const cld_gemm_call *c, const float *A, const float *B, fl
               (int)c->n, (int)c->k, 1.0f, Ab, lda, Bb, ldb, 0.0f, Cb, ldc);
 }
 
+void cld_gemm_host_blas_entries(const cld_gemm_call *c, const float *A, const float *B, float *C) {
+  for (int64_t b = 0; b < c->batch; b++) one_entry(c, A, B, C, b);
+}
+
 cld_status cld_gemm_host_run(cld_ctx *ctx, const cld_gemm_call *c) {
   if (!cld_gemm_host_available(ctx))
     return cld_seterr(ctx, CLD_ERR_INVALID_ARG, "gemm: the host-BLAS provider needs a CPU device sharing the host's memory");
   if (c->m > INT32_MAX || c->n > INT32_MAX || c->k > INT32_MAX || c->lda > INT32_MAX || c->ldb > INT32_MAX || c->ldc > INT32_MAX)
     return cld_seterr(ctx, CLD_ERR_GEMM, "gemm: a dimension over 2^31 for CBLAS's int");
+  cld_status st = CLD_OK;
+  if (cld_gemm_onednn_enqueue(ctx, c, &st)) return st;
   mapped m;
-  cld_status st = map_all(ctx, c, &m);
+  st = map_all(ctx, c, &m);
   if (st) return st;
   const float *A = map_of(&m, c->a) + c->a_off, *B = map_of(&m, c->b) + c->b_off;
   float *C = map_of(&m, c->c) + c->c_off;
-  if (cld_gemm_onednn_run(ctx, c, A, B, C)) return unmap_all(ctx, &m, CLD_OK);
-  for (int64_t b = 0; b < c->batch; b++) one_entry(c, A, B, C, b);
+  if (!cld_gemm_onednn_run(ctx, c, A, B, C)) cld_gemm_host_blas_entries(c, A, B, C);
   return unmap_all(ctx, &m, CLD_OK);
 }

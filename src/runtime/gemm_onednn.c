@@ -6,6 +6,12 @@
  * kept per call geometry in the context; one whose fastest implementation is oneDNN's reference
  * code is refused, and the caller multiplies entry by entry through CBLAS instead.
  *
+ * On a device that runs native kernels (PoCL's CPU devices) the primitive is made on the calling
+ * thread and executed by a native kernel on the queue, on the device's own thread in queue order
+ * (cld_gemm_onednn_enqueue): the host thread goes on enqueuing where a blocking map made it wait
+ * for the queue to drain at every product, and no map or unmap command runs. CLDIFF_HOST_GEMM=map
+ * keeps the mapped path (docs/PERFORMANCE.md compares the two).
+ *
  * libdnnl is opened at the first call (dlopen), not linked: its OpenMP runtime reads its wait
  * policy from the environment when it loads, and with the default its threads spin for
  * milliseconds after each product on the cores the OpenCL device's own threads need next (the
@@ -93,6 +99,7 @@ struct cld_onednn {
   dnnl_stream_t stream;
   entry e[MAX_ENTRIES];
   int n;
+  bool native; /* calls go to the queue as native kernels (native_ok) */
 };
 
 static geom geom_of(const cld_gemm_call *c) {
@@ -164,6 +171,17 @@ static entry *lookup(struct cld_onednn *o, const cld_gemm_call *c) {
   return e;
 }
 
+/* Whether native kernels carry the host GEMM: the device runs them (PoCL's CPU devices do) and
+ * CLDIFF_HOST_GEMM is not "map" (the blocking-map path, kept for comparison and for devices
+ * without them). */
+static bool native_ok(cld_ctx *ctx) {
+  cl_device_exec_capabilities caps = 0;
+  const char *env = getenv("CLDIFF_HOST_GEMM");
+  if (env && !strcmp(env, "map")) return false;
+  return clGetDeviceInfo(ctx->device, CL_DEVICE_EXECUTION_CAPABILITIES, sizeof caps, &caps, NULL) == CL_SUCCESS &&
+         (caps & CL_EXEC_NATIVE_KERNEL);
+}
+
 static struct cld_onednn *state(cld_ctx *ctx) {
   if (ctx->onednn) return ctx->onednn;
   if (!cld_gemm_onednn_available()) return NULL;
@@ -175,13 +193,11 @@ static struct cld_onednn *state(cld_ctx *ctx) {
     free(o);
     return NULL;
   }
+  o->native = native_ok(ctx);
   return ctx->onednn = o;
 }
 
-bool cld_gemm_onednn_run(cld_ctx *ctx, const cld_gemm_call *c, const float *A, const float *B, float *C) {
-  struct cld_onednn *o = state(ctx);
-  entry *e = o ? lookup(o, c) : NULL;
-  if (!e || !e->prim) return false;
+static bool execute(struct cld_onednn *o, entry *e, const float *A, const float *B, float *C) {
   if (dn.mem_set_handle(e->mem[0], (void *)A) != dnnl_success ||
       dn.mem_set_handle(e->mem[1], (void *)B) != dnnl_success ||
       dn.mem_set_handle(e->mem[2], C) != dnnl_success)
@@ -189,6 +205,57 @@ bool cld_gemm_onednn_run(cld_ctx *ctx, const cld_gemm_call *c, const float *A, c
   dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, e->mem[0]}, {DNNL_ARG_WEIGHTS, e->mem[1]}, {DNNL_ARG_DST, e->mem[2]}};
   return dn.prim_execute(e->prim, o->stream, 3, args) == dnnl_success && dn.stream_wait(o->stream) == dnnl_success;
 }
+
+bool cld_gemm_onednn_run(cld_ctx *ctx, const cld_gemm_call *c, const float *A, const float *B, float *C) {
+  struct cld_onednn *o = state(ctx);
+  entry *e = o ? lookup(o, c) : NULL;
+  return e && e->prim && execute(o, e, A, B, C);
+}
+
+/* A native kernel's argument block: the implementation runs run_native on one of its threads in
+ * queue order, on a copy of it; the operands' addresses come from gemm_native.c. */
+typedef struct {
+  float *base[3]; /* A's, B's and C's buffers */
+  cl_mem held[3]; /* the distinct buffers, listed so that the command holds them until it ran; the
+                     implementation writes addresses over them, in an order of its own (unused) */
+  struct cld_onednn *o;
+  entry *e;
+  cld_gemm_call call; /* offsets, and the geometry for CBLAS should oneDNN's execution fail */
+} native_args;
+
+static void CL_CALLBACK run_native(void *p) {
+  native_args *n = p;
+  const float *A = n->base[0] + n->call.a_off, *B = n->base[1] + n->call.b_off;
+  float *C = n->base[2] + n->call.c_off;
+  if (!execute(n->o, n->e, A, B, C)) cld_gemm_host_blas_entries(&n->call, A, B, C);
+}
+
+int cld_gemm_onednn_enqueue(cld_ctx *ctx, const cld_gemm_call *c, cld_status *st) {
+  struct cld_onednn *o = state(ctx);
+  if (!o || !o->native) return 0;
+  entry *e = lookup(o, c);
+  if (!e || !e->prim) return 0;
+  native_args n = {.base = {cld_buffer_device_addr(ctx, c->a), cld_buffer_device_addr(ctx, c->b),
+                            cld_buffer_device_addr(ctx, c->c)},
+                   .o = o, .e = e, .call = *c};
+  if (!n.base[0] || !n.base[1] || !n.base[2]) return 0;
+  const cl_mem ops[3] = {c->a, c->b, c->c};
+  const void *locs[3];
+  cl_uint nh = 0;
+  for (int i = 0; i < 3; i++) {
+    bool seen = false;
+    for (cl_uint j = 0; j < nh; j++) seen = seen || n.held[j] == ops[i];
+    if (!seen) {
+      locs[nh] = &n.held[nh];
+      n.held[nh++] = ops[i];
+    }
+  }
+  cl_int err = clEnqueueNativeKernel(ctx->queue, run_native, &n, sizeof n, nh, n.held, locs, 0, NULL, NULL);
+  *st = err == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, err, "enqueueing a host-BLAS GEMM as a native kernel");
+  return 1;
+}
+
+bool cld_gemm_onednn_native(cld_ctx *ctx) { return ctx->onednn && ctx->onednn->native; }
 
 void cld_gemm_onednn_release(cld_ctx *ctx) {
   struct cld_onednn *o = ctx->onednn;
@@ -210,4 +277,12 @@ bool cld_gemm_onednn_run(cld_ctx *ctx, const cld_gemm_call *c, const float *A, c
   return false;
 }
 void cld_gemm_onednn_release(cld_ctx *ctx) { (void)ctx; }
+int cld_gemm_onednn_enqueue(cld_ctx *ctx, const cld_gemm_call *c, cld_status *st) {
+  (void)ctx, (void)c, (void)st;
+  return 0;
+}
+bool cld_gemm_onednn_native(cld_ctx *ctx) {
+  (void)ctx;
+  return false;
+}
 #endif
