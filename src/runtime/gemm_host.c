@@ -8,7 +8,6 @@
  * that the kernels after the unmap wait for it. `cldiff tune` chooses the provider per shape only
  * where it measures faster than the OpenCL providers. */
 #include "runtime/gemm.h"
-#include <cblas.h>
 
 const char *cld_gemm_host_blas(void) { return cld_gemm_onednn_available() ? "oneDNN matmul" : "CBLAS"; }
 
@@ -60,24 +59,6 @@ static cld_status map_all(cld_ctx *ctx, const cld_gemm_call *c, mapped *m) {
     m->ptr[m->n++] = p;
   }
   return CLD_OK;
-}
-
-/* batch entry b: A (b / a_div when grouped), B and C dense or tile-interleaved (g = b / a_div,
- * p = b % a_div at g gstride + p stride, rows ld apart) */
-static void one_entry(const cld_gemm_call *c, const float *A, const float *B, float *C, int64_t b) {
-  bool grouped = c->a_div > 1, inter = cld_gemm_interleaved(c);
-  int64_t g = grouped ? b / c->a_div : b, p = grouped ? b % c->a_div : 0;
-  const float *Ab = A + (size_t)g * c->a_stride; /* grouped: A number b / a_div; else g = b */
-  const float *Bb = inter ? B + (size_t)g * c->b_gstride + (size_t)p * c->b_stride : B + (size_t)b * c->b_stride;
-  float *Cb = inter ? C + (size_t)g * c->c_gstride + (size_t)p * c->c_stride : C + (size_t)b * c->c_stride;
-  int lda = (int)(c->lda ? c->lda : c->trans_a ? c->m : c->k);
-  int ldb = (int)(c->ldb ? c->ldb : c->trans_b ? c->k : c->n), ldc = (int)(c->ldc ? c->ldc : c->n);
-  cblas_sgemm(CblasRowMajor, c->trans_a ? CblasTrans : CblasNoTrans, c->trans_b ? CblasTrans : CblasNoTrans, (int)c->m,
-              (int)c->n, (int)c->k, 1.0f, Ab, lda, Bb, ldb, 0.0f, Cb, ldc);
-}
-
-void cld_gemm_host_blas_entries(const cld_gemm_call *c, const float *A, const float *B, float *C) {
-  for (int64_t b = 0; b < c->batch; b++) one_entry(c, A, B, C, b);
 }
 
 cld_status cld_gemm_host_run(cld_ctx *ctx, const cld_gemm_call *c) {
