@@ -169,7 +169,6 @@ void k_norm_rows_bwd_wg(__global const float *x, ulong xo, __global const float 
  * RW items per row r = (n, group): the row is cpg channels of S pixels (len = cpg * S floats,
  * contiguous), channel c = (r % G) * cpg + ch. flags: 1 gamma given, 2 beta given, 4 SiLU.
  *   k_group_norm      x -> y = act(z), z = (x - mean) * rstd * gamma[c] + beta[c]
- *   k_group_norm_stats x -> (mean, rstd) per row
  *   k_group_norm_bwd  (x, dy) -> dx: dz = dy * act'(z), g = dz * gamma[c],
  *       dx = rstd * (g - mean(g) - xhat * mean(g * xhat)); g is parked in dx between the passes
  *   k_group_norm_bwd_param (x, dy) -> part (2, N, C): part[0][n][c] = sum over the pixels of
@@ -202,17 +201,6 @@ void k_group_norm(__global const float *x, ulong xo, __global const float *gm, u
       for (; i < se; i++) q[i] = (p[i] - m.x) * a + b;
     }
   }
-}
-
-/* the statistics alone, for a Winograd input transform that applies the normalisation itself
- * (src/graph/fuse_gn_wino.c): st[2 r] the mean, st[2 r + 1] rstd of row r */
-__kernel __attribute__((reqd_work_group_size(RW, 1, 1)))
-void k_group_norm_stats(__global const float *x, ulong xo, __global float *st, ulong sto, int G, int cpg, int S,
-                        float eps) {
-  __local float4 sh[RW + 1];
-  int r = get_group_id(0), len = cpg * S;
-  float2 m = rw_moments(x + xo + (ulong)r * len, len, eps, sh);
-  if (get_local_id(0) == 0) vstore2(m, 0, st + sto + 2 * (ulong)r);
 }
 
 /* pass 1: g = dz * gamma into dx and the row sums of g, g * xhat */

@@ -6,9 +6,7 @@
  * column j of the 6x6 tile. 2.25 transformed values per output pixel instead of 4, and 36 GEMM
  * products per 16 pixels instead of 16 per 4 (0.56x the multiply-adds).
  *   k_wino4_w       w (O,C,3,3)            -> U (36,O,C)   U = G w G^T
- *   k_wino4_in      x (N,C,H,W)            -> V (36,C,T)   V = B^T d B; with -DGN=1 d is the group
- *                   norm (+ SiLU) of x, from the statistics st (k_group_norm_stats), gamma and beta:
- *                   the normalised image is never written (src/graph/fuse_gn_wino.c)
+ *   k_wino4_in      x (N,C,H,W)            -> V (36,C,T)   V = B^T d B
  *   k_wino4_out     M (36,O,T), bias (O) or (N,O) (has_bias 1 or 2), residual r (N,O,H,W) when has_res
  *                   -> y (N,O,H,W)  y = A^T M A + bias (+ r)
  *   k_wino4_w_bwd   dU -> dw = G^T dU G
@@ -146,35 +144,12 @@ static inline float16 interleave(const float4 *q) {
  * (wino_tiles.cl): each work-item walks one row of tiles of one plane four tiles at a time (float4 lanes = tiles; the last group overlaps the one before it
  * so no store is masked); rows narrower than four tiles go one tile at a time. */
 
-/* The group norm of -DGN=1, applied to values as they are loaded: gp = (mean, rstd * gamma, beta,
- * SiLU on), z = (x - mean) * rstd gamma + beta as k_group_norm computes it; the padding stays 0
- * (it pads the normalised image). gn16: 16 values from column c, those outside [0, W) zero. */
-#ifndef GN
-#define GN 0
-#endif
-static inline float gn1(float v, float4 gp) {
-  float z = (v - gp.x) * gp.y + gp.z;
-  return gp.w != 0.0f ? z / (1.0f + exp(-z)) : z;
-}
-static inline float16 gn16(float16 v, int c, int W, float4 gp) {
-  float16 z = (v - gp.x) * gp.y + gp.z;
-  if (gp.w != 0.0f) z = z / (1.0f + exp(-z));
-  int16 ci = (int16)(c) + (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  return select((float16)(0.0f), z, ci >= 0 && ci < W);
-}
-static inline float2 gn2(float2 v, int c, int W, float4 gp) {
-  return (float2)(c >= 0 && c < W ? gn1(v.x, gp) : 0.0f, c + 1 >= 0 && c + 1 < W ? gn1(v.y, gp) : 0.0f);
-}
-
 /* one tile of the input transform: 6x6 patch at (h0, w0) of img -> 36 values at o (stride plane) */
-static void in_tile(__global const float *img, int H, int W, int h0, int w0, __global float *o, ulong plane, float4 gp) {
+static void in_tile(__global const float *img, int H, int W, int h0, int w0, __global float *o, ulong plane) {
   float d[6][6], col[6];
   UNROLL for (int i = 0; i < 6; i++) {
     int h = h0 + i;
-    UNROLL for (int j = 0; j < 6; j++) {
-      bool in = h >= 0 && h < H && w0 + j >= 0 && w0 + j < W;
-      d[i][j] = in ? (GN ? gn1(img[h * W + w0 + j], gp) : img[h * W + w0 + j]) : 0.0f;
-    }
+    UNROLL for (int j = 0; j < 6; j++) d[i][j] = h >= 0 && h < H && w0 + j >= 0 && w0 + j < W ? img[h * W + w0 + j] : 0.0f;
     bt6(d[i]); /* d B, row by row */
   }
   UNROLL for (int j = 0; j < 6; j++) { /* B^T (d B), column by column */
@@ -184,26 +159,17 @@ static void in_tile(__global const float *img, int H, int W, int h0, int w0, __g
   }
 }
 
-/* st, gm, bt, cpg (channels per group) and gflags (1 gamma, 2 beta, 4 SiLU): the group norm of
- * -DGN=1, unread without it */
 __kernel void k_wino4_in(__global const float *x, ulong xo, __global float *v, ulong vo, int C, int H, int W, int TH,
-                         int TW, int T, __global const float *st, ulong sto, __global const float *gm, ulong gmo,
-                         __global const float *bt, ulong bto, int cpg, int gflags) {
+                         int TW, int T) {
   int ty = get_global_id(1), nc = plane_of(get_global_id(2), C, T / (TH * TW));
   int n = nc / C, c = nc - n * C;
-  float4 gp = (float4)(0.0f);
-  if (GN) {
-    ulong r = (ulong)n * (C / cpg) + c / cpg; /* the statistics' row: (image, group) */
-    float ga = gflags & 1 ? gm[gmo + c] : 1.0f, gb = gflags & 2 ? bt[bto + c] : 0.0f;
-    gp = (float4)(st[sto + 2 * r], st[sto + 2 * r + 1] * ga, gb, gflags & 4 ? 1.0f : 0.0f);
-  }
   __global const float *img = x + xo + (ulong)nc * H * W;
   ulong cpw = CPW(C), plane = PLANE(C, T);
   __global float *o = v + vo + CHAN(c);
   ulong t0 = ((ulong)n * TH + ty) * TW;
   if (ty == TH - 1 && (n + 1) * TH * TW == T) zero_tail(o, plane, cpw, T);
   int h0 = 4 * ty - 1;
-  for (int tx = 0; TW < 4 && tx < TW; tx++) in_tile(img, H, W, h0, 4 * tx - 1, o + TO(t0 + tx), plane, gp);
+  for (int tx = 0; TW < 4 && tx < TW; tx++) in_tile(img, H, W, h0, 4 * tx - 1, o + TO(t0 + tx), plane);
   __global const float *rp[6];
   float rv[6]; /* rows h0 .. h0+5: pointers clamped into the image, factor 0 outside it */
   UNROLL for (int i = 0; i < 6; i++) {
@@ -214,11 +180,8 @@ __kernel void k_wino4_in(__global const float *x, ulong xo, __global float *v, u
   for (int tx = TW >= 4 ? 0 : -1; tx >= 0; tx = next_group(tx, TW)) { /* columns 4tx-1 .. 4tx+16 */
     float4 d[6][6], col[6];
     UNROLL for (int i = 0; i < 6; i++) {
-      float16 a = row16(rp[i], 4 * tx - 1, W);
-      float2 e = row2(rp[i], 4 * tx + 15, W);
-      if (GN) { a = gn16(a, 4 * tx - 1, W, gp); e = gn2(e, 4 * tx + 15, W, gp); }
-      a *= rv[i];
-      e *= rv[i];
+      float16 a = row16(rp[i], 4 * tx - 1, W) * rv[i];
+      float2 e = row2(rp[i], 4 * tx + 15, W) * rv[i];
       d[i][0] = a.s048c; d[i][1] = a.s159d; d[i][2] = a.s26ae; d[i][3] = a.s37bf;
       d[i][4] = (float4)(a.s48c, e.x); d[i][5] = (float4)(a.s59d, e.y);
       bt6v(d[i]);

@@ -482,13 +482,10 @@ static cld_status lower_wino_in(cld_graph *g, cld_tensor *t) {
   bool cmaj = width && (which == 0 || which == 3) && 4 * TH * TW <= width;
   /* one panel of all tiles: -DPW=-1, one program for every tile count */
   int pw = width && tiles->shape[1] == 1 && width == wino_one_panel(T) ? -1 : width;
-  /* the group norm applied by the input transform (fuse_gn_wino.c): src0 the statistics, src1 the
-   * image, src2 and src3 gamma and beta */
-  bool gn = t->op == OP_WINO_IN && t->ip[3];
-  char opts[80];
-  snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DPW=%d -DTPAD=%d -DCMAJ=%d%s", pw, CLD_TILE_PAD, cmaj, gn ? " -DGN=1" : "");
+  char opts[64];
+  snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DPW=%d -DTPAD=%d -DCMAJ=%d", pw, CLD_TILE_PAD, cmaj);
   if ((st = new_launch_opts(g, f4 ? "winograd4" : "winograd", opts, names[f4][which], 0, &b))) return st;
-  arg_t(&b, gn ? t->src[1] : x);
+  arg_t(&b, x);
   if (t->op == OP_WINO_OUT) {
     arg_t(&b, y ? y : x); /* bias (any buffer when there is none) */
     arg_t(&b, t->src[2] ? t->src[2] : x); /* residual, likewise */
@@ -499,14 +496,6 @@ static cld_status lower_wino_in(cld_graph *g, cld_tensor *t) {
   if (t->op == OP_WINO_OUT) {
     arg_i(&b, !y ? 0 : y->numel == t->shape[1] ? 1 : 2); /* bias (O) or (N, O) */
     arg_i(&b, t->src[2] != NULL);
-  }
-  if (f4 && t->op == OP_WINO_IN) { /* the group norm's statistics, gamma, beta (any buffer when unread) */
-    const cld_tensor *gm = gn ? t->src[2] : NULL, *bt = gn ? t->src[3] : NULL;
-    arg_t(&b, x);
-    arg_t(&b, gm ? gm : x);
-    arg_t(&b, bt ? bt : x);
-    arg_i(&b, gn ? (int)(C / x->ip[0]) : 1);
-    arg_i(&b, gn ? (x->ip[1] & 7) : 0);
   }
   if (f4 && t->op == OP_WINO_OUT_BWD) { /* the bias gradient's partial sums (autodiff's doing), or none */
     const cld_tensor *part = t->ip[2] ? g->nodes[t->ip[2] - 1] : NULL;
@@ -635,16 +624,6 @@ static cld_status lower_group_norm(cld_graph *g, cld_tensor *t) {
   if (param && t->ip[2]) return CLD_OK;
   const cld_tensor *part = !fwd && !param && t->ip[2] ? g->nodes[t->ip[2] - 1] : NULL;
   const char *kn = fwd ? "k_group_norm" : param ? "k_group_norm_bwd_param" : part ? "k_group_norm_bwd_fused" : "k_group_norm_bwd";
-  if (fwd && t->ip[3]) { /* the Winograd input transform that reads it normalises (fuse_gn_wino.c) */
-    if ((st = new_launch(g, "norm", "k_group_norm_stats", (size_t)(N * G) * WG, &b))) return st;
-    arg_t(&b, x);
-    arg_t(&b, t);
-    arg_i(&b, G);
-    arg_i(&b, (int)(C / G));
-    arg_i(&b, (int)S);
-    arg_f(&b, t->fp[0]);
-    return done(&b, "binding group norm statistics");
-  }
   if ((st = new_launch(g, "norm", kn, (size_t)(N * G) * WG, &b))) return st;
   arg_t(&b, x);
   if (!fwd) arg_t(&b, y);

@@ -181,8 +181,6 @@ cld_tensor *cld_copy(cld_graph *g, cld_tensor *x);
 void cld_profile_charge(cld_graph *g, const cld_launch *l, double dt);
 cld_status cld_profile_fail(cld_graph *g, const cld_launch *l, cl_int e);
 void cld_profile_report(cld_graph *g);
-/* fuse_gn_wino.c: group norm into the Winograd input transform that alone reads it */
-void cld_fuse_gn_wino(cld_graph *g);
 /* exec.c */
 cld_status cld_exec_lower(cld_graph *g);
 void cld_exec_release(cld_graph *g);

@@ -219,7 +219,6 @@ cld_status cld_graph_plan(cld_graph *g, const cld_plan_params *pp) {
   g->guard = (int)guard;
   cld_status st;
   if (g->store && (st = cld_store_alloc(g->store))) return st;
-  cld_fuse_gn_wino(g);
   classify(g);
   if ((st = place_arena(g, pp, reuse, guard)) || (st = alloc_arena(g, guard)) || (st = bind_storage(g))) return st;
   g->planned = true;
