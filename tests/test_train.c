@@ -527,6 +527,33 @@ static void test_record_gemms(void **state) {
                 a->trans_b == b->trans_b && a->a_batch == b->a_batch);
   }
   assert_int_equal(cld_trainer_record_gemms(NULL), CLD_ERR_INVALID_ARG);
+  /* planned under cld_plan_shapes_only: the same shapes, no kernel behind any launch, a step refused
+   * with the reason; a trainer made after it is switched off trains */
+  cld_gemm_shape only[128];
+  int no = -1;
+  cld_plan_shapes_only(ctx, true);
+  rig r2 = make_rig(ctx, d);
+  cld_plan_shapes_only(ctx, false);
+  cld_gemm_record(ctx, only, 128, &no);
+  TU_OK(ctx, cld_trainer_record_gemms(r2.t));
+  cld_gemm_record(ctx, NULL, 0, NULL);
+  assert_int_equal(no, np);
+  for (int i = 0; i < np; i++) {
+    const cld_gemm_shape *a = &only[i], *b = &planned[i];
+    assert_true(a->m == b->m && a->n == b->n && a->k == b->k && a->batch == b->batch && a->trans_a == b->trans_a &&
+                a->trans_b == b->trans_b && a->a_batch == b->a_batch);
+  }
+  int kernels = 0;
+  for (int i = 0; i < r2.t->g->n_launches; i++) kernels += r2.t->g->launches[i].kernel != NULL;
+  assert_true(r2.t->g->n_launches > 0);
+  assert_int_equal(kernels, 0);
+  assert_int_equal(cld_trainer_step(r2.t, &loss), CLD_ERR_STATE);
+  assert_non_null(strstr(cld_ctx_errmsg(ctx), "shapes only"));
+  free_rig(&r2);
+  rig r3 = make_rig(ctx, d);
+  TU_OK(ctx, cld_trainer_step(r3.t, &loss));
+  assert_true(isfinite(loss));
+  free_rig(&r3);
   free_rig(&r);
   cld_dataset_free(d);
   cld_ctx_destroy(ctx);

@@ -161,6 +161,10 @@ CLD_API size_t cld_graph_arena_bytes(const cld_graph *g);
 /* Adds the GEMMs a compute of the planned graph would run to the shapes cld_gemm_record collects,
  * without running anything (no kernel is enqueued, so none is compiled for the device). */
 CLD_API cld_status cld_graph_record_gemms(const cld_graph *g);
+/* While on, graphs this context plans build no kernels (only their GEMM calls, which
+ * cld_graph_record_gemms reads) and cannot be computed: `cldiff tune --model` reads a model's
+ * shapes without compiling the model's programs, which on PoCL takes a minute from an empty cache. */
+CLD_API void cld_plan_shapes_only(cld_ctx *ctx, bool on);
 /* Checks the guard bands after compute: CLD_ERR_STATE with the tensor named if one was hit. */
 CLD_API cld_status cld_graph_check_guards(cld_graph *g);
 

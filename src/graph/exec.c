@@ -51,8 +51,9 @@ static cld_status new_launch_opts(cld_graph *g, const char *prog, const char *op
   l->node = g->n > 0 ? g->lowering_node : -1;
   l->gate = l->node >= 0 ? g->nodes[l->node]->gate : 0;
   if (prog) {
-    cld_status st = cld_kernel_create(g->ctx, prog, opts, kname, &l->kernel);
+    cld_status st = g->ctx->shapes_only ? CLD_OK : cld_kernel_create(g->ctx, prog, opts, kname, &l->kernel);
     if (st) return st;
+    g->shapes_only |= g->ctx->shapes_only;
     l->dim = 1;
     l->gws[0] = round_up(n ? n : 1, WG);
     l->lws[0] = WG;
@@ -71,6 +72,7 @@ static cld_status new_launch(cld_graph *g, const char *prog, const char *kname, 
 static int inner_known(int64_t stride) { return stride == 0 || stride == 1 ? (int)stride : -1; }
 
 static void arg_raw(binder *b, size_t size, const void *v) {
+  if (!b->l->kernel) return; /* planned for its shapes only */
   cl_int e = clSetKernelArg(b->l->kernel, b->arg++, size, v);
   if (e != CL_SUCCESS && b->err == CL_SUCCESS) b->err = e;
 }
@@ -870,6 +872,8 @@ static cld_status enqueue_launch(cld_graph *g, cld_launch *l) {
 cld_status cld_graph_compute(cld_graph *g) {
   if (!g) return CLD_ERR_INVALID_ARG;
   if (!g->planned) return cld_seterr(g->ctx, CLD_ERR_STATE, "cld_graph_compute: graph not planned (call cld_graph_plan)");
+  if (g->shapes_only)
+    return cld_seterr(g->ctx, CLD_ERR_STATE, "cld_graph_compute: graph planned for its GEMM shapes only (cld_plan_shapes_only)");
   bool prof = getenv("CLDIFF_PROFILE") != NULL;
   if (prof && !g->prof_s) {
     g->prof_s = calloc(OP_COUNT, sizeof *g->prof_s);
@@ -912,6 +916,10 @@ cld_status cld_graph_record_gemms(const cld_graph *g) {
     if (l->is_gemm && l->if_skipped == (l->gate >= g->gate_limit)) cld_gemm_record_call(g->ctx, &l->gemm);
   }
   return CLD_OK;
+}
+
+void cld_plan_shapes_only(cld_ctx *ctx, bool on) {
+  if (ctx) ctx->shapes_only = on;
 }
 
 void cld_graph_set_launch_hook(cld_graph *g, cld_launch_hook hook, void *user) {

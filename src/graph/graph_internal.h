@@ -155,6 +155,7 @@ struct cld_graph {
                            tile-interleaved (T_TILES); -1 one such panel of all T tiles (rounded up
                            to a multiple of 16) */
   int wino_tile;        /* Winograd output tile: 4 F(4x4,3x3) (K = 36 products), 2 F(2x2,3x3) (K = 16) */
+  bool shapes_only;     /* planned under cld_plan_shapes_only: launches without kernels, not computable */
   bool fuse;            /* autodiff may fuse backward kernels (group norm's dx and parameter sums);
                            CLDIFF_FUSE=0 keeps every node's own kernel, the reference the fused ones are tested against */
   cld_launch_hook hook; /* cld_graph_set_launch_hook */

@@ -33,6 +33,7 @@ struct cld_ctx {
   struct cld_gemm_tuning *tuning; /* loaded lazily */
   cld_gemm_shape *rec;            /* cld_gemm_record: distinct shapes run, rec_cap slots */
   int rec_cap, *rec_n;
+  bool shapes_only;               /* cld_plan_shapes_only: graphs planned now get no kernels */
   char tune_file[600];
   cl_mem gemm_scratch;            /* transpose scratch of the tiled provider */
   size_t gemm_scratch_bytes;

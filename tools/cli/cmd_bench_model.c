@@ -24,7 +24,10 @@ static int run_model(cli_common *co, bool train, const char *preset, int batch, 
   cfg.dropout = 0; /* as the PyTorch side */
   cld_ctx *ctx = cli_ctx(co);
   if (!ctx) return 1;
-  if (rec) cld_gemm_record(ctx, rec, cap, nrec);
+  if (rec) { /* the shapes alone: no program is built */
+    cld_gemm_record(ctx, rec, cap, nrec);
+    cld_plan_shapes_only(ctx, true);
+  }
   int rc = 1, S = mlp ? 1 : cfg.sample_size > 0 ? cfg.sample_size : 32, C = mlp ? 2 : cfg.in_channels;
   cld_store *s = NULL;
   cld_model *u = NULL;
