@@ -28,9 +28,13 @@ static const char TUNE_SYNOPSIS[] =
     "fastest per shape in the cache directory. Later runs on this device use them (a shape\n"
     "not tuned takes the nearest tuned shape's choice); without a tuning file the defaults\n"
     "apply. Shapes: the UNet/attention shapes `cldiff bench gemm` uses, unless --shape or\n"
-    "--model name others (added to the stored table). The quick search (default) times ten\n"
-    "tiled configurations per shape: --model fmnist-s --batch 32 --no-clblast takes about\n"
-    "a minute on a 2-core CPU; --thorough times all 84 (about five times as long).\n";
+    "--model name others (added to the stored table; the model's shapes are read from its\n"
+    "planned graph, which builds none of its kernels). The quick search (default) times ten\n"
+    "tiled configurations per shape, and the host's BLAS against the fastest in turn:\n"
+    "--model fmnist-s --batch 32 --no-clblast took 15-40 s on a 2-core CPU with the kernel\n"
+    "caches warm and two minutes from empty ones (fmnist-xs: 87 s), most of it compiling\n"
+    "the tiled candidates;\n"
+    "--thorough times all 84 (about five times as long).\n";
 
 int cmd_tune(int argc, char **argv) {
   cli_common co = {0};
@@ -44,7 +48,7 @@ int cmd_tune(int argc, char **argv) {
   cli_list shape_list = {shape_arg, 0, 64};
   const cli_opt opts[] = {
       {"--model", "PRESET", CLI_STR, &model, 0, 0, "tunes every GEMM shape of one training step of that preset (fmnist-s,\n"
-       "fmnist-xs, cifar10-ddpm, toy-mlp, ...), forward pass included: 69 shapes for\nfmnist-s"},
+       "fmnist-xs, cifar10-ddpm, toy-mlp, ...), forward pass included: 80 shapes for\nfmnist-s at batch 32"},
       {"--batch", "B", CLI_LONG, &batch, 1, 4096, "the batch of --model (default 32)"},
       {"--forward", NULL, CLI_FLAG, &forward, 0, 0, "with --model: only the forward pass's shapes (what `cldiff sample --batch B` runs)"},
       {"--no-clblast", NULL, CLI_FLAG, &no_clblast, 0, 0, "skip the CLBlast parameter search (slow: every set recompiles CLBlast) and\n"
