@@ -217,15 +217,15 @@ static const cld_tiled_cfg quick_cands[] = {
     {8, 2, 1, 16, 0, 1, 1}, {8, 2, 16, 1, 1, 1, 1}, {4, 2, 1, 16, 0, 1, 1}, {8, 2, 4, 4, 0, 1, 1}, {8, 2, 1, 16, 1, 1, 1},
     {8, 2, 4, 4, 1, 1, 1},  {4, 2, 0, 0, 1, 1, 1},  {6, 2, 1, 16, 1, 1, 1}, {8, 2, 2, 1, 0, 8, 1}, {8, 2, 1, 1, 1, 16, 1}};
 
-/* the candidates of a search into out (room for 128): the quick list, or every tile size with
+/* the candidates of a search into out (room for 128): the first n_quick of the quick list, or every tile size with
  * 4..16 outputs per work-item x grid order x work-group; work-groups spanning the batch only for
  * batches of 16 or more */
-static int tiled_candidates(const cld_gemm_shape *s, bool quick, cld_tiled_cfg *out) {
+static int tiled_candidates(const cld_gemm_shape *s, bool quick, size_t n_quick, cld_tiled_cfg *out) {
   static const int tms[] = {4, 6, 8}, nvs[] = {1, 2, 4};
   static const int lws[][3] = {{0, 0, 1}, {4, 4, 1}, {16, 1, 1}, {1, 16, 1}, {1, 1, 16}, {2, 1, 8}};
   int n = 0;
   if (quick) {
-    for (size_t i = 0; i < sizeof quick_cands / sizeof *quick_cands; i++)
+    for (size_t i = 0; i < sizeof quick_cands / sizeof *quick_cands && i < n_quick; i++)
       if (quick_cands[i].lb <= 1 || s->batch >= 16) out[n++] = quick_cands[i];
     return n;
   }
@@ -258,7 +258,10 @@ static cld_status try_tiled(cld_ctx *ctx, const cld_gemm_shape *s, const cld_gem
 static cld_status tune_tiled_shape(cld_ctx *ctx, const cld_gemm_shape *s, const cld_gemm_call *c, bench_bufs *bb,
                                    double deadline, bool quick, cld_tune_entry *best) {
   cld_tiled_cfg cand[128];
-  int n = tiled_candidates(s, quick, cand);
+  /* where the host's BLAS is oneDNN it wins most shapes, and the quick search times the first
+   * five candidates only: compiling their programs is most of a tune from empty caches, and the
+   * tables came out within the noise of the ten's (docs/PERFORMANCE.md) */
+  int n = tiled_candidates(s, quick, cld_gemm_host_preferred(ctx) ? 5 : sizeof quick_cands / sizeof *quick_cands, cand);
   cld_status st = CLD_OK;
   best->shape = *s;
   best->provider = CLD_GEMM_TILED;
