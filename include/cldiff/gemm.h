@@ -47,7 +47,8 @@ CLD_API cld_status cld_gemm_tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int
 CLD_API cld_status cld_gemm_tune_budget(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, bool tune_clblast,
                                         double max_seconds, cld_tune_progress progress, void *user);
 /* The same with the quick search: per shape the ten tiled configurations that win most often
- * (each timed twice) and the host's BLAS where the device allows it, instead of every
+ * (five where the host's BLAS is oneDNN; each timed twice) and the host's BLAS where the device
+ * allows it, timed in turn with the fastest of them, instead of every
  * configuration (about a second a shape on a 2-core CPU instead of five). */
 CLD_API cld_status cld_gemm_tune_quick(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes, bool tune_clblast,
                                        double max_seconds, cld_tune_progress progress, void *user);

@@ -30,11 +30,10 @@ static const char TUNE_SYNOPSIS[] =
     "apply. Shapes: the UNet/attention shapes `cldiff bench gemm` uses, unless --shape or\n"
     "--model name others (added to the stored table; the model's shapes are read from its\n"
     "planned graph, which builds none of its kernels). The quick search (default) times ten\n"
-    "tiled configurations per shape, and the host's BLAS against the fastest in turn:\n"
-    "--model fmnist-s --batch 32 --no-clblast took 15-40 s on a 2-core CPU with the kernel\n"
-    "caches warm and two minutes from empty ones (fmnist-xs: 87 s), most of it compiling\n"
-    "the tiled candidates;\n"
-    "--thorough times all 84 (about five times as long).\n";
+    "tiled configurations per shape (five where the host's BLAS is oneDNN), and the host's\n"
+    "BLAS against the fastest in turn: --model fmnist-s --batch 32 --no-clblast took 13-14 s\n"
+    "on a 2-core CPU with oneDNN and the kernel caches warm, 56 s from empty ones (most of it\n"
+    "compiling the tiled candidates); --thorough times all 84 (about five times as long).\n";
 
 int cmd_tune(int argc, char **argv) {
   cli_common co = {0};
