@@ -362,7 +362,10 @@ static cld_status tune(cld_ctx *ctx, const cld_gemm_shape *shapes, int n_shapes,
       char cs[64];
       char grp[32] = "";
       if (s->a_batch > 0) snprintf(grp, sizeof grp, " a_batch=%lld", (long long)s->a_batch);
-      snprintf(line, sizeof line, "%-7s m=%lld n=%lld k=%lld batch=%lld%s %s%s: %.1f GFLOP/s (%s)", cld_gemm_provider_name(best[si].provider), (long long)s->m,
+      /* "[i/n, elapsed, ETA]" first: the search takes seconds a shape, and a minute or two in all */
+      double el = now_s() - t_start, eta = el / (si + 1) * (n_shapes - si - 1);
+      snprintf(line, sizeof line, "[%d/%d, %.0f s, ~%.0f s left] %-7s m=%lld n=%lld k=%lld batch=%lld%s %s%s: %.1f GFLOP/s (%s)",
+               si + 1, n_shapes, el, eta, cld_gemm_provider_name(best[si].provider), (long long)s->m,
                (long long)s->n, (long long)s->k, (long long)s->batch, grp, s->trans_a ? "T" : "N", s->trans_b ? "T" : "N",
                best[si].gflops, best[si].provider == CLD_GEMM_HOST ? cld_gemm_host_blas() : cld_tiled_cfg_str(&best[si].tiled, cs, sizeof cs));
       progress(user, line);

@@ -33,7 +33,8 @@ static const char TUNE_SYNOPSIS[] =
     "tiled configurations per shape (five where the host's BLAS is oneDNN), and the host's\n"
     "BLAS against the fastest in turn: --model fmnist-s --batch 32 --no-clblast took 13-14 s\n"
     "on a 2-core CPU with oneDNN and the kernel caches warm, 56 s from empty ones (most of it\n"
-    "compiling the tiled candidates); --thorough times all 84 (about five times as long).\n";
+    "compiling the tiled candidates); --thorough times all 84 (about five times as long).\n"
+    "Each shape's line starts with [shapes done/shapes, seconds so far, estimated seconds left].\n";
 
 int cmd_tune(int argc, char **argv) {
   cli_common co = {0};
