@@ -51,9 +51,8 @@ static cld_status new_launch_opts(cld_graph *g, const char *prog, const char *op
   l->node = g->n > 0 ? g->lowering_node : -1;
   l->gate = l->node >= 0 ? g->nodes[l->node]->gate : 0;
   if (prog) {
-    cld_status st = g->ctx->shapes_only ? CLD_OK : cld_kernel_create(g->ctx, prog, opts, kname, &l->kernel);
+    cld_status st = g->shapes_only ? CLD_OK : cld_kernel_create(g->ctx, prog, opts, kname, &l->kernel);
     if (st) return st;
-    g->shapes_only |= g->ctx->shapes_only;
     l->dim = 1;
     l->gws[0] = round_up(n ? n : 1, WG);
     l->lws[0] = WG;
@@ -807,6 +806,7 @@ static bool *outlived_gates(cld_graph *g) {
 }
 
 cld_status cld_exec_lower(cld_graph *g) {
+  g->shapes_only = g->ctx->shapes_only; /* fixed for the graph's life: launches without kernels */
   bool *zero = outlived_gates(g);
   if (!zero) return cld_seterr(g->ctx, CLD_ERR_NOMEM, "%s: out of host memory", __func__);
   cld_status st = CLD_OK;

@@ -45,10 +45,10 @@ static cld_status unmap_all(cld_ctx *ctx, mapped *m, cld_status st) {
 }
 
 static cld_status map_all(cld_ctx *ctx, const cld_gemm_call *c, mapped *m) {
-  const cl_mem bufs[3] = {c->a, c->b, c->c};
+  cl_mem bufs[3];
+  int nb = cld_gemm_distinct_buffers(c, bufs);
   m->n = 0;
-  for (int i = 0; i < 3; i++) {
-    if (map_of(m, bufs[i])) continue;
+  for (int i = 0; i < nb; i++) {
     size_t size = 0;
     cl_int e = clGetMemObjectInfo(bufs[i], CL_MEM_SIZE, sizeof size, &size, NULL);
     void *p = e == CL_SUCCESS ? clEnqueueMapBuffer(ctx->queue, bufs[i], CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, size, 0,

@@ -239,17 +239,8 @@ int cld_gemm_onednn_enqueue(cld_ctx *ctx, const cld_gemm_call *c, cld_status *st
                             cld_buffer_device_addr(ctx, c->c)},
                    .o = o, .e = e, .call = *c};
   if (!n.base[0] || !n.base[1] || !n.base[2]) return 0;
-  const cl_mem ops[3] = {c->a, c->b, c->c};
-  const void *locs[3];
-  cl_uint nh = 0;
-  for (int i = 0; i < 3; i++) {
-    bool seen = false;
-    for (cl_uint j = 0; j < nh; j++) seen = seen || n.held[j] == ops[i];
-    if (!seen) {
-      locs[nh] = &n.held[nh];
-      n.held[nh++] = ops[i];
-    }
-  }
+  cl_uint nh = (cl_uint)cld_gemm_distinct_buffers(c, n.held);
+  const void *locs[3] = {&n.held[0], &n.held[1], &n.held[2]};
   cl_int err = clEnqueueNativeKernel(ctx->queue, run_native, &n, sizeof n, nh, n.held, locs, 0, NULL, NULL);
   *st = err == CL_SUCCESS ? CLD_OK : cld_clerr(ctx, err, "enqueueing a host-BLAS GEMM as a native kernel");
   return 1;

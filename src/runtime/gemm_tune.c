@@ -288,19 +288,17 @@ static cld_status tune_tiled_shape(cld_ctx *ctx, const cld_gemm_shape *s, const 
  * when its fastest round is faster (and right); the tiled configuration found stays in the entry. */
 static cld_status try_host(cld_ctx *ctx, const cld_gemm_shape *s, const cld_gemm_call *c, bench_bufs *bb,
                            cld_tune_entry *best) {
-  double est = best->gflops > 0 ? flops(s) / (best->gflops * 1e9) : 1.0;
+  bool tiled = best->gflops > 0; /* a correct tiled configuration was found */
+  double est = tiled ? flops(s) / (best->gflops * 1e9) : 1.0;
   int rounds = est < 1e-4 ? 9 : est < 1e-3 ? 5 : 3;
-  double t_tiled = 1e30, t_host = 1e30;
+  double t_tiled = 1e30, t_host = 1e30, sec = 1.0;
   cld_status st = CLD_OK;
   for (int r = 0; r < rounds && !st; r++) {
-    double sec = 1.0;
-    if (best->gflops > 0 && (st = time_call(ctx, c, CLD_GEMM_TILED, &best->tiled, 1, &sec))) break;
-    if (best->gflops > 0 && sec < t_tiled) t_tiled = sec;
-    if ((st = time_call(ctx, c, CLD_GEMM_HOST, NULL, 1, &sec))) break;
-    if (sec < t_host) t_host = sec;
+    if (tiled && !(st = time_call(ctx, c, CLD_GEMM_TILED, &best->tiled, 1, &sec))) t_tiled = fmin(t_tiled, sec);
+    if (!st && !(st = time_call(ctx, c, CLD_GEMM_HOST, NULL, 1, &sec))) t_host = fmin(t_host, sec);
   }
   if (st) return st;
-  if (best->gflops > 0) best->gflops = flops(s) / t_tiled * 1e-9;
+  if (tiled) best->gflops = flops(s) / t_tiled * 1e-9;
   if (t_host < t_tiled && check(ctx, s, bb) <= 1e-4) {
     best->gflops = flops(s) / t_host * 1e-9;
     best->provider = CLD_GEMM_HOST;
