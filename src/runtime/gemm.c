@@ -54,17 +54,6 @@ void cld_gemm_record_call(cld_ctx *ctx, const cld_gemm_call *c) {
     ctx->rec[(*ctx->rec_n)++] = (cld_gemm_shape){c->m, c->n, c->k, c->batch, c->trans_a, c->trans_b, a_batch_of(c)};
 }
 
-int cld_gemm_distinct_buffers(const cld_gemm_call *c, cl_mem out[3]) {
-  const cl_mem ops[3] = {c->a, c->b, c->c};
-  int n = 0;
-  for (int i = 0; i < 3; i++) {
-    bool seen = false;
-    for (int j = 0; j < n; j++) seen = seen || out[j] == ops[i];
-    if (!seen) out[n++] = ops[i];
-  }
-  return n;
-}
-
 cld_status cld_gemm_run(cld_ctx *ctx, const cld_gemm_call *c, cld_gemm_provider p) {
   cld_gemm_record_call(ctx, c);
   if (c->lda) { /* a strided A: the host provider alone takes it, whatever the table says */

@@ -62,8 +62,6 @@ bool cld_gemm_onednn_native(cld_ctx *ctx);
  * one-buffer native kernel (NULL where that fails, or the table of them is full) */
 void *cld_buffer_device_addr(cld_ctx *ctx, cl_mem mem);
 int cld_buffer_device_addrs_known(void); /* how many buffers' addresses are held (tests) */
-/* the distinct buffers among the call's A, B and C, in that order, into out; their count */
-int cld_gemm_distinct_buffers(const cld_gemm_call *c, cl_mem out[3]);
 /* the call entry by entry through CBLAS on host pointers (gemm_cblas.c) */
 void cld_gemm_host_blas_entries(const cld_gemm_call *c, const float *A, const float *B, float *C);
 /* which BLAS the host provider calls: "oneDNN matmul" (libdnnl found at run time) or "CBLAS" */

@@ -104,6 +104,18 @@ static inline size_t cld_largest_divisor(size_t n, size_t cap) {
 static inline bool cld_gemm_interleaved(const cld_gemm_call *c) {
   return c->ldb || c->ldc || c->b_gstride || c->c_gstride || c->lda;
 }
+/* the distinct buffers among the call's A, B and C, in that order, into out; their count (here,
+ * not in gemm.c, so that the host provider's files need nothing of the dispatcher that calls them) */
+static inline int cld_gemm_distinct_buffers(const cld_gemm_call *c, cl_mem out[3]) {
+  const cl_mem ops[3] = {c->a, c->b, c->c};
+  int n = 0;
+  for (int i = 0; i < 3; i++) {
+    bool seen = false;
+    for (int j = 0; j < n; j++) seen = seen || out[j] == ops[i];
+    if (!seen) out[n++] = ops[i];
+  }
+  return n;
+}
 /* Scratch floats a call needs on the tiled provider (0 when none). */
 size_t cld_gemm_scratch_floats(const cld_gemm_call *call);
 cld_status cld_gemm_ensure_scratch(cld_ctx *ctx, size_t floats);
